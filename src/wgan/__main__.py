@@ -1,0 +1,7 @@
+"""``python -m wgan`` is the ``wgan`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""The Python API: train, resume, load a run, draw samples. The CLI is a thin layer over these functions.
+
+>>> import wgan
+>>> run = wgan.train(data="25gaussians", algorithm="wgan-gp", iterations=2000)   # doctest: +SKIP
+>>> run.history[-1]["eval/w1"], run.generator                                    # doctest: +SKIP
+
+This module wires the pieces together (config -> sampler -> models -> objective -> trainer -> evaluation ->
+run folder); each piece lives in its own module and knows nothing of the others downstream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import plots
+from .config import Config, make_config, resolve
+from .data import build_sampler
+from .data.sampler import Sampler
+from .errors import WganError
+from .metrics import critic_values, evaluate
+from .models import build_models, count_parameters
+from .objectives import Objective, build_objective
+from .runs import RunFolder
+from .trainer import Trainer
+
+EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
+
+
+@dataclass
+class Run:
+    """A trained (or loaded) run: its folder, settings, history of logged rows and the trained modules."""
+
+    path: Path | None
+    config: Config
+    generator: nn.Module
+    critic: nn.Module
+    history: list[dict[str, Any]]
+    iteration: int
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` generated samples as a numpy array of shape (n, *sample_shape)."""
+        return generate(self.generator, self.config.latent_dim, n, seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; an unavailable CUDA device is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu")
+    return device
+
+
+def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
+    """``n`` samples from ``generator`` (in eval mode) with noise from ``seed``, on the host."""
+    device = next(generator.parameters()).device
+    rng = torch.Generator(device).manual_seed(seed)
+    generator.eval()
+    with torch.no_grad():
+        samples = generator(torch.randn(n, latent_dim, generator=rng, device=device)).float().cpu().numpy()
+    return samples
+
+
+def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
+               sampler: Sampler):
+    """Metrics, the samples-over-critic figure and curves.png at each evaluation point."""
+
+    def evaluate_at(iteration: int) -> dict[str, float]:
+        result = evaluate(generator, critic, objective, sampler, config.latent_dim, config.eval_samples,
+                          config.seed + EVAL_SEED_OFFSET)
+        landscape = (lambda points: critic_values(critic, points, sampler.device)) if sampler.shape == (2,) else None
+        scores = ", ".join(f"{key} {value:.3g}" for key, value in result.scalars.items() if key != "modes_total")
+        title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n{scores}"
+        run.write_figure(f"samples/iter_{iteration:06d}.png",
+                         plots.critic_landscape(result.real, result.fake, landscape, title))
+        return result.scalars
+
+    return evaluate_at
+
+
+def _assemble(config: Config, open_run: Callable[[], RunFolder | None]) -> Trainer:
+    """Build sampler, models and objective, then ``open_run()``: a new folder only once all input is checked."""
+    device = pick_device(config.device)
+    sampler = build_sampler(config.data, device)
+    torch.manual_seed(config.seed)
+    generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
+    objective = build_objective(config)
+    run = open_run()
+    evaluator = _evaluator(run, config, generator, critic, objective, sampler) if run is not None else None
+    return Trainer(config, generator, critic, objective, sampler, run, evaluator)
+
+
+def _finish(trainer: Trainer, progress: bool) -> Run:
+    run = trainer.run
+    try:
+        trainer.fit(progress=progress)
+    finally:
+        if run is not None and run.history:
+            run.write_figure("curves.png", plots.training_curves(
+                run.history, trainer.objective.estimate_name,
+                f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
+    return Run(run.path if run else None, trainer.config, trainer.generator, trainer.critic, trainer.history,
+               trainer.iteration)
+
+
+def describe(trainer: Trainer) -> str:
+    """One line on what is about to run: models' sizes, device, algorithm."""
+    config = trainer.config
+    return (f"{config.algorithm} on {config.data} | generator {count_parameters(trainer.generator):,} and critic "
+            f"{count_parameters(trainer.critic):,} parameters | {trainer.device} {config.precision} | "
+            f"{config.iterations} iterations")
+
+
+def train(config: Config | None = None, *, write: bool = True, progress: bool = True, **settings: Any) -> Run:
+    """Train a GAN/WGAN and return the :class:`Run`.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Settings; keyword ``settings`` override it (or the defaults), e.g. ``train(algorithm="wgan")``.
+    write : bool
+        Write the run folder (config, metrics, figures, checkpoints). Without it, nothing touches the disk.
+    progress : bool
+        Show a progress bar.
+    """
+    config = resolve(dataclasses.replace(config, **settings)) if config else make_config(**settings)
+    trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None))
+    if progress:
+        print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+    return _finish(trainer, progress)
+
+
+def resume(path: str | Path, iterations: int | None = None, progress: bool = True) -> Run:
+    """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations.
+
+    The continuation is bit-exact: the same random streams and losses as a run that was never interrupted.
+    """
+    run = RunFolder.open(path)
+    config = run.config()
+    if iterations is not None:
+        config = resolve(dataclasses.replace(config, iterations=iterations))
+    trainer = _assemble(config, lambda: run)
+    trainer.load_state_dict(run.load_checkpoint("latest", trainer.device))
+    if trainer.iteration >= config.iterations:
+        raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations}: "
+                        "pass a larger --iterations to continue it")
+    run.rewind(trainer.iteration)
+    if progress:
+        print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
+    return _finish(trainer, progress)
+
+
+def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
+    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``)."""
+    if checkpoint not in ("best", "latest"):
+        raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
+    run = RunFolder.open(path)
+    config = dataclasses.replace(run.config(), device=device)
+    trainer = _assemble(config, lambda: None)
+    trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
+    return Run(run.path, config, trainer.generator, trainer.critic, run.history, trainer.iteration)
+
+
+def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu"
+                 ) -> dict[str, float]:
+    """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1 and mode coverage."""
+    run = load_run(path, checkpoint, device)
+    config = run.config
+    n = config.eval_samples if samples is None else samples
+    if n < 2:
+        raise WganError(f"samples must be at least 2, got {n}")
+    sampler = build_sampler(config.data, pick_device(device))
+    result = evaluate(run.generator, run.critic, build_objective(config), sampler, config.latent_dim, n,
+                      config.seed + EVAL_SEED_OFFSET)
+    return {"iteration": run.iteration, **result.scalars}

@@ -1,0 +1,143 @@
+"""Command line: ``wgan train``, ``wgan sample``, ``wgan eval``. Parsing and messages only; the work is in api.
+
+User errors print one line (``wgan: error: ...``) and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import api
+from .config import ALGORITHM_DEFAULTS, FIELDS, POINT_DATA_OVERRIDES, field_type
+from .errors import WganError
+from .runs import atomic_write
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other user error of the CLI."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _default_text(name: str) -> str:
+    """'default: X (source)' for --help, with the per-algorithm defaults spelled out."""
+    field = FIELDS[name]
+    if field.metadata["source"] == "algorithm":
+        values = ", ".join(f"{algorithm} {getattr(defaults, name)}"
+                           for algorithm, defaults in ALGORITHM_DEFAULTS.items())
+        toy = ", ".join(f"{algorithm} {overrides[name]}" for algorithm, overrides in POINT_DATA_OVERRIDES.items()
+                        if name in overrides)
+        toy = f"; on point data {toy} (from the WGAN-GP toy code)" if toy else ""
+        return f"default per algorithm: {values} (from each algorithm's paper){toy}"
+    return f"default: {field.default!r} (from {field.metadata['source']})"
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (also accepted as keys of --config FILE.toml)")
+    for name, field in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        text = f"{field.metadata['help']}; {_default_text(name)}".replace("%", "%%")
+        kind = field_type(name)
+        if kind is bool:
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            group.add_argument(flag, dest=name, type=kind, default=None, metavar=name.upper(), help=text)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="wgan", description="Train and measure WGAN, WGAN-GP and standard GANs "
+                    "(Arjovsky et al. 2017; Gulrajani et al. 2017).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model (default: WGAN-GP on 8gaussians)",
+                                description="Train a GAN/WGAN. Settings come from the defaults, then --config, "
+                                "then flags. Writes a run folder: config.toml, metrics.jsonl, TensorBoard events, "
+                                "samples/*.png, curves.png and checkpoints/.")
+    train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
+                       "(bit-exact); only --iterations may change")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_options(train)
+
+    sample = commands.add_parser("sample", help="draw samples from a trained run into a .npy file")
+    sample.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder made by wgan train")
+    sample.add_argument("--n", type=int, required=True, help="number of samples")
+    sample.add_argument("--out", required=True, metavar="FILE.npy", help="where to write the (n, ...) array")
+    sample.add_argument("--checkpoint", default="best", choices=("best", "latest"),
+                        help="best (lowest exact W1) or latest; default: best")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed; default: 0")
+    sample.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
+
+    evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes")
+    evaluate.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder made by wgan train")
+    evaluate.add_argument("--checkpoint", default="best", choices=("best", "latest"),
+                          help="best (lowest exact W1) or latest; default: best")
+    evaluate.add_argument("--samples", type=int, default=None,
+                          help="real and generated samples; default: the run's eval_samples")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    settings = {name: getattr(args, name) for name in FIELDS}
+    if args.resume:
+        changed = [name for name, value in settings.items() if value is not None and name != "iterations"]
+        if changed or args.config:
+            raise WganError(f"--resume continues a run with its saved settings; only --iterations may change, "
+                            f"not {', '.join(changed) or '--config'}")
+        run = api.resume(args.resume, settings["iterations"], progress=not args.quiet)
+    else:
+        config = api.make_config(args.config, **settings)
+        run = api.train(config, progress=not args.quiet)
+    last = {key: value for row in run.history for key, value in row.items() if key.startswith("eval/")}
+    print(f"done: {run.path} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
+    print(f"figures: {run.path / 'curves.png'} and {run.path / 'samples'}/")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    if args.n <= 0:
+        raise WganError(f"--n must be a positive number of samples, got {args.n}")
+    if not args.out.endswith(".npy"):
+        raise WganError(f"--out '{args.out}' must end in .npy")
+    run = api.load_run(args.run, args.checkpoint, args.device)
+    samples = run.sample(args.n, args.seed)
+    atomic_write(Path(args.out), lambda file: np.save(file, samples))
+    print(f"wrote {samples.shape} samples from {args.run} ({args.checkpoint}, iteration {run.iteration}) to "
+          f"{args.out}")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device)
+    out = Path(args.run) / f"eval_{args.checkpoint}.json"
+    atomic_write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
+    print(json.dumps(scores, indent=2))
+    print(f"written to {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a flag argparse rejected (already printed)
+        return exit.code
+    try:
+        {"train": _train, "sample": _sample, "eval": _eval}[args.command](args)
+    except WganError as error:
+        print(f"wgan: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        where = getattr(args, "resume", None) or "the run folder"
+        print(f"\nwgan: interrupted; the latest checkpoint is kept: continue with `wgan train --resume {where}`",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

@@ -1,0 +1,156 @@
+"""The user's own points: an ``N x d`` array from a ``.npy`` or ``.csv`` file, checked once and kept on the device.
+
+Every problem with the file is a :class:`~wgan.errors.WganError` with a one-line message that names the
+file, the offending row (and column, for a CSV) and the fix. CSV rows are counted like a spreadsheet's,
+from 1, header included; ``.npy`` rows are counted from 0, like ``x[i]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from wgan.data.sampler import TensorSampler
+from wgan.errors import WganError
+
+POINT_FILE_SUFFIXES = (".npy", ".csv")
+
+
+def load_points(path: str | os.PathLike) -> torch.Tensor:
+    """Read an ``(N, d)`` float32 tensor of points (``N >= 2``, ``d >= 1``, all finite) from a .npy or .csv file.
+
+    A CSV holds comma-separated numbers, one point per row; its first row is a header, and skipped, when
+    every field in it is not a number. Blank lines at the end are ignored.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in POINT_FILE_SUFFIXES:
+        raise WganError(
+            f"data file '{path}' has extension {suffix or '(none)'!r}: expected {' or '.join(POINT_FILE_SUFFIXES)}; "
+            "save the points with numpy.save or as comma-separated numbers"
+        )
+    if not path.exists():
+        raise WganError(f"data file '{path}' does not exist: check the path (relative paths start in {os.getcwd()})")
+    if not path.is_file():
+        raise WganError(f"data file '{path}' is not a file: give the path of a {suffix} file")
+    if suffix == ".npy":
+        array = _read_npy(path)
+        return torch.from_numpy(_checked(array, path, lambda i: f"row index {i}"))
+    array, first_row = _read_csv(path)
+    return torch.from_numpy(_checked(array, path, lambda i: f"row {first_row + i}"))
+
+
+def points_sampler(path: str | os.PathLike, device: torch.device | str) -> TensorSampler:
+    """Uniform draws, with replacement, from the points in ``path`` (see :func:`load_points`), kept on ``device``."""
+    return TensorSampler(load_points(path), device)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    # Read the header first: it tells object arrays (which we never unpickle) from damaged files.
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            dtype = read_header[version](f)[2] if version in read_header else None
+        array = None if dtype is not None and dtype.hasobject else np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise WganError(
+            f"data file '{path}' is not a readable .npy array ({_one_line(error)}): write it again with numpy.save"
+        ) from None
+    if array is None or array.dtype.kind not in "iuf":
+        shown = "object" if array is None else str(array.dtype)
+        raise WganError(
+            f"data file '{path}' holds {shown} values: expected numbers; "
+            "save a numeric array, e.g. numpy.save(path, x.astype(numpy.float32))"
+        )
+    if array.ndim == 1:
+        raise WganError(
+            f"data file '{path}' holds a 1-D array of shape {array.shape}: expected N x d points; "
+            "for one number per point reshape it to (N, 1) with x.reshape(-1, 1)"
+        )
+    if array.ndim != 2:
+        raise WganError(
+            f"data file '{path}' holds an array of shape {array.shape}: expected a 2-D array N x d, "
+            "one row per point; flatten each point with x.reshape(len(x), -1)"
+        )
+    return array
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, int]:
+    """Return the numbers of a CSV file and the (1-based) row number of its first data row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise WganError(
+            f"data file '{path}' is not a readable CSV text file ({_one_line(error)}): "
+            "save it as UTF-8 text with comma-separated numbers"
+        ) from None
+    while rows and not any(field.strip() for field in rows[-1]):
+        rows.pop()
+    first_row = 1
+    if rows and not any(_is_number(field) for field in rows[0]):
+        rows, first_row = rows[1:], 2  # a header of column names
+    width = len(rows[0]) if rows else 0
+    for i, row in enumerate(rows):
+        if not any(field.strip() for field in row):
+            raise WganError(
+                f"data file '{path}' row {first_row + i} is blank but more rows follow: delete the blank line"
+            )
+        if len(row) != width:
+            raise WganError(
+                f"data file '{path}' row {first_row + i} has {len(row)} columns but row {first_row} has {width}: "
+                "every row needs the same number of numbers"
+            )
+    try:
+        array = np.array(rows, dtype=str).astype(np.float64)
+    except ValueError:
+        for i, row in enumerate(rows):  # only when something is wrong: find the first bad field
+            for j, field in enumerate(row):
+                if not _is_number(field):
+                    raise WganError(
+                        f"data file '{path}' row {first_row + i} column {j + 1} is {field!r}, not a number: "
+                        "every field must be a number (only a first row of column names may hold text)"
+                    ) from None
+        raise
+    return array.reshape(len(rows), width), first_row
+
+
+def _checked(array: np.ndarray, path: Path, row_name: Callable[[int], str]) -> np.ndarray:
+    if array.shape[0] < 2:
+        raise WganError(
+            f"data file '{path}' has {array.shape[0]} point{'s' if array.shape[0] != 1 else ''}: "
+            "expected at least 2 points, one per row; add more rows"
+        )
+    if array.shape[1] == 0:
+        raise WganError(
+            f"data file '{path}' has {array.shape[0]} rows but no columns: each point needs at least one number"
+        )
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf, reported just below
+        points = np.ascontiguousarray(array, dtype=np.float32)
+    bad = ~np.isfinite(points)
+    if bad.any():
+        first, count = int(np.flatnonzero(bad.any(axis=1))[0]), int(bad.sum())
+        raise WganError(
+            f"data file '{path}' has {count} NaN or infinite value{'s' if count != 1 else ''} "
+            "(or values too large for float32), "
+            f"the first in {row_name(first)}: remove or replace them"
+        )
+    return points

@@ -1,0 +1,93 @@
+"""Multilayer perceptrons for the generator and the critic.
+
+The WGAN-GP toy experiments use 3 hidden layers of 512 ReLU units for both networks (gan_toy.py); the WGAN
+paper's MLP image experiment uses 4 layers of 512 (Sec. 4.3). Normalisation, when asked, sits between each
+hidden linear layer and its activation. The critic outputs one raw score per sample (a logit for the GAN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+LEAKY_SLOPE = 0.2
+ACTIVATION_LAYERS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE), "elu": nn.ELU,
+                     "tanh": nn.Tanh}
+PIECEWISE_LINEAR_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}  # slope of the activation where x < 0
+NORM_LAYERS = {"none": lambda width: nn.Identity(), "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
+
+
+def mlp(inputs: int, outputs: int, width: int, depth: int, activation: str, norm: str) -> nn.Sequential:
+    """``depth`` hidden layers of ``width`` units: (Linear -> norm -> activation) x depth -> Linear.
+
+    Initialised as the WGAN-GP toy code does (tflib ``Linear``): hidden layers He-uniform (variance 2 / fan_in,
+    He et al. 2015), the output layer Glorot-uniform (variance 2 / (fan_in + fan_out)), biases zero.
+    """
+    layers: list[nn.Module] = []
+    for layer in range(depth):
+        hidden = nn.Linear(inputs if layer == 0 else width, width)
+        nn.init.kaiming_uniform_(hidden.weight, nonlinearity="relu")
+        layers += [hidden, NORM_LAYERS[norm](width), ACTIVATION_LAYERS[activation]()]
+    output = nn.Linear(width if depth else inputs, outputs)
+    nn.init.xavier_uniform_(output.weight)
+    for linear in (*layers, output):
+        if isinstance(linear, nn.Linear):
+            nn.init.zeros_(linear.bias)
+    return nn.Sequential(*[layer for layer in layers if not isinstance(layer, nn.Identity)], output)
+
+
+class MLPGenerator(nn.Module):
+    """G(z): noise (n, latent_dim) -> samples (n, *sample_shape)."""
+
+    def __init__(self, latent_dim: int, sample_shape: tuple[int, ...], width: int, depth: int, activation: str,
+                 norm: str):
+        super().__init__()
+        self.sample_shape = tuple(sample_shape)
+        self.net = mlp(latent_dim, math.prod(sample_shape), width, depth, activation, norm)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(-1, *self.sample_shape)
+
+
+class MLPCritic(nn.Module):
+    """f(x): samples (n, *sample_shape) -> scores (n,).
+
+    With ReLU or leaky ReLU and no normalisation the critic is piecewise linear in x, and its input gradient has
+    a closed form (see :meth:`input_gradient`) that the gradient penalty uses instead of double backprop.
+    """
+
+    def __init__(self, sample_shape: tuple[int, ...], width: int, depth: int, activation: str, norm: str):
+        super().__init__()
+        self.net = mlp(math.prod(sample_shape), 1, width, depth, activation, norm)
+        self.negative_slope = PIECEWISE_LINEAR_SLOPES.get(activation) if norm == "none" else None
+        self.piecewise_linear = self.negative_slope is not None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+    def input_gradient(self, x: Tensor) -> Tensor:
+        """grad_x f(x) per sample, shape (n, *sample_shape), differentiable with respect to the weights.
+
+        For f(x) = w_L^T a(W_{L-1} ... a(W_1 x + b_1) ... + b_{L-1}) + b_L with a piecewise-linear activation,
+        grad_x f = W_1^T D_1 W_2^T D_2 ... W_{L-1}^T D_{L-1} w_L, where D_l = diag(a'(pre-activation_l)).
+        Because a'' = 0 almost everywhere, the masks D_l carry no gradient to the weights, so the forward pass
+        that finds them runs without autograd and only the product above is differentiated: the same penalty
+        gradient as double backprop (WGAN-GP Eq. 3) at about half the cost.
+        """
+        if not self.piecewise_linear:
+            raise TypeError("input_gradient needs a ReLU or leaky-ReLU critic without normalisation")
+        linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
+        slopes = []
+        with torch.no_grad():
+            hidden = x.flatten(1)
+            for linear in linears[:-1]:
+                pre_activation = linear(hidden)
+                slope = torch.where(pre_activation > 0, 1.0, self.negative_slope)
+                hidden = pre_activation * slope
+                slopes.append(slope)
+        gradient = linears[-1].weight.expand(len(x), -1)
+        for linear, slope in zip(reversed(linears[:-1]), reversed(slopes)):
+            gradient = (gradient * slope) @ linear.weight
+        return gradient.view_as(x)

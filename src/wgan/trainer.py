@@ -1,0 +1,184 @@
+"""The training loop: n_critic critic steps, then one generator step, for any objective, models and data.
+
+The loop is Algorithm 1 of both WGAN papers with the algorithm-specific parts left to the
+:class:`~wgan.objectives.Objective`. Every random number comes from one ``torch.Generator`` on the device whose
+state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit. Scalars stay on the device
+between log points: the hot path never waits for the host.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data.sampler import Sampler
+from .objectives import Objective, critic_gradient_norm, interpolate
+from .runs import RunFolder
+
+Evaluator = Callable[[int], dict[str, float]]
+BEST_SCORE = "w1"  # lower is better; the evaluation metric that picks checkpoints/best.pt
+
+
+def critic_steps(config: Config, iteration: int) -> int:
+    """Critic updates before generator update number ``iteration`` (counted from 0).
+
+    With the reference warm-up (WGAN main.py) the critic gets ``warmup_critic_steps`` updates for the first
+    ``warmup_generator_iters`` generator iterations and every ``warmup_every``-th one, so that it stays close
+    to optimal; otherwise ``n_critic``.
+    """
+    if config.warmup and (iteration < config.warmup_generator_iters or iteration % config.warmup_every == 0):
+        return config.warmup_critic_steps
+    return config.n_critic
+
+
+def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
+    """RMSProp (WGAN: momentum-free, since momentum destabilises the critic, Sec. 3) or Adam with betas."""
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=config.lr, foreach=True)
+    return torch.optim.Adam(parameters, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
+
+
+def gradient_norm(module: nn.Module) -> Tensor:
+    """||grad||_2 over all of a module's parameters, from the last backward pass."""
+    norms = [parameter.grad.norm() for parameter in module.parameters() if parameter.grad is not None]
+    return torch.stack(norms).norm() if norms else torch.zeros(())
+
+
+class Trainer:
+    """Trains ``generator`` against ``critic`` with ``objective`` on batches from ``sampler``.
+
+    Parameters
+    ----------
+    run : RunFolder, optional
+        Where scalars, figures and checkpoints go; without it nothing is written.
+    evaluator : callable, optional
+        ``evaluator(iteration) -> scalars``, called every ``config.eval_every`` iterations and at the end.
+    """
+
+    def __init__(self, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
+                 sampler: Sampler, run: RunFolder | None = None, evaluator: Evaluator | None = None):
+        self.config, self.generator, self.critic, self.objective = config, generator, critic, objective
+        self.sampler, self.run, self.evaluator = sampler, run, evaluator
+        self.device = sampler.device
+        self.rng = torch.Generator(self.device).manual_seed(config.seed)
+        self.generator_optimizer = make_optimizer(generator.parameters(), config)
+        self.critic_optimizer = make_optimizer(critic.parameters(), config)
+        self.iteration = 0
+        self.best_score = math.inf
+        self.history: list[dict[str, Any]] = run.history if run is not None else []
+
+    # State ---------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: models, optimisers, random state, step, best score, config."""
+        return {
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "generator_optimizer": self.generator_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "rng": self.rng.get_state(),
+            "iteration": self.iteration,
+            "best_score": self.best_score,
+            "config": self.config.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.generator_optimizer.load_state_dict(state["generator_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.rng.set_state(state["rng"].cpu())
+        self.iteration = state["iteration"]
+        self.best_score = state["best_score"]
+
+    # Steps ---------------------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.config.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _noise(self) -> Tensor:
+        return torch.randn(self.config.batch_size, self.config.latent_dim, generator=self.rng, device=self.device)
+
+    def critic_step(self) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """One critic update on a fresh real batch and a fresh generated batch; returns stats and the batches."""
+        real = self.sampler.sample(self.config.batch_size, self.rng)
+        with torch.no_grad(), self._autocast():
+            fake = self.generator(self._noise()).float()
+        with self._autocast():
+            loss, stats = self.objective.critic_loss(self.critic, real, fake, self.rng)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_optimizer.step()
+        self.objective.constrain(self.critic)
+        return stats, real, fake
+
+    def generator_step(self) -> dict[str, Tensor]:
+        """One generator update; the critic's weights are frozen so no gradient is computed for them."""
+        self.critic.requires_grad_(False)
+        with self._autocast():
+            loss, stats = self.objective.generator_loss(self.critic, self.generator(self._noise()))
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.generator_optimizer.step()
+        self.critic.requires_grad_(True)
+        return stats
+
+    def _diagnostics(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Gradient norms for the log: the critic's at interpolates (its own seed), the generator's last one."""
+        points = interpolate(real, fake, torch.Generator(self.device).manual_seed(self.config.seed + self.iteration))
+        return {"critic_grad_norm": critic_gradient_norm(self.critic, points).mean(),
+                "generator_grad_norm": gradient_norm(self.generator)}
+
+    # Loop ----------------------------------------------------------------------------------------------------
+    def fit(self, progress: bool = True) -> list[dict[str, Any]]:
+        """Train from the current iteration to ``config.iterations``; returns the history of logged rows."""
+        config = self.config
+        bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
+                   desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
+        try:
+            while self.iteration < config.iterations:
+                for _ in range(critic_steps(config, self.iteration)):
+                    critic_stats, real, fake = self.critic_step()
+                generator_stats = self.generator_step()
+                self.iteration += 1
+                bar.update()
+                last = self.iteration == config.iterations
+                if self.iteration % config.log_every == 0 or last:
+                    stats = {**critic_stats, **generator_stats, **self._diagnostics(real, fake)}
+                    scalars = {f"train/{key}": value.item() for key, value in stats.items()}
+                    self._log(scalars)
+                    bar.set_postfix_str(f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
+                if self.iteration % config.eval_every == 0 or last:
+                    self._evaluate_and_save()
+        finally:
+            bar.close()
+            if self.run is not None:
+                self.run.close()
+        return self.history
+
+    def _log(self, scalars: dict[str, float]) -> None:
+        if self.run is not None:
+            self.run.log(self.iteration, scalars)
+        else:
+            self.history.append({"iteration": self.iteration, **scalars})
+
+    def _evaluate_and_save(self) -> None:
+        """Evaluate, log, and checkpoint (latest; best by exact W1 when this is the lowest so far)."""
+        scalars = self.evaluator(self.iteration) if self.evaluator else {}
+        if scalars:
+            self._log({f"eval/{key}": value for key, value in scalars.items()})
+        score = scalars.get(BEST_SCORE, math.inf)
+        improved = score < self.best_score
+        self.best_score = min(self.best_score, score)
+        if self.run is not None:
+            state = self.state_dict()
+            self.run.save_checkpoint(state, "latest")
+            if improved:
+                self.run.save_checkpoint(state, "best")

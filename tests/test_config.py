@@ -1,0 +1,251 @@
+"""Configuration: the papers' defaults per algorithm, the order defaults < file < flags, the TOML round trip,
+and a WganError that names the offending setting for every kind of bad input."""
+
+import dataclasses
+
+import pytest
+
+from wgan.config import ALGORITHM_DEFAULTS, POINT_DATA_OVERRIDES, TOY_DATA, Config, make_config, to_toml
+from wgan.data import TOY_DATASET_NAMES
+from wgan.errors import WganError
+
+
+# ---------------------------------------------------------------------------------------- algorithm defaults
+def test_wgan_defaults_are_rmsprop_5e_5_clip_0_01_five_critic_steps_and_warmup():
+    config = make_config(algorithm="wgan")
+    assert (config.optimizer, config.lr, config.clip, config.n_critic, config.warmup) == (
+        "rmsprop", 5e-5, 0.01, 5, True)
+
+
+def test_wgan_gp_paper_defaults_are_adam_1e_4_betas_0_0_9_lambda_10_five_critic_steps_no_warmup():
+    config = ALGORITHM_DEFAULTS["wgan-gp"]
+    assert (config.optimizer, config.lr, config.beta1, config.beta2) == ("adam", 1e-4, 0.0, 0.9)
+    assert (config.penalty_weight, config.n_critic, config.warmup) == (10.0, 5, False)
+
+
+@pytest.mark.parametrize("algorithm", ["gan", "gan-ns"])
+def test_gan_defaults_are_adam_2e_4_beta1_0_5_one_critic_step(algorithm):
+    config = make_config(algorithm=algorithm)
+    assert (config.optimizer, config.lr, config.beta1, config.n_critic, config.warmup) == (
+        "adam", 2e-4, 0.5, 1, False)
+
+
+def test_wgan_gp_is_the_default_algorithm():
+    assert make_config().algorithm == "wgan-gp"
+    assert make_config() == make_config(algorithm="wgan-gp")
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHM_DEFAULTS))
+def test_every_algorithm_setting_left_unset_takes_the_algorithm_default(algorithm):
+    config = make_config(algorithm=algorithm)
+    defaults = ALGORITHM_DEFAULTS[algorithm]
+    overrides = POINT_DATA_OVERRIDES.get(algorithm, {})
+    for name in ("optimizer", "lr", "beta1", "beta2", "n_critic", "clip", "penalty_weight", "warmup"):
+        assert getattr(config, name) == overrides.get(name, getattr(defaults, name)), name
+
+
+def test_gradient_penalties_take_the_toy_codes_lambda_and_betas_on_point_data_and_the_papers_elsewhere():
+    for data in ("8gaussians", "swissroll", "points.csv"):
+        config = make_config(algorithm="wgan-gp", data=data)
+        assert (config.penalty_weight, config.beta1, config.beta2, config.lr) == (0.1, 0.5, 0.9, 1e-3)
+    from wgan.config import algorithm_defaults
+    paper = algorithm_defaults("wgan-gp", "mnist")  # image data (WGAN-GP Algorithm 1)
+    assert (paper.penalty_weight, paper.beta1, paper.beta2, paper.lr) == (10.0, 0.0, 0.9, 1e-4)
+
+
+def test_config_knows_every_toy_data_set_the_data_package_has():
+    assert set(TOY_DATA) == set(TOY_DATASET_NAMES)
+
+
+def test_explicit_settings_win_over_algorithm_defaults():
+    config = make_config(algorithm="wgan", lr=1e-3, clip=0.05, n_critic=2, warmup=False, optimizer="adam")
+    assert (config.lr, config.clip, config.n_critic, config.warmup, config.optimizer) == (
+        1e-3, 0.05, 2, False, "adam")
+
+
+def test_integer_given_for_a_float_setting_is_accepted_as_float():
+    config = make_config(algorithm="wgan-gp", penalty_weight=5)
+    assert config.penalty_weight == 5.0 and isinstance(config.penalty_weight, float)
+
+
+# ------------------------------------------------------------------------------------------ files and flags
+def _write(tmp_path, text, name="run.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_settings_are_read_from_a_toml_file(tmp_path):
+    path = _write(tmp_path, 'algorithm = "wgan"\nlr = 2e-4\nbatch_size = 32\ndata = "25gaussians"\nwarmup = false\n')
+    config = make_config(path)
+    assert (config.algorithm, config.lr, config.batch_size, config.data, config.warmup) == (
+        "wgan", 2e-4, 32, "25gaussians", False)
+    assert config.clip == 0.01  # still the wgan default
+
+
+def test_flags_win_over_the_file(tmp_path):
+    path = _write(tmp_path, 'algorithm = "wgan"\nlr = 2e-4\nbatch_size = 32\n')
+    config = make_config(path, lr=1e-3, algorithm="wgan-gp")
+    assert (config.algorithm, config.lr, config.batch_size) == ("wgan-gp", 1e-3, 32)
+    assert config.penalty_weight == 0.1  # the toy code's lambda, on the default 2-D data
+
+
+def test_unset_flags_do_not_mask_the_file(tmp_path):
+    path = _write(tmp_path, 'algorithm = "wgan"\nlr = 2e-4\n')
+    config = make_config(path, lr=None, algorithm=None, batch_size=None)
+    assert (config.algorithm, config.lr, config.batch_size) == ("wgan", 2e-4, Config.batch_size)
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"algorithm": "wgan"},
+    {"algorithm": "gan-ns", "critic_norm": "batch", "name": 'my "run" \\ x', "data": "/tmp/pts.npy"},
+    {"algorithm": "wgan-lp", "lr": 3.3e-5, "beta2": 0.99, "precision": "bf16", "device": "cpu", "seed": 7},
+])
+def test_to_toml_round_trips_to_an_equal_config(tmp_path, settings):
+    config = make_config(**settings)
+    again = make_config(_write(tmp_path, to_toml(config)))
+    assert again == config
+    assert to_toml(again) == to_toml(config)
+
+
+@pytest.mark.parametrize("data", ["points\tv2.npy", "new\nline.npy", "bell\x07.csv"])
+def test_to_toml_round_trips_paths_with_control_characters(tmp_path, data):
+    # runs.py writes config.toml with to_toml and resume reads it back: a legal file name must survive
+    config = make_config(data=data)
+    assert make_config(_write(tmp_path, to_toml(config))) == config
+
+
+def test_to_toml_writes_every_setting_resolved():
+    text = to_toml(make_config(algorithm="wgan"))
+    for field in dataclasses.fields(Config):
+        assert f"\n{field.name} = " in text
+    assert 'optimizer = "rmsprop"' in text and "clip = 0.01" in text
+
+
+# ------------------------------------------------------------------------------------------------- errors
+def _error(*args, **kwargs) -> str:
+    with pytest.raises(WganError) as info:
+        make_config(*args, **kwargs)
+    return str(info.value)
+
+
+def test_unknown_algorithm_is_an_error_naming_it_and_the_choices():
+    message = _error(algorithm="wgan-xx")
+    assert "wgan-xx" in message and "wgan-gp" in message
+
+
+def test_unknown_setting_in_overrides_is_an_error_naming_it():
+    message = _error(learning_rate=1e-3)
+    assert "learning_rate" in message
+
+
+def test_misspelt_setting_gets_a_suggestion():
+    assert "batch_size" in _error(batch_sise=12)
+
+
+def test_unknown_setting_in_file_is_an_error_naming_it_and_the_file(tmp_path):
+    path = _write(tmp_path, "iterations = 10\nbogus_key = 3\n")
+    message = _error(path)
+    assert "bogus_key" in message and str(path) in message
+
+
+def test_wrong_type_in_file_is_an_error_naming_setting_and_value(tmp_path):
+    message = _error(_write(tmp_path, 'lr = "fast"\n'))
+    assert "lr" in message and "fast" in message and "float" in message
+
+
+@pytest.mark.parametrize("name,value", [("batch_size", 12.5), ("batch_size", True), ("warmup", 1),
+                                        ("data", 3), ("lr", False)])
+def test_wrong_type_in_overrides_is_an_error_naming_setting(name, value):
+    message = _error(**{name: value})
+    assert name in message and repr(value) in message
+
+
+@pytest.mark.parametrize("settings,name", [
+    ({"lr": 0.0}, "lr"),
+    ({"lr": -1e-4}, "lr"),
+    ({"algorithm": "wgan", "clip": 0.0}, "clip"),
+    ({"algorithm": "wgan", "clip": -0.01}, "clip"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": -8}, "batch_size"),
+    ({"n_critic": 0}, "n_critic"),
+    ({"algorithm": "wgan-gp", "penalty_weight": 0.0}, "penalty_weight"),
+    ({"algorithm": "wgan-lp", "penalty_weight": -10.0}, "penalty_weight"),
+    ({"iterations": 0}, "iterations"),
+    ({"lr": float("nan")}, "lr"),
+    ({"beta2": 1.0}, "beta2"),
+    ({"warmup_generator_iters": -1}, "warmup_generator_iters"),
+])
+def test_non_positive_or_non_finite_numbers_are_errors_naming_the_setting(settings, name):
+    message = _error(**settings)
+    assert name in message and repr(settings[name]) in message
+
+
+def test_zero_clip_is_fine_for_algorithms_that_do_not_clip():
+    assert make_config(algorithm="wgan-gp", clip=0.0).clip == 0.0
+
+
+@pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan-lp"])
+def test_batch_norm_critic_with_a_gradient_penalty_is_an_error(algorithm):
+    message = _error(algorithm=algorithm, critic_norm="batch")
+    assert "batch" in message and algorithm in message
+
+
+def test_batch_norm_critic_is_allowed_without_a_penalty():
+    assert make_config(algorithm="wgan", critic_norm="batch").critic_norm == "batch"
+
+
+@pytest.mark.parametrize("device", ["tpu", "gpu", "", "CPU"])
+def test_unknown_device_is_an_error_naming_it(device):
+    message = _error(device=device)
+    assert f"device '{device}'" in message
+
+
+@pytest.mark.parametrize("device", ["cudafoo", "cuda:x", "cuda:"])
+def test_malformed_cuda_device_is_an_error_naming_it(device):
+    # "cuda" followed by anything but ":N" would later fail in torch.device with a RuntimeError traceback
+    message = _error(device=device)
+    assert f"device '{device}'" in message
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:3"])
+def test_known_device_strings_are_accepted(device):
+    assert make_config(device=device).device == device
+
+
+@pytest.mark.parametrize("name,value", [("optimizer", "sgd"), ("activation", "gelu"), ("critic_norm", "group"),
+                                        ("generator_norm", "spectral"), ("precision", "fp16")])
+def test_unknown_choice_is_an_error_naming_it(name, value):
+    message = _error(**{name: value})
+    assert name in message and value in message
+
+
+def test_invalid_toml_syntax_is_an_error_naming_the_file(tmp_path):
+    path = _write(tmp_path, "lr = = 1\n")
+    message = _error(path)
+    assert str(path) in message and "TOML" in message
+
+
+def test_missing_config_file_is_an_error_naming_the_path(tmp_path):
+    path = tmp_path / "missing.toml"
+    message = _error(path)
+    assert str(path) in message and "does not exist" in message
+
+
+def test_config_file_that_is_a_folder_is_an_error(tmp_path):
+    assert str(tmp_path) in _error(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["a/b", "../up", "..", "."])
+def test_run_name_that_is_not_a_plain_folder_name_is_an_error(name):
+    message = _error(name=name)
+    assert f"'{name}'" in message
+
+
+def test_plain_run_name_is_accepted():
+    assert make_config(name="baseline-1").name == "baseline-1"
+
+
+def test_wgan_error_is_a_value_error():
+    assert issubclass(WganError, ValueError)

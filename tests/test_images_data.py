@@ -1,0 +1,437 @@
+"""Offline image datasets: every loader on files the test writes, the sampler, and the user-facing errors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wgan.data import images as images_module
+from wgan.data.images import (
+    IMAGE_DATASETS,
+    ImageSampler,
+    ImageSet,
+    build_image_sampler,
+    load_array,
+    load_cifar10_dir,
+    load_digits,
+    load_idx,
+    load_image_folder,
+    load_mnist_dir,
+)
+from wgan.errors import WganError
+
+RNG = np.random.default_rng(0)
+
+
+# --- helpers that write files in the formats the loaders read ---------------------------------------------------
+
+def write_idx_images(path, pixels, gz=False, count=None):
+    count = len(pixels) if count is None else count
+    raw = struct.pack(">IIII", 2051, count, *pixels.shape[1:]) + pixels.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def write_idx_labels(path, labels, gz=False):
+    raw = struct.pack(">II", 2049, len(labels)) + np.asarray(labels, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def write_mnist_dir(directory, gz, n_train=6, n_test=3):
+    directory.mkdir(exist_ok=True)
+    suffix = ".gz" if gz else ""
+    data = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        pixels = RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = RNG.integers(0, 10, n)
+        write_idx_images(directory / f"{prefix}-images-idx3-ubyte{suffix}", pixels, gz)
+        write_idx_labels(directory / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz)
+        data[prefix] = (pixels, labels)
+    return data
+
+
+def write_cifar_batch(path, n, protocol=pickle.DEFAULT_PROTOCOL):
+    data = RNG.integers(0, 256, (n, 3072), dtype=np.uint8)
+    labels = [int(v) for v in RNG.integers(0, 10, n)]
+    with open(path, "wb") as f:
+        pickle.dump({b"batch_label": b"testing", b"data": data, b"labels": labels}, f, protocol=protocol)
+    return data, labels
+
+
+def save_image(path, array, mode=None):
+    Image.fromarray(array, mode=mode).save(path)
+
+
+# --- IDX -----------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
+def test_idx_round_trips_pixels_and_labels(tmp_path, gz):
+    pixels = RNG.integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    labels = [3, 1, 4, 1, 5]
+    suffix = ".gz" if gz else ""
+    image_set = load_idx(write_idx_images(tmp_path / f"img{suffix}", pixels, gz),
+                         write_idx_labels(tmp_path / f"lab{suffix}", labels, gz))
+    assert image_set.images.dtype == torch.uint8
+    assert image_set.images.shape == (5, 1, 4, 3)
+    np.testing.assert_array_equal(image_set.images[:, 0].numpy(), pixels)
+    assert image_set.labels.dtype == torch.int64
+    assert image_set.labels.tolist() == labels
+
+
+def test_idx_images_without_labels_have_no_labels(tmp_path):
+    image_set = load_idx(write_idx_images(tmp_path / "img", np.zeros((2, 3, 3), np.uint8)))
+    assert image_set.labels is None
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
+def test_mnist_dir_finds_train_and_t10k_files_by_their_standard_names(tmp_path, gz):
+    data = write_mnist_dir(tmp_path / "mnist", gz)
+    train = load_mnist_dir(tmp_path / "mnist", "train")
+    test = load_mnist_dir(tmp_path / "mnist", split="test")
+    assert train.images.shape == (6, 1, 28, 28) and test.images.shape == (3, 1, 28, 28)
+    np.testing.assert_array_equal(test.images[:, 0].numpy(), data["t10k"][0])
+    assert train.labels.tolist() == data["train"][1].tolist()
+    assert train.name == "mnist-train" and test.name == "mnist-test"
+
+
+def test_truncated_gzip_is_an_error_saying_re_copy(tmp_path):
+    path = write_idx_images(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((4, 28, 28), np.uint8), gz=True)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(WganError, match=r"train-images-idx3-ubyte\.gz.*truncated or not gzip.*re-copy"):
+        load_idx(path)
+
+
+def test_gz_name_on_a_file_that_is_not_gzip_is_an_error(tmp_path):
+    path = tmp_path / "images.gz"
+    path.write_bytes(b"this is not gzip data at all")
+    with pytest.raises(WganError, match="truncated or not gzip"):
+        load_idx(path)
+
+
+def test_wrong_idx_magic_names_both_magic_numbers(tmp_path):
+    labels = write_idx_labels(tmp_path / "train-labels-idx1-ubyte", [1, 2, 3])
+    with pytest.raises(WganError, match=r"train-labels-idx1-ubyte.*magic number 2049.*labels file.*expected 2051"):
+        load_idx(labels)
+
+
+def test_header_count_larger_than_payload_names_the_file_and_both_sizes(tmp_path):
+    path = write_idx_images(tmp_path / "img", np.zeros((5, 4, 4), np.uint8), count=10)
+    with pytest.raises(WganError, match=r"'.*img'.*10 x 4 x 4 = 160 bytes.*holds 80.*truncated"):
+        load_idx(path)
+
+
+def test_label_count_must_match_image_count(tmp_path):
+    images = write_idx_images(tmp_path / "img", np.zeros((4, 2, 2), np.uint8))
+    labels = write_idx_labels(tmp_path / "lab", [1, 2, 3])
+    with pytest.raises(WganError, match="3 labels.*4 images"):
+        load_idx(images, labels)
+
+
+def test_mnist_dir_without_files_lists_the_names_looked_for(tmp_path):
+    with pytest.raises(WganError, match=r"t10k-images-idx3-ubyte, t10k-images-idx3-ubyte\.gz"):
+        load_mnist_dir(tmp_path, "test")
+
+
+def test_missing_directory_is_an_error_naming_it(tmp_path):
+    missing = tmp_path / "nowhere"
+    for load in (lambda: load_mnist_dir(missing), lambda: load_cifar10_dir(missing),
+                 lambda: load_image_folder(missing, 8)):
+        with pytest.raises(WganError, match=r"nowhere.*does not exist"):
+            load()
+
+
+def test_unknown_split_is_an_error(tmp_path):
+    with pytest.raises(WganError, match="split 'valid'"):
+        load_mnist_dir(tmp_path, "valid")
+
+
+# --- CIFAR-10 ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", [2, pickle.DEFAULT_PROTOCOL])
+def test_cifar_batches_unpack_channel_major_rows(tmp_path, protocol):
+    batches = [write_cifar_batch(tmp_path / f"data_batch_{i}", 2, protocol) for i in range(1, 6)]
+    write_cifar_batch(tmp_path / "test_batch", 3, protocol)
+    train = load_cifar10_dir(tmp_path, "train")
+    assert train.images.shape == (10, 3, 32, 32) and train.images.dtype == torch.uint8
+    data = np.concatenate([d for d, _ in batches])
+    i, c, y, x = 7, 2, 5, 30  # row layout: 1024 red, 1024 green, 1024 blue, each 32 x 32 row-major
+    assert train.images[i, c, y, x].item() == data[i, c * 1024 + y * 32 + x]
+    np.testing.assert_array_equal(train.images.reshape(10, -1).numpy(), data)
+    assert train.labels.tolist() == sum((lab for _, lab in batches), [])
+    assert load_cifar10_dir(tmp_path, "test").images.shape == (3, 3, 32, 32)
+
+
+def test_cifar_accepts_the_folder_the_archive_was_extracted_into(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    write_cifar_batch(tmp_path / "cifar-10-batches-py" / "test_batch", 2)
+    assert load_cifar10_dir(tmp_path, "test").images.shape == (2, 3, 32, 32)
+
+
+def test_cifar_missing_batches_are_listed(tmp_path):
+    write_cifar_batch(tmp_path / "data_batch_1", 2)
+    with pytest.raises(WganError, match=r"looked for data_batch_1, .*data_batch_5, missing data_batch_2"):
+        load_cifar10_dir(tmp_path, "train")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.getcwd, ())  # harmless if it ever ran; the unpickler must refuse to look it up at all
+
+
+def test_cifar_unpickler_refuses_globals_other_than_numpy_arrays(tmp_path):
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": _RunsCode(), b"labels": []}, f)
+    with pytest.raises(WganError, match=r"test_batch.*not a readable CIFAR-10 batch.*getcwd is not allowed"):
+        load_cifar10_dir(tmp_path, "test")
+
+
+def test_cifar_batch_with_wrong_contents_is_an_error(tmp_path):
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, f)
+    with pytest.raises(WganError, match=r"b'data' is uint8 \(2, 100\), expected uint8 \(N, 3072\)"):
+        load_cifar10_dir(tmp_path, "test")
+
+
+# --- folders of images ---------------------------------------------------------------------------------------------
+
+def make_image_folder(root):
+    """Mixed modes and sizes; returns the RGB arrays expected for the 8x8 files, in load order."""
+    root.mkdir()
+    gray = RNG.integers(0, 256, (8, 8), dtype=np.uint8)
+    rgb = RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    rgba = RNG.integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    wide = RNG.integers(0, 256, (8, 24, 3), dtype=np.uint8)  # 24 wide, 8 high: centre crop, no resize
+    save_image(root / "a_gray.png", gray)
+    save_image(root / "b_rgb.png", rgb)
+    save_image(root / "c_rgba.png", rgba)
+    palette = Image.fromarray(rgb).quantize(colors=16)
+    palette.save(root / "d_palette.png")
+    save_image(root / "e_wide.png", wide)
+    (root / "sub").mkdir()
+    save_image(root / "sub" / "f_photo.jpg", RNG.integers(0, 256, (30, 20, 3), dtype=np.uint8))
+    save_image(root / "sub" / "g_small.jpeg", RNG.integers(0, 256, (5, 7), dtype=np.uint8))
+    (root / "notes.txt").write_text("not an image, skipped")
+    expected = [np.repeat(gray[:, :, None], 3, axis=2), rgb, rgba[:, :, :3],
+                np.asarray(palette.convert("RGB")), wide[:, 8:16]]
+    return expected
+
+
+def test_folder_loads_every_image_recursively_and_round_trips_unresized_ones(tmp_path):
+    expected = make_image_folder(tmp_path / "imgs")
+    image_set = load_image_folder(tmp_path / "imgs", 8)
+    assert image_set.images.shape == (7, 3, 8, 8) and image_set.images.dtype == torch.uint8
+    assert image_set.labels is None
+    for i, array in enumerate(expected):
+        np.testing.assert_array_equal(image_set.images[i].permute(1, 2, 0).numpy(), array)
+
+
+def test_folder_resizes_short_side_then_centre_crops(tmp_path):
+    make_image_folder(tmp_path / "imgs")
+    image_set = load_image_folder(tmp_path / "imgs", 6, channels=1)
+    assert image_set.images.shape == (7, 1, 6, 6)
+    # A horizontal ramp keeps its order after resize + crop: the crop is the middle of the image.
+    ramp = np.tile(np.linspace(0, 255, 40).astype(np.uint8), (20, 1))
+    (tmp_path / "ramp").mkdir()
+    save_image(tmp_path / "ramp" / "ramp.png", ramp)
+    row = load_image_folder(tmp_path / "ramp", 10, channels=1).images[0, 0, 5].numpy().astype(int)
+    assert np.all(np.diff(row) > 0) and abs((row[4] + row[5]) / 2 - 127.5) < 8
+
+
+def test_folder_of_grayscale_images_round_trips_with_one_channel(tmp_path):
+    (tmp_path / "g").mkdir()
+    gray = RNG.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    for i in range(3):
+        save_image(tmp_path / "g" / f"{i}.png", gray[i])
+    np.testing.assert_array_equal(load_image_folder(tmp_path / "g", 8, channels=1).images[:, 0].numpy(), gray)
+
+
+def test_folder_cache_is_reused_while_files_are_unchanged_and_rebuilt_after(tmp_path, monkeypatch):
+    make_image_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    in_memory = load_image_folder(tmp_path / "imgs", 8)
+    cached = load_image_folder(tmp_path / "imgs", 8, cache_dir=cache)
+    assert torch.equal(cached.images, in_memory.images)
+    assert sorted(p.suffix for p in cache.iterdir()) == [".json", ".u8"]
+
+    def no_decoding(*args):
+        raise AssertionError("the cache should have been reused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(images_module, "_decode", no_decoding)
+        assert torch.equal(load_image_folder(tmp_path / "imgs", 8, cache_dir=cache).images, in_memory.images)
+
+    save_image(tmp_path / "imgs" / "z_new.png", np.zeros((8, 8), np.uint8))
+    rebuilt = load_image_folder(tmp_path / "imgs", 8, cache_dir=cache)
+    assert rebuilt.images.shape == (8, 3, 8, 8) and int(rebuilt.images[5].max()) == 0  # root files, then sub/
+    assert sorted(p.suffix for p in cache.iterdir()) == [".json", ".u8"]  # no temporary files left
+    sampler = ImageSampler(rebuilt, "cpu")
+    assert sampler.sample(4, torch.Generator().manual_seed(0)).shape == (4, 3, 8, 8)
+
+
+def test_folder_without_images_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    with pytest.raises(WganError, match=r"no images found in .*empty.*\.png"):
+        load_image_folder(tmp_path / "empty", 8)
+
+
+def test_non_image_file_with_an_image_extension_is_an_error_naming_it(tmp_path):
+    make_image_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "broken.png").write_text("definitely not a PNG")
+    with pytest.raises(WganError, match=r"broken\.png.*Pillow cannot read it"):
+        load_image_folder(tmp_path / "imgs", 8)
+
+
+def test_folder_arguments_are_checked(tmp_path):
+    make_image_folder(tmp_path / "imgs")
+    with pytest.raises(WganError, match="channels 4"):
+        load_image_folder(tmp_path / "imgs", 8, channels=4)
+    with pytest.raises(WganError, match="image_size 0"):
+        load_image_folder(tmp_path / "imgs", 0)
+
+
+# --- arrays --------------------------------------------------------------------------------------------------------
+
+def test_npy_of_grayscale_images_round_trips(tmp_path):
+    x = RNG.integers(0, 256, (4, 5, 6), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    image_set = load_array(tmp_path / "x.npy")
+    assert image_set.images.shape == (4, 1, 5, 6) and image_set.labels is None
+    np.testing.assert_array_equal(image_set.images[:, 0].numpy(), x)
+
+
+@pytest.mark.parametrize("keys", [("images", "labels"), ("x", "y")])
+def test_npz_of_rgb_images_round_trips_with_labels(tmp_path, keys):
+    x = RNG.integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", **{"other": np.zeros(3), keys[0]: x, keys[1]: np.arange(4)})
+    image_set = load_array(tmp_path / "d.npz")
+    np.testing.assert_array_equal(image_set.images.permute(0, 2, 3, 1).numpy(), x)
+    assert image_set.labels.tolist() == [0, 1, 2, 3]
+
+
+def test_npz_without_named_keys_uses_the_first_array(tmp_path):
+    np.savez(tmp_path / "d.npz", np.zeros((2, 4, 4, 1), np.uint8), np.ones(3))
+    assert load_array(tmp_path / "d.npz").images.shape == (2, 1, 4, 4)
+
+
+def test_float_arrays_in_unit_interval_become_uint8(tmp_path):
+    np.save(tmp_path / "f.npy", np.array([[[0.0, 0.5, 1.0]]], dtype=np.float32))
+    assert load_array(tmp_path / "f.npy").images.flatten().tolist() == [0, 128, 255]
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4, 5, 3), (2, 4, 4, 4), (2, 4, 4, 2)])
+def test_arrays_of_wrong_rank_or_channel_count_state_the_shape_found_and_accepted(tmp_path, shape):
+    np.save(tmp_path / "bad.npy", np.zeros(shape, np.uint8))
+    with pytest.raises(WganError, match=rf"bad\.npy.*shape \({', '.join(map(str, shape))}\).*\(N, H, W, C\) with C"):
+        load_array(tmp_path / "bad.npy")
+
+
+def test_arrays_of_wrong_dtype_or_range_are_errors(tmp_path):
+    np.save(tmp_path / "big.npy", np.full((2, 4, 4), 2.0))
+    with pytest.raises(WganError, match=r"floats in \[2.0, 2.0\], expected \[0, 1\]"):
+        load_array(tmp_path / "big.npy")
+    np.save(tmp_path / "int.npy", np.zeros((2, 4, 4), np.int64))
+    with pytest.raises(WganError, match="dtype int64, expected uint8 or float"):
+        load_array(tmp_path / "int.npy")
+    with pytest.raises(WganError, match="not .npy or .npz"):
+        load_array(tmp_path / "images.csv")
+
+
+# --- digits --------------------------------------------------------------------------------------------------------
+
+def test_digits_are_1797_grayscale_8x8_images_scaled_to_0_255_with_labels():
+    image_set = load_digits()
+    assert image_set.images.shape == (1797, 1, 8, 8) and image_set.images.dtype == torch.uint8
+    assert int(image_set.images.min()) == 0 and int(image_set.images.max()) == 255
+    assert sorted(set(image_set.labels.tolist())) == list(range(10))
+
+
+# --- the sampler ---------------------------------------------------------------------------------------------------
+
+def tiny_set(n=10, size=28):
+    pixels = torch.from_numpy(RNG.integers(0, 256, (n, 1, size, size), dtype=np.uint8))
+    pixels[0] = 0
+    pixels[1] = 255
+    return ImageSet(pixels, torch.arange(n), "tiny")
+
+
+def test_sampler_returns_float32_in_minus_one_one_with_the_sampler_protocol():
+    image_set = tiny_set()
+    sampler = ImageSampler(image_set, "cpu")
+    assert sampler.shape == (1, 28, 28) and sampler.modes is None and sampler.device == torch.device("cpu")
+    batch = sampler.sample(64, torch.Generator().manual_seed(1))
+    assert batch.dtype == torch.float32 and batch.shape == (64, 1, 28, 28) and batch.device.type == "cpu"
+    assert batch.min() >= -1 and batch.max() <= 1
+    index = torch.randint(10, (64,), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(batch, image_set.images[index].float() / 127.5 - 1)
+    assert ImageSampler(tiny_set(2), "cpu").sample(200, torch.Generator().manual_seed(0)).unique().tolist() == [-1, 1]
+    assert sampler.labels.tolist() == list(range(10))
+
+
+def test_sampler_is_deterministic_given_the_generator_seed():
+    sampler = ImageSampler(tiny_set(), "cpu")
+    first = sampler.sample(32, torch.Generator().manual_seed(7))
+    assert torch.equal(first, sampler.sample(32, torch.Generator().manual_seed(7)))
+    assert not torch.equal(first, sampler.sample(32, torch.Generator().manual_seed(8)))
+
+
+def test_sampler_resizes_28_to_32_once_at_construction():
+    image_set = tiny_set()
+    sampler = ImageSampler(image_set, "cpu", image_size=32)
+    assert sampler.shape == (1, 32, 32) and sampler.images.shape == (10, 1, 32, 32)
+    assert sampler.images.dtype == torch.uint8
+    # Interpolating a constant image gives the same constant; a random one keeps its mean.
+    assert sampler.images[0].unique().tolist() == [0] and sampler.images[1].unique().tolist() == [255]
+    assert abs(sampler.images[2].float().mean() - image_set.images[2].float().mean()) < 3
+    assert sampler.sample(5, torch.Generator().manual_seed(0)).shape == (5, 1, 32, 32)
+    assert ImageSampler(image_set, "cpu", image_size=28).images is image_set.images  # no resize, no copy
+
+
+# --- the registry --------------------------------------------------------------------------------------------------
+
+def test_registry_names_the_datasets():
+    assert {"mnist", "fashion-mnist", "cifar10", "digits", "folder", "array"} <= set(IMAGE_DATASETS)
+
+
+def test_build_image_sampler_by_name_and_by_path(tmp_path):
+    assert build_image_sampler("digits", "cpu").shape == (1, 8, 8)
+    write_mnist_dir(tmp_path / "fm", gz=True)
+    sampler = build_image_sampler("fashion-mnist", "cpu", data_dir=tmp_path / "fm", image_size=32, split="test")
+    assert sampler.shape == (1, 32, 32) and len(sampler) == 3 and sampler.name == "fashion-mnist-test"
+    np.save(tmp_path / "x.npy", np.zeros((3, 4, 4, 3), np.uint8))
+    assert build_image_sampler(tmp_path / "x.npy", "cpu").shape == (3, 4, 4)
+    assert build_image_sampler("array", "cpu", data_dir=tmp_path / "x.npy").shape == (3, 4, 4)
+    make_image_folder(tmp_path / "imgs")
+    assert build_image_sampler(str(tmp_path / "imgs"), "cpu", image_size=8).shape == (3, 8, 8)
+
+
+def test_build_image_sampler_errors_say_what_is_missing(tmp_path):
+    with pytest.raises(WganError, match="dataset 'mnist'.*needs data_dir"):
+        build_image_sampler("mnist", "cpu")
+    with pytest.raises(WganError, match=r"dataset 'minst' is neither a known name \(mnist, "):
+        build_image_sampler("minst", "cpu")
+    make_image_folder(tmp_path / "imgs")
+    with pytest.raises(WganError, match="folder of images needs image_size"):
+        build_image_sampler(tmp_path / "imgs", "cpu")
+    with pytest.raises(WganError, match="'digits' has no 'test' split"):
+        build_image_sampler("digits", "cpu", split="test")
+    with pytest.raises(WganError, match=r"cifar10 directory .*nowhere.*does not exist"):
+        build_image_sampler("cifar10", "cpu", data_dir=tmp_path / "nowhere")
+
+
+def test_error_messages_are_one_line(tmp_path):
+    path = tmp_path / "images.gz"
+    path.write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    for call in (lambda: load_idx(path), lambda: build_image_sampler("minst", "cpu"),
+                 lambda: load_image_folder(tmp_path, 8)):
+        with pytest.raises(WganError) as info:
+            call()
+        assert "\n" not in str(info.value)

@@ -1,0 +1,220 @@
+import numpy as np
+import pytest
+import torch
+
+from wgan.data import DATASET_NAMES, TensorSampler, build_sampler
+from wgan.data.points import load_points, points_sampler
+from wgan.data.toy import GaussianMixtureSampler
+from wgan.errors import WganError
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def refused(path, *fragments):
+    """Load ``path``, expect a one-line WganError naming the file and every fragment, and return the message."""
+    with pytest.raises(WganError) as error:
+        load_points(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+# --- reading good files -------------------------------------------------------------------------------------
+
+
+def test_a_csv_of_numbers_loads_as_float32_n_by_d(tmp_path):
+    x = load_points(write(tmp_path / "p.csv", "1,2,3\n4.5, -5e-1 ,6\n"))
+    assert x.dtype == torch.float32
+    torch.testing.assert_close(x, torch.tensor([[1.0, 2.0, 3.0], [4.5, -0.5, 6.0]]))
+
+
+def test_a_csv_header_row_of_names_is_skipped(tmp_path):
+    x = load_points(write(tmp_path / "p.csv", 'x,"y"\n1,2\n3,4\n'))
+    torch.testing.assert_close(x, torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def test_blank_trailing_lines_of_a_csv_are_ignored(tmp_path):
+    x = load_points(write(tmp_path / "p.csv", "1,2\n3,4\n\n  \n\n"))
+    assert x.shape == (2, 2)
+
+
+def test_a_one_column_csv_gives_n_by_1_points(tmp_path):
+    assert load_points(write(tmp_path / "p.csv", "1\n2\n3\n")).shape == (3, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+def test_a_numeric_npy_loads_as_float32_with_its_values(tmp_path, dtype):
+    data = np.arange(12).reshape(4, 3).astype(dtype)
+    np.save(tmp_path / "p.npy", data)
+    x = load_points(tmp_path / "p.npy")
+    assert x.dtype == torch.float32
+    torch.testing.assert_close(x, torch.arange(12.0).reshape(4, 3))
+
+
+def test_an_upper_case_extension_is_accepted(tmp_path):
+    assert load_points(write(tmp_path / "P.CSV", "1,2\n3,4\n")).shape == (2, 2)
+
+
+# --- the errors ---------------------------------------------------------------------------------------------
+
+
+def test_a_missing_file_is_named_and_said_not_to_exist(tmp_path):
+    refused(tmp_path / "nowhere.csv", "does not exist")
+
+
+def test_a_directory_is_refused(tmp_path):
+    (tmp_path / "d.npy").mkdir()
+    refused(tmp_path / "d.npy", "is not a file")
+
+
+def test_an_unsupported_extension_lists_npy_and_csv(tmp_path):
+    refused(write(tmp_path / "p.txt", "1,2\n3,4\n"), "'.txt'", ".npy", ".csv")
+
+
+def test_a_ragged_csv_names_the_row_and_both_widths(tmp_path):
+    refused(write(tmp_path / "p.csv", "1,2,3\n4,5,6\n7,8\n"), "row 3 has 2 columns but row 1 has 3")
+
+
+def test_a_ragged_csv_after_a_header_counts_rows_from_the_header(tmp_path):
+    refused(write(tmp_path / "p.csv", "a,b\n1,2\n3\n"), "row 3 has 1 columns but row 2 has 2")
+
+
+def test_a_non_numeric_csv_field_names_its_row_and_column(tmp_path):
+    refused(write(tmp_path / "p.csv", "1,2\n3,4\n5,abc\n"), "row 3 column 2", "'abc'", "not a number")
+
+
+def test_an_empty_csv_field_is_not_a_number(tmp_path):
+    refused(write(tmp_path / "p.csv", "1,2\n3,\n"), "row 2 column 2", "''")
+
+
+def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
+    refused(write(tmp_path / "p.csv", "x,1\n2,3\n4,5\n"), "row 1 column 1", "'x'")
+
+
+def test_a_blank_line_between_csv_rows_is_named(tmp_path):
+    refused(write(tmp_path / "p.csv", "1,2\n\n3,4\n"), "row 2 is blank")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_nan_or_inf_in_a_csv_gives_the_count_and_first_row(tmp_path, bad):
+    text = f"x,y\n1,2\n3,{bad}\n{bad},{bad}\n"
+    refused(write(tmp_path / "p.csv", text), "3 NaN or infinite", "first in row 3")
+
+
+def test_nan_or_inf_in_an_npy_gives_the_count_and_first_row(tmp_path):
+    data = np.zeros((10, 2))
+    data[4, 1], data[7, 0] = np.nan, np.inf
+    np.save(tmp_path / "p.npy", data)
+    refused(tmp_path / "p.npy", "2 NaN or infinite", "row index 4")
+
+
+def test_values_beyond_float32_range_count_as_infinite(tmp_path):
+    np.save(tmp_path / "p.npy", np.array([[1.0], [1e300]]))
+    refused(tmp_path / "p.npy", "1 NaN or infinite", "row index 1")
+
+
+def test_a_1d_npy_says_to_reshape_to_n_by_1(tmp_path):
+    np.save(tmp_path / "p.npy", np.arange(5.0))
+    refused(tmp_path / "p.npy", "1-D", "(5,)", "(N, 1)")
+
+
+def test_a_3d_npy_gives_its_shape_and_asks_for_2d(tmp_path):
+    np.save(tmp_path / "p.npy", np.zeros((4, 2, 2)))
+    refused(tmp_path / "p.npy", "(4, 2, 2)", "2-D")
+
+
+def test_an_object_npy_is_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "p.npy", np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
+    refused(tmp_path / "p.npy", "object", "expected numbers")
+
+
+def test_a_string_npy_gives_its_dtype(tmp_path):
+    np.save(tmp_path / "p.npy", np.array([["1", "2"], ["3", "4"]]))
+    refused(tmp_path / "p.npy", "<U1", "expected numbers")
+
+
+def test_a_file_that_is_not_npy_is_refused_as_unreadable(tmp_path):
+    (tmp_path / "p.npy").write_bytes(b"1,2\n3,4\n")
+    refused(tmp_path / "p.npy", "not a readable .npy")
+
+
+def test_a_truncated_npy_is_refused_as_unreadable(tmp_path):
+    np.save(tmp_path / "p.npy", np.zeros((100, 3)))
+    data = (tmp_path / "p.npy").read_bytes()
+    (tmp_path / "p.npy").write_bytes(data[: len(data) // 2])
+    refused(tmp_path / "p.npy", "not a readable .npy")
+
+
+def test_a_csv_that_is_not_text_is_refused(tmp_path):
+    (tmp_path / "p.csv").write_bytes(b"\xff\xfe\x00\x81\x82")
+    refused(tmp_path / "p.csv", "not a readable CSV")
+
+
+def test_a_single_point_is_too_few(tmp_path):
+    refused(write(tmp_path / "p.csv", "x,y\n1,2\n"), "has 1 point:", "at least 2")
+    np.save(tmp_path / "p.npy", np.zeros((1, 3)))
+    refused(tmp_path / "p.npy", "has 1 point:", "at least 2")
+
+
+def test_an_empty_csv_has_no_points(tmp_path):
+    refused(write(tmp_path / "p.csv", ""), "has 0 points")
+    refused(write(tmp_path / "q.csv", "x,y\n"), "has 0 points")
+
+
+def test_zero_columns_are_refused(tmp_path):
+    np.save(tmp_path / "p.npy", np.zeros((5, 0)))
+    refused(tmp_path / "p.npy", "no columns")
+
+
+# --- samplers -----------------------------------------------------------------------------------------------
+
+
+def test_points_sampler_draws_rows_of_the_file_reproducibly(tmp_path):
+    data = np.arange(20.0).reshape(10, 2)
+    np.save(tmp_path / "p.npy", data)
+    sampler = points_sampler(tmp_path / "p.npy", "cpu")
+    assert isinstance(sampler, TensorSampler) and sampler.shape == (2,) and sampler.modes is None
+    a = sampler.sample(500, torch.Generator().manual_seed(1))
+    b = sampler.sample(500, torch.Generator().manual_seed(1))
+    assert a.dtype == torch.float32 and a.shape == (500, 2)
+    assert torch.equal(a, b)
+    rows = {tuple(row) for row in data.tolist()}
+    drawn = {tuple(row) for row in a.tolist()}
+    assert drawn == rows  # every drawn row is a data row, and 500 draws reach all 10
+
+
+def test_build_sampler_takes_a_csv_or_npy_path(tmp_path):
+    write(tmp_path / "p.csv", "1,2,3\n4,5,6\n")
+    sampler = build_sampler(str(tmp_path / "p.csv"), "cpu")
+    assert isinstance(sampler, TensorSampler) and sampler.shape == (3,)
+    np.save(tmp_path / "p.npy", np.zeros((3, 4)))
+    assert build_sampler(tmp_path / "p.npy", "cpu").shape == (4,)
+
+
+def test_build_sampler_reports_a_missing_data_file_as_missing(tmp_path):
+    with pytest.raises(WganError, match="does not exist"):
+        build_sampler(str(tmp_path / "gone.npy"), "cpu")
+
+
+def test_build_sampler_treats_an_existing_file_of_another_type_as_a_path(tmp_path):
+    with pytest.raises(WganError, match="expected .npy or .csv"):
+        build_sampler(str(write(tmp_path / "p.txt", "1\n2\n")), "cpu")
+
+
+def test_build_sampler_takes_a_toy_name():
+    assert isinstance(build_sampler("8gaussians", "cpu"), GaussianMixtureSampler)
+
+
+def test_an_unknown_data_name_lists_the_names_and_mentions_files():
+    with pytest.raises(WganError) as error:
+        build_sampler("8gausians", "cpu")
+    message = str(error.value)
+    assert "'8gausians'" in message and "\n" not in message
+    assert all(name in message for name in DATASET_NAMES)
+    assert ".npy" in message and ".csv" in message

@@ -1,0 +1,126 @@
+"""The n_critic schedule: the WGAN reference warm-up (100 critic steps for the first 25 generator iterations and
+every 500th), plain n_critic without it, and the counts a real short training run actually makes."""
+
+from collections import Counter
+
+import pytest
+
+from wgan.api import _assemble
+from wgan.config import make_config
+from wgan.trainer import critic_steps
+
+
+def _warmup_count(iterations, n_critic, warm_steps, warm_iters, every):
+    """Total critic steps over ``iterations`` generator iterations, counted from the rule by hand."""
+    warm = set(range(min(warm_iters, iterations))) | set(range(0, iterations, every))
+    return len(warm) * warm_steps + (iterations - len(warm)) * n_critic
+
+
+# --------------------------------------------------------------------------------------- the rule itself
+def test_wgan_warmup_gives_100_critic_steps_for_the_first_25_generator_iterations():
+    config = make_config(algorithm="wgan")
+    assert [critic_steps(config, i) for i in range(25)] == [100] * 25
+
+
+def test_wgan_gives_5_critic_steps_after_the_first_25_except_every_500th():
+    config = make_config(algorithm="wgan")
+    assert all(critic_steps(config, i) == 5 for i in range(25, 500))
+    assert critic_steps(config, 500) == 100
+    assert critic_steps(config, 501) == 5
+    assert critic_steps(config, 999) == 5
+    assert critic_steps(config, 1000) == 100
+    assert critic_steps(config, 1500) == 100
+    assert critic_steps(config, 1499) == 5
+
+
+def test_wgan_makes_7470_critic_steps_in_its_first_1000_generator_iterations():
+    config = make_config(algorithm="wgan")
+    # 25 warm-up iterations (i = 0 among them), i = 500, and 1000 - 26 ordinary ones
+    expected = 25 * 100 + 100 + 5 * (1000 - 26)
+    assert expected == 7470 == _warmup_count(1000, 5, 100, 25, 500)
+    assert sum(critic_steps(config, i) for i in range(1000)) == expected
+
+
+@pytest.mark.parametrize("algorithm,n_critic", [("wgan-gp", 5), ("wgan-lp", 5), ("gan", 1), ("gan-ns", 1)])
+def test_without_warmup_every_iteration_gets_n_critic(algorithm, n_critic):
+    config = make_config(algorithm=algorithm)
+    assert config.warmup is False
+    assert {critic_steps(config, i) for i in range(0, 1001)} == {n_critic}
+
+
+def test_wgan_with_warmup_off_always_gets_n_critic():
+    config = make_config(algorithm="wgan", warmup=False, n_critic=3)
+    assert {critic_steps(config, i) for i in range(0, 1001)} == {3}
+
+
+def test_penalty_algorithms_follow_the_warmup_fields_when_it_is_switched_on():
+    config = make_config(algorithm="wgan-gp", warmup=True, warmup_critic_steps=9, warmup_generator_iters=1,
+                         warmup_every=4)
+    assert [critic_steps(config, i) for i in range(9)] == [9, 5, 5, 5, 9, 5, 5, 5, 9]
+
+
+@pytest.mark.parametrize("n_critic,warm_steps,warm_iters,every,iterations", [
+    (2, 7, 3, 10, 50),
+    (5, 3, 0, 4, 21),
+    (1, 20, 12, 5, 30),
+    (4, 4, 2, 7, 40),
+])
+def test_custom_warmup_fields_set_the_counts(n_critic, warm_steps, warm_iters, every, iterations):
+    config = make_config(algorithm="wgan", n_critic=n_critic, warmup_critic_steps=warm_steps,
+                         warmup_generator_iters=warm_iters, warmup_every=every)
+    for i in range(iterations):
+        warm = i < warm_iters or i % every == 0
+        assert critic_steps(config, i) == (warm_steps if warm else n_critic), i
+    total = sum(critic_steps(config, i) for i in range(iterations))
+    assert total == _warmup_count(iterations, n_critic, warm_steps, warm_iters, every)
+
+
+def test_custom_warmup_example_has_135_critic_steps():
+    # warm iterations 0, 1, 2, 10, 20, 30, 40: 7 * 7 + 43 * 2
+    config = make_config(algorithm="wgan", n_critic=2, warmup_critic_steps=7, warmup_generator_iters=3,
+                         warmup_every=10)
+    assert sum(critic_steps(config, i) for i in range(50)) == 135
+
+
+# ----------------------------------------------------------------------------------- a real training run
+def _counting_trainer(**settings):
+    config = make_config(data="8gaussians", width=8, depth=1, batch_size=8, eval_every=10_000, log_every=10_000,
+                         device="cpu", **settings)
+    trainer = _assemble(config, lambda: None)
+    per_iteration = Counter()
+    generator_steps = []
+    critic_step, generator_step = trainer.critic_step, trainer.generator_step
+
+    def counting_critic_step():
+        per_iteration[trainer.iteration] += 1
+        return critic_step()
+
+    def counting_generator_step():
+        generator_steps.append(trainer.iteration)
+        return generator_step()
+
+    trainer.critic_step = counting_critic_step
+    trainer.generator_step = counting_generator_step
+    return trainer, per_iteration, generator_steps
+
+
+def test_short_wgan_run_makes_the_critic_steps_the_warmup_rule_gives():
+    trainer, per_iteration, generator_steps = _counting_trainer(
+        algorithm="wgan", iterations=30, warmup_critic_steps=3, warmup_generator_iters=2, warmup_every=10)
+    history = trainer.fit(progress=False)
+    # warm iterations 0, 1, 10, 20 get 3 steps, the other 26 get n_critic = 5
+    assert sum(per_iteration.values()) == 4 * 3 + 26 * 5 == 142
+    assert {i for i, n in per_iteration.items() if n == 3} == {0, 1, 10, 20}
+    assert all(per_iteration[i] == 5 for i in range(30) if i not in (0, 1, 10, 20))
+    assert generator_steps == list(range(30))
+    assert trainer.iteration == 30
+    # without a run folder, the last iteration is still logged but nothing is evaluated
+    assert [row["iteration"] for row in history] == [30]
+    assert not any(key.startswith("eval/") for key in history[0])
+
+
+def test_short_wgan_gp_run_makes_n_critic_steps_per_generator_step():
+    trainer, per_iteration, generator_steps = _counting_trainer(algorithm="wgan-gp", iterations=6, n_critic=3)
+    trainer.fit(progress=False)
+    assert per_iteration == Counter({i: 3 for i in range(6)})
+    assert generator_steps == list(range(6))

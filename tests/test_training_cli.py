@@ -1,0 +1,182 @@
+"""End to end: the API and the CLI train, write a run folder, resume bit-exactly, and refuse bad input cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import wgan
+from wgan.cli import main
+
+TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
+TINY_FLAGS = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--log-every", "5"]
+
+
+def test_cli_train_writes_a_complete_run_folder(tmp_path, capsys):
+    code = main(["train", "--iterations", "20", "--eval-every", "10", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS])
+    assert code == 0
+    run = tmp_path / "run"
+    for name in ("config.toml", "metrics.jsonl", "curves.png", "samples/iter_000010.png",
+                 "samples/iter_000020.png", "checkpoints/latest.pt", "checkpoints/best.pt"):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").iterdir())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [row for row in rows if "train/estimate" in row]
+    eval_rows = [row for row in rows if "eval/w1" in row]
+    assert [row["iteration"] for row in train_rows] == [5, 10, 15, 20]
+    assert [row["iteration"] for row in eval_rows] == [10, 20]
+    for key in ("train/critic_loss", "train/penalty", "train/generator_loss", "train/critic_grad_norm",
+                "train/generator_grad_norm", "train/penalty_grad_norm"):
+        assert np.isfinite(train_rows[-1][key]), key
+    assert 0 <= eval_rows[-1]["eval/modes_covered"] <= eval_rows[-1]["eval/modes_total"] == 8
+    assert "done:" in capsys.readouterr().out
+
+
+def test_resumed_run_equals_an_uninterrupted_run(tmp_path):
+    common = dict(TINY, out=str(tmp_path), eval_every=10, seed=3)
+    straight = wgan.train(name="straight", iterations=30, progress=False, **common)
+    wgan.train(name="split", iterations=10, progress=False, **common)
+    resumed = wgan.resume(tmp_path / "split", iterations=30, progress=False)
+
+    assert resumed.history == straight.history  # every logged loss, estimate and metric, bit for bit
+    for name, tensor in straight.generator.state_dict().items():
+        assert torch.equal(tensor, resumed.generator.state_dict()[name]), name
+    for name, tensor in straight.critic.state_dict().items():
+        assert torch.equal(tensor, resumed.critic.state_dict()[name]), name
+    logged = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert logged == straight.history
+
+
+def test_resume_drops_rows_logged_after_the_checkpoint(tmp_path):
+    common = dict(TINY, out=str(tmp_path), eval_every=10)
+    wgan.train(name="run", iterations=10, progress=False, **common)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    with open(metrics, "a") as file:  # rows of an interrupted stretch that never reached a checkpoint
+        file.write(json.dumps({"iteration": 15, "train/estimate": 123.0}) + "\n")
+    run = wgan.resume(tmp_path / "run", iterations=20, progress=False)
+    assert all(row.get("train/estimate") != 123.0 for row in run.history)
+    assert [row["iteration"] for row in run.history if "eval/w1" in row] == [10, 20]
+
+
+def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
+    assert main(["train", "--iterations", "10", "--eval-every", "10", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "50", "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (50, 2) and np.isfinite(samples).all()
+    assert main(["eval", "--run", str(tmp_path / "run"), "--checkpoint", "latest"]) == 0
+    scores = json.loads((tmp_path / "run" / "eval_latest.json").read_text())
+    assert scores["iteration"] == 10 and scores["w1"] > 0 and scores["modes_total"] == 8
+
+
+def test_python_api_returns_history_and_trained_modules_without_writing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = wgan.train(data="25gaussians", algorithm="wgan", iterations=3, write=False, progress=False, **TINY)
+    assert run.path is None and not any(tmp_path.iterdir())
+    assert run.iteration == 3 and run.history[-1]["iteration"] == 3
+    assert run.sample(7).shape == (7, 2)
+    for parameter in run.critic.parameters():  # WGAN's clipping held throughout
+        assert parameter.abs().max() <= 0.01
+
+
+def test_module_entry_point_runs_as_a_subprocess(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "wgan", "train", "--iterations", "4", "--eval-every", "4",
+                             "--out", str(tmp_path), "--name", "run", "--quiet", "--algorithm", "gan-ns",
+                             *TINY_FLAGS], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
+
+
+def test_help_lists_every_setting_with_its_default_and_source(capsys):
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--lr", "--clip", "--penalty-weight", "--n-critic", "--batch-size", "--warmup", "--precision"):
+        assert flag in text
+    assert "wgan 5e-05" in text and "wgan-gp 0.0001" in text  # per-algorithm defaults
+    assert "from WGAN-GP toy code" in text  # where a default comes from
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+BAD_INPUTS = {
+    "unknown dataset": (["--data", "9gaussians"], "unknown data"),
+    "unknown algorithm": (["--algorithm", "wgan-xx"], "unknown algorithm"),
+    "negative lr": (["--lr", "-1"], "lr must be positive"),
+    "zero clip": (["--algorithm", "wgan", "--clip", "0"], "clip must be positive"),
+    "zero batch": (["--batch-size", "0"], "batch_size must be a positive"),
+    "zero n_critic": (["--n-critic", "0"], "n_critic must be a positive"),
+    "non-numeric flag": (["--lr", "fast"], "invalid float value"),
+    "missing file": (["--data", "no/such/points.csv"], "does not exist"),
+    "missing config": (["--config", "no/such.toml"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_exit_2_and_no_run_folder(case, tmp_path, capsys):
+    flags, expected = BAD_INPUTS[case]
+    code = main(["train", "--out", str(tmp_path / "runs"), "--quiet", *flags])
+    error = capsys.readouterr().err.strip()
+    assert code == 2
+    assert expected in error and len(error.splitlines()) == 1 and "Traceback" not in error
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("1,2\n3\n5,6\n", "row 2"),       # ragged
+    ("1,2\n3,x\n5,6\n", "row 2"),     # non-numeric
+    ("1,2\n3,nan\n5,6\n", "NaN"),     # NaN in the data
+])
+def test_bad_csv_data_gives_one_line_exit_2_and_no_run_folder(content, expected, tmp_path, capsys):
+    data = _write(tmp_path / "points.csv", content)
+    code = main(["train", "--data", data, "--out", str(tmp_path / "runs"), "--quiet"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and expected in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_input_through_the_real_command_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "wgan", "train", "--data", "nope", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("wgan: error: unknown data") and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
+    flags = ["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", "--quiet",
+             *TINY_FLAGS]
+    assert main(flags) == 0
+    before = (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes()
+    assert main(flags) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
+
+
+def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
+    assert "only --iterations may change" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "already reached iteration 2" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_a_damaged_checkpoint_is_reported_not_unpickled(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    (tmp_path / "run" / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "s.npy")]) == 2
+    assert "damaged" in capsys.readouterr().err
+    assert not (tmp_path / "s.npy").exists()
