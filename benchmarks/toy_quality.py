@@ -63,6 +63,23 @@ def run_one(job: dict) -> dict:
     return result
 
 
+def table(results_file: Path) -> str:
+    """The results file as a Markdown table, one row per run, in a fixed order."""
+    rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    order = {name: i for i, name in enumerate(ALGORITHMS)}
+    rows.sort(key=lambda r: (order.get(r["algorithm"], 99), r["precision"], DATASETS.index(r["data"])))
+    lines = ["| algorithm | precision | data | W1 @1k | W1 @5k | best W1 | modes @1k | modes @5k | high-quality @5k "
+             "| Spearman(estimate, W1) | wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        modes = (f"{r['modes_1k']}/{r['modes_total']}", f"{r['modes_end']}/{r['modes_total']}",
+                 f"{r['high_quality_end']:.0%}") if "modes_end" in r else ("-", "-", "-")
+        lines.append(f"| {r['algorithm']} | {r['precision']} | {r['data']} | {r['w1_1k']:.3f} | {r['w1_end']:.3f} "
+                     f"| {r['w1_best']:.3f} | {modes[0]} | {modes[1]} | {modes[2]} | {r['spearman']:.2f} "
+                     f"| {r['seconds'] / 60:.0f} min |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", default=[f"{algorithm}:fp32" for algorithm in ALGORITHMS],
@@ -71,19 +88,27 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=5000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="other settings for every run, e.g. --set penalty_weight=10 beta1=0 lr=1e-4")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--out", default="benchmarks/runs")
     parser.add_argument("--results", default="benchmarks/results/toy_quality.jsonl")
+    parser.add_argument("--table", action="store_true", help="print the results file as a Markdown table and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table(Path(args.results)))
+        return
 
     for data in args.data:
         floor = real_data_floor(data)
         print(f"real-data floor {data}: exact W1 of two 2000-sample draws = {np.mean(floor):.3f} "
               f"(range {min(floor):.3f}-{max(floor):.3f})", flush=True)
+    settings = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    suffix = "".join(f"-{key}{value}" for key, value in settings.items())
     jobs = [dict(algorithm=algorithm, data=data, precision=precision, iterations=args.iterations,
                  eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,
-                 name=f"{algorithm}-{data}-{precision}-s{args.seed}")
+                 name=f"{algorithm}-{data}-{precision}-s{args.seed}{suffix}", **settings)
             for algorithm, precision in (run.split(":") for run in args.runs) for data in args.data]
     results_file = Path(args.results)
     results_file.parent.mkdir(parents=True, exist_ok=True)

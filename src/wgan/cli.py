@@ -16,6 +16,8 @@ import numpy as np
 from . import api
 from .config import ALGORITHM_DEFAULTS, FIELDS, POINT_DATA_OVERRIDES, field_type
 from .errors import WganError
+from .experiments import EXPERIMENTS
+from .experiments.report import write_report
 from .runs import atomic_write
 
 EXIT_USER_ERROR = 2
@@ -85,7 +87,35 @@ def build_parser() -> Parser:
     evaluate.add_argument("--samples", type=int, default=None,
                           help="real and generated samples; default: the run's eval_samples")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
+    experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
+                                     description="Run one of the papers' experiments (or all) and write figure.png, "
+                                     "results.json and README.md (claim / measured / holds?) per experiment; "
+                                     "'all' also writes report.md and report.html.")
+    experiment.add_argument("name", metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}, or all")
+    experiment.add_argument("--quick", action="store_true", help="the small size the tests use (under a minute)")
+    experiment.add_argument("--out", default="experiments", help="output folder; default: experiments")
+    experiment.add_argument("--seed", type=int, default=0, help="random seed; default: 0")
     return parser
+
+
+def _experiment(args: argparse.Namespace) -> None:
+    if args.name != "all" and args.name not in EXPERIMENTS:
+        raise WganError(f"unknown experiment '{args.name}': choose one of {', '.join(EXPERIMENTS)}, or all")
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    results = []
+    for name in names:
+        print(f"running {name} ({'quick' if args.quick else 'full'} size)...", flush=True)
+        result = EXPERIMENTS[name](quick=args.quick, seed=args.seed)
+        for claim in result.claims:
+            print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
+        results.append(result)
+    out = Path(args.out)
+    if args.name == "all":
+        write_report(results, out)
+        print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    else:
+        results[0].write(out / args.name)
+        print(f"written to {out / args.name}/ (figure.png, results.json, README.md)")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -131,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit:  # --help, or a flag argparse rejected (already printed)
         return exit.code
     try:
-        {"train": _train, "sample": _sample, "eval": _eval}[args.command](args)
+        {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment}[args.command](args)
     except WganError as error:
         print(f"wgan: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 REAL_COLOUR, FAKE_COLOUR = "#f28e2b", "#4e79a7"
 
 
-def _png(figure: plt.Figure) -> bytes:
+def figure_png(figure: plt.Figure) -> bytes:
+    """The figure as PNG bytes (closed afterwards)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -48,8 +49,8 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     axes.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOUR, alpha=0.5, label="real", linewidths=0)
     axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, label="generated", linewidths=0)
     axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), title=title, aspect="equal")
-    axes.legend(loc="upper right", markerscale=4, framealpha=0.9)
-    return _png(figure)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4, frameon=False)
+    return figure_png(figure)
 
 
 def _series(history: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +79,9 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
         modes = right.twinx()
         modes.step(steps, values, where="post", color="#59a14f", label="modes covered")
         modes.set(ylabel="modes covered", ylim=(0, max(row.get("eval/modes_total", 1) for row in history) + 0.5))
-        modes.legend(loc="upper center")
+        modes.legend(loc="center right")
     right.legend(loc="upper right")
     for axes in (left, right):
         axes.grid(alpha=0.3)
     figure.suptitle(title)
-    return _png(figure)
+    return figure_png(figure)

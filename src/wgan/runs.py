@@ -28,6 +28,8 @@ from .config import Config, make_config, to_toml
 from .errors import WganError
 
 CONFIG_FILE = "config.toml"
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -37,6 +39,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()

@@ -1,0 +1,138 @@
+"""The WGAN papers' small experiments, one module each: ``run(quick, seed) -> ExperimentResult``.
+
+Each experiment measures what a paper states, checks each statement as a :class:`Claim` with the measured value,
+and draws one figure. ``quick=True`` is the size the tests use (well under a minute on two CPU cores);
+``quick=False`` is the size for the documentation. :meth:`ExperimentResult.write` leaves ``figure.png``,
+``results.json`` and a ``README.md`` table of the claims in a folder, each written atomically.
+
+>>> from wgan.experiments import EXPERIMENTS
+>>> result = EXPERIMENTS["optimal-critic"](quick=True)     # doctest: +SKIP
+>>> result.write("docs/experiments/optimal-critic")         # doctest: +SKIP
+
+The helpers below are shared by the experiments: a critic trained to (near) optimality against fixed
+distributions, and a matplotlib figure as PNG bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..config import Config, make_config
+from ..models import build_models
+from ..objectives import Objective, build_objective
+from ..plots import figure_png
+from ..runs import atomic_write_bytes
+from ..trainer import make_optimizer
+
+Batch = Callable[[int], Tensor]  # n -> (n, d) samples; each experiment draws them from its own torch.Generator
+
+# The networks of every experiment here: small ReLU MLP critics, trained with the project's point-data Adam
+# (lr 1e-3, betas 0.5 / 0.9; config.POINT_DATA_OVERRIDES) whatever the objective, and WGAN-GP's own lambda = 10
+# (Gulrajani et al. 2017, Alg. 1) instead of the toy code's 0.1, so that the critic stays near 1-Lipschitz and
+# its estimate is close to W: with the two-sided penalty a critic facing a shift W has slope 1 + W / (2 lambda).
+CRITIC_WIDTH, CRITIC_DEPTH = 64, 2
+PENALTY_WEIGHT = 10.0
+ADAM = {"optimizer": "adam", "lr": 1e-3, "beta1": 0.5, "beta2": 0.9}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of a paper, what we measured for it, and whether the measurement bears it out."""
+
+    text: str
+    measured: str
+    holds: bool
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment leaves: named numbers (plain floats and lists), checked claims and one figure."""
+
+    name: str
+    numbers: dict[str, float | list]
+    claims: list[Claim] = field(default_factory=list)
+    figure_png: bytes = b""
+
+    @property
+    def all_hold(self) -> bool:
+        return all(claim.holds for claim in self.claims)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "numbers": self.numbers, "claims": [asdict(claim) for claim in self.claims]}
+
+    def readme(self) -> str:
+        """A short Markdown page: the figure and the claim / measured / holds table."""
+        def cell(text: str) -> str:  # a bare "|" (as in |theta|) would end the table cell
+            return text.replace("|", "\\|")
+
+        rows = [f"| {cell(claim.text)} | {cell(claim.measured)} | {'yes' if claim.holds else '**no**'} |"
+                for claim in self.claims]
+        return "\n".join([f"# {self.name}", "", "![figure](figure.png)", "",
+                          "| claim | measured | holds |", "|---|---|---|", *rows, ""])
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing)."""
+        out = Path(out_dir)
+        # allow_nan=False: a NaN or inf measurement is a bug to see, not a non-standard token in the JSON
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        atomic_write_bytes(out / "figure.png", self.figure_png)
+        atomic_write_bytes(out / "results.json", text.encode())
+        atomic_write_bytes(out / "README.md", self.readme().encode())
+        return out
+
+
+# ----------------------------------------------------------------------------------------------- shared helpers
+def make_objective(algorithm: str, **settings) -> Objective:
+    """The objective of ``algorithm`` with the experiments' critic and optimiser settings (above)."""
+    penalty = {"penalty_weight": PENALTY_WEIGHT} if algorithm in ("wgan-gp", "wgan-lp") else {}
+    config = make_config(algorithm=algorithm, width=CRITIC_WIDTH, depth=CRITIC_DEPTH, **ADAM, **penalty,
+                         **settings)
+    return build_objective(config)
+
+
+def build_critic(config: Config, sample_shape: tuple[int, ...], seed: int) -> nn.Module:
+    """A fresh MLP critic of ``config.width`` x ``config.depth``, initialised from ``seed`` alone.
+
+    The global torch seed is forked, so building a critic neither depends on nor disturbs the caller's stream.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _, critic = build_models(config, sample_shape)
+    return critic
+
+
+def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Batch, steps: int, batch_size: int,
+                 rng: torch.Generator, optimizer: torch.optim.Optimizer | None = None) -> float:
+    """``steps`` updates of ``critic`` on fresh batches of fixed ``real`` and ``fake`` distributions.
+
+    With enough steps this approaches the optimal critic of ``objective`` (the WGAN critic of the KR duality, or
+    the GAN's D* = p_r / (p_r + p_g)). Returns the objective's estimate on the last batch.
+    """
+    optimizer = optimizer or make_optimizer(critic.parameters(), objective.config)
+    stats = {}
+    for _ in range(steps):
+        loss, stats = objective.critic_loss(critic, real(batch_size), fake(batch_size), rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        objective.constrain(critic)
+    return float(stats["estimate"]) if stats else float("nan")
+
+
+# The registry: experiment name -> run(quick=True, seed=0). Imported last because the modules use the classes above.
+from . import optimal_critic, parallel_lines, vanishing_gradients  # noqa: E402
+
+EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
+    "parallel-lines": parallel_lines.run,
+    "optimal-critic": optimal_critic.run,
+    "vanishing-gradients": vanishing_gradients.run,
+}
+
+__all__ = ["EXPERIMENTS", "Claim", "ExperimentResult", "build_critic", "figure_png", "make_objective",
+           "train_critic"]

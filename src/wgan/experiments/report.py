@@ -1,0 +1,50 @@
+"""One report over several experiments: every figure and one table "experiment / claim / measured / holds?".
+
+Written as Markdown (``report.md``) and as a self-contained HTML page (``report.html``) beside the experiments'
+own folders (``<out>/<name>/figure.png``), which both link to.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from ..runs import atomic_write_bytes
+from . import ExperimentResult
+
+
+def _markdown(results: list[ExperimentResult]) -> str:
+    lines = ["# The WGAN papers' claims, measured", "", "| experiment | claim | measured | holds? |",
+             "|---|---|---|---|"]
+    for result in results:
+        for claim in result.claims:
+            cells = [result.name, claim.text, claim.measured, "yes" if claim.holds else "**no**"]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    for result in results:
+        lines += ["", f"## {result.name}", "", f"![{result.name}]({result.name}/figure.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def _html(results: list[ExperimentResult]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(result.name)}</td><td>{html.escape(claim.text)}</td>"
+        f"<td>{html.escape(claim.measured)}</td><td class={'yes' if claim.holds else 'no'}>"
+        f"{'yes' if claim.holds else 'no'}</td></tr>"
+        for result in results for claim in result.claims)
+    figures = "".join(f"<h2>{html.escape(r.name)}</h2><img src='{html.escape(r.name)}/figure.png' alt=''>"
+                      for r in results)
+    return ("<!doctype html><meta charset='utf-8'><title>WGAN claims, measured</title><style>"
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.yes{color:#2a7}.no{color:#c33}"
+            "img{max-width:100%}</style><h1>The WGAN papers' claims, measured</h1><table><tr><th>experiment"
+            f"</th><th>claim</th><th>measured</th><th>holds?</th></tr>{rows}</table>{figures}\n")
+
+
+def write_report(results: list[ExperimentResult], out_dir: str | Path) -> Path:
+    """Write each result into ``out_dir/<name>/`` and the combined report.md and report.html into ``out_dir``."""
+    out = Path(out_dir)
+    for result in results:
+        result.write(out / result.name)
+    atomic_write_bytes(out / "report.md", _markdown(results).encode())
+    atomic_write_bytes(out / "report.html", _html(results).encode())
+    return out

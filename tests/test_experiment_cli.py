@@ -1,0 +1,38 @@
+"""`wgan experiment`: one experiment's files, the combined report, and a clean error for an unknown name."""
+
+from __future__ import annotations
+
+import json
+
+from wgan.cli import main
+from wgan.experiments import Claim, ExperimentResult
+from wgan.experiments.report import write_report
+
+
+def test_experiment_command_writes_figure_numbers_and_page(tmp_path, capsys):
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "optimal-critic"
+    assert (folder / "figure.png").read_bytes().startswith(b"\x89PNG")
+    results = json.loads((folder / "results.json").read_text())
+    assert results["name"] == "optimal-critic" and results["claims"]
+    assert "| claim | measured | holds |" in (folder / "README.md").read_text()
+    assert "holds" in capsys.readouterr().out
+
+
+def test_report_has_one_row_per_claim_and_every_figure(tmp_path):
+    results = [ExperimentResult("first", {"x": 1.0}, [Claim("a |theta| claim", "0.99", True)], b"\x89PNG"),
+               ExperimentResult("second", {}, [Claim("b", "3", False), Claim("c", "4", True)], b"\x89PNG")]
+    write_report(results, tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.count("\n| first |") + markdown.count("\n| second |") == 3
+    assert "a \\|theta\\| claim" in markdown and "**no**" in markdown
+    assert "first/figure.png" in markdown and "second/figure.png" in markdown
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<tr><td>") == 3 and "second/figure.png" in page
+    assert (tmp_path / "first" / "results.json").is_file()
+
+
+def test_unknown_experiment_is_one_line_and_exit_2(capsys):
+    assert main(["experiment", "figure-99"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("wgan: error: unknown experiment 'figure-99'") and len(error.splitlines()) == 1

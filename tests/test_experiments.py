@@ -1,0 +1,129 @@
+"""The paper experiments at their quick size, checked against what the papers state: JS is log 2 for disjoint
+lines while a WGAN critic tracks |theta|; WGAN learns theta and the minimax GAN does not; the optimal
+discriminator saturates while the critic keeps slope ~1; the minimax generator gradient vanishes; and a result
+writes its figure, numbers and claims table."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wgan import distances
+from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, optimal_critic, parallel_lines, vanishing_gradients
+
+LOG2 = math.log(2.0)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The experiments' timings assume one thread; restore the setting for the other test modules."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return parallel_lines.run(quick=True, seed=0)
+
+
+@pytest.fixture(scope="module")
+def critic_vs_discriminator():
+    return optimal_critic.run(quick=True, seed=0)
+
+
+@pytest.fixture(scope="module")
+def vanishing():
+    return vanishing_gradients.run(quick=True, seed=0)
+
+
+def test_registry_runs_the_three_experiments_by_name():
+    assert EXPERIMENTS == {"parallel-lines": parallel_lines.run, "optimal-critic": optimal_critic.run,
+                           "vanishing-gradients": vanishing_gradients.run}
+
+
+# ------------------------------------------------------------------------------------------------- parallel lines
+def test_closed_form_js_is_exactly_log2_for_every_nonzero_theta_and_0_at_0():
+    curves = distances.parallel_lines_curves(np.linspace(-1.0, 1.0, 201))
+    off = curves["theta"] != 0
+    assert np.all(curves["js"][off] == LOG2)
+    assert np.all(curves["tv"][off] == 1.0) and np.all(np.isinf(curves["kl"][off]))
+    assert curves["js"][~off].tolist() == [0.0] and np.allclose(curves["w"], np.abs(curves["theta"]))
+
+
+def test_exact_ot_w1_of_samples_follows_abs_theta_while_histogram_js_and_tv_jump(lines):
+    thetas = np.array(lines.numbers["theta_grid"])
+    assert np.max(np.abs(np.array(lines.numbers["w1_samples"]) - np.abs(thetas))) < 0.05
+    off = thetas != 0
+    assert np.allclose(np.array(lines.numbers["js_histogram"])[off], LOG2, rtol=0, atol=1e-12)
+    assert np.allclose(np.array(lines.numbers["tv_histogram"])[off], 1.0, rtol=0, atol=1e-12)
+    assert np.array(lines.numbers["js_histogram"])[~off][0] < 0.01
+
+
+def test_wgan_critic_estimate_increases_with_abs_theta_and_fits_a_line(lines):
+    thetas = np.array(lines.numbers["theta_grid"])
+    estimate = np.array(lines.numbers["critic_estimate_wgan_gp"])
+    by_distance = [estimate[np.isclose(np.abs(thetas), t)].mean() for t in np.unique(np.round(np.abs(thetas), 6))]
+    assert np.all(np.diff(by_distance) > 0)
+    assert lines.numbers["critic_fit_r2"] >= 0.95
+    assert 0.8 <= lines.numbers["critic_fit_slope"] <= 1.2
+
+
+def test_gan_discriminator_js_estimate_is_flat_at_log2_away_from_0(lines):
+    thetas = np.array(lines.numbers["theta_grid"])
+    estimate = np.array(lines.numbers["js_estimate_gan"])
+    assert np.max(np.abs(estimate[thetas != 0] - LOG2)) < 0.05
+    assert abs(estimate[thetas == 0][0]) < 0.05
+
+
+def test_wgan_drives_theta_to_0_while_minimax_gan_leaves_it_near_1(lines):
+    assert lines.numbers["theta_trajectory_wgan"][0] == lines.numbers["theta_trajectory_gan"][0] == 1.0
+    assert abs(lines.numbers["theta_final_wgan"]) < 0.1
+    assert abs(lines.numbers["theta_final_gan"]) > 0.9
+
+
+# ------------------------------------------------------------------------------------------------ optimal critic
+def test_optimal_critic_has_slope_about_1_at_fakes_while_discriminator_gradient_is_about_0(critic_vs_discriminator):
+    numbers = critic_vs_discriminator.numbers
+    assert 0.8 <= numbers["critic_slope_at_fakes"] <= 1.2
+    assert numbers["minimax_gradient_at_fakes"] < 1e-3
+    assert numbers["critic_slope_at_fakes"] / numbers["minimax_gradient_at_fakes"] >= 100
+
+
+# ---------------------------------------------------------------------------------------------- vanishing gradients
+def test_minimax_generator_gradient_decays_by_orders_of_magnitude_while_wgan_gradient_does_not(vanishing):
+    numbers = vanishing.numbers
+    assert numbers["decay_minimax"] >= 100
+    assert 0.1 <= numbers["decay_wgan_gp"] <= 10
+    assert numbers["decay_non_saturating"] <= 1  # -log D grows instead (Arjovsky & Bottou 2017, Sec. 2.2.2)
+    assert len(numbers["gradient_norm_minimax"]) == len(numbers["steps"]) == len(numbers["gradient_norm_wgan_gp"])
+
+
+# ------------------------------------------------------------------------------------------------------ results
+@pytest.mark.parametrize("name", ["lines", "critic_vs_discriminator", "vanishing"])
+def test_every_claim_of_the_quick_runs_holds_and_the_numbers_are_plain_json(name, request):
+    result = request.getfixturevalue(name)
+    assert result.claims and result.all_hold, [claim for claim in result.claims if not claim.holds]
+    assert json.loads(json.dumps(result.numbers, allow_nan=False)) == result.numbers
+    assert result.figure_png.startswith(PNG_SIGNATURE)
+
+
+def test_write_leaves_figure_png_results_json_and_a_claims_table(vanishing, tmp_path):
+    out = vanishing.write(tmp_path / "vanishing")
+    assert (out / "figure.png").read_bytes().startswith(PNG_SIGNATURE)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["name"] == "vanishing-gradients" and saved["numbers"] == vanishing.numbers
+    assert [claim["holds"] for claim in saved["claims"]] == [claim.holds for claim in vanishing.claims]
+    readme = (out / "README.md").read_text()
+    assert "| claim | measured | holds |" in readme and readme.count("\n| ") == 1 + len(vanishing.claims)
+    assert sorted(path.name for path in out.iterdir()) == ["README.md", "figure.png", "results.json"]
+
+
+def test_write_marks_a_claim_that_does_not_hold_and_escapes_bars_in_the_table(tmp_path):
+    result = ExperimentResult("demo", {"x": -1.0}, [Claim("|x| is 2", "|x| = 1.0", False)], PNG_SIGNATURE)
+    readme = result.write(tmp_path).joinpath("README.md").read_text()
+    assert "| \\|x\\| is 2 | \\|x\\| = 1.0 | **no** |" in readme and not result.all_hold
