@@ -41,9 +41,11 @@ def vanishing():
     return vanishing_gradients.run(quick=True, seed=0)
 
 
-def test_registry_runs_the_three_experiments_by_name():
-    assert EXPERIMENTS == {"parallel-lines": parallel_lines.run, "optimal-critic": optimal_critic.run,
-                           "vanishing-gradients": vanishing_gradients.run}
+def test_registry_runs_each_experiment_by_its_name():
+    assert EXPERIMENTS["parallel-lines"] is parallel_lines.run
+    assert EXPERIMENTS["optimal-critic"] is optimal_critic.run
+    assert EXPERIMENTS["vanishing-gradients"] is vanishing_gradients.run
+    assert {"clipping-vs-penalty", "lipschitz"} <= set(EXPERIMENTS)
 
 
 # ------------------------------------------------------------------------------------------------- parallel lines

@@ -124,3 +124,23 @@ def test_short_wgan_gp_run_makes_n_critic_steps_per_generator_step():
     trainer.fit(progress=False)
     assert per_iteration == Counter({i: 3 for i in range(6)})
     assert generator_steps == list(range(6))
+
+
+def test_linear_lr_decay_falls_from_lr_to_zero_and_constant_otherwise():
+    from wgan.trainer import learning_rate
+
+    config = make_config(algorithm="wgan-gp", lr=1e-3, iterations=100, lr_decay="linear")
+    assert learning_rate(config, 0) == 1e-3
+    assert learning_rate(config, 50) == pytest.approx(5e-4)
+    assert learning_rate(config, 99) == pytest.approx(1e-5)
+    constant = make_config(algorithm="wgan-gp", lr=1e-3, iterations=100)
+    assert {learning_rate(constant, i) for i in (0, 50, 99)} == {1e-3}
+
+
+def test_training_applies_the_decayed_rate_to_both_optimisers():
+    config = make_config(algorithm="wgan-gp", iterations=4, lr=1e-3, lr_decay="linear", width=8, depth=1,
+                         batch_size=8)
+    trainer = _assemble(config, lambda: None)
+    trainer.fit(progress=False)
+    for optimizer in (trainer.generator_optimizer, trainer.critic_optimizer):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 3 / 4))  # the last iteration's

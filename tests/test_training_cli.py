@@ -12,6 +12,7 @@ import torch
 
 import wgan
 from wgan.cli import main
+from wgan.trainer import Trainer
 
 TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
 TINY_FLAGS = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--log-every", "5"]
@@ -38,11 +39,23 @@ def test_cli_train_writes_a_complete_run_folder(tmp_path, capsys):
     assert "done:" in capsys.readouterr().out
 
 
-def test_resumed_run_equals_an_uninterrupted_run(tmp_path):
-    common = dict(TINY, out=str(tmp_path), eval_every=10, seed=3)
-    straight = wgan.train(name="straight", iterations=30, progress=False, **common)
-    wgan.train(name="split", iterations=10, progress=False, **common)
-    resumed = wgan.resume(tmp_path / "split", iterations=30, progress=False)
+@pytest.mark.parametrize("lr_decay", ["none", "linear"])
+def test_resumed_run_equals_an_uninterrupted_run(tmp_path, monkeypatch, lr_decay):
+    common = dict(TINY, out=str(tmp_path), eval_every=10, seed=3, lr_decay=lr_decay, iterations=30)
+    straight = wgan.train(name="straight", progress=False, **common)
+
+    save = Trainer._evaluate_and_save
+
+    def save_then_crash(trainer):  # the process dies right after the checkpoint of iteration 10
+        save(trainer)
+        if trainer.iteration == 10:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_evaluate_and_save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        wgan.train(name="split", progress=False, **common)
+    monkeypatch.undo()
+    resumed = wgan.resume(tmp_path / "split", progress=False)
 
     assert resumed.history == straight.history  # every logged loss, estimate and metric, bit for bit
     for name, tensor in straight.generator.state_dict().items():

@@ -134,13 +134,17 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     Parameters
     ----------
     config : Config, optional
-        Settings; keyword ``settings`` override it (or the defaults), e.g. ``train(algorithm="wgan")``.
+        Settings from :func:`~wgan.config.make_config`; or give keyword ``settings`` instead, e.g.
+        ``train(algorithm="wgan")`` (``make_config(file, **settings)`` combines a file with settings).
     write : bool
         Write the run folder (config, metrics, figures, checkpoints). Without it, nothing touches the disk.
     progress : bool
         Show a progress bar.
     """
-    config = resolve(dataclasses.replace(config, **settings)) if config else make_config(**settings)
+    if config is not None and settings:
+        raise WganError("give train() either a Config or keyword settings, not both: "
+                        "make_config(file, **settings) combines a file with settings")
+    config = resolve(config) if config is not None else make_config(**settings)
     trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None))
     if progress:
         print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
@@ -171,7 +175,7 @@ def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Tr
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    trainer = _assemble(dataclasses.replace(run.config(), device=device), lambda: None)
+    trainer = _assemble(resolve(dataclasses.replace(run.config(), device=device)), lambda: None)
     trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
     return run, trainer
 

@@ -84,6 +84,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16")
+LR_DECAYS = ("none", "linear")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
 
 
@@ -119,6 +120,8 @@ class Config:
     clip: float | None = _from_algorithm("weight clipping bound c (wgan only)")
     penalty_weight: float | None = _from_algorithm("gradient penalty weight lambda (wgan-gp, wgan-lp)")
     warmup: bool | None = _from_algorithm("reference warm-up: extra critic steps early and periodically")
+    lr_decay: str = _setting("none", "learning-rate schedule of both optimisers: none, or linear (to 0 at the "
+                             "last iteration)", "WGAN-GP code gan_cifar_resnet.py (linear decay)")
     warmup_critic_steps: int = _setting(100, "critic steps per generator step during the warm-up",
                                         "WGAN reference code main.py")
     warmup_generator_iters: int = _setting(25, "first generator iterations that use the warm-up",
@@ -192,6 +195,7 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
 
 def resolve(config: Config) -> Config:
     """Fill settings left as ``None`` from the algorithm's defaults, then validate the whole config."""
+    config = Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
     if config.algorithm not in ALGORITHM_DEFAULTS:
         raise WganError(f"unknown algorithm '{config.algorithm}': choose one of {', '.join(ALGORITHM_DEFAULTS)}")
     defaults = dataclasses.asdict(algorithm_defaults(config.algorithm, config.data))
@@ -242,6 +246,7 @@ def validate(config: Config) -> None:
     _choice(config, "generator_norm", NORMS)
     _choice(config, "critic_norm", NORMS)
     _choice(config, "precision", PRECISIONS)
+    _choice(config, "lr_decay", LR_DECAYS)
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device) is not None,
              f"device '{config.device}' is not known: use auto, cpu, cuda or cuda:N")
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),

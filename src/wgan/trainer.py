@@ -38,6 +38,15 @@ def critic_steps(config: Config, iteration: int) -> int:
     return config.n_critic
 
 
+def learning_rate(config: Config, iteration: int) -> float:
+    """The learning rate at generator iteration ``iteration`` (from 0): constant, or decayed linearly to 0 at
+    ``config.iterations`` as in the WGAN-GP reference code. A function of the iteration alone, so resuming
+    needs no scheduler state."""
+    if config.lr_decay == "linear":
+        return config.lr * (1 - iteration / config.iterations)
+    return config.lr
+
+
 def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
     """RMSProp (WGAN: momentum-free, since momentum destabilises the critic, Sec. 3) or Adam with betas."""
     if config.optimizer == "rmsprop":
@@ -144,6 +153,7 @@ class Trainer:
                    desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
         try:
             while self.iteration < config.iterations:
+                self._set_learning_rate(learning_rate(config, self.iteration))
                 for _ in range(critic_steps(config, self.iteration)):
                     critic_stats, real, fake = self.critic_step()
                 generator_stats = self.generator_step()
@@ -162,6 +172,11 @@ class Trainer:
             if self.run is not None:
                 self.run.close()
         return self.history
+
+    def _set_learning_rate(self, lr: float) -> None:
+        for optimizer in (self.generator_optimizer, self.critic_optimizer):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
     def _log(self, scalars: dict[str, float]) -> None:
         if self.run is not None:

@@ -126,12 +126,14 @@ def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Bat
 
 
 # The registry: experiment name -> run(quick=True, seed=0). Imported last because the modules use the classes above.
-from . import optimal_critic, parallel_lines, vanishing_gradients  # noqa: E402
+from . import clipping_vs_penalty, lipschitz, optimal_critic, parallel_lines, vanishing_gradients  # noqa: E402
 
 EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "parallel-lines": parallel_lines.run,
     "optimal-critic": optimal_critic.run,
     "vanishing-gradients": vanishing_gradients.run,
+    "clipping-vs-penalty": clipping_vs_penalty.run,
+    "lipschitz": lipschitz.run,
 }
 
 __all__ = ["EXPERIMENTS", "Claim", "ExperimentResult", "build_critic", "figure_png", "make_objective",
