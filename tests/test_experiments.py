@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from wgan import distances
 from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, optimal_critic, parallel_lines, vanishing_gradients
@@ -17,13 +16,7 @@ LOG2 = math.log(2.0)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The experiments' timings assume one thread; restore the setting for the other test modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
