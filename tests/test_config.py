@@ -48,9 +48,11 @@ def test_gradient_penalties_take_the_toy_codes_lambda_and_betas_on_point_data_an
     for data in ("8gaussians", "swissroll", "points.csv"):
         config = make_config(algorithm="wgan-gp", data=data)
         assert (config.penalty_weight, config.beta1, config.beta2, config.lr) == (0.1, 0.5, 0.9, 1e-3)
+        assert config.lr_decay == "linear"
     from wgan.config import algorithm_defaults
     paper = algorithm_defaults("wgan-gp", "mnist")  # image data (WGAN-GP Algorithm 1)
     assert (paper.penalty_weight, paper.beta1, paper.beta2, paper.lr) == (10.0, 0.0, 0.9, 1e-4)
+    assert paper.lr_decay == "none"
 
 
 def test_config_knows_every_toy_data_set_the_data_package_has():

@@ -133,7 +133,7 @@ def test_linear_lr_decay_falls_from_lr_to_zero_and_constant_otherwise():
     assert learning_rate(config, 0) == 1e-3
     assert learning_rate(config, 50) == pytest.approx(5e-4)
     assert learning_rate(config, 99) == pytest.approx(1e-5)
-    constant = make_config(algorithm="wgan-gp", lr=1e-3, iterations=100)
+    constant = make_config(algorithm="wgan-gp", lr=1e-3, iterations=100, lr_decay="none")
     assert {learning_rate(constant, i) for i in (0, 50, 99)} == {1e-3}
 
 

@@ -39,7 +39,8 @@ def _default_text(name: str) -> str:
                            for algorithm, defaults in ALGORITHM_DEFAULTS.items())
         toy = ", ".join(f"{algorithm} {overrides[name]}" for algorithm, overrides in POINT_DATA_OVERRIDES.items()
                         if name in overrides)
-        toy = f"; on point data {toy} (from the WGAN-GP toy code)" if toy else ""
+        source = next(iter(POINT_DATA_OVERRIDES.values()))["source"]
+        toy = f"; on point data {toy} (from the {source}; docs/BENCHMARKS.md)" if toy else ""
         return f"default per algorithm: {values} (from each algorithm's paper){toy}"
     return f"default: {field.default!r} (from {field.metadata['source']})"
 
