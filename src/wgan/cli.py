@@ -6,7 +6,6 @@ User errors print one line (``wgan: error: ...``) and exit with status 2, withou
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
