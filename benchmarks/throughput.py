@@ -2,22 +2,25 @@
 
     python benchmarks/throughput.py --algorithm wgan-gp --precision fp32
     python benchmarks/throughput.py --algorithm wgan-gp --precision bf16
+    python benchmarks/throughput.py --algorithm wgan --data mnist --set data_dir='"../shared/data/mnist"'
 
 Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator
-iteration (matmul FLOPs counted by torch's profiler over one real iteration), the matmul peak of this machine in the same
-dtype (a large square matmul, measured in the same process) and the fraction of that peak the training reaches.
-Nothing here is asserted: speed is reported, not tested.
+iteration (matmul and convolution FLOPs, forward and backward, counted by torch's FlopCounterMode over one
+real iteration), the matmul peak of this machine in the same dtype (a large square matmul, measured in the same
+process) and the fraction of that peak the training reaches. Nothing here is asserted: speed is reported, not
+tested.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import time
 
 import torch
-from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 import wgan
 from wgan.api import _assemble
@@ -50,11 +53,14 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
     parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
     args = parser.parse_args()
 
+    settings = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     config = wgan.make_config(algorithm=args.algorithm, data=args.data, precision=args.precision,
-                              device=args.device, warmup=False)
-    trainer = _assemble(config, lambda: None)
+                              device=args.device, warmup=False, **settings)
+    trainer = _assemble(config, lambda: None, scores=False)
     device = trainer.device
 
     def iterate(count: int) -> None:
@@ -66,9 +72,9 @@ def main() -> None:
             torch.cuda.synchronize()
 
     iterate(args.warmup)
-    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as profiler:
+    with FlopCounterMode(display=False) as counter:
         iterate(1)
-    flops = sum(event.flops for event in profiler.events() if event.flops)
+    flops = counter.get_total_flops()
     rates = []
     for _ in range(3):
         start = time.perf_counter()
@@ -79,8 +85,9 @@ def main() -> None:
     peak = matmul_peak(dtype, device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"machine: {name}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"config: {config.algorithm} on {config.data}, MLP {config.width}x{config.depth}, batch "
-          f"{config.batch_size}, n_critic {config.n_critic}, {config.precision}")
+    print(f"config: {config.algorithm} on {config.data}, {config.model} width {config.width}, depth {config.depth}, "
+          f"image size {config.image_size}, batch {config.batch_size}, n_critic {config.n_critic}, "
+          f"{config.precision}")
     print(f"generator iterations/s: {rate:.2f} (windows: {', '.join(f'{r:.2f}' for r in rates)})")
     print(f"GFLOP per generator iteration: {flops / 1e9:.1f}")
     print(f"achieved: {rate * flops / 1e9:.0f} GFLOP/s; matmul peak ({args.precision}): {peak / 1e9:.0f} GFLOP/s; "

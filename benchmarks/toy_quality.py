@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results_file import add_output_arguments, append, read
 from scipy.stats import spearmanr
 
 ALGORITHMS = ("wgan-gp", "wgan-lp", "wgan", "gan", "gan-ns")
@@ -65,7 +66,7 @@ def run_one(job: dict) -> dict:
 
 def table(results_file: Path) -> str:
     """The results file as a Markdown table, one row per run, in a fixed order."""
-    rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    rows = read(results_file)
     order = {name: i for i, name in enumerate(ALGORITHMS)}
     rows.sort(key=lambda r: (order.get(r["algorithm"], 99), r["precision"], DATASETS.index(r["data"])))
     lines = ["| algorithm | precision | data | W1 @1k | W1 @5k | best W1 | modes @1k | modes @5k | high-quality @5k "
@@ -92,9 +93,7 @@ def main() -> None:
                         help="other settings for every run, e.g. --set penalty_weight=10 beta1=0 lr=1e-4")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
-    parser.add_argument("--out", default="benchmarks/runs")
-    parser.add_argument("--results", default="benchmarks/results/toy_quality.jsonl")
-    parser.add_argument("--table", action="store_true", help="print the results file as a Markdown table and stop")
+    add_output_arguments(parser, "benchmarks/runs", "benchmarks/results/toy_quality.jsonl")
     args = parser.parse_args()
     if args.table:
         print(table(Path(args.results)))
@@ -110,13 +109,9 @@ def main() -> None:
                  eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,
                  name=f"{algorithm}-{data}-{precision}-s{args.seed}{suffix}", **settings)
             for algorithm, precision in (run.split(":") for run in args.runs) for data in args.data]
-    results_file = Path(args.results)
-    results_file.parent.mkdir(parents=True, exist_ok=True)
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for result in pool.imap_unordered(run_one, jobs):
-            with open(results_file, "a") as file:
-                file.write(json.dumps(result) + "\n")
-            print(json.dumps(result), flush=True)
+            append(Path(args.results), result)
 
 
 if __name__ == "__main__":

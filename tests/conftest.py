@@ -11,3 +11,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def classifier_cache(tmp_path_factory):
+    """Trained classifiers (the image scores) go to a temporary cache, not the user's ~/.cache/wgan."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WGAN_CACHE_DIR", str(tmp_path_factory.mktemp("wgan-cache")))
+    yield
+    patch.undo()

@@ -5,8 +5,12 @@ import dataclasses
 
 import pytest
 
-from wgan.config import ALGORITHM_DEFAULTS, POINT_DATA_OVERRIDES, TOY_DATA, Config, make_config, to_toml
-from wgan.data import TOY_DATASET_NAMES
+import numpy as np
+
+from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
+                         Config, make_config, to_toml)
+from wgan.data import TOY_DATASET_NAMES, data_kind
+from wgan.models import MODELS as MODEL_BUILDERS
 from wgan.errors import WganError
 
 
@@ -55,8 +59,78 @@ def test_gradient_penalties_take_the_toy_codes_lambda_and_betas_on_point_data_an
     assert paper.lr_decay == "none"
 
 
-def test_config_knows_every_toy_data_set_the_data_package_has():
-    assert set(TOY_DATA) == set(TOY_DATASET_NAMES)
+def test_toy_sets_and_point_files_are_points_and_image_sets_folders_and_image_arrays_are_images(tmp_path):
+    assert all(data_kind(name) == "points" for name in TOY_DATASET_NAMES)
+    assert data_kind("points.csv") == "points" and data_kind(tmp_path / "missing.npy") == "points"
+    np.save(tmp_path / "points.npy", np.zeros((10, 3)))
+    np.save(tmp_path / "images.npy", np.zeros((10, 8, 8), dtype=np.uint8))
+    assert data_kind(tmp_path / "points.npy") == "points" and data_kind(tmp_path / "images.npy") == "images"
+    for data in ("mnist", "digits", "cifar10", str(tmp_path), "faces.npz"):
+        assert data_kind(data) == "images", data
+
+
+# ---------------------------------------------------------------------------------------- data and model defaults
+def test_point_data_keeps_the_toy_codes_model_and_batch():
+    config = make_config(data="25gaussians")
+    assert (config.model, config.batch_size, config.latent_dim, config.width, config.depth) == ("mlp", 256, 2, 512, 3)
+    assert config.image_size is None
+
+
+def test_images_default_to_the_official_dcgan_setting_at_32x32():
+    config = make_config(data="mnist", data_dir="somewhere", algorithm="wgan")
+    assert (config.model, config.batch_size, config.latent_dim, config.width, config.image_size) == (
+        "dcgan", 64, 100, 64, 32)
+    assert (config.generator_norm, config.critic_norm) == ("batch", "batch")
+    assert (config.optimizer, config.lr, config.clip) == ("rmsprop", 5e-5, 0.01)  # the paper's, not the toy code's
+    assert make_config(data="digits").image_size == 16
+
+
+def test_penalised_objectives_drop_batch_norm_from_the_critic_on_images_unless_asked():
+    assert make_config(data="digits", algorithm="wgan-gp").critic_norm == "none"
+    assert make_config(data="digits", algorithm="wgan-gp", critic_norm="layer").critic_norm == "layer"
+
+
+def test_the_mlp_on_images_is_the_papers_four_layers_of_512():
+    config = make_config(data="digits", model="mlp")
+    assert (config.width, config.depth, config.generator_norm, config.critic_norm) == (512, 4, "none", "none")
+
+
+def test_every_model_the_config_knows_has_a_builder():
+    assert set(MODELS) == set(MODEL_BUILDERS) == set(IMAGE_MODEL_DEFAULTS)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_each_preset_resolves_and_later_settings_override_it(preset):
+    config = make_config(preset=preset, data_dir="mnist-files")
+    for name, value in PRESETS[preset].items():
+        assert getattr(config, name) == value, name
+    assert make_config(preset=preset, algorithm="wgan-gp", data_dir="x").algorithm == "wgan-gp"
+
+
+def test_a_preset_in_the_file_is_applied_under_the_files_own_settings(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('preset = "mnist-gan-mlp"\nbatch_size = 32\n')
+    config = make_config(path, data_dir="x")
+    assert (config.model, config.algorithm, config.batch_size) == ("mlp", "gan", 32)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"preset": "mnist-wgan-bn"}, "unknown preset"),
+    ({"model": "vgg"}, "model 'vgg' is not known"),
+    ({"model": "dcgan"}, "makes images, but data '8gaussians' is points"),
+    ({"data": "digits", "image_size": 24}, "power of two"),
+    ({"data": "digits", "model": "resnet"}, "resnet makes 32x32"),
+    ({"data": "digits", "generator_norm": "layer"}, "generator_norm 'layer' is for MLPs"),
+    ({"data": "digits", "image_size": 0}, "image_size must be a positive"),
+    ({"max_minutes": -1.0}, "max_minutes must be 0"),
+])
+def test_bad_image_settings_name_the_problem(settings, message):
+    with pytest.raises(WganError, match=message):
+        make_config(**settings)
+
+
+def test_data_dependent_defaults_are_declared_for_both_kinds_of_data():
+    assert set(DATA_DEFAULTS) == {"points", "images"}
 
 
 def test_explicit_settings_win_over_algorithm_defaults():
@@ -95,7 +169,7 @@ def test_flags_win_over_the_file(tmp_path):
 def test_unset_flags_do_not_mask_the_file(tmp_path):
     path = _write(tmp_path, 'algorithm = "wgan"\nlr = 2e-4\n')
     config = make_config(path, lr=None, algorithm=None, batch_size=None)
-    assert (config.algorithm, config.lr, config.batch_size) == ("wgan", 2e-4, Config.batch_size)
+    assert (config.algorithm, config.lr, config.batch_size) == ("wgan", 2e-4, DATA_DEFAULTS["points"]["batch_size"])
 
 
 @pytest.mark.parametrize("settings", [
@@ -118,10 +192,10 @@ def test_to_toml_round_trips_paths_with_control_characters(tmp_path, data):
     assert make_config(_write(tmp_path, to_toml(config))) == config
 
 
-def test_to_toml_writes_every_setting_resolved():
+def test_to_toml_writes_every_setting_resolved_and_leaves_out_only_what_does_not_apply():
     text = to_toml(make_config(algorithm="wgan"))
     for field in dataclasses.fields(Config):
-        assert f"\n{field.name} = " in text
+        assert (f"\n{field.name} = " in text) != (field.name == "image_size"), field.name  # points have no size
     assert 'optimizer = "rmsprop"' in text and "clip = 0.01" in text
 
 

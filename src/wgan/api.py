@@ -25,7 +25,8 @@ from .config import Config, make_config, resolve
 from .data import build_sampler
 from .data.sampler import Sampler
 from .errors import WganError
-from .metrics import critic_values, evaluate, evaluation_mode
+from .metrics import Scorer, critic_values, evaluate, evaluation_mode
+from .metrics.image_scorer import image_scorer
 from .models import build_models, count_parameters
 from .objectives import Objective, build_objective
 from .runs import RunFolder
@@ -75,35 +76,49 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
     if "modes_covered" in scalars:
         parts += [f"modes {scalars['modes_covered']}/{scalars['modes_total']}",
                   f"high quality {scalars['high_quality']:.0%}"]
+    if "fd" in scalars:
+        parts += [f"FD {scalars['fd']:.2f}", f"classes {scalars['classes_covered']}/{scalars['classes_total']}",
+                  f"confidence {scalars['confidence']:.2f}"]
     return " | ".join(parts)
 
 
+GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
+
+
 def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
-               sampler: Sampler):
-    """Metrics, the samples-over-critic figure and curves.png at each evaluation point."""
+               sampler: Sampler, scorer: Scorer | None):
+    """Metrics and a figure at each evaluation point: samples over the critic's landscape for points, a grid
+    of generated images from the same noise every time for images."""
 
     def evaluate_at(iteration: int) -> dict[str, float]:
         result = evaluate(generator, critic, objective, sampler, config.latent_dim, config.eval_samples,
-                          config.seed + EVAL_SEED_OFFSET)
-        landscape = (lambda points: critic_values(critic, points, sampler.device)) if sampler.shape == (2,) else None
-        summary = _summary(result.scalars, objective)
-        title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n{summary}"
-        run.write_figure(f"samples/iter_{iteration:06d}.png",
-                         plots.critic_landscape(result.real, result.fake, landscape, title))
+                          config.seed + EVAL_SEED_OFFSET, scorer)
+        title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n" \
+                f"{_summary(result.scalars, objective)}"
+        if len(sampler.shape) == 3:
+            figure = plots.sample_grid(result.fake[:GRID_SAMPLES], title)
+        else:
+            landscape = (lambda points: critic_values(critic, points, sampler.device)) if sampler.shape == (2,) \
+                else None
+            figure = plots.critic_landscape(result.real, result.fake, landscape, title)
+        run.write_figure(f"samples/iter_{iteration:06d}.png", figure)
         return result.scalars
 
     return evaluate_at
 
 
-def _assemble(config: Config, open_run: Callable[[], RunFolder | None]) -> Trainer:
-    """Build sampler, models and objective, then ``open_run()``: a new folder only once all input is checked."""
+def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: bool = True,
+              progress: bool = False) -> Trainer:
+    """Build sampler, models and objective (and, with ``scores``, the image scorer), then ``open_run()``: a new
+    folder only once all input is checked."""
     device = pick_device(config.device)
-    sampler = build_sampler(config.data, device)
+    sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
     torch.manual_seed(config.seed)
     generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
     objective = build_objective(config)
+    scorer = image_scorer(config, sampler, progress) if scores else None
     run = open_run()
-    evaluator = _evaluator(run, config, generator, critic, objective, sampler) if run is not None else None
+    evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer) if run is not None else None
     return Trainer(config, generator, critic, objective, sampler, run, evaluator)
 
 
@@ -116,6 +131,10 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
             run.write_figure("curves.png", plots.training_curves(
                 run.history, trainer.objective.estimate_name,
                 f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
+            if len(trainer.sampler.shape) == 3:
+                grids = sorted((run.path / "samples").glob("iter_*.png"))
+                if grids:
+                    run.write_figure("progress.gif", plots.progress_gif([grid.read_bytes() for grid in grids]))
     return Run(run.path if run else None, trainer.config, trainer.generator, trainer.critic, trainer.history,
                trainer.iteration)
 
@@ -145,26 +164,30 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         raise WganError("give train() either a Config or keyword settings, not both: "
                         "make_config(file, **settings) combines a file with settings")
     config = resolve(config) if config is not None else make_config(**settings)
-    trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None))
+    trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None), progress=progress)
     if progress:
         print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
     return _finish(trainer, progress)
 
 
-def resume(path: str | Path, iterations: int | None = None, progress: bool = True) -> Run:
-    """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations.
+def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
+           max_minutes: float | None = None) -> Run:
+    """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
+    new training-time budget (``max_minutes``, counted from the run's start).
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted.
     """
     run = RunFolder.open(path)
     config = run.config()
-    if iterations is not None:
-        config = resolve(dataclasses.replace(config, iterations=iterations))
-    trainer = _assemble(config, lambda: run)
+    changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes))
+               if value is not None}
+    config = resolve(dataclasses.replace(config, **changes))
+    trainer = _assemble(config, lambda: run, progress=progress)
     trainer.load_state_dict(run.load_checkpoint("latest", trainer.device))
-    if trainer.iteration >= config.iterations:
-        raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations}: "
-                        "pass a larger --iterations to continue it")
+    if trainer.finished:
+        raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations} "
+                        f"after {trainer.train_seconds / 60:.1f} minutes of training: pass a larger --iterations "
+                        "(or --max-minutes) to continue it")
     run.rewind(trainer.iteration)
     if progress:
         print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
@@ -175,7 +198,7 @@ def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Tr
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    trainer = _assemble(resolve(dataclasses.replace(run.config(), device=device)), lambda: None)
+    trainer = _assemble(resolve(dataclasses.replace(run.config(), device=device)), lambda: None, scores=False)
     trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
     return run, trainer
 
@@ -188,12 +211,13 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") ->
 
 def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu"
                  ) -> dict[str, float]:
-    """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1 and mode coverage."""
+    """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1, and mode coverage
+    (mixtures) or the classifier's scores (labelled images)."""
     _, trainer = _load(path, checkpoint, device)
     config = trainer.config
     n = config.eval_samples if samples is None else samples
     if n < 2:
         raise WganError(f"samples must be at least 2, got {n}")
     result = evaluate(trainer.generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
-                      config.seed + EVAL_SEED_OFFSET)
+                      config.seed + EVAL_SEED_OFFSET, image_scorer(config, trainer.sampler, progress=False))
     return {"iteration": trainer.iteration, **result.scalars}

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from . import api
-from .config import ALGORITHM_DEFAULTS, FIELDS, POINT_DATA_OVERRIDES, field_type
+from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
+                     POINT_DATA_OVERRIDES, field_type)
 from .errors import WganError
 from .experiments import EXPERIMENTS
 from .experiments.report import write_report
@@ -21,6 +22,7 @@ from .runs import atomic_write
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+RESUMABLE = ("iterations", "max_minutes")  # the settings --resume may change
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,7 +43,30 @@ def _default_text(name: str) -> str:
         source = next(iter(POINT_DATA_OVERRIDES.values()))["source"]
         toy = f"; on point data {toy} (from the {source}; docs/BENCHMARKS.md)" if toy else ""
         return f"default per algorithm: {values} (from each algorithm's paper){toy}"
+    if field.metadata["source"] == "data":
+        return _data_default_text(name)
     return f"default: {field.default!r} (from {field.metadata['source']})"
+
+
+def _data_default_text(name: str) -> str:
+    """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help."""
+    parts = []
+    if name in DATA_DEFAULTS["points"]:
+        parts.append(f"on points {DATA_DEFAULTS['points'][name]!r} (WGAN-GP toy code)")
+    if name == "image_size":
+        parts.append(f"on images {DEFAULT_IMAGE_SIZE} ("
+                     + ", ".join(f"{size} for {data}" for data, size in IMAGE_SIZES.items()) + ")")
+    else:
+        per_model = {model: defaults.get(name, DATA_DEFAULTS["images"].get(name))
+                     for model, defaults in IMAGE_MODEL_DEFAULTS.items()}
+        values = set(per_model.values()) - {None}
+        if len(values) == 1:
+            parts.append(f"on images {values.pop()!r}")
+        elif values:
+            parts.append("on images " + ", ".join(f"{value!r} with {model}" for model, value in per_model.items()
+                                                  if value is not None))
+    note = " ('batch' becomes 'none' for wgan-gp and wgan-lp)" if name == "critic_norm" else ""
+    return f"default {'; '.join(parts)}{note} (official WGAN / WGAN-GP code; see wgan.config)"
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +92,7 @@ def build_parser() -> Parser:
                                 "samples/*.png, curves.png and checkpoints/.")
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
-                       "(bit-exact); only --iterations may change")
+                       "(bit-exact); only --iterations and --max-minutes may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_options(train)
 
@@ -121,11 +146,12 @@ def _experiment(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume:
-        changed = [name for name, value in settings.items() if value is not None and name != "iterations"]
+        changed = [name for name, value in settings.items() if value is not None and name not in RESUMABLE]
         if changed or args.config:
-            raise WganError(f"--resume continues a run with its saved settings; only --iterations may change, "
-                            f"not {', '.join(changed) or '--config'}")
-        run = api.resume(args.resume, settings["iterations"], progress=not args.quiet)
+            raise WganError(f"--resume continues a run with its saved settings; only --iterations and "
+                            f"--max-minutes may change, not {', '.join(changed) or '--config'}")
+        run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
+                         max_minutes=settings["max_minutes"])
     else:
         config = api.make_config(args.config, **settings)
         run = api.train(config, progress=not args.quiet)

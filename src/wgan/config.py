@@ -1,9 +1,11 @@
 """Configuration: every setting of a run, its default, where that default comes from, and its validation.
 
-A run's settings are resolved once, in this order (later wins): the defaults below, a TOML file
-(``--config``), then flags or keyword arguments. Settings left as ``None`` take the algorithm's defaults from
-:data:`ALGORITHM_DEFAULTS`, which quote the papers (with :data:`POINT_DATA_OVERRIDES` on point data). :func:`make_config` returns a fully resolved, validated
-:class:`Config`; every check of user input starts here and raises :class:`~wgan.errors.WganError`.
+A run's settings are resolved once, in this order (later wins): the defaults below, a preset
+(:data:`PRESETS`, ``--preset``), a TOML file (``--config``), then flags or keyword arguments. Settings left as
+``None`` are derived: the algorithm's from :data:`ALGORITHM_DEFAULTS`, which quote the papers (with
+:data:`POINT_DATA_OVERRIDES` on point data), and the data's and model's from :data:`DATA_DEFAULTS` and
+:data:`IMAGE_MODEL_DEFAULTS`. :func:`make_config` returns a fully resolved, validated :class:`Config`; every
+check of user input starts here and raises :class:`~wgan.errors.WganError`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import data_kind
+from .models.dcgan import check_image_size
+from .models.resnet import IMAGE_SIZE as RESNET_IMAGE_SIZE
 from .errors import WganError
 
 
@@ -65,21 +70,71 @@ ALGORITHM_DEFAULTS: dict[str, AlgorithmDefaults] = {
 _POINT_DATA_PENALTY = {"penalty_weight": 0.1, "lr": 1e-3, "beta1": 0.5, "lr_decay": "linear",
                        "source": "WGAN-GP toy code gan_toy.py (lambda, betas) and our measurements (lr, decay)"}
 POINT_DATA_OVERRIDES: dict[str, dict[str, Any]] = {"wgan-gp": _POINT_DATA_PENALTY, "wgan-lp": _POINT_DATA_PENALTY}
-TOY_DATA = ("8gaussians", "25gaussians", "swissroll", "parallel-lines")
-POINT_FILE_SUFFIXES = (".csv", ".npy")
-
-
-def is_point_data(data: str) -> bool:
-    """True for the 2-D toy sets and the user's own point files (.csv / .npy of N x d numbers)."""
-    return data in TOY_DATA or data.lower().endswith(POINT_FILE_SUFFIXES)
 
 
 def algorithm_defaults(algorithm: str, data: str) -> AlgorithmDefaults:
     """The paper's defaults for ``algorithm``, with the toy code's settings where ``data`` is point data."""
     defaults = ALGORITHM_DEFAULTS[algorithm]
-    if is_point_data(data) and algorithm in POINT_DATA_OVERRIDES:
+    if data_kind(data) == "points" and algorithm in POINT_DATA_OVERRIDES:
         defaults = dataclasses.replace(defaults, **POINT_DATA_OVERRIDES[algorithm])
     return defaults
+
+
+# Settings that follow the kind of data. Points: the WGAN-GP toy code (gan_toy.py). Images: the DCGAN setting
+# of the official WGAN code (main.py: batch 64, nz 100, ngf = ndf = 64) at 32x32 as in WGAN-GP's MNIST and
+# CIFAR-10 experiments, evaluated every 500 iterations on 10,000 generated images (for the Frechet distance).
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "points": {"model": "mlp", "batch_size": 256, "latent_dim": 2, "width": 512, "depth": 3,
+               "generator_norm": "none", "critic_norm": "none", "eval_every": 100, "eval_samples": 2000},
+    "images": {"model": "dcgan", "batch_size": 64, "latent_dim": 100, "eval_every": 500, "eval_samples": 10000},
+}
+# On images, per model. mlp: the WGAN paper's MLP experiment (Sec. 4.3: 4 hidden layers of 512 ReLU units, no
+# normalisation, as the reference code's MLP_G / MLP_D). dcgan: DCGAN_G and DCGAN_D of the reference code, both
+# with batch norm (none in the critic of the penalised objectives, WGAN-GP Sec. 4). dcgan-constant: Fig. 6's
+# generator, without batch norm and with a constant number of filters. resnet: WGAN-GP's CIFAR-10 ResNet.
+IMAGE_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"width": 512, "depth": 4, "generator_norm": "none", "critic_norm": "none"},
+    "dcgan": {"width": 64, "generator_norm": "batch", "critic_norm": "batch"},
+    "dcgan-constant": {"width": 64, "generator_norm": "none", "critic_norm": "batch"},
+    "resnet": {"width": 128, "latent_dim": 128, "generator_norm": "batch", "critic_norm": "none"},
+}
+MODELS = tuple(IMAGE_MODEL_DEFAULTS)
+PENALISED = ("wgan-gp", "wgan-lp")
+# The side images are resized to: 32 (DCGAN 32x32; MNIST's 28 is resized), 16 for the 8x8 digits (the smallest
+# DCGAN size), 64 for folders of photographs (the WGAN paper's LSUN bedrooms).
+IMAGE_SIZES = {"digits": 16, "folder": 64}
+DEFAULT_IMAGE_SIZE = 32
+
+
+def default_image_size(data: str) -> int:
+    """The side images of ``data`` are resized to unless ``image_size`` is given (see :data:`IMAGE_SIZES`)."""
+    if data in IMAGE_SIZES:
+        return IMAGE_SIZES[data]
+    return IMAGE_SIZES["folder"] if Path(data).is_dir() else DEFAULT_IMAGE_SIZE
+
+
+def data_defaults(data: str, model: str | None, algorithm: str) -> dict[str, Any]:
+    """Defaults of the settings that depend on the data, its model and (for the critic's norm) the algorithm."""
+    kind = data_kind(data)
+    defaults = dict(DATA_DEFAULTS[kind])
+    if kind == "images":
+        defaults |= IMAGE_MODEL_DEFAULTS.get(model or defaults["model"], {})
+        defaults["image_size"] = default_image_size(data)
+        if algorithm in PENALISED and defaults["critic_norm"] == "batch":
+            defaults["critic_norm"] = "none"
+    return defaults
+
+
+# Small overrides for the WGAN paper's image experiments (Sec. 4.3, Figs. 5-7) on MNIST; add --data-dir.
+PRESETS: dict[str, dict[str, Any]] = {
+    "mnist-wgan": {"data": "mnist", "algorithm": "wgan", "model": "dcgan"},
+    "mnist-wgan-gp": {"data": "mnist", "algorithm": "wgan-gp", "model": "dcgan"},
+    "mnist-gan": {"data": "mnist", "algorithm": "gan", "model": "dcgan"},
+    "mnist-wgan-nobn": {"data": "mnist", "algorithm": "wgan", "model": "dcgan-constant"},
+    "mnist-gan-nobn": {"data": "mnist", "algorithm": "gan", "model": "dcgan-constant"},
+    "mnist-wgan-mlp": {"data": "mnist", "algorithm": "wgan", "model": "mlp"},
+    "mnist-gan-mlp": {"data": "mnist", "algorithm": "gan", "model": "mlp"},
+}
 
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -98,22 +153,35 @@ def _from_algorithm(text: str) -> Any:
     return field(default=None, metadata={"help": text, "source": "algorithm"})
 
 
+def _from_data(text: str) -> Any:
+    return field(default=None, metadata={"help": text, "source": "data"})
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of a training run. ``None`` means "the algorithm's default" until resolved."""
 
-    data: str = _setting("8gaussians", "toy dataset name (8gaussians, 25gaussians, swissroll, parallel-lines) "
-                         "or a path to your own points (.npy or .csv, N rows x d numbers)", _PAPER)
+    preset: str = _setting("", "start from a preset of the paper's image experiments: "
+                           + ", ".join(PRESETS) + " (other settings override it)")
+    data: str = _setting("8gaussians", "toy set (8gaussians, 25gaussians, swissroll, parallel-lines), your points "
+                         "(.npy or .csv, N rows x d numbers), an image set (mnist, fashion-mnist, cifar10 with "
+                         "--data-dir; digits needs no files), a folder of images or a .npy/.npz image array", _PAPER)
+    data_dir: str = _setting("", "folder holding the files of mnist, fashion-mnist or cifar10 (e.g. the IDX files)")
     algorithm: str = _setting("wgan-gp", "gan, gan-ns, wgan, wgan-gp or wgan-lp")
     iterations: int = _setting(1000, "generator iterations to train for")
-    batch_size: int = _setting(256, "samples per batch, real and generated", _PAPER)
-    latent_dim: int = _setting(2, "dimension of the generator's Gaussian noise z", _PAPER)
-    width: int = _setting(512, "hidden units per layer of the MLP generator and critic", _PAPER)
-    depth: int = _setting(3, "hidden layers of the MLP generator and critic", _PAPER)
-    activation: str = _setting("relu", "hidden activation: relu, leaky_relu, elu or tanh", _PAPER)
-    generator_norm: str = _setting("none", "normalisation in the generator: none, layer or batch", _PAPER)
-    critic_norm: str = _setting("none", "normalisation in the critic: none, layer or batch (not with penalties)",
-                                "WGAN-GP Sec. 4")
+    max_minutes: float = _setting(0.0, "stop after this many minutes of training (evaluations not counted); 0: "
+                                  "no limit, train for --iterations")
+    model: str | None = _from_data("generator and critic: mlp, dcgan, dcgan-constant (WGAN Fig. 6: no batch norm, "
+                                   "constant filters) or resnet (WGAN-GP, 32x32)")
+    image_size: int | None = _from_data("side of the square images the data is resized to")
+    batch_size: int | None = _from_data("samples per batch, real and generated")
+    latent_dim: int | None = _from_data("dimension of the generator's Gaussian noise z")
+    width: int | None = _from_data("MLP hidden units per layer; conv models: base channels (ngf = ndf)")
+    depth: int | None = _from_data("hidden layers of the MLP generator and critic")
+    activation: str = _setting("relu", "MLP hidden activation: relu, leaky_relu, elu or tanh", _PAPER)
+    generator_norm: str | None = _from_data("normalisation in the generator: none, layer (MLP only) or batch")
+    critic_norm: str | None = _from_data("normalisation in the critic: none, layer or batch (not with penalties, "
+                                         "WGAN-GP Sec. 4)")
     optimizer: str | None = _from_algorithm("adam or rmsprop")
     lr: float | None = _from_algorithm("learning rate of both optimisers")
     beta1: float | None = _from_algorithm("Adam beta1")
@@ -133,8 +201,9 @@ class Config:
     precision: str = _setting("fp32", "fp32, or bf16 autocast (float32 weights, penalty in float32)")
     device: str = _setting("auto", "auto (cuda when available), cpu, cuda or cuda:N")
     seed: int = _setting(0, "random seed of the models, data and noise")
-    eval_every: int = _setting(100, "evaluate (exact W1, modes, figure) and checkpoint every this many iterations")
-    eval_samples: int = _setting(2000, "generated and real samples per evaluation (exact W1 is O(n^3))")
+    eval_every: int | None = _from_data("evaluate (exact W1, modes or image scores, figure) and checkpoint every "
+                                        "this many iterations")
+    eval_samples: int | None = _from_data("generated samples per evaluation (exact W1 uses at most 2000: O(n^3))")
     log_every: int = _setting(50, "log training scalars every this many iterations")
     name: str = _setting("", "run folder name under --out (default: algorithm-data, numbered if taken)")
     out: str = _setting("runs", "folder that holds run folders")
@@ -184,7 +253,13 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
     Overrides equal to ``None`` are ignored, so unset CLI flags do not mask the file's values.
     """
     settings: dict[str, Any] = {}
-    for origin, table in ((f"config file '{file}'", load_toml(file) if file else {}), ("option", overrides)):
+    tables = ((f"config file '{file}'", load_toml(file) if file else {}), ("option", overrides))
+    preset = next((table["preset"] for _, table in reversed(tables) if table.get("preset")), "")
+    if preset:
+        if preset not in PRESETS:
+            raise WganError(f"unknown preset '{preset}': choose one of {', '.join(PRESETS)}")
+        settings.update(PRESETS[preset])
+    for origin, table in tables:
         for key, value in table.items():
             if key not in FIELDS:
                 close = [name for name in FIELDS if name.startswith(key[:4])]
@@ -200,7 +275,9 @@ def resolve(config: Config) -> Config:
     config = Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
     if config.algorithm not in ALGORITHM_DEFAULTS:
         raise WganError(f"unknown algorithm '{config.algorithm}': choose one of {', '.join(ALGORITHM_DEFAULTS)}")
+    _require(config.model in (None, *MODELS), f"model '{config.model}' is not known: choose one of {', '.join(MODELS)}")
     defaults = dataclasses.asdict(algorithm_defaults(config.algorithm, config.data))
+    defaults |= data_defaults(config.data, config.model, config.algorithm)
     filled = {name: defaults[name] for name, value in config.to_dict().items()
               if value is None and name in defaults}
     config = dataclasses.replace(config, **filled)
@@ -221,14 +298,15 @@ def _choice(config: Config, name: str, choices: tuple[str, ...]) -> None:
 def validate(config: Config) -> None:
     """Check every setting of a resolved config; raise :class:`WganError` naming the first problem."""
     for name in ("iterations", "batch_size", "latent_dim", "width", "depth", "n_critic", "warmup_critic_steps",
-                 "warmup_every", "eval_every", "eval_samples", "log_every"):
+                 "warmup_every", "eval_every", "eval_samples", "log_every", "image_size"):
         value = getattr(config, name)
-        _require(value > 0, f"{name} must be a positive whole number, got {value}")
+        _require(value is None or value > 0, f"{name} must be a positive whole number, got {value}")
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
-    for name in ("lr", "beta1", "beta2", "clip", "penalty_weight"):
+    for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes"):
         value = getattr(config, name)
         _require(math.isfinite(value), f"{name} must be a finite number, got {value}")
+    _require(config.max_minutes >= 0, f"max_minutes must be 0 (no limit) or more, got {config.max_minutes}")
     _require(config.lr > 0, f"lr must be positive, got {config.lr}: try the algorithm's default by leaving it out")
     _require(0 <= config.beta1 < 1 and 0 <= config.beta2 < 1,
              f"Adam betas must lie in [0, 1), got beta1={config.beta1}, beta2={config.beta2}")
@@ -246,6 +324,8 @@ def validate(config: Config) -> None:
     _choice(config, "optimizer", OPTIMIZERS)
     _choice(config, "activation", ACTIVATIONS)
     _choice(config, "generator_norm", NORMS)
+    _choice(config, "model", MODELS)
+    _validate_model(config)
     _choice(config, "critic_norm", NORMS)
     _choice(config, "precision", PRECISIONS)
     _choice(config, "lr_decay", LR_DECAYS)
@@ -254,6 +334,22 @@ def validate(config: Config) -> None:
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name '{config.name}' must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
+
+
+def _validate_model(config: Config) -> None:
+    """The model must suit the data: convolutional models need images of a size they can make."""
+    if config.model == "mlp":
+        return
+    _require(data_kind(config.data) == "images",
+             f"model '{config.model}' makes images, but data '{config.data}' is points: use --model mlp")
+    if config.model == "resnet":
+        _require(config.image_size == RESNET_IMAGE_SIZE,
+                 f"model resnet makes {RESNET_IMAGE_SIZE}x{RESNET_IMAGE_SIZE} images, not image_size "
+                 f"{config.image_size}: use --image-size {RESNET_IMAGE_SIZE} or --model dcgan")
+    else:
+        check_image_size(config.image_size)
+    _require(config.generator_norm != "layer",
+             f"generator_norm 'layer' is for MLPs; model '{config.model}' takes none or batch")
 
 
 def _toml_value(value: Any) -> str:

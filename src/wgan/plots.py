@@ -1,12 +1,14 @@
-"""Figures of a run: samples over the critic's landscape, and training curves.
+"""Figures of a run: samples over the critic's landscape (points), sample grids and their progress (images),
+and training curves.
 
-Both functions take plain arrays, draw with matplotlib's non-interactive Agg backend and return the figure's
-PNG bytes; the run folder writes them atomically.
+The functions take plain arrays, draw with matplotlib's non-interactive Agg backend (or Pillow for the GIF) and
+return the file's bytes; the run folder writes them atomically.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -14,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 REAL_COLOUR, FAKE_COLOUR = "#f28e2b", "#4e79a7"
 
@@ -53,14 +56,58 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     return figure_png(figure)
 
 
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """Tile (k, C, H, W) images in [-1, 1] into one (rows*(H+1)+1, columns*(W+1)+1, C) array in [0, 1],
+    separated by 1-pixel white lines; grey images keep one channel."""
+    count, channels, height, width = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    grid = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), dtype=np.float32)
+    pixels = np.clip((images.transpose(0, 2, 3, 1) + 1) / 2, 0, 1)
+    for index, image in enumerate(pixels):
+        top, left = 1 + (index // columns) * (height + 1), 1 + (index % columns) * (width + 1)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def sample_grid(images: np.ndarray, title: str) -> bytes:
+    """A titled grid of generated images (k, C, H, W) in [-1, 1], e.g. the same 64 noise vectors at every
+    evaluation so that successive grids show the same samples improving."""
+    grid = image_grid(images)
+    figure, axes = plt.subplots(figsize=(6, 6.6))
+    axes.imshow(grid.squeeze(2) if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,
+                interpolation="nearest")
+    axes.set_title(title, fontsize=9)
+    axes.axis("off")
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)  # no tight bbox: every grid of a run has the same size
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:
+    """An animated GIF of PNG frames (e.g. a run's sample grids in order), the last shown three times longer."""
+    images = [Image.open(io.BytesIO(frame)).convert("RGB") for frame in frames]
+    size = images[0].size
+    images = [image if image.size == size else image.resize(size) for image in images]
+    durations = [milliseconds] * (len(images) - 1) + [3 * milliseconds]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return buffer.getvalue()
+
+
 def _series(history: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     rows = [(row["iteration"], row[key]) for row in history if key in row]
     return np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=float)
 
 
 def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> bytes:
-    """The critic's estimate (training batches and evaluation samples) and the exact W1, against iterations."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations, and
+    for images with a classifier a third panel: the Frechet distance and the classes generated."""
+    images = any("eval/fd" in row for row in history)
+    figure, panels = plt.subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4))
+    left, right = panels[0], panels[1]
     steps, values = _series(history, "train/estimate")
     if len(steps):
         left.plot(steps, values, color="#bbbbbb", linewidth=1, label="training batch")
@@ -73,7 +120,8 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     if len(steps):
         right.plot(steps, values, "o-", color=REAL_COLOUR, markersize=3, label="exact W1")
         right.set_ylim(bottom=0)
-    right.set(xlabel="generator iteration", ylabel="exact W1 (generated vs data)", title="exact W1 (POT)")
+    right.set(xlabel="generator iteration", ylabel="exact W1 (generated vs data)",
+              title="exact W1 (POT)" + (" in pixel space" if images else ""))
     steps, values = _series(history, "eval/modes_covered")
     if len(steps):
         modes = right.twinx()
@@ -81,7 +129,26 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
         modes.set(ylabel="modes covered", ylim=(0, max(row.get("eval/modes_total", 1) for row in history) + 0.5))
         modes.legend(loc="center right")
     right.legend(loc="upper right")
-    for axes in (left, right):
+    if images:
+        _image_quality(panels[2], history)
+    for axes in panels:
         axes.grid(alpha=0.3)
-    figure.suptitle(title)
+    figure.suptitle(title, y=1.03)
     return figure_png(figure)
+
+
+def _image_quality(axes: plt.Axes, history: Sequence[dict]) -> None:
+    """FD of the classifier's features (left axis) and classes generated (right axis) against iterations."""
+    steps, values = _series(history, "eval/fd")
+    axes.plot(steps, values, "o-", color="#e15759", markersize=3, label="Frechet distance")
+    wide_range = len(values) and values.min() > 0 and values.max() / values.min() > 20
+    axes.set(xlabel="generator iteration", ylabel="FD (classifier features)", title="image quality",
+             yscale="log" if wide_range else "linear")
+    axes.legend(loc="upper left")
+    steps, values = _series(history, "eval/classes_covered")
+    if len(steps):
+        classes = axes.twinx()
+        classes.step(steps, values, where="post", color="#59a14f", label="classes generated")
+        total = max(row.get("eval/classes_total", 1) for row in history)
+        classes.set(ylabel="classes generated", ylim=(0, total + 0.5))
+        classes.legend(loc="upper right")

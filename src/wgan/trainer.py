@@ -9,6 +9,7 @@ between log points: the hot path never waits for the host.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
@@ -23,7 +24,9 @@ from .objectives import Objective, critic_gradient_norm, interpolate
 from .runs import RunFolder
 
 Evaluator = Callable[[int], dict[str, float]]
-BEST_SCORE = "w1"  # lower is better; the evaluation metric that picks checkpoints/best.pt
+# The evaluation metric that picks checkpoints/best.pt, lower is better: the Frechet distance where the data
+# has a classifier (images), else exact W1.
+BEST_SCORES = ("fd", "w1")
 
 
 def critic_steps(config: Config, iteration: int) -> int:
@@ -80,6 +83,7 @@ class Trainer:
         self.generator_optimizer = make_optimizer(generator.parameters(), config)
         self.critic_optimizer = make_optimizer(critic.parameters(), config)
         self.iteration = 0
+        self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
         self.best_score = math.inf
         self.history: list[dict[str, Any]] = run.history if run is not None else []
 
@@ -93,6 +97,7 @@ class Trainer:
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "rng": self.rng.get_state(),
             "iteration": self.iteration,
+            "train_seconds": self.train_seconds,
             "best_score": self.best_score,
             "config": self.config.to_dict(),
         }
@@ -104,6 +109,7 @@ class Trainer:
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.rng.set_state(state["rng"].cpu())
         self.iteration = state["iteration"]
+        self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
 
     # Steps ---------------------------------------------------------------------------------------------------
@@ -146,32 +152,50 @@ class Trainer:
                 "generator_grad_norm": gradient_norm(self.generator)}
 
     # Loop ----------------------------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Reached ``config.iterations``, or spent ``config.max_minutes`` of training time when that is set."""
+        out_of_time = self.config.max_minutes > 0 and self.train_seconds >= 60 * self.config.max_minutes
+        return self.iteration >= self.config.iterations or out_of_time
+
     def fit(self, progress: bool = True) -> list[dict[str, Any]]:
-        """Train from the current iteration to ``config.iterations``; returns the history of logged rows."""
+        """Train until :attr:`finished` (from the current iteration); returns the history of logged rows.
+
+        Training time is measured around the steps and log points only, so evaluations do not eat a time
+        budget; on a GPU it is measured at the host, which runs ahead of the device between log points.
+        """
         config = self.config
         bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
                    desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
         try:
-            while self.iteration < config.iterations:
+            while not self.finished:
+                started = time.perf_counter()
                 self._set_learning_rate(learning_rate(config, self.iteration))
                 for _ in range(critic_steps(config, self.iteration)):
                     critic_stats, real, fake = self.critic_step()
                 generator_stats = self.generator_step()
                 self.iteration += 1
                 bar.update()
-                last = self.iteration == config.iterations
-                if self.iteration % config.log_every == 0 or last:
-                    stats = {**critic_stats, **generator_stats, **self._diagnostics(real, fake)}
-                    scalars = {f"train/{key}": value.item() for key, value in stats.items()}
-                    self._log(scalars)
-                    bar.set_postfix_str(f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
-                if self.iteration % config.eval_every == 0 or last:
+                if self.iteration % config.log_every == 0:
+                    self._log_step(critic_stats, generator_stats, real, fake, bar)
+                self.train_seconds += time.perf_counter() - started
+                if self.finished and self.iteration % config.log_every:
+                    self._log_step(critic_stats, generator_stats, real, fake, bar)
+                if self.iteration % config.eval_every == 0 or self.finished:
                     self._evaluate_and_save()
         finally:
             bar.close()
             if self.run is not None:
                 self.run.close()
         return self.history
+
+    def _log_step(self, critic_stats: dict[str, Tensor], generator_stats: dict[str, Tensor], real: Tensor,
+                  fake: Tensor, bar: tqdm) -> None:
+        """Log the last step's scalars (the one host synchronisation between evaluations)."""
+        stats = {**critic_stats, **generator_stats, **self._diagnostics(real, fake)}
+        scalars = {f"train/{key}": value.item() for key, value in stats.items()}
+        self._log(scalars | {"time/train_minutes": self.train_seconds / 60})
+        bar.set_postfix_str(f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
 
     def _set_learning_rate(self, lr: float) -> None:
         for optimizer in (self.generator_optimizer, self.critic_optimizer):
@@ -185,11 +209,11 @@ class Trainer:
             self.history.append({"iteration": self.iteration, **scalars})
 
     def _evaluate_and_save(self) -> None:
-        """Evaluate, log, and checkpoint (latest; best by exact W1 when this is the lowest so far)."""
+        """Evaluate, log, and checkpoint (latest; best by FD or exact W1 when this is the lowest so far)."""
         scalars = self.evaluator(self.iteration) if self.evaluator else {}
         if scalars:
             self._log({f"eval/{key}": value for key, value in scalars.items()})
-        score = scalars.get(BEST_SCORE, math.inf)
+        score = next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)
         improved = score < self.best_score
         self.best_score = min(self.best_score, score)
         if self.run is not None:

@@ -6,38 +6,69 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
+from wgan.data.images import IMAGE_DATASETS, ImageSampler, build_image_sampler
 from wgan.data.points import POINT_FILE_SUFFIXES, load_points, points_sampler
 from wgan.data.sampler import Modes, Sampler, TensorSampler
 from wgan.data.toy import TOY_DATASETS, toy_sampler
 from wgan.errors import WganError
 
-# Every named data set: name -> factory(device). Other data modules (images) add their registries here.
+# Every named point data set: name -> factory(device). Image sets are in data.images.IMAGE_DATASETS.
 DATASETS: dict[str, Callable[[torch.device | str], Sampler]] = {**TOY_DATASETS}
 TOY_DATASET_NAMES = tuple(TOY_DATASETS)
-DATASET_NAMES = tuple(DATASETS)
+DATASET_NAMES = tuple(DATASETS) + tuple(IMAGE_DATASETS)
 
 
-def build_sampler(data: str | os.PathLike, device: torch.device | str) -> Sampler:
-    """The sampler for ``data``: a data set name (see ``DATASET_NAMES``) or the path of a .npy or .csv file.
+def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir: str | os.PathLike = "",
+                  image_size: int | None = None) -> Sampler:
+    """The sampler for ``data``: a data set name (see ``DATASET_NAMES``), a .npy or .csv file of points, or
+    image data (a folder of images, a .npz file or a .npy file of rank 3 or 4; see
+    :func:`~wgan.data.images.build_image_sampler`, which reads named image sets from ``data_dir`` and resizes
+    to ``image_size``).
 
     A name wins over a file of the same name in the working directory; write ``./name`` for the file.
     """
     data = os.fspath(data)
     if data in DATASETS:
         return DATASETS[data](device)
+    if data_kind(data) == "images":
+        return build_image_sampler(data, device, data_dir or None, image_size)
     if data.lower().endswith(POINT_FILE_SUFFIXES) or Path(data).is_file():
         return points_sampler(data, device)
     raise WganError(
-        f"unknown data {data!r}: expected a data set name ({', '.join(DATASETS)}) "
-        f"or the path of a file ending in {' or '.join(POINT_FILE_SUFFIXES)}"
+        f"unknown data {data!r}: expected a data set name ({', '.join(DATASET_NAMES)}), a folder of images, "
+        f"or the path of a file ending in {' or '.join(POINT_FILE_SUFFIXES)} or .npz"
     )
+
+
+def data_kind(data: str | os.PathLike) -> str:
+    """"points" (toy sets, N x d files) or "images" (image set names, folders, .npz, .npy of rank 3 or 4).
+
+    A .npy file is told apart by its rank, read from its header without loading it; a file that cannot be read
+    counts as points, whose loader then names the problem.
+    """
+    data = os.fspath(data)
+    if data in DATASETS:
+        return "points"
+    path = Path(data)
+    if data in IMAGE_DATASETS or path.is_dir() or path.suffix.lower() == ".npz":
+        return "images"
+    if path.suffix.lower() == ".npy" and path.is_file():
+        try:
+            return "images" if np.load(path, mmap_mode="r").ndim >= 3 else "points"
+        except (ValueError, OSError):
+            return "points"
+    return "points"
 
 
 __all__ = [
     "DATASETS",
     "DATASET_NAMES",
+    "IMAGE_DATASETS",
+    "ImageSampler",
+    "build_image_sampler",
     "POINT_FILE_SUFFIXES",
     "TOY_DATASETS",
     "TOY_DATASET_NAMES",
@@ -45,6 +76,7 @@ __all__ = [
     "Sampler",
     "TensorSampler",
     "build_sampler",
+    "data_kind",
     "load_points",
     "points_sampler",
     "toy_sampler",

@@ -1,9 +1,11 @@
 """Evaluation during and after training: named metrics over a fixed batch of real and generated samples.
 
 Each metric is a function ``(real, generated, sampler) -> {name: value}`` registered in :data:`METRICS`; it
-returns an empty dict when it does not apply (mode coverage needs a known mixture). :func:`evaluate` draws the
-samples from a fixed seed, so successive evaluations of a run see the same noise and are comparable, and
-never touch the training random stream (a resumed run stays identical to an uninterrupted one).
+returns an empty dict when it does not apply (mode coverage needs a known mixture, the sliced distance is for
+images). :func:`evaluate` draws the samples from a fixed seed, so successive evaluations of a run see the same
+noise and are comparable, and never touch the training random stream (a resumed run stays identical to an
+uninterrupted one). On images the registry's metrics see at most :data:`EXACT_SAMPLES` samples a side, and a
+``scorer`` (the classifier's Frechet distance and class scores, :mod:`wgan.metrics.images`) sees all of them.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import torch
 from torch import nn
 
 from ..data.sampler import Sampler
-from ..distances import w1
+from ..distances import sliced_w1, w1
 from ..objectives import Objective
 from .modes import mode_coverage
 
 Metric = Callable[[np.ndarray, np.ndarray, Sampler], dict[str, float]]
+Scorer = Callable[[torch.Tensor], dict[str, float]]  # all generated images -> scores, e.g. the classifier's
 METRICS: dict[str, Metric] = {}
+EXACT_SAMPLES = 2000  # on images, samples a side for the registry's metrics (exact W1 costs O(n^3))
+BATCH = 500  # samples per forward pass of the generator and the critic during evaluation
 
 
 def metric(name: str) -> Callable[[Metric], Metric]:
@@ -39,6 +44,14 @@ def metric(name: str) -> Callable[[Metric], Metric]:
 def exact_w1(real: np.ndarray, fake: np.ndarray, sampler: Sampler) -> dict[str, float]:
     """Exact W1 between the generated and the real samples (POT's network simplex, euclidean cost)."""
     return {"w1": w1(real.reshape(len(real), -1), fake.reshape(len(fake), -1))}
+
+
+@metric("sliced_w1")
+def pixel_sliced_w1(real: np.ndarray, fake: np.ndarray, sampler: Sampler) -> dict[str, float]:
+    """Sliced W1 between generated and real images in pixel space (200 random directions); images only."""
+    if len(sampler.shape) == 1:
+        return {}
+    return {"sliced_w1": sliced_w1(real.reshape(len(real), -1), fake.reshape(len(fake), -1))}
 
 
 @metric("modes")
@@ -70,19 +83,29 @@ def evaluation_mode(*modules: nn.Module) -> Iterator[None]:
             module.train(training)
 
 
+def in_batches(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """``module(inputs)`` computed :data:`BATCH` rows at a time (bounded memory for 10,000 images), as float32."""
+    return torch.cat([module(chunk).float() for chunk in inputs.split(BATCH)])
+
+
 @torch.no_grad()
 def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, sampler: Sampler, latent_dim: int,
-             n: int, seed: int) -> Evaluation:
-    """Draw ``n`` real and ``n`` generated samples from ``seed`` and compute every applicable metric.
+             n: int, seed: int, scorer: Scorer | None = None) -> Evaluation:
+    """Draw ``n`` generated samples and as many real ones from ``seed`` and compute every applicable metric.
 
-    ``estimate`` is the objective's distance estimate (mean f(real) - mean f(fake) for WGANs) on these samples.
+    On images the real samples and the registry's metrics are limited to the first :data:`EXACT_SAMPLES`
+    generated ones, while ``scorer`` sees all ``n``. ``estimate`` is the objective's distance estimate (mean
+    f(real) - mean f(fake) for WGANs) on the real samples and as many generated ones.
     """
     rng = torch.Generator(sampler.device).manual_seed(seed)
+    paired = n if len(sampler.shape) == 1 else min(n, EXACT_SAMPLES)
     with evaluation_mode(generator, critic):
-        real = sampler.sample(n, rng)
-        fake = generator(torch.randn(n, latent_dim, generator=rng, device=sampler.device)).float()
-        scalars = {"estimate": objective.estimate(critic(real), critic(fake)).item()}
-    real_array, fake_array = real.cpu().numpy(), fake.cpu().numpy()
+        real = sampler.sample(paired, rng)
+        fake = in_batches(generator, torch.randn(n, latent_dim, generator=rng, device=sampler.device))
+        scalars = {"estimate": objective.estimate(in_batches(critic, real), in_batches(critic, fake[:paired])).item()}
+        if scorer is not None:
+            scalars.update(scorer(fake))
+    real_array, fake_array = real.cpu().numpy(), fake[:paired].cpu().numpy()
     for compute in METRICS.values():
         scalars.update(compute(real_array, fake_array, sampler))
     return Evaluation(scalars, real_array, fake_array)

@@ -1,19 +1,52 @@
-"""The one place that builds generators and critics from a :class:`~wgan.config.Config`."""
+"""The one place that builds generators and critics from a :class:`~wgan.config.Config`: :data:`MODELS`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from torch import nn
 
-from ..config import Config
+from .dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
+from .resnet import ResNetCritic, ResNetGenerator
+
+if TYPE_CHECKING:  # config imports the models' size checks, so the models import it only for type hints
+    from ..config import Config
+
+Builder = Callable[["Config", tuple[int, ...]], tuple[nn.Module, nn.Module]]
+
+
+def _mlp(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    return (MLPGenerator(config.latent_dim, shape, config.width, config.depth, config.activation,
+                         config.generator_norm),
+            MLPCritic(shape, config.width, config.depth, config.activation, config.critic_norm))
+
+
+def _dcgan(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    channels, size = shape[0], shape[-1]
+    return (DCGANGenerator(config.latent_dim, channels, size, config.width, config.generator_norm == "batch"),
+            DCGANCritic(channels, size, config.width, config.critic_norm))
+
+
+def _dcgan_constant(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    channels, size = shape[0], shape[-1]
+    return (ConstantFilterGenerator(config.latent_dim, channels, size, config.width),
+            DCGANCritic(channels, size, config.width, config.critic_norm))
+
+
+def _resnet(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    return (ResNetGenerator(config.latent_dim, shape[0], config.width),
+            ResNetCritic(shape[0], config.width, config.critic_norm))
+
+
+MODELS: dict[str, Builder] = {"mlp": _mlp, "dcgan": _dcgan, "dcgan-constant": _dcgan_constant, "resnet": _resnet}
 
 
 def build_models(config: Config, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """Return (generator, critic) for samples of ``sample_shape``, initialised from the current torch seed."""
-    generator = MLPGenerator(config.latent_dim, sample_shape, config.width, config.depth, config.activation,
-                             config.generator_norm)
-    critic = MLPCritic(sample_shape, config.width, config.depth, config.activation, config.critic_norm)
-    return generator, critic
+    """Return (generator, critic) of ``config.model`` for samples of ``sample_shape``, initialised from the
+    current torch seed."""
+    return MODELS[config.model](config, tuple(sample_shape))
 
 
 def count_parameters(module: nn.Module) -> int:

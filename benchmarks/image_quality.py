@@ -1,0 +1,91 @@
+"""Image quality of the paper's MNIST presets at fixed training-time budgets (WGAN Sec. 4.3, Figs. 5-7).
+
+    python benchmarks/image_quality.py --presets mnist-wgan-gp --minutes 10 30 --data-dir ../shared/data/mnist
+    python benchmarks/image_quality.py --table
+
+Each preset trains until the first budget of training time (evaluations are not counted), is evaluated, then
+resumes to the next budget. At each evaluation (every --eval-every generator iterations, on 10,000 generated
+images) the run logs the classifier's Frechet distance, the classes generated, the class-histogram KL and the
+mean confidence (``wgan.metrics.images``), and exact and sliced W1 in pixel space on 2000 images a side. At each
+budget one JSON line goes to --results: the last evaluation, the iterations reached, and the Spearman rank
+correlation between the critic's estimate and the FD over the run's evaluation points so far. The final sample
+grid of each budget is copied to --grids. Runs go to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from results_file import add_output_arguments, append, read
+from scipy.stats import spearmanr
+
+import wgan
+from wgan.config import PRESETS
+
+SCORES = ("fd", "classes_covered", "class_kl", "confidence", "w1", "sliced_w1", "estimate")
+
+
+def record(run: wgan.Run, preset: str, precision: str, minutes: float, seconds: float) -> dict:
+    """The run's state at the end of a budget: its last evaluation and the estimate-vs-FD rank correlation."""
+    evaluations = [row for row in run.history if "eval/fd" in row]
+    times = [row["time/train_minutes"] for row in run.history if "time/train_minutes" in row]
+    last = evaluations[-1]
+    spearman = spearmanr([row["eval/estimate"] for row in evaluations], [row["eval/fd"] for row in evaluations])
+    return {"preset": preset, "precision": precision, "budget_minutes": minutes, "iterations": run.iteration,
+            "train_minutes": round(times[-1], 2), "wall_seconds": round(seconds, 1), "run": str(run.path),
+            "evaluations": len(evaluations), "spearman_estimate_fd": float(spearman.statistic),
+            **{name: last[f"eval/{name}"] for name in SCORES}}
+
+
+def table(results: Path) -> str:
+    rows = read(results)
+    order = {name: i for i, name in enumerate(PRESETS)}
+    rows.sort(key=lambda r: (order.get(r["preset"], 99), r["precision"], r["budget_minutes"]))
+    lines = ["| preset | precision | budget | iterations | FD | classes | class KL | confidence | pixel W1 "
+             "| sliced W1 | Spearman(estimate, FD) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['preset']} | {r['precision']} | {r['budget_minutes']:g} min | {r['iterations']} "
+                     f"| {r['fd']:.2f} | {r['classes_covered']}/10 | {r['class_kl']:.3f} | {r['confidence']:.3f} "
+                     f"| {r['w1']:.2f} | {r['sliced_w1']:.3f} | {r['spearman_estimate_fd']:.2f} "
+                     f"({r['evaluations']} points) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--minutes", nargs="+", type=float, default=[10.0, 30.0],
+                        help="training-time budgets, increasing; the run resumes from one to the next")
+    parser.add_argument("--data-dir", default="../shared/data/mnist")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--eval-every", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grids", default="docs/images")
+    add_output_arguments(parser, "benchmarks/runs/images", "benchmarks/results/image_quality.jsonl")
+    args = parser.parse_args()
+    if args.table:
+        print(table(Path(args.results)))
+        return
+
+    results, grids = Path(args.results), Path(args.grids)
+    grids.mkdir(parents=True, exist_ok=True)
+    for preset in args.presets:
+        name = f"{preset}-{args.precision}-s{args.seed}"
+        start = time.perf_counter()
+        run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
+                         iterations=10**7, max_minutes=args.minutes[0], eval_every=args.eval_every, out=args.out,
+                         name=name, progress=False)
+        for index, minutes in enumerate(args.minutes):
+            if index:
+                run = wgan.resume(run.path, max_minutes=minutes, progress=False)
+            row = record(run, preset, args.precision, minutes, time.perf_counter() - start)
+            append(results, row)
+            last_grid = sorted((run.path / "samples").glob("iter_*.png"))[-1]
+            shutil.copyfile(last_grid, grids / f"{name}-{minutes:g}min.png")
+
+
+if __name__ == "__main__":
+    main()

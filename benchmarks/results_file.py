@@ -1,0 +1,27 @@
+"""What the quality benchmarks share: where runs and results go, and printing a results file as a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, out: str, results: str) -> None:
+    """--out (run folders), --results (a JSON-lines file, appended to) and --table (print it and stop)."""
+    parser.add_argument("--out", default=out, help=f"folder for the run folders; default: {out}")
+    parser.add_argument("--results", default=results, help=f"JSON-lines file the results are appended to; "
+                        f"default: {results}")
+    parser.add_argument("--table", action="store_true", help="print the results file as a Markdown table and stop")
+
+
+def append(results: Path, row: dict) -> None:
+    """Append one result to the JSON-lines file and print it."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with open(results, "a") as file:
+        file.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+def read(results: Path) -> list[dict]:
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]

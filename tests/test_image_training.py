@@ -1,0 +1,91 @@
+"""Images through the same pipeline as points: config -> image sampler -> DCGAN/MLP -> objective -> trainer ->
+sample grids, progress GIF, curves, checkpoints; the time budget; image-specific bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import wgan
+from wgan.cli import main
+
+TINY_IMAGES = ["--data", "digits", "--width", "8", "--batch-size", "16", "--eval-samples", "100",
+               "--log-every", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", *TINY_IMAGES, "--iterations", "4", "--eval-every", "2", "--out", str(out),
+                 "--name", "digits"]) == 0
+    return out / "digits"
+
+
+def test_an_image_run_leaves_a_sample_grid_per_evaluation_a_progress_gif_and_curves(image_run):
+    grids = sorted((image_run / "samples").glob("iter_*.png"))
+    assert [grid.name for grid in grids] == ["iter_000002.png", "iter_000004.png"]
+    assert Image.open(grids[0]).size == Image.open(grids[1]).size  # comparable frames
+    gif = Image.open(image_run / "progress.gif")
+    assert gif.format == "GIF" and gif.n_frames == 2
+    assert (image_run / "curves.png").stat().st_size > 0
+    assert {"latest.pt", "best.pt"} <= {path.name for path in (image_run / "checkpoints").iterdir()}
+
+
+def test_an_image_run_evaluates_pixel_space_distances(image_run):
+    rows = [json.loads(line) for line in (image_run / "metrics.jsonl").read_text().splitlines()]
+    evaluation = [row for row in rows if "eval/w1" in row][-1]
+    assert evaluation["eval/w1"] > 0 and evaluation["eval/sliced_w1"] > 0
+    assert "eval/modes_covered" not in evaluation
+
+
+def test_samples_of_an_image_run_are_images_in_the_generators_range(image_run, tmp_path):
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "--run", str(image_run), "--n", "5", "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (5, 1, 16, 16) and np.abs(samples).max() <= 1
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan-constant"])
+def test_other_generators_train_on_images_through_the_python_api(model):
+    run = wgan.train(data="digits", model=model, algorithm="wgan", iterations=2, width=8, batch_size=8,
+                     warmup=False, write=False, progress=False)
+    assert run.sample(3).shape == (3, 1, 16, 16)
+
+
+def test_a_time_budget_stops_training_early_and_resume_extends_it(tmp_path):
+    settings = dict(data="8gaussians", width=8, depth=1, batch_size=16, eval_samples=50, log_every=1,
+                    eval_every=1000, iterations=100000, out=str(tmp_path), name="budget", progress=False)
+    run = wgan.train(max_minutes=0.0002, **settings)  # 12 ms of training
+    assert 1 <= run.iteration < 100000
+    first = run.iteration
+    assert [row["iteration"] for row in run.history if "eval/w1" in row] == [first]  # evaluated where it stopped
+    resumed = wgan.resume(tmp_path / "budget", max_minutes=0.02, progress=False)
+    assert resumed.iteration > first
+    assert resumed.history[-2]["time/train_minutes"] > 0.0002  # the clock went on from the first budget
+
+
+def test_a_named_image_set_without_its_data_dir_is_one_line_and_leaves_no_run_folder(tmp_path, capsys):
+    assert main(["train", "--data", "mnist", "--out", str(tmp_path), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("wgan: error:") and "data_dir" in error and error.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_dcgan_on_points_is_refused_with_the_fix(tmp_path, capsys):
+    assert main(["train", "--model", "dcgan", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "use --model mlp" in capsys.readouterr().err
+
+
+def test_labelled_images_are_scored_by_the_datasets_classifier_against_held_out_images(image_run):
+    rows = [json.loads(line) for line in (image_run / "metrics.jsonl").read_text().splitlines()]
+    evaluation = [row for row in rows if "eval/fd" in row][-1]
+    assert evaluation["eval/fd"] > 0 and evaluation["eval/classes_total"] == 10
+    assert 0 <= evaluation["eval/classes_covered"] <= 10 and 0.1 <= evaluation["eval/confidence"] <= 1
+    assert evaluation["eval/class_kl"] >= 0
+
+
+def test_eval_command_scores_an_image_run_with_the_classifier(image_run, capsys):
+    assert main(["eval", "--run", str(image_run), "--samples", "200"]) == 0
+    scores = json.loads((image_run / "eval_best.json").read_text())
+    assert scores["fd"] > 0 and scores["classes_total"] == 10 and scores["w1"] > 0
