@@ -338,6 +338,18 @@ def test_critic_loss_estimate_is_mean_critic_on_real_minus_mean_on_fake(algorith
     assert loss.item() == pytest.approx(penalty - expected.item(), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("objective_class", [WGAN, GAN])
+def test_a_batch_norm_critic_sees_the_real_and_the_generated_batch_separately(objective_class):
+    objective = objective_class(make_config(algorithm="wgan" if objective_class is WGAN else "gan"))
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    real, fake = _batches((2,), n=16)
+    critic_real, critic_fake = objective.critic_scores(critic, real, fake)
+    assert torch.allclose(critic_real, critic(real).flatten()) and torch.allclose(critic_fake, critic(fake).flatten())
+    mixed = critic(torch.cat([real, fake])).flatten()
+    assert not torch.allclose(critic_real, mixed[:16])  # one pass would normalise with mixed statistics
+
+
 def test_wasserstein_generator_loss_is_minus_mean_critic_on_fakes():
     objective = WGAN(make_config(algorithm="wgan"))
     fake = torch.randn(10, 2, generator=_rng(17))

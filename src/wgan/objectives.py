@@ -74,6 +74,11 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, weight: floa
     return weight * excess.square().mean(), norms.detach()
 
 
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether any layer of ``module`` is a batch norm (whose output depends on the rest of the batch)."""
+    return any(isinstance(layer, nn.modules.batchnorm._BatchNorm) for layer in module.modules())
+
+
 class Objective:
     """Base of the Wasserstein objectives: the critic f maximises E f(real) - E f(fake) (WGAN Eq. 3)."""
 
@@ -87,7 +92,14 @@ class Objective:
         return critic_real.float().mean() - critic_fake.float().mean()
 
     def critic_scores(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        """f(real), f(fake) from one forward pass over both batches."""
+        """f(real), f(fake) from one forward pass over both batches, or two when the critic has batch norm.
+
+        A batch-norm critic normalises each batch with its own statistics; the reference code (WGAN main.py,
+        and DCGAN's) passes the real and the generated batch separately, and so do we: one concatenated pass
+        would normalise them with mixed statistics and compute another function.
+        """
+        if has_batch_norm(critic):
+            return critic(real).float().flatten(), critic(fake).float().flatten()
         scores = critic(torch.cat([real, fake])).float().flatten()
         return scores[: len(real)], scores[len(real):]
 
