@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 from .dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
@@ -46,7 +47,12 @@ MODELS: dict[str, Builder] = {"mlp": _mlp, "dcgan": _dcgan, "dcgan-constant": _d
 def build_models(config: Config, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     """Return (generator, critic) of ``config.model`` for samples of ``sample_shape``, initialised from the
     current torch seed."""
-    return MODELS[config.model](config, tuple(sample_shape))
+    generator, critic = MODELS[config.model](config, tuple(sample_shape))
+    if config.model != "mlp":
+        # Convolution weights in channels-last layout: oneDNN's fast path on CPUs (measured in
+        # a quick probe: +5% in float32, +17% in bf16 for the DCGAN); the same function either way.
+        generator, critic = (module.to(memory_format=torch.channels_last) for module in (generator, critic))
+    return generator, critic
 
 
 def count_parameters(module: nn.Module) -> int:
