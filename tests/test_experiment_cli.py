@@ -16,11 +16,15 @@ def test_experiment_command_writes_figure_numbers_and_page(tmp_path, capsys):
     results = json.loads((folder / "results.json").read_text())
     assert results["name"] == "optimal-critic" and results["claims"]
     assert "| claim | measured | holds |" in (folder / "README.md").read_text()
+    page = (tmp_path / "optimal-critic.md").read_text()
+    assert "the discriminator of a minimax GAN saturates" in page and "(optimal-critic/figure.png)" in page
+    assert "wgan experiment optimal-critic --out docs/experiments" in page
     assert "holds" in capsys.readouterr().out
 
 
-def test_report_has_one_row_per_claim_and_every_figure(tmp_path):
-    results = [ExperimentResult("first", {"x": 1.0}, [Claim("a |theta| claim", "0.99", True)], b"\x89PNG"),
+def test_report_has_one_row_per_claim_and_every_figure_and_a_page_per_experiment(tmp_path):
+    results = [ExperimentResult("first", {"x": 1.0}, [Claim("a |theta| claim", "0.99", True)], b"\x89PNG",
+                                '"A quoted claim." (Someone 2017, Sec. 1)'),
                ExperimentResult("second", {}, [Claim("b", "3", False), Claim("c", "4", True)], b"\x89PNG")]
     write_report(results, tmp_path)
     markdown = (tmp_path / "report.md").read_text()
@@ -30,6 +34,8 @@ def test_report_has_one_row_per_claim_and_every_figure(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert page.count("<tr><td>") == 3 and "second/figure.png" in page
     assert (tmp_path / "first" / "results.json").is_file()
+    assert '> "A quoted claim." (Someone 2017, Sec. 1)' in (tmp_path / "first.md").read_text()
+    assert "The paper's claim" not in (tmp_path / "second.md").read_text()  # no quote given, no empty section
 
 
 def test_unknown_experiment_is_one_line_and_exit_2(capsys):

@@ -38,7 +38,7 @@ def test_registry_runs_each_experiment_by_its_name():
     assert EXPERIMENTS["parallel-lines"] is parallel_lines.run
     assert EXPERIMENTS["optimal-critic"] is optimal_critic.run
     assert EXPERIMENTS["vanishing-gradients"] is vanishing_gradients.run
-    assert {"clipping-vs-penalty", "lipschitz"} <= set(EXPERIMENTS)
+    assert {"clipping-vs-penalty", "lipschitz", "mode-collapse"} <= set(EXPERIMENTS)
 
 
 # ------------------------------------------------------------------------------------------------- parallel lines
@@ -105,6 +105,7 @@ def test_every_claim_of_the_quick_runs_holds_and_the_numbers_are_plain_json(name
     assert result.claims and result.all_hold, [claim for claim in result.claims if not claim.holds]
     assert json.loads(json.dumps(result.numbers, allow_nan=False)) == result.numbers
     assert result.figure_png.startswith(PNG_SIGNATURE)
+    assert "(Arjovsky" in result.paper  # the paper's claim with its reference, for the page
 
 
 def test_write_leaves_figure_png_results_json_and_a_claims_table(vanishing, tmp_path):
@@ -112,10 +113,21 @@ def test_write_leaves_figure_png_results_json_and_a_claims_table(vanishing, tmp_
     assert (out / "figure.png").read_bytes().startswith(PNG_SIGNATURE)
     saved = json.loads((out / "results.json").read_text())
     assert saved["name"] == "vanishing-gradients" and saved["numbers"] == vanishing.numbers
+    assert saved["paper"] == vanishing.paper
     assert [claim["holds"] for claim in saved["claims"]] == [claim.holds for claim in vanishing.claims]
     readme = (out / "README.md").read_text()
     assert "| claim | measured | holds |" in readme and readme.count("\n| ") == 1 + len(vanishing.claims)
     assert sorted(path.name for path in out.iterdir()) == ["README.md", "figure.png", "results.json"]
+
+
+def test_write_leaves_the_page_beside_the_folder_with_the_quote_figure_table_and_command(vanishing, tmp_path):
+    out = vanishing.write(tmp_path / "vanishing-gradients")
+    page = (tmp_path / "vanishing-gradients.md").read_text()
+    assert f"> {vanishing.paper}" in page and "Theorem 2.4" in page
+    assert "![vanishing-gradients](vanishing-gradients/figure.png)" in page
+    assert "| claim | measured | holds |" in page and page.count("\n| ") == 1 + len(vanishing.claims)
+    assert "wgan experiment vanishing-gradients --out docs/experiments" in page
+    assert (out / "README.md").read_text() == page.replace("](vanishing-gradients/", "](")  # the same page
 
 
 def test_write_marks_a_claim_that_does_not_hold_and_escapes_bars_in_the_table(tmp_path):

@@ -3,7 +3,9 @@
 Each experiment measures what a paper states, checks each statement as a :class:`Claim` with the measured value,
 and draws one figure. ``quick=True`` is the size the tests use (well under a minute on two CPU cores);
 ``quick=False`` is the size for the documentation. :meth:`ExperimentResult.write` leaves ``figure.png``,
-``results.json`` and a ``README.md`` table of the claims in a folder, each written atomically.
+``results.json`` and a ``README.md`` page in a folder, and the same page as ``<name>.md`` beside the folder, each
+written atomically. The page quotes the paper's claim, shows the figure and the table of checked claims, and
+gives the command that makes it.
 
 >>> from wgan.experiments import EXPERIMENTS
 >>> result = EXPERIMENTS["optimal-critic"](quick=True)     # doctest: +SKIP
@@ -52,38 +54,59 @@ class Claim:
 
 @dataclass
 class ExperimentResult:
-    """What an experiment leaves: named numbers (plain floats and lists), checked claims and one figure."""
+    """What an experiment leaves: named numbers (plain floats and lists), checked claims and one figure.
+
+    ``paper`` is the statement of the paper that the experiment checks, quoted (or marked as paraphrased) with
+    its reference; it heads the experiment's page.
+    """
 
     name: str
     numbers: dict[str, float | list]
     claims: list[Claim] = field(default_factory=list)
     figure_png: bytes = b""
+    paper: str = ""
 
     @property
     def all_hold(self) -> bool:
         return all(claim.holds for claim in self.claims)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "numbers": self.numbers, "claims": [asdict(claim) for claim in self.claims]}
+        return {"name": self.name, "paper": self.paper, "numbers": self.numbers,
+                "claims": [asdict(claim) for claim in self.claims]}
 
-    def readme(self) -> str:
-        """A short Markdown page: the figure and the claim / measured / holds table."""
+    def page(self, folder: str = "") -> str:
+        """The Markdown page: the paper's claim, the figure, the claim / measured / holds table and the command.
+
+        ``folder`` leads from the page to the folder that holds ``figure.png`` and ``results.json``: "" for the
+        README.md inside it, "NAME/" for the NAME.md beside it.
+        """
         def cell(text: str) -> str:  # a bare "|" (as in |theta|) would end the table cell
             return text.replace("|", "\\|")
 
+        quote = ["## The paper's claim", "", f"> {self.paper}", ""] if self.paper else []
         rows = [f"| {cell(claim.text)} | {cell(claim.measured)} | {'yes' if claim.holds else '**no**'} |"
                 for claim in self.claims]
-        return "\n".join([f"# {self.name}", "", "![figure](figure.png)", "",
-                          "| claim | measured | holds |", "|---|---|---|", *rows, ""])
+        return "\n".join([
+            f"# {self.name}", "", *quote, f"![{self.name}]({folder}figure.png)", "",
+            "## What we measured", "", "| claim | measured | holds |", "|---|---|---|", *rows, "",
+            f"Every number measured is in [results.json]({folder}results.json).", "", "## The command", "",
+            f"    wgan experiment {self.name} --out docs/experiments", "",
+            "makes this page at the full size, the documentation's (`--quick` runs the small size the tests use).", ""])
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing)."""
+        """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing), and the
+        same page as ``<name>.md`` beside ``out_dir``, linking into it.
+
+        So ``wgan experiment NAME --out docs/experiments`` leaves ``docs/experiments/NAME/`` and
+        ``docs/experiments/NAME.md``.
+        """
         out = Path(out_dir)
         # allow_nan=False: a NaN or inf measurement is a bug to see, not a non-standard token in the JSON
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
         atomic_write_bytes(out / "figure.png", self.figure_png)
         atomic_write_bytes(out / "results.json", text.encode())
-        atomic_write_bytes(out / "README.md", self.readme().encode())
+        atomic_write_bytes(out / "README.md", self.page().encode())
+        atomic_write_bytes(out.parent / f"{self.name}.md", self.page(f"{out.name}/").encode())
         return out
 
 
@@ -126,7 +149,8 @@ def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Bat
 
 
 # The registry: experiment name -> run(quick=True, seed=0). Imported last because the modules use the classes above.
-from . import clipping_vs_penalty, lipschitz, optimal_critic, parallel_lines, vanishing_gradients  # noqa: E402
+from . import (  # noqa: E402
+    clipping_vs_penalty, lipschitz, mode_collapse, optimal_critic, parallel_lines, vanishing_gradients)
 
 EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "parallel-lines": parallel_lines.run,
@@ -134,6 +158,7 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "vanishing-gradients": vanishing_gradients.run,
     "clipping-vs-penalty": clipping_vs_penalty.run,
     "lipschitz": lipschitz.run,
+    "mode-collapse": mode_collapse.run,
 }
 
 __all__ = ["EXPERIMENTS", "Claim", "ExperimentResult", "build_critic", "figure_png", "make_objective",

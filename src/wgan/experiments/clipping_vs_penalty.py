@@ -55,6 +55,11 @@ from ..objectives import Objective, build_objective, critic_gradient_norm
 from . import ADAM, PENALTY_WEIGHT, Batch, Claim, ExperimentResult, build_critic, figure_png, train_critic
 
 NAME = "clipping-vs-penalty"
+PAPER = ('"Gradient penalty in WGANs does not exhibit undesired behavior like weight clipping." (Gulrajani et al., '
+         '"Improved Training of Wasserstein GANs", NeurIPS 2017, Figure 1). Paraphrased from that caption and '
+         'Sec. 3: critics trained to optimality with weight clipping miss the higher moments of the data, the '
+         'gradients of deep clipped critics explode or vanish, and clipping pushes the weights to the two ends of '
+         'the clipping range; with the gradient penalty none of this happens.')
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
 HISTOGRAM_DATASET = "swissroll"  # whose critics' weights (b) shows
 FIXED_GENERATOR_NOISE = 1.0  # gan_toy.py FIXED_GENERATOR: real + 1. * N(0, I)
@@ -203,7 +208,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         numbers[f"layer_gradient_ratio_{name}"] = norms[-1] / norms[0]  # last (output side) / first (input side)
 
     figure = _figure(numbers, real_points, surfaces)
-    return ExperimentResult(NAME, numbers, _claims(numbers), figure)
+    return ExperimentResult(NAME, numbers, _claims(numbers), figure, PAPER)
 
 
 def _percent(fraction: float) -> str:

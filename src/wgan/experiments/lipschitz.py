@@ -35,6 +35,11 @@ from ..trainer import Trainer, critic_steps
 from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png
 
 NAME = "lipschitz"
+PAPER = ('"Weight clipping is a clearly terrible way to enforce a Lipschitz constraint." (Arjovsky, Chintala, '
+         'Bottou, "Wasserstein GAN", ICML 2017, Sec. 3). Paraphrased: a clipped critic is K-Lipschitz for some '
+         'unknown K set by the clipping box rather than 1-Lipschitz, while WGAN-GP penalises the norm of the '
+         'critic\'s gradient towards 1 (Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, '
+         'Sec. 4).')
 DATA = "8gaussians"
 ALGORITHMS = {"wgan": "weight clipping (WGAN, c = 0.01)",
               "wgan-gp": f"gradient penalty (WGAN-GP, λ = {PENALTY_WEIGHT:g})"}
@@ -117,7 +122,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         key = algorithm.replace("-", "_")
         numbers[f"max_gradient_norm_{key}"] = gradients
         numbers[f"max_pair_slope_{key}"] = slopes
-    return ExperimentResult(NAME, numbers, _claims(numbers), _figure(numbers))
+    return ExperimentResult(NAME, numbers, _claims(numbers), _figure(numbers), PAPER)
 
 
 def _claims(numbers: dict) -> list[Claim]:

@@ -37,6 +37,10 @@ from ..trainer import make_optimizer
 from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, train_critic
 
 NAME = "parallel-lines"
+PAPER = ('For every θ ≠ 0, W(P0, Pθ) = |θ|, JS(P0, Pθ) = log 2, KL = +∞ and TV = 1 (paraphrased); '
+         '"When θt → 0, the sequence (Pθt)t∈ℕ converges to P0 under the EM distance, but does not converge at all '
+         'under either the JS, KL, reverse KL, or TV divergences." (Arjovsky, Chintala, Bottou, "Wasserstein GAN", '
+         'ICML 2017, Example 1 and Figure 1)')
 LOG2 = math.log(2.0)
 ESTIMATE_SAMPLES = 4096  # fresh samples on which a trained critic's estimate is read
 THETA_START = 1.0  # Example 1 learns theta from here towards the data at theta = 0
@@ -243,7 +247,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         numbers[f"theta_gradient_{key}"] = gradients
         numbers[f"theta_final_{key}"] = trajectory[-1]
     claims = _claims(numbers, closed, thetas)
-    return ExperimentResult(NAME, numbers, claims, _figure(numbers, thetas))
+    return ExperimentResult(NAME, numbers, claims, _figure(numbers, thetas), PAPER)
 
 
 def _claims(numbers: dict, closed: dict, thetas: np.ndarray) -> list[Claim]:

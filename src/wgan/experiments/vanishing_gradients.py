@@ -35,6 +35,12 @@ from ..trainer import make_optimizer
 from . import Claim, ExperimentResult, build_critic, figure_png, make_objective
 
 NAME = "vanishing-gradients"
+PAPER = ("Paraphrased: when the real and generated distributions have disjoint supports or lie on low-dimensional "
+         "manifolds and the discriminator is within ε of the optimal one, the gradient of the minimax generator "
+         "loss E log(1 - D(G(z))) is at most M ε / (1 - ε), so it vanishes as the discriminator gets better; the "
+         "-log D(G(z)) alternative does not vanish but gives unstable updates (Arjovsky & Bottou, \"Towards "
+         "Principled Methods for Training Generative Adversarial Networks\", ICLR 2017, Theorem 2.4, Corollary 2.1, "
+         "Sec. 2.2.2 and Figures 2-3)")
 # The frozen generator: a random MLP with a 1-D latent, its output rescaled to this spread per coordinate and
 # centred here, beside the 8 Gaussians (radius 2 / 1.414 = 1.41), so that the two supports are disjoint.
 GENERATOR_WIDTH, GENERATOR_DEPTH = 64, 2
@@ -126,7 +132,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         numbers["discriminator_at_fakes"] = float(torch.sigmoid(discriminator(fake)).mean())
         numbers["discriminator_at_reals"] = float(torch.sigmoid(discriminator(real)).mean())
     figure = _figure(numbers, real.numpy(), fake.numpy(), discriminator)
-    return ExperimentResult(NAME, numbers, _claims(numbers), figure)
+    return ExperimentResult(NAME, numbers, _claims(numbers), figure, PAPER)
 
 
 def _claims(numbers: dict) -> list[Claim]:

@@ -1,0 +1,189 @@
+"""WGAN paper, abstract and Sec. 4.3: no mode collapse for WGAN; measured as modes covered on 25 Gaussians.
+
+A generator collapses when it puts its mass on a few of the data's modes and misses the rest. The WGAN paper
+reports that in no experiment did it see evidence of mode collapse for WGAN; the WGAN-GP toy code (gan_toy.py)
+trains generators on the 5 x 5 grid of Gaussians used here. The four algorithms are trained on ``25gaussians``
+with the project's public training API (:func:`wgan.train`), each with its project defaults on point data
+(:data:`wgan.config.ALGORITHM_DEFAULTS` and :data:`~wgan.config.POINT_DATA_OVERRIDES`):
+
+- ``gan`` (minimax) and ``gan-ns`` (non-saturating -log D): Adam 2e-4, betas (0.5, 0.999), one critic step;
+- ``wgan``: RMSProp 5e-5, weight clipping at c = 0.01, n_critic = 5 and the reference code's warm-up;
+- ``wgan-gp``: lambda = 0.1, Adam 1e-3, betas (0.5, 0.9), n_critic = 5, the learning rate decayed linearly to 0.
+
+After training, each run's generator draws :data:`EVAL_SAMPLES` points from a noise stream of its own, scored by
+:func:`wgan.metrics.modes.mode_coverage`: a sample is *high quality* within 3 standard deviations of its nearest
+centre, and a mode is *covered* when it receives at least a quarter of its fair share of high-quality samples.
+Per algorithm we report both over the seeds (mean, standard deviation, each seed).
+
+Sizes. The toy code's networks are 3 x 512, and the project's WGAN-GP benchmark needs 5000 iterations at that
+width to cover 25 of 25 (docs/BENCHMARKS.md): 5 seeds x 4 algorithms of that would take hours on two CPU cores,
+against the documentation's budget of about 25 minutes. The full size keeps the depth (3 hidden layers) and the
+batch (256) and narrows both networks to 128 units, trained for 4000 generator iterations. Measured on two cores
+shared with other jobs, one seed took 136 s for WGAN-GP, 111 s for WGAN (n_critic = 5 and the warm-up), 24 s and
+27 s for the GANs: about 25 minutes for the 20 runs, less on an idle machine. The quick size (one seed, 64 units,
+1000 iterations, about half a minute) is too short for any algorithm to cover most modes (WGAN-GP covers one or
+two), so it checks only the directional claims, WGAN-GP ahead of the minimax GAN; the claims of a high coverage,
+at least :data:`HIGH_COVERAGE` of the 25 modes on average (at most one mode in five missed), need the full size.
+
+References: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, abstract and Sec. 4.3;
+I. Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, and its gan_toy.py in
+github.com/igul222/improved_wgan_training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..api import EVAL_SEED_OFFSET, train
+from ..data.toy import twenty_five_gaussians
+from ..metrics.modes import ModeCoverage, mode_coverage
+from . import Claim, ExperimentResult, figure_png
+
+NAME = "mode-collapse"
+DATA = "25gaussians"
+ALGORITHMS = {"gan": "GAN (minimax)", "gan-ns": "GAN-NS (-log D)", "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP"}
+COLOURS = {"gan": "#e15759", "gan-ns": "#f28e2b", "wgan": "#b07aa1", "wgan-gp": "#4e79a7"}
+EVAL_SAMPLES = 2500  # generated samples scored per run: 100 per mode if spread evenly, so covering needs 25
+HIGH_COVERAGE = 20  # of 25 modes, on average over the seeds
+N_STD = 3.0  # the high-quality radius of mode_coverage, drawn around each centre in the figure
+PAPER = ('"In no experiment did we see evidence of mode collapse for the WGAN algorithm." (Arjovsky, Chintala, '
+         'Bottou, "Wasserstein GAN", ICML 2017, Sec. 4.3; the abstract: WGAN can "get rid of problems like mode '
+         'collapse")')
+
+
+@dataclass(frozen=True)
+class Size:
+    seeds: int  # runs per algorithm, from the given seed on
+    iterations: int  # generator iterations
+    width: int  # hidden units of both networks
+    depth: int  # hidden layers of both networks
+    batch_size: int
+    checks_high_coverage: bool  # whether the runs are long enough to check HIGH_COVERAGE
+
+
+QUICK = Size(seeds=1, iterations=1000, width=64, depth=3, batch_size=256, checks_high_coverage=False)
+FULL = Size(seeds=5, iterations=4000, width=128, depth=3, batch_size=256, checks_high_coverage=True)
+
+
+def _key(algorithm: str) -> str:
+    return algorithm.replace("-", "_")
+
+
+def _runs(numbers: dict) -> str:
+    """'5 seeds, 4000 iterations'."""
+    seeds = len(numbers["seeds"])
+    return f"{seeds} seed{'s' if seeds > 1 else ''}, {numbers['iterations']} iterations"
+
+
+def train_and_score(algorithm: str, size: Size, seed: int) -> tuple[ModeCoverage, np.ndarray]:
+    """Train ``algorithm`` with its project defaults on 25gaussians; score :data:`EVAL_SAMPLES` final samples."""
+    with torch.random.fork_rng(devices=[]):  # training seeds the global generator to build the models
+        trained = train(data=DATA, algorithm=algorithm, iterations=size.iterations, width=size.width,
+                        depth=size.depth, batch_size=size.batch_size, device="cpu", seed=seed, write=False,
+                        progress=False)
+    samples = trained.sample(EVAL_SAMPLES, seed + EVAL_SEED_OFFSET)
+    modes = twenty_five_gaussians("cpu").modes
+    return mode_coverage(samples, modes.centres.numpy(), modes.std, n_std=N_STD), samples
+
+
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
+    """Train every algorithm with every seed at the quick (tests) or full (documentation) size; see the module
+    docstring. The figure's samples are those of the first seed."""
+    size = QUICK if quick else FULL
+    seeds = list(range(seed, seed + size.seeds))
+    numbers: dict = {"seeds": seeds, "iterations": size.iterations, "width": size.width, "depth": size.depth,
+                     "batch_size": size.batch_size, "eval_samples": EVAL_SAMPLES}
+    first_samples = {}
+    for algorithm in ALGORITHMS:
+        covered, high_quality = [], []
+        for run_seed in seeds:
+            coverage, samples = train_and_score(algorithm, size, run_seed)
+            covered.append(coverage.covered)
+            high_quality.append(coverage.high_quality)
+            first_samples.setdefault(algorithm, samples)
+        key = _key(algorithm)
+        numbers.update({f"modes_covered_{key}": covered, f"high_quality_{key}": high_quality,
+                        f"modes_covered_mean_{key}": float(np.mean(covered)),
+                        f"modes_covered_std_{key}": float(np.std(covered)),
+                        f"high_quality_mean_{key}": float(np.mean(high_quality)),
+                        f"high_quality_std_{key}": float(np.std(high_quality))})
+    numbers.update(modes_total=coverage.total, min_count=coverage.min_count)  # the same for every run
+    return ExperimentResult(NAME, numbers, _claims(numbers, size), _figure(numbers, first_samples), PAPER)
+
+
+def _summary(numbers: dict, measure: str, style: str, seed_style: str) -> str:
+    """'WGAN-GP 22.4 ± 1.2 (20 to 24); ...': mean ± sd (in ``style``) and the range over the seeds (in
+    ``seed_style``) for every algorithm."""
+    def summary(key: str) -> str:
+        values = numbers[f"{measure}_{key}"]
+        mean, sd = numbers[f"{measure}_mean_{key}"], numbers[f"{measure}_std_{key}"]
+        return f"{mean:{style}} ± {sd:{style}} ({min(values):{seed_style}} to {max(values):{seed_style}})"
+
+    return "; ".join(f"{label} {summary(_key(algorithm))}" for algorithm, label in ALGORITHMS.items())
+
+
+def _claims(numbers: dict, size: Size) -> list[Claim]:
+    modes = {algorithm: numbers[f"modes_covered_mean_{_key(algorithm)}"] for algorithm in ALGORITHMS}
+    quality = {algorithm: numbers[f"high_quality_mean_{_key(algorithm)}"] for algorithm in ALGORITHMS}
+    total = numbers["modes_total"]
+    claims = [
+        Claim(f"WGAN-GP covers more of the {total} modes on average than the minimax GAN ({_runs(numbers)}; mean ± sd, "
+              "range over seeds)", _summary(numbers, "modes_covered", ".1f", "d"), modes["wgan-gp"] > modes["gan"]),
+        Claim(f"WGAN-GP puts more of its samples on a mode (within {N_STD:g} sd of a centre: high quality) than "
+              "the minimax GAN, on average", _summary(numbers, "high_quality", ".0%", ".0%"),
+              quality["wgan-gp"] > quality["gan"]),
+    ]
+    if size.checks_high_coverage:
+        claims += [Claim(f"no mode collapse for {ALGORITHMS[algorithm]}: it covers at least {HIGH_COVERAGE} of the "
+                         f"{total} modes on average", f"{modes[algorithm]:.1f} (high quality {quality[algorithm]:.0%})",
+                         modes[algorithm] >= HIGH_COVERAGE)
+                   for algorithm in ("wgan-gp", "wgan")]
+    return claims
+
+
+def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
+    modes = twenty_five_gaussians("cpu").modes
+    centres, radius = modes.centres.numpy(), N_STD * modes.std
+    extent = np.abs(centres).max() + 0.6
+    figure = plt.figure(figsize=(15, 7.8))
+    grid = figure.add_gridspec(2, 4, height_ratios=[1, 0.8], hspace=0.2, wspace=0.25)
+    seed = numbers["seeds"][0]
+    for column, (algorithm, label) in enumerate(ALGORITHMS.items()):
+        axes = figure.add_subplot(grid[0, column])
+        points = samples[algorithm]
+        axes.scatter(points[:, 0], points[:, 1], s=2, c=COLOURS[algorithm], linewidths=0, alpha=0.5)
+        for centre in centres:
+            axes.add_patch(plt.Circle(centre, radius, fill=False, color="#444444", linewidth=0.5))
+        key = _key(algorithm)
+        axes.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal", xticks=[], yticks=[],
+                 title=f"{label}, seed {seed}: {numbers[f'modes_covered_{key}'][0]}/{numbers['modes_total']} "
+                       f"modes,\n{numbers[f'high_quality_{key}'][0]:.0%} high quality")
+        axes.title.set_fontsize(10)
+
+    positions = np.arange(len(ALGORITHMS))
+    for column, (measure, ylabel, top) in enumerate((("modes_covered", "modes covered", numbers["modes_total"]),
+                                                     ("high_quality", "high-quality fraction", 1.0))):
+        axes = figure.add_subplot(grid[1, 2 * column:2 * column + 2])
+        for position, algorithm in zip(positions, ALGORITHMS):
+            key = _key(algorithm)
+            values = numbers[f"{measure}_{key}"]
+            offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)  # side by side
+            axes.scatter(position + offsets, values, s=18, color=COLOURS[algorithm], alpha=0.7)
+            axes.errorbar(position + 0.3, numbers[f"{measure}_mean_{key}"], yerr=numbers[f"{measure}_std_{key}"],
+                          fmt="D", color="black", markersize=5, capsize=4)
+        if measure == "modes_covered":
+            axes.axhline(HIGH_COVERAGE, color="#59a14f", linestyle="--", linewidth=1,
+                         label=f"high coverage: {HIGH_COVERAGE} of {numbers['modes_total']}")
+            axes.legend(fontsize=8, loc="upper left")
+        axes.set(xticks=positions, xticklabels=list(ALGORITHMS.values()), ylabel=ylabel, ylim=(-0.04 * top, 1.04 * top),
+                 title=f"{ylabel} per seed (dots) and mean ± sd (diamond)")
+        axes.title.set_fontsize(10)
+        axes.grid(alpha=0.3, axis="y")
+    figure.suptitle(f"Mode collapse on {DATA}: final samples over the {numbers['modes_total']} centres (circles: "
+                    f"{N_STD:g} sd); {_runs(numbers)}, networks {numbers['depth']} x {numbers['width']}",
+                    fontsize=12, y=0.95)
+    return figure_png(figure)

@@ -1,0 +1,74 @@
+"""The mode-collapse experiment: at its quick size WGAN-GP is ahead of the minimax GAN on 25 Gaussians (more modes,
+more high-quality samples); every algorithm reports each seed's numbers with their mean and spread; the full size
+also checks that WGAN-GP and WGAN cover most modes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from wgan.experiments import EXPERIMENTS, mode_collapse
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KEYS = ("gan", "gan_ns", "wgan", "wgan_gp")  # the four algorithms in the numbers' names
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def result():
+    return mode_collapse.run(quick=True, seed=0)
+
+
+def test_registry_runs_mode_collapse_by_its_name():
+    assert EXPERIMENTS["mode-collapse"] is mode_collapse.run
+
+
+def test_wgan_gp_covers_more_modes_and_puts_more_samples_on_them_than_the_minimax_gan(result):
+    numbers = result.numbers
+    assert numbers["modes_covered_mean_wgan_gp"] > numbers["modes_covered_mean_gan"]
+    assert numbers["high_quality_mean_wgan_gp"] > numbers["high_quality_mean_gan"]
+
+
+def test_quick_size_checks_the_two_directional_claims_and_both_hold(result):
+    assert len(result.claims) == 2 and result.all_hold, result.claims
+    assert "WGAN-GP covers more" in result.claims[0].text and "GAN-NS" in result.claims[0].measured
+
+
+def test_every_algorithm_reports_each_seed_and_the_mean_and_spread(result):
+    numbers = result.numbers
+    assert numbers["seeds"] == [0] and numbers["modes_total"] == 25
+    assert numbers["min_count"] == numbers["eval_samples"] // 4 // 25  # a quarter of the fair share
+    for key in KEYS:
+        covered, quality = numbers[f"modes_covered_{key}"], numbers[f"high_quality_{key}"]
+        assert len(covered) == len(quality) == len(numbers["seeds"])
+        assert all(0 <= count <= 25 for count in covered) and all(0.0 <= q <= 1.0 for q in quality)
+        assert numbers[f"modes_covered_mean_{key}"] == pytest.approx(np.mean(covered))
+        assert numbers[f"modes_covered_std_{key}"] == pytest.approx(np.std(covered))
+        assert numbers[f"high_quality_mean_{key}"] == pytest.approx(np.mean(quality))
+    assert json.loads(json.dumps(numbers, allow_nan=False)) == numbers
+
+
+def test_result_quotes_the_paper_and_has_a_figure(result):
+    assert "In no experiment did we see evidence of mode collapse for the WGAN algorithm" in result.paper
+    assert result.figure_png.startswith(PNG_SIGNATURE)
+
+
+def _numbers(modes: dict[str, list[int]]) -> dict:
+    """The numbers of a run with the given modes covered per seed (and a high-quality fraction of a half)."""
+    numbers = {"seeds": [0, 1], "iterations": 4000, "modes_total": 25}
+    for key, covered in modes.items():
+        numbers.update({f"modes_covered_{key}": covered, f"modes_covered_mean_{key}": float(np.mean(covered)),
+                        f"modes_covered_std_{key}": float(np.std(covered)), f"high_quality_{key}": [0.5, 0.5],
+                        f"high_quality_mean_{key}": 0.5, f"high_quality_std_{key}": 0.0})
+    return numbers
+
+
+def test_full_size_also_checks_that_wgan_gp_and_wgan_cover_at_least_the_high_coverage_threshold():
+    threshold = mode_collapse.HIGH_COVERAGE
+    numbers = _numbers({"gan": [1, 2], "gan_ns": [0, 0], "wgan": [threshold - 1, threshold],
+                        "wgan_gp": [threshold, threshold]})
+    claims = mode_collapse._claims(numbers, mode_collapse.FULL)
+    assert [claim.holds for claim in claims] == [True, False, True, False]  # equal quality: not "more"
+    assert "WGAN-GP" in claims[2].text and "WGAN (clipping)" in claims[3].text
+    assert claims[3].measured.startswith(f"{threshold - 0.5:.1f}")
