@@ -114,7 +114,8 @@ def build_parser() -> Parser:
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
                                      description="Run one of the papers' experiments (or all) and write figure.png, "
-                                     "results.json and README.md per experiment, and the same page as OUT/NAME.md (the paper's claim, figure, claim / measured / holds?, command); "
+                                     "results.json and README.md per experiment, and the same page as OUT/NAME.md "
+                                     "(the paper's claim, the figure, claim / measured / holds?, the command); "
                                      "'all' also writes report.md and report.html.")
     experiment.add_argument("name", metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}, or all")
     experiment.add_argument("--quick", action="store_true", help="the small size the tests use (under a minute)")
