@@ -144,7 +144,8 @@ def describe(trainer: Trainer) -> str:
     config = trainer.config
     return (f"{config.algorithm} on {config.data} | generator {count_parameters(trainer.generator):,} and critic "
             f"{count_parameters(trainer.critic):,} parameters | {trainer.device} {config.precision} | "
-            f"{config.iterations} iterations")
+            f"{config.iterations} iterations" + (f" or {config.max_minutes:g} minutes of training, whichever comes "
+                                                 "first" if config.max_minutes else ""))
 
 
 def train(config: Config | None = None, *, write: bool = True, progress: bool = True, **settings: Any) -> Run:

@@ -151,4 +151,4 @@ def _image_quality(axes: plt.Axes, history: Sequence[dict]) -> None:
         classes.step(steps, values, where="post", color="#59a14f", label="classes generated")
         total = max(row.get("eval/classes_total", 1) for row in history)
         classes.set(ylabel="classes generated", ylim=(0, total + 0.5))
-        classes.legend(loc="upper right")
+        classes.legend(loc="center right")
