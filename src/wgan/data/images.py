@@ -657,8 +657,8 @@ def build_image_sampler(
                 "or .npy/.npz file: check the spelling or the path"
             )
     elif entry.needs_path and path is None:
-        raise WganError(f"dataset {key!r} ({entry.description}) needs data_dir: pass the directory or file with --data-dir "
-                        "(data_dir= in Python)")
+        raise WganError(f"dataset {key!r} ({entry.description}) needs data_dir: pass the directory or file "
+                        "with --data-dir (data_dir= in Python)")
     _check_split(split, key)
     if split != "train" and not entry.has_splits:
         raise WganError(f"dataset {key!r} has no {split!r} split, only its one set of images: pass split='train'")
