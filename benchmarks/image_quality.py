@@ -9,7 +9,8 @@ images) the run logs the classifier's Frechet distance, the classes generated, t
 mean confidence (``wgan.metrics.images``), and exact and sliced W1 in pixel space on 2000 images a side. At each
 budget one JSON line goes to --results: the last evaluation, the iterations reached, and the Spearman rank
 correlation between the critic's estimate and the FD over the run's evaluation points so far. The final sample
-grid of each budget is copied to --grids. Runs go to --out.
+grid of each budget is copied to --grids. Runs go to --out. A preset whose run folder already has results
+continues from its last budget, so `--minutes 10` for every preset can later be extended with `--minutes 10 30`.
 """
 
 from __future__ import annotations
@@ -74,14 +75,20 @@ def main() -> None:
     grids.mkdir(parents=True, exist_ok=True)
     for preset in args.presets:
         name = f"{preset}-{args.precision}-s{args.seed}"
+        earlier = [row for row in read(results) if row["run"] == str(Path(args.out) / name)] \
+            if results.exists() else []
+        reached = max((row["budget_minutes"] for row in earlier), default=0.0)
+        wall_before = max((row["wall_seconds"] for row in earlier), default=0.0)
         start = time.perf_counter()
-        run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
-                         iterations=10**7, max_minutes=args.minutes[0], eval_every=args.eval_every, out=args.out,
-                         name=name, progress=False)
-        for index, minutes in enumerate(args.minutes):
-            if index:
-                run = wgan.resume(run.path, max_minutes=minutes, progress=False)
-            row = record(run, preset, args.precision, minutes, time.perf_counter() - start)
+        run = None
+        for minutes in (budget for budget in args.minutes if budget > reached):
+            if run is None and not earlier:
+                run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
+                                 iterations=10**7, max_minutes=minutes, eval_every=args.eval_every, out=args.out,
+                                 name=name, progress=False)
+            else:
+                run = wgan.resume(run.path if run else Path(args.out) / name, max_minutes=minutes, progress=False)
+            row = record(run, preset, args.precision, minutes, wall_before + time.perf_counter() - start)
             append(results, row)
             last_grid = sorted((run.path / "samples").glob("iter_*.png"))[-1]
             shutil.copyfile(last_grid, grids / f"{name}-{minutes:g}min.png")

@@ -42,3 +42,23 @@ def test_unknown_experiment_is_one_line_and_exit_2(capsys):
     assert main(["experiment", "figure-99"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("wgan: error: unknown experiment 'figure-99'") and len(error.splitlines()) == 1
+
+
+def test_a_data_dir_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["experiment", "no-batchnorm", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--data-dir" in error and "MNIST" in error and len(error.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_experiment_run_into_a_report_folder_updates_the_report(tmp_path):
+    write_report([ExperimentResult("optimal-critic", {}, [Claim("stale claim", "0", False)], b"\x89PNG"),
+                  ExperimentResult("parallel-lines", {"x": [1.0]}, [Claim("kept claim", "1", True)], b"\x89PNG",
+                                   '"Quoted." (Someone)')], tmp_path)
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "stale claim" not in markdown and markdown.count("| optimal-critic |") >= 2
+    assert "| parallel-lines | kept claim | 1 | yes |" in markdown
+    assert markdown.index("## parallel-lines") < markdown.index("## optimal-critic")  # the registry's order
+    kept = ExperimentResult.read(tmp_path / "parallel-lines")
+    assert kept.numbers == {"x": [1.0]} and kept.paper == '"Quoted." (Someone)' and kept.claims[0].holds

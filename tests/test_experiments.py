@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from wgan import distances
-from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, optimal_critic, parallel_lines, vanishing_gradients
+from wgan.experiments import (EXPERIMENTS, Claim, ExperimentResult, meaningful_loss, optimal_critic, parallel_lines,
+                              vanishing_gradients)
 
 LOG2 = math.log(2.0)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -38,7 +39,8 @@ def test_registry_runs_each_experiment_by_its_name():
     assert EXPERIMENTS["parallel-lines"] is parallel_lines.run
     assert EXPERIMENTS["optimal-critic"] is optimal_critic.run
     assert EXPERIMENTS["vanishing-gradients"] is vanishing_gradients.run
-    assert {"clipping-vs-penalty", "lipschitz", "mode-collapse"} <= set(EXPERIMENTS)
+    assert EXPERIMENTS["meaningful-loss"] is meaningful_loss.run
+    assert {"clipping-vs-penalty", "lipschitz", "mode-collapse", "no-batchnorm", "mlp-generator"} <= set(EXPERIMENTS)
 
 
 # ------------------------------------------------------------------------------------------------- parallel lines

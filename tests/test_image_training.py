@@ -5,10 +5,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torch import nn
 
 import wgan
 from wgan.cli import main
+from wgan.config import make_config
+from wgan.data import build_sampler
+from wgan.metrics import evaluate
+from wgan.objectives import build_objective
 
 TINY_IMAGES = ["--data", "digits", "--width", "8", "--batch-size", "16", "--eval-samples", "100",
                "--log-every", "2", "--quiet"]
@@ -89,3 +95,21 @@ def test_eval_command_scores_an_image_run_with_the_classifier(image_run, capsys)
     assert main(["eval", "--run", str(image_run), "--samples", "200"]) == 0
     scores = json.loads((image_run / "eval_best.json").read_text())
     assert scores["fd"] > 0 and scores["classes_total"] == 10 and scores["w1"] > 0
+
+
+def test_generated_images_beyond_minus_1_1_are_scored_clipped_as_an_image_file_holds_them():
+    """The reference MLP generator has no output tanh: its images are scored as saved, not refused."""
+    sampler = build_sampler("digits", torch.device("cpu"), image_size=16)
+    generator = nn.Sequential(nn.Linear(4, 256), nn.Unflatten(1, (1, 16, 16)))
+    with torch.no_grad():
+        generator[0].weight.mul_(50)  # outputs far outside [-1, 1]
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(256, 1))
+    seen = {}
+
+    def scorer(images):
+        seen.update(low=images.min().item(), high=images.max().item())
+        return {}
+
+    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan")), sampler, 4, 64, 0, scorer)
+    assert seen["low"] == -1 and seen["high"] == 1
+    assert np.abs(result.fake).max() == 1 and result.scalars["w1"] > 0

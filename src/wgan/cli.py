@@ -16,7 +16,7 @@ from . import api
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      POINT_DATA_OVERRIDES, field_type)
 from .errors import WganError
-from .experiments import EXPERIMENTS
+from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
 from .experiments.report import write_report
 from .runs import atomic_write
 
@@ -121,17 +121,29 @@ def build_parser() -> Parser:
     experiment.add_argument("--quick", action="store_true", help="the small size the tests use (under a minute)")
     experiment.add_argument("--out", default="experiments", help="output folder; default: experiments")
     experiment.add_argument("--seed", type=int, default=0, help="random seed; default: 0")
+    experiment.add_argument("--data-dir", default=None, metavar="MNIST_DIR",
+                            help="folder of the MNIST IDX files: the image experiments "
+                            f"({', '.join(IMAGE_EXPERIMENTS)}) then train the paper's MNIST presets at the full "
+                            "size; default: none, they train on the built-in 8x8 digits")
+    experiment.add_argument("--runs", default="runs/experiments", metavar="DIR",
+                            help="where the MNIST runs are kept, and read back instead of trained again when "
+                            "present (benchmarks/image_quality.py keeps its runs in benchmarks/runs/images); "
+                            "default: runs/experiments")
     return parser
 
 
 def _experiment(args: argparse.Namespace) -> None:
     if args.name != "all" and args.name not in EXPERIMENTS:
         raise WganError(f"unknown experiment '{args.name}': choose one of {', '.join(EXPERIMENTS)}, or all")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise WganError(f"--data-dir '{args.data_dir}' is not a folder: give the folder that holds the MNIST IDX "
+                        "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     results = []
     for name in names:
         print(f"running {name} ({'quick' if args.quick else 'full'} size)...", flush=True)
-        result = EXPERIMENTS[name](quick=args.quick, seed=args.seed)
+        images = {"data": ImageData(args.data_dir, Path(args.runs))} if name in IMAGE_EXPERIMENTS else {}
+        result = EXPERIMENTS[name](quick=args.quick, seed=args.seed, **images)
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
@@ -142,6 +154,10 @@ def _experiment(args: argparse.Namespace) -> None:
     else:
         results[0].write(out / args.name)
         print(f"written to {out / args.name}/ (figure.png, results.json, README.md) and {out / args.name}.md")
+        if (out / "report.md").is_file():  # keep the report of an earlier 'all' current
+            write_report([ExperimentResult.read(out / name) for name in EXPERIMENTS
+                          if (out / name / "results.json").is_file()], out)
+            print(f"report updated: {out / 'report.md'} and {out / 'report.html'}")
 
 
 def _train(args: argparse.Namespace) -> None:

@@ -93,6 +93,14 @@ class ExperimentResult:
             f"    wgan experiment {self.name} --out docs/experiments", "",
             "makes this page at the full size, the documentation's (`--quick` runs the small size the tests use).", ""])
 
+    @classmethod
+    def read(cls, folder: str | Path) -> ExperimentResult:
+        """The result that :meth:`write` left in ``folder`` (its results.json and figure.png)."""
+        folder = Path(folder)
+        saved = json.loads((folder / "results.json").read_text())
+        return cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
+                   (folder / "figure.png").read_bytes(), saved["paper"])
+
     def write(self, out_dir: str | Path) -> Path:
         """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing), and the
         same page as ``<name>.md`` beside ``out_dir``, linking into it.
@@ -150,7 +158,9 @@ def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Bat
 
 # The registry: experiment name -> run(quick=True, seed=0). Imported last because the modules use the classes above.
 from . import (  # noqa: E402
-    clipping_vs_penalty, lipschitz, mode_collapse, optimal_critic, parallel_lines, vanishing_gradients)
+    clipping_vs_penalty, generator_ablation, lipschitz, meaningful_loss, mode_collapse, optimal_critic,
+    parallel_lines, vanishing_gradients)
+from .image_runs import ImageData  # noqa: E402
 
 EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "parallel-lines": parallel_lines.run,
@@ -159,7 +169,12 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "clipping-vs-penalty": clipping_vs_penalty.run,
     "lipschitz": lipschitz.run,
     "mode-collapse": mode_collapse.run,
+    "meaningful-loss": meaningful_loss.run,
+    "no-batchnorm": generator_ablation.make_experiment("no-batchnorm"),
+    "mlp-generator": generator_ablation.make_experiment("mlp-generator"),
 }
+# These train on images and also take ``data=ImageData(...)``: MNIST presets or the built-in digits.
+IMAGE_EXPERIMENTS = ("meaningful-loss", "no-batchnorm", "mlp-generator")
 
-__all__ = ["EXPERIMENTS", "Claim", "ExperimentResult", "build_critic", "figure_png", "make_objective",
-           "train_critic"]
+__all__ = ["EXPERIMENTS", "IMAGE_EXPERIMENTS", "Claim", "ExperimentResult", "ImageData", "build_critic", "figure_png",
+           "make_objective", "train_critic"]

@@ -95,7 +95,8 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
 
     On images the real samples and the registry's metrics are limited to the first :data:`EXACT_SAMPLES`
     generated ones, while ``scorer`` sees all ``n``. ``estimate`` is the objective's distance estimate (mean
-    f(real) - mean f(fake) for WGANs) on the real samples and as many generated ones.
+    f(real) - mean f(fake) for WGANs) on the real samples and as many generated ones, as the critic sees them;
+    the other scores see generated images clipped to [-1, 1], as an image file would hold them.
     """
     rng = torch.Generator(sampler.device).manual_seed(seed)
     paired = n if len(sampler.shape) == 1 else min(n, EXACT_SAMPLES)
@@ -103,6 +104,8 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
         real = sampler.sample(paired, rng)
         fake = in_batches(generator, torch.randn(n, latent_dim, generator=rng, device=sampler.device))
         scalars = {"estimate": objective.estimate(in_batches(critic, real), in_batches(critic, fake[:paired])).item()}
+        if len(sampler.shape) == 3:  # scored as saved: the reference MLP generator has no output tanh
+            fake = fake.clamp(-1, 1)
         if scorer is not None:
             scalars.update(scorer(fake))
     real_array, fake_array = real.cpu().numpy(), fake[:paired].cpu().numpy()

@@ -1,0 +1,120 @@
+"""The image runs behind the image experiments: the paper's MNIST presets when MNIST is at hand, the built-in
+scikit-learn digits otherwise.
+
+With ``data_dir`` (a folder of MNIST IDX files) at the full size, a run is the preset of the algorithm and model
+(``mnist-wgan-nobn`` for WGAN with Fig. 6's generator; :data:`wgan.config.PRESETS`) trained for
+:data:`PRESET_MINUTES` minutes of training time on this machine, evaluated every :data:`PRESET_EVAL_EVERY`
+generator iterations, in ``runs/<preset>-fp32-s<seed>``. These are the folder names and settings of
+``benchmarks/image_quality.py``: a run that the benchmark or an earlier experiment left there is read back, not
+trained again (one that stopped short of the budget is resumed to it, one that went past is read up to it).
+
+Without ``data_dir``, and at the quick size, the same algorithm and model train on the 8x8 digits (resized to
+16 x 16, built in) for a fixed number of iterations with narrow networks, in a temporary folder. WGAN's warm-up
+of 100 critic steps for 25 generator iterations would take most of such a short run; it is shortened to
+:data:`DIGITS_WARMUP` generator iterations and given to both Wasserstein critics (WGAN-GP's too), so that the
+critic is close to optimal when its first estimate is read, as the WGAN paper's reading of the estimate assumes.
+
+Each run is scored by the project's classifier metrics (:mod:`wgan.metrics.images`): the Frechet distance of the
+classifier's features to held-out images (FD), the classes generated and the mean confidence.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..api import resume, train
+from ..config import PRESETS
+from ..runs import RunFolder
+
+PRESET_MINUTES = 10.0  # training time per MNIST run: the shorter budget of the image benchmark
+PRESET_EVAL_EVERY = 150  # generator iterations between evaluations: the image benchmark's
+DIGITS_WARMUP = 5  # generator iterations with the warm-up's extra critic steps, on digits
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Where the image experiments get their data and keep their MNIST runs."""
+
+    data_dir: str | None = None  # MNIST IDX files; None: the built-in digits
+    runs: Path = Path("runs/experiments")
+
+
+@dataclass(frozen=True)
+class DigitsSize:
+    iterations: int
+    width: dict[str, int]  # model -> base channels (DCGAN) or hidden units (MLP)
+    evaluations: int
+    samples: int  # generated images scored per evaluation
+
+
+DIGITS_QUICK = DigitsSize(iterations=200, width={"dcgan": 16, "dcgan-constant": 16, "mlp": 64}, evaluations=6,
+                          samples=1000)
+DIGITS_FULL = DigitsSize(iterations=2000, width={"dcgan": 32, "dcgan-constant": 32, "mlp": 256}, evaluations=20,
+                         samples=2000)
+
+
+@dataclass(frozen=True)
+class ImageRun:
+    """One run's evaluation rows (``iteration`` and the ``eval/`` scores) and its last sample grid (PNG)."""
+
+    data: str  # "mnist (preset mnist-wgan-nobn, 10 min)" or "digits (300 iterations)"
+    evaluations: list[dict[str, Any]]
+    grid_png: bytes
+
+    def series(self, score: str) -> list[float]:
+        return [row[f"eval/{score}"] for row in self.evaluations]
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.evaluations[-1]
+
+
+def preset_name(algorithm: str, model: str) -> str:
+    """The MNIST preset that trains ``algorithm`` with ``model``, e.g. ('wgan', 'mlp') -> 'mnist-wgan-mlp'."""
+    for name, settings in PRESETS.items():
+        if settings["algorithm"] == algorithm and settings["model"] == model:
+            return name
+    raise ValueError(f"no MNIST preset trains {algorithm} with the {model} model")
+
+
+def image_run(algorithm: str, model: str, quick: bool, seed: int, data: ImageData) -> ImageRun:
+    """Train (or read back) ``algorithm`` with ``model`` on MNIST or the digits, as the module docstring says."""
+    if data.data_dir is not None and not quick:
+        return _preset_run(preset_name(algorithm, model), seed, data)
+    return _digits_run(algorithm, model, DIGITS_QUICK if quick else DIGITS_FULL, seed)
+
+
+def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
+    name = f"{preset}-fp32-s{seed}"
+    folder = data.runs / name
+    if not (folder / "config.toml").exists():
+        print(f"  training {preset} for {PRESET_MINUTES:g} minutes into {folder}", flush=True)
+        train(preset=preset, data_dir=data.data_dir, seed=seed, iterations=10**7, max_minutes=PRESET_MINUTES,
+              eval_every=PRESET_EVAL_EVERY, out=str(data.runs), name=name, progress=False)
+    elif _budget_end(RunFolder.open(folder).history) is None:
+        print(f"  resuming {folder} to {PRESET_MINUTES:g} minutes", flush=True)
+        resume(folder, max_minutes=PRESET_MINUTES, progress=False)
+    history = RunFolder.open(folder).history
+    end = _budget_end(history)
+    rows = [row for row in history if "eval/fd" in row and row["iteration"] <= end]
+    grid = folder / "samples" / f"iter_{rows[-1]['iteration']:06d}.png"
+    return ImageRun(f"MNIST, preset {preset}, {PRESET_MINUTES:g} min", rows, grid.read_bytes())
+
+
+def _budget_end(history: list[dict[str, Any]]) -> int | None:
+    """The iteration at which the run's training time reached :data:`PRESET_MINUTES`, or None if it has not."""
+    return next((row["iteration"] for row in history if row.get("time/train_minutes", 0) >= PRESET_MINUTES), None)
+
+
+def _digits_run(algorithm: str, model: str, size: DigitsSize, seed: int) -> ImageRun:
+    warmup = {"warmup": True, "warmup_generator_iters": DIGITS_WARMUP} if algorithm in ("wgan", "wgan-gp") else {}
+    with tempfile.TemporaryDirectory() as out:
+        run = train(data="digits", algorithm=algorithm, model=model, width=size.width[model],
+                    iterations=size.iterations, eval_every=size.iterations // size.evaluations,
+                    eval_samples=size.samples, seed=seed, out=out, progress=False, **warmup)
+        rows = [row for row in run.history if "eval/fd" in row]
+        grid = (run.path / "samples" / f"iter_{rows[-1]['iteration']:06d}.png").read_bytes()
+    return ImageRun(f"digits 16x16, {size.iterations} iterations", rows, grid)

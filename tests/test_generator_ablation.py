@@ -1,0 +1,76 @@
+"""The no-batchnorm and mlp-generator experiments (WGAN Figs. 5-7) at their quick size on the built-in digits, and
+how the image experiments read MNIST preset runs back instead of training them again."""
+
+import json
+
+import pytest
+
+from wgan.experiments import EXPERIMENTS, image_runs
+from wgan.experiments.image_runs import ImageData, _budget_end, preset_name
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def no_batchnorm():
+    return EXPERIMENTS["no-batchnorm"](quick=True, seed=0)
+
+
+def test_each_generator_variant_has_its_mnist_presets():
+    assert preset_name("wgan", "dcgan-constant") == "mnist-wgan-nobn"
+    assert preset_name("gan", "mlp") == "mnist-gan-mlp"
+    assert preset_name("wgan-gp", "dcgan") == "mnist-wgan-gp"
+    with pytest.raises(ValueError, match="no MNIST preset"):
+        preset_name("wgan-lp", "mlp")
+
+
+def test_quick_no_batchnorm_trains_both_algorithms_and_wgans_fd_falls(no_batchnorm):
+    numbers = no_batchnorm.numbers
+    assert numbers["model"] == "dcgan-constant" and numbers["data"].startswith("digits")
+    assert len(numbers["wgan_fd"]) == len(numbers["iterations"]) >= 6
+    assert len(numbers["gan_fd"]) == len(numbers["gan_iterations"]) >= 6
+    assert all(0 <= classes <= 10 for classes in numbers["wgan_classes_covered"] + numbers["gan_classes_covered"])
+    assert no_batchnorm.all_hold, no_batchnorm.claims
+    json.dumps(no_batchnorm.to_dict(), allow_nan=False)
+
+
+def test_the_page_quotes_the_paper_and_shows_the_figure(no_batchnorm, tmp_path):
+    no_batchnorm.write(tmp_path / "no-batchnorm")
+    page = (tmp_path / "no-batchnorm.md").read_text()
+    assert "the standard GAN fails to learn, while WGAN still produces samples" in page
+    assert (tmp_path / "no-batchnorm" / "figure.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _fake_preset_run(folder, minutes_per_row):
+    """A run folder as a 10-minute MNIST preset run leaves it: config, metrics and one grid per evaluation."""
+    (folder / "samples").mkdir(parents=True)
+    (folder / "config.toml").write_text("")
+    rows = []
+    for index, iteration in enumerate((150, 300, 450)):
+        rows.append({"iteration": iteration, "time/train_minutes": minutes_per_row * (index + 1)})
+        rows.append({"iteration": iteration, "eval/fd": 100.0 / (index + 1), "eval/estimate": 3.0 - index})
+        (folder / "samples" / f"iter_{iteration:06d}.png").write_bytes(b"\x89PNG" + bytes([index]))
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_a_preset_run_already_past_the_budget_is_read_back_up_to_it_and_not_trained(tmp_path, monkeypatch):
+    _fake_preset_run(tmp_path / "mnist-wgan-nobn-fp32-s0", minutes_per_row=image_runs.PRESET_MINUTES / 2)
+    monkeypatch.setattr(image_runs, "train", lambda **settings: pytest.fail("trained again"))
+    monkeypatch.setattr(image_runs, "resume", lambda *args, **settings: pytest.fail("resumed"))
+    run = image_runs.image_run("wgan", "dcgan-constant", quick=False, seed=0,
+                               data=ImageData("mnist-files", tmp_path))
+    assert [row["iteration"] for row in run.evaluations] == [150, 300]  # 300: where the budget was reached
+    assert run.grid_png == b"\x89PNG\x01" and run.series("fd") == [100.0, 50.0]
+
+
+def test_budget_end_is_the_first_iteration_at_the_budget_or_none():
+    minutes = image_runs.PRESET_MINUTES
+    assert _budget_end([{"iteration": 5, "time/train_minutes": minutes - 1}]) is None
+    assert _budget_end([{"iteration": 5, "time/train_minutes": minutes - 1}, {"iteration": 9, "eval/fd": 1.0},
+                        {"iteration": 9, "time/train_minutes": minutes + 0.01}]) == 9
+
+
+def test_quick_mlp_generator_trains_the_mlp_model_and_wgans_fd_falls():
+    result = EXPERIMENTS["mlp-generator"](quick=True, seed=0)
+    assert result.numbers["model"] == "mlp" and len(result.numbers["gan_fd"]) >= 6
+    assert result.all_hold, result.claims
