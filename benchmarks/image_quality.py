@@ -9,8 +9,8 @@ images) the run logs the classifier's Frechet distance, the classes generated, t
 mean confidence (``wgan.metrics.images``), and exact and sliced W1 in pixel space on 2000 images a side. At each
 budget one JSON line goes to --results: the last evaluation, the iterations reached, and the Spearman rank
 correlation between the critic's estimate and the FD over the run's evaluation points so far. The final sample
-grid of each budget is copied to --grids. Runs go to --out. A preset whose run folder already has results
-continues from its last budget, so `--minutes 10` for every preset can later be extended with `--minutes 10 30`.
+grid of each budget is copied to --grids. Runs go to --out. A preset whose run folder already exists is resumed
+(budgets already in --results are skipped), so `--minutes 10` for every preset can later be extended with `--minutes 10 30`.
 """
 
 from __future__ import annotations
@@ -80,14 +80,15 @@ def main() -> None:
         reached = max((row["budget_minutes"] for row in earlier), default=0.0)
         wall_before = max((row["wall_seconds"] for row in earlier), default=0.0)
         start = time.perf_counter()
+        folder = Path(args.out) / name
         run = None
         for minutes in (budget for budget in args.minutes if budget > reached):
-            if run is None and not earlier:
+            if run is None and not (folder / "config.toml").is_file():
                 run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
                                  iterations=10**7, max_minutes=minutes, eval_every=args.eval_every, out=args.out,
                                  name=name, progress=False)
             else:
-                run = wgan.resume(run.path if run else Path(args.out) / name, max_minutes=minutes, progress=False)
+                run = wgan.resume(folder, max_minutes=minutes, progress=False)
             row = record(run, preset, args.precision, minutes, wall_before + time.perf_counter() - start)
             append(results, row)
             last_grid = sorted((run.path / "samples").glob("iter_*.png"))[-1]

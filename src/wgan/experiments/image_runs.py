@@ -30,7 +30,7 @@ from ..config import PRESETS
 from ..runs import RunFolder
 
 PRESET_MINUTES = 10.0  # training time per MNIST run: the shorter budget of the image benchmark
-PRESET_EVAL_EVERY = 150  # generator iterations between evaluations: the image benchmark's
+PRESET_EVAL_EVERY = 150  # between evaluations of runs trained here; runs read back keep their own
 DIGITS_WARMUP = 5  # generator iterations with the warm-up's extra critic steps, on digits
 
 
