@@ -25,6 +25,7 @@ from scipy.stats import spearmanr
 
 import wgan
 from wgan.config import PRESETS
+from wgan.experiments.image_runs import PRESET_EVAL_EVERY
 
 SCORES = ("fd", "classes_covered", "class_kl", "confidence", "w1", "sliced_w1", "estimate")
 
@@ -62,7 +63,9 @@ def main() -> None:
                         help="training-time budgets, increasing; the run resumes from one to the next")
     parser.add_argument("--data-dir", default="../shared/data/mnist")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
-    parser.add_argument("--eval-every", type=int, default=150)
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help=f"generator iterations between evaluations; default: {PRESET_EVAL_EVERY} for a new "
+                        "run, and a resumed run keeps its own")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grids", default="docs/images")
     add_output_arguments(parser, "benchmarks/runs/images", "benchmarks/results/image_quality.jsonl")
@@ -85,10 +88,10 @@ def main() -> None:
         for minutes in (budget for budget in args.minutes if budget > reached):
             if run is None and not (folder / "config.toml").is_file():
                 run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
-                                 iterations=10**7, max_minutes=minutes, eval_every=args.eval_every, out=args.out,
-                                 name=name, progress=False)
+                                 iterations=10**7, max_minutes=minutes, eval_every=args.eval_every or PRESET_EVAL_EVERY,
+                                 out=args.out, name=name, progress=False)
             else:
-                run = wgan.resume(folder, max_minutes=minutes, progress=False)
+                run = wgan.resume(folder, max_minutes=minutes, eval_every=args.eval_every, progress=False)
             row = record(run, preset, args.precision, minutes, wall_before + time.perf_counter() - start)
             append(results, row)
             last_grid = sorted((run.path / "samples").glob("iter_*.png"))[-1]

@@ -3,8 +3,9 @@
     python benchmarks/toy_quality.py                       # all algorithms x all sets, 5000 iterations
     python benchmarks/toy_quality.py --runs wgan-gp:fp32 wgan-gp:bf16 --data 8gaussians --iterations 1000
 
-For each (algorithm, data set) it trains with the toy defaults, evaluating every --eval-every iterations on
-2000 generated vs 2000 fresh real samples, and prints exact W1 at 1k iterations and at the end, modes covered,
+For each (algorithm, data set) it trains with the toy defaults, evaluating every --eval-every iterations (exact
+W1 and modes on 2000 generated vs 2000 fresh real samples, the critic's estimate on the point-data default of
+20,000 pairs), and prints exact W1 at 1k iterations and at the end, modes covered,
 the fraction of high-quality samples, and the Spearman rank correlation between the critic's estimate and the
 exact W1 over the evaluation points. Runs go to --out; one JSON line per run is appended to --results.
 Runs are spread over --workers processes of --threads torch threads each.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from wgan.cli import main
-from wgan.experiments import Claim, ExperimentResult
+from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, ImageData
 from wgan.experiments.report import write_report
 
 
@@ -18,21 +19,24 @@ def test_experiment_command_writes_figure_numbers_and_page(tmp_path, capsys):
     assert "| claim | measured | holds |" in (folder / "README.md").read_text()
     page = (tmp_path / "optimal-critic.md").read_text()
     assert "the discriminator of a minimax GAN saturates" in page and "(optimal-critic/figure.png)" in page
-    assert "wgan experiment optimal-critic --out docs/experiments" in page
+    assert f"    wgan experiment optimal-critic --quick --out {tmp_path}\n" in page  # the command that made it
     assert "holds" in capsys.readouterr().out
 
 
 def test_report_has_one_row_per_claim_and_every_figure_and_a_page_per_experiment(tmp_path):
     results = [ExperimentResult("first", {"x": 1.0}, [Claim("a |theta| claim", "0.99", True)], b"\x89PNG",
                                 '"A quoted claim." (Someone 2017, Sec. 1)'),
-               ExperimentResult("second", {}, [Claim("b", "3", False), Claim("c", "4", True)], b"\x89PNG")]
+               ExperimentResult("second", {}, [Claim("b", "3", False, "Too short."), Claim("c", "4", True)],
+                                b"\x89PNG")]
     write_report(results, tmp_path)
     markdown = (tmp_path / "report.md").read_text()
+    assert "## Where a claim does not hold\n\n- second: *b*. Too short.\n" in markdown
     assert markdown.count("\n| first |") + markdown.count("\n| second |") == 3
     assert "a \\|theta\\| claim" in markdown and "**no**" in markdown
     assert "first/figure.png" in markdown and "second/figure.png" in markdown
     page = (tmp_path / "report.html").read_text()
     assert page.count("<tr><td>") == 3 and "second/figure.png" in page
+    assert "<li>second: <em>b</em>. Too short.</li>" in page
     assert (tmp_path / "first" / "results.json").is_file()
     assert '> "A quoted claim." (Someone 2017, Sec. 1)' in (tmp_path / "first.md").read_text()
     assert "The paper's claim" not in (tmp_path / "second.md").read_text()  # no quote given, no empty section
@@ -49,6 +53,31 @@ def test_a_data_dir_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys
     error = capsys.readouterr().err.strip()
     assert "--data-dir" in error and "MNIST" in error and len(error.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_non_positive_minutes_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["experiment", "no-batchnorm", "--minutes", "0", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--minutes must be positive, got 0" in error and len(error.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_page_gives_the_command_that_made_it_with_the_mnist_options(tmp_path, monkeypatch):
+    seen = {}
+
+    def experiment(quick, seed, data):
+        seen.update(data=data)
+        return ExperimentResult("no-batchnorm", {}, [Claim("c", "1", True)], b"\x89PNG")
+
+    monkeypatch.setitem(EXPERIMENTS, "no-batchnorm", experiment)
+    (tmp_path / "mnist").mkdir()
+    assert main(["experiment", "no-batchnorm", "--out", str(tmp_path / "docs"), "--data-dir", str(tmp_path / "mnist"),
+                 "--runs", "old/runs", "--minutes", "30"]) == 0
+    assert seen["data"] == ImageData(str(tmp_path / "mnist"), Path("old/runs"), 30.0)
+    page = (tmp_path / "docs" / "no-batchnorm.md").read_text()
+    assert (f"    wgan experiment no-batchnorm --out {tmp_path / 'docs'} --data-dir {tmp_path / 'mnist'} "
+            "--runs old/runs --minutes 30\n") in page
+    assert ExperimentResult.read(tmp_path / "docs" / "no-batchnorm").command in page
 
 
 def test_one_experiment_run_into_a_report_folder_updates_the_report(tmp_path):

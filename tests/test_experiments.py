@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from wgan import distances
-from wgan.experiments import (EXPERIMENTS, Claim, ExperimentResult, meaningful_loss, optimal_critic, parallel_lines,
-                              vanishing_gradients)
+from wgan.experiments import (EXPERIMENTS, NO_WHY, Claim, ExperimentResult, meaningful_loss, optimal_critic,
+                              parallel_lines, vanishing_gradients)
 
 LOG2 = math.log(2.0)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -130,6 +130,16 @@ def test_write_leaves_the_page_beside_the_folder_with_the_quote_figure_table_and
     assert "| claim | measured | holds |" in page and page.count("\n| ") == 1 + len(vanishing.claims)
     assert "wgan experiment vanishing-gradients --out docs/experiments" in page
     assert (out / "README.md").read_text() == page.replace("](vanishing-gradients/", "](")  # the same page
+
+
+def test_a_page_explains_each_claim_that_does_not_hold_by_its_why_and_only_those(tmp_path):
+    claims = [Claim("a holds", "1", True, "not shown"), Claim("b fails", "2", False, "The critic died."),
+              Claim("c fails", "3", False)]
+    page = ExperimentResult("demo", {}, claims, PNG_SIGNATURE).page()
+    assert "## Where a claim does not hold" in page and "not shown" not in page
+    assert "- *b fails*. The critic died." in page and f"- *c fails*. {NO_WHY}" in page
+    assert page.index("| c fails |") < page.index("## Where a claim does not hold") < page.index("## The command")
+    assert "Where a claim" not in ExperimentResult("demo", {}, claims[:1], PNG_SIGNATURE).page()
 
 
 def test_write_marks_a_claim_that_does_not_hold_and_escapes_bars_in_the_table(tmp_path):

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from wgan.experiments import EXPERIMENTS, image_runs
-from wgan.experiments.image_runs import ImageData, _budget_end, preset_name
+from wgan.experiments import EXPERIMENTS, generator_ablation, image_runs
+from wgan.experiments.image_runs import ImageData, ImageRun, _budget_end, preset_name
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -61,16 +61,39 @@ def test_a_preset_run_already_past_the_budget_is_read_back_up_to_it_and_not_trai
                                data=ImageData("mnist-files", tmp_path))
     assert [row["iteration"] for row in run.evaluations] == [150, 300]  # 300: where the budget was reached
     assert run.grid_png == b"\x89PNG\x01" and run.series("fd") == [100.0, 50.0]
+    longer = image_runs.image_run("wgan", "dcgan-constant", quick=False, seed=0,
+                                  data=ImageData("mnist-files", tmp_path, minutes=1.5 * image_runs.PRESET_MINUTES))
+    assert [row["iteration"] for row in longer.evaluations] == [150, 300, 450]
+    assert longer.data.endswith(f"{1.5 * image_runs.PRESET_MINUTES:g} min")
 
 
 def test_budget_end_is_the_first_iteration_at_the_budget_or_none():
-    minutes = image_runs.PRESET_MINUTES
-    assert _budget_end([{"iteration": 5, "time/train_minutes": minutes - 1}]) is None
+    minutes = 30.0
+    assert _budget_end([{"iteration": 5, "time/train_minutes": minutes - 1}], minutes) is None
     assert _budget_end([{"iteration": 5, "time/train_minutes": minutes - 1}, {"iteration": 9, "eval/fd": 1.0},
-                        {"iteration": 9, "time/train_minutes": minutes + 0.01}]) == 9
+                        {"iteration": 9, "time/train_minutes": minutes + 0.01}], minutes) == 9
 
 
 def test_quick_mlp_generator_trains_the_mlp_model_and_wgans_fd_falls():
     result = EXPERIMENTS["mlp-generator"](quick=True, seed=0)
     assert result.numbers["model"] == "mlp" and len(result.numbers["gan_fd"]) >= 6
     assert result.all_hold, result.claims
+
+
+def _evaluated(fd: list[float], estimate: list[float]) -> ImageRun:
+    rows = [{"iteration": 500 * (i + 1), "eval/fd": value, "eval/estimate": guess, "eval/classes_covered": 1}
+            for i, (value, guess) in enumerate(zip(fd, estimate))]
+    return ImageRun("MNIST, preset mnist-wgan-mlp, 10 min", rows, b"")
+
+
+def test_a_critic_whose_estimate_is_exactly_0_at_the_end_is_reported_dead_from_that_evaluation():
+    why = generator_ablation._why_not_learned(_evaluated([1200.0, 900.0, 860.0, 880.0, 880.0, 880.0],
+                                                         [0.4, 0.2, 0.1, 0.0, 0.0, 0.0]))
+    assert why.startswith("The critic died: from iteration 2000 on its estimate is exactly 0")
+    assert "the FD stays at 880.0" in why and "from 1200.0 to 860.0" in why
+
+
+def test_a_live_critic_that_has_not_learned_gets_the_fds_course_over_the_run():
+    why = generator_ablation._why_not_learned(_evaluated([1100.0, 700.0, 1300.0, 950.0], [0.3, 0.2, 0.0, 0.1]))
+    assert "2000 generator iterations" in why and "700.0 at its best (iteration 1000)" in why
+    assert why.endswith("FD along the way: 1100, 700, 1300, 950.") and "died" not in why

@@ -37,3 +37,10 @@ def test_the_page_quotes_figure_3(result, tmp_path):
     page = (tmp_path / "meaningful-loss.md").read_text()
     assert "clear correlation between lower error and better sample quality" in page
     assert (tmp_path / "meaningful-loss" / "figure.png").stat().st_size > 0
+
+
+def test_the_why_of_a_low_spearman_names_the_successive_points_where_estimate_and_quality_part():
+    history = {"iteration": [100, 200, 300, 400], "estimate": [0.5, 0.3, 0.35, 0.1], "quality": [9.0, 7.0, 5.0, 4.0]}
+    why = meaningful_loss._out_of_order(history, "FD")
+    assert why.startswith("Over 4 evaluation points, the estimate moves against the FD between 1 of the 3 pairs")
+    assert "iterations 200 -> 300: estimate 0.3 -> 0.35, FD 7 -> 5" in why and "100 -> 200" not in why

@@ -72,3 +72,11 @@ def test_full_size_also_checks_that_wgan_gp_and_wgan_cover_at_least_the_high_cov
     assert [claim.holds for claim in claims] == [True, False, True, False]  # equal quality: not "more"
     assert "WGAN-GP" in claims[2].text and "WGAN (clipping)" in claims[3].text
     assert claims[3].measured.startswith(f"{threshold - 0.5:.1f}")
+
+
+def test_few_modes_with_most_samples_on_them_is_called_collapse_and_with_few_on_them_unresolved():
+    numbers = {"modes_total": 25, "iterations": 4000}
+    assert mode_collapse._why_few_modes("gan", 2.0, 0.9, numbers).startswith("This is mode collapse: 90%")
+    unresolved = mode_collapse._why_few_modes("wgan", 0.6, 0.07, numbers)
+    assert unresolved.startswith("Not mode collapse: only 7% of the samples") and "clipped critic" in unresolved
+    assert "clipped critic" not in mode_collapse._why_few_modes("wgan-gp", 10.0, 0.3, numbers)

@@ -68,6 +68,19 @@ def test_resumed_run_equals_an_uninterrupted_run(tmp_path, monkeypatch, lr_decay
     assert without_times(logged) == without_times(straight.history)
 
 
+def test_a_run_resumed_with_another_eval_every_trains_the_same_and_evaluates_at_the_new_pace(tmp_path):
+    # no decay (it would follow --iterations), and a log at iteration 12, where the first part ends and logs
+    common = dict(TINY, out=str(tmp_path), seed=3, lr_decay="none", log_every=6)
+    straight = wgan.train(name="straight", iterations=24, eval_every=6, progress=False, **common)
+    wgan.train(name="split", iterations=12, eval_every=6, progress=False, **common)
+    assert main(["train", "--resume", str(tmp_path / "split"), "--iterations", "24", "--eval-every", "12",
+                 "--quiet"]) == 0
+    history = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    training = [row for row in without_times(history) if "train/estimate" in row]
+    assert training == [row for row in without_times(straight.history) if "train/estimate" in row]
+    assert [row["iteration"] for row in history if "eval/w1" in row] == [6, 12, 24]
+
+
 def without_times(history: list[dict]) -> list[dict]:
     return [{key: value for key, value in row.items() if not key.startswith("time/")} for row in history]
 
@@ -185,11 +198,25 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
-    assert "only --iterations and --max-minutes may change" in capsys.readouterr().err
+    assert "only --iterations, --max-minutes and --eval-every may change" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 2
     assert "already reached iteration 2" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_a_checkpoint_without_a_field_of_this_version_is_one_line_not_a_key_error(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    state = torch.load(latest, weights_only=True)
+    del state["train_seconds"]  # as checkpoints written before the time budget existed
+    torch.save(state, latest)
+    before = {path: path.read_bytes() for path in (tmp_path / "run").rglob("*") if path.is_file()}
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "lacks train_seconds" in error and "older version" in error and len(error.splitlines()) == 1
+    assert {path: path.read_bytes() for path in (tmp_path / "run").rglob("*") if path.is_file()} == before
 
 
 def test_a_damaged_checkpoint_is_reported_not_unpickled(tmp_path, capsys):

@@ -172,16 +172,18 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
 
 
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
-           max_minutes: float | None = None) -> Run:
+           max_minutes: float | None = None, eval_every: int | None = None) -> Run:
     """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
-    new training-time budget (``max_minutes``, counted from the run's start).
+    new training-time budget (``max_minutes``, counted from the run's start), evaluating every ``eval_every``
+    iterations from here on if given.
 
-    The continuation is bit-exact: the same random streams and losses as a run that was never interrupted.
+    The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
+    (evaluations draw from their own stream, so how often they come does not change the training).
     """
     run = RunFolder.open(path)
     config = run.config()
-    changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes))
-               if value is not None}
+    changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes),
+                                               ("eval_every", eval_every)) if value is not None}
     config = resolve(dataclasses.replace(config, **changes))
     trainer = _assemble(config, lambda: run, progress=progress)
     trainer.load_state_dict(run.load_checkpoint("latest", trainer.device))

@@ -17,12 +17,13 @@ from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIEL
                      POINT_DATA_OVERRIDES, field_type)
 from .errors import WganError
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
+from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
 from .runs import atomic_write
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-RESUMABLE = ("iterations", "max_minutes")  # the settings --resume may change
+RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 
 
 class Parser(argparse.ArgumentParser):
@@ -92,7 +93,7 @@ def build_parser() -> Parser:
                                 "samples/*.png, curves.png and checkpoints/.")
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
-                       "(bit-exact); only --iterations and --max-minutes may change")
+                       "(bit-exact); only --iterations, --max-minutes and --eval-every may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_options(train)
 
@@ -129,7 +130,19 @@ def build_parser() -> Parser:
                             help="where the MNIST runs are kept, and read back instead of trained again when "
                             "present (benchmarks/image_quality.py keeps its runs in benchmarks/runs/images); "
                             "default: runs/experiments")
+    experiment.add_argument("--minutes", type=float, default=PRESET_MINUTES,
+                            help="training time of each MNIST run (with --data-dir), on this machine; a longer run "
+                            f"found in --runs is read up to it; default: {PRESET_MINUTES:g}")
     return parser
+
+
+def _experiment_command(args: argparse.Namespace, name: str) -> str:
+    """The command line that makes experiment ``name`` as ``args`` did, for its page."""
+    words = ["wgan experiment", args.name, "--quick" if args.quick else "", f"--out {args.out}",
+             f"--seed {args.seed}" if args.seed else ""]
+    if name in IMAGE_EXPERIMENTS and args.data_dir is not None:
+        words += [f"--data-dir {args.data_dir}", f"--runs {args.runs}", f"--minutes {args.minutes:g}"]
+    return " ".join(word for word in words if word)
 
 
 def _experiment(args: argparse.Namespace) -> None:
@@ -138,12 +151,15 @@ def _experiment(args: argparse.Namespace) -> None:
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise WganError(f"--data-dir '{args.data_dir}' is not a folder: give the folder that holds the MNIST IDX "
                         "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
+    if not args.minutes > 0:
+        raise WganError(f"--minutes must be positive, got {args.minutes:g}: the training time of each MNIST run")
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     results = []
     for name in names:
         print(f"running {name} ({'quick' if args.quick else 'full'} size)...", flush=True)
-        images = {"data": ImageData(args.data_dir, Path(args.runs))} if name in IMAGE_EXPERIMENTS else {}
+        images = {"data": ImageData(args.data_dir, Path(args.runs), args.minutes)} if name in IMAGE_EXPERIMENTS else {}
         result = EXPERIMENTS[name](quick=args.quick, seed=args.seed, **images)
+        result.command = _experiment_command(args, name)
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
@@ -165,10 +181,10 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume:
         changed = [name for name, value in settings.items() if value is not None and name not in RESUMABLE]
         if changed or args.config:
-            raise WganError(f"--resume continues a run with its saved settings; only --iterations and "
-                            f"--max-minutes may change, not {', '.join(changed) or '--config'}")
+            raise WganError(f"--resume continues a run with its saved settings; only --iterations, --max-minutes "
+                            f"and --eval-every may change, not {', '.join(changed) or '--config'}")
         run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
-                         max_minutes=settings["max_minutes"])
+                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"])
     else:
         config = api.make_config(args.config, **settings)
         run = api.train(config, progress=not args.quiet)

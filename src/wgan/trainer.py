@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .data.sampler import Sampler
+from .errors import WganError
 from .objectives import Objective, critic_gradient_norm, interpolate
 from .runs import RunFolder
 
@@ -103,6 +104,10 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = sorted(self.state_dict().keys() - state.keys())
+        if missing:
+            raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
+                            "train the run again with this version")
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])

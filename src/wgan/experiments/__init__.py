@@ -43,13 +43,22 @@ PENALTY_WEIGHT = 10.0
 ADAM = {"optimizer": "adam", "lr": 1e-3, "beta1": 0.5, "beta2": 0.9}
 
 
+NO_WHY = "The measurements do not say why."  # shown for a failing claim that has no ``why``
+
+
 @dataclass(frozen=True)
 class Claim:
-    """One statement of a paper, what we measured for it, and whether the measurement bears it out."""
+    """One statement of a paper, what we measured for it, and whether the measurement bears it out.
+
+    ``why`` is what the same measurements say about the reason should the claim not hold (an undertrained run,
+    a dead critic, the evaluation points out of order), so that a "no" comes with its explanation; pages show
+    it for failing claims only.
+    """
 
     text: str
     measured: str
     holds: bool
+    why: str = ""
 
 
 @dataclass
@@ -57,7 +66,8 @@ class ExperimentResult:
     """What an experiment leaves: named numbers (plain floats and lists), checked claims and one figure.
 
     ``paper`` is the statement of the paper that the experiment checks, quoted (or marked as paraphrased) with
-    its reference; it heads the experiment's page.
+    its reference; it heads the experiment's page. ``command`` is the command line that made the result, shown
+    on the page (default: ``wgan experiment NAME --out docs/experiments``).
     """
 
     name: str
@@ -65,13 +75,19 @@ class ExperimentResult:
     claims: list[Claim] = field(default_factory=list)
     figure_png: bytes = b""
     paper: str = ""
+    command: str = ""
 
     @property
     def all_hold(self) -> bool:
         return all(claim.holds for claim in self.claims)
 
+    @property
+    def failures(self) -> list[Claim]:
+        """The claims that do not hold, in order."""
+        return [claim for claim in self.claims if not claim.holds]
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "paper": self.paper, "numbers": self.numbers,
+        return {"name": self.name, "paper": self.paper, "command": self.command, "numbers": self.numbers,
                 "claims": [asdict(claim) for claim in self.claims]}
 
     def page(self, folder: str = "") -> str:
@@ -89,9 +105,11 @@ class ExperimentResult:
         return "\n".join([
             f"# {self.name}", "", *quote, f"![{self.name}]({folder}figure.png)", "",
             "## What we measured", "", "| claim | measured | holds |", "|---|---|---|", *rows, "",
+            *failure_section([("", claim) for claim in self.failures]),
             f"Every number measured is in [results.json]({folder}results.json).", "", "## The command", "",
-            f"    wgan experiment {self.name} --out docs/experiments", "",
-            "makes this page at the full size, the documentation's (`--quick` runs the small size the tests use).", ""])
+            f"    {self.command or f'wgan experiment {self.name} --out docs/experiments'}", "",
+            "made this page (`--quick` runs the small size the tests use; without it, the full size, the "
+            "documentation's).", ""])
 
     @classmethod
     def read(cls, folder: str | Path) -> ExperimentResult:
@@ -99,7 +117,7 @@ class ExperimentResult:
         folder = Path(folder)
         saved = json.loads((folder / "results.json").read_text())
         return cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
-                   (folder / "figure.png").read_bytes(), saved["paper"])
+                   (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""))
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing), and the
@@ -116,6 +134,18 @@ class ExperimentResult:
         atomic_write_bytes(out / "README.md", self.page().encode())
         atomic_write_bytes(out.parent / f"{self.name}.md", self.page(f"{out.name}/").encode())
         return out
+
+
+def failure_section(failures: list[tuple[str, Claim]]) -> list[str]:
+    """Markdown lines "## Where a claim does not hold": each (experiment, claim) that fails, with its ``why``.
+
+    An empty experiment name leaves it out (an experiment's own page); no failures give no lines.
+    """
+    if not failures:
+        return []
+    return ["## Where a claim does not hold", "",
+            *(f"- {experiment + ': ' if experiment else ''}*{claim.text}*. "
+              f"{claim.why or NO_WHY}" for experiment, claim in failures), ""]
 
 
 # ----------------------------------------------------------------------------------------------- shared helpers

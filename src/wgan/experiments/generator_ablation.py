@@ -9,7 +9,7 @@ batch norm) and ``mlp-generator`` (model ``mlp``: both networks are MLPs of that
 
 Data and size (:mod:`wgan.experiments.image_runs`): at the full size with MNIST (``--data-dir``), the presets
 ``mnist-wgan-nobn`` / ``mnist-gan-nobn`` and ``mnist-wgan-mlp`` / ``mnist-gan-mlp`` for 10 minutes of training
-each; without MNIST, and at the quick size, the built-in digits. The samples are scored by the project's
+each (``--minutes``); without MNIST, and at the quick size, the built-in digits. The samples are scored by the project's
 classifier (:mod:`wgan.metrics.images`): FD, classes generated, confidence.
 
 Claims. "Learns" is read as: generates at least :data:`LEARNED_CLASSES` of the 10 classes and lowers its FD to
@@ -59,7 +59,7 @@ def make_experiment(name: str) -> Callable[..., ExperimentResult]:
         wgan, gan = runs["wgan"], runs["gan"]
         numbers = {"data": wgan.data, "model": model,
                    **{f"{algorithm}_{key}": run.series(key) for algorithm, run in runs.items()
-                      for key in ("fd", "classes_covered", "confidence")},
+                      for key in ("fd", "classes_covered", "confidence", "estimate")},
                    "iterations": [row["iteration"] for row in wgan.evaluations],
                    "gan_iterations": [row["iteration"] for row in gan.evaluations]}
         measured = {algorithm: f"{ALGORITHMS[algorithm]}: FD {run.series('fd')[0]:.1f} -> {run.last['eval/fd']:.1f}, "
@@ -73,7 +73,7 @@ def make_experiment(name: str) -> Callable[..., ExperimentResult]:
                 Claim(f"WGAN learns with {description}: at least {LEARNED_CLASSES} of 10 classes and an FD under "
                       f"{LEARNED_FD_FALL:g} of its first", measured["wgan"],
                       wgan.last["eval/classes_covered"] >= LEARNED_CLASSES
-                      and wgan_fd[-1] < LEARNED_FD_FALL * wgan_fd[0]),
+                      and wgan_fd[-1] < LEARNED_FD_FALL * wgan_fd[0], _why_not_learned(wgan)),
                 Claim(f"the standard GAN does markedly worse with the same generator: FD at least {MARKEDLY:g}x "
                       "WGAN's, or fewer classes", f"{measured['gan']}; {measured['wgan']}",
                       gan.last["eval/fd"] >= MARKEDLY * wgan.last["eval/fd"]
@@ -81,6 +81,23 @@ def make_experiment(name: str) -> Callable[..., ExperimentResult]:
         return ExperimentResult(name, numbers, claims, _figure(runs, description), paper)
 
     return run
+
+
+def _why_not_learned(run: ImageRun) -> str:
+    """What the run's evaluations say about why it has not learned: a critic that died (its output constant, so
+    the estimate is exactly 0 and the generator gets no gradient), or else the FD's course over the run."""
+    iterations, fd, estimate = [row["iteration"] for row in run.evaluations], run.series("fd"), run.series("estimate")
+    best = min(range(len(fd)), key=fd.__getitem__)
+    alive = [i for i, value in enumerate(estimate) if value != 0.0]
+    if alive and alive[-1] < len(estimate) - 2:  # a constant critic at the last two evaluations or more
+        dead = alive[-1] + 1
+        return (f"The critic died: from iteration {iterations[dead]} on its estimate is exactly 0 (its output is "
+                f"the same for every image, so the generator gets no gradient) and the FD stays at {fd[-1]:.1f}; "
+                f"until then the FD had fallen from {fd[0]:.1f} to {min(fd[:dead + 1]):.1f}.")
+    return (f"The run ({run.data}, {iterations[-1]} generator iterations) had not learned digits by its end: FD "
+            f"{fd[0]:.1f} at iteration {iterations[0]}, {fd[best]:.1f} at its best (iteration {iterations[best]}), "
+            f"{fd[-1]:.1f} at the end, {run.last['eval/classes_covered']}/10 classes; FD along the way: "
+            + ", ".join(f"{value:.0f}" for value in fd) + ".")
 
 
 def _figure(runs: dict[str, ImageRun], description: str) -> bytes:

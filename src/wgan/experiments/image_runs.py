@@ -2,8 +2,8 @@
 scikit-learn digits otherwise.
 
 With ``data_dir`` (a folder of MNIST IDX files) at the full size, a run is the preset of the algorithm and model
-(``mnist-wgan-nobn`` for WGAN with Fig. 6's generator; :data:`wgan.config.PRESETS`) trained for
-:data:`PRESET_MINUTES` minutes of training time on this machine, evaluated every :data:`PRESET_EVAL_EVERY`
+(``mnist-wgan-nobn`` for WGAN with Fig. 6's generator; :data:`wgan.config.PRESETS`) trained for ``minutes``
+(:data:`PRESET_MINUTES` unless given) of training time on this machine, evaluated every :data:`PRESET_EVAL_EVERY`
 generator iterations, in ``runs/<preset>-fp32-s<seed>``. These are the folder names and settings of
 ``benchmarks/image_quality.py``: a run that the benchmark or an earlier experiment left there is read back, not
 trained again (one that stopped short of the budget is resumed to it, one that went past is read up to it).
@@ -29,7 +29,7 @@ from ..api import resume, train
 from ..config import PRESETS
 from ..runs import RunFolder
 
-PRESET_MINUTES = 10.0  # training time per MNIST run: the shorter budget of the image benchmark
+PRESET_MINUTES = 10.0  # default training time per MNIST run: the shorter budget of the image benchmark
 PRESET_EVAL_EVERY = 150  # between evaluations of runs trained here; runs read back keep their own
 DIGITS_WARMUP = 5  # generator iterations with the warm-up's extra critic steps, on digits
 
@@ -40,6 +40,7 @@ class ImageData:
 
     data_dir: str | None = None  # MNIST IDX files; None: the built-in digits
     runs: Path = Path("runs/experiments")
+    minutes: float = PRESET_MINUTES  # training time of each MNIST run
 
 
 @dataclass(frozen=True)
@@ -91,22 +92,22 @@ def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
     name = f"{preset}-fp32-s{seed}"
     folder = data.runs / name
     if not (folder / "config.toml").exists():
-        print(f"  training {preset} for {PRESET_MINUTES:g} minutes into {folder}", flush=True)
-        train(preset=preset, data_dir=data.data_dir, seed=seed, iterations=10**7, max_minutes=PRESET_MINUTES,
+        print(f"  training {preset} for {data.minutes:g} minutes into {folder}", flush=True)
+        train(preset=preset, data_dir=data.data_dir, seed=seed, iterations=10**7, max_minutes=data.minutes,
               eval_every=PRESET_EVAL_EVERY, out=str(data.runs), name=name, progress=False)
-    elif _budget_end(RunFolder.open(folder).history) is None:
-        print(f"  resuming {folder} to {PRESET_MINUTES:g} minutes", flush=True)
-        resume(folder, max_minutes=PRESET_MINUTES, progress=False)
+    elif _budget_end(RunFolder.open(folder).history, data.minutes) is None:
+        print(f"  resuming {folder} to {data.minutes:g} minutes", flush=True)
+        resume(folder, max_minutes=data.minutes, progress=False)
     history = RunFolder.open(folder).history
-    end = _budget_end(history)
+    end = _budget_end(history, data.minutes)
     rows = [row for row in history if "eval/fd" in row and row["iteration"] <= end]
     grid = folder / "samples" / f"iter_{rows[-1]['iteration']:06d}.png"
-    return ImageRun(f"MNIST, preset {preset}, {PRESET_MINUTES:g} min", rows, grid.read_bytes())
+    return ImageRun(f"MNIST, preset {preset}, {data.minutes:g} min", rows, grid.read_bytes())
 
 
-def _budget_end(history: list[dict[str, Any]]) -> int | None:
-    """The iteration at which the run's training time reached :data:`PRESET_MINUTES`, or None if it has not."""
-    return next((row["iteration"] for row in history if row.get("time/train_minutes", 0) >= PRESET_MINUTES), None)
+def _budget_end(history: list[dict[str, Any]], minutes: float) -> int | None:
+    """The iteration at which the run's training time reached ``minutes``, or None if it has not."""
+    return next((row["iteration"] for row in history if row.get("time/train_minutes", 0) >= minutes), None)
 
 
 def _digits_run(algorithm: str, model: str, size: DigitsSize, seed: int) -> ImageRun:

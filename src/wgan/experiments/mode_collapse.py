@@ -138,11 +138,27 @@ def _claims(numbers: dict, size: Size) -> list[Claim]:
               quality["wgan-gp"] > quality["gan"]),
     ]
     if size.checks_high_coverage:
-        claims += [Claim(f"no mode collapse for {ALGORITHMS[algorithm]}: it covers at least {HIGH_COVERAGE} of the "
-                         f"{total} modes on average", f"{modes[algorithm]:.1f} (high quality {quality[algorithm]:.0%})",
-                         modes[algorithm] >= HIGH_COVERAGE)
-                   for algorithm in ("wgan-gp", "wgan")]
+        for algorithm in ("wgan-gp", "wgan"):
+            claims.append(Claim(f"no mode collapse for {ALGORITHMS[algorithm]}: it covers at least {HIGH_COVERAGE} "
+                                f"of the {total} modes on average",
+                                f"{modes[algorithm]:.1f} (high quality {quality[algorithm]:.0%})",
+                                modes[algorithm] >= HIGH_COVERAGE,
+                                _why_few_modes(algorithm, modes[algorithm], quality[algorithm], numbers)))
     return claims
+
+
+def _why_few_modes(algorithm: str, modes: float, quality: float, numbers: dict) -> str:
+    """Collapse or not yet resolved? A collapsed generator puts most of its samples on the few modes it covers
+    (a high-quality fraction near 1); one that has not resolved the modes puts most of them between the modes."""
+    if quality >= 0.5:
+        return (f"This is mode collapse: {quality:.0%} of the samples lie on a mode, but on {modes:.1f} of the "
+                f"{numbers['modes_total']} modes on average.")
+    return (f"Not mode collapse: only {quality:.0%} of the samples lie within {N_STD:g} sd of any centre, so most "
+            f"fall between the modes rather than piling onto a few; after {numbers['iterations']} iterations the "
+            "generator has not resolved the modes (the figure shows the first seed's samples)."
+            + (" A clipped critic is biased towards simple functions (WGAN-GP, Sec. 3; the clipping-vs-penalty "
+               "experiment measures how far from optimal it stays), which gives the generator little to resolve "
+               "the modes with." if algorithm == "wgan" else ""))
 
 
 def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:

@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 
 from ..runs import atomic_write_bytes
-from . import ExperimentResult
+from . import NO_WHY, ExperimentResult, failure_section
 
 
 def _markdown(results: list[ExperimentResult]) -> str:
@@ -20,9 +20,10 @@ def _markdown(results: list[ExperimentResult]) -> str:
         for claim in result.claims:
             cells = [result.name, claim.text, claim.measured, "yes" if claim.holds else "**no**"]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    lines += ["", *failure_section([(result.name, claim) for result in results for claim in result.failures])]
     for result in results:
-        lines += ["", f"## {result.name}", "", f"![{result.name}]({result.name}/figure.png)"]
-    return "\n".join(lines) + "\n"
+        lines += [f"## {result.name}", "", f"![{result.name}]({result.name}/figure.png)", ""]
+    return "\n".join(lines)
 
 
 def _html(results: list[ExperimentResult]) -> str:
@@ -31,13 +32,17 @@ def _html(results: list[ExperimentResult]) -> str:
         f"<td>{html.escape(claim.measured)}</td><td class={'yes' if claim.holds else 'no'}>"
         f"{'yes' if claim.holds else 'no'}</td></tr>"
         for result in results for claim in result.claims)
+    failures = "".join(f"<li>{html.escape(result.name)}: <em>{html.escape(claim.text)}</em>. "
+                       f"{html.escape(claim.why or NO_WHY)}</li>"
+                       for result in results for claim in result.failures)
+    failures = f"<h2>Where a claim does not hold</h2><ul>{failures}</ul>" if failures else ""
     figures = "".join(f"<h2>{html.escape(r.name)}</h2><img src='{html.escape(r.name)}/figure.png' alt=''>"
                       for r in results)
     return ("<!doctype html><meta charset='utf-8'><title>WGAN claims, measured</title><style>"
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.yes{color:#2a7}.no{color:#c33}"
             "img{max-width:100%}</style><h1>The WGAN papers' claims, measured</h1><table><tr><th>experiment"
-            f"</th><th>claim</th><th>measured</th><th>holds?</th></tr>{rows}</table>{figures}\n")
+            f"</th><th>claim</th><th>measured</th><th>holds?</th></tr>{rows}</table>{failures}{figures}\n")
 
 
 def write_report(results: list[ExperimentResult], out_dir: str | Path) -> Path:

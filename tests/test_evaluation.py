@@ -1,0 +1,29 @@
+"""Evaluation on points: the critic's estimate sees every evaluation sample, exact W1 and the figure the first
+EXACT_SAMPLES of them."""
+
+import torch
+from torch import nn
+
+from wgan.config import make_config
+from wgan.data import build_sampler
+from wgan.distances import w1
+from wgan.metrics import EXACT_SAMPLES, evaluate
+from wgan.objectives import build_objective
+
+
+def test_on_points_the_estimate_uses_all_samples_and_exact_w1_the_first_exact_samples():
+    sampler = build_sampler("8gaussians", torch.device("cpu"))
+    generator, critic = nn.Linear(2, 2), nn.Linear(2, 1)
+    n = EXACT_SAMPLES + 500
+    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan-gp")), sampler, 2, n, seed=7)
+    assert result.real.shape == result.fake.shape == (EXACT_SAMPLES, 2)
+    assert abs(result.scalars["w1"] - w1(result.real, result.fake)) < 1e-9
+
+    rng = torch.Generator().manual_seed(7)  # the same draws as evaluate: real first, then the noise
+    real = sampler.sample(n, rng)
+    with torch.no_grad():
+        fake = generator(torch.randn(n, 2, generator=rng))
+        everything = (critic(real).mean() - critic(fake).mean()).item()
+        first_only = (critic(real[:EXACT_SAMPLES]).mean() - critic(fake[:EXACT_SAMPLES]).mean()).item()
+    assert abs(result.scalars["estimate"] - everything) < 1e-5
+    assert abs(everything - first_only) > 1e-4  # the test tells the two apart
