@@ -10,7 +10,8 @@ mean confidence (``wgan.metrics.images``), and exact and sliced W1 in pixel spac
 budget one JSON line goes to --results: the last evaluation, the iterations reached, and the Spearman rank
 correlation between the critic's estimate and the FD over the run's evaluation points so far. The final sample
 grid of each budget is copied to --grids. Runs go to --out. A preset whose run folder already exists is resumed
-(budgets already in --results are skipped), so `--minutes 10` for every preset can later be extended with `--minutes 10 30`.
+(budgets already in --results are skipped), so `--minutes 10` for every preset can later be extended with
+`--minutes 10 30`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy.stats import spearmanr
 
 import wgan
 from wgan.config import PRESETS
-from wgan.experiments.image_runs import PRESET_EVAL_EVERY
+from wgan.experiments.image_runs import PRESET_EVAL_EVERY, train_preset
 
 SCORES = ("fd", "classes_covered", "class_kl", "confidence", "w1", "sliced_w1", "estimate")
 
@@ -83,15 +84,9 @@ def main() -> None:
         reached = max((row["budget_minutes"] for row in earlier), default=0.0)
         wall_before = max((row["wall_seconds"] for row in earlier), default=0.0)
         start = time.perf_counter()
-        folder = Path(args.out) / name
-        run = None
         for minutes in (budget for budget in args.minutes if budget > reached):
-            if run is None and not (folder / "config.toml").is_file():
-                run = wgan.train(preset=preset, data_dir=args.data_dir, precision=args.precision, seed=args.seed,
-                                 iterations=10**7, max_minutes=minutes, eval_every=args.eval_every or PRESET_EVAL_EVERY,
-                                 out=args.out, name=name, progress=False)
-            else:
-                run = wgan.resume(folder, max_minutes=minutes, eval_every=args.eval_every, progress=False)
+            run = train_preset(preset, Path(args.out) / name, minutes, args.data_dir, args.precision, args.seed,
+                               args.eval_every)
             row = record(run, preset, args.precision, minutes, wall_before + time.perf_counter() - start)
             append(results, row)
             last_grid = sorted((run.path / "samples").glob("iter_*.png"))[-1]

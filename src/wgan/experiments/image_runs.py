@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import resume, train
+from ..api import Run, resume, train
 from ..config import PRESETS
 from ..runs import RunFolder
 
@@ -88,16 +88,23 @@ def image_run(algorithm: str, model: str, quick: bool, seed: int, data: ImageDat
     return _digits_run(algorithm, model, DIGITS_QUICK if quick else DIGITS_FULL, seed)
 
 
+def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, precision: str = "fp32", seed: int = 0,
+                 eval_every: int | None = None) -> Run:
+    """Train the MNIST ``preset`` into ``folder`` until ``minutes`` of training time, or resume it there when the
+    folder holds a run already (keeping its own ``eval_every`` unless given; new runs: :data:`PRESET_EVAL_EVERY`).
+    """
+    if not (folder / "config.toml").is_file():
+        return train(preset=preset, data_dir=data_dir, precision=precision, seed=seed, iterations=10**7,
+                     max_minutes=minutes, eval_every=eval_every or PRESET_EVAL_EVERY, out=str(folder.parent),
+                     name=folder.name, progress=False)
+    return resume(folder, max_minutes=minutes, eval_every=eval_every, progress=False)
+
+
 def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
-    name = f"{preset}-fp32-s{seed}"
-    folder = data.runs / name
-    if not (folder / "config.toml").exists():
-        print(f"  training {preset} for {data.minutes:g} minutes into {folder}", flush=True)
-        train(preset=preset, data_dir=data.data_dir, seed=seed, iterations=10**7, max_minutes=data.minutes,
-              eval_every=PRESET_EVAL_EVERY, out=str(data.runs), name=name, progress=False)
-    elif _budget_end(RunFolder.open(folder).history, data.minutes) is None:
-        print(f"  resuming {folder} to {data.minutes:g} minutes", flush=True)
-        resume(folder, max_minutes=data.minutes, progress=False)
+    folder = data.runs / f"{preset}-fp32-s{seed}"
+    if not (folder / "config.toml").is_file() or _budget_end(RunFolder.open(folder).history, data.minutes) is None:
+        print(f"  training {preset} to {data.minutes:g} minutes in {folder}", flush=True)
+        train_preset(preset, folder, data.minutes, data.data_dir, seed=seed)
     history = RunFolder.open(folder).history
     end = _budget_end(history, data.minutes)
     rows = [row for row in history if "eval/fd" in row and row["iteration"] <= end]

@@ -5,9 +5,9 @@ returns an empty dict when it does not apply (mode coverage needs a known mixtur
 images). :func:`evaluate` draws the samples from a fixed seed, so successive evaluations of a run see the same
 noise and are comparable, and never touch the training random stream (a resumed run stays identical to an
 uninterrupted one). The registry's metrics see at most :data:`EXACT_SAMPLES` samples a side (exact W1 costs
-O(n^3)). On points the critic's estimate sees all of them (a forward pass: cheap, and 20,000 pairs instead of
-2000 cut its sampling noise about threefold, which would otherwise blur how it tracks W1 late in training); on
-images a ``scorer`` (the classifier's Frechet distance and class scores, :mod:`wgan.metrics.images`) does.
+O(n^3)). On points the critic's estimate sees all of them: a forward pass is cheap, and 20,000 pairs instead of
+2000 cut its sampling noise about fourfold (SD 0.023 -> 0.006 at a trained swissroll critic). On images a
+``scorer`` (the classifier's Frechet distance and class scores, :mod:`wgan.metrics.images`) sees all of them.
 """
 
 from __future__ import annotations
