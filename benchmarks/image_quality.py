@@ -21,8 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from results_file import add_output_arguments, append, read
-from scipy.stats import spearmanr
+from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
 
 import wgan
 from wgan.config import PRESETS
@@ -36,10 +35,10 @@ def record(run: wgan.Run, preset: str, precision: str, minutes: float, seconds: 
     evaluations = [row for row in run.history if "eval/fd" in row]
     times = [row["time/train_minutes"] for row in run.history if "time/train_minutes" in row]
     last = evaluations[-1]
-    spearman = spearmanr([row["eval/estimate"] for row in evaluations], [row["eval/fd"] for row in evaluations])
+    spearman = rank_correlation([row["eval/estimate"] for row in evaluations], [row["eval/fd"] for row in evaluations])
     return {"preset": preset, "precision": precision, "budget_minutes": minutes, "iterations": run.iteration,
             "train_minutes": round(times[-1], 2), "wall_seconds": round(seconds, 1), "run": str(run.path),
-            "evaluations": len(evaluations), "spearman_estimate_fd": float(spearman.statistic),
+            "evaluations": len(evaluations), "spearman_estimate_fd": spearman,
             **{name: last[f"eval/{name}"] for name in SCORES}}
 
 
@@ -52,7 +51,7 @@ def table(results: Path) -> str:
     for r in rows:
         lines.append(f"| {r['preset']} | {r['precision']} | {r['budget_minutes']:g} min | {r['iterations']} "
                      f"| {r['fd']:.2f} | {r['classes_covered']}/10 | {r['class_kl']:.3f} | {r['confidence']:.3f} "
-                     f"| {r['w1']:.2f} | {r['sliced_w1']:.3f} | {r['spearman_estimate_fd']:.2f} "
+                     f"| {r['w1']:.2f} | {r['sliced_w1']:.3f} | {correlation_text(r['spearman_estimate_fd'])} "
                      f"({r['evaluations']} points) |")
     return "\n".join(lines)
 

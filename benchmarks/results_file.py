@@ -1,10 +1,14 @@
-"""What the quality benchmarks share: where runs and results go, and printing a results file as a table."""
+"""What the quality benchmarks share: where runs and results go, the loss-vs-quality rank correlation, and
+printing a results file as a table."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, out: str, results: str) -> None:
@@ -25,3 +29,16 @@ def append(results: Path, row: dict) -> None:
 
 def read(results: Path) -> list[dict]:
     return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+
+
+def rank_correlation(estimates: list[float], quality: list[float]) -> float | None:
+    """Spearman's rank correlation of the critic's estimate with a quality measure over the evaluation points,
+    or None (JSON null) where it is undefined: fewer than 3 points, or either series constant."""
+    if len(estimates) < 3 or np.ptp(estimates) == 0 or np.ptp(quality) == 0:
+        return None
+    return float(spearmanr(estimates, quality).statistic)
+
+
+def correlation_text(value: float | None) -> str:
+    """A rank correlation for a table: two decimals, or '-' where it is undefined."""
+    return "-" if value is None else f"{value:.2f}"

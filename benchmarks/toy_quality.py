@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results_file import add_output_arguments, append, read
-from scipy.stats import spearmanr
+from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
 
 ALGORITHMS = ("wgan-gp", "wgan-lp", "wgan", "gan", "gan-ns")
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
@@ -57,7 +56,7 @@ def run_one(job: dict) -> dict:
         "algorithm": job["algorithm"], "data": job["data"], "precision": job["precision"],
         "iterations": run.iteration, "seconds": round(seconds, 1), "run": str(run.path),
         "w1_1k": at_1k["eval/w1"], "w1_end": last["eval/w1"], "w1_best": min(distances),
-        "spearman": float(spearmanr(estimates, distances).statistic),
+        "spearman": rank_correlation(estimates, distances),
     }
     if "eval/modes_covered" in last:
         result |= {"modes_1k": at_1k["eval/modes_covered"], "modes_end": last["eval/modes_covered"],
@@ -77,7 +76,7 @@ def table(results_file: Path) -> str:
         modes = (f"{r['modes_1k']}/{r['modes_total']}", f"{r['modes_end']}/{r['modes_total']}",
                  f"{r['high_quality_end']:.0%}") if "modes_end" in r else ("-", "-", "-")
         lines.append(f"| {r['algorithm']} | {r['precision']} | {r['data']} | {r['w1_1k']:.3f} | {r['w1_end']:.3f} "
-                     f"| {r['w1_best']:.3f} | {modes[0]} | {modes[1]} | {modes[2]} | {r['spearman']:.2f} "
+                     f"| {r['w1_best']:.3f} | {modes[0]} | {modes[1]} | {modes[2]} | {correlation_text(r['spearman'])} "
                      f"| {r['seconds'] / 60:.0f} min |")
     return "\n".join(lines)
 

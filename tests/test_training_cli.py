@@ -133,6 +133,8 @@ def test_help_lists_every_setting_with_its_default_and_source(capsys):
         assert flag in text
     assert "wgan 5e-05" in text and "wgan-gp 0.0001" in text  # per-algorithm defaults
     assert "from WGAN-GP toy code" in text  # where a default comes from
+    eval_samples = text[text.index("--eval-samples EVAL_SAMPLES generated"):text.index("--log-every LOG_EVERY log")]
+    assert "(ours:" in eval_samples and "toy code" not in eval_samples  # our own choice is not credited to a paper
 
 
 def _write(path, text):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import api
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
-                     POINT_DATA_OVERRIDES, field_type)
+                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
 from .errors import WganError
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
@@ -51,9 +51,10 @@ def _default_text(name: str) -> str:
 
 def _data_default_text(name: str) -> str:
     """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help."""
+    own = OWN_DATA_DEFAULTS.get(name)
     parts = []
     if name in DATA_DEFAULTS["points"]:
-        parts.append(f"on points {DATA_DEFAULTS['points'][name]!r} (WGAN-GP toy code)")
+        parts.append(f"on points {DATA_DEFAULTS['points'][name]!r}" + ("" if own else " (WGAN-GP toy code)"))
     if name == "image_size":
         parts.append(f"on images {DEFAULT_IMAGE_SIZE} ("
                      + ", ".join(f"{size} for {data}" for data, size in IMAGE_SIZES.items()) + ")")
@@ -67,7 +68,7 @@ def _data_default_text(name: str) -> str:
             parts.append("on images " + ", ".join(f"{value!r} with {model}" for model, value in per_model.items()
                                                   if value is not None))
     note = " ('batch' becomes 'none' for wgan-gp and wgan-lp)" if name == "critic_norm" else ""
-    return f"default {'; '.join(parts)}{note} (official WGAN / WGAN-GP code; see wgan.config)"
+    return f"default {'; '.join(parts)}{note} ({own or 'official WGAN / WGAN-GP code'}; see wgan.config)"
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
