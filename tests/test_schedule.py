@@ -1,9 +1,12 @@
 """The n_critic schedule: the WGAN reference warm-up (100 critic steps for the first 25 generator iterations and
-every 500th), plain n_critic without it, and the counts a real short training run actually makes."""
+every 500th), plain n_critic without it, the counts a real short training run actually makes, and the order of
+the steps: the critic catches up with each generator step before anything is logged, evaluated or saved."""
 
 from collections import Counter
 
 import pytest
+
+import torch
 
 from wgan.api import _assemble
 from wgan.config import make_config
@@ -108,9 +111,10 @@ def test_short_wgan_run_makes_the_critic_steps_the_warmup_rule_gives():
     trainer, per_iteration, generator_steps = _counting_trainer(
         algorithm="wgan", iterations=30, warmup_critic_steps=3, warmup_generator_iters=2, warmup_every=10)
     history = trainer.fit(progress=False)
-    # warm iterations 0, 1, 10, 20 get 3 steps, the other 26 get n_critic = 5
-    assert sum(per_iteration.values()) == 4 * 3 + 26 * 5 == 142
-    assert {i for i, n in per_iteration.items() if n == 3} == {0, 1, 10, 20}
+    # warm iterations 0, 1, 10, 20 get 3 steps, the other 26 get n_critic = 5; the run ends with the critic
+    # catching up with the last generator: the (warm, 30 % 10 == 0) phase that precedes generator step 30
+    assert sum(per_iteration.values()) == 4 * 3 + 26 * 5 + 3 == 145
+    assert {i for i, n in per_iteration.items() if n == 3} == {0, 1, 10, 20, 30}
     assert all(per_iteration[i] == 5 for i in range(30) if i not in (0, 1, 10, 20))
     assert generator_steps == list(range(30))
     assert trainer.iteration == 30
@@ -122,7 +126,7 @@ def test_short_wgan_run_makes_the_critic_steps_the_warmup_rule_gives():
 def test_short_wgan_gp_run_makes_n_critic_steps_per_generator_step():
     trainer, per_iteration, generator_steps = _counting_trainer(algorithm="wgan-gp", iterations=6, n_critic=3)
     trainer.fit(progress=False)
-    assert per_iteration == Counter({i: 3 for i in range(6)})
+    assert per_iteration == Counter({i: 3 for i in range(7)})  # 6 generator steps, each followed by a phase
     assert generator_steps == list(range(6))
 
 
@@ -139,8 +143,54 @@ def test_linear_lr_decay_falls_from_lr_to_zero_and_constant_otherwise():
 
 def test_training_applies_the_decayed_rate_to_both_optimisers():
     config = make_config(algorithm="wgan-gp", iterations=4, lr=1e-3, lr_decay="linear", width=8, depth=1,
-                         batch_size=8)
+                         batch_size=8, n_critic=2)
     trainer = _assemble(config, lambda: None)
+    rates = {"critic": [], "generator": []}
+    critic_step, generator_step = trainer.critic_step, trainer.generator_step
+
+    def recording(step, optimizer, name):
+        def record():
+            rates[name].append((trainer.iteration, optimizer.param_groups[0]["lr"]))
+            return step()
+        return record
+
+    trainer.critic_step = recording(critic_step, trainer.critic_optimizer, "critic")
+    trainer.generator_step = recording(generator_step, trainer.generator_optimizer, "generator")
     trainer.fit(progress=False)
-    for optimizer in (trainer.generator_optimizer, trainer.critic_optimizer):
-        assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 3 / 4))  # the last iteration's
+    assert rates["generator"] == [(i, pytest.approx(1e-3 * (1 - i / 4))) for i in range(4)]
+    # each generator step's rate also drives the critic steps before it, down to 0 for the closing phase
+    assert rates["critic"] == [(i, pytest.approx(1e-3 * (1 - i / 4))) for i in range(5) for _ in range(2)]
+
+
+def test_every_evaluation_sees_a_critic_that_has_caught_up_with_the_current_generator():
+    config = make_config(algorithm="wgan-gp", data="8gaussians", width=8, depth=1, batch_size=8, iterations=9,
+                         eval_every=3, log_every=3, n_critic=2, device="cpu")
+    trainer = _assemble(config, lambda: None)
+    events = []
+    critic_step, generator_step = trainer.critic_step, trainer.generator_step
+    trainer.critic_step = lambda: events.append("critic") or critic_step()
+    trainer.generator_step = lambda: events.append("generator") or generator_step()
+    trainer.evaluator = lambda iteration: events.append(f"evaluate {iteration}") or {}
+    trainer.fit(progress=False)
+    assert events == ["critic", "critic"] + [event for i in (1, 2, 3) for event in
+                                             ["generator", "critic", "critic"] * 3 + [f"evaluate {3 * i}"]]
+
+
+def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain_loop_would():
+    config = make_config(algorithm="wgan-gp", data="8gaussians", width=8, depth=1, batch_size=8, iterations=6,
+                         lr_decay="linear", device="cpu")
+    straight = _assemble(config, lambda: None)
+    straight.fit(progress=False)
+    older = _assemble(config, lambda: None)  # what the plain loop saved after 3 iterations: critic steps behind
+    for _ in range(3):
+        older.critic_phase()
+        older.generator_step()
+        older.iteration += 1
+    state = older.state_dict()
+    del state["critic_caught_up"]
+    resumed = _assemble(config, lambda: None)
+    resumed.load_state_dict(state)
+    resumed.fit(progress=False)
+    for name, module in (("generator", straight.generator), ("critic", straight.critic)):
+        for key, tensor in module.state_dict().items():
+            assert torch.equal(tensor, getattr(resumed, name).state_dict()[key]), (name, key)

@@ -4,6 +4,14 @@ The loop is Algorithm 1 of both WGAN papers with the algorithm-specific parts le
 :class:`~wgan.objectives.Objective`. Every random number comes from one ``torch.Generator`` on the device whose
 state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit. Scalars stay on the device
 between log points: the hot path never waits for the host.
+
+Each generator step is followed at once by the critic steps that precede the next one, so at every iteration
+boundary (log, evaluation, checkpoint) the critic has caught up with the current generator. That is where
+Algorithm 1 reads its estimate: the critic, trained towards sup_f E f(real) - E f(fake) against this generator.
+Read straight after a generator step instead, the estimate is biased low by that step, which moved the samples
+up the critic's slope: on swissroll (WGAN-GP toy defaults, seed 0) it read -0.05 at iteration 1000, where exact
+W1 is 0.12; after the critic's 5 steps against that generator it reads 0.09 (docs/BENCHMARKS.md). The order of
+the random draws, and so the training, is that of the plain loop; a run only ends with one more critic phase.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ class Trainer:
         self.generator_optimizer = make_optimizer(generator.parameters(), config)
         self.critic_optimizer = make_optimizer(critic.parameters(), config)
         self.iteration = 0
+        self.critic_caught_up = False  # has the critic had its steps against the current generator?
         self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
         self.best_score = math.inf
         self.history: list[dict[str, Any]] = run.history if run is not None else []
@@ -98,13 +107,16 @@ class Trainer:
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "rng": self.rng.get_state(),
             "iteration": self.iteration,
+            "critic_caught_up": self.critic_caught_up,
             "train_seconds": self.train_seconds,
             "best_score": self.best_score,
             "config": self.config.to_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        missing = sorted(self.state_dict().keys() - state.keys())
+        """Restore :meth:`state_dict`'s output. A checkpoint written before the critic caught up at boundaries
+        lacks ``critic_caught_up``; its run continues exactly, from the critic steps it had not yet taken."""
+        missing = sorted(self.state_dict().keys() - state.keys() - {"critic_caught_up"})
         if missing:
             raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
                             "train the run again with this version")
@@ -114,6 +126,7 @@ class Trainer:
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.rng.set_state(state["rng"].cpu())
         self.iteration = state["iteration"]
+        self.critic_caught_up = state.get("critic_caught_up", False)
         self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
 
@@ -137,6 +150,15 @@ class Trainer:
         loss.backward()
         self.critic_optimizer.step()
         self.objective.constrain(self.critic)
+        return stats, real, fake
+
+    def critic_phase(self) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The critic steps before generator step ``self.iteration`` (n_critic, or the warm-up's), at its
+        learning rate; returns the last step's stats and batches."""
+        self._set_learning_rate(learning_rate(self.config, self.iteration))
+        for _ in range(critic_steps(self.config, self.iteration)):
+            stats, real, fake = self.critic_step()
+        self.critic_caught_up = True
         return stats, real, fake
 
     def generator_step(self) -> dict[str, Tensor]:
@@ -173,13 +195,17 @@ class Trainer:
         bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
                    desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
         try:
+            if not self.critic_caught_up and not self.finished:  # a new run, or an older version's checkpoint
+                started = time.perf_counter()
+                self.critic_phase()
+                self.train_seconds += time.perf_counter() - started
             while not self.finished:
                 started = time.perf_counter()
                 self._set_learning_rate(learning_rate(config, self.iteration))
-                for _ in range(critic_steps(config, self.iteration)):
-                    critic_stats, real, fake = self.critic_step()
                 generator_stats = self.generator_step()
                 self.iteration += 1
+                self.critic_caught_up = False
+                critic_stats, real, fake = self.critic_phase()
                 bar.update()
                 if self.iteration % config.log_every == 0:
                     self._log_step(critic_stats, generator_stats, real, fake, bar)
