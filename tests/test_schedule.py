@@ -176,6 +176,22 @@ def test_every_evaluation_sees_a_critic_that_has_caught_up_with_the_current_gene
                                              ["generator", "critic", "critic"] * 3 + [f"evaluate {3 * i}"]]
 
 
+def test_a_warm_up_phase_is_read_after_n_critic_steps_and_finished_after_the_boundary():
+    # warm iterations 0 and every 4th get 6 critic steps, the others n_critic = 2
+    config = make_config(algorithm="wgan", data="8gaussians", width=8, depth=1, batch_size=8, iterations=8,
+                         eval_every=4, log_every=4, n_critic=2, warmup_critic_steps=6, warmup_generator_iters=1,
+                         warmup_every=4, device="cpu")
+    trainer = _assemble(config, lambda: None)
+    events = []
+    critic_step, generator_step = trainer.critic_step, trainer.generator_step
+    trainer.critic_step = lambda: events.append("c") or critic_step()
+    trainer.generator_step = lambda: events.append("G") or generator_step()
+    trainer.evaluator = lambda iteration: events.append(f"evaluate {iteration}") or {}
+    trainer.fit(progress=False)
+    assert "".join(event if len(event) == 1 else f" {event} " for event in events) == (
+        "ccccccGccGccGccGcc evaluate 4 ccccGccGccGccGcc evaluate 8 ")
+
+
 def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain_loop_would():
     config = make_config(algorithm="wgan-gp", data="8gaussians", width=8, depth=1, batch_size=8, iterations=6,
                          lr_decay="linear", device="cpu")
@@ -183,11 +199,12 @@ def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain
     straight.fit(progress=False)
     older = _assemble(config, lambda: None)  # what the plain loop saved after 3 iterations: critic steps behind
     for _ in range(3):
-        older.critic_phase()
+        older.critic_steps_until(critic_steps(config, older.iteration))
         older.generator_step()
         older.iteration += 1
+        older.critic_steps_done = 0
     state = older.state_dict()
-    del state["critic_caught_up"]
+    del state["critic_steps_done"]
     resumed = _assemble(config, lambda: None)
     resumed.load_state_dict(state)
     resumed.fit(progress=False)

@@ -5,13 +5,17 @@ The loop is Algorithm 1 of both WGAN papers with the algorithm-specific parts le
 state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit. Scalars stay on the device
 between log points: the hot path never waits for the host.
 
-Each generator step is followed at once by the critic steps that precede the next one, so at every iteration
-boundary (log, evaluation, checkpoint) the critic has caught up with the current generator. That is where
-Algorithm 1 reads its estimate: the critic, trained towards sup_f E f(real) - E f(fake) against this generator.
+Each generator step is followed at once by n_critic of the critic steps that precede the next one, so at every
+iteration boundary (log, evaluation, checkpoint) the critic has caught up with the current generator. That is
+where Algorithm 1 reads its estimate: the critic, trained towards sup_f E f(real) - E f(fake) against this
+generator. A warm-up phase's further steps come after the boundary, so that every reading follows the same
+number of steps (read after all 100, the clipped critic's estimate at every 500th iteration stood 2-4 times
+above its neighbours on 8gaussians).
 Read straight after a generator step instead, the estimate is biased low by that step, which moved the samples
 up the critic's slope: on swissroll (WGAN-GP toy defaults, seed 0) it read -0.05 at iteration 1000, where exact
 W1 is 0.12; after the critic's 5 steps against that generator it reads 0.09 (docs/BENCHMARKS.md). The order of
-the random draws, and so the training, is that of the plain loop; a run only ends with one more critic phase.
+the random draws, and so the training, is that of the plain loop; a run only ends with n_critic more critic
+steps.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ class Trainer:
         self.generator_optimizer = make_optimizer(generator.parameters(), config)
         self.critic_optimizer = make_optimizer(critic.parameters(), config)
         self.iteration = 0
-        self.critic_caught_up = False  # has the critic had its steps against the current generator?
+        self.critic_steps_done = 0  # critic steps already taken against the current generator
         self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
         self.best_score = math.inf
         self.history: list[dict[str, Any]] = run.history if run is not None else []
@@ -107,7 +111,7 @@ class Trainer:
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "rng": self.rng.get_state(),
             "iteration": self.iteration,
-            "critic_caught_up": self.critic_caught_up,
+            "critic_steps_done": self.critic_steps_done,
             "train_seconds": self.train_seconds,
             "best_score": self.best_score,
             "config": self.config.to_dict(),
@@ -115,8 +119,8 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output. A checkpoint written before the critic caught up at boundaries
-        lacks ``critic_caught_up``; its run continues exactly, from the critic steps it had not yet taken."""
-        missing = sorted(self.state_dict().keys() - state.keys() - {"critic_caught_up"})
+        lacks ``critic_steps_done``; its run continues exactly, from the critic steps it had not yet taken."""
+        missing = sorted(self.state_dict().keys() - state.keys() - {"critic_steps_done"})
         if missing:
             raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
                             "train the run again with this version")
@@ -126,7 +130,7 @@ class Trainer:
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.rng.set_state(state["rng"].cpu())
         self.iteration = state["iteration"]
-        self.critic_caught_up = state.get("critic_caught_up", False)
+        self.critic_steps_done = state.get("critic_steps_done", 0)
         self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
 
@@ -152,14 +156,15 @@ class Trainer:
         self.objective.constrain(self.critic)
         return stats, real, fake
 
-    def critic_phase(self) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """The critic steps before generator step ``self.iteration`` (n_critic, or the warm-up's), at its
-        learning rate; returns the last step's stats and batches."""
+    def critic_steps_until(self, total: int) -> tuple[dict[str, Tensor], Tensor, Tensor] | None:
+        """Critic steps against the current generator, at the learning rate of generator step
+        ``self.iteration``, until ``total`` have been taken; the last step's stats and batches, if any."""
         self._set_learning_rate(learning_rate(self.config, self.iteration))
-        for _ in range(critic_steps(self.config, self.iteration)):
-            stats, real, fake = self.critic_step()
-        self.critic_caught_up = True
-        return stats, real, fake
+        last = None
+        while self.critic_steps_done < total:
+            last = self.critic_step()
+            self.critic_steps_done += 1
+        return last
 
     def generator_step(self) -> dict[str, Tensor]:
         """One generator update; the critic's weights are frozen so no gradient is computed for them."""
@@ -195,17 +200,14 @@ class Trainer:
         bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
                    desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
         try:
-            if not self.critic_caught_up and not self.finished:  # a new run, or an older version's checkpoint
-                started = time.perf_counter()
-                self.critic_phase()
-                self.train_seconds += time.perf_counter() - started
             while not self.finished:
                 started = time.perf_counter()
-                self._set_learning_rate(learning_rate(config, self.iteration))
+                self.critic_steps_until(critic_steps(config, self.iteration))  # the rest of a warm-up phase
                 generator_stats = self.generator_step()
                 self.iteration += 1
-                self.critic_caught_up = False
-                critic_stats, real, fake = self.critic_phase()
+                self.critic_steps_done = 0
+                critic_stats, real, fake = self.critic_steps_until(min(config.n_critic,
+                                                                       critic_steps(config, self.iteration)))
                 bar.update()
                 if self.iteration % config.log_every == 0:
                     self._log_step(critic_stats, generator_stats, real, fake, bar)
