@@ -162,34 +162,29 @@ def test_training_applies_the_decayed_rate_to_both_optimisers():
     assert rates["critic"] == [(i, pytest.approx(1e-3 * (1 - i / 4))) for i in range(5) for _ in range(2)]
 
 
-def test_every_evaluation_sees_a_critic_that_has_caught_up_with_the_current_generator():
-    config = make_config(algorithm="wgan-gp", data="8gaussians", width=8, depth=1, batch_size=8, iterations=9,
-                         eval_every=3, log_every=3, n_critic=2, device="cpu")
-    trainer = _assemble(config, lambda: None)
-    events = []
-    critic_step, generator_step = trainer.critic_step, trainer.generator_step
-    trainer.critic_step = lambda: events.append("critic") or critic_step()
-    trainer.generator_step = lambda: events.append("generator") or generator_step()
-    trainer.evaluator = lambda iteration: events.append(f"evaluate {iteration}") or {}
-    trainer.fit(progress=False)
-    assert events == ["critic", "critic"] + [event for i in (1, 2, 3) for event in
-                                             ["generator", "critic", "critic"] * 3 + [f"evaluate {3 * i}"]]
-
-
-def test_a_warm_up_phase_is_read_after_n_critic_steps_and_finished_after_the_boundary():
-    # warm iterations 0 and every 4th get 6 critic steps, the others n_critic = 2
-    config = make_config(algorithm="wgan", data="8gaussians", width=8, depth=1, batch_size=8, iterations=8,
-                         eval_every=4, log_every=4, n_critic=2, warmup_critic_steps=6, warmup_generator_iters=1,
-                         warmup_every=4, device="cpu")
+def _steps_and_evaluations(**settings) -> str:
+    """Train a tiny run and spell what it did: c a critic step, G a generator step, then each evaluation."""
+    config = make_config(data="8gaussians", width=8, depth=1, batch_size=8, n_critic=2, device="cpu", **settings)
     trainer = _assemble(config, lambda: None)
     events = []
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
     trainer.critic_step = lambda: events.append("c") or critic_step()
     trainer.generator_step = lambda: events.append("G") or generator_step()
-    trainer.evaluator = lambda iteration: events.append(f"evaluate {iteration}") or {}
+    trainer.evaluator = lambda iteration: events.append(f" evaluate {iteration} ") or {}
     trainer.fit(progress=False)
-    assert "".join(event if len(event) == 1 else f" {event} " for event in events) == (
-        "ccccccGccGccGccGcc evaluate 4 ccccGccGccGccGcc evaluate 8 ")
+    return "".join(events)
+
+
+def test_every_evaluation_sees_a_critic_that_has_caught_up_with_the_current_generator():
+    done = _steps_and_evaluations(algorithm="wgan-gp", iterations=9, eval_every=3, log_every=3)
+    assert done == "cc" + "".join("GccGccGcc" + f" evaluate {3 * i} " for i in (1, 2, 3))
+
+
+def test_a_warm_up_phase_is_read_after_n_critic_steps_and_finished_after_the_boundary():
+    # warm iterations 0 and every 4th get 6 critic steps, the others n_critic = 2
+    done = _steps_and_evaluations(algorithm="wgan", iterations=8, eval_every=4, log_every=4, warmup_critic_steps=6,
+                                  warmup_generator_iters=1, warmup_every=4)
+    assert done == "ccccccGccGccGccGcc evaluate 4 ccccGccGccGccGcc evaluate 8 "
 
 
 def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain_loop_would():
