@@ -11,6 +11,7 @@ where Algorithm 1 reads its estimate: the critic, trained towards sup_f E f(real
 generator. A warm-up phase's further steps come after the boundary, so that every reading follows the same
 number of steps (read after all 100, the clipped critic's estimate at every 500th iteration stood 2-4 times
 above its neighbours on 8gaussians).
+
 Read straight after a generator step instead, the estimate is biased low by that step, which moved the samples
 up the critic's slope: on swissroll (WGAN-GP toy defaults, seed 0) it read -0.05 at iteration 1000, where exact
 W1 is 0.12; after the critic's 5 steps against that generator it reads 0.09 (docs/BENCHMARKS.md). The order of
