@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import Run, resume, train
+from ..api import Run, load_run, resume, train
 from ..config import PRESETS
 from ..runs import RunFolder
 
@@ -92,11 +92,14 @@ def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, preci
                  eval_every: int | None = None) -> Run:
     """Train the MNIST ``preset`` into ``folder`` until ``minutes`` of training time, or resume it there when the
     folder holds a run already (keeping its own ``eval_every`` unless given; new runs: :data:`PRESET_EVAL_EVERY`).
+    A run that has spent ``minutes`` already (e.g. in an experiment) is read back from its latest checkpoint.
     """
     if not (folder / "config.toml").is_file():
         return train(preset=preset, data_dir=data_dir, precision=precision, seed=seed, iterations=10**7,
                      max_minutes=minutes, eval_every=eval_every or PRESET_EVAL_EVERY, out=str(folder.parent),
                      name=folder.name, progress=False)
+    if _budget_end(RunFolder.open(folder).history, minutes) is not None:
+        return load_run(folder, "latest")
     return resume(folder, max_minutes=minutes, eval_every=eval_every, progress=False)
 
 
