@@ -6,6 +6,7 @@ import json
 import pytest
 
 import wgan
+from wgan.errors import WganError
 from wgan.experiments import EXPERIMENTS, generator_ablation, image_runs
 from wgan.experiments.image_runs import ImageData, ImageRun, _budget_end, preset_name
 
@@ -70,11 +71,14 @@ def test_a_preset_run_already_past_the_budget_is_read_back_up_to_it_and_not_trai
 
 def test_a_preset_run_that_spent_the_budget_is_read_back_not_resumed(tmp_path, monkeypatch):
     spent = wgan.train(data="digits", model="mlp", algorithm="gan", iterations=2, width=8, batch_size=8,
-                       eval_every=2, eval_samples=20, out=str(tmp_path), name="spent", progress=False)
+                       log_every=1, eval_every=2, eval_samples=20, out=str(tmp_path), name="spent", progress=False)
     minutes = max(row["time/train_minutes"] for row in spent.history if "time/train_minutes" in row)
     monkeypatch.setattr(image_runs, "resume", lambda *args, **settings: pytest.fail("resumed"))
     run = image_runs.train_preset("mnist-gan-mlp", tmp_path / "spent", minutes, "mnist-files")
     assert run.iteration == 2 and run.history == spent.history
+    first_minutes = next(row["time/train_minutes"] for row in spent.history if "time/train_minutes" in row)
+    with pytest.raises(WganError, match="went past"):  # only the state at iteration 2 is kept
+        image_runs.train_preset("mnist-gan-mlp", tmp_path / "spent", first_minutes, "mnist-files")
 
 
 def test_budget_end_is_the_first_iteration_at_the_budget_or_none():

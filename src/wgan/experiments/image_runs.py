@@ -27,6 +27,7 @@ from typing import Any
 
 from ..api import Run, load_run, resume, train
 from ..config import PRESETS
+from ..errors import WganError
 from ..runs import RunFolder
 
 PRESET_MINUTES = 10.0  # default training time per MNIST run: the shorter budget of the image benchmark
@@ -92,15 +93,22 @@ def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, preci
                  eval_every: int | None = None) -> Run:
     """Train the MNIST ``preset`` into ``folder`` until ``minutes`` of training time, or resume it there when the
     folder holds a run already (keeping its own ``eval_every`` unless given; new runs: :data:`PRESET_EVAL_EVERY`).
-    A run that has spent ``minutes`` already (e.g. in an experiment) is read back from its latest checkpoint.
+    A run that stopped at ``minutes`` already (e.g. in an experiment) is read back from its latest checkpoint;
+    one that went past it is refused, as no checkpoint holds its state at the budget.
     """
     if not (folder / "config.toml").is_file():
         return train(preset=preset, data_dir=data_dir, precision=precision, seed=seed, iterations=10**7,
                      max_minutes=minutes, eval_every=eval_every or PRESET_EVAL_EVERY, out=str(folder.parent),
                      name=folder.name, progress=False)
-    if _budget_end(RunFolder.open(folder).history, minutes) is not None:
-        return load_run(folder, "latest")
-    return resume(folder, max_minutes=minutes, eval_every=eval_every, progress=False)
+    end = _budget_end(RunFolder.open(folder).history, minutes)
+    if end is None:
+        return resume(folder, max_minutes=minutes, eval_every=eval_every, progress=False)
+    run = load_run(folder, "latest")
+    if run.iteration != end:
+        raise WganError(f"run '{folder}' went past {minutes:g} minutes of training (it reached {minutes:g} at "
+                        f"iteration {end}, its checkpoint is at {run.iteration}): measure that budget in a new "
+                        "run folder")
+    return run
 
 
 def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
