@@ -1,6 +1,8 @@
 """Evaluation on points: the critic's estimate sees every evaluation sample, exact W1 and the figure the first
 EXACT_SAMPLES of them."""
 
+import copy
+
 import torch
 from torch import nn
 
@@ -15,7 +17,8 @@ def test_on_points_the_estimate_uses_all_samples_and_exact_w1_the_first_exact_sa
     sampler = build_sampler("8gaussians", torch.device("cpu"))
     generator, critic = nn.Linear(2, 2), nn.Linear(2, 1)
     n = EXACT_SAMPLES + 500
-    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan-gp")), sampler, 2, n, seed=7)
+    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan-gp")), sampler, 2, n, seed=7,
+                      batch_size=64)
     assert result.real.shape == result.fake.shape == (EXACT_SAMPLES, 2)
     assert abs(result.scalars["w1"] - w1(result.real, result.fake)) < 1e-9
 
@@ -27,3 +30,26 @@ def test_on_points_the_estimate_uses_all_samples_and_exact_w1_the_first_exact_sa
         first_only = (critic(real[:EXACT_SAMPLES]).mean() - critic(fake[:EXACT_SAMPLES]).mean()).item()
     assert abs(result.scalars["estimate"] - everything) < 1e-5
     assert abs(everything - first_only) > 1e-4  # the test tells the two apart
+
+
+def test_a_batch_norm_critics_estimate_is_read_batch_by_batch_as_in_training_and_leaves_its_statistics_alone():
+    sampler = build_sampler("8gaussians", torch.device("cpu"))
+    generator = nn.Linear(2, 2)
+    critic = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    untouched = copy.deepcopy(critic.state_dict())
+    n, batch_size = 640, 64
+    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan")), sampler, 2, n, seed=7,
+                      batch_size=batch_size)
+    assert critic.training
+    assert all(torch.equal(value, untouched[key]) for key, value in critic.state_dict().items())
+
+    rng = torch.Generator().manual_seed(7)
+    real = sampler.sample(n, rng)
+    with torch.no_grad():
+        fake = generator(torch.randn(n, 2, generator=rng))
+        in_training = torch.cat([critic(b) for b in real.split(batch_size)]).mean() \
+            - torch.cat([critic(b) for b in fake.split(batch_size)]).mean()
+        critic.eval()
+        with_running_statistics = critic(real).mean() - critic(fake).mean()
+    assert abs(result.scalars["estimate"] - in_training.item()) < 1e-5
+    assert abs(in_training - with_running_statistics).item() > 1e-2  # the test tells the two readings apart

@@ -92,7 +92,7 @@ def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.
 
     def evaluate_at(iteration: int) -> dict[str, float]:
         result = evaluate(generator, critic, objective, sampler, config.latent_dim, config.eval_samples,
-                          config.seed + EVAL_SEED_OFFSET, scorer)
+                          config.seed + EVAL_SEED_OFFSET, config.batch_size, scorer)
         title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n" \
                 f"{_summary(result.scalars, objective)}"
         if len(sampler.shape) == 3:
@@ -222,5 +222,6 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     if n < 2:
         raise WganError(f"samples must be at least 2, got {n}")
     result = evaluate(trainer.generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
-                      config.seed + EVAL_SEED_OFFSET, image_scorer(config, trainer.sampler, progress=False))
+                      config.seed + EVAL_SEED_OFFSET, config.batch_size,
+                      image_scorer(config, trainer.sampler, progress=False))
     return {"iteration": trainer.iteration, **result.scalars}
