@@ -110,6 +110,7 @@ def test_generated_images_beyond_minus_1_1_are_scored_clipped_as_an_image_file_h
         seen.update(low=images.min().item(), high=images.max().item())
         return {}
 
-    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan")), sampler, 4, 64, 0, 64, scorer)
+    result = evaluate(generator, critic, build_objective(make_config(algorithm="wgan")), sampler, 4, 64, seed=0,
+                      batch_size=64, scorer=scorer)
     assert seen["low"] == -1 and seen["high"] == 1
     assert np.abs(result.fake).max() == 1 and result.scalars["w1"] > 0

@@ -9,7 +9,7 @@ O(n^3)). On points the critic's estimate sees all of them: a forward pass is che
 2000 cut its sampling noise about fourfold (SD 0.023 -> 0.006 at a trained swissroll critic). On images a
 ``scorer`` (the classifier's Frechet distance and class scores, :mod:`wgan.metrics.images`) sees all of them.
 
-The estimate is read from the function the critic was trained as (:func:`scores_as_trained`). For a batch-norm
+The estimate is read from the function the critic was trained as (:func:`estimate_as_trained`). For a batch-norm
 critic that is not its eval mode: on MNIST (mnist-wgan, 30 minutes, docs/BENCHMARKS.md) the eval-mode estimate
 stayed at 0.15-0.19 from iteration 600 on while the FD fell 285 -> 77 (Spearman 0.60 over the run); read as
 trained it fell 0.42 -> 0.21 with the FD (Spearman 0.99).
@@ -97,22 +97,27 @@ def in_batches(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return torch.cat([module(chunk).float() for chunk in inputs.split(BATCH)])
 
 
-def scores_as_trained(critic: nn.Module, samples: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The critic's values f(samples) as float32, computed as the critic computes them in training.
+def estimate_as_trained(objective: Objective, critic: nn.Module, real: torch.Tensor, generated: torch.Tensor,
+                        batch_size: int) -> torch.Tensor:
+    """The objective's estimate from the critic's values f(real), f(generated), computed as in training.
 
     A batch-norm critic normalises each training batch by that batch's own statistics, the real and the
     generated batches apart (WGAN ``main.py``), and that per-batch function is what the critic's steps and
     the weight clipping shape. In eval mode it would normalise by its running averages, a mixture of real
-    and generated statistics: another function, never trained. So it is run in train mode, on a copy (the
+    and generated statistics: another function, never trained. So it is run in train mode, on one copy (the
     running statistics stay untouched), over near-equal batches of about ``batch_size``. Other critics
     compute one function in either mode and are run in eval mode, :data:`BATCH` rows at a time.
     """
     if not has_batch_norm(critic):
         with evaluation_mode(critic):
-            return in_batches(critic, samples)
+            return objective.estimate(in_batches(critic, real), in_batches(critic, generated))
     as_in_training = copy.deepcopy(critic).train()
-    batches = samples.tensor_split(max(1, math.ceil(len(samples) / batch_size)))
-    return torch.cat([as_in_training(batch).float() for batch in batches])
+
+    def scores(samples: torch.Tensor) -> torch.Tensor:
+        batches = samples.tensor_split(max(1, math.ceil(len(samples) / batch_size)))
+        return torch.cat([as_in_training(batch).float() for batch in batches])
+
+    return objective.estimate(scores(real), scores(generated))
 
 
 @torch.no_grad()
@@ -122,7 +127,7 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
 
     The registry's metrics see the first :data:`EXACT_SAMPLES` real and generated samples. ``estimate`` is the
     objective's distance estimate (mean f(real) - mean f(fake) for WGANs), as the critic sees the samples in
-    training batches of ``batch_size`` (:func:`scores_as_trained`): all ``n`` pairs on points, the metrics'
+    training batches of ``batch_size`` (:func:`estimate_as_trained`): all ``n`` pairs on points, the metrics'
     pairs on images, where ``scorer`` sees all ``n`` generated images. Scores other than the estimate see
     generated images clipped to [-1, 1], as an image file would hold them.
     """
@@ -132,8 +137,7 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
     with evaluation_mode(generator):
         real = sampler.sample(estimated, rng)
         fake = in_batches(generator, torch.randn(n, latent_dim, generator=rng, device=sampler.device))
-        estimate = objective.estimate(scores_as_trained(critic, real, batch_size),
-                                      scores_as_trained(critic, fake[:estimated], batch_size))
+        estimate = estimate_as_trained(objective, critic, real, fake[:estimated], batch_size)
         scalars = {"estimate": estimate.item()}
         if len(sampler.shape) == 3:  # scored as saved: the reference MLP generator has no output tanh
             fake = fake.clamp(-1, 1)
