@@ -1,14 +1,22 @@
 """Training throughput of a configuration, beside the machine's measured matmul peak.
 
-    python benchmarks/throughput.py --algorithm wgan-gp --precision fp32
-    python benchmarks/throughput.py --algorithm wgan-gp --precision bf16
+    python benchmarks/throughput.py --config toy --precision bf16
+    python benchmarks/throughput.py --config dcgan32 --precision fp32 --window 40 --warmup 10
     python benchmarks/throughput.py --algorithm wgan --data mnist --set data_dir='"../shared/data/mnist"'
+    torchrun --standalone --nproc_per_node 2 benchmarks/throughput.py --config toy     # 2 processes
 
-Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator
-iteration (matmul and convolution FLOPs, forward and backward, counted by torch's FlopCounterMode over one
-real iteration), the matmul peak of this machine in the same dtype (a large square matmul, measured in the same
-process) and the fraction of that peak the training reaches. Nothing here is asserted: speed is reported, not
-tested.
+Named configurations (--config): ``toy`` (WGAN-GP, MLP 512x3, batch 256), ``dcgan32`` and ``dcgan64`` (WGAN with
+the official DCGAN at 32x32 and 64x64, batch 64) and ``resnet32`` (WGAN-GP with its ResNet, batch 64); the image
+ones train on the built-in 8x8 digits resized, which costs what any data of that size costs. The warm-up
+schedule is off so that every iteration is alike.
+
+Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator iteration
+(matmul and convolution FLOPs, forward and backward, counted over one real iteration), the matmul peak of this
+machine in the same dtype (a large square matmul, measured in the same process) and the fraction of that peak
+the training reaches. Under torchrun, each rank trains its share of every batch; the figures are rank 0's, and
+the share of an iteration that the gradient all-reduces take is measured by timing all-reduces of the same
+sizes alone. ``--json FILE`` appends the figures as one JSON line. Nothing here is asserted: speed is reported,
+not tested.
 """
 
 from __future__ import annotations
@@ -18,12 +26,46 @@ import json
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import wgan
 from wgan.api import _assemble
+from wgan.distributed import World, joined
+from wgan.trainer import Trainer
+
+CONFIGS: dict[str, dict] = {
+    "toy": dict(algorithm="wgan-gp", data="8gaussians"),
+    "dcgan32": dict(algorithm="wgan", data="digits", model="dcgan", image_size=32),
+    "resnet32": dict(algorithm="wgan-gp", data="digits", model="resnet", image_size=32),
+    "dcgan64": dict(algorithm="wgan", data="digits", model="dcgan", image_size=64),
+}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class FlopCount(TorchDispatchMode):
+    """Matmul and convolution FLOPs of everything run inside it, by torch's FLOP formulas.
+
+    ``FlopCounterMode`` itself tracks modules with hooks that break ``autograd.grad`` through a conv critic (the
+    penalty's double backward); this counts the same operators without tracking modules.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.formulas = FlopCounterMode(display=False).flop_registry
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = self.formulas.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
 
 
 def matmul_peak(dtype: torch.dtype, device: torch.device, size: int = 2048, repeats: int = 20) -> float:
@@ -34,64 +76,133 @@ def matmul_peak(dtype: torch.dtype, device: torch.device, size: int = 2048, repe
     for _ in range(3):
         for _ in range(2):
             a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        _wait(device)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        _wait(device)
         best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithm", default="wgan-gp")
-    parser.add_argument("--data", default="8gaussians")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
-    args = parser.parse_args()
+def machine_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name from /proc/cpuinfo."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                platform.processor() or "cpu")
 
-    settings = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    config = wgan.make_config(algorithm=args.algorithm, data=args.data, precision=args.precision,
-                              device=args.device, warmup=False, **settings)
-    trainer = _assemble(config, lambda: None, scores=False)
-    device = trainer.device
+
+def _wait(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def all_reduce_seconds(trainer: Trainer, repeats: int = 20) -> float:
+    """Seconds of the gradient all-reduces of one generator iteration (n_critic of the critic's gradients, one
+    of the generator's), each timed alone on tensors of their size."""
+    def timed(elements: int) -> float:
+        buffer = torch.zeros(elements, device=trainer.device)
+        dist.all_reduce(buffer)
+        _wait(trainer.device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            dist.all_reduce(buffer)
+        _wait(trainer.device)
+        return (time.perf_counter() - start) / repeats
+
+    sizes = [sum(p.numel() for p in module.parameters()) for module in (trainer.critic, trainer.generator)]
+    return trainer.config.n_critic * timed(sizes[0]) + timed(sizes[1])
+
+
+def measure(trainer: Trainer, window: int, warmup: int) -> dict:
+    config, device, world = trainer.config, trainer.device, trainer.world
 
     def iterate(count: int) -> None:
         for _ in range(count):
             for _ in range(config.n_critic):
                 trainer.critic_step()
             trainer.generator_step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        _wait(device)
 
-    iterate(args.warmup)
-    with FlopCounterMode(display=False) as counter:
+    started = time.perf_counter()
+    iterate(1)
+    first_iteration = time.perf_counter() - started  # includes torch.compile's compile time, when on
+    iterate(warmup)
+    with FlopCount() as counter:
         iterate(1)
-    flops = counter.get_total_flops()
     rates = []
     for _ in range(3):
         start = time.perf_counter()
-        iterate(args.window)
-        rates.append(args.window / (time.perf_counter() - start))
+        iterate(window)
+        rates.append(window / (time.perf_counter() - start))
     rate = statistics.median(rates)
-    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
-    peak = matmul_peak(dtype, device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    print(f"machine: {name}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"config: {config.algorithm} on {config.data}, {config.model} width {config.width}, depth {config.depth}, "
-          f"image size {config.image_size}, batch {config.batch_size}, n_critic {config.n_critic}, "
-          f"{config.precision}")
-    print(f"generator iterations/s: {rate:.2f} (windows: {', '.join(f'{r:.2f}' for r in rates)})")
-    print(f"GFLOP per generator iteration: {flops / 1e9:.1f}")
-    print(f"achieved: {rate * flops / 1e9:.0f} GFLOP/s; matmul peak ({args.precision}): {peak / 1e9:.0f} GFLOP/s; "
-          f"fraction of peak: {rate * flops / peak:.0%}")
+    peak = matmul_peak(DTYPES[config.precision], device)
+    flops = counter.total  # this rank's: its share of every batch
+    result = {
+        "machine": machine_name(device),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "processes": world.size,
+        "algorithm": config.algorithm, "data": config.data, "model": config.model, "image_size": config.image_size,
+        "batch_size": config.batch_size, "n_critic": config.n_critic, "precision": config.precision,
+        "compile": config.compile, "iterations_per_second": rate, "windows": rates,
+        "first_iteration_seconds": first_iteration, "gflop_per_iteration_per_process": flops / 1e9,
+        "achieved_gflops_per_process": rate * flops / 1e9, "matmul_peak_gflops": peak / 1e9,
+        "fraction_of_peak": rate * flops / peak,
+    }
+    if world.size > 1:
+        seconds = all_reduce_seconds(trainer)
+        result |= {"all_reduce_seconds_per_iteration": seconds, "all_reduce_share": seconds * rate}
+    return result
+
+
+def report(result: dict) -> None:
+    print(f"machine: {result['machine']}, {result['threads']} threads x {result['processes']} process(es), "
+          f"torch {result['torch']}")
+    print(f"config: {result['algorithm']} on {result['data']}, {result['model']}, image size {result['image_size']}, "
+          f"batch {result['batch_size']}, n_critic {result['n_critic']}, {result['precision']}"
+          + (", compiled" if result["compile"] else ""))
+    print(f"generator iterations/s: {result['iterations_per_second']:.2f} "
+          f"(windows: {', '.join(f'{r:.2f}' for r in result['windows'])}); first iteration "
+          f"{result['first_iteration_seconds']:.1f} s")
+    print(f"GFLOP per generator iteration (per process): {result['gflop_per_iteration_per_process']:.2f}")
+    print(f"achieved: {result['achieved_gflops_per_process']:.0f} GFLOP/s per process; matmul peak "
+          f"({result['precision']}): {result['matmul_peak_gflops']:.0f} GFLOP/s; fraction of peak: "
+          f"{result['fraction_of_peak']:.0%}")
+    if "all_reduce_share" in result:
+        print(f"gradient all-reduces: {1000 * result['all_reduce_seconds_per_iteration']:.1f} ms per iteration, "
+              f"{result['all_reduce_share']:.0%} of it (timed alone)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", choices=tuple(CONFIGS), help="a named configuration (see above)")
+    parser.add_argument("--algorithm", help="default: the configuration's, else wgan-gp")
+    parser.add_argument("--data", help="default: the configuration's, else 8gaussians")
+    parser.add_argument("--precision", default="fp32", choices=tuple(DTYPES))
+    parser.add_argument("--compile", action="store_true", help="torch.compile the forward passes")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
+    parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
+    args = parser.parse_args()
+
+    settings = dict(CONFIGS.get(args.config, {}))
+    settings |= {key: value for key, value in (("algorithm", args.algorithm), ("data", args.data)) if value}
+    settings |= {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    config = wgan.make_config(**{"algorithm": "wgan-gp", **settings}, precision=args.precision,
+                              compile=args.compile, device=args.device, warmup=False)
+    with joined() as world:
+        trainer = _assemble(config, lambda: None, scores=False, world=world)
+        result = measure(trainer, args.window, args.warmup) | {"config": args.config}
+    if world.is_writer:
+        report(result)
+        if args.json:
+            with open(args.json, "a") as file:
+                file.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

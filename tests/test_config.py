@@ -291,7 +291,7 @@ def test_known_device_strings_are_accepted(device):
 
 
 @pytest.mark.parametrize("name,value", [("optimizer", "sgd"), ("activation", "gelu"), ("critic_norm", "group"),
-                                        ("generator_norm", "spectral"), ("precision", "fp16")])
+                                        ("generator_norm", "spectral"), ("precision", "fp8")])
 def test_unknown_choice_is_an_error_naming_it(name, value):
     message = _error(**{name: value})
     assert name in message and value in message

@@ -14,6 +14,7 @@ from torch import nn
 from wgan.api import _assemble
 from wgan.config import make_config
 from wgan.models.mlp import MLPCritic
+from wgan.randomness import RandomStream
 from wgan.objectives import (
     GAN,
     WGAN,
@@ -59,6 +60,10 @@ def _rng(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _stream(seed: int = 0) -> RandomStream:
+    return RandomStream(_rng(seed))
+
+
 def _batches(shape=(2,), n=32, seed=1):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, *shape, generator=g) + 2.0, torch.randn(n, *shape, generator=g) * 3.0
@@ -69,7 +74,7 @@ def _batches(shape=(2,), n=32, seed=1):
 def test_two_sided_penalty_of_linear_critic_is_lambda_times_squared_excess_of_its_slope(norm):
     critic = LinearCritic(_vector_with_norm(3, norm))
     real, fake = _batches((3,))
-    penalty, norms = gradient_penalty(critic, real, fake, weight=7.0, rng=_rng())
+    penalty, norms = gradient_penalty(critic, real, fake, weight=7.0, stream=_stream())
     assert penalty.item() == pytest.approx(7.0 * (norm - 1) ** 2, rel=1e-5, abs=1e-6)
     assert torch.allclose(norms, torch.full((32,), norm), rtol=1e-5)
 
@@ -78,7 +83,7 @@ def test_two_sided_penalty_of_linear_critic_is_lambda_times_squared_excess_of_it
 def test_one_sided_penalty_of_linear_critic_only_charges_slopes_above_one(norm):
     critic = LinearCritic(_vector_with_norm(3, norm))
     real, fake = _batches((3,))
-    penalty, _ = gradient_penalty(critic, real, fake, weight=7.0, rng=_rng(), one_sided=True)
+    penalty, _ = gradient_penalty(critic, real, fake, weight=7.0, stream=_stream(), one_sided=True)
     expected = 7.0 * max(0.0, norm - 1) ** 2
     assert penalty.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
     if norm < 1:
@@ -87,14 +92,14 @@ def test_one_sided_penalty_of_linear_critic_only_charges_slopes_above_one(norm):
 
 def test_penalty_of_linear_critic_does_not_depend_on_the_batches():
     critic = LinearCritic(_vector_with_norm(2, 2.5))
-    values = [gradient_penalty(critic, *_batches(seed=s), weight=10.0, rng=_rng(s))[0].item() for s in range(4)]
+    values = [gradient_penalty(critic, *_batches(seed=s), weight=10.0, stream=_stream(s))[0].item() for s in range(4)]
     assert values == pytest.approx([10.0 * 1.5 ** 2] * 4, rel=1e-5)
 
 
 def test_penalty_is_differentiable_with_respect_to_the_critic_weights():
     a = _vector_with_norm(2, 2.0)
     critic = LinearCritic(a)
-    penalty, _ = gradient_penalty(critic, *_batches(), weight=10.0, rng=_rng())
+    penalty, _ = gradient_penalty(critic, *_batches(), weight=10.0, stream=_stream())
     penalty.backward()
     # d/da lambda (||a|| - 1)^2 = 2 lambda (||a|| - 1) a / ||a||
     expected = 2 * 10.0 * (2.0 - 1.0) * a / 2.0
@@ -125,7 +130,7 @@ def test_penalty_of_image_critic_uses_the_norm_over_all_pixels():
     a = _vector_with_norm(16, 0.5)
     critic = LinearCritic(a)
     real, fake = _batches((1, 4, 4), n=8)
-    penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, rng=_rng())
+    penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, stream=_stream())
     assert norms.shape == (8,)
     assert penalty.item() == pytest.approx(10.0 * 0.25, rel=1e-5)
 
@@ -164,7 +169,7 @@ def test_penalty_weight_gradient_of_closed_form_equals_double_backprop(activatio
     grads = []
     penalties = []
     for critic in (closed_critic, autograd_critic):
-        penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, rng=_rng(7), one_sided=one_sided)
+        penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, stream=_stream(7), one_sided=one_sided)
         critic.zero_grad()
         penalty.backward()
         penalties.append(penalty.item())
@@ -190,7 +195,7 @@ def test_closed_form_path_is_taken_for_relu_critic():
         return original(x)
 
     critic.input_gradient = spy
-    gradient_penalty(critic, *_batches((3,)), weight=10.0, rng=_rng())
+    gradient_penalty(critic, *_batches((3,)), weight=10.0, stream=_stream())
     assert calls == [(32, 3)]
 
 
@@ -202,9 +207,9 @@ def test_critics_that_are_not_piecewise_linear_get_the_penalty_through_autograd(
     with pytest.raises(TypeError):
         critic.input_gradient(torch.zeros(2, 3))
     real, fake = _batches((3,), n=16)
-    penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, rng=_rng(8))
+    penalty, norms = gradient_penalty(critic, real, fake, weight=10.0, stream=_stream(8))
 
-    x_hat = interpolate(real, fake, _rng(8)).requires_grad_(True)
+    x_hat = interpolate(real, fake, _stream(8)).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
     expected_norms = grad.norm(dim=1)
     assert torch.allclose(norms, expected_norms, rtol=1e-5)
@@ -234,7 +239,7 @@ def _segment_coefficients(x_hat, real, fake):
 @pytest.mark.parametrize("shape", [(2,), (1, 4, 4), (3, 2, 2)])
 def test_interpolates_lie_on_the_segment_between_each_real_and_fake_pair(shape):
     real, fake = _batches(shape, n=50)
-    x_hat = interpolate(real, fake, _rng(9))
+    x_hat = interpolate(real, fake, _stream(9))
     assert x_hat.shape == real.shape
     e, residual = _segment_coefficients(x_hat, real, fake)
     assert residual.item() < 1e-5
@@ -243,7 +248,7 @@ def test_interpolates_lie_on_the_segment_between_each_real_and_fake_pair(shape):
 
 def test_interpolation_uses_one_coefficient_per_sample_across_all_pixels():
     n = 40
-    x_hat = interpolate(torch.ones(n, 3, 4, 4), torch.zeros(n, 3, 4, 4), _rng(10))
+    x_hat = interpolate(torch.ones(n, 3, 4, 4), torch.zeros(n, 3, 4, 4), _stream(10))
     # between 1 and 0, x_hat is e itself: every pixel of a sample shares it, samples differ
     per_sample = x_hat.flatten(1)
     assert torch.equal(per_sample, per_sample[:, :1].expand_as(per_sample))
@@ -252,7 +257,7 @@ def test_interpolation_uses_one_coefficient_per_sample_across_all_pixels():
 
 def test_interpolation_coefficients_are_uniform_on_the_unit_interval():
     n = 20000
-    e = interpolate(torch.ones(n, 1), torch.zeros(n, 1), _rng(11)).flatten().numpy()
+    e = interpolate(torch.ones(n, 1), torch.zeros(n, 1), _stream(11)).flatten().numpy()
     assert e.min() >= 0.0 and e.max() <= 1.0
     assert e.mean() == pytest.approx(0.5, abs=0.01)  # sd of the mean: 1/sqrt(12 n) = 0.002
     assert e.var() == pytest.approx(1 / 12, abs=0.003)
@@ -261,7 +266,7 @@ def test_interpolation_coefficients_are_uniform_on_the_unit_interval():
 
 def test_interpolation_is_reproducible_from_the_generator_state():
     real, fake = _batches()
-    assert torch.equal(interpolate(real, fake, _rng(12)), interpolate(real, fake, _rng(12)))
+    assert torch.equal(interpolate(real, fake, _stream(12)), interpolate(real, fake, _stream(12)))
 
 
 # ------------------------------------------------------------------------------------------ weight clipping
@@ -315,7 +320,7 @@ def test_w_estimate_is_the_shift_when_real_lies_ahead_of_fake_along_a_unit_slope
     critic = FirstCoordinate()
     estimate = objective.estimate(critic(real), critic(fake))
     assert estimate.item() == pytest.approx(shift, rel=1e-5)
-    loss, stats = objective.critic_loss(critic, real, fake, _rng())
+    loss, stats = objective.critic_loss(critic, real, fake, _stream())
     # f(x) = x_0 has gradient norm exactly 1, so WGAN-GP's and WGAN-LP's penalties vanish too
     assert loss.item() == pytest.approx(-shift, rel=1e-5)
     assert stats["estimate"].item() == pytest.approx(shift, rel=1e-5)
@@ -330,7 +335,7 @@ def test_critic_loss_estimate_is_mean_critic_on_real_minus_mean_on_fake(algorith
     objective = WGAN(config) if algorithm == "wgan" else WGANGP(config)
     critic = _mlp_critic("relu", shape=(2,), seed=3)
     real, fake = _batches((2,), n=20)
-    loss, stats = objective.critic_loss(critic, real, fake, _rng())
+    loss, stats = objective.critic_loss(critic, real, fake, _stream())
     with torch.no_grad():
         expected = critic(real).mean() - critic(fake).mean()
     assert stats["estimate"].item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
@@ -383,7 +388,7 @@ class SignLogit(nn.Module):
 def test_gan_loss_at_d_one_half_is_2_log_2_and_js_estimate_is_zero(objective_class):
     objective = objective_class(make_config(algorithm="gan"))
     real, fake = _batches((2,), n=8)
-    loss, stats = objective.critic_loss(ConstantLogit(0.0), real, fake, _rng())
+    loss, stats = objective.critic_loss(ConstantLogit(0.0), real, fake, _stream())
     assert loss.item() == pytest.approx(2 * LOG2, rel=1e-6)
     assert stats["critic_loss"].item() == pytest.approx(2 * LOG2, rel=1e-6)
     assert stats["estimate"].item() == pytest.approx(0.0, abs=1e-6)
@@ -398,7 +403,7 @@ def test_js_estimate_of_a_perfect_discriminator_approaches_log_2(scale):
     critic = SignLogit(scale)
     # V = -2 softplus(-L), so log 2 + V / 2 = log 2 - softplus(-L)
     expected = LOG2 - math.log1p(math.exp(-scale))
-    _, stats = objective.critic_loss(critic, real, fake, _rng())
+    _, stats = objective.critic_loss(critic, real, fake, _stream())
     assert stats["estimate"].item() == pytest.approx(expected, abs=1e-6)
     assert objective.estimate(critic(real), critic(fake)).item() == pytest.approx(expected, abs=1e-6)
     if scale == 50.0:
@@ -409,7 +414,7 @@ def test_gan_estimate_from_critic_loss_matches_estimate_method():
     objective = GAN(make_config(algorithm="gan"))
     critic = _mlp_critic("relu", shape=(2,), seed=4)
     real, fake = _batches((2,), n=12)
-    _, stats = objective.critic_loss(critic, real, fake, _rng())
+    _, stats = objective.critic_loss(critic, real, fake, _stream())
     with torch.no_grad():
         direct = objective.estimate(critic(real), critic(fake))
     assert stats["estimate"].item() == pytest.approx(direct.item(), abs=1e-6)

@@ -6,6 +6,9 @@
 
 This module wires the pieces together (config -> sampler -> models -> objective -> trainer -> evaluation ->
 run folder); each piece lives in its own module and knows nothing of the others downstream.
+
+Launched by torchrun, :func:`train` and :func:`resume` train on all the processes it started
+(:mod:`wgan.distributed`); rank 0 writes the run folder and returns the history, the others an empty one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from . import plots
 from .config import Config, make_config, resolve
 from .data import build_sampler
 from .data.sampler import Sampler
+from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
 from .errors import WganError
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import image_scorer
@@ -52,16 +56,6 @@ class Run:
         return generate(self.generator, self.config.latent_dim, n, seed)
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; an unavailable CUDA device is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu")
-    return device
-
-
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """``n`` samples from ``generator`` (in eval mode) with noise from ``seed``, on the host."""
     device = next(generator.parameters()).device
@@ -86,13 +80,14 @@ GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first n
 
 
 def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
-               sampler: Sampler, scorer: Scorer | None):
+               sampler: Sampler, scorer: Scorer | None, normalised_batch: int):
     """Metrics and a figure at each evaluation point: samples over the critic's landscape for points, a grid
-    of generated images from the same noise every time for images."""
+    of generated images from the same noise every time for images. A batch-norm critic is read over batches
+    of ``normalised_batch``, the rows it normalised over in training."""
 
     def evaluate_at(iteration: int) -> dict[str, float]:
         result = evaluate(generator, critic, objective, sampler, config.latent_dim, config.eval_samples,
-                          config.seed + EVAL_SEED_OFFSET, config.batch_size, scorer)
+                          config.seed + EVAL_SEED_OFFSET, normalised_batch, scorer)
         title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n" \
                 f"{_summary(result.scalars, objective)}"
         if len(sampler.shape) == 3:
@@ -108,18 +103,31 @@ def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.
 
 
 def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: bool = True,
-              progress: bool = False) -> Trainer:
-    """Build sampler, models and objective (and, with ``scores``, the image scorer), then ``open_run()``: a new
-    folder only once all input is checked."""
-    device = pick_device(config.device)
-    sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
-    torch.manual_seed(config.seed)
-    generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
-    objective = build_objective(config)
-    scorer = image_scorer(config, sampler, progress) if scores else None
-    run = open_run()
-    evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer) if run is not None else None
-    return Trainer(config, generator, critic, objective, sampler, run, evaluator)
+              progress: bool = False, world: World = World()) -> Trainer:
+    """Build sampler, models and objective on every rank, and on the writing rank the image scorer (with
+    ``scores``) and then ``open_run()``: a new folder only once all input is checked. Every rank has checked
+    its input before the trainer wraps the models for DistributedDataParallel (which talks to the others)."""
+
+    def prepare():
+        device = pick_device(config.device, world)
+        if device.type == "cuda":  # TF32 tensor cores for float32 matmuls and convolutions, unless refused
+            torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
+            torch.backends.cudnn.allow_tf32 = config.tf32
+        sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
+        torch.manual_seed(config.seed)
+        generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
+        if config.sync_batchnorm:
+            generator, critic = (sync_batch_norm(module, world, device) for module in (generator, critic))
+        objective = build_objective(config)
+        scorer = image_scorer(config, sampler, progress) if scores and world.is_writer else None
+        run = open_run() if world.is_writer else None
+        normalised_batch = config.batch_size // (1 if config.sync_batchnorm else world.size)
+        evaluator = None if run is None else _evaluator(run, config, generator, critic, objective, sampler, scorer,
+                                                        normalised_batch)
+        return sampler, generator, critic, objective, run, evaluator
+
+    sampler, generator, critic, objective, run, evaluator = world.all_succeed(prepare)
+    return Trainer(config, generator, critic, objective, sampler, run, evaluator, world)
 
 
 def _finish(trainer: Trainer, progress: bool) -> Run:
@@ -140,10 +148,12 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
 
 
 def describe(trainer: Trainer) -> str:
-    """One line on what is about to run: models' sizes, device, algorithm."""
-    config = trainer.config
+    """One line on what is about to run: models' sizes, device(s), algorithm."""
+    config, world = trainer.config, trainer.world
+    processes = f" | {world.size} processes x {trainer.rows} of each batch of {config.batch_size}" \
+        if world.size > 1 else ""
     return (f"{config.algorithm} on {config.data} | generator {count_parameters(trainer.generator):,} and critic "
-            f"{count_parameters(trainer.critic):,} parameters | {trainer.device} {config.precision} | "
+            f"{count_parameters(trainer.critic):,} parameters | {trainer.device} {config.precision}{processes} | "
             f"{config.iterations} iterations" + (f" or {config.max_minutes:g} minutes of training, whichever comes "
                                                  "first" if config.max_minutes else ""))
 
@@ -160,15 +170,22 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         Write the run folder (config, metrics, figures, checkpoints). Without it, nothing touches the disk.
     progress : bool
         Show a progress bar.
+
+    Started by torchrun, every process calls this and they train together (:mod:`wgan.distributed`);
+    ``batch_size`` is then the global batch, and it must split evenly over the processes.
     """
     if config is not None and settings:
         raise WganError("give train() either a Config or keyword settings, not both: "
                         "make_config(file, **settings) combines a file with settings")
     config = resolve(config) if config is not None else make_config(**settings)
-    trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None), progress=progress)
-    if progress:
-        print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-    return _finish(trainer, progress)
+    check_batch(config.batch_size, world_size_from_environment())
+    with joined() as world:
+        progress = progress and world.is_writer
+        trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None),
+                            progress=progress, world=world)
+        if progress:
+            print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+        return _finish(trainer, progress)
 
 
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
@@ -178,23 +195,34 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     iterations from here on if given.
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
-    (evaluations draw from their own stream, so how often they come does not change the training).
+    (evaluations draw from their own stream, so how often they come does not change the training). A run may
+    continue on another number of processes than it started on: its checkpoint is the same either way. Rank 0
+    alone reads the folder and hands the settings and the checkpoint to the others.
     """
-    run = RunFolder.open(path)
-    config = run.config()
     changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes),
                                                ("eval_every", eval_every)) if value is not None}
-    config = resolve(dataclasses.replace(config, **changes))
-    trainer = _assemble(config, lambda: run, progress=progress)
-    trainer.load_state_dict(run.load_checkpoint("latest", trainer.device))
-    if trainer.finished:
-        raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations} "
-                        f"after {trainer.train_seconds / 60:.1f} minutes of training: pass a larger --iterations "
-                        "(or --max-minutes) to continue it")
-    run.rewind(trainer.iteration)
-    if progress:
-        print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
-    return _finish(trainer, progress)
+
+    def read() -> tuple[RunFolder, Config, dict[str, Any]]:
+        run = RunFolder.open(path)
+        config = resolve(dataclasses.replace(run.config(), **changes))
+        check_batch(config.batch_size, world_size_from_environment())
+        return run, config, run.load_checkpoint("latest")
+
+    with joined() as world:
+        progress = progress and world.is_writer
+        run, config, state = world.all_succeed(read if world.is_writer else lambda: (None, None, None))
+        config, state = world.share((config, state))
+        trainer = _assemble(config, lambda: run, progress=progress, world=world)
+        trainer.load_state_dict(state)
+        if trainer.finished:
+            raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations} "
+                            f"after {trainer.train_seconds / 60:.1f} minutes of training: pass a larger "
+                            "--iterations (or --max-minutes) to continue it")
+        if run is not None:
+            run.rewind(trainer.iteration)
+        if progress:
+            print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
+        return _finish(trainer, progress)
 
 
 def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Trainer]:

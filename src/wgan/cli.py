@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import api
+from . import api, distributed
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
 from .errors import WganError
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
-from .runs import atomic_write
+from .runs import RunFolder, atomic_write
 
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
 EXIT_INTERRUPTED = 130
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 
@@ -96,6 +97,10 @@ def build_parser() -> Parser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
                        "(bit-exact); only --iterations, --max-minutes and --eval-every may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="train on N processes of this machine, started by torchrun's API (the same as "
+                       "`torchrun --standalone --nproc_per_node N -m wgan train ...`): one per GPU, or a few on a "
+                       "many-core CPU; --batch-size stays the global batch, split evenly; default: 1")
     _add_config_options(train)
 
     sample = commands.add_parser("sample", help="draw samples from a trained run into a .npy file")
@@ -177,18 +182,59 @@ def _experiment(args: argparse.Namespace) -> None:
             print(f"report updated: {out / 'report.md'} and {out / 'report.html'}")
 
 
+def _launch(args: argparse.Namespace, argv: list[str]) -> int:
+    """``wgan train --nproc N``: check the settings here, then start N ranks of the same command."""
+    if args.nproc < 1:
+        raise WganError(f"--nproc must be 1 or more, got {args.nproc}")
+    if distributed.world_size_from_environment() > 1:
+        raise WganError("this process was started by torchrun already: leave --nproc out (torchrun's "
+                        "--nproc_per_node says how many processes)")
+    settings = {name: getattr(args, name) for name in FIELDS}
+    if args.resume:
+        _check_resume_flags(args, settings)
+        batch_size = RunFolder.open(args.resume).config().batch_size
+    else:
+        batch_size = api.make_config(args.config, **settings).batch_size
+    distributed.check_batch(batch_size, args.nproc)
+    status, message = distributed.launch(args.nproc, _without_nproc(argv))
+    if message:
+        print(f"wgan: error: {message}", file=sys.stderr)
+    return status
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` less its ``--nproc N`` (or ``--nproc=N``, or an abbreviation such as ``--npr N``): the ranks'
+    command line. torchrun's own parser would take ``--nproc`` for an ambiguous ``--nproc-per-node``."""
+    kept, skip = [], False
+    for word in argv:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif len(name) >= 4 and "--nproc".startswith(name):
+            skip = "=" not in word
+        else:
+            kept.append(word)
+    return kept
+
+
+def _check_resume_flags(args: argparse.Namespace, settings: dict) -> None:
+    changed = [name for name, value in settings.items() if value is not None and name not in RESUMABLE]
+    if changed or args.config:
+        raise WganError(f"--resume continues a run with its saved settings; only --iterations, --max-minutes "
+                        f"and --eval-every may change, not {', '.join(changed) or '--config'}")
+
+
 def _train(args: argparse.Namespace) -> None:
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume:
-        changed = [name for name, value in settings.items() if value is not None and name not in RESUMABLE]
-        if changed or args.config:
-            raise WganError(f"--resume continues a run with its saved settings; only --iterations, --max-minutes "
-                            f"and --eval-every may change, not {', '.join(changed) or '--config'}")
+        _check_resume_flags(args, settings)
         run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
                          max_minutes=settings["max_minutes"], eval_every=settings["eval_every"])
     else:
         config = api.make_config(args.config, **settings)
         run = api.train(config, progress=not args.quiet)
+    if run.path is None:  # a rank that does not write
+        return
     last = {key: value for row in run.history for key, value in row.items() if key.startswith("eval/")}
     print(f"done: {run.path} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
     print(f"figures: {run.path / 'curves.png'} and {run.path / 'samples'}/")
@@ -215,16 +261,32 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 ok, 2 user error, 3 another rank stopped first, 130
+    interrupted).
+
+    Under torchrun every rank runs this; rank 0 alone prints user errors (the ranks find the same ones in the
+    settings, and gather the others to rank 0), and a rank that loses its peers says so in one line.
+    """
+    argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help, or a flag argparse rejected (already printed)
         return exit.code
     try:
+        if args.command == "train" and args.nproc != 1:
+            return _launch(args, argv)
         {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment}[args.command](args)
     except WganError as error:
-        print(f"wgan: error: {error}", file=sys.stderr)
+        if distributed.prints_errors():
+            print(f"wgan: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RuntimeError as error:
+        reason = distributed.lost_peer(error)
+        if reason is None:
+            raise
+        print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
+              f"({reason}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
+        return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt:
         where = getattr(args, "resume", None) or "the run folder"
         print(f"\nwgan: interrupted; the latest checkpoint is kept: continue with `wgan train --resume {where}`",

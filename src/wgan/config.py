@@ -147,7 +147,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 OPTIMIZERS = ("adam", "rmsprop")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 LR_DECAYS = ("none", "linear")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
 
@@ -205,8 +205,18 @@ class Config:
                                            "WGAN reference code main.py")
     warmup_every: int = _setting(500, "also warm up at every this-many-th generator iteration",
                                  "WGAN reference code main.py")
-    precision: str = _setting("fp32", "fp32, or bf16 autocast (float32 weights, penalty in float32)")
-    device: str = _setting("auto", "auto (cuda when available), cpu, cuda or cuda:N")
+    precision: str = _setting("fp32", "fp32; bf16 autocast (float32 weights, losses in float32); or fp16 autocast "
+                              "with a gradient scaler per optimiser (PyTorch AMP: steps with inf/NaN gradients are "
+                              "skipped; the penalty's input gradient is scaled too)")
+    device: str = _setting("auto", "auto (cuda when available), cpu, cuda or cuda:N; with several processes each "
+                           "takes the GPU of its LOCAL_RANK")
+    tf32: bool = _setting(True, "on CUDA, float32 matmuls and convolutions on TF32 tensor cores (Ampere and newer; "
+                          "10-bit mantissa products, float32 sums); --no-tf32 for full float32")
+    compile: bool = _setting(False, "torch.compile the generator's and the critic's forward passes (the penalty's "
+                             "double backward through a conv critic stays uncompiled: torch.compile cannot "
+                             "differentiate twice); the first iterations then take the compile time")
+    sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
+                                    "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
     eval_every: int | None = _from_data("evaluate (exact W1, modes or image scores, figure) and checkpoint every "
                                         "this many iterations")

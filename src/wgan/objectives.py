@@ -2,7 +2,7 @@
 
 Each class is one paper's algorithm in code; the trainer calls the same three phases for all of them:
 
-1. ``critic_loss(critic, real, fake, rng)`` -> (loss to minimise, named scalars), once per critic step;
+1. ``critic_loss(critic, real, fake, stream)`` -> (loss to minimise, named scalars), once per critic step;
 2. ``constrain(critic)`` after every critic update (weight clipping for WGAN, nothing otherwise);
 3. ``generator_loss(critic, fake)`` -> (loss to minimise, named scalars), once per generator step.
 
@@ -10,6 +10,8 @@ Each class is one paper's algorithm in code; the trainer calls the same three ph
 Wasserstein objectives (Kantorovich-Rubinstein duality, WGAN Eq. 2-3) and the Jensen-Shannon estimate
 log 2 + V(D, G) / 2 for the GAN (Goodfellow et al. 2014, Theorem 1: V = 2 JS - log 4 at the optimal D).
 Critic outputs are raw scores (logits for the GAN); losses are computed in float32 whatever the autocast dtype.
+Random draws come from a :class:`~wgan.randomness.RandomStream`, which gives each process its rows of the draw
+one process would make for the global batch.
 """
 
 from __future__ import annotations
@@ -21,44 +23,60 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .randomness import RandomStream
 
 Stats = dict[str, Tensor]
 
 
-def interpolate(real: Tensor, fake: Tensor, rng: torch.Generator) -> Tensor:
+def interpolate(real: Tensor, fake: Tensor, stream: RandomStream) -> Tensor:
     """Points x_hat = e x + (1 - e) G(z) with one e ~ U[0, 1] per sample (WGAN-GP Algorithm 1, line 6)."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    e = torch.rand(shape, generator=rng, device=real.device, dtype=real.dtype)
+    e = stream.uniform(len(real), *(1,) * (real.dim() - 1), dtype=real.dtype)
     return torch.lerp(fake, real, e)
 
 
-def input_gradient(critic: nn.Module, points: Tensor, create_graph: bool = False) -> Tensor:
+def uncompiled(module: nn.Module) -> nn.Module:
+    """The module under a ``torch.compile`` wrapper (whose graphs cannot be differentiated twice), else itself."""
+    return getattr(module, "_orig_mod", module)
+
+
+def input_gradient(critic: nn.Module, points: Tensor, create_graph: bool = False,
+                   loss_scale: Tensor | None = None) -> Tensor:
     """grad_x f(x) at each of ``points``, same shape as ``points``.
 
     Critics that are piecewise linear in x (``critic.piecewise_linear``, e.g. ReLU MLPs) give it in closed
-    form; any other critic goes through autograd. With ``create_graph`` the result stays differentiable with
-    respect to the critic's weights, as a penalty needs.
+    form; any other critic goes through autograd, uncompiled. With ``create_graph`` the result stays
+    differentiable with respect to the critic's weights, as a penalty needs.
+
+    Under float16 autocast the backward pass through the critic is taken on the scaled sum
+    ``loss_scale * sum f(x)`` and the gradient divided by ``loss_scale`` after it (PyTorch's automatic mixed
+    precision recipe for gradient penalties): small gradients would otherwise flush to zero in float16. An
+    overflow gives an infinite norm, and the gradient scaler then skips the step.
     """
     if getattr(critic, "piecewise_linear", False):
         with torch.set_grad_enabled(create_graph):
             return critic.input_gradient(points.detach())
     points = points.detach().requires_grad_(True)
     with torch.enable_grad():
-        (gradient,) = torch.autograd.grad(critic(points).float().sum(), points, create_graph=create_graph)
-    return gradient
+        output = uncompiled(critic)(points).float().sum()
+        if loss_scale is not None:
+            output = output * loss_scale
+        (gradient,) = torch.autograd.grad(output, points, create_graph=create_graph)
+    return gradient if loss_scale is None else gradient / loss_scale
 
 
-def critic_gradient_norm(critic: nn.Module, points: Tensor, create_graph: bool = False) -> Tensor:
+def critic_gradient_norm(critic: nn.Module, points: Tensor, create_graph: bool = False,
+                         loss_scale: Tensor | None = None) -> Tensor:
     """Per-sample ||grad_x f(x)||_2 at ``points``, shape (n,), the gradient flattened per sample."""
-    return input_gradient(critic, points, create_graph).float().flatten(1).norm(dim=1)
+    return input_gradient(critic, points, create_graph, loss_scale).float().flatten(1).norm(dim=1)
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, weight: float, rng: torch.Generator,
-                     one_sided: bool = False) -> tuple[Tensor, Tensor]:
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, weight: float, stream: RandomStream,
+                     one_sided: bool = False, loss_scale: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The penalty on the critic's gradient norm at random interpolates of real and fake samples.
 
     Two-sided (WGAN-GP, Gulrajani et al. 2017, Eq. 3):  lambda E[(||grad D(x_hat)||_2 - 1)^2].
     One-sided (WGAN-LP, Petzka et al. 2018, Eq. 8):     lambda E[max(0, ||grad D(x_hat)||_2 - 1)^2].
+    ``loss_scale`` is the float16 gradient scaler's current scale (see :func:`input_gradient`).
 
     Returns
     -------
@@ -67,7 +85,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, weight: floa
     norms : Tensor
         (n,) gradient norms at the interpolates, detached.
     """
-    norms = critic_gradient_norm(critic, interpolate(real, fake, rng), create_graph=True)
+    norms = critic_gradient_norm(critic, interpolate(real, fake, stream), create_graph=True, loss_scale=loss_scale)
     excess = norms - 1
     if one_sided:
         excess = excess.clamp(min=0)
@@ -103,7 +121,10 @@ class Objective:
         scores = critic(torch.cat([real, fake])).float().flatten()
         return scores[: len(real)], scores[len(real):]
 
-    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> tuple[Tensor, Stats]:
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,
+                    loss_scale: Tensor | None = None) -> tuple[Tensor, Stats]:
+        """The critic's loss on one batch and its named scalars; ``stream`` gives any random draws and
+        ``loss_scale`` is the float16 gradient scaler's scale (both used by the penalties only)."""
         critic_real, critic_fake = self.critic_scores(critic, real, fake)
         estimate = self.estimate(critic_real, critic_fake)
         return -estimate, {"critic_loss": -estimate.detach(), "estimate": estimate.detach()}
@@ -139,10 +160,12 @@ class WGANGP(Objective):
 
     one_sided = False
 
-    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> tuple[Tensor, Stats]:
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,
+                    loss_scale: Tensor | None = None) -> tuple[Tensor, Stats]:
         critic_real, critic_fake = self.critic_scores(critic, real, fake)
         estimate = self.estimate(critic_real, critic_fake)
-        penalty, norms = gradient_penalty(critic, real, fake, self.config.penalty_weight, rng, self.one_sided)
+        penalty, norms = gradient_penalty(critic, real, fake, self.config.penalty_weight, stream, self.one_sided,
+                                          loss_scale)
         loss = penalty - estimate
         return loss, {"critic_loss": loss.detach(), "estimate": estimate.detach(), "penalty": penalty.detach(),
                       "penalty_grad_norm": norms.mean()}
@@ -172,7 +195,8 @@ class GAN(Objective):
         value = -F.softplus(-critic_real.float()).mean() - F.softplus(critic_fake.float()).mean()
         return math.log(2) + value / 2
 
-    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> tuple[Tensor, Stats]:
+    def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,
+                    loss_scale: Tensor | None = None) -> tuple[Tensor, Stats]:
         critic_real, critic_fake = self.critic_scores(critic, real, fake)
         loss = F.softplus(-critic_real).mean() + F.softplus(critic_fake).mean()
         return loss, {"critic_loss": loss.detach(), "estimate": math.log(2) - loss.detach() / 2}

@@ -29,6 +29,7 @@ from ..config import Config, make_config
 from ..models import build_models
 from ..objectives import Objective, build_objective
 from ..plots import figure_png
+from ..randomness import RandomStream
 from ..runs import atomic_write_bytes
 from ..trainer import make_optimizer
 
@@ -176,9 +177,9 @@ def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Bat
     the GAN's D* = p_r / (p_r + p_g)). Returns the objective's estimate on the last batch.
     """
     optimizer = optimizer or make_optimizer(critic.parameters(), objective.config)
-    stats = {}
+    stream, stats = RandomStream(rng), {}
     for _ in range(steps):
-        loss, stats = objective.critic_loss(critic, real(batch_size), fake(batch_size), rng)
+        loss, stats = objective.critic_loss(critic, real(batch_size), fake(batch_size), stream)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

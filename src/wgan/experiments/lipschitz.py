@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from ..api import _assemble
 from ..config import make_config
 from ..objectives import critic_gradient_norm, interpolate
+from ..randomness import RandomStream
 from ..trainer import Trainer, critic_steps
 from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png
 
@@ -90,7 +91,7 @@ def _probe(trainer: Trainer, rng: torch.Generator) -> tuple[float, float]:
     real = trainer.sampler.sample(PROBE_SAMPLES, rng)
     with torch.no_grad():
         fake = trainer.generator(torch.randn(PROBE_SAMPLES, trainer.config.latent_dim, generator=rng)).float()
-    points = torch.cat([real, fake, interpolate(real, fake, rng)])
+    points = torch.cat([real, fake, interpolate(real, fake, RandomStream(rng))])
     gradient = float(critic_gradient_norm(trainer.critic, points).max())
     return gradient, max_pair_slope(trainer.critic, torch.cat([real, fake]), PROBE_PAIRS, rng)
 

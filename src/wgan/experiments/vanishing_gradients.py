@@ -31,6 +31,7 @@ from ..config import make_config
 from ..data.toy import eight_gaussians
 from ..models import build_models
 from ..objectives import Objective
+from ..randomness import RandomStream
 from ..trainer import make_optimizer
 from . import Claim, ExperimentResult, build_critic, figure_png, make_objective
 
@@ -106,7 +107,7 @@ def _train_and_log(algorithm: str, generator_losses: dict[str, Objective], gener
             break
         with torch.no_grad():
             fake = generator(torch.randn((size.batch_size, 1), generator=rng))
-        loss, _ = objective.critic_loss(critic, data.sample(size.batch_size, rng), fake, rng)
+        loss, _ = objective.critic_loss(critic, data.sample(size.batch_size, rng), fake, RandomStream(rng))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,0 +1,278 @@
+"""Training on several processes with torch.distributed: which process this is, and what it asks of the others.
+
+Launch with PyTorch's own launcher, one process per GPU (or a few per CPU machine)::
+
+    torchrun --standalone --nproc_per_node 4 -m wgan train --preset mnist-wgan-gp --data-dir DIR
+    torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
+        -m wgan train ...           # and --node_rank 1 on the second machine
+    wgan train --nproc 2 ...        # the same as torchrun --standalone --nproc_per_node 2 (see :func:`launch`)
+
+How the work is shared among the W processes ("ranks"):
+
+- ``batch_size`` is the global batch B. Each rank draws every batch at size B from the run's one random stream,
+  seeded alike on every rank, and keeps its B / W rows (:class:`~wgan.randomness.RandomStream`): the ranks
+  together see the real samples, noise and interpolation weights of one process.
+- DistributedDataParallel averages the ranks' gradients. Each rank's loss is a mean over its rows, so the
+  average is the mean over the global batch: the gradient of one process, up to the order of floating-point
+  sums. Every rank then takes the same optimiser step, clipping and learning rate, so the parameters stay
+  equal on all ranks; logged scalars are averaged over the ranks (:meth:`World.mean`).
+- Batch norm normalises over a rank's own B / W rows. With ``sync_batchnorm`` the layers become
+  ``nn.SyncBatchNorm`` and normalise over the global batch, as one process does (CUDA only: torch's
+  SyncBatchNorm runs on GPUs).
+- Rank 0 alone writes the run folder, logs, evaluates and checkpoints; a resumed run is read by rank 0 and
+  handed to the others. A checkpoint is the same whatever the number of ranks that wrote it.
+- Rank 0's clock decides when a time budget is spent, for all (:meth:`World.agree`).
+- A rank that dies: torchrun's agent sees it and stops the other ranks of the machine (``--max-restarts 0``,
+  the default), and the ranks of other machines lose their connection to it and stop with a message; the
+  run continues from its last checkpoint with ``wgan train --resume``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .errors import WganError
+from .randomness import Shard
+
+T = TypeVar("T")
+# A conv weight with one input channel kept channels-last has strides (C*k*k, 1, k, 1), and autograd hands back
+# its gradient as (k*k, k*k, k, 1): the same memory order spelt two ways. DDP's stride check sees two layouts
+# and copies the gradient into its bucket (a few KB); its warning about it says nothing a user can act on.
+warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides", UserWarning)
+EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
+EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
+
+
+class ParallelModule(DistributedDataParallel):
+    """DistributedDataParallel that also answers for its module's own attributes (``critic.input_gradient``,
+    ``critic.piecewise_linear``), so that the objectives treat a wrapped critic like the plain one."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "module":  # not set yet: DistributedDataParallel is still being built
+                raise
+            return getattr(self.module, name)
+
+
+@dataclass
+class World:
+    """This process's place among the ranks of a run; one process alone by default."""
+
+    rank: int = 0
+    size: int = 1
+    control: Any = None  # a gloo process group for host-side messages (no device synchronisation)
+    alone: Any = None  # a process group of rank 0 alone, for what rank 0 computes by itself
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this rank writes the run folder, logs, evaluates and checkpoints (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def shard(self) -> Shard:
+        return Shard(self.rank, self.size)
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """The module as the training steps call it: in DistributedDataParallel when there are several ranks.
+
+        Buffers are not broadcast at each forward pass: the only ones are batch norms' running statistics, which
+        training does not use (they are the evaluation's, and rank 0's are saved).
+        """
+        if self.size == 1:
+            return module
+        device = next(module.parameters()).device
+        with warnings.catch_warnings():  # its successor, forward_sync_buffers=False, still syncs buffers at init
+            warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated", FutureWarning)
+            return ParallelModule(module, device_ids=[device] if device.type == "cuda" else None,
+                                  broadcast_buffers=False)
+
+    @contextmanager
+    def by_itself(self, *modules: nn.Module) -> Iterator[None]:
+        """Let this rank run ``modules`` alone (rank 0's evaluations): their SyncBatchNorm layers normalise over
+        what this rank gives them instead of waiting for the other ranks."""
+        layers = [layer for module in modules for layer in module.modules() if isinstance(layer, nn.SyncBatchNorm)]
+        groups = [layer.process_group for layer in layers]
+        for layer in layers:
+            layer.process_group = self.alone
+        try:
+            yield
+        finally:
+            for layer, group in zip(layers, groups):
+                layer.process_group = group
+
+    def mean(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Each scalar averaged over the ranks, in one all-reduce (identity for one process)."""
+        if self.size == 1 or not tensors:
+            return tensors
+        stacked = torch.stack([value.float() for value in tensors.values()])
+        dist.all_reduce(stacked)
+        return dict(zip(tensors, (stacked / self.size).unbind()))
+
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag``, on every rank (a host-side broadcast, no device synchronisation)."""
+        if self.size == 1:
+            return flag
+        box = torch.tensor([flag], dtype=torch.uint8)
+        dist.broadcast(box, src=0, group=self.control)
+        return bool(box.item())
+
+    def share(self, value: T) -> T:
+        """Rank 0's ``value`` (any picklable object, e.g. a checkpoint), on every rank."""
+        if self.size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0, group=self.control)
+        return box[0]
+
+    def all_succeed(self, action: Callable[[], T]) -> T:
+        """Run ``action`` on every rank; when it raises :class:`WganError` on any, raise it on every rank.
+
+        So a problem found on one rank (a missing file on one machine, an existing run folder on rank 0) stops
+        all of them together instead of leaving the others waiting; the message names the ranks it came from
+        when they are not all alike, and rank 0 prints it (see :func:`prints_errors`).
+        """
+        try:
+            result, message = action(), None
+        except WganError as error:
+            result, message = None, str(error)
+        if self.size == 1:
+            if message is not None:
+                raise WganError(message)
+            return result
+        messages: list[str | None] = [None] * self.size
+        dist.all_gather_object(messages, message, group=self.control)
+        failed = {rank: text for rank, text in enumerate(messages) if text is not None}
+        if failed:
+            if len(failed) == self.size and len(set(failed.values())) == 1:
+                raise WganError(failed[0])
+            raise WganError("; ".join(f"on rank {rank}: {text}" for rank, text in failed.items()))
+        return result
+
+
+# How a collective fails when another rank has gone: gloo's transport raises a plain RuntimeError with one of these.
+_LOST_PEER_MESSAGES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "Timed out")
+
+
+def lost_peer(error: BaseException) -> str | None:
+    """What ``error`` says when it means that another rank has gone (stopped, or stopped answering), in a few
+    words; None when this rank itself went wrong."""
+    text = str(error)
+    known = next((message for message in _LOST_PEER_MESSAGES if message in text), None)
+    if known is None and isinstance(error, dist.DistError):
+        known = (text.strip().splitlines() or [type(error).__name__])[0]
+    return known
+
+
+def world_size_from_environment() -> int:
+    """The number of ranks torchrun started (``WORLD_SIZE``), 1 outside torchrun."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def prints_errors() -> bool:
+    """Whether this process reports user errors: rank 0, or a process outside torchrun. Every rank finds the
+    same problems in the settings, and :meth:`World.all_succeed` gathers the rest to rank 0."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def pick_device(name: str, world: World) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; an unavailable CUDA device is a user error. With several
+    ranks, each takes the GPU of its ``LOCAL_RANK`` (one GPU per rank)."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    if world.size == 1:
+        return torch.device("cuda" if name == "auto" else name)
+    if name not in ("auto", "cuda"):
+        raise WganError(f"device '{name}' names one GPU, but with {world.size} processes each takes the GPU of "
+                        "its LOCAL_RANK: use --device cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if local_rank >= torch.cuda.device_count():
+        raise WganError(f"LOCAL_RANK {local_rank} has no GPU of its own ({torch.cuda.device_count()} on this "
+                        "machine): start at most that many processes per machine (--nproc_per_node)")
+    return torch.device("cuda", local_rank)
+
+
+def check_batch(batch_size: int, world_size: int) -> None:
+    """The global batch must split evenly over the ranks."""
+    if batch_size % world_size:
+        raise WganError(f"batch_size {batch_size} does not split over {world_size} processes: choose a multiple "
+                        f"of {world_size} (it is the global batch; each process takes batch_size / {world_size})")
+
+
+def sync_batch_norm(module: nn.Module, world: World, device: torch.device) -> nn.Module:
+    """``module`` with its batch norms normalising over the global batch (``nn.SyncBatchNorm``)."""
+    if world.size == 1:
+        return module
+    if device.type != "cuda":
+        raise WganError("sync_batchnorm needs CUDA (torch's SyncBatchNorm runs on GPUs): on CPUs each process "
+                        "normalises over its own share of the batch; leave --sync-batchnorm out")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+@contextmanager
+def joined() -> Iterator[World]:
+    """The world of this process, from torchrun's environment: one process alone outside torchrun.
+
+    Joins the process group unless the caller has already: NCCL for CUDA tensors and gloo for CPU tensors on a
+    machine with GPUs (whichever device the settings pick), gloo alone otherwise; and a gloo group for host-side
+    messages. Leaves what it joined on the way out.
+    """
+    size = world_size_from_environment()
+    if size == 1:
+        yield World()
+        return
+    created = not dist.is_initialized()
+    if created:
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
+    control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+    alone = dist.new_group([0])
+    yield World(dist.get_rank(), dist.get_world_size(), control, alone)
+    if created:  # left on success only: after a failure the process exits, and torchrun cleans up
+        dist.barrier(group=control)  # together, once rank 0 has written its last file
+        dist.destroy_process_group()
+
+
+def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
+    """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
+
+    Returns the exit status and a message for the user: 0 and none; 2 and none when a rank stopped on a user
+    error (rank 0 has printed it); otherwise 1 and a line naming the rank that failed first and how: not the
+    ranks that then lost contact with it, nor those torchrun's agent stopped with SIGTERM.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # failures get our one line
+    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", "wgan",
+                                              *argv])
+    try:
+        run(arguments)
+    except ChildFailedError as error:
+        if any(failure.exitcode == EXIT_USER_ERROR for failure in error.failures.values()):
+            return EXIT_USER_ERROR, ""
+        followers = (EXIT_LOST_PEER, -signal.SIGTERM)
+        causes = {rank: failure for rank, failure in error.failures.items() if failure.exitcode not in followers}
+        rank, failure = min((causes or error.failures).items())
+        how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
+               else f"exited with status {failure.exitcode}")
+        return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
+                   "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
+    return 0, ""

@@ -1,0 +1,75 @@
+"""The run's random stream, the same whatever the number of processes.
+
+Every process holds the same ``torch.Generator``, seeded alike, and makes every draw at the size of the global
+batch; a process keeps its own rows of it (its :class:`Shard`). So the real samples, the noise and the
+interpolation weights that W processes see together are exactly those one process sees with the same seed and
+global batch, and the streams of all processes stay in step without talking to each other. The cost is drawing
+W times the numbers a process uses, which is small beside the networks' work (a batch of noise against the
+generator's forward and backward pass over it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .data.sampler import Sampler
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Process ``index`` of ``count`` keeps rows [index * n, (index + 1) * n) of each global draw of count * n."""
+
+    index: int = 0
+    count: int = 1
+
+    def take(self, batch: Tensor) -> Tensor:
+        """This process's rows of a global ``batch`` whose first dimension is a multiple of ``count``."""
+        rows = len(batch) // self.count
+        return batch.narrow(0, self.index * rows, rows)
+
+
+class RandomStream:
+    """Draws for ``rows`` rows of this process, made as part of a draw of ``rows * shard.count`` rows.
+
+    Parameters
+    ----------
+    generator : torch.Generator
+        The stream's state; its device is where the numbers are made. It is used, not copied.
+    shard : Shard
+        Which rows of each global draw this process keeps; the whole draw by default.
+    """
+
+    def __init__(self, generator: torch.Generator, shard: Shard = Shard()):
+        self.generator, self.shard = generator, shard
+
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device | str, shard: Shard = Shard()) -> RandomStream:
+        return cls(torch.Generator(device).manual_seed(seed), shard)
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.device
+
+    def normal(self, rows: int, *shape: int) -> Tensor:
+        """Standard normal numbers, (rows, *shape), float32."""
+        draw = torch.randn((rows * self.shard.count, *shape), generator=self.generator, device=self.device)
+        return self.shard.take(draw)
+
+    def uniform(self, rows: int, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        """U[0, 1) numbers, (rows, *shape)."""
+        draw = torch.rand((rows * self.shard.count, *shape), generator=self.generator, device=self.device,
+                          dtype=dtype)
+        return self.shard.take(draw)
+
+    def sample(self, sampler: Sampler, rows: int) -> Tensor:
+        """``rows`` real samples: this process's rows of a global batch drawn from ``sampler``."""
+        return self.shard.take(sampler.sample(rows * self.shard.count, self.generator))
+
+    def get_state(self) -> Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: Tensor) -> None:
+        self.generator.set_state(state.cpu())

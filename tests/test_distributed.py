@@ -1,0 +1,259 @@
+"""Several processes on torch.distributed (gloo on CPU): two ranks train what one process trains.
+
+How close "the same" is. Every rank draws the global batch from one stream and keeps its rows, and DDP averages
+the ranks' gradients, so two ranks compute the one-process gradient with the sums taken in another order. Where
+the networks are smooth in their weights (the GAN's logistic loss, an ELU critic, a leaky-ReLU conv critic)
+that is all, and after K iterations the weights agree to float32 rounding: within 1e-5 of the distance
+training moved them (measured 5e-7 to 1.2e-6 at K = 3 and 10).
+
+A ReLU MLP under a Wasserstein loss adds one effect. The gradient of a bias whose unit is active on as many
+real as generated samples is exactly 0 (w (k/n - k/n)); computed, it is a rounding residue such as -7e-9, whose
+sign and size depend on the order of the sums. Adam and RMSProp step by g / (|g| + eps), about lr whatever
+|g|, so such a weight moves by up to lr in one run and not in the other, and the gap then spreads through the
+next gradients. Measured at K = 3 and 10: 1e-3 to 2.5e-2 of the distance moved, against 1.5 to 60 for another
+seed. Those configurations are held to 5e-2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import wgan
+from wgan.api import _assemble
+from wgan.cli import _without_nproc, main
+from wgan.data import build_sampler
+from wgan.distributed import World, sync_batch_norm
+from wgan.errors import WganError
+from wgan.randomness import RandomStream, Shard
+
+SCRIPT = Path(__file__).parent / "scripts" / "train_on_every_rank.py"
+ROUNDING = 1e-5  # of the distance the weights moved: smooth networks
+ADAPTIVE_STEP_ON_ZERO_GRADIENT = 5e-2  # ReLU MLPs under a Wasserstein loss (see the module docstring)
+SMALL = dict(width=64, batch_size=64, eval_samples=500)
+SMALL_FLAGS = ["--width", "64", "--batch-size", "64", "--eval-samples", "500", "--quiet"]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # 2 ranks x 1 thread on CI's 2 cores
+
+# (settings, tolerance): wgan and wgan-gp as the toy defaults (ReLU MLP, closed-form penalty, warm-up, linear
+# decay), wgan-gp through autograd (ELU MLP, and a small conv critic's double backward), the minimax GAN.
+CONFIGURATIONS = {
+    "wgan-relu-mlp": (dict(SMALL, algorithm="wgan", iterations=5, warmup_generator_iters=2,
+                           warmup_critic_steps=10), ADAPTIVE_STEP_ON_ZERO_GRADIENT),
+    "wgan-gp-relu-mlp": (dict(SMALL, algorithm="wgan-gp", iterations=5), ADAPTIVE_STEP_ON_ZERO_GRADIENT),
+    "wgan-gp-elu-mlp": (dict(SMALL, algorithm="wgan-gp", iterations=5, activation="elu"), ROUNDING),
+    "wgan-gp-conv": (dict(algorithm="wgan-gp", data="digits", model="dcgan", generator_norm="none", width=8,
+                          batch_size=32, eval_samples=200, iterations=5), ROUNDING),
+    "gan-relu-mlp": (dict(SMALL, algorithm="gan", iterations=5), ROUNDING),
+}
+
+
+def _flat(*modules: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for module in modules for p in module.parameters()])
+
+
+def _initial_weights(settings: dict) -> torch.Tensor:
+    trainer = _assemble(wgan.make_config(**settings), lambda: None, scores=False)
+    return _flat(trainer.generator, trainer.critic)
+
+
+def _relative_gap(weights: torch.Tensor, reference: torch.Tensor, start: torch.Tensor) -> float:
+    """||weights - reference|| as a fraction of the distance training moved the reference from ``start``."""
+    return ((weights - reference).norm() / (reference - start).norm()).item()
+
+
+def _torchrun(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *arguments]
+    return subprocess.run(command, env=ONE_THREAD, capture_output=True, text=True, timeout=timeout)
+
+
+def _wgan(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wgan", *arguments], env=ONE_THREAD, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _checkpoint(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+
+
+# The random streams ----------------------------------------------------------------------------------------
+def test_the_shards_of_every_draw_put_together_are_the_draw_of_one_process():
+    sampler = build_sampler("25gaussians", "cpu")
+    one = RandomStream.seeded(5, "cpu")
+    four = [RandomStream.seeded(5, "cpu", Shard(rank, 4)) for rank in range(4)]
+    assert torch.equal(one.normal(32, 3), torch.cat([stream.normal(8, 3) for stream in four]))
+    assert torch.equal(one.sample(sampler, 32), torch.cat([stream.sample(sampler, 8) for stream in four]))
+    assert all(torch.equal(one.get_state(), stream.get_state()) for stream in four)  # the streams stay in step
+
+
+def test_the_ranks_command_line_drops_nproc_in_every_spelling():
+    assert _without_nproc(["train", "--nproc", "2", "--iterations", "5"]) == ["train", "--iterations", "5"]
+    assert _without_nproc(["train", "--nproc=2", "--name", "n"]) == ["train", "--name", "n"]
+    assert _without_nproc(["train", "--npr", "4", "--n-critic", "3"]) == ["train", "--n-critic", "3"]
+
+
+def test_sync_batchnorm_is_refused_on_cpus_with_a_line_that_says_what_each_rank_normalises_over():
+    critic = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+    assert sync_batch_norm(critic, World(), torch.device("cpu")) is critic  # one process: nothing to sync
+    with pytest.raises(WganError, match="needs CUDA.*each process normalises over its own share"):
+        sync_batch_norm(critic, World(rank=0, size=2), torch.device("cpu"))
+
+
+def test_rank_0_evaluates_sync_batchnorm_layers_by_itself_and_gives_them_back_their_group():
+    critic = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(4)))
+    layer, alone, everyone = critic[0], object(), object()
+    layer.process_group = everyone
+    with World(rank=0, size=2, alone=alone).by_itself(critic):
+        assert layer.process_group is alone
+    assert layer.process_group is everyone
+
+
+# Two ranks train what one process trains -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_rank_weights(tmp_path_factory):
+    """Every configuration trained once on two ranks (one torchrun launch): {name: [rank 0, rank 1] weights}."""
+    folder = tmp_path_factory.mktemp("two-ranks")
+    (folder / "configs.json").write_text(json.dumps([settings for settings, _ in CONFIGURATIONS.values()]))
+    done = _torchrun(str(SCRIPT), str(folder / "configs.json"), str(folder / "weights.pt"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(CONFIGURATIONS, torch.load(folder / "weights.pt")))
+
+
+@pytest.mark.parametrize("name", list(CONFIGURATIONS))
+def test_two_ranks_train_the_weights_one_process_trains_and_stay_identical(name, two_rank_weights):
+    settings, tolerance = CONFIGURATIONS[name]
+    rank0, rank1 = two_rank_weights[name]
+    assert torch.equal(rank0, rank1)  # DDP hands every rank the same averaged gradient
+    one = wgan.train(write=False, progress=False, **settings)
+    reference, start = _flat(one.generator, one.critic), _initial_weights(settings)
+    assert _relative_gap(rank0, reference, start) < tolerance
+    other_seed = wgan.train(write=False, progress=False, **dict(settings, seed=1))
+    assert _relative_gap(_flat(other_seed.generator, other_seed.critic), reference, start) > 1  # can fail
+
+
+# Run folders, resuming, failures -----------------------------------------------------------------------------
+SMOOTH = ["--activation", "elu", "--lr-decay", "none", "--eval-every", "3", "--log-every", "1", *SMALL_FLAGS]
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_run_started_on_two_ranks_resumes_on_one_and_back_as_the_uninterrupted_run(tmp_path):
+    assert main(["train", "--iterations", "6", "--out", str(tmp_path), "--name", "straight", *SMOOTH]) == 0
+    done = _wgan("train", "--iterations", "3", "--out", str(tmp_path), "--name", "two-then-one", "--nproc", "2",
+                 *SMOOTH)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["straight", "two-then-one"]  # rank 0 alone wrote
+    assert main(["train", "--resume", str(tmp_path / "two-then-one"), "--iterations", "6", "--quiet"]) == 0
+    assert main(["train", "--iterations", "3", "--out", str(tmp_path), "--name", "one-then-two", *SMOOTH]) == 0
+    done = _wgan("train", "--resume", str(tmp_path / "one-then-two"), "--iterations", "6", "--nproc", "2", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    straight = _checkpoint(tmp_path / "straight")
+    start = _initial_weights(dict(SMALL, activation="elu", lr_decay="none"))
+    reference = torch.cat([p.flatten() for net in ("generator", "critic") for p in straight[net].values()])
+    for name in ("two-then-one", "one-then-two"):
+        resumed = _checkpoint(tmp_path / name)
+        assert resumed["iteration"] == 6 and torch.equal(resumed["rng"], straight["rng"])
+        weights = torch.cat([p.flatten() for net in ("generator", "critic") for p in resumed[net].values()])
+        assert _relative_gap(weights, reference, start) < ROUNDING
+        rows = _rows(tmp_path / name)
+        logged = [row["iteration"] for row in rows if "train/estimate" in row]
+        assert logged == [1, 2, 3, 4, 5, 6]  # one row per iteration: none lost, none written twice
+        for row, expected in zip(rows, _rows(tmp_path / "straight")):
+            assert row["iteration"] == expected["iteration"]
+            assert row.get("train/estimate", 0) == pytest.approx(expected.get("train/estimate", 0), rel=1e-4)
+
+
+def test_a_time_budget_stops_every_rank_at_the_same_iteration(tmp_path):
+    done = _wgan("train", "--iterations", "100000", "--max-minutes", "0.02", "--eval-every", "1000", "--out",
+                 str(tmp_path), "--name", "budget", "--nproc", "2", *SMALL_FLAGS, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = _checkpoint(tmp_path / "budget")
+    assert 0 < state["iteration"] < 100000 and state["train_seconds"] >= 0.02 * 60
+    assert _rows(tmp_path / "budget")[-1]["iteration"] == state["iteration"]
+
+
+def test_a_batch_that_does_not_split_over_the_ranks_is_one_line_and_no_folder(tmp_path):
+    done = _wgan("train", "--batch-size", "63", "--nproc", "2", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "batch_size 63 does not split over 2 processes" in done.stderr
+    done = _torchrun("-m", "wgan", "train", "--batch-size", "63", "--out", str(tmp_path))  # plain torchrun
+    assert done.returncode != 0 and done.stderr.count("wgan: error: batch_size 63") == 1  # rank 0 alone says it
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _rank_of(pid: int) -> int | None:
+    variables = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    return next((int(v[5:]) for v in variables if v.startswith(b"RANK=")), None)
+
+
+def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path):
+    command = [sys.executable, "-m", "wgan", "train", "--iterations", "1000000", "--log-every", "1", "--out",
+               str(tmp_path), "--name", "killed", "--nproc", "2", *SMALL_FLAGS]
+    launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "killed" / "metrics.jsonl").is_file():  # both ranks are training
+            assert time.monotonic() < deadline and launcher.poll() is None
+            time.sleep(0.2)
+        ranks = {_rank_of(pid): pid for pid in _children(launcher.pid)}
+        os.kill(ranks[1], signal.SIGKILL)
+        _, stderr = launcher.communicate(timeout=60)  # no hang: the launcher returns within a minute
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 1
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("wgan: error: rank 1 of 2") and "SIGKILL" in last and "--resume" in last
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_nodes_on_one_machine_meet_through_a_c10d_rendezvous_and_train_what_one_process_trains(tmp_path):
+    flags = ["--iterations", "3", "--out", str(tmp_path), "--name", "nodes", *SMOOTH]
+    endpoint = f"127.0.0.1:{_free_port()}"
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank",
+                               str(node), "--nproc_per_node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+                               endpoint, "--rdzv-id", "wgan-test", "-m", "wgan", "train", *flags],
+                              env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for node in (0, 1)]
+    try:
+        outcomes = [node.communicate(timeout=240) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert [node.returncode for node in nodes] == [0, 0], [err[-2000:] for _, err in outcomes]
+    assert main(["train", "--iterations", "3", "--out", str(tmp_path), "--name", "one", *SMOOTH]) == 0
+    two, one = _checkpoint(tmp_path / "nodes"), _checkpoint(tmp_path / "one")
+    start = _initial_weights(dict(SMALL, activation="elu", lr_decay="none"))
+    flat = [torch.cat([p.flatten() for net in ("generator", "critic") for p in state[net].values()])
+            for state in (two, one)]
+    assert _relative_gap(flat[0], flat[1], start) < ROUNDING
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["nodes", "one"]

@@ -1,0 +1,88 @@
+"""Mixed precision and compilation: float16 with gradient scaling done right for the penalty, torch.compile.
+
+float16 autocast runs on the CPU too (slowly: these tests keep to a few steps of tiny models), so the scaling
+recipe is tested here as it runs on a GPU.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import wgan
+from wgan.api import _assemble
+from wgan.config import make_config
+from wgan.objectives import input_gradient
+
+TINY = dict(width=16, depth=2, batch_size=16, eval_samples=200, log_every=1, eval_every=1000)
+
+
+class QuietCritic(nn.Module):
+    """f(x) = 1e-6 * sum(W2 relu(W1 x)): its input gradient, about 1e-8 per entry, underflows in float16."""
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.hidden = nn.Linear(8, 32)
+        self.out = nn.Linear(32, 1)
+        with torch.no_grad():
+            self.hidden.weight.copy_(torch.randn(32, 8, generator=generator) * 0.05)
+            self.out.weight.copy_(torch.randn(1, 32, generator=generator) * 0.05)
+
+    def forward(self, x):
+        return 1e-6 * self.out(torch.relu(self.hidden(x))).float().squeeze(1)
+
+
+def test_the_penalty_input_gradient_is_scaled_before_autograd_and_unscaled_after_in_float16():
+    critic, points = QuietCritic(), torch.randn(64, 8, generator=torch.Generator().manual_seed(1))
+    exact = input_gradient(critic, points)  # float32
+    with torch.autocast("cpu", dtype=torch.float16):
+        unscaled = input_gradient(critic, points)
+        scaled = input_gradient(critic, points, loss_scale=torch.tensor(65536.0))
+    assert (unscaled == 0).float().mean() > 0.5  # float16 flushes most of it to zero
+    assert torch.allclose(scaled.float(), exact, rtol=2e-2, atol=1e-10)
+
+
+def test_a_loss_scale_leaves_the_float32_input_gradient_as_it_is():
+    critic, points = QuietCritic(), torch.randn(16, 8, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(input_gradient(critic, points, loss_scale=torch.tensor(1024.0)),
+                          input_gradient(critic, points), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("data", ["8gaussians", "digits"])  # closed-form and autograd penalty
+def test_float16_training_skips_a_step_whose_gradients_overflow_and_lowers_the_scale(data):
+    config = make_config(**dict(TINY, data=data, precision="fp16", width=8))
+    trainer = _assemble(config, lambda: None, scores=False)
+    scaler = trainer.critic_scaler
+
+    def step_moves_the_weights() -> bool:
+        before = [p.detach().clone() for p in trainer.critic.parameters()]
+        trainer.critic_step()
+        return not all(torch.equal(old, new) for old, new in zip(before, trainer.critic.parameters()))
+
+    trainer.critic_step()  # the scaler makes its scale tensor
+    scaler.update(2.0 ** 4)
+    assert step_moves_the_weights() and scaler.get_scale() == 2.0 ** 4  # a normal step
+    scaler.update(2.0 ** 120)  # so large a scale that the scaled gradients overflow
+    assert not step_moves_the_weights()  # the step is skipped
+    assert scaler.get_scale() == 2.0 ** 119  # and the scale halved
+
+
+def test_a_float16_run_logs_its_loss_scale_and_checkpoints_the_scalers(tmp_path):
+    run = wgan.train(precision="fp16", iterations=2, out=str(tmp_path), name="half", progress=False, **TINY)
+    logged = [row["train/loss_scale"] for row in run.history if "train/estimate" in row]
+    assert len(logged) == 2 and logged[0] > 0
+    state = torch.load(tmp_path / "half" / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["critic_scaler"]["scale"] == logged[-1]
+    resumed = wgan.resume(tmp_path / "half", iterations=3, progress=False)
+    assert resumed.iteration == 3
+
+
+def test_compiled_training_computes_what_the_plain_modules_compute():
+    settings = dict(TINY, iterations=3, width=8, data="digits", algorithm="wgan-gp")
+    plain = wgan.train(write=False, progress=False, **settings)
+    compiled = wgan.train(write=False, progress=False, compile=True, **settings)
+    for a, b in zip(plain.critic.parameters(), compiled.critic.parameters()):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert compiled.history[-1]["train/estimate"] == pytest.approx(plain.history[-1]["train/estimate"], rel=1e-3)
