@@ -2,13 +2,19 @@
 
     python benchmarks/throughput.py --config toy --precision bf16
     python benchmarks/throughput.py --config dcgan32 --precision fp32 --window 40 --warmup 10
+    python benchmarks/throughput.py --config toy --against reference     # beside the reference loop
     python benchmarks/throughput.py --algorithm wgan --data mnist --set data_dir='"../shared/data/mnist"'
     torchrun --standalone --nproc_per_node 2 benchmarks/throughput.py --config toy     # 2 processes
 
 Named configurations (--config): ``toy`` (WGAN-GP, MLP 512x3, batch 256), ``dcgan32`` and ``dcgan64`` (WGAN with
-the official DCGAN at 32x32 and 64x64, batch 64) and ``resnet32`` (WGAN-GP with its ResNet, batch 64); the image
-ones train on the built-in 8x8 digits resized, which costs what any data of that size costs. The warm-up
-schedule is off so that every iteration is alike.
+the official DCGAN at 32x32 and 64x64, batch 64), ``dcgan32-gp`` (WGAN-GP with the DCGAN critic, no batch norm in
+it) and ``resnet32`` (WGAN-GP with its ResNet, batch 64); the image ones train on the built-in 8x8 digits
+resized, which costs what any data of that size costs. The warm-up schedule is off so that every iteration is
+alike.
+
+``--against reference`` also times the reference loop of the configuration (:mod:`wgan.reference_loops`: the
+published code's structure, on copies of the same initial models in the default memory layout), its windows
+alternating with ours in the same process, and prints both rates and their ratio.
 
 Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator iteration
 (matmul and convolution FLOPs, forward and backward, counted over one real iteration), the matmul peak of this
@@ -22,10 +28,12 @@ not tested.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,12 +43,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import wgan
 from wgan.api import _assemble
-from wgan.distributed import World, joined
+from wgan.distributed import joined
+from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
 
 CONFIGS: dict[str, dict] = {
     "toy": dict(algorithm="wgan-gp", data="8gaussians"),
     "dcgan32": dict(algorithm="wgan", data="digits", model="dcgan", image_size=32),
+    "dcgan32-gp": dict(algorithm="wgan-gp", data="digits", model="dcgan", image_size=32),
     "resnet32": dict(algorithm="wgan-gp", data="digits", model="resnet", image_size=32),
     "dcgan64": dict(algorithm="wgan", data="digits", model="dcgan", image_size=64),
 }
@@ -117,43 +127,78 @@ def all_reduce_seconds(trainer: Trainer, repeats: int = 20) -> float:
     return trainer.config.n_critic * timed(sizes[0]) + timed(sizes[1])
 
 
-def measure(trainer: Trainer, window: int, warmup: int) -> dict:
-    config, device, world = trainer.config, trainer.device, trainer.world
+def trainer_iterations(trainer: Trainer) -> Callable[[int], None]:
+    """``count`` generator iterations of the trainer: n_critic critic steps, then a generator step, each."""
+    def iterate(count: int) -> None:
+        for _ in range(count):
+            for _ in range(trainer.config.n_critic):
+                trainer.critic_step()
+            trainer.generator_step()
+        _wait(trainer.device)
+
+    return iterate
+
+
+def reference_iterations(trainer: Trainer) -> Callable[[int], None]:
+    """``count`` generator iterations of the reference loop of the trainer's configuration, on copies of its
+    initial models in the default memory layout (channels-last weights are one of the trainer's choices)."""
+    generator, critic = (copy.deepcopy(module).to(memory_format=torch.contiguous_format)
+                         for module in (trainer.generator, trainer.critic))
+    loop = reference_loop(trainer.config, generator, critic, trainer.sampler)
 
     def iterate(count: int) -> None:
         for _ in range(count):
-            for _ in range(config.n_critic):
-                trainer.critic_step()
-            trainer.generator_step()
-        _wait(device)
+            loop.iteration()
+        _wait(trainer.device)
 
-    started = time.perf_counter()
-    iterate(1)
-    first_iteration = time.perf_counter() - started  # includes torch.compile's compile time, when on
-    iterate(warmup)
-    with FlopCount() as counter:
+    return iterate
+
+
+def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int) -> dict[str, dict]:
+    """Each loop's rate (median of 3 windows, the loops' windows alternating so that a slow spell of a shared
+    machine falls on both), its FLOPs per generator iteration and the time of its first iteration."""
+    figures = {}
+    for name, iterate in loops.items():
+        started = time.perf_counter()
         iterate(1)
-    rates = []
+        first_iteration = time.perf_counter() - started  # includes torch.compile's compile time, when on
+        iterate(warmup)
+        with FlopCount() as counter:
+            iterate(1)
+        figures[name] = {"windows": [], "flops": counter.total, "first_iteration_seconds": first_iteration}
     for _ in range(3):
-        start = time.perf_counter()
-        iterate(window)
-        rates.append(window / (time.perf_counter() - start))
-    rate = statistics.median(rates)
-    peak = matmul_peak(DTYPES[config.precision], device)
-    flops = counter.total  # this rank's: its share of every batch
+        for name, iterate in loops.items():
+            start = time.perf_counter()
+            iterate(window)
+            figures[name]["windows"].append(window / (time.perf_counter() - start))
+    for figure in figures.values():
+        figure["iterations_per_second"] = statistics.median(figure["windows"])
+    return figures
+
+
+def results(trainer: Trainer, figures: dict[str, dict], peak: float) -> dict:
+    """The figures as one flat record: ours, and the reference's beside it when it was timed."""
+    config, world = trainer.config, trainer.world
     result = {
-        "machine": machine_name(device),
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "processes": world.size,
-        "algorithm": config.algorithm, "data": config.data, "model": config.model, "image_size": config.image_size,
-        "batch_size": config.batch_size, "n_critic": config.n_critic, "precision": config.precision,
-        "compile": config.compile, "iterations_per_second": rate, "windows": rates,
-        "first_iteration_seconds": first_iteration, "gflop_per_iteration_per_process": flops / 1e9,
-        "achieved_gflops_per_process": rate * flops / 1e9, "matmul_peak_gflops": peak / 1e9,
-        "fraction_of_peak": rate * flops / peak,
+        "machine": machine_name(trainer.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "processes": world.size, "algorithm": config.algorithm, "data": config.data, "model": config.model,
+        "image_size": config.image_size, "batch_size": config.batch_size, "n_critic": config.n_critic,
+        "precision": config.precision, "compile": config.compile, "matmul_peak_gflops": peak / 1e9,
     }
+    for name, figure in figures.items():
+        prefix = "" if name == "wgan" else f"{name}_"
+        rate, flops = figure["iterations_per_second"], figure["flops"]  # flops: this rank's share of a batch
+        result |= {f"{prefix}iterations_per_second": rate, f"{prefix}windows": figure["windows"],
+                   f"{prefix}first_iteration_seconds": figure["first_iteration_seconds"],
+                   f"{prefix}gflop_per_iteration_per_process": flops / 1e9,
+                   f"{prefix}achieved_gflops_per_process": rate * flops / 1e9,
+                   f"{prefix}fraction_of_peak": rate * flops / peak}
+    if "reference" in figures:
+        result["speedup"] = result["iterations_per_second"] / result["reference_iterations_per_second"]
     if world.size > 1:
         seconds = all_reduce_seconds(trainer)
-        result |= {"all_reduce_seconds_per_iteration": seconds, "all_reduce_share": seconds * rate}
+        result |= {"all_reduce_seconds_per_iteration": seconds,
+                   "all_reduce_share": seconds * result["iterations_per_second"]}
     return result
 
 
@@ -163,13 +208,18 @@ def report(result: dict) -> None:
     print(f"config: {result['algorithm']} on {result['data']}, {result['model']}, image size {result['image_size']}, "
           f"batch {result['batch_size']}, n_critic {result['n_critic']}, {result['precision']}"
           + (", compiled" if result["compile"] else ""))
-    print(f"generator iterations/s: {result['iterations_per_second']:.2f} "
-          f"(windows: {', '.join(f'{r:.2f}' for r in result['windows'])}); first iteration "
-          f"{result['first_iteration_seconds']:.1f} s")
-    print(f"GFLOP per generator iteration (per process): {result['gflop_per_iteration_per_process']:.2f}")
-    print(f"achieved: {result['achieved_gflops_per_process']:.0f} GFLOP/s per process; matmul peak "
-          f"({result['precision']}): {result['matmul_peak_gflops']:.0f} GFLOP/s; fraction of peak: "
-          f"{result['fraction_of_peak']:.0%}")
+    print(f"matmul peak ({result['precision']}): {result['matmul_peak_gflops']:.0f} GFLOP/s")
+    for prefix, name in (("", "wgan"), ("reference_", "reference loop")):
+        if f"{prefix}iterations_per_second" not in result:
+            continue
+        print(f"{name}: {result[f'{prefix}iterations_per_second']:.2f} generator iterations/s (windows: "
+              f"{', '.join(f'{r:.2f}' for r in result[f'{prefix}windows'])}); "
+              f"{result[f'{prefix}gflop_per_iteration_per_process']:.2f} GFLOP per iteration (per process); "
+              f"{result[f'{prefix}achieved_gflops_per_process']:.0f} GFLOP/s, "
+              f"{result[f'{prefix}fraction_of_peak']:.0%} of the peak; first iteration "
+              f"{result[f'{prefix}first_iteration_seconds']:.1f} s")
+    if "speedup" in result:
+        print(f"wgan / reference loop: {result['speedup']:.2f}x")
     if "all_reduce_share" in result:
         print(f"gradient all-reduces: {1000 * result['all_reduce_seconds_per_iteration']:.1f} ms per iteration, "
               f"{result['all_reduce_share']:.0%} of it (timed alone)")
@@ -186,6 +236,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
     parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
+    parser.add_argument("--against", choices=("reference",), help="also time the reference loop of the "
+                        "configuration (wgan.reference_loops), windows alternating with ours, and print the ratio")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
     args = parser.parse_args()
@@ -197,7 +249,12 @@ def main() -> None:
                               compile=args.compile, device=args.device, warmup=False)
     with joined() as world:
         trainer = _assemble(config, lambda: None, scores=False, world=world)
-        result = measure(trainer, args.window, args.warmup) | {"config": args.config}
+        loops = {"wgan": trainer_iterations(trainer)}
+        if args.against:
+            loops["reference"] = reference_iterations(trainer)
+        figures = measure(loops, args.window, args.warmup)
+        result = results(trainer, figures, matmul_peak(DTYPES[config.precision], trainer.device))
+        result["config"] = args.config
     if world.is_writer:
         report(result)
         if args.json:

@@ -84,10 +84,14 @@ class MLPCritic(nn.Module):
             hidden = x.flatten(1)
             for linear in linears[:-1]:
                 pre_activation = linear(hidden)
-                slope = torch.where(pre_activation > 0, 1.0, self.negative_slope)
+                # in the dtype the layers compute in (bf16 under autocast): a float32 mask would make every
+                # product below float32 and each matmul cast it back (measured: 19% of a bf16 toy iteration)
+                slope = (pre_activation > 0).to(pre_activation.dtype)  # 1 where positive, else negative_slope
+                if self.negative_slope:
+                    slope.mul_(1 - self.negative_slope).add_(self.negative_slope)
                 hidden = pre_activation * slope
                 slopes.append(slope)
-        gradient = linears[-1].weight.expand(len(x), -1)
+        gradient = linears[-1].weight.to(slopes[0].dtype if slopes else x.dtype).expand(len(x), -1)
         for linear, slope in zip(reversed(linears[:-1]), reversed(slopes)):
             gradient = (gradient * slope) @ linear.weight
         return gradient.view_as(x)
