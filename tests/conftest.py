@@ -2,6 +2,13 @@
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# The fuzz tests' sizes (tests/test_fuzz.py): 100 cases a property by default, 2000 with --hypothesis-profile=full.
+# Registered here, before pytest reads --hypothesis-profile; no deadline: a case's time depends on the machine.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("full", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @pytest.fixture(scope="module")

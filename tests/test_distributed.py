@@ -257,3 +257,26 @@ def test_two_nodes_on_one_machine_meet_through_a_c10d_rendezvous_and_train_what_
             for state in (two, one)]
     assert _relative_gap(flat[0], flat[1], start) < ROUNDING
     assert sorted(path.name for path in tmp_path.iterdir()) == ["nodes", "one"]
+
+
+def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_rank_0_saves_once(tmp_path):
+    command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
+               "1000", "--lr-decay", "none", "--out", str(tmp_path), "--name", "stopped", "--nproc", "2",
+               *SMALL_FLAGS]
+    launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "stopped" / "metrics.jsonl").is_file():
+            assert time.monotonic() < deadline and launcher.poll() is None
+            time.sleep(0.2)
+        launcher.send_signal(signal.SIGTERM)
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 75
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wgan: stopped by SIGTERM at iteration ")  # rank 0 alone says it
+    state = _checkpoint(tmp_path / "stopped")
+    assert f"at iteration {state['iteration']};" in lines[0] and 0 < state["iteration"] < 1000
+    assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(state["iteration"] + 2),
+                 "--quiet"]) == 0

@@ -14,6 +14,7 @@ Launched by torchrun, :func:`train` and :func:`resume` train on all the processe
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from .distributed import World, check_batch, joined, pick_device, sync_batch_nor
 from .errors import WganError
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import image_scorer
-from .models import build_models, count_parameters
+from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .runs import RunFolder
 from .trainer import Trainer
@@ -114,6 +115,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
             torch.backends.cudnn.allow_tf32 = config.tf32
         sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
+        check_fits(config, sampler.shape, device)
         torch.manual_seed(config.seed)
         generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
         if config.sync_batchnorm:
@@ -131,20 +133,59 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
 
 
 def _finish(trainer: Trainer, progress: bool) -> Run:
+    """Train, then draw the run's curves (also after a stop or an error), and give the folder back.
+
+    A file the run cannot write (a full disk, a folder made read-only) stops it with one line: every file is
+    written atomically, so the checkpoints written before are intact.
+    """
     run = trainer.run
     try:
         trainer.fit(progress=progress)
-    finally:
-        if run is not None and run.history:
-            run.write_figure("curves.png", plots.training_curves(
-                run.history, trainer.objective.estimate_name,
-                f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
-            if len(trainer.sampler.shape) == 3:
-                grids = sorted((run.path / "samples").glob("iter_*.png"))
-                if grids:
-                    run.write_figure("progress.gif", plots.progress_gif([grid.read_bytes() for grid in grids]))
+    except BaseException as error:
+        if run is not None:
+            _close(trainer, run, quietly=True)  # the error in flight says what went wrong
+        if isinstance(error, OSError):
+            raise _unwritable(error, trainer) from None
+        raise
+    if run is not None:
+        _close(trainer, run, quietly=False)
     return Run(run.path if run else None, trainer.config, trainer.generator, trainer.critic, trainer.history,
                trainer.iteration)
+
+
+def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
+    """Draw the curves and give the folder back; a figure that cannot be written is an error unless
+    ``quietly`` (another error is already on its way)."""
+    try:
+        _draw_curves(trainer, run)
+    except OSError as error:
+        if not quietly:
+            raise _unwritable(error, trainer) from None
+    finally:
+        run.close()
+
+
+def _unwritable(error: OSError, trainer: Trainer) -> WganError:
+    """One line for a file the run could not write, with where its last checkpoint is."""
+    run = trainer.run
+    where = error.filename or (run.path if run else "the run folder")
+    return WganError(f"cannot write '{where}' ({error.strerror}): training stopped at iteration {trainer.iteration}; "
+                     "the checkpoints written before are intact (the last at iteration "
+                     f"{trainer.last_good_iteration}): make room and continue with `wgan train --resume "
+                     f"{run.path if run else 'RUN_DIR'}`")
+
+
+def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
+    """curves.png from the run's history, and for images progress.gif from its sample grids."""
+    if not run.history:
+        return
+    run.write_figure("curves.png", plots.training_curves(
+        run.history, trainer.objective.estimate_name,
+        f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
+    if len(trainer.sampler.shape) == 3:
+        grids = sorted((run.path / "samples").glob("iter_*.png"))
+        if grids:
+            run.write_figure("progress.gif", plots.progress_gif([grid.read_bytes() for grid in grids]))
 
 
 def describe(trainer: Trainer) -> str:
@@ -188,8 +229,11 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         return _finish(trainer, progress)
 
 
+DECAY_CHOICES = ("restart", "keep")
+
+
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
-           max_minutes: float | None = None, eval_every: int | None = None) -> Run:
+           max_minutes: float | None = None, eval_every: int | None = None, decay: str = "restart") -> Run:
     """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
     new training-time budget (``max_minutes``, counted from the run's start), evaluating every ``eval_every``
     iterations from here on if given.
@@ -197,32 +241,72 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
     (evaluations draw from their own stream, so how often they come does not change the training). A run may
     continue on another number of processes than it started on: its checkpoint is the same either way. Rank 0
-    alone reads the folder and hands the settings and the checkpoint to the others.
+    alone reads the folder and hands the settings and the checkpoint to the others. It holds the folder's lock
+    while it trains, and a latest checkpoint that is missing or damaged is replaced by the previous one, with a
+    warning.
+
+    A learning rate that decays linearly to 0 at the last iteration (``lr_decay = linear``) would jump when
+    ``iterations`` moves that end: ``decay = "restart"`` starts a new decay from the base rate at the resumed
+    iteration down to 0 at the new end; ``"keep"`` keeps the decay's end where it was (the rate stays 0 after
+    it). A line says which.
     """
+    if decay not in DECAY_CHOICES:
+        raise WganError(f"decay '{decay}' is not known: choose restart or keep")
     changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes),
                                                ("eval_every", eval_every)) if value is not None}
 
-    def read() -> tuple[RunFolder, Config, dict[str, Any]]:
+    def read() -> tuple[RunFolder, Config, dict[str, Any], list[str]]:
         run = RunFolder.open(path)
-        config = resolve(dataclasses.replace(run.config(), **changes))
-        check_batch(config.batch_size, world_size_from_environment())
-        return run, config, run.load_checkpoint("latest")
+        run.lock()
+        try:
+            state, fallback = run.load_resumable()
+            saved = run.config()
+            config, note = _extended(saved, dataclasses.replace(saved, **changes), state["iteration"], decay)
+            check_batch(config.batch_size, world_size_from_environment())
+        except WganError:
+            run.close()
+            raise
+        return run, config, state, [line for line in (fallback, note) if line]
 
     with joined() as world:
         progress = progress and world.is_writer
-        run, config, state = world.all_succeed(read if world.is_writer else lambda: (None, None, None))
+        run, config, state, notes = world.all_succeed(read if world.is_writer else lambda: (None,) * 3 + ([],))
         config, state = world.share((config, state))
-        trainer = _assemble(config, lambda: run, progress=progress, world=world)
-        trainer.load_state_dict(state)
-        if trainer.finished:
-            raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of {config.iterations} "
-                            f"after {trainer.train_seconds / 60:.1f} minutes of training: pass a larger "
-                            "--iterations (or --max-minutes) to continue it")
+        try:
+            trainer = _assemble(config, lambda: run, progress=progress, world=world)
+            trainer.load_state_dict(state)
+            if trainer.finished:
+                raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of "
+                                f"{config.iterations} after {trainer.train_seconds / 60:.1f} minutes of training: "
+                                "pass a larger --iterations (or --max-minutes) to continue it")
+        except BaseException:
+            if run is not None:
+                run.close()
+            raise
         if run is not None:
+            run.write_config(config)
             run.rewind(trainer.iteration)
+        for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
+            print(f"wgan: warning: {note}", file=sys.stderr)
         if progress:
             print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
         return _finish(trainer, progress)
+
+
+def _extended(saved: Config, changed: Config, iteration: int, decay: str) -> tuple[Config, str | None]:
+    """The resumed run's settings, with the linear decay's window set by ``decay`` when ``iterations`` moved
+    its end; and a line saying what happens to the decay then."""
+    end = saved.lr_decay_end or saved.iterations
+    moved = changed.iterations != saved.iterations and changed.iterations > iteration
+    if saved.lr_decay != "linear" or not moved or saved.lr_decay_end:
+        return resolve(changed), None
+    if decay == "keep":
+        note = (f"the learning rate keeps decaying to 0 at iteration {end}, as it did (--decay keep), and stays "
+                f"at 0 to iteration {changed.iterations}")
+        return resolve(dataclasses.replace(changed, lr_decay_end=end)), note
+    note = (f"the linear decay restarts at iteration {iteration} from lr {saved.lr:g} to 0 at iteration "
+            f"{changed.iterations} (--decay keep would keep its end at {end})")
+    return resolve(dataclasses.replace(changed, lr_decay_start=iteration)), note
 
 
 def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Trainer]:

@@ -16,13 +16,14 @@ import numpy as np
 from . import api, distributed
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
-from .errors import WganError
+from .errors import Stopped, WganError
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
 from .runs import RunFolder, atomic_write
 
 EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
+EXIT_STOPPED = distributed.EXIT_STOPPED  # stopped by a signal after saving: resume it (sysexits' EX_TEMPFAIL)
 EXIT_INTERRUPTED = 130
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 
@@ -96,6 +97,10 @@ def build_parser() -> Parser:
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
                        "(bit-exact); only --iterations, --max-minutes and --eval-every may change")
+    train.add_argument("--decay", choices=api.DECAY_CHOICES, default="restart",
+                       help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
+                       "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
+                       "keep its end where it was (the rate then stays 0); a line says which; default: restart")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train on N processes of this machine, started by torchrun's API (the same as "
@@ -229,7 +234,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume:
         _check_resume_flags(args, settings)
         run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
-                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"])
+                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"], decay=args.decay)
     else:
         config = api.make_config(args.config, **settings)
         run = api.train(config, progress=not args.quiet)
@@ -247,22 +252,30 @@ def _sample(args: argparse.Namespace) -> None:
         raise WganError(f"--out '{args.out}' must end in .npy")
     run = api.load_run(args.run, args.checkpoint, args.device)
     samples = run.sample(args.n, args.seed)
-    atomic_write(Path(args.out), lambda file: np.save(file, samples))
+    _write(Path(args.out), lambda file: np.save(file, samples))
     print(f"wrote {samples.shape} samples from {args.run} ({args.checkpoint}, iteration {run.iteration}) to "
           f"{args.out}")
+
+
+def _write(path: Path, write) -> None:
+    """Write ``path`` atomically; a file system that refuses is one line, not a traceback."""
+    try:
+        atomic_write(path, write)
+    except OSError as error:
+        raise WganError(f"cannot write '{path}' ({error.strerror}): choose a place you can write to") from None
 
 
 def _eval(args: argparse.Namespace) -> None:
     scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device)
     out = Path(args.run) / f"eval_{args.checkpoint}.json"
-    atomic_write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
+    _write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
     print(json.dumps(scores, indent=2))
     print(f"written to {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 user error, 3 another rank stopped first, 130
-    interrupted).
+    """Run the command line; returns the exit status (0 ok, 2 user error, 3 another rank stopped first, 75
+    stopped by a signal with the checkpoint saved, 130 interrupted at once by a second Ctrl-C).
 
     Under torchrun every rank runs this; rank 0 alone prints user errors (the ranks find the same ones in the
     settings, and gather the others to rank 0), and a rank that loses its peers says so in one line.
@@ -277,9 +290,14 @@ def main(argv: list[str] | None = None) -> int:
             return _launch(args, argv)
         {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment}[args.command](args)
     except WganError as error:
-        if distributed.prints_errors():
-            print(f"wgan: error: {error}", file=sys.stderr)
+        if distributed.prints_errors():  # one line, whatever a value quoted in the message holds
+            print("wgan: error: " + " ".join(str(error).splitlines()), file=sys.stderr)
         return EXIT_USER_ERROR
+    except Stopped as stop:
+        if distributed.prints_errors():
+            print(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
+                  f"{stop.run_path or 'RUN_DIR'}`", file=sys.stderr)
+        return EXIT_STOPPED
     except RuntimeError as error:
         reason = distributed.lost_peer(error)
         if reason is None:
@@ -289,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt:
         where = getattr(args, "resume", None) or "the run folder"
-        print(f"\nwgan: interrupted; the latest checkpoint is kept: continue with `wgan train --resume {where}`",
-              file=sys.stderr)
+        print(f"\nwgan: interrupted at once; the checkpoint last written is kept: continue with `wgan train "
+              f"--resume {where}`", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0

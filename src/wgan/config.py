@@ -149,6 +149,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_DECAYS = ("none", "linear")
+ON_NAN = ("rollback", "halve-lr", "stop")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
 
 
@@ -199,6 +200,9 @@ class Config:
     warmup: bool | None = _from_algorithm("reference warm-up: extra critic steps early and periodically")
     lr_decay: str | None = _from_algorithm("learning-rate schedule of both optimisers: none, or linear (to 0 "
                                            "at the last iteration, as the WGAN-GP CIFAR code does)")
+    lr_decay_start: int = _setting(0, "iteration the linear decay starts from (a resume with --decay restart sets it)")
+    lr_decay_end: int = _setting(0, "iteration the linear decay reaches 0 at; 0: the last iteration (a resume with "
+                                 "--decay keep sets it)")
     warmup_critic_steps: int = _setting(100, "critic steps per generator step during the warm-up",
                                         "WGAN reference code main.py")
     warmup_generator_iters: int = _setting(25, "first generator iterations that use the warm-up",
@@ -218,6 +222,10 @@ class Config:
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
+    on_nan: str = _setting("rollback", "when a loss, the estimate or a weight is NaN or infinite at a log point: "
+                           "rollback (to the last good checkpoint, with a fresh noise stream), halve-lr (the same, "
+                           "and halve both learning rates) or stop")
+    nan_retries: int = _setting(3, "roll back at most this many times before stopping with a message")
     eval_every: int | None = _from_data("evaluate (exact W1, modes or image scores, figure) and checkpoint every "
                                         "this many iterations")
     eval_samples: int | None = _from_data("generated samples per evaluation (exact W1 and modes use the first "
@@ -274,15 +282,15 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
     tables = ((f"config file '{file}'", load_toml(file) if file else {}), ("option", overrides))
     preset = next((table["preset"] for _, table in reversed(tables) if table.get("preset")), "")
     if preset:
-        if preset not in PRESETS:
-            raise WganError(f"unknown preset '{preset}': choose one of {', '.join(PRESETS)}")
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise WganError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
         settings.update(PRESETS[preset])
     for origin, table in tables:
         for key, value in table.items():
             if key not in FIELDS:
                 close = [name for name in FIELDS if name.startswith(key[:4])]
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise WganError(f"{origin}: unknown setting '{key}'{hint}; `wgan train --help` lists them all")
+                raise WganError(f"{origin}: unknown setting {key!r}{hint}; `wgan train --help` lists them all")
             if value is not None:
                 settings[key] = _coerce(key, value, origin)
     return resolve(Config(**settings))
@@ -292,8 +300,8 @@ def resolve(config: Config) -> Config:
     """Fill settings left as ``None`` from the algorithm's defaults, then validate the whole config."""
     config = Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
     if config.algorithm not in ALGORITHM_DEFAULTS:
-        raise WganError(f"unknown algorithm '{config.algorithm}': choose one of {', '.join(ALGORITHM_DEFAULTS)}")
-    _require(config.model in (None, *MODELS), f"model '{config.model}' is not known: choose one of {', '.join(MODELS)}")
+        raise WganError(f"unknown algorithm {config.algorithm!r}: choose one of {', '.join(ALGORITHM_DEFAULTS)}")
+    _require(config.model in (None, *MODELS), f"model {config.model!r} is not known: choose one of {', '.join(MODELS)}")
     defaults = dataclasses.asdict(algorithm_defaults(config.algorithm, config.data))
     defaults |= data_defaults(config.data, config.model, config.algorithm)
     filled = {name: defaults[name] for name, value in config.to_dict().items()
@@ -310,7 +318,7 @@ def _require(condition: bool, message: str) -> None:
 
 def _choice(config: Config, name: str, choices: tuple[str, ...]) -> None:
     value = getattr(config, name)
-    _require(value in choices, f"{name} '{value}' is not known: choose one of {', '.join(choices)}")
+    _require(value in choices, f"{name} {value!r} is not known: choose one of {', '.join(choices)}")
 
 
 def validate(config: Config) -> None:
@@ -347,10 +355,18 @@ def validate(config: Config) -> None:
     _choice(config, "critic_norm", NORMS)
     _choice(config, "precision", PRECISIONS)
     _choice(config, "lr_decay", LR_DECAYS)
+    _choice(config, "on_nan", ON_NAN)
+    _require(config.lr_decay_start >= 0 and config.lr_decay_end >= 0 and config.nan_retries >= 0,
+             f"lr_decay_start, lr_decay_end and nan_retries must be 0 or more, got {config.lr_decay_start}, "
+             f"{config.lr_decay_end} and {config.nan_retries}")
+    decay_end = config.lr_decay_end or config.iterations
+    _require(config.lr_decay != "linear" or decay_end > config.lr_decay_start,
+             f"the linear decay would end (iteration {decay_end}) before it starts ({config.lr_decay_start}): "
+             "give a later lr_decay_end or iterations")
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device) is not None,
-             f"device '{config.device}' is not known: use auto, cpu, cuda or cuda:N")
+             f"device {config.device!r} is not known: use auto, cpu, cuda or cuda:N")
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
-             f"run name '{config.name}' must be a plain folder name, without '/'")
+             f"run name {config.name!r} must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 
@@ -359,7 +375,7 @@ def _validate_model(config: Config) -> None:
     if config.model == "mlp":
         return
     _require(data_kind(config.data) == "images",
-             f"model '{config.model}' makes images, but data '{config.data}' is points: use --model mlp")
+             f"model {config.model!r} makes images, but data {config.data!r} is points: use --model mlp")
     if config.model == "resnet":
         _require(config.image_size == RESNET_IMAGE_SIZE,
                  f"model resnet makes {RESNET_IMAGE_SIZE}x{RESNET_IMAGE_SIZE} images, not image_size "

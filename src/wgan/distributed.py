@@ -21,7 +21,8 @@ How the work is shared among the W processes ("ranks"):
   SyncBatchNorm runs on GPUs).
 - Rank 0 alone writes the run folder, logs, evaluates and checkpoints; a resumed run is read by rank 0 and
   handed to the others. A checkpoint is the same whatever the number of ranks that wrote it.
-- Rank 0's clock decides when a time budget is spent, for all (:meth:`World.agree`).
+- Rank 0's clock decides when a time budget is spent, for all, and a stop signal that reaches any rank stops
+  all of them at the end of the same iteration (:meth:`World.agree`).
 - A rank that dies: torchrun's agent sees it and stops the other ranks of the machine (``--max-restarts 0``,
   the default), and the ranks of other machines lose their connection to it and stop with a message; the
   run continues from its last checkpoint with ``wgan train --resume``.
@@ -53,6 +54,7 @@ T = TypeVar("T")
 warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides", UserWarning)
 EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
 EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
+EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
 
 
 class ParallelModule(DistributedDataParallel):
@@ -122,13 +124,15 @@ class World:
         dist.all_reduce(stacked)
         return dict(zip(tensors, (stacked / self.size).unbind()))
 
-    def agree(self, flag: bool) -> bool:
-        """Rank 0's ``flag``, on every rank (a host-side broadcast, no device synchronisation)."""
+    def agree(self, rank_0_says: bool, any_says: bool) -> tuple[bool, bool]:
+        """(rank 0's ``rank_0_says``, whether any rank's ``any_says`` is true), the same on every rank: one
+        host-side all-reduce, no device synchronisation (e.g. rank 0's clock on a time budget, and a stop
+        signal that reached some ranks)."""
         if self.size == 1:
-            return flag
-        box = torch.tensor([flag], dtype=torch.uint8)
-        dist.broadcast(box, src=0, group=self.control)
-        return bool(box.item())
+            return rank_0_says, any_says
+        box = torch.tensor([rank_0_says and self.rank == 0, any_says], dtype=torch.uint8)
+        dist.all_reduce(box, op=dist.ReduceOp.MAX, group=self.control)
+        return bool(box[0]), bool(box[1])
 
     def share(self, value: T) -> T:
         """Rank 0's ``value`` (any picklable object, e.g. a checkpoint), on every rank."""
@@ -252,22 +256,29 @@ def joined() -> Iterator[World]:
 def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
 
-    Returns the exit status and a message for the user: 0 and none; 2 and none when a rank stopped on a user
-    error (rank 0 has printed it); otherwise 1 and a line naming the rank that failed first and how: not the
-    ranks that then lost contact with it, nor those torchrun's agent stopped with SIGTERM.
+    Returns the exit status and a message for the user: 0 and none; 2 or 75 and none when the ranks stopped on
+    a user error or a stop signal (rank 0 has said so; a signal to this launcher is passed to the ranks);
+    otherwise 1 and a line naming the rank that failed first and how: not the ranks that then lost contact
+    with it, nor those torchrun's agent stopped with SIGTERM.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # failures get our one line
+    for name in list(logging.root.manager.loggerDict):  # failures and stops get our one line, not its log
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", "wgan",
                                               *argv])
     try:
         run(arguments)
+    except SignalException:  # this launcher got SIGTERM or SIGINT and passed it to the ranks: rank 0 has said
+        return EXIT_STOPPED, ""  # where it stopped and how to resume
     except ChildFailedError as error:
-        if any(failure.exitcode == EXIT_USER_ERROR for failure in error.failures.values()):
-            return EXIT_USER_ERROR, ""
+        for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
+            if any(failure.exitcode == status for failure in error.failures.values()):
+                return status, ""
         followers = (EXIT_LOST_PEER, -signal.SIGTERM)
         causes = {rank: failure for rank, failure in error.failures.items() if failure.exitcode not in followers}
         rank, failure = min((causes or error.failures).items())

@@ -7,3 +7,12 @@ and what to do. The CLI prints the message on one line and exits with status 2; 
 
 class WganError(ValueError):
     """A problem with the user's input (configuration, data file, run folder): the message says how to fix it."""
+
+
+class Stopped(Exception):
+    """Training stopped before its end at a signal (a scheduler's preemption, Ctrl-C), after saving its latest
+    checkpoint: ``wgan train --resume`` continues it exactly."""
+
+    def __init__(self, signal_name: str, iteration: int, run_path: str | None):
+        super().__init__(f"stopped by {signal_name} at iteration {iteration}")
+        self.signal_name, self.iteration, self.run_path = signal_name, iteration, run_path

@@ -102,6 +102,12 @@ def _series(history: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=float)
 
 
+def _legend(axes, **options) -> None:
+    """A legend for ``axes`` when it has labelled lines."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(**options)
+
+
 def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> bytes:
     """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations, and
     for images with a classifier a third panel: the Frechet distance and the classes generated."""
@@ -115,7 +121,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     if len(steps):
         left.plot(steps, values, "o-", color=FAKE_COLOUR, markersize=3, label="evaluation samples")
     left.set(xlabel="generator iteration", ylabel=estimate_name, title=f"critic's {estimate_name}")
-    left.legend()
+    _legend(left)
     steps, values = _series(history, "eval/w1")
     if len(steps):
         right.plot(steps, values, "o-", color=REAL_COLOUR, markersize=3, label="exact W1")
@@ -128,7 +134,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
         modes.step(steps, values, where="post", color="#59a14f", label="modes covered")
         modes.set(ylabel="modes covered", ylim=(0, max(row.get("eval/modes_total", 1) for row in history) + 0.5))
         modes.legend(loc="center right")
-    right.legend(loc="upper right")
+    _legend(right, loc="upper right")  # empty before the first evaluation (a run stopped early)
     if images:
         _image_quality(panels[2], history)
     for axes in panels:

@@ -7,16 +7,25 @@ tensorboard/         the same scalars as TensorBoard events
 samples/iter_K.png   real vs generated samples over the critic's landscape, at each evaluation
 curves.png           the critic's estimate and the exact W1 against iterations
 checkpoints/latest.pt, checkpoints/best.pt   everything needed to resume (see Trainer.state_dict)
+checkpoints/previous.pt                      the latest checkpoint before the last one, to fall back on
+.lock                the process that is writing the folder
 ```
 
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so an interrupted
-run never leaves a half-written checkpoint or figure, and what was saved before stays intact.
+run never leaves a half-written checkpoint or figure, and what was saved before stays intact. Checkpoints carry
+a checksum (:mod:`wgan.checkpoints`); a resume whose latest checkpoint is missing or damaged falls back on the
+previous one. A process that writes a folder holds a lock on it, so that a second one cannot write it at the
+same time; the lock goes with the process, however it ends. A process killed in the middle of a write leaves a
+hidden temporary file beside the one it was writing (never that file torn), which the next writer removes; a
+metrics line cut short by a crash is dropped when the folder is read again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +33,7 @@ from typing import IO, Any
 
 import torch
 
+from . import checkpoints
 from .config import Config, make_config, to_toml
 from .errors import WganError
 
@@ -31,6 +41,7 @@ CONFIG_FILE = "config.toml"
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = ".lock"
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -62,6 +73,7 @@ class RunFolder:
         self.path = Path(path)
         self.history: list[dict[str, Any]] = []
         self._tensorboard = None
+        self._lock: int | None = None  # the open lock file, while this process writes the folder
 
     @classmethod
     def create(cls, config: Config) -> RunFolder:
@@ -82,9 +94,15 @@ class RunFolder:
             while path.exists():
                 number += 1
                 path = out / f"{stem}-{number}"
-        path.mkdir(parents=True)
-        atomic_write_bytes(path / CONFIG_FILE, to_toml(config).encode())
-        return cls(path)
+        try:
+            path.mkdir(parents=True)
+        except OSError as error:
+            raise WganError(f"cannot make the run folder '{path}' ({error.strerror}): choose an --out you can "
+                            "write to") from None
+        folder = cls(path)
+        folder.lock()
+        folder.write_config(config)
+        return folder
 
     @classmethod
     def open(cls, path: str | Path) -> RunFolder:
@@ -94,11 +112,35 @@ class RunFolder:
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): give a folder that `wgan train` made")
         metrics = folder.path / METRICS_FILE
         if metrics.is_file():
-            folder.history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+            folder.history = _rows(metrics.read_text())
         return folder
+
+    def lock(self) -> None:
+        """Hold the folder's lock until :meth:`close` (or this process's end), or say who holds it.
+
+        An advisory ``flock`` on ``.lock``, which records the holder's process id and host: the kernel releases
+        it when the holder exits, even when killed, so a lock left by a dead process is simply taken over.
+        """
+        handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(handle, 200).decode(errors="replace").strip() or "another process"
+            os.close(handle)
+            raise WganError(f"run folder '{self.path}' is in use by {holder}: wait for it to finish, or stop it "
+                            "first") from None
+        os.ftruncate(handle, 0)
+        os.write(handle, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._lock = handle
+        for stale in self.path.rglob(".*.tmp"):  # left by a writer killed in the middle of a write
+            stale.unlink(missing_ok=True)
 
     def config(self) -> Config:
         return make_config(self.path / CONFIG_FILE)
+
+    def write_config(self, config: Config) -> None:
+        """Record the settings the run continues with (a resume's new iterations, budget, decay window)."""
+        atomic_write_bytes(self.path / CONFIG_FILE, to_toml(config).encode())
 
     @property
     def name(self) -> str:
@@ -124,15 +166,24 @@ class RunFolder:
         return self._tensorboard
 
     def rewind(self, iteration: int) -> None:
-        """Drop logged rows after ``iteration`` (a resumed run re-logs them exactly)."""
+        """Drop logged rows after ``iteration`` (a resumed or rolled-back run re-logs them): from metrics.jsonl,
+        and from TensorBoard, whose writer is reopened to purge the later events."""
         self.history[:] = [row for row in self.history if row["iteration"] <= iteration]
         text = "".join(json.dumps(row) + "\n" for row in self.history)
         atomic_write_bytes(self.path / METRICS_FILE, text.encode())
+        self._close_tensorboard()
 
-    def close(self) -> None:
+    def _close_tensorboard(self) -> None:
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
+
+    def close(self) -> None:
+        """Close the TensorBoard writer and give the lock back."""
+        self._close_tensorboard()
+        if self._lock is not None:
+            os.close(self._lock)  # closing the file releases its flock
+            self._lock = None
 
     # Files ---------------------------------------------------------------------------------------------------
     def write_figure(self, relative: str, png: bytes) -> Path:
@@ -142,15 +193,48 @@ class RunFolder:
         return self.path / "checkpoints" / f"{which}.pt"
 
     def save_checkpoint(self, state: dict[str, Any], which: str) -> Path:
-        return atomic_write(self.checkpoint_path(which), lambda file: torch.save(state, file))
+        """Write checkpoint ``which`` (latest or best) atomically, with its checksum. The latest one it replaces
+        becomes ``previous``, the fallback of a resume."""
+        path = self.checkpoint_path(which)
+        if which == "latest" and path.is_file():
+            os.replace(path, self.checkpoint_path("previous"))
+        return atomic_write(path, lambda file: torch.save(checkpoints.pack(state), file))
 
     def load_checkpoint(self, which: str = "latest", device: torch.device | str = "cpu") -> dict[str, Any]:
         path = self.checkpoint_path(which)
         if not path.is_file():
             raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): "
                             "train it until its first evaluation, or pick --checkpoint latest")
+        return checkpoints.unpack(path, device)
+
+    def load_resumable(self) -> tuple[dict[str, Any], str | None]:
+        """The latest checkpoint, or the previous one when the latest is missing or damaged: the state and a
+        one-line warning when it fell back (None otherwise)."""
+        if not any(self.checkpoint_path(which).is_file() for which in ("latest", "previous")):
+            raise WganError(f"run folder '{self.path}' has no checkpoint yet: it stopped before its first "
+                            "evaluation, so there is nothing to resume; train it again under another --name (or "
+                            "delete the folder)")
         try:
-            return torch.load(path, map_location=device, weights_only=True)
-        except Exception as error:  # a damaged file: say which, not a pickle traceback
-            raise WganError(f"checkpoint '{path}' cannot be read ({type(error).__name__}): "
-                            "it is damaged; use the other checkpoint (latest/best)") from None
+            return self.load_checkpoint("latest"), None
+        except WganError as latest_problem:
+            if not self.checkpoint_path("previous").is_file():
+                raise
+            state = self.load_checkpoint("previous")
+            return state, (f"{latest_problem}; resuming from the previous checkpoint, iteration "
+                           f"{state['iteration']}")
+
+
+def _rows(text: str) -> list[dict[str, Any]]:
+    """The rows of a metrics log; a last line cut short by a crash (no newline, or not JSON) is left out."""
+    lines = text.split("\n")
+    rows = []
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines) - 1 and any(rest.strip() for rest in lines[number + 1:]):
+                raise WganError(f"metrics.jsonl line {number + 1} is not JSON: the run folder was edited by "
+                                "hand; restore the line or delete it") from None
+    return rows

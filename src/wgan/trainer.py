@@ -26,10 +26,14 @@ steps.
 
 from __future__ import annotations
 
+import copy
 import math
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -39,7 +43,7 @@ from tqdm.auto import tqdm
 from .config import Config
 from .data.sampler import Sampler
 from .distributed import World
-from .errors import WganError
+from .errors import Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, interpolate
 from .randomness import RandomStream
 from .runs import RunFolder
@@ -49,9 +53,11 @@ Evaluator = Callable[[int], dict[str, float]]
 # has a classifier (images), else exact W1.
 BEST_SCORES = ("fd", "w1")
 # Checkpoint entries an older version did not write: critic_steps_done (before the critic caught up at
-# boundaries) and the gradient scalers (before float16).
-OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler")
+# boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale.
+OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)  # preemption: stop at the end of the iteration
+FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
 
 
 def critic_steps(config: Config, iteration: int) -> int:
@@ -67,11 +73,12 @@ def critic_steps(config: Config, iteration: int) -> int:
 
 
 def learning_rate(config: Config, iteration: int) -> float:
-    """The learning rate at generator iteration ``iteration`` (from 0): constant, or decayed linearly to 0 at
-    ``config.iterations`` as in the WGAN-GP reference code. A function of the iteration alone, so resuming
-    needs no scheduler state."""
+    """The learning rate at generator iteration ``iteration`` (from 0): constant, or decayed linearly to 0 as in
+    the WGAN-GP reference code, from ``lr_decay_start`` (0) to ``lr_decay_end`` (0: ``config.iterations``) and
+    held there. A function of the iteration alone, so resuming needs no scheduler state."""
     if config.lr_decay == "linear":
-        return config.lr * (1 - iteration / config.iterations)
+        start, end = config.lr_decay_start, config.lr_decay_end or config.iterations
+        return config.lr * min(1.0, max(0.0, 1 - (iteration - start) / (end - start)))
     return config.lr
 
 
@@ -134,6 +141,10 @@ class Trainer:
         self.critic_steps_done = 0  # critic steps already taken against the current generator
         self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
         self.best_score = math.inf
+        self.rollbacks = 0  # times the run rolled back from NaN or infinity
+        self.lr_scale = 1.0  # halved at each rollback with on_nan = halve-lr
+        self.stop_signal: str | None = None  # the name of a stop signal received, until the run stops
+        self._last_good: dict[str, Any] = {}  # the state a rollback returns to (set by fit)
         self.history: list[dict[str, Any]] = run.history if run is not None else []
 
     # State ---------------------------------------------------------------------------------------------------
@@ -151,6 +162,8 @@ class Trainer:
             "critic_steps_done": self.critic_steps_done,
             "train_seconds": self.train_seconds,
             "best_score": self.best_score,
+            "rollbacks": self.rollbacks,
+            "lr_scale": self.lr_scale,
             "config": self.config.to_dict(),
         }
 
@@ -174,6 +187,7 @@ class Trainer:
         self.critic_steps_done = state.get("critic_steps_done", 0)
         self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
+        self.rollbacks, self.lr_scale = state.get("rollbacks", 0), state.get("lr_scale", 1.0)
 
     # Steps ---------------------------------------------------------------------------------------------------
     def _autocast(self):
@@ -240,61 +254,151 @@ class Trainer:
                 "generator_grad_norm": gradient_norm(self.generator)}
 
     # Loop ----------------------------------------------------------------------------------------------------
+    def _stopping(self) -> tuple[bool, bool]:
+        """(finished, stop): whether ``config.iterations`` are done or ``config.max_minutes`` of training time
+        spent (by rank 0's clock), and whether a stop signal came (to any rank); the same on every rank."""
+        out_of_time = self.config.max_minutes > 0 and self.train_seconds >= 60 * self.config.max_minutes
+        out_of_time, stop = self.world.agree(out_of_time, self.stop_signal is not None)
+        return self.iteration >= self.config.iterations or out_of_time, stop
+
     @property
     def finished(self) -> bool:
-        """Reached ``config.iterations``, or spent ``config.max_minutes`` of training time when that is set
-        (by rank 0's clock, for every rank)."""
-        if self.iteration >= self.config.iterations:
-            return True
-        return self.config.max_minutes > 0 and self.world.agree(self.train_seconds >= 60 * self.config.max_minutes)
+        """Reached ``config.iterations``, or spent ``config.max_minutes`` of training time when that is set."""
+        return self._stopping()[0]
 
     def fit(self, progress: bool = True) -> list[dict[str, Any]]:
         """Train until :attr:`finished` (from the current iteration); returns the history of logged rows.
 
         Training time is measured around the steps and log points only, so evaluations do not eat a time
         budget; on a GPU it is measured at the host, which runs ahead of the device between log points.
+
+        SIGTERM, SIGINT and SIGUSR1 (what schedulers send before they preempt a job) stop the run at the end of
+        the current iteration: the latest checkpoint is written and :class:`~wgan.errors.Stopped` raised; a
+        second SIGINT stops at once (files are written atomically, so none is left torn). NaN or infinity in
+        a logged scalar or a weight, found at a log point, rolls the run back (:attr:`Config.on_nan`).
         """
         config = self.config
         bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
                    desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
+        self._last_good = self._snapshot()
         try:
-            finished = self.finished
-            while not finished:
-                started = time.perf_counter()
-                self.critic_steps_until(critic_steps(config, self.iteration))  # the rest of a warm-up phase
-                generator_stats = self.generator_step()
-                self.iteration += 1
-                self.critic_steps_done = 0
-                critic_stats, real, fake = self.critic_steps_until(min(config.n_critic,
-                                                                       critic_steps(config, self.iteration)))
-                bar.update()
-                logged = self.iteration % config.log_every == 0
-                if logged:
-                    self._log_step(critic_stats, generator_stats, real, fake, bar)
-                self.train_seconds += time.perf_counter() - started
-                finished = self.finished
-                if finished and not logged:
-                    self._log_step(critic_stats, generator_stats, real, fake, bar)
-                if self.iteration % config.eval_every == 0 or finished:
-                    self._evaluate_and_save()
+            with self._stop_on_signals():
+                finished, stop = self._stopping()
+                while not (finished or stop):
+                    try:
+                        finished, stop = self._iteration(bar)
+                    except _Diverged as diverged:
+                        self._roll_back(diverged)
+                        bar.reset(total=config.iterations)
+                        bar.update(self.iteration)
+                        finished, stop = self._stopping()
         finally:
             bar.close()
-            if self.run is not None:
-                self.run.close()
+        if stop and not finished:
+            raise Stopped(self.stop_signal or "a signal to another process", self.iteration,
+                          str(self.run.path) if self.run else None)
         return self.history
+
+    def _iteration(self, bar: tqdm) -> tuple[bool, bool]:
+        """One generator iteration and what follows it (log, evaluation, checkpoint); returns :meth:`_stopping`."""
+        config = self.config
+        started = time.perf_counter()
+        self.critic_steps_until(critic_steps(config, self.iteration))  # the rest of a warm-up phase
+        generator_stats = self.generator_step()
+        self.iteration += 1
+        self.critic_steps_done = 0
+        critic_stats, real, fake = self.critic_steps_until(min(config.n_critic, critic_steps(config, self.iteration)))
+        bar.update()
+        logged = self.iteration % config.log_every == 0
+        if logged:
+            self._log_step(critic_stats, generator_stats, real, fake, bar)
+        self.train_seconds += time.perf_counter() - started
+        finished, stop = self._stopping()
+        if finished and not logged:
+            self._log_step(critic_stats, generator_stats, real, fake, bar)
+        if self.iteration % config.eval_every == 0 or finished:
+            self._evaluate_and_save()
+        elif stop:
+            self._save(improved=False)
+        return finished, stop
+
+    @contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """While training, a stop signal asks for a stop at the end of the iteration (a second SIGINT: now)."""
+        if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
+            yield
+            return
+
+        def request_stop(number: int, frame) -> None:
+            if number == signal.SIGINT and self.stop_signal is not None:
+                raise KeyboardInterrupt
+            self.stop_signal = signal.Signals(number).name
+
+        previous = {number: signal.signal(number, request_stop) for number in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def _log_step(self, critic_stats: dict[str, Tensor], generator_stats: dict[str, Tensor], real: Tensor,
                   fake: Tensor, bar: tqdm) -> None:
         """Log the last step's scalars, averaged over the ranks (the one host synchronisation between
-        evaluations)."""
-        stats = self.world.mean({**critic_stats, **generator_stats, **self._diagnostics(real, fake)})
+        evaluations), after checking them and the weights for NaN and infinity."""
+        stats = {**critic_stats, **generator_stats, **self._diagnostics(real, fake)}
+        stats = self.world.mean(stats | {"finite weights": self._weights_finite().float()})
         scalars = {f"train/{key}": value.item() for key, value in stats.items()}
+        if scalars.pop("train/finite weights") < 1:
+            raise _Diverged("a weight", self.iteration)
+        broken = next((name for name, value in scalars.items() if not math.isfinite(value)), None)
+        if broken is not None:
+            raise _Diverged(f"{broken} ({scalars[broken]})", self.iteration)
         if self.critic_scaler.is_enabled():
             scalars["train/loss_scale"] = self.critic_scaler.get_scale()
         self._log(scalars | {"time/train_minutes": self.train_seconds / 60})
         bar.set_postfix_str(f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
 
+    def _weights_finite(self) -> Tensor:
+        """Whether every weight of both networks is finite, as a device tensor (no synchronisation)."""
+        return torch.stack([torch.isfinite(p).all() for module in (self.generator, self.critic)
+                            for p in module.parameters()]).all()
+
+    @property
+    def last_good_iteration(self) -> int:
+        """The iteration of the last state known good: the last checkpoint, or where :meth:`fit` started."""
+        return self._last_good.get("iteration", self.iteration)
+
+    def _snapshot(self) -> dict[str, Any]:
+        """A copy of the state on the host: where a rollback returns to."""
+        return _to_host(self.state_dict())
+
+    def _roll_back(self, diverged: _Diverged) -> None:
+        """Return to the last good state and continue with a fresh noise stream (and half the learning rates
+        with ``on_nan = halve-lr``), or stop with a message after ``nan_retries`` rollbacks."""
+        config = self.config
+        self.rollbacks += 1
+        back_to = self._last_good["iteration"]
+        if config.on_nan == "stop" or self.rollbacks > config.nan_retries:
+            done = f"after {self.rollbacks - 1} rollbacks " if self.rollbacks > 1 else ""
+            raise WganError(
+                f"training diverged: {diverged.what} is not finite at iteration {diverged.iteration} {done}"
+                f"(last good state: iteration {back_to}). The learning rate ({config.lr:g}) is likely too high for "
+                f"this model and objective{' in float16' if config.precision == 'fp16' else ''}: lower --lr, or "
+                "use --on-nan halve-lr")
+        rollbacks, lr_scale = self.rollbacks, self.lr_scale * (0.5 if config.on_nan == "halve-lr" else 1.0)
+        self.load_state_dict(self._last_good)
+        self.rollbacks, self.lr_scale = rollbacks, lr_scale
+        self.stream.generator.manual_seed(config.seed + FRESH_NOISE_SEED_STEP * rollbacks)
+        if self.run is not None:
+            self.run.rewind(back_to)
+        if self.world.is_writer:
+            print(f"wgan: warning: {diverged.what} is not finite at iteration {diverged.iteration}: rolled back to "
+                  f"iteration {back_to}, continuing with a fresh noise stream"
+                  + (f" and learning rate x{lr_scale:g}" if lr_scale != 1 else "")
+                  + f" (rollback {rollbacks} of at most {config.nan_retries})", file=sys.stderr)
+
     def _set_learning_rate(self, lr: float) -> None:
+        lr *= self.lr_scale
         for optimizer in (self.generator_optimizer, self.critic_optimizer):
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -307,7 +411,10 @@ class Trainer:
             self.history.append({"iteration": self.iteration, **scalars})
 
     def _evaluate_and_save(self) -> None:
-        """Evaluate, log, and checkpoint (latest; best by FD or exact W1 when this is the lowest so far)."""
+        """Evaluate, log, and checkpoint (latest; best by FD or exact W1 when this is the lowest so far). Weights
+        that are not finite are neither evaluated nor saved: the run rolls back instead."""
+        if not self._weights_finite().item():
+            raise _Diverged("a weight", self.iteration)
         if self.evaluator is None:
             scalars = {}
         else:
@@ -318,8 +425,32 @@ class Trainer:
         score = next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)
         improved = score < self.best_score
         self.best_score = min(self.best_score, score)
+        self._save(improved)
+
+    def _save(self, improved: bool) -> None:
+        """Checkpoint latest (and best when ``improved``) on the writing rank; remember the state as good."""
+        state = self.state_dict()
+        self._last_good = _to_host(state)
         if self.run is not None:
-            state = self.state_dict()
             self.run.save_checkpoint(state, "latest")
             if improved:
                 self.run.save_checkpoint(state, "best")
+
+
+class _Diverged(Exception):
+    """NaN or infinity in ``what`` at ``iteration``: the run rolls back (see :meth:`Trainer._roll_back`)."""
+
+    def __init__(self, what: str, iteration: int):
+        super().__init__(what)
+        self.what, self.iteration = what, iteration
+
+
+def _to_host(value: Any) -> Any:
+    """A copy of a (nested) state on the host."""
+    if isinstance(value, Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _to_host(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_host(item) for item in value)
+    return copy.deepcopy(value)

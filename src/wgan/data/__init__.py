@@ -58,7 +58,7 @@ def data_kind(data: str | os.PathLike) -> str:
     if path.suffix.lower() == ".npy" and path.is_file():
         try:
             return "images" if np.load(path, mmap_mode="r").ndim >= 3 else "points"
-        except (ValueError, OSError):
+        except Exception:  # any damage: the points loader reads it again and names the problem
             return "points"
     return "points"
 

@@ -237,7 +237,7 @@ def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             # The original batches were written by Python 2: encoding="bytes" keeps their str keys as b"data".
             batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except Exception as exc:  # a damaged pickle can raise anything while it is read (no code runs: see above)
         raise WganError(
             f"file {str(path)!r} is not a readable CIFAR-10 batch ({_one_line(exc)}): re-copy it from the "
             "CIFAR-10 python version archive"
@@ -459,10 +459,10 @@ def load_array(path: str | os.PathLike) -> ImageSet:
                     raise WganError(f"file {str(path)!r} holds no image array (keys: {keys}): save one as 'images'")
                 images = archive[image_keys[0]]
                 labels = None if label_key is None else archive[label_key]
-    except (ValueError, OSError, EOFError) as exc:
-        if isinstance(exc, WganError):
-            raise
-        raise WganError(f"file {str(path)!r} is not a readable numpy file ({_one_line(exc)}): re-save it") from exc
+    except WganError:
+        raise
+    except Exception as exc:  # a damaged header or archive makes numpy raise ValueError, SyntaxError, BadZipFile...
+        raise WganError(f"file {str(path)!r} is not a readable numpy file ({_one_line(exc)}): re-save it") from None
 
     found_shape = images.shape
     if images.ndim == 3:

@@ -62,7 +62,7 @@ def _read_npy(path: Path) -> np.ndarray:
             read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
             dtype = read_header[version](f)[2] if version in read_header else None
         array = None if dtype is not None and dtype.hasobject else np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    except Exception as error:  # a damaged header makes numpy raise ValueError, SyntaxError, TokenError, ...
         raise WganError(
             f"data file '{path}' is not a readable .npy array ({_one_line(error)}): write it again with numpy.save"
         ) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -57,3 +59,34 @@ def build_models(config: Config, sample_shape: tuple[int, ...]) -> tuple[nn.Modu
 
 def count_parameters(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
+
+
+# float32 copies each parameter has in training: the weight, its gradient, and the optimiser's state (Adam's two
+# moments; RMSProp has one, so this is the larger)
+TRAINING_COPIES = 4
+
+
+def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.device) -> None:
+    """Raise :class:`~wgan.errors.WganError` when the models of ``config`` cannot be trained in the memory
+    ``device`` has free, before any of it is allocated (the models are sized on torch's meta device)."""
+    from ..errors import WganError
+
+    with torch.device("meta"):
+        sizes = [count_parameters(module) for module in build_models(config, sample_shape)]
+    needed, free = TRAINING_COPIES * 4 * sum(sizes), free_memory(device)
+    if needed > free:
+        raise WganError(f"the generator ({sizes[0]:,} parameters) and the critic ({sizes[1]:,}) need about "
+                        f"{needed / 1e9:,.1f} GB to train (weights, gradients and optimiser state in float32), and "
+                        f"{device} has {free / 1e9:,.1f} GB free: lower --width ({config.width}) or --depth")
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: the GPU's free memory, or the host's available memory (/proc/meminfo)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,77 @@
+"""Soak: a long toy run with frequent evaluations, watching the process's resident memory and open files.
+
+    python benchmarks/soak.py                       # 20,000 iterations, an evaluation every 100
+    python benchmarks/soak.py --iterations 2000     # a shorter look
+
+Trains the toy configuration (WGAN-GP on 8gaussians, the defaults) into a run folder, and at every evaluation
+records the resident set size (VmRSS in /proc/self/status) and the number of open file descriptors
+(/proc/self/fd). Prints the figures after warm-up (the first 10% of evaluations): the first and last values, the
+largest rise, and the least-squares slope of memory per 1000 iterations; ``--json`` appends them. Nothing is
+asserted: the bound it is judged against is in docs/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import wgan
+from wgan.api import _assemble, _finish
+from wgan.runs import RunFolder
+
+
+def resident_megabytes() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
+    args = parser.parse_args()
+
+    samples: list[tuple[int, float, int]] = []
+    with tempfile.TemporaryDirectory() as out:
+        config = wgan.make_config(iterations=args.iterations, eval_every=args.eval_every, out=out, name="soak")
+        trainer = _assemble(config, lambda: RunFolder.create(config))
+        evaluate = trainer.evaluator
+
+        def watched(iteration: int) -> dict[str, float]:
+            scalars = evaluate(iteration)
+            samples.append((iteration, resident_megabytes(), open_files()))
+            return scalars
+
+        trainer.evaluator = watched
+        started = time.perf_counter()
+        _finish(trainer, progress=True)
+        minutes = (time.perf_counter() - started) / 60
+    warm = samples[max(1, len(samples) // 10):]
+    iterations, memory, files = (np.array(column) for column in zip(*warm))
+    slope = float(np.polyfit(iterations, memory, 1)[0]) * 1000
+    result = {"iterations": args.iterations, "eval_every": args.eval_every, "minutes": minutes,
+              "evaluations": len(samples), "warm_from_iteration": int(iterations[0]),
+              "rss_mb_first": float(memory[0]), "rss_mb_last": float(memory[-1]), "rss_mb_max": float(memory.max()),
+              "rss_mb_rise": float(memory.max() - memory[0]), "rss_mb_per_1000_iterations": slope,
+              "open_files_first": int(files[0]), "open_files_last": int(files[-1]), "open_files_max": int(files.max())}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        with open(args.json, "a") as file:
+            file.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Faults, injected: preemption signals, kills at random moments, damaged checkpoints, divergence, full disks,
+unwritable folders, a second writer, a resume that moves the decay's end. Nothing saved is lost, nothing
+written is torn, and each fault ends in one line.
+
+The kills at many random moments are long: CI runs 2 of them; ``pytest -m slow tests/test_reliability.py`` runs
+the 50 of docs/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import wgan
+from wgan import checkpoints
+from wgan.cli import main
+from wgan.errors import Stopped, WganError
+from wgan.runs import RunFolder
+from wgan.trainer import Trainer, learning_rate
+
+TINY = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--quiet"]
+TINY_SETTINGS = dict(width=16, depth=2, batch_size=32, eval_samples=200)
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _start(*arguments: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "wgan", *arguments], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _weights(state: dict) -> list[torch.Tensor]:
+    return [tensor for net in ("generator", "critic") for tensor in state[net].values()]
+
+
+def _latest(run: Path) -> dict:
+    return checkpoints.unpack(run / "checkpoints" / "latest.pt")
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _without_times(rows: list[dict]) -> list[dict]:
+    return [{key: value for key, value in row.items() if key != "time/train_minutes"} for row in rows]
+
+
+# Preemption ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT], ids=lambda sent: sent.name)
+def test_a_stop_signal_saves_the_latest_checkpoint_and_the_run_resumes_exactly(tmp_path, sent):
+    run = tmp_path / "run"
+    process = _start("train", "--iterations", "100000", "--eval-every", "1000", "--log-every", "1",
+                     "--lr-decay", "none", "--out", str(tmp_path), "--name", "run", *TINY)
+    _wait_for(run / "metrics.jsonl", process)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 75
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"wgan: stopped by {sent.name} at iteration ") and f"--resume {run}" in last
+    stopped_at = _latest(run)["iteration"]
+    assert f"at iteration {stopped_at};" in last and stopped_at < 1000  # saved at the stop, not at an evaluation
+
+    until = stopped_at + 5
+    assert main(["train", "--resume", str(run), "--iterations", str(until), "--quiet"]) == 0
+    assert main(["train", "--iterations", str(until), "--eval-every", "1000", "--log-every", "1", "--lr-decay",
+                 "none", "--out", str(tmp_path), "--name", "straight", *TINY]) == 0
+    resumed, straight = _latest(run), _latest(tmp_path / "straight")
+    assert all(torch.equal(a, b) for a, b in zip(_weights(resumed), _weights(straight)))
+    assert _without_times(_rows(run)) == _without_times(_rows(tmp_path / "straight"))
+
+
+def test_the_trainer_stops_at_the_end_of_the_iteration_in_which_a_signal_came(tmp_path):
+    trainer_run = wgan.make_config(**TINY_SETTINGS, iterations=50, eval_every=100, out=str(tmp_path), name="run")
+    step = Trainer.generator_step
+
+    def signalled_at_iteration_7(self):
+        if self.iteration == 7:
+            os.kill(os.getpid(), signal.SIGUSR1)  # arrives in the middle of iteration 8
+        return step(self)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Trainer, "generator_step", signalled_at_iteration_7)
+    try:
+        with pytest.raises(Stopped) as stop:
+            wgan.train(trainer_run, progress=False)
+    finally:
+        patch.undo()
+    assert stop.value.iteration == 8 and stop.value.signal_name == "SIGUSR1"
+    assert _latest(tmp_path / "run")["iteration"] == 8
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handlers are given back
+
+
+# Kills at random moments --------------------------------------------------------------------------------------
+def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
+    """Kill a run with SIGKILL at ``kills`` random moments of its training (during steps, evaluations and
+    checkpoint writes), resuming it each time, then check it against a run never killed: same weights, same rows,
+    TensorBoard steps without duplicates, no torn or temporary file."""
+    every = 20
+    iterations = 300 * kills  # more than the kills leave time to train: every kill lands before the end
+    flags = ["--iterations", str(iterations), "--eval-every", str(every), "--log-every", "3", "--lr-decay", "none",
+             *TINY]
+    chance = random.Random(seed)
+    run, latest = tmp_path / "killed", tmp_path / "killed" / "checkpoints" / "latest.pt"
+    for kill in range(kills):
+        saved_before = latest.stat().st_mtime_ns if kill else None
+        process = _start(*(["train", "--resume", str(run), "--quiet"] if kill else
+                           ["train", "--out", str(tmp_path), "--name", "killed", *flags]))
+        deadline = time.monotonic() + 120
+        while not latest.exists() or latest.stat().st_mtime_ns == saved_before:  # it trains: it saved again
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
+            time.sleep(0.02)
+        time.sleep(chance.uniform(0.0, 1.0))
+        assert process.poll() is None, "the run finished before it was killed"
+        process.kill()
+        process.wait()
+        state, _ = RunFolder.open(run).load_resumable()  # a checkpoint always reads back, and the metrics
+        assert state["iteration"] % every == 0  # (a kill in a write leaves a hidden .tmp beside the file, not
+        # a torn file; the next run of the folder removes it)
+    finished = _start("train", "--resume", str(run), "--quiet")
+    assert finished.wait(timeout=900) == 0
+    assert main(["train", "--out", str(tmp_path), "--name", "straight", *flags]) == 0
+    resumed, straight = _latest(run), _latest(tmp_path / "straight")
+    assert resumed["iteration"] == iterations and not list(run.rglob("*.tmp"))
+    assert all(torch.equal(a, b) for a, b in zip(_weights(resumed), _weights(straight)))
+    assert _without_times(_rows(run)) == _without_times(_rows(tmp_path / "straight"))  # no torn or doubled row
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    steps = [event.step for event in events.Scalars("train/estimate")]
+    assert steps == sorted(set(steps)) == list(range(3, iterations + 1, 3)) + ([iterations] if iterations % 3 else [])
+
+
+def test_a_run_killed_at_random_moments_resumes_to_what_an_unkilled_run_computes(tmp_path):
+    _kill_and_resume(tmp_path, kills=2, seed=0)
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_fifty_random_moments_resumes_to_what_an_unkilled_run_computes(tmp_path):
+    _kill_and_resume(tmp_path, kills=50, seed=1)
+
+
+def test_a_metrics_line_cut_short_by_a_crash_is_dropped_and_the_file_repaired_on_resume(tmp_path):
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--log-every", "1", "--out", str(tmp_path),
+                 "--name", "run", *TINY]) == 0
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    with open(metrics, "a") as file:
+        file.write('{"iteration": 5, "train/critic_lo')  # the crash came in the middle of a write
+    assert [row["iteration"] for row in RunFolder.open(tmp_path / "run").history][-1] == 4
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 0
+    assert [row["iteration"] for row in _rows(tmp_path / "run") if "train/estimate" in row] == [1, 2, 3, 4, 5, 6]
+
+
+# Checkpoint integrity -----------------------------------------------------------------------------------------
+def _two_checkpoints(tmp_path: Path) -> Path:
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--lr-decay", "none", "--out", str(tmp_path),
+                 "--name", "run", *TINY]) == 0
+    return tmp_path / "run" / "checkpoints"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered", "missing"])
+def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warning(tmp_path, capsys, damage):
+    folder = _two_checkpoints(tmp_path)
+    assert _latest(tmp_path / "run")["iteration"] == 4
+    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == 2
+    latest = folder / "latest.pt"
+    data = latest.read_bytes()
+    if damage == "truncated":
+        latest.write_bytes(data[: len(data) // 2])
+    elif damage == "altered":  # one bit of a weight: unpickling still succeeds, the checksum does not
+        state = torch.load(latest, weights_only=True)
+        state["critic"]["net.0.weight"][0, 0] += 1e-3
+        torch.save(state, latest)
+    else:
+        latest.unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("wgan: warning:")]
+    assert len(warning) == 1 and "resuming from the previous checkpoint, iteration 2" in warning[0]
+    if damage == "altered":
+        assert "does not match its checksum" in warning[0]
+    assert _latest(tmp_path / "run")["iteration"] == 6
+
+
+class RunsCode:
+    """An object whose unpickling would run code (it asks pickle to call os.system)."""
+
+    def __reduce__(self):
+        return os.system, ("touch pwned",)
+
+
+def test_a_crafted_pickle_that_would_run_code_is_refused_and_not_run(tmp_path, capsys, monkeypatch):
+    folder = _two_checkpoints(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (folder / "latest.pt").unlink()
+    (folder / "previous.pt").unlink()
+    (folder / "best.pt").write_bytes(pickle.dumps({"generator": RunsCode()}))
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "s.npy")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "cannot be read" in error
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "s.npy").exists()
+
+
+def test_a_run_without_any_checkpoint_says_it_cannot_be_resumed_and_what_to_do(tmp_path, capsys):
+    run = RunFolder.create(wgan.make_config(out=str(tmp_path), name="empty"))
+    run.close()
+    assert main(["train", "--resume", str(tmp_path / "empty")]) == 2
+    error = capsys.readouterr().err
+    assert "has no checkpoint yet" in error and "--checkpoint" not in error
+
+
+# Divergence ---------------------------------------------------------------------------------------------------
+def test_a_nan_rolls_the_run_back_to_the_last_good_checkpoint_and_it_finishes(tmp_path, capsys, monkeypatch):
+    step, poisoned = Trainer.generator_step, []
+
+    def poison_once_at_iteration_13(self):
+        if self.iteration == 13 and not poisoned:
+            poisoned.append(True)
+            with torch.no_grad():
+                next(self.critic.parameters()).fill_(float("nan"))
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "generator_step", poison_once_at_iteration_13)
+    run = wgan.train(**TINY_SETTINGS, iterations=20, eval_every=10, log_every=5, out=str(tmp_path), name="run",
+                     progress=False)
+    warning = capsys.readouterr().err
+    assert "is not finite at iteration 15: rolled back to iteration 10" in warning
+    assert run.iteration == 20 and all(torch.isfinite(p).all() for p in run.critic.parameters())
+    logged = [row["iteration"] for row in _rows(tmp_path / "run") if "train/estimate" in row]
+    assert logged == [5, 10, 15, 20]  # the diverged row at 15 was not kept; 15 was logged again after
+    for which in ("latest", "best", "previous"):
+        state = checkpoints.unpack(tmp_path / "run" / "checkpoints" / f"{which}.pt")
+        assert all(torch.isfinite(tensor).all() for tensor in _weights(state))
+    assert _latest(tmp_path / "run")["rollbacks"] == 1
+
+
+def test_a_run_that_diverges_again_and_again_stops_naming_the_step_and_the_likely_cause(tmp_path):
+    with pytest.raises(WganError, match=r"training diverged: .* is not finite at iteration \d+ after 2 rollbacks"
+                                        r".*learning rate \(1e\+06\) is likely too high"):
+        wgan.train(**TINY_SETTINGS, lr=1e6, iterations=200, eval_every=10, log_every=5, nan_retries=2,
+                   out=str(tmp_path), name="run", progress=False)
+    for path in (tmp_path / "run" / "checkpoints").glob("*.pt"):  # a NaN state is never saved
+        assert all(torch.isfinite(tensor).all() for tensor in _weights(checkpoints.unpack(path)))
+
+
+def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch):
+    rates, step = [], Trainer.critic_step
+
+    def recording(self):
+        rates.append(self.critic_optimizer.param_groups[0]["lr"])
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "critic_step", recording)
+    with pytest.raises(WganError, match="after 2 rollbacks"):
+        wgan.train(**TINY_SETTINGS, lr=1e6, lr_decay="none", iterations=200, eval_every=10, log_every=5,
+                   nan_retries=2, on_nan="halve-lr", write=False, progress=False)
+    assert sorted(set(rates), reverse=True) == [1e6, 5e5, 2.5e5]
+
+
+# The disk and the file system ---------------------------------------------------------------------------------
+def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_previous_checkpoint_is_intact(
+        tmp_path, capsys, monkeypatch):
+    save, saved = torch.save, []
+
+    def disk_fills_at_the_fourth_checkpoint(state, file):
+        if len(saved) == 3:
+            file.write(b"PK\x03\x04 half a checkpoint")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        saved.append(state["iteration"])
+        return save(state, file)
+
+    monkeypatch.setattr("wgan.runs.torch.save", disk_fills_at_the_fourth_checkpoint)
+    code = main(["train", "--iterations", "30", "--eval-every", "5", "--lr-decay", "none", "--out", str(tmp_path),
+                 "--name", "run", *TINY])
+    monkeypatch.undo()
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "No space left on device" in error and "--resume" in error
+    folder = tmp_path / "run" / "checkpoints"
+    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == max(saved)  # the last good one, whole
+    assert not list(folder.glob("*.tmp"))
+    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert _latest(tmp_path / "run")["iteration"] == 30
+
+
+@pytest.mark.parametrize("writing", ["write_figure", "log"])
+def test_a_full_disk_when_writing_a_figure_or_a_log_line_is_one_line_and_the_run_resumes(
+        tmp_path, capsys, monkeypatch, writing):
+    write, calls = getattr(RunFolder, writing), []
+
+    def disk_full_at_the_fourth_write(self, *arguments):
+        calls.append(True)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(self, *arguments)
+
+    monkeypatch.setattr(RunFolder, writing, disk_full_at_the_fourth_write)
+    code = main(["train", "--iterations", "30", "--eval-every", "5", "--log-every", "5", "--lr-decay", "none",
+                 "--out", str(tmp_path), "--name", "run", *TINY])
+    monkeypatch.undo()
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "No space left on device" in error
+    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert _latest(tmp_path / "run")["iteration"] == 30
+
+
+@pytest.mark.parametrize("command", ["train", "sample"])
+def test_an_unwritable_place_is_one_line_not_a_traceback(tmp_path, command):
+    if command == "train":
+        arguments = ["train", "--out", "/proc/forbidden", "--iterations", "2", *TINY]
+    else:
+        assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                     *TINY]) == 0
+        arguments = ["sample", "--run", str(tmp_path / "run"), "--n", "3", "--out", "/proc/x/s.npy"]
+    result = subprocess.run([sys.executable, "-m", "wgan", *arguments], capture_output=True, text=True, env=ENV,
+                            timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("wgan: error: cannot ")
+
+
+def test_models_too_large_for_memory_are_refused_before_anything_is_allocated_or_written(tmp_path, capsys):
+    assert main(["train", "--width", "100000000", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "parameters" in error and "GB" in error and "lower --width" in error
+    assert not any(tmp_path.iterdir())
+
+
+# A resume that moves the end of the decay ---------------------------------------------------------------------
+@pytest.mark.parametrize("decay", ["restart", "keep"])
+def test_extending_a_decayed_run_restarts_or_keeps_the_decay_and_says_which(tmp_path, capsys, decay):
+    assert main(["train", "--iterations", "10", "--eval-every", "10", "--lr-decay", "linear", "--out",
+                 str(tmp_path), "--name", "run", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "30", "--decay", decay,
+                 "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("wgan: warning:")]
+    assert len(notes) == 1 and f"--decay keep" in notes[0]
+    config = RunFolder.open(tmp_path / "run").config()
+    rates = [learning_rate(config, iteration) / config.lr for iteration in (5, 10, 20, 30)]
+    if decay == "restart":
+        assert "restarts at iteration 10" in notes[0]
+        assert rates == pytest.approx([1, 1, 0.5, 0])  # from the base rate at 10 down to 0 at 30
+    else:
+        assert "keeps decaying to 0 at iteration 10" in notes[0]
+        assert rates == pytest.approx([0.5, 0, 0, 0])  # the original decay, then 0
+
+
+# Two writers --------------------------------------------------------------------------------------------------
+def test_a_second_writer_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over(tmp_path, capsys):
+    run = tmp_path / "run"
+    holder = _start("train", "--iterations", "100000", "--eval-every", "5", "--out", str(tmp_path), "--name", "run",
+                    *TINY)
+    try:
+        _wait_for(run / "checkpoints" / "latest.pt", holder)
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--quiet"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and f"is in use by process {holder.pid}" in error
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["train", "--resume", str(run), "--iterations", str(_latest(run)["iteration"] + 2), "--quiet"]) == 0
