@@ -87,6 +87,20 @@ def test_a_stop_signal_saves_the_latest_checkpoint_and_the_run_resumes_exactly(t
     assert _without_times(_rows(run)) == _without_times(_rows(tmp_path / "straight"))
 
 
+def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
+    run = tmp_path / "run"
+    process = _start("train", "--iterations", "100000", "--eval-every", "3", "--out", str(tmp_path), "--name",
+                     "run", "--quiet")  # the toy defaults: an iteration takes tens of milliseconds
+    _wait_for(run / "checkpoints" / "latest.pt", process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.03)  # two signals at once would reach Python's handler as one
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted at once" in stderr and "Traceback" not in stderr
+    state, _ = RunFolder.open(run).load_resumable()  # whatever was being written, what is there reads back
+    assert main(["train", "--resume", str(run), "--iterations", str(state["iteration"] + 3), "--quiet"]) == 0
+
+
 def test_the_trainer_stops_at_the_end_of_the_iteration_in_which_a_signal_came(tmp_path):
     trainer_run = wgan.make_config(**TINY_SETTINGS, iterations=50, eval_every=100, out=str(tmp_path), name="run")
     step = Trainer.generator_step
