@@ -4,10 +4,12 @@
 
 Loads the train and test splits (MNIST-format IDX files), resized to --image-size as a run would see them,
 trains the dataset's classifier (or loads it from the cache, see wgan.metrics.classifier.load_classifier) and
-prints its test accuracy and how long getting it took; then the classifier scores of --n train images against
-the test split's reference statistics (fd, classes covered, class KL, confidence) and the pixel W1 (exact and
-sliced) between --pixel-n train and --pixel-n test images. One JSON line with every number ends the output.
-Nothing is asserted: the numbers are reported.
+prints its test accuracy and how long getting it took; then the classifier scores of --n train images (disjoint
+from the test split) against the test split's reference statistics, as one table row: the Frechet distance,
+KID (mean and standard deviation over subsets), precision, recall, density and coverage of the classifier's
+features, classes covered, class KL and confidence; and the pixel W1 (exact and sliced) between --pixel-n train
+and --pixel-n test images. One JSON line with every number ends the output. Nothing is asserted: the numbers
+are reported.
 """
 
 from __future__ import annotations
@@ -54,8 +56,13 @@ def main() -> None:
     subset = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(args.seed))[:args.n]
     scores = classifier_scores(trained.model, train.images[subset.to(train.images.device)], reference)
     scores_seconds = time.perf_counter() - start
-    print(f"{min(args.n, len(train.images))} train images vs the test split ({scores_seconds:.1f} s): "
-          + ", ".join(f"{key} {value:.4g}" for key, value in scores.items()))
+    print(f"{min(args.n, len(train.images))} train images vs the test split ({scores_seconds:.1f} s, with the "
+          "reference statistics):")
+    print("| FD | KID (std) | precision | recall | density | coverage | classes | class KL | confidence |")
+    print(f"| {scores['fd']:.4g} | {scores['kid']:.4g} ({scores['kid_std']:.3g}) | {scores['precision']:.4f} "
+          f"| {scores['recall']:.4f} | {scores['density']:.4f} | {scores['coverage']:.4f} "
+          f"| {scores['classes_covered']}/{scores['classes_total']} | {scores['class_kl']:.4g} "
+          f"| {scores['confidence']:.4f} |")
 
     start = time.perf_counter()
     pixels = pixel_distances(train.images, test.images, n=args.pixel_n, seed=args.seed)

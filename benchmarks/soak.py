@@ -50,8 +50,8 @@ def main() -> None:
         trainer = _assemble(config, lambda: RunFolder.create(config))
         evaluate = trainer.evaluator
 
-        def watched(iteration: int) -> dict[str, float]:
-            scalars = evaluate(iteration)
+        def watched(iteration: int, average) -> dict[str, float]:
+            scalars = evaluate(iteration, average)
             samples.append((iteration, resident_megabytes(), open_files()))
             return scalars
 

@@ -10,7 +10,7 @@ import numpy as np
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
 from wgan.data import TOY_DATASET_NAMES, data_kind
-from wgan.models import MODELS as MODEL_BUILDERS
+from wgan.models import CRITICS, GENERATORS
 from wgan.errors import WganError
 
 
@@ -95,8 +95,51 @@ def test_the_mlp_on_images_is_the_papers_four_layers_of_512():
     assert (config.width, config.depth, config.generator_norm, config.critic_norm) == (512, 4, "none", "none")
 
 
-def test_every_model_the_config_knows_has_a_builder():
-    assert set(MODELS) == set(MODEL_BUILDERS) == set(IMAGE_MODEL_DEFAULTS)
+def test_every_model_the_config_knows_has_a_builder_and_defaults():
+    assert set(MODELS) == set(IMAGE_MODEL_DEFAULTS) == set(GENERATORS)
+    assert {critic for _, critic in MODELS.values()} == set(CRITICS)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, ("dcgan", "dcgan", "dcgan", 64, 64, 64, None)),
+    ({"model": "dcgan-constant"}, ("dcgan-constant", "dcgan-constant", "dcgan", 64, 64, 64, None)),
+    ({"generator_model": "mlp", "critic_model": "dcgan"}, (None, "mlp", "dcgan", None, 512, 64, 4)),
+    ({"model": "dcgan", "generator_model": "mlp"}, (None, "mlp", "dcgan", None, 512, 64, 4)),
+    ({"critic_model": "mlp"}, (None, "dcgan", "mlp", None, 64, 512, 4)),
+    ({"generator_model": "mlp", "critic_model": "dcgan", "width": 32}, (None, "mlp", "dcgan", 32, 32, 32, 4)),
+    ({"model": "mlp", "critic_width": 128}, ("mlp", "mlp", "mlp", None, 512, 128, 4)),
+])
+def test_each_network_takes_its_own_model_and_width_and_model_names_only_a_known_pair(settings, expected):
+    config = make_config(data="mnist", data_dir="x", algorithm="wgan", **settings)
+    assert (config.model, config.generator_model, config.critic_model, config.width, config.generator_width,
+            config.critic_width, config.depth) == expected
+
+
+def test_the_mlp_generator_keeps_no_norm_and_the_dcgan_critic_its_batch_norm_but_not_under_a_penalty():
+    mixed = {"data": "mnist", "data_dir": "x", "generator_model": "mlp", "critic_model": "dcgan"}
+    assert (make_config(algorithm="wgan", **mixed).generator_norm, make_config(algorithm="wgan", **mixed).critic_norm) \
+        == ("none", "batch")
+    assert make_config(algorithm="wgan-gp", **mixed).critic_norm == "none"
+    resnet = make_config(data="mnist", data_dir="x", generator_model="resnet", critic_model="dcgan")
+    assert (resnet.latent_dim, resnet.generator_width, resnet.critic_width) == (128, 128, 64)
+
+
+def test_a_resolved_mixed_config_resolves_to_itself_through_toml(tmp_path):
+    config = make_config(preset="mnist-wgan-mlp", data_dir="x")
+    path = tmp_path / "run.toml"
+    path.write_text(to_toml(config))
+    assert make_config(path) == config
+
+
+def test_the_mlp_presets_are_the_papers_fig_7_and_the_mlp_critic_ones_its_fig_3_failure_case():
+    def networks(preset):
+        config = make_config(preset=preset, data_dir="x")
+        return config.algorithm, config.generator_model, config.critic_model, config.critic_norm
+
+    assert networks("mnist-wgan-mlp") == ("wgan", "mlp", "dcgan", "batch")
+    assert networks("mnist-gan-mlp") == ("gan", "mlp", "dcgan", "batch")
+    assert networks("mnist-wgan-mlp-critic") == ("wgan", "mlp", "mlp", "none")
+    assert networks("mnist-gan-mlp-critic") == ("gan", "mlp", "mlp", "none")
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -109,7 +152,7 @@ def test_each_preset_resolves_and_later_settings_override_it(preset):
 
 def test_a_preset_in_the_file_is_applied_under_the_files_own_settings(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('preset = "mnist-gan-mlp"\nbatch_size = 32\n')
+    path.write_text('preset = "mnist-gan-mlp-critic"\nbatch_size = 32\n')
     config = make_config(path, data_dir="x")
     assert (config.model, config.algorithm, config.batch_size) == ("mlp", "gan", 32)
 
@@ -121,6 +164,12 @@ def test_a_preset_in_the_file_is_applied_under_the_files_own_settings(tmp_path):
     ({"data": "digits", "image_size": 24}, "power of two"),
     ({"data": "digits", "model": "resnet"}, "resnet makes 32x32"),
     ({"data": "digits", "generator_norm": "layer"}, "generator_norm 'layer' is for MLPs"),
+    ({"data": "digits", "generator_model": "vgg"}, "generator_model 'vgg' is not known"),
+    ({"data": "digits", "critic_model": "dcgan-constant"}, "its critic is dcgan"),
+    ({"critic_model": "dcgan"}, "critic_model 'dcgan' reads images, but data '8gaussians' is points"),
+    ({"data": "digits", "critic_model": "resnet"}, "critic_model resnet reads 32x32"),
+    ({"data": "digits", "critic_model": "mlp", "image_size": 24}, "power of two"),
+    ({"data": "digits", "critic_width": 0}, "critic_width must be a positive"),
     ({"data": "digits", "image_size": 0}, "image_size must be a positive"),
     ({"max_minutes": -1.0}, "max_minutes must be 0"),
 ])

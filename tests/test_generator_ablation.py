@@ -6,6 +6,7 @@ import json
 import pytest
 
 import wgan
+from wgan.config import make_config, to_toml
 from wgan.errors import WganError
 from wgan.experiments import EXPERIMENTS, generator_ablation, image_runs
 from wgan.experiments.image_runs import ImageData, ImageRun, _budget_end, preset_name
@@ -19,8 +20,9 @@ def no_batchnorm():
 
 
 def test_each_generator_variant_has_its_mnist_presets():
-    assert preset_name("wgan", "dcgan-constant") == "mnist-wgan-nobn"
-    assert preset_name("gan", "mlp") == "mnist-gan-mlp"
+    assert preset_name("wgan", "dcgan-constant") == preset_name("wgan", "dcgan-constant", "dcgan") == "mnist-wgan-nobn"
+    assert preset_name("gan", "mlp", "dcgan") == "mnist-gan-mlp"
+    assert preset_name("wgan", "mlp", "mlp") == preset_name("wgan", "mlp") == "mnist-wgan-mlp-critic"
     assert preset_name("wgan-gp", "dcgan") == "mnist-wgan-gp"
     with pytest.raises(ValueError, match="no MNIST preset"):
         preset_name("wgan-lp", "mlp")
@@ -43,10 +45,10 @@ def test_the_page_quotes_the_paper_and_shows_the_figure(no_batchnorm, tmp_path):
     assert (tmp_path / "no-batchnorm" / "figure.png").read_bytes().startswith(b"\x89PNG")
 
 
-def _fake_preset_run(folder, minutes_per_row):
+def _fake_preset_run(folder, minutes_per_row, preset="mnist-wgan-nobn"):
     """A run folder as a 10-minute MNIST preset run leaves it: config, metrics and one grid per evaluation."""
     (folder / "samples").mkdir(parents=True)
-    (folder / "config.toml").write_text("")
+    (folder / "config.toml").write_text(to_toml(make_config(preset=preset, data_dir="mnist-files")))
     rows = []
     for index, iteration in enumerate((150, 300, 450)):
         rows.append({"iteration": iteration, "time/train_minutes": minutes_per_row * (index + 1)})
@@ -74,11 +76,18 @@ def test_a_preset_run_that_spent_the_budget_is_read_back_not_resumed(tmp_path, m
                        log_every=1, eval_every=2, eval_samples=20, out=str(tmp_path), name="spent", progress=False)
     minutes = max(row["time/train_minutes"] for row in spent.history if "time/train_minutes" in row)
     monkeypatch.setattr(image_runs, "resume", lambda *args, **settings: pytest.fail("resumed"))
-    run = image_runs.train_preset("mnist-gan-mlp", tmp_path / "spent", minutes, "mnist-files")
+    run = image_runs.train_preset("mnist-gan-mlp-critic", tmp_path / "spent", minutes, "mnist-files")
     assert run.iteration == 2 and run.history == spent.history
     first_minutes = next(row["time/train_minutes"] for row in spent.history if "time/train_minutes" in row)
     with pytest.raises(WganError, match="went past"):  # only the state at iteration 2 is kept
-        image_runs.train_preset("mnist-gan-mlp", tmp_path / "spent", first_minutes, "mnist-files")
+        image_runs.train_preset("mnist-gan-mlp-critic", tmp_path / "spent", first_minutes, "mnist-files")
+
+
+def test_a_run_folder_of_other_networks_than_its_preset_is_refused_not_read_back(tmp_path):
+    _fake_preset_run(tmp_path / "mnist-wgan-mlp-fp32-s0", image_runs.PRESET_MINUTES, "mnist-wgan-mlp-critic")
+    with pytest.raises(WganError, match="mlp generator and the mlp critic, not preset mnist-wgan-mlp's mlp and dcgan"):
+        image_runs.image_run("wgan", "mlp", quick=False, seed=0, data=ImageData("mnist-files", tmp_path),
+                             critic="dcgan")
 
 
 def test_budget_end_is_the_first_iteration_at_the_budget_or_none():
@@ -88,10 +97,20 @@ def test_budget_end_is_the_first_iteration_at_the_budget_or_none():
                         {"iteration": 9, "time/train_minutes": minutes + 0.01}], minutes) == 9
 
 
-def test_quick_mlp_generator_trains_the_mlp_model_and_wgans_fd_falls():
+def test_quick_mlp_generator_trains_it_against_the_dcgan_critic_and_wgans_fd_falls():
     result = EXPERIMENTS["mlp-generator"](quick=True, seed=0)
-    assert result.numbers["model"] == "mlp" and len(result.numbers["gan_fd"]) >= 6
+    numbers = result.numbers
+    assert (numbers["model"], numbers["critic"], numbers["failing_critic"]) == ("mlp", "dcgan", "mlp")
+    assert len(numbers["gan_fd"]) >= 6 and "wgan_failing_critic_fd" not in numbers  # that case: full size only
     assert result.all_hold, result.claims
+
+
+def test_an_mlp_critic_whose_estimate_ends_at_exactly_0_is_the_papers_constant_loss_and_a_live_one_is_not():
+    dead = generator_ablation._constant_loss_claim(_evaluated([1200.0, 900.0, 880.0, 880.0], [0.4, 0.2, 0.0, 0.0]),
+                                                   "WGAN (clipping), MLP critic: FD 1200.0 -> 880.0")
+    assert dead.holds and "estimate exactly 0 from iteration 1500 on" in dead.measured
+    live = generator_ablation._constant_loss_claim(_evaluated([1200.0, 900.0, 880.0], [0.4, 0.2, 0.1]), "")
+    assert not live.holds and "last estimate 0.1" in live.measured
 
 
 def _evaluated(fd: list[float], estimate: list[float]) -> ImageRun:

@@ -1,6 +1,9 @@
-"""Image metrics: the Frechet distance against its closed forms, the digits classifier and its cache, the class
-scores on sets whose classes are known by construction, and pixel W1 of a translation."""
+"""Image metrics: the Frechet distance against its closed forms, KID against the kernel formula worked by hand,
+k-NN precision, recall, density and coverage on balls counted by hand, the digits classifier and its cache, the
+class scores on sets whose classes are known by construction, the metric card, and pixel W1 of a translation."""
 
+import copy
+import json
 import math
 
 import numpy as np
@@ -18,6 +21,14 @@ from wgan.metrics.classifier import (
     load_classifier,
     train_classifier,
 )
+from wgan.metrics.feature_metrics import (
+    feature_scores,
+    kid,
+    knn_distances,
+    manifold_scores,
+    reference_features,
+)
+from wgan.metrics.image_scorer import ImageScorer, weights_sha256
 from wgan.metrics.images import (
     classifier_scores,
     feature_statistics,
@@ -53,6 +64,18 @@ def reference(trained, digits):
 def _random_covariance(rng, d):
     a = rng.normal(size=(d, d))
     return a @ a.T / d + 0.1 * np.eye(d)
+
+
+def _polynomial_kid(x, y):
+    """The unbiased MMD^2 with the kernel (x.y / d + 1)^3 of two whole sets, summed pair by pair."""
+    def k(a, b):
+        return (np.dot(a, b) / len(a) + 1.0) ** 3
+
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(a, b) for a in x for b in y) / (m * n)
+    return xx + yy - 2.0 * xy
 
 
 def _noisy(images, std, seed=0):
@@ -95,6 +118,106 @@ def test_frechet_distance_is_symmetric_for_full_covariances():
     mu1, mu2 = rng.normal(size=12), rng.normal(size=12)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(frechet_distance(mu2, s2, mu1, s1), rel=1e-9)
     assert frechet_distance(mu1, s1, mu2, s2) > np.sum((mu1 - mu2) ** 2)
+
+
+# ------------------------------------------------------------------------------------------------------- KID
+def test_kid_of_two_points_against_the_same_shifted_by_one_is_the_kernel_sum_worked_by_hand():
+    # X = {0, 1}, Y = {1, 2}, d = 1, k(x, y) = (xy + 1)^3: the XX pair gives 1, the YY pair (2 + 1)^3 = 27, the
+    # four XY pairs 1 + 1 + 8 + 27 = 37: MMD^2 = 2/2 + 54/2 - 2 * 37/4 = 9.5. Subsets of 2 are the whole sets.
+    assert kid([[0.0], [1.0]], [[1.0], [2.0]]) == (pytest.approx(9.5, rel=1e-12), 0.0)
+
+
+def test_kid_over_whole_sets_is_the_unbiased_estimate_summed_pair_by_pair():
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=(30, 2)), rng.normal(loc=0.5, size=(40, 2))
+    mean, std = kid(real, fake, subsets=3, subset_size=1000)
+    assert mean == pytest.approx(_polynomial_kid(real, fake), rel=1e-10)
+    assert std == pytest.approx(0.0, abs=1e-12)
+
+
+def test_kid_of_two_point_masses_is_the_kernel_distance_of_the_two_points():
+    a, b = np.array([1.0, -2.0, 0.5]), np.array([3.0, 1.0, -1.0])
+    kernel = (np.stack([a, b]) @ np.stack([a, b]).T / 3 + 1.0) ** 3  # k(a, a), k(a, b); k(b, a), k(b, b)
+    mean, std = kid(np.tile(a, (50, 1)), np.tile(b, (40, 1)), subsets=20, subset_size=10)
+    assert mean == pytest.approx(kernel[0, 0] + kernel[1, 1] - 2 * kernel[0, 1], rel=1e-12)
+    assert std == pytest.approx(0.0, abs=1e-9)
+
+
+def test_kid_of_a_set_against_itself_is_zero_within_its_standard_deviation():
+    features = np.random.default_rng(6).normal(size=(2000, 8))
+    mean, std = kid(features, features, subsets=50, subset_size=200)
+    assert 0 < std < 0.1 and abs(mean) <= std
+
+
+def test_kid_of_far_apart_sets_is_many_standard_deviations_above_zero():
+    features = np.random.default_rng(7).normal(size=(2000, 8))
+    mean, std = kid(features, features + 10.0, subsets=50, subset_size=200)
+    assert mean > 1e5 and mean > 30 * std
+
+
+# ------------------------------------------------------------------------------ precision, recall, density, coverage
+def test_knn_distances_are_the_sorted_distances_to_the_other_samples():
+    assert knn_distances([[0.0], [10.0], [30.0]], 2).tolist() == [[10, 30], [10, 20], [20, 30]]
+    assert knn_distances([[0.0], [0.0], [5.0]], 1).tolist() == [[0], [0], [5]]  # a copy is a neighbour
+
+
+def test_manifold_scores_of_a_one_dimensional_example_are_the_balls_counted_by_hand():
+    # Real 0, 10, 30: 1-NN balls [-10, 10], [0, 20], [10, 50]; 2-NN balls [-30, 30], [-10, 30], [0, 60].
+    # Fake 5, 6, 51, 200: 1-NN balls [4, 6], [5, 7], [6, 96], [51, 349].
+    real, fake = [[0.0], [10.0], [30.0]], [[5.0], [6.0], [51.0], [200.0]]
+    # 5 and 6 lie in real balls, 51 and 200 in none; 10 and 30 lie in [6, 96], 0 in no fake ball; 5 and 6 lie in
+    # two 1-NN real balls each (4 of 1 * 4), and nothing lies in [10, 50].
+    assert manifold_scores(real, fake, precision_k=1, density_k=1) == pytest.approx(
+        {"precision": 1 / 2, "recall": 2 / 3, "density": 4 / 4, "coverage": 2 / 3})
+    # 5 and 6 lie in all three 2-NN balls and 51 in [0, 60]: 7 of 2 * 4; every 2-NN ball holds 5.
+    assert manifold_scores(real, fake, precision_k=1, density_k=2) == pytest.approx(
+        {"precision": 1 / 2, "recall": 2 / 3, "density": 7 / 8, "coverage": 1.0})
+    # A ball is closed: 50 on the edge of [10, 50] is inside it.
+    assert manifold_scores(real, [[50.0], [200.0]], precision_k=1, density_k=1) == pytest.approx(
+        {"precision": 1 / 2, "recall": 1.0, "density": 1 / 2, "coverage": 1 / 3})
+
+
+def test_a_set_against_itself_has_full_precision_recall_and_coverage_and_density_one_plus_one_over_k():
+    # Powers of two: every distance differs from every other and is exact in float64, so each sample lies in its
+    # own ball and in exactly k others', the ones of which it is a k nearest neighbour.
+    features = 2.0 ** np.arange(20)[:, None]
+    assert manifold_scores(features, features) == {"precision": 1.0, "recall": 1.0, "density": 6 / 5,
+                                                   "coverage": 1.0}
+
+
+def test_far_apart_sets_have_zero_precision_recall_density_and_coverage():
+    real = np.random.default_rng(8).normal(size=(200, 4))
+    scores = manifold_scores(real, real[:150] + 100.0)
+    assert scores == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_scores_against_prepared_reference_features_equal_the_pairwise_functions():
+    rng = np.random.default_rng(9)
+    real, fake = rng.normal(size=(80, 3)).astype(np.float32), rng.normal(loc=0.3, size=(60, 3)).astype(np.float32)
+    reference = reference_features(real, kid_subsets=10, kid_subset_size=25)
+    kid_mean, kid_std = kid(real, fake, subsets=10, subset_size=25)
+    assert feature_scores(reference, fake) == {"kid": kid_mean, "kid_std": kid_std, **manifold_scores(real, fake)}
+    assert reference.samples.dtype == torch.float32  # float32 features keep their precision
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: kid(np.zeros(5), np.zeros((5, 1))), r"shape \(5,\); expected .* \(n, d\)"),
+    (lambda: kid(np.zeros((5, 3)), np.zeros((5, 4))), "3 dimensions but fake features 4"),
+    (lambda: kid(np.zeros((5, 3)), np.zeros((1, 3))), "fake features hold 1 samples; expected at least 2"),
+    (lambda: kid(np.zeros((5, 3)), np.zeros((5, 3)), subsets=0), "subsets is 0"),
+    (lambda: kid(np.zeros((5, 3)), np.zeros((5, 3)), subset_size=1), "subset_size is 1"),
+    (lambda: kid(np.full((5, 3), np.nan), np.zeros((5, 3))), "NaN"),
+    (lambda: manifold_scores(np.zeros((10, 2)), np.zeros((3, 2))), "fake features hold 3 samples; expected at least 4"),
+    (lambda: manifold_scores(np.zeros((5, 2)), np.zeros((10, 2))), "real features hold 5 samples; expected at least 6"),
+    (lambda: manifold_scores(np.zeros((10, 2)), np.zeros((10, 2)), precision_k=0), "precision_k is 0"),
+    (lambda: knn_distances(np.zeros((3, 2)), 3), "at least 4"),
+    (lambda: knn_distances(np.zeros((3, 2)), 1.5), "k is 1.5"),
+    (lambda: feature_scores(reference_features(np.zeros((10, 2))), np.zeros((10, 3))), "2 dimensions"),
+])
+def test_feature_metrics_refuse_bad_input_with_one_line(call, message):
+    with pytest.raises(WganError, match=message) as error:
+        call()
+    assert "\n" not in str(error.value)
 
 
 # ------------------------------------------------------------------------------------------------ classifier
@@ -170,8 +293,14 @@ def test_default_cache_dir_is_the_environment_variable_else_the_user_cache(monke
 # ------------------------------------------------------------------------------------------- classifier scores
 def test_the_reference_set_scored_against_itself_has_zero_fd_and_zero_class_kl(trained, reference, digits):
     scores = classifier_scores(trained.model, digits[2], reference)
-    assert set(scores) == {"fd", "classes_covered", "classes_total", "class_kl", "confidence"}
+    assert set(scores) == {"fd", "kid", "kid_std", "precision", "recall", "density", "coverage", "classes_covered",
+                           "classes_total", "class_kl", "confidence"}
     assert scores["fd"] == pytest.approx(0.0, abs=1e-6)
+    # Subsets of up to 1000 are the whole 397 images on both sides: the estimate of two identical samples is
+    # 2 (1'K1 - N tr K) / (N^2 (N - 1)) <= 0 (1'K1 <= N lambda_max <= N tr K), the same for every subset.
+    assert scores["kid"] <= 0 and scores["kid_std"] == pytest.approx(0.0, abs=1e-9)
+    assert scores["precision"] == scores["recall"] == scores["coverage"] == 1.0
+    assert scores["density"] == pytest.approx(6 / 5, abs=0.05)  # (k + 1) / k, but for rounding at the balls' edges
     assert scores["class_kl"] == pytest.approx(0.0, abs=1e-12)
     assert scores["classes_covered"] == scores["classes_total"] == 10
     assert 0.1 <= scores["confidence"] <= 1.0
@@ -200,11 +329,38 @@ def test_class_kl_of_a_single_class_set_is_minus_the_log_of_that_class_share(tra
     assert scores["classes_covered"] == 1
 
 
-def test_scores_of_images_at_another_size_or_with_one_image_are_refused(trained, reference, digits):
+def test_scores_of_images_at_another_size_or_too_few_for_the_recall_balls_are_refused(trained, reference, digits):
     with pytest.raises(WganError, match="trained on"):
         classifier_scores(trained.model, torch.zeros(4, 1, 16, 16), reference)
-    with pytest.raises(WganError, match="at least 2"):
-        classifier_scores(trained.model, digits[2][:1], reference)
+    with pytest.raises(WganError, match="generated holds 3 images; expected at least 4"):
+        classifier_scores(trained.model, digits[2][:3], reference)
+
+
+# ------------------------------------------------------------------------------------------------ metric card
+def test_the_scorer_scores_like_classifier_scores_and_its_card_says_what_the_scores_compare_with(trained, reference,
+                                                                                                digits):
+    scorer = ImageScorer(trained, reference, "digits", "test split")
+    assert scorer(digits[2][:50]) == classifier_scores(trained.model, digits[2][:50], reference)
+    card = scorer.card(50)
+    assert json.loads(json.dumps(card)) == card  # plain JSON
+    extractor = card["feature_extractor"]
+    assert extractor["class"] == "wgan.metrics.classifier.Classifier" and extractor["features"] == HIDDEN
+    assert len(extractor["weights_sha256"]) == 64 and extractor["weights_sha256"] == weights_sha256(trained.model)
+    assert card["reference"] == {"data": "digits", "split": "test split", "count": len(digits[2])}
+    assert card["generated"] == {"count": 50}
+    assert (card["images"]["size"], card["images"]["channels"], card["images"]["value_range"]) == (8, 1, [-1.0, 1.0])
+    assert card["metrics"]["precision_recall"]["k"] == 3 and card["metrics"]["density_coverage"]["k"] == 5
+    kid_settings = card["metrics"]["kid"]
+    assert (kid_settings["subsets"], kid_settings["real_subset_size"], kid_settings["fake_subset_size"]) == (
+        100, len(digits[2]), 50)
+
+
+def test_the_weights_checksum_follows_the_values_not_the_memory_format(trained):
+    model = copy.deepcopy(trained.model)
+    assert weights_sha256(model.to(memory_format=torch.contiguous_format)) == weights_sha256(trained.model)
+    with torch.no_grad():
+        model.head.bias[0] += 1e-6
+    assert weights_sha256(model) != weights_sha256(trained.model)
 
 
 # ---------------------------------------------------------------------------------------------- pixel distances

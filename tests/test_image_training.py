@@ -80,7 +80,7 @@ def test_a_named_image_set_without_its_data_dir_is_one_line_and_leaves_no_run_fo
 
 def test_a_dcgan_on_points_is_refused_with_the_fix(tmp_path, capsys):
     assert main(["train", "--model", "dcgan", "--out", str(tmp_path), "--quiet"]) == 2
-    assert "use --model mlp" in capsys.readouterr().err
+    assert "(--model mlp)" in capsys.readouterr().err
 
 
 def test_labelled_images_are_scored_by_the_datasets_classifier_against_held_out_images(image_run):
@@ -89,12 +89,16 @@ def test_labelled_images_are_scored_by_the_datasets_classifier_against_held_out_
     assert evaluation["eval/fd"] > 0 and evaluation["eval/classes_total"] == 10
     assert 0 <= evaluation["eval/classes_covered"] <= 10 and 0.1 <= evaluation["eval/confidence"] <= 1
     assert evaluation["eval/class_kl"] >= 0
+    assert 0 <= evaluation["eval/precision"] <= 1 and 0 <= evaluation["eval/coverage"] <= 1
+    card = json.loads((image_run / "metric_card.json").read_text())  # what these scores compare with
+    assert card["generated"]["count"] == 100 and len(card["feature_extractor"]["weights_sha256"]) == 64
 
 
 def test_eval_command_scores_an_image_run_with_the_classifier(image_run, capsys):
     assert main(["eval", "--run", str(image_run), "--samples", "200"]) == 0
     scores = json.loads((image_run / "eval_best.json").read_text())
     assert scores["fd"] > 0 and scores["classes_total"] == 10 and scores["w1"] > 0
+    assert scores["metric_card"]["generated"]["count"] == 200 and scores["generator"] == "generator"
 
 
 def test_generated_images_beyond_minus_1_1_are_scored_clipped_as_an_image_file_holds_them():

@@ -9,7 +9,9 @@ from torch import nn
 
 from wgan.config import make_config
 from wgan.models import build_models, count_parameters
+from wgan.models.dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
 from wgan.models.mlp import MLPCritic, MLPGenerator
+from wgan.models.resnet import ResNetCritic, ResNetGenerator
 
 SHAPES = [(2,), (1, 4, 4)]
 
@@ -133,3 +135,29 @@ def test_build_models_is_reproducible_from_the_torch_seed():
     second = build_models(config, (2,))
     for a, b in zip(first, second):
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@pytest.mark.parametrize("generator_model, critic_model, generator_kind, critic_kind, size", [
+    ("mlp", "dcgan", MLPGenerator, DCGANCritic, 16),
+    ("dcgan", "mlp", DCGANGenerator, MLPCritic, 16),
+    ("dcgan-constant", "mlp", ConstantFilterGenerator, MLPCritic, 16),
+    ("resnet", "dcgan", ResNetGenerator, DCGANCritic, 32),
+    ("mlp", "resnet", MLPGenerator, ResNetCritic, 32),
+])
+def test_build_models_builds_each_network_from_its_own_model_and_width(generator_model, critic_model, generator_kind,
+                                                                       critic_kind, size):
+    config = make_config(data="digits", algorithm="wgan", image_size=size, generator_model=generator_model,
+                         critic_model=critic_model, generator_width=8, critic_width=4, depth=2, latent_dim=6)
+    generator, critic = build_models(config, (1, size, size))
+    assert isinstance(generator, generator_kind) and isinstance(critic, critic_kind)
+    images = generator(torch.randn(3, 6))
+    assert images.shape == (3, 1, size, size) and critic(images).shape == (3,)
+    assert (_narrowest_hidden_width(generator), _narrowest_hidden_width(critic)) == (8, 4)
+    mlps = [module for module in (generator, critic) if isinstance(module, (MLPGenerator, MLPCritic))]
+    assert all(len(_linears(module)) == 3 for module in mlps)  # depth 2: two hidden layers and the output layer
+
+
+def _narrowest_hidden_width(module):
+    """The fewest units or channels of any layer but the output one: an MLP's width, a DCGAN's or ResNet's base."""
+    layers = [layer for layer in module.modules() if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    return min(layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels for layer in layers[:-1])

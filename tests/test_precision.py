@@ -85,4 +85,5 @@ def test_compiled_training_computes_what_the_plain_modules_compute():
     compiled = wgan.train(write=False, progress=False, compile=True, **settings)
     for a, b in zip(plain.critic.parameters(), compiled.critic.parameters()):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-    assert compiled.history[-1]["train/estimate"] == pytest.approx(plain.history[-1]["train/estimate"], rel=1e-3)
+    estimates = [[row["train/estimate"] for row in run.history if "train/estimate" in row] for run in (plain, compiled)]
+    assert estimates[1][-1] == pytest.approx(estimates[0][-1], rel=1e-3)

@@ -30,15 +30,28 @@ def test_the_reference_penalty_by_double_backward_equals_the_trainers_closed_for
 
 
 @pytest.mark.parametrize("data", ["8gaussians", "digits"])
-def test_the_wgan_reference_loop_clips_every_critic_weight_and_trains_both_networks(data):
-    loop, _ = _loop(algorithm="wgan", data=data, **({"model": "dcgan", "width": 8} if data == "digits" else {}))
+def test_the_wgan_reference_loop_clips_every_critic_weight_at_each_critic_step_and_trains_both_networks(data):
+    loop, _ = _loop(algorithm="wgan", data=data, warmup=False,
+                    **({"model": "dcgan", "width": 8} if data == "digits" else {}))
     assert isinstance(loop, WGANLoop)
     before = {module: [p.detach().clone() for p in module.parameters()] for module in (loop.generator, loop.critic)}
     loop.iteration()
-    assert all(p.abs().max() <= loop.config.clip for p in loop.critic.parameters())
     for module, old in before.items():  # (the critic's output bias has no gradient under the WGAN loss)
         assert sum(not torch.equal(a, b) for a, b in zip(old, module.parameters())) >= len(old) - 1
     assert all(p.requires_grad for p in loop.critic.parameters())  # unfrozen after the generator step
+    loop.critic_optimizer.param_groups[0]["lr"] = 0.0  # a step that moves nothing shows the clamp before it
+    loop.critic_step()
+    assert all(p.abs().max() <= loop.config.clip for p in loop.critic.parameters())
+
+
+def test_the_wgan_reference_loop_warms_up_as_the_official_code_does():
+    loop, _ = _loop(algorithm="wgan")
+    steps = {}
+    for done in (0, 24, 25, 499, 500):
+        loop.generator_iterations = done
+        steps[done] = loop.critic_steps()
+    assert steps == {0: 100, 24: 100, 25: 5, 499: 5, 500: 100}
+    assert _loop(algorithm="wgan", warmup=False)[0].critic_steps() == 5
 
 
 def test_the_wgan_gp_reference_loop_runs_on_a_conv_critic_in_bf16():

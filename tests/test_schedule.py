@@ -118,9 +118,9 @@ def test_short_wgan_run_makes_the_critic_steps_the_warmup_rule_gives():
     assert all(per_iteration[i] == 5 for i in range(30) if i not in (0, 1, 10, 20))
     assert generator_steps == list(range(30))
     assert trainer.iteration == 30
-    # without a run folder, the last iteration is still logged but nothing is evaluated
-    assert [row["iteration"] for row in history] == [30]
-    assert not any(key.startswith("eval/") for key in history[0])
+    # without a run folder the last iteration is logged and evaluated as with one
+    assert [row["iteration"] for row in history] == [30, 30]
+    assert "train/estimate" in history[0] and "eval/w1" in history[1]
 
 
 def test_short_wgan_gp_run_makes_n_critic_steps_per_generator_step():
@@ -170,7 +170,7 @@ def _steps_and_evaluations(**settings) -> str:
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
     trainer.critic_step = lambda: events.append("c") or critic_step()
     trainer.generator_step = lambda: events.append("G") or generator_step()
-    trainer.evaluator = lambda iteration: events.append(f" evaluate {iteration} ") or {}
+    trainer.evaluator = lambda iteration, average: events.append(f" evaluate {iteration} ") or {}
     trainer.fit(progress=False)
     return "".join(events)
 

@@ -113,6 +113,8 @@ def test_python_api_returns_history_and_trained_modules_without_writing(tmp_path
     run = wgan.train(data="25gaussians", algorithm="wgan", iterations=3, write=False, progress=False, **TINY)
     assert run.path is None and not any(tmp_path.iterdir())
     assert run.iteration == 3 and run.history[-1]["iteration"] == 3
+    evaluated = run.history[-1]  # evaluated as with a run folder: only the figures are skipped
+    assert evaluated["eval/w1"] > 0 and evaluated["eval/modes_total"] == 25 and "eval/modes_covered" in evaluated
     assert run.sample(7).shape == (7, 2)
     for parameter in run.critic.parameters():  # WGAN's clipping held throughout
         assert parameter.abs().max() <= 0.01

@@ -42,7 +42,8 @@ EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the tra
 
 @dataclass
 class Run:
-    """A trained (or loaded) run: its folder, settings, history of logged rows and the trained modules."""
+    """A trained (or loaded) run: its folder, settings, history of logged rows and the trained modules, with the
+    moving average of the generator's weights when the run kept one (``ema_decay``), else ``None``."""
 
     path: Path | None
     config: Config
@@ -50,11 +51,20 @@ class Run:
     critic: nn.Module
     history: list[dict[str, Any]]
     iteration: int
+    average: nn.Module | None = None
+
+    def pick_generator(self, ema: bool | None = None) -> nn.Module:
+        """The generator to sample: the moving average when the run has one (or ``ema=True``, which requires
+        it), the trained generator itself with ``ema=False``."""
+        if ema and self.average is None:
+            raise WganError("this run has no moving average of its generator (it was trained without "
+                            "--ema-decay): leave out --ema to sample the generator itself")
+        return self.average if self.average is not None and ema is not False else self.generator
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n`` generated samples as a numpy array of shape (n, *sample_shape)."""
-        return generate(self.generator, self.config.latent_dim, n, seed)
+    def sample(self, n: int, seed: int = 0, ema: bool | None = None) -> np.ndarray:
+        """``n`` generated samples as a numpy array of shape (n, *sample_shape), from :meth:`pick_generator`."""
+        return generate(self.pick_generator(ema), self.config.latent_dim, n, seed)
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
@@ -77,28 +87,38 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
     return " | ".join(parts)
 
 
+METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
 GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
 
 
-def _evaluator(run: RunFolder, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
-               sampler: Sampler, scorer: Scorer | None, normalised_batch: int):
-    """Metrics and a figure at each evaluation point: samples over the critic's landscape for points, a grid
-    of generated images from the same noise every time for images. A batch-norm critic is read over batches
-    of ``normalised_batch``, the rows it normalised over in training."""
+def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, critic: nn.Module,
+               objective: Objective, sampler: Sampler, scorer: Scorer | None, normalised_batch: int):
+    """Metrics at each evaluation point, of the generator and (keys prefixed ``ema_``) of its moving average when
+    there is one; with a run folder, a figure of each: samples over the critic's landscape for points, a grid of
+    generated images from the same noise every time for images (the average's under ``samples/ema/``). A
+    batch-norm critic is read over batches of ``normalised_batch``, the rows it normalised over in training."""
 
-    def evaluate_at(iteration: int) -> dict[str, float]:
-        result = evaluate(generator, critic, objective, sampler, config.latent_dim, config.eval_samples,
+    def scores(module: nn.Module, iteration: int, folder: str, prefix: str) -> dict[str, float]:
+        result = evaluate(module, critic, objective, sampler, config.latent_dim, config.eval_samples,
                           config.seed + EVAL_SEED_OFFSET, normalised_batch, scorer)
-        title = f"{config.algorithm} on {Path(config.data).name}, iteration {iteration}\n" \
-                f"{_summary(result.scalars, objective)}"
-        if len(sampler.shape) == 3:
-            figure = plots.sample_grid(result.fake[:GRID_SAMPLES], title)
-        else:
-            landscape = (lambda points: critic_values(critic, points, sampler.device)) if sampler.shape == (2,) \
-                else None
-            figure = plots.critic_landscape(result.real, result.fake, landscape, title)
-        run.write_figure(f"samples/iter_{iteration:06d}.png", figure)
-        return result.scalars
+        if run is not None:
+            which = " (moving average)" if prefix else ""
+            title = f"{config.algorithm} on {Path(config.data).name}{which}, iteration {iteration}\n" \
+                    f"{_summary(result.scalars, objective)}"
+            if len(sampler.shape) == 3:
+                figure = plots.sample_grid(result.fake[:GRID_SAMPLES], title)
+            else:
+                landscape = (lambda points: critic_values(critic, points, sampler.device)) \
+                    if sampler.shape == (2,) else None
+                figure = plots.critic_landscape(result.real, result.fake, landscape, title)
+            run.write_figure(f"{folder}/iter_{iteration:06d}.png", figure)
+        return {prefix + key: value for key, value in result.scalars.items()}
+
+    def evaluate_at(iteration: int, average: nn.Module | None) -> dict[str, float]:
+        scalars = scores(generator, iteration, "samples", "")
+        if average is not None:
+            scalars |= scores(average, iteration, "samples/ema", "ema_")
+        return scalars
 
     return evaluate_at
 
@@ -123,9 +143,11 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         objective = build_objective(config)
         scorer = image_scorer(config, sampler, progress) if scores and world.is_writer else None
         run = open_run() if world.is_writer else None
+        if run is not None and scorer is not None:  # what the image scores can be compared with
+            run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
         normalised_batch = config.batch_size // (1 if config.sync_batchnorm else world.size)
-        evaluator = None if run is None else _evaluator(run, config, generator, critic, objective, sampler, scorer,
-                                                        normalised_batch)
+        evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer, normalised_batch) \
+            if world.is_writer else None
         return sampler, generator, critic, objective, run, evaluator
 
     sampler, generator, critic, objective, run, evaluator = world.all_succeed(prepare)
@@ -149,8 +171,12 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
         raise
     if run is not None:
         _close(trainer, run, quietly=False)
-    return Run(run.path if run else None, trainer.config, trainer.generator, trainer.critic, trainer.history,
-               trainer.iteration)
+    return _as_run(trainer, run.path if run else None, trainer.history)
+
+
+def _as_run(trainer: Trainer, path: Path | None, history: list[dict[str, Any]]) -> Run:
+    return Run(path, trainer.config, trainer.generator, trainer.critic, history, trainer.iteration,
+               trainer.average.module if trainer.average else None)
 
 
 def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
@@ -176,16 +202,16 @@ def _unwritable(error: OSError, trainer: Trainer) -> WganError:
 
 
 def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
-    """curves.png from the run's history, and for images progress.gif from its sample grids."""
+    """curves.png from the run's history, and progress.gif from its per-evaluation figures: the sample grids of
+    images, the samples over the critic's landscape of points."""
     if not run.history:
         return
     run.write_figure("curves.png", plots.training_curves(
         run.history, trainer.objective.estimate_name,
         f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
-    if len(trainer.sampler.shape) == 3:
-        grids = sorted((run.path / "samples").glob("iter_*.png"))
-        if grids:
-            run.write_figure("progress.gif", plots.progress_gif([grid.read_bytes() for grid in grids]))
+    frames = sorted((run.path / "samples").glob("iter_*.png"))
+    if frames:
+        run.write_figure("progress.gif", plots.progress_gif([frame.read_bytes() for frame in frames]))
 
 
 def describe(trainer: Trainer) -> str:
@@ -321,19 +347,25 @@ def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Tr
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``)."""
     run, trainer = _load(path, checkpoint, device)
-    return Run(run.path, trainer.config, trainer.generator, trainer.critic, run.history, trainer.iteration)
+    return _as_run(trainer, run.path, run.history)
 
 
-def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu"
-                 ) -> dict[str, float]:
+def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu",
+                 ema: bool | None = None) -> dict[str, Any]:
     """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1, and mode coverage
-    (mixtures) or the classifier's scores (labelled images)."""
-    _, trainer = _load(path, checkpoint, device)
+    (mixtures) or the classifier's scores (labelled images) with their ``metric_card``; of the generator's moving
+    average when the run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the
+    result says which."""
+    run, trainer = _load(path, checkpoint, device)
     config = trainer.config
     n = config.eval_samples if samples is None else samples
     if n < 2:
         raise WganError(f"samples must be at least 2, got {n}")
-    result = evaluate(trainer.generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
-                      config.seed + EVAL_SEED_OFFSET, config.batch_size,
-                      image_scorer(config, trainer.sampler, progress=False))
-    return {"iteration": trainer.iteration, **result.scalars}
+    loaded = _as_run(trainer, run.path, run.history)
+    generator = loaded.pick_generator(ema)
+    scorer = image_scorer(config, trainer.sampler, progress=False)
+    result = evaluate(generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
+                      config.seed + EVAL_SEED_OFFSET, config.batch_size, scorer)
+    card = {"metric_card": scorer.card(n)} if scorer is not None else {}
+    return {"iteration": trainer.iteration, "generator": "moving average" if generator is loaded.average
+            else "generator", **result.scalars, **card}

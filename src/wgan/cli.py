@@ -1,4 +1,5 @@
-"""Command line: ``wgan train``, ``wgan sample``, ``wgan eval``. Parsing and messages only; the work is in api.
+"""Command line: ``wgan train``, ``wgan sample``, ``wgan eval``. Parsing and messages only; the work is in api
+(and in outputs for the files ``wgan sample`` writes).
 
 User errors print one line (``wgan: error: ...``) and exit with status 2, without a traceback.
 """
@@ -9,11 +10,10 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
-import numpy as np
-
-from . import api, distributed
+from . import api, distributed, outputs
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
 from .errors import Stopped, WganError
@@ -28,8 +28,24 @@ EXIT_INTERRUPTED = 130
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """--help wrapped at spaces only: names such as mode-collapse or wgan-gp stay whole on one line (argparse's
+    own formatter also breaks after hyphens)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, like every other user error of the CLI."""
+    """An argument parser whose errors are one line, like every other user error of the CLI, and whose help
+    keeps hyphenated names whole (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=kwargs.pop("formatter_class", HelpFormatter), **kwargs)
 
     def error(self, message: str):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -52,7 +68,8 @@ def _default_text(name: str) -> str:
 
 
 def _data_default_text(name: str) -> str:
-    """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help."""
+    """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help, or '' for
+    a setting whose default follows another (generator_model follows model)."""
     own = OWN_DATA_DEFAULTS.get(name)
     parts = []
     if name in DATA_DEFAULTS["points"]:
@@ -69,6 +86,8 @@ def _data_default_text(name: str) -> str:
         elif values:
             parts.append("on images " + ", ".join(f"{value!r} with {model}" for model, value in per_model.items()
                                                   if value is not None))
+    if not parts:  # a default that follows another setting, which the help text names
+        return ""
     note = " ('batch' becomes 'none' for wgan-gp and wgan-lp)" if name == "critic_norm" else ""
     return f"default {'; '.join(parts)}{note} ({own or 'official WGAN / WGAN-GP code'}; see wgan.config)"
 
@@ -77,12 +96,25 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (also accepted as keys of --config FILE.toml)")
     for name, field in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        text = f"{field.metadata['help']}; {_default_text(name)}".replace("%", "%%")
+        default = _default_text(name)
+        text = (field.metadata["help"] + (f"; {default}" if default else "")).replace("%", "%%")
         kind = field_type(name)
         if kind is bool:
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
             group.add_argument(flag, dest=name, type=kind, default=None, metavar=name.upper(), help=text)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Which run, checkpoint, generator and device sample and eval read."""
+    parser.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder made by wgan train")
+    parser.add_argument("--checkpoint", default="best", choices=("best", "latest"),
+                        help="best (the lowest FD for labelled images, else the lowest exact W1; of the moving "
+                        "average when the run kept one) or latest; default: best")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
+    parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                        help="use the moving average of the generator's weights (the default when the run kept one: "
+                        "--ema-decay); --no-ema: the trained generator itself")
 
 
 def build_parser() -> Parser:
@@ -108,24 +140,30 @@ def build_parser() -> Parser:
                        "many-core CPU; --batch-size stays the global batch, split evenly; default: 1")
     _add_config_options(train)
 
-    sample = commands.add_parser("sample", help="draw samples from a trained run into a .npy file")
-    sample.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder made by wgan train")
-    sample.add_argument("--n", type=int, required=True, help="number of samples")
-    sample.add_argument("--out", required=True, metavar="FILE.npy", help="where to write the (n, ...) array")
-    sample.add_argument("--checkpoint", default="best", choices=("best", "latest"),
-                        help="best (lowest exact W1) or latest; default: best")
+    sample = commands.add_parser("sample", help="draw samples from a trained run: an array, images or a scatter",
+                                 description="Draw samples from a trained run. The form of --out says what is "
+                                 "written: FILE.npy the (n, ...) array; for an image run, FILE.png one grid of the "
+                                 "n images at their own resolution, DIR/ one PNG per image (000000.png, ...), "
+                                 "--interpolate K FILE.png n rows of K images along a spherical path between two "
+                                 "noise vectors; for a 2-D point run, FILE.png a scatter of the samples beside as "
+                                 "many points of the data.")
+    _add_run_options(sample)
+    sample.add_argument("--n", type=int, required=True,
+                        help="number of samples (with --interpolate: number of rows, each between two noise vectors)")
+    sample.add_argument("--out", required=True, metavar="OUT",
+                        help="FILE.npy (the array), FILE.png (a grid of images, an interpolation strip or a scatter "
+                        "of 2-D points) or DIR/ (a new or empty folder: one PNG per image)")
+    sample.add_argument("--interpolate", type=int, default=None, metavar="K",
+                        help="image runs: write n rows of K images (ends included) along a spherical interpolation "
+                        "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")
     sample.add_argument("--seed", type=int, default=0, help="noise seed; default: 0")
-    sample.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes")
-    evaluate.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder made by wgan train")
-    evaluate.add_argument("--checkpoint", default="best", choices=("best", "latest"),
-                          help="best (lowest exact W1) or latest; default: best")
+    _add_run_options(evaluate)
     evaluate.add_argument("--samples", type=int, default=None,
                           help="real and generated samples; default: the run's eval_samples")
-    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N; default: cpu")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
-                                     description="Run one of the papers' experiments (or all) and write figure.png, "
+                                         description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
                                      "(the paper's claim, the figure, claim / measured / holds?, the command); "
                                      "'all' also writes report.md and report.html.")
@@ -248,13 +286,18 @@ def _train(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     if args.n <= 0:
         raise WganError(f"--n must be a positive number of samples, got {args.n}")
-    if not args.out.endswith(".npy"):
-        raise WganError(f"--out '{args.out}' must end in .npy")
+    outputs.output_form(args.out)  # a mistyped --out fails before the run is loaded
     run = api.load_run(args.run, args.checkpoint, args.device)
-    samples = run.sample(args.n, args.seed)
-    _write(Path(args.out), lambda file: np.save(file, samples))
-    print(f"wrote {samples.shape} samples from {args.run} ({args.checkpoint}, iteration {run.iteration}) to "
-          f"{args.out}")
+    try:
+        if args.interpolate is not None:
+            written = outputs.write_interpolation(run.pick_generator(args.ema), run.config.latent_dim, args.out,
+                                                  args.n, args.interpolate, args.seed)
+        else:
+            written = outputs.write_samples(run.sample(args.n, args.seed, args.ema), args.out, run.config,
+                                            args.seed)
+    except OSError as error:
+        raise _unwritable(args.out, error) from None
+    print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}) to {args.out}")
 
 
 def _write(path: Path, write) -> None:
@@ -262,11 +305,15 @@ def _write(path: Path, write) -> None:
     try:
         atomic_write(path, write)
     except OSError as error:
-        raise WganError(f"cannot write '{path}' ({error.strerror}): choose a place you can write to") from None
+        raise _unwritable(path, error) from None
+
+
+def _unwritable(path: str | Path, error: OSError) -> WganError:
+    return WganError(f"cannot write '{path}' ({error.strerror}): choose a place you can write to")
 
 
 def _eval(args: argparse.Namespace) -> None:
-    scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device)
+    scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device, args.ema)
     out = Path(args.run) / f"eval_{args.checkpoint}.json"
     _write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
     print(json.dumps(scores, indent=2))

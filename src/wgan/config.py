@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import data_kind
+from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
 from .models.resnet import IMAGE_SIZE as RESNET_IMAGE_SIZE
 from .errors import WganError
@@ -92,17 +93,18 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
 # Data defaults that are this project's choice rather than the reference code's, with the reason.
 OWN_DATA_DEFAULTS = {"eval_samples": "ours: 20,000 pairs cut the noise of the critic's estimate fourfold, "
                                      "the Frechet distance needs >= 10,000 images; docs/BENCHMARKS.md"}
-# On images, per model. mlp: the WGAN paper's MLP experiment (Sec. 4.3: 4 hidden layers of 512 ReLU units, no
-# normalisation, as the reference code's MLP_G / MLP_D). dcgan: DCGAN_G and DCGAN_D of the reference code, both
-# with batch norm (none in the critic of the penalised objectives, WGAN-GP Sec. 4). dcgan-constant: Fig. 6's
-# generator, without batch norm and with a constant number of filters. resnet: WGAN-GP's CIFAR-10 ResNet.
+# On images, per model; each network takes its own model's (the generator's also sets latent_dim, an MLP's depth).
+# mlp: the WGAN paper's MLP experiment (Sec. 4.3: 4 hidden layers of 512 ReLU units, no normalisation, as the
+# reference code's MLP_G / MLP_D). dcgan: DCGAN_G and DCGAN_D of the reference code, both with batch norm (none in
+# the critic of the penalised objectives, WGAN-GP Sec. 4). dcgan-constant: Fig. 6's generator, without batch norm
+# and with a constant number of filters (a generator only: the model of that name keeps the DCGAN critic).
+# resnet: WGAN-GP's CIFAR-10 ResNet.
 IMAGE_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"width": 512, "depth": 4, "generator_norm": "none", "critic_norm": "none"},
     "dcgan": {"width": 64, "generator_norm": "batch", "critic_norm": "batch"},
-    "dcgan-constant": {"width": 64, "generator_norm": "none", "critic_norm": "batch"},
+    "dcgan-constant": {"width": 64, "generator_norm": "none"},
     "resnet": {"width": 128, "latent_dim": 128, "generator_norm": "batch", "critic_norm": "none"},
 }
-MODELS = tuple(IMAGE_MODEL_DEFAULTS)
 PENALISED = ("wgan-gp", "wgan-lp")
 # The side images are resized to: 32 (DCGAN 32x32; MNIST's 28 is resized), 16 for the 8x8 digits (the smallest
 # DCGAN size), 64 for folders of photographs (the WGAN paper's LSUN bedrooms).
@@ -117,19 +119,35 @@ def default_image_size(data: str) -> int:
     return IMAGE_SIZES["folder"] if Path(data).is_dir() else DEFAULT_IMAGE_SIZE
 
 
-def data_defaults(data: str, model: str | None, algorithm: str) -> dict[str, Any]:
-    """Defaults of the settings that depend on the data, its model and (for the critic's norm) the algorithm."""
+def data_defaults(data: str, algorithm: str, generator_model: str | None = None,
+                  critic_model: str | None = None) -> dict[str, Any]:
+    """Defaults of the settings that depend on the data, each network's model (the data's unless given) and (for
+    the critic's norm) the algorithm. Each network takes its own model's width and norm, the generator's also
+    sets latent_dim, and depth is that of the MLP among them (None without one)."""
     kind = data_kind(data)
     defaults = dict(DATA_DEFAULTS[kind])
+    generator_model = generator_model or MODELS[defaults["model"]][0]
+    critic_model = critic_model or MODELS[defaults["model"]][1]
+    generator, critic = dict(defaults), dict(defaults)
     if kind == "images":
-        defaults |= IMAGE_MODEL_DEFAULTS.get(model or defaults["model"], {})
+        generator |= IMAGE_MODEL_DEFAULTS[generator_model]
+        critic |= IMAGE_MODEL_DEFAULTS[critic_model]
         defaults["image_size"] = default_image_size(data)
-        if algorithm in PENALISED and defaults["critic_norm"] == "batch":
-            defaults["critic_norm"] = "none"
+    mlp = [network for network, model in ((generator, generator_model), (critic, critic_model)) if model == "mlp"]
+    defaults |= {"generator_model": generator_model, "critic_model": critic_model,
+                 "generator_width": generator["width"], "critic_width": critic["width"],
+                 "latent_dim": generator["latent_dim"], "generator_norm": generator["generator_norm"],
+                 "critic_norm": critic["critic_norm"], "depth": mlp[0]["depth"] if mlp else None}
+    if algorithm in PENALISED and defaults["critic_norm"] == "batch":
+        defaults["critic_norm"] = "none"
     return defaults
 
 
 # Small overrides for the WGAN paper's image experiments (Sec. 4.3, Figs. 5-7) on MNIST; add --data-dir.
+# The -mlp presets are Fig. 7's: an MLP generator against the DCGAN critic, which Sec. 4.3 keeps for all three
+# generators ("We keep the convolutional DCGAN architecture for the WGAN critic or the GAN discriminator"). The
+# -mlp-critic presets make the critic an MLP too: the paper's own failure case (Fig. 3, lower half: "Loss is
+# constant and samples are constant"; docs/experiments/mlp-generator.md says why).
 # mnist-wgan-gp trains at Adam lr 2e-4, the initial rate of the WGAN-GP authors' ResNet code (gan_cifar_resnet.py),
 # instead of Algorithm 1's 1e-4: on MNIST it reaches at each iteration about the FD and classifier confidence
 # that 1e-4 reaches at twice as many (docs/BENCHMARKS.md, "mnist-wgan-gp at Adam lr 2e-4").
@@ -139,8 +157,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mnist-gan": {"data": "mnist", "algorithm": "gan", "model": "dcgan"},
     "mnist-wgan-nobn": {"data": "mnist", "algorithm": "wgan", "model": "dcgan-constant"},
     "mnist-gan-nobn": {"data": "mnist", "algorithm": "gan", "model": "dcgan-constant"},
-    "mnist-wgan-mlp": {"data": "mnist", "algorithm": "wgan", "model": "mlp"},
-    "mnist-gan-mlp": {"data": "mnist", "algorithm": "gan", "model": "mlp"},
+    "mnist-wgan-mlp": {"data": "mnist", "algorithm": "wgan", "generator_model": "mlp", "critic_model": "dcgan"},
+    "mnist-gan-mlp": {"data": "mnist", "algorithm": "gan", "generator_model": "mlp", "critic_model": "dcgan"},
+    "mnist-wgan-mlp-critic": {"data": "mnist", "algorithm": "wgan", "model": "mlp"},
+    "mnist-gan-mlp-critic": {"data": "mnist", "algorithm": "gan", "model": "mlp"},
 }
 
 
@@ -180,11 +200,19 @@ class Config:
     max_minutes: float = _setting(0.0, "stop after this many minutes of training (evaluations not counted); 0: "
                                   "no limit, train for --iterations")
     model: str | None = _from_data("generator and critic: mlp, dcgan, dcgan-constant (WGAN Fig. 6: no batch norm, "
-                                   "constant filters) or resnet (WGAN-GP, 32x32)")
+                                   "constant filters, with the DCGAN critic) or resnet (WGAN-GP, 32x32); "
+                                   "generator_model and critic_model override it per network")
+    generator_model: str | None = _from_data("the generator alone (the WGAN code's --mlp_G): mlp, dcgan, "
+                                             "dcgan-constant or resnet; default: model's")
+    critic_model: str | None = _from_data("the critic alone (the WGAN code's --mlp_D): mlp, dcgan or resnet; "
+                                          "default: model's")
     image_size: int | None = _from_data("side of the square images the data is resized to")
     batch_size: int | None = _from_data("samples per batch, real and generated")
     latent_dim: int | None = _from_data("dimension of the generator's Gaussian noise z")
-    width: int | None = _from_data("MLP hidden units per layer; conv models: base channels (ngf = ndf)")
+    width: int | None = _from_data("both networks' width: MLP hidden units per layer; conv models: base channels "
+                                   "(ngf = ndf); generator_width and critic_width override it per network")
+    generator_width: int | None = _from_data("the generator's width (ngf); default: width, else its model's")
+    critic_width: int | None = _from_data("the critic's width (ndf); default: width, else its model's")
     depth: int | None = _from_data("hidden layers of the MLP generator and critic")
     activation: str = _setting("relu", "MLP hidden activation: relu, leaky_relu, elu or tanh", _PAPER)
     generator_norm: str | None = _from_data("normalisation in the generator: none, layer (MLP only) or batch")
@@ -222,6 +250,10 @@ class Config:
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
+    ema_decay: float = _setting(0.0, "keep an exponential moving average of the generator's weights with this "
+                                "decay (e.g. 0.999), ramped up as min(decay, t / (9 + t)) after generator step t; "
+                                "evaluated beside the generator and used by sample and eval; 0: off",
+                                "ours; Karras et al. 2018 (progressive GAN), Yazici et al. 2019")
     on_nan: str = _setting("rollback", "when a loss, the estimate or a weight is NaN or infinite at a log point: "
                            "rollback (to the last good checkpoint, with a fresh noise stream), halve-lr (the same, "
                            "and halve both learning rates) or stop")
@@ -297,16 +329,34 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
 
 
 def resolve(config: Config) -> Config:
-    """Fill settings left as ``None`` from the algorithm's defaults, then validate the whole config."""
+    """Fill settings left as ``None`` from the algorithm's defaults, then validate the whole config.
+
+    ``model`` and ``width`` set both networks; ``generator_model`` / ``critic_model`` and ``generator_width`` /
+    ``critic_width`` override them per network. Once resolved, ``model`` names the pair when :data:`MODELS`
+    has one for it (else None: a mixed pair) and ``width`` is the networks' common width (else None).
+    """
     config = Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
     if config.algorithm not in ALGORITHM_DEFAULTS:
         raise WganError(f"unknown algorithm {config.algorithm!r}: choose one of {', '.join(ALGORITHM_DEFAULTS)}")
     _require(config.model in (None, *MODELS), f"model {config.model!r} is not known: choose one of {', '.join(MODELS)}")
+    generator_model, critic_model = MODELS.get(config.model, (None, None))
+    generator_model, critic_model = config.generator_model or generator_model, config.critic_model or critic_model
+    _require(generator_model in (None, *GENERATORS),
+             f"generator_model {generator_model!r} is not known: choose one of {', '.join(GENERATORS)}")
+    _require(critic_model in (None, *CRITICS), f"critic_model {critic_model!r} is not known: choose one of "
+             f"{', '.join(CRITICS)}" + (" (dcgan-constant is WGAN Fig. 6's generator; its critic is dcgan)"
+                                        if critic_model == "dcgan-constant" else ""))
     defaults = dataclasses.asdict(algorithm_defaults(config.algorithm, config.data))
-    defaults |= data_defaults(config.data, config.model, config.algorithm)
+    defaults |= data_defaults(config.data, config.algorithm, generator_model, critic_model)
+    if config.width is not None:
+        defaults |= {"generator_width": config.width, "critic_width": config.width}
     filled = {name: defaults[name] for name, value in config.to_dict().items()
-              if value is None and name in defaults}
+              if value is None and name in defaults and name not in ("model", "width")}
     config = dataclasses.replace(config, **filled)
+    pair = (config.generator_model, config.critic_model)
+    config = dataclasses.replace(config, model=next((name for name, models in MODELS.items() if models == pair), None),
+                                 width=config.generator_width if config.generator_width == config.critic_width
+                                 else None)
     validate(config)
     return config
 
@@ -323,16 +373,17 @@ def _choice(config: Config, name: str, choices: tuple[str, ...]) -> None:
 
 def validate(config: Config) -> None:
     """Check every setting of a resolved config; raise :class:`WganError` naming the first problem."""
-    for name in ("iterations", "batch_size", "latent_dim", "width", "depth", "n_critic", "warmup_critic_steps",
-                 "warmup_every", "eval_every", "eval_samples", "log_every", "image_size"):
+    for name in ("iterations", "batch_size", "latent_dim", "generator_width", "critic_width", "depth", "n_critic",
+                 "warmup_critic_steps", "warmup_every", "eval_every", "eval_samples", "log_every", "image_size"):
         value = getattr(config, name)
         _require(value is None or value > 0, f"{name} must be a positive whole number, got {value}")
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
-    for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes"):
+    for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):
         value = getattr(config, name)
         _require(math.isfinite(value), f"{name} must be a finite number, got {value}")
     _require(config.max_minutes >= 0, f"max_minutes must be 0 (no limit) or more, got {config.max_minutes}")
+    _require(0 <= config.ema_decay < 1, f"ema_decay must lie in [0, 1) (0: no average), got {config.ema_decay}")
     _require(config.lr > 0, f"lr must be positive, got {config.lr}: try the algorithm's default by leaving it out")
     _require(0 <= config.beta1 < 1 and 0 <= config.beta2 < 1,
              f"Adam betas must lie in [0, 1), got beta1={config.beta1}, beta2={config.beta2}")
@@ -350,8 +401,7 @@ def validate(config: Config) -> None:
     _choice(config, "optimizer", OPTIMIZERS)
     _choice(config, "activation", ACTIVATIONS)
     _choice(config, "generator_norm", NORMS)
-    _choice(config, "model", MODELS)
-    _validate_model(config)
+    _validate_models(config)
     _choice(config, "critic_norm", NORMS)
     _choice(config, "precision", PRECISIONS)
     _choice(config, "lr_decay", LR_DECAYS)
@@ -370,20 +420,22 @@ def validate(config: Config) -> None:
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 
-def _validate_model(config: Config) -> None:
-    """The model must suit the data: convolutional models need images of a size they can make."""
-    if config.model == "mlp":
-        return
-    _require(data_kind(config.data) == "images",
-             f"model {config.model!r} makes images, but data {config.data!r} is points: use --model mlp")
-    if config.model == "resnet":
-        _require(config.image_size == RESNET_IMAGE_SIZE,
-                 f"model resnet makes {RESNET_IMAGE_SIZE}x{RESNET_IMAGE_SIZE} images, not image_size "
-                 f"{config.image_size}: use --image-size {RESNET_IMAGE_SIZE} or --model dcgan")
-    else:
-        check_image_size(config.image_size)
-    _require(config.generator_norm != "layer",
-             f"generator_norm 'layer' is for MLPs; model '{config.model}' takes none or batch")
+def _validate_models(config: Config) -> None:
+    """Each network's model must suit the data: convolutional ones make or read images of a size they can."""
+    for name, role in (("generator_model", "makes"), ("critic_model", "reads")):
+        model = getattr(config, name)
+        if model == "mlp":
+            continue
+        _require(data_kind(config.data) == "images",
+                 f"{name} {model!r} {role} images, but data {config.data!r} is points: use mlp (--model mlp)")
+        if model == "resnet":
+            _require(config.image_size == RESNET_IMAGE_SIZE,
+                     f"{name} resnet {role} {RESNET_IMAGE_SIZE}x{RESNET_IMAGE_SIZE} images, not image_size "
+                     f"{config.image_size}: use --image-size {RESNET_IMAGE_SIZE} or dcgan")
+        else:
+            check_image_size(config.image_size)
+    _require(config.generator_norm != "layer" or config.generator_model == "mlp",
+             f"generator_norm 'layer' is for MLPs; generator_model '{config.generator_model}' takes none or batch")
 
 
 def _toml_value(value: Any) -> str:

@@ -1,8 +1,8 @@
 """Figures of a run: samples over the critic's landscape (points), sample grids and their progress (images),
-and training curves.
+plain image grids and scatters of samples, and training curves.
 
-The functions take plain arrays, draw with matplotlib's non-interactive Agg backend (or Pillow for the GIF) and
-return the file's bytes; the run folder writes them atomically.
+The functions take plain arrays, draw with matplotlib's non-interactive Agg backend (or Pillow for the GIF and
+the plain image PNGs) and return the file's bytes; the caller writes them atomically.
 """
 
 from __future__ import annotations
@@ -21,12 +21,20 @@ from PIL import Image  # noqa: E402
 REAL_COLOUR, FAKE_COLOUR = "#f28e2b", "#4e79a7"
 
 
-def figure_png(figure: plt.Figure) -> bytes:
-    """The figure as PNG bytes (closed afterwards)."""
+def figure_png(figure: plt.Figure, tight: bool = True) -> bytes:
+    """The figure as PNG bytes (closed afterwards), cropped to what it draws when ``tight``; otherwise at its
+    own size, so that the frames of an animation (one per evaluation) all have one size."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def _view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (low, high) corners of a view of 2-D ``points``: their central 99% with a 15% margin."""
+    low, high = np.percentile(points, [0.5, 99.5], axis=0)
+    margin = 0.15 * np.maximum(high - low, 1e-3)
+    return low - margin, high + margin
 
 
 def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
@@ -37,12 +45,12 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     ----------
     real, fake : (n, d) arrays; the first two coordinates are drawn.
     critic : maps (m, 2) grid points to (m,) values, or None to draw points only (data of more than 2 dims).
+
+    The figure keeps its size whatever its tick labels (constrained layout, no tight crop): the frames of a
+    run's progress.gif.
     """
-    points = np.concatenate([real[:, :2], fake[:, :2]])
-    low, high = np.percentile(points, [0.5, 99.5], axis=0)
-    margin = 0.15 * np.maximum(high - low, 1e-3)
-    low, high = low - margin, high + margin
-    figure, axes = plt.subplots(figsize=(5.2, 5))
+    low, high = _view(np.concatenate([real[:, :2], fake[:, :2]]))
+    figure, axes = plt.subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
         grid_x, grid_y = np.meshgrid(xs, ys)
@@ -51,20 +59,49 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
         figure.colorbar(filled, ax=axes, fraction=0.046, pad=0.04, label="critic value f(x)")
     axes.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOUR, alpha=0.5, label="real", linewidths=0)
     axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, label="generated", linewidths=0)
-    axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), title=title, aspect="equal")
+    axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal")
+    axes.set_title(title, fontsize=10)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4, frameon=False)
+    return figure_png(figure, tight=False)
+
+
+def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
+    """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
+    without the other drawn over it."""
+    low, high = _view(np.concatenate([real, fake]))
+    figure, panels = plt.subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
+    size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
+    for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
+                                       (panels[1], fake, FAKE_COLOUR, "generated")):
+        axes.scatter(points[:, 0], points[:, 1], s=size, c=colour, alpha=0.6, linewidths=0)
+        axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal",
+                 title=f"{name} ({len(points):,} points)")
+        axes.grid(alpha=0.3)
     return figure_png(figure)
+
+
+def unit_pixels(images: np.ndarray) -> np.ndarray:
+    """(k, C, H, W) generator images in [-1, 1] (tanh) as (k, H, W, C) pixels in [0, 1]: -1 is black, 1 white."""
+    return np.clip((images.transpose(0, 2, 3, 1) + 1) / 2, 0, 1)
+
+
+def image_png(pixels: np.ndarray) -> bytes:
+    """An (H, W, C) image in [0, 1] as PNG bytes at its own resolution (0..255, rounded): grey when C is 1,
+    RGB when C is 3."""
+    levels = np.rint(pixels * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(levels[..., 0] if levels.shape[2] == 1 else levels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     """Tile (k, C, H, W) images in [-1, 1] into one (rows*(H+1)+1, columns*(W+1)+1, C) array in [0, 1],
-    separated by 1-pixel white lines; grey images keep one channel."""
+    separated by 1-pixel white lines; grey images keep one channel. ``columns`` defaults to ceil(sqrt(k))."""
     count, channels, height, width = images.shape
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     grid = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), dtype=np.float32)
-    pixels = np.clip((images.transpose(0, 2, 3, 1) + 1) / 2, 0, 1)
-    for index, image in enumerate(pixels):
+    for index, image in enumerate(unit_pixels(images)):
         top, left = 1 + (index // columns) * (height + 1), 1 + (index % columns) * (width + 1)
         grid[top:top + height, left:left + width] = image
     return grid
@@ -80,10 +117,7 @@ def sample_grid(images: np.ndarray, title: str) -> bytes:
     axes.set_title(title, fontsize=9)
     axes.axis("off")
     figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)  # no tight bbox: every grid of a run has the same size
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure_png(figure, tight=False)
 
 
 def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:
@@ -110,9 +144,10 @@ def _legend(axes, **options) -> None:
 
 def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> bytes:
     """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations, and
-    for images with a classifier a third panel: the Frechet distance and the classes generated."""
+    for images with a classifier a third panel: the Frechet distance and the classes generated. A run that keeps a
+    moving average of its generator has its exact W1 and FD beside, dashed."""
     images = any("eval/fd" in row for row in history)
-    figure, panels = plt.subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4))
+    figure, panels = plt.subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4), layout="constrained")
     left, right = panels[0], panels[1]
     steps, values = _series(history, "train/estimate")
     if len(steps):
@@ -125,7 +160,9 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     steps, values = _series(history, "eval/w1")
     if len(steps):
         right.plot(steps, values, "o-", color=REAL_COLOUR, markersize=3, label="exact W1")
-        right.set_ylim(bottom=0)
+        _average_line(right, history, "eval/ema_w1", REAL_COLOUR)
+        if not images:  # points reach W1 near 0; pixel W1 moves within a band far from it: fit the axis to it
+            right.set_ylim(bottom=0)
     right.set(xlabel="generator iteration", ylabel="exact W1 (generated vs data)",
               title="exact W1 (POT)" + (" in pixel space" if images else ""))
     steps, values = _series(history, "eval/modes_covered")
@@ -139,14 +176,22 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
         _image_quality(panels[2], history)
     for axes in panels:
         axes.grid(alpha=0.3)
-    figure.suptitle(title, y=1.03)
+    figure.suptitle(title)
     return figure_png(figure)
+
+
+def _average_line(axes: plt.Axes, history: Sequence[dict], key: str, colour: str) -> None:
+    """The moving average's score ``key``, dashed, where the run kept one."""
+    steps, values = _series(history, key)
+    if len(steps):
+        axes.plot(steps, values, "s--", color=colour, markersize=3, alpha=0.7, label="moving average")
 
 
 def _image_quality(axes: plt.Axes, history: Sequence[dict]) -> None:
     """FD of the classifier's features (left axis) and classes generated (right axis) against iterations."""
     steps, values = _series(history, "eval/fd")
     axes.plot(steps, values, "o-", color="#e15759", markersize=3, label="Frechet distance")
+    _average_line(axes, history, "eval/ema_fd", "#e15759")
     wide_range = len(values) and values.min() > 0 and values.max() / values.min() > 20
     axes.set(xlabel="generator iteration", ylabel="FD (classifier features)", title="image quality",
              yscale="log" if wide_range else "linear")

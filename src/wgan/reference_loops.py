@@ -6,9 +6,11 @@ compared with). They follow the structure of the published code, rewritten here 
 - :class:`WGANGPLoop`, WGAN-GP's Algorithm 1 as its authors' code runs it (``gan_toy.py``, ``gan_mnist.py``):
   per critic step, the real batch, the generated batch and the penalty each go through their own forward and
   backward pass, the penalty's input gradient by double backward through autograd, then a plain Adam step.
-- :class:`WGANLoop`, WGAN's Algorithm 1 as the official code runs it (``main.py``): real and generated batches
-  in separate forward and backward passes, a plain RMSProp step, and the clipping as a Python loop over the
-  critic's parameters.
+- :class:`WGANLoop`, WGAN's Algorithm 1 as the official code runs it (``main.py``): the clipping as a Python loop
+  over the critic's parameters at the start of each critic step (so the generator's step sees the critic as its
+  last RMSProp step left it), real and generated batches in separate forward and backward passes, a plain RMSProp
+  step, and, with ``config.warmup``, the code's warm-up (``Diters = 100`` for the first 25 generator iterations
+  and every 500th, from the config's warm-up fields).
 
 Both take the same configuration, models, data and seed as the trainer, so that a benchmark or an experiment can
 run one setting through either; both draw real samples, noise and interpolation weights from their own stream
@@ -39,6 +41,7 @@ class ReferenceLoop:
         self.rng = torch.Generator(self.device).manual_seed(config.seed)
         self.generator_optimizer = self.optimizer(generator)
         self.critic_optimizer = self.optimizer(critic)
+        self.generator_iterations = 0
 
     def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         raise NotImplementedError
@@ -70,10 +73,15 @@ class ReferenceLoop:
         for parameter in self.critic.parameters():
             parameter.requires_grad = True
 
+    def critic_steps(self) -> int:
+        """Critic steps before the next generator step."""
+        return self.config.n_critic
+
     def iteration(self) -> None:
-        for _ in range(self.config.n_critic):
+        for _ in range(self.critic_steps()):
             self.critic_step()
         self.generator_step()
+        self.generator_iterations += 1
 
     def fake(self) -> Tensor:
         with torch.no_grad(), self.autocast():
@@ -112,13 +120,20 @@ class WGANLoop(ReferenceLoop):
     def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(module.parameters(), lr=self.config.lr)
 
+    def critic_steps(self) -> int:
+        """``Diters``: 100 (``warmup_critic_steps``) for the first 25 generator iterations and every 500th, with
+        the warm-up; else ``n_critic``."""
+        config, done = self.config, self.generator_iterations
+        warming = done < config.warmup_generator_iters or done % config.warmup_every == 0
+        return config.warmup_critic_steps if config.warmup and warming else config.n_critic
+
     def critic_step(self) -> None:
+        for parameter in self.critic.parameters():
+            parameter.data.clamp_(-self.config.clip, self.config.clip)
         self.critic.zero_grad()
         (-self.score(self.sampler.sample(self.config.batch_size, self.rng))).backward()
         self.score(self.fake()).backward()
         self.critic_optimizer.step()
-        for parameter in self.critic.parameters():
-            parameter.data.clamp_(-self.config.clip, self.config.clip)
 
 
 REFERENCE_LOOPS: dict[str, type[ReferenceLoop]] = {"wgan": WGANLoop, "wgan-gp": WGANGPLoop}

@@ -189,6 +189,9 @@ class RunFolder:
     def write_figure(self, relative: str, png: bytes) -> Path:
         return atomic_write_bytes(self.path / relative, png)
 
+    def write_json(self, relative: str, value: Any) -> Path:
+        return atomic_write_bytes(self.path / relative, (json.dumps(value, indent=1) + "\n").encode())
+
     def checkpoint_path(self, which: str) -> Path:
         return self.path / "checkpoints" / f"{which}.pt"
 

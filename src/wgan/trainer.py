@@ -19,9 +19,9 @@ above its neighbours on 8gaussians).
 
 Read straight after a generator step instead, the estimate is biased low by that step, which moved the samples
 up the critic's slope: on swissroll (WGAN-GP toy defaults, seed 0) it read -0.05 at iteration 1000, where exact
-W1 is 0.12; after the critic's 5 steps against that generator it reads 0.09 (docs/BENCHMARKS.md). The order of
-the random draws, and so the training, is that of the plain loop; a run only ends with n_critic more critic
-steps.
+W1 is 0.12; after the critic's 5 steps against that generator it reads 0.09 (docs/history/BENCHMARKS-2026-11.md).
+The order of the random draws, and so the training, is that of the plain loop; a run only ends with n_critic more
+critic steps.
 """
 
 from __future__ import annotations
@@ -38,23 +38,28 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .config import Config
 from .data.sampler import Sampler
 from .distributed import World
+from .ema import GeneratorAverage
 from .errors import Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, interpolate
+from .progress import Progress
 from .randomness import RandomStream
 from .runs import RunFolder
 
-Evaluator = Callable[[int], dict[str, float]]
+# evaluator(iteration, average) -> scalars, with ``average`` the generator's moving average or None.
+Evaluator = Callable[[int, "nn.Module | None"], dict[str, float]]
 # The evaluation metric that picks checkpoints/best.pt, lower is better: the Frechet distance where the data
-# has a classifier (images), else exact W1.
-BEST_SCORES = ("fd", "w1")
+# has a classifier (images), else exact W1; that of the generator's moving average where there is one, since
+# sampling and evaluating a run use it.
+BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
 # Checkpoint entries an older version did not write: critic_steps_done (before the critic caught up at
-# boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale.
-OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale")
+# boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale, the generator's
+# moving average (before it existed: it starts at the generator's weights).
+OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale",
+                  "generator_average")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)  # preemption: stop at the end of the iteration
 FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
@@ -106,7 +111,8 @@ class Trainer:
     run : RunFolder, optional
         Where scalars, figures and checkpoints go; without it nothing is written.
     evaluator : callable, optional
-        ``evaluator(iteration) -> scalars``, called every ``config.eval_every`` iterations and at the end.
+        ``evaluator(iteration, average) -> scalars``, called every ``config.eval_every`` iterations and at the
+        end, with the generator's moving average (``None`` without one).
     world : World
         The processes training together (one by default); this one takes ``batch_size / world.size`` rows of
         every batch.
@@ -116,7 +122,8 @@ class Trainer:
     backward pass, the gradients unscaled before the step, and a step whose gradients hold inf or NaN is
     skipped while the scale is lowered; the penalty's input gradient is scaled too (see
     :func:`~wgan.objectives.input_gradient`). With ``config.compile`` the generator's and the critic's forward
-    passes are compiled by ``torch.compile``.
+    passes are compiled by ``torch.compile``. With ``config.ema_decay`` a moving average of the generator's
+    weights (:attr:`average`, :mod:`wgan.ema`) follows every generator step.
     """
 
     def __init__(self, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
@@ -137,6 +144,7 @@ class Trainer:
         self.generator_scaler, self.critic_scaler = (torch.amp.GradScaler(self.device.type,
                                                                           enabled=config.precision == "fp16")
                                                      for _ in range(2))
+        self.average = GeneratorAverage(generator, config.ema_decay) if config.ema_decay else None
         self.iteration = 0
         self.critic_steps_done = 0  # critic steps already taken against the current generator
         self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
@@ -165,7 +173,7 @@ class Trainer:
             "rollbacks": self.rollbacks,
             "lr_scale": self.lr_scale,
             "config": self.config.to_dict(),
-        }
+        } | ({"generator_average": self.average.state_dict()} if self.average else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output. A checkpoint written before the critic caught up at boundaries
@@ -188,6 +196,11 @@ class Trainer:
         self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
         self.rollbacks, self.lr_scale = state.get("rollbacks", 0), state.get("lr_scale", 1.0)
+        if self.average is not None:
+            if "generator_average" in state:
+                self.average.load_state_dict(state["generator_average"])
+            else:
+                self.average.reset()
 
     # Steps ---------------------------------------------------------------------------------------------------
     def _autocast(self):
@@ -278,8 +291,7 @@ class Trainer:
         a logged scalar or a weight, found at a log point, rolls the run back (:attr:`Config.on_nan`).
         """
         config = self.config
-        bar = tqdm(total=config.iterations, initial=self.iteration, disable=not progress, unit="it",
-                   desc=self.run.name if self.run else "training", dynamic_ncols=True, mininterval=0.5)
+        bar = Progress(config.iterations, self.iteration, self.run.name if self.run else "training", progress)
         self._last_good = self._snapshot()
         try:
             with self._stop_on_signals():
@@ -289,8 +301,7 @@ class Trainer:
                         finished, stop = self._iteration(bar)
                     except _Diverged as diverged:
                         self._roll_back(diverged)
-                        bar.reset(total=config.iterations)
-                        bar.update(self.iteration)
+                        bar.restart(self.iteration)
                         finished, stop = self._stopping()
         finally:
             bar.close()
@@ -299,13 +310,15 @@ class Trainer:
                           str(self.run.path) if self.run else None)
         return self.history
 
-    def _iteration(self, bar: tqdm) -> tuple[bool, bool]:
+    def _iteration(self, bar: Progress) -> tuple[bool, bool]:
         """One generator iteration and what follows it (log, evaluation, checkpoint); returns :meth:`_stopping`."""
         config = self.config
         started = time.perf_counter()
         self.critic_steps_until(critic_steps(config, self.iteration))  # the rest of a warm-up phase
         generator_stats = self.generator_step()
         self.iteration += 1
+        if self.average is not None:
+            self.average.update(self.iteration)
         self.critic_steps_done = 0
         critic_stats, real, fake = self.critic_steps_until(min(config.n_critic, critic_steps(config, self.iteration)))
         bar.update()
@@ -342,7 +355,7 @@ class Trainer:
                 signal.signal(number, handler)
 
     def _log_step(self, critic_stats: dict[str, Tensor], generator_stats: dict[str, Tensor], real: Tensor,
-                  fake: Tensor, bar: tqdm) -> None:
+                  fake: Tensor, bar: Progress) -> None:
         """Log the last step's scalars, averaged over the ranks (the one host synchronisation between
         evaluations), after checking them and the weights for NaN and infinity."""
         stats = {**critic_stats, **generator_stats, **self._diagnostics(real, fake)}
@@ -356,7 +369,7 @@ class Trainer:
         if self.critic_scaler.is_enabled():
             scalars["train/loss_scale"] = self.critic_scaler.get_scale()
         self._log(scalars | {"time/train_minutes": self.train_seconds / 60})
-        bar.set_postfix_str(f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
+        bar.note(self.iteration, f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
 
     def _weights_finite(self) -> Tensor:
         """Whether every weight of both networks is finite, as a device tensor (no synchronisation)."""
@@ -419,7 +432,7 @@ class Trainer:
             scalars = {}
         else:
             with self.world.by_itself(self.generator, self.critic):
-                scalars = self.evaluator(self.iteration)
+                scalars = self.evaluator(self.iteration, self.average.module if self.average else None)
         if scalars:
             self._log({f"eval/{key}": value for key, value in scalars.items()})
         score = next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import Run, load_run, resume, train
-from ..config import PRESETS
+from ..config import PRESETS, make_config
 from ..errors import WganError
 from ..runs import RunFolder
 
@@ -74,19 +74,26 @@ class ImageRun:
         return self.evaluations[-1]
 
 
-def preset_name(algorithm: str, model: str) -> str:
-    """The MNIST preset that trains ``algorithm`` with ``model``, e.g. ('wgan', 'mlp') -> 'mnist-wgan-mlp'."""
-    for name, settings in PRESETS.items():
-        if settings["algorithm"] == algorithm and settings["model"] == model:
+def preset_name(algorithm: str, model: str, critic: str | None = None) -> str:
+    """The MNIST preset that trains ``algorithm`` with the generator ``model`` and the critic ``critic`` (by default
+    the one ``model`` names as a pair), e.g. ('wgan', 'mlp', 'dcgan') -> 'mnist-wgan-mlp'."""
+    wanted = make_config(data="mnist", data_dir=".", model=model, critic_model=critic, algorithm=algorithm)
+    for name in PRESETS:
+        preset = make_config(preset=name, data_dir=".")
+        if (preset.algorithm, preset.generator_model, preset.critic_model) == (
+                algorithm, wanted.generator_model, wanted.critic_model):
             return name
-    raise ValueError(f"no MNIST preset trains {algorithm} with the {model} model")
+    raise ValueError(f"no MNIST preset trains {algorithm} with the {wanted.generator_model} generator and the "
+                     f"{wanted.critic_model} critic")
 
 
-def image_run(algorithm: str, model: str, quick: bool, seed: int, data: ImageData) -> ImageRun:
-    """Train (or read back) ``algorithm`` with ``model`` on MNIST or the digits, as the module docstring says."""
+def image_run(algorithm: str, model: str, quick: bool, seed: int, data: ImageData,
+              critic: str | None = None) -> ImageRun:
+    """Train (or read back) ``algorithm`` with the generator ``model`` and the critic ``critic`` (by default the
+    one ``model`` names) on MNIST or the digits, as the module docstring says."""
     if data.data_dir is not None and not quick:
-        return _preset_run(preset_name(algorithm, model), seed, data)
-    return _digits_run(algorithm, model, DIGITS_QUICK if quick else DIGITS_FULL, seed)
+        return _preset_run(preset_name(algorithm, model, critic), seed, data)
+    return _digits_run(algorithm, model, critic, DIGITS_QUICK if quick else DIGITS_FULL, seed)
 
 
 def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, precision: str = "fp32", seed: int = 0,
@@ -96,7 +103,7 @@ def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, preci
     A run that stopped at ``minutes`` already (e.g. in an experiment) is read back from its latest checkpoint;
     one that went past it is refused, as no checkpoint holds its state at the budget.
     """
-    if not (folder / "config.toml").is_file():
+    if not _holds_run_of(folder, preset):
         return train(preset=preset, data_dir=data_dir, precision=precision, seed=seed, iterations=10**7,
                      max_minutes=minutes, eval_every=eval_every or PRESET_EVAL_EVERY, out=str(folder.parent),
                      name=folder.name, progress=False)
@@ -111,9 +118,24 @@ def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, preci
     return run
 
 
+def _holds_run_of(folder: Path, preset: str) -> bool:
+    """Whether ``folder`` holds a run; raise :class:`WganError` if that run trained another algorithm or other
+    networks than ``preset`` (e.g. one made when the preset of that name meant an MLP critic)."""
+    if not (folder / "config.toml").is_file():
+        return False
+    trained, wanted = make_config(folder / "config.toml"), make_config(preset=preset, data_dir=".")
+    networks = [(config.algorithm, config.generator_model, config.critic_model) for config in (trained, wanted)]
+    if networks[0] != networks[1]:
+        (algorithm, generator, critic), (_, wanted_generator, wanted_critic) = networks
+        raise WganError(f"run '{folder}' trained {algorithm} with the {generator} generator and the {critic} critic, "
+                        f"not preset {preset}'s {wanted_generator} and {wanted_critic}: move it away to measure the "
+                        "preset")
+    return True
+
+
 def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
     folder = data.runs / f"{preset}-fp32-s{seed}"
-    if not (folder / "config.toml").is_file() or _budget_end(RunFolder.open(folder).history, data.minutes) is None:
+    if not _holds_run_of(folder, preset) or _budget_end(RunFolder.open(folder).history, data.minutes) is None:
         print(f"  training {preset} to {data.minutes:g} minutes in {folder}", flush=True)
         train_preset(preset, folder, data.minutes, data.data_dir, seed=seed)
     history = RunFolder.open(folder).history
@@ -128,10 +150,12 @@ def _budget_end(history: list[dict[str, Any]], minutes: float) -> int | None:
     return next((row["iteration"] for row in history if row.get("time/train_minutes", 0) >= minutes), None)
 
 
-def _digits_run(algorithm: str, model: str, size: DigitsSize, seed: int) -> ImageRun:
+def _digits_run(algorithm: str, model: str, critic: str | None, size: DigitsSize, seed: int) -> ImageRun:
     warmup = {"warmup": True, "warmup_generator_iters": DIGITS_WARMUP} if algorithm in ("wgan", "wgan-gp") else {}
+    critic = critic or make_config(data="digits", model=model).critic_model
     with tempfile.TemporaryDirectory() as out:
-        run = train(data="digits", algorithm=algorithm, model=model, width=size.width[model],
+        run = train(data="digits", algorithm=algorithm, model=model, critic_model=critic,
+                    generator_width=size.width[model], critic_width=size.width[critic],
                     iterations=size.iterations, eval_every=size.iterations // size.evaluations,
                     eval_samples=size.samples, seed=seed, out=out, progress=False, **warmup)
         rows = [row for row in run.history if "eval/fd" in row]

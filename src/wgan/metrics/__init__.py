@@ -10,9 +10,9 @@ O(n^3)). On points the critic's estimate sees all of them: a forward pass is che
 ``scorer`` (the classifier's Frechet distance and class scores, :mod:`wgan.metrics.images`) sees all of them.
 
 The estimate is read from the function the critic was trained as (:func:`estimate_as_trained`). For a batch-norm
-critic that is not its eval mode: on MNIST (mnist-wgan, 30 minutes, docs/BENCHMARKS.md) the eval-mode estimate
-stayed at 0.15-0.19 from iteration 600 on while the FD fell 285 -> 77 (Spearman 0.60 over the run); read as
-trained it fell 0.42 -> 0.21 with the FD (Spearman 0.99).
+critic that is not its eval mode: on MNIST (mnist-wgan, 30 minutes, docs/history/BENCHMARKS-2026-11.md) the
+eval-mode estimate stayed at 0.15-0.19 from iteration 600 on while the FD fell 285 -> 77 (Spearman 0.60 over the
+run); read as trained it fell 0.42 -> 0.21 with the FD (Spearman 0.99).
 """
 
 from __future__ import annotations

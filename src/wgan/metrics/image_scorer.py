@@ -3,50 +3,121 @@
 For image data with labels, :func:`image_scorer` gets the dataset's classifier (trained on the training
 images the run samples from, or loaded from the cache: :func:`~wgan.metrics.classifier.load_classifier`) and
 the reference statistics of held-out images: the test split where the dataset has one (MNIST, Fashion-MNIST,
-CIFAR-10), else a fixed fifth of the images (the digits). It returns the scorer that
-:func:`wgan.metrics.evaluate` calls with all generated images: Frechet distance of the classifier's features,
-classes generated, class-histogram KL and mean confidence (:func:`~wgan.metrics.images.classifier_scores`).
+CIFAR-10), else a fixed fifth of the images (the digits). It returns the :class:`ImageScorer` that
+:func:`wgan.metrics.evaluate` calls with all generated images: Frechet distance, KID, precision, recall,
+density and coverage of the classifier's features, classes generated, class-histogram KL and mean confidence
+(:func:`~wgan.metrics.images.classifier_scores`). Its :meth:`ImageScorer.card` says what those numbers are
+comparable with: two runs' scores compare only when their cards agree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..config import Config
 from ..data.images import IMAGE_DATASETS, build_image_sampler
 from ..data.sampler import Sampler
-from .classifier import load_classifier
-from .images import classifier_scores, reference_statistics
+from .classifier import TrainedClassifier, load_classifier
+from .images import CLASS_EPS, MIN_SHARE, ReferenceStatistics, classifier_scores, reference_statistics
 
 HELD_OUT = 0.2  # the fraction of a split-less labelled set kept for the classifier's test and the reference
 SPLIT_SEED = 0  # the permutation that picks it: fixed, so every run of a dataset shares one classifier
 
 
-def _held_out(config: Config, sampler: Sampler) -> tuple[torch.Tensor, ...]:
-    """(train images, train labels, test images, test labels) as uint8 images and int64 labels."""
+def _held_out(config: Config, sampler: Sampler) -> tuple[tuple[torch.Tensor, ...], str]:
+    """(train images, train labels, test images, test labels) as uint8 images and int64 labels, and which
+    images the test ones are."""
     entry = IMAGE_DATASETS.get(config.data)
     if entry is not None and entry.has_splits:
         test = build_image_sampler(config.data, sampler.device, config.data_dir or None, config.image_size, "test")
-        return sampler.images, sampler.labels, test.images, test.labels
+        return (sampler.images, sampler.labels, test.images, test.labels), "test split"
     order = torch.randperm(len(sampler.images), generator=torch.Generator().manual_seed(SPLIT_SEED))
     cut = int(len(order) * (1 - HELD_OUT))
     train, test = order[:cut].to(sampler.images.device), order[cut:].to(sampler.images.device)
-    return sampler.images[train], sampler.labels[train], sampler.images[test], sampler.labels[test]
+    split = f"held-out {HELD_OUT:.0%} of the images (permutation seed {SPLIT_SEED})"
+    return (sampler.images[train], sampler.labels[train], sampler.images[test], sampler.labels[test]), split
 
 
-def image_scorer(config: Config, sampler: Sampler, progress: bool = False):
-    """``scorer(generated) -> {fd, classes_covered, classes_total, class_kl, confidence}`` for labelled image
-    data, or None (points, and images without labels, which get the pixel-space distances only)."""
+def weights_sha256(module: nn.Module) -> str:
+    """SHA-256 of a module's state (parameters and buffers): each entry's name, dtype, shape and values, in
+    order, the values as contiguous bytes (so the memory format does not change the checksum)."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class ImageScorer:
+    """``scorer(generated) -> scores`` of :func:`~wgan.metrics.images.classifier_scores` against a held-out
+    reference, with the :meth:`card` that says what the scores are comparable with.
+
+    Attributes
+    ----------
+    classifier : TrainedClassifier
+        The dataset's classifier, whose penultimate features all feature-space scores use.
+    reference : ReferenceStatistics
+        Of the held-out images.
+    data : str
+        The dataset (``Config.data``).
+    reference_split : str
+        Which images the reference is: ``"test split"``, or a held-out share of a set without one.
+    """
+
+    classifier: TrainedClassifier
+    reference: ReferenceStatistics
+    data: str
+    reference_split: str
+
+    def __call__(self, generated: torch.Tensor) -> dict[str, float]:
+        """The scores of all generated images (see :func:`~wgan.metrics.images.classifier_scores`)."""
+        return classifier_scores(self.classifier.model, generated, self.reference)
+
+    def card(self, generated_count: int) -> dict:
+        """What the scores of ``generated_count`` generated images are comparable with, as a plain JSON-able
+        dict: the feature extractor (class, feature dimension, SHA-256 of its weights), the reference (dataset,
+        split, count), the generated count, the images (size, channels, value range) and each metric's settings.
+        Scores from two cards that differ in any of these are not comparable (KID and k-NN scores also move with
+        the sample counts)."""
+        model = self.classifier.model
+        return {
+            "feature_extractor": {
+                "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                "features": int(self.reference.mu.shape[0]),
+                "layer": "penultimate: the hidden fully-connected layer after its ReLU",
+                "classes": model.num_classes,
+                "weights_sha256": weights_sha256(model),
+                "test_accuracy": self.classifier.test_accuracy,
+            },
+            "reference": {"data": self.data, "split": self.reference_split, "count": self.reference.count},
+            "generated": {"count": generated_count},
+            "images": {"size": model.image_size, "channels": model.channels, "value_range": [-1.0, 1.0],
+                       "scaling": "generated images clipped to [-1, 1]; uint8 pixels p scaled to p / 127.5 - 1"},
+            "metrics": {
+                "fd": {"statistics": "mean and covariance (n - 1) of the features, float64"},
+                **self.reference.features.parameters(generated_count),
+                "classes_covered": {"min_share": MIN_SHARE},
+                "class_kl": {"epsilon": CLASS_EPS},
+            },
+        }
+
+
+def image_scorer(config: Config, sampler: Sampler, progress: bool = False) -> ImageScorer | None:
+    """The :class:`ImageScorer` of labelled image data, or None (points, and images without labels, which get
+    the pixel-space distances only)."""
     if len(sampler.shape) != 3 or getattr(sampler, "labels", None) is None:
         return None
     name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(config.data).name) or "images"
-    train_images, train_labels, test_images, test_labels = _held_out(config, sampler)
+    (train_images, train_labels, test_images, test_labels), split = _held_out(config, sampler)
     trained = load_classifier(f"{name}-{config.image_size}", train_images, train_labels, test_images, test_labels,
                               device=sampler.device, progress=progress)
     if progress:
         print(f"classifier for the image scores: test accuracy {trained.test_accuracy:.4f} ({trained.path})")
-    reference = reference_statistics(trained.model, test_images)
-    return lambda generated: classifier_scores(trained.model, generated, reference)
+    return ImageScorer(trained, reference_statistics(trained.model, test_images), config.data, split)

@@ -4,7 +4,8 @@ r"""Image metrics: how far generated images are from the data, seen by a classif
   feature sets, the FID of Heusel et al. with the penultimate layer of a classifier of the dataset in place of
   Inception-v3 (:mod:`wgan.metrics.classifier`).
 - :func:`reference_statistics` and :func:`classifier_scores`: the features and predicted classes of a reference
-  set (the test split) once, then per generated set the Frechet distance (``fd``), the classes it covers, the KL
+  set (the test split) once, then per generated set the Frechet distance (``fd``), the KID, precision, recall,
+  density and coverage of the features (:mod:`wgan.metrics.feature_metrics`), the classes it covers, the KL
   divergence of its predicted-class histogram from the reference's, and the classifier's mean confidence. These
   are the "number of modes" and "KL of the class distribution" of Metz et al. (unrolled GAN) and Srivastava et
   al. (VEEGAN, stacked MNIST), and the Inception-Score ingredients (confident, diverse predictions).
@@ -35,6 +36,7 @@ import torch
 from ..distances import kl, sliced_w1, w1
 from ..errors import WganError
 from .classifier import Classifier, check_images, classify, to_unit_range
+from .feature_metrics import ReferenceFeatures, feature_scores, finite_array, reference_features
 
 __all__ = [
     "ReferenceStatistics",
@@ -47,19 +49,6 @@ __all__ = [
 
 MIN_SHARE = 0.25  # a class is generated when it gets a quarter of the predictions the reference's share gives it
 CLASS_EPS = 1e-6  # added to every class share before the KL, so a class the reference lacks gives a finite KL
-
-
-def _array(x, name: str, shape: str, ndim: int) -> np.ndarray:
-    """``x`` as a finite float64 array of ``ndim`` dimensions (``shape`` names the expected shape in messages)."""
-    try:
-        a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise WganError(f"{name} could not be read as numbers ({err}); pass a numpy array or tensor") from None
-    if a.ndim != ndim or 0 in a.shape:
-        raise WganError(f"{name} has shape {a.shape}; expected a non-empty array of shape {shape}")
-    if not np.all(np.isfinite(a)):
-        raise WganError(f"{name} contains NaN or inf entries; expected finite numbers; fix the input")
-    return a
 
 
 def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +66,7 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     mu : numpy.ndarray, shape (d,)
     sigma : numpy.ndarray, shape (d, d)
     """
-    f = _array(features, "features", "(n, d)", 2)
+    f = finite_array(features, "features", "(n, d)", 2)
     if len(f) < 2:
         raise WganError(f"features hold {len(f)} sample; expected at least 2 to estimate a covariance")
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
@@ -121,8 +110,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium",
     NeurIPS 2017, Eq. 6; Dowson and Landau, J. Multivariate Analysis 12(3), 1982.
     """
-    mu1, mu2 = _array(mu1, "mu1", "(d,)", 1), _array(mu2, "mu2", "(d,)", 1)
-    sigma1, sigma2 = _array(sigma1, "sigma1", "(d, d)", 2), _array(sigma2, "sigma2", "(d, d)", 2)
+    mu1, mu2 = finite_array(mu1, "mu1", "(d,)", 1), finite_array(mu2, "mu2", "(d,)", 1)
+    sigma1, sigma2 = finite_array(sigma1, "sigma1", "(d, d)", 2), finite_array(sigma2, "sigma2", "(d, d)", 2)
     d = len(mu1)
     if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise WganError(
@@ -152,12 +141,16 @@ class ReferenceStatistics:
         so that its mistakes affect the reference and the generated histograms alike).
     count : int
         Number of reference images.
+    features : ReferenceFeatures
+        The features themselves with what the KID, precision, recall, density and coverage need of them (k-NN
+        radii, KID subsets), computed once (:func:`wgan.metrics.feature_metrics.reference_features`).
     """
 
     mu: np.ndarray
     sigma: np.ndarray
     class_shares: np.ndarray
     count: int
+    features: ReferenceFeatures
 
 
 def _class_counts(logits: torch.Tensor) -> np.ndarray:
@@ -165,14 +158,15 @@ def _class_counts(logits: torch.Tensor) -> np.ndarray:
 
 
 def reference_statistics(classifier: Classifier, images, *, batch_size: int = 500) -> ReferenceStatistics:
-    """Feature mean and covariance and predicted-class shares of reference ``images`` (e.g. the test split).
+    """Features, their mean, covariance and k-NN radii, and predicted-class shares of reference ``images`` (e.g.
+    the test split).
 
     Parameters
     ----------
     classifier : Classifier
         Run in eval mode, without gradients, in batches of ``batch_size`` on its device.
     images : torch.Tensor, shape (N, C, S, S)
-        uint8 pixels or floats in [-1, 1], at the classifier's size; at least 2.
+        uint8 pixels or floats in [-1, 1], at the classifier's size; more than 5 (the k-NN radii of density).
 
     Returns
     -------
@@ -180,7 +174,8 @@ def reference_statistics(classifier: Classifier, images, *, batch_size: int = 50
     """
     features, logits = classify(classifier, images, batch_size=batch_size)
     mu, sigma = feature_statistics(features)
-    return ReferenceStatistics(mu, sigma, _class_counts(logits) / len(logits), len(logits))
+    return ReferenceStatistics(mu, sigma, _class_counts(logits) / len(logits), len(logits),
+                               reference_features(features))
 
 
 def classifier_scores(
@@ -197,6 +192,11 @@ def classifier_scores(
     reference's share (:attr:`ReferenceStatistics.class_shares`):
 
     - ``fd``: :func:`frechet_distance` between the Gaussians of the generated and the reference features.
+    - ``kid`` and ``kid_std``: the Kernel Inception Distance of the features and its standard deviation over
+      subsets (:func:`wgan.metrics.feature_metrics.kid`: 100 subsets of up to 1000 a side, seed 0, the same
+      subsets at every evaluation).
+    - ``precision``, ``recall`` (k = 3) and ``density``, ``coverage`` (k = 5) of the features
+      (:func:`wgan.metrics.feature_metrics.manifold_scores`).
     - ``classes_covered``: the classes :math:`k` with :math:`r_k > 0` that receive at least
       :math:`\max(1, \lceil s \, n \, r_k \rceil)` predictions, :math:`s` = ``min_share`` (a quarter by default).
       As for mixture modes (:func:`wgan.metrics.modes.mode_coverage`), one stray prediction does not make a
@@ -212,12 +212,16 @@ def classifier_scores(
     - ``confidence``: the mean over images of the largest softmax probability; low when the images look like
       no class in particular.
 
+    The KID and the k-NN scores come from :func:`wgan.metrics.feature_metrics.feature_scores` with the
+    reference's prepared features, so an evaluation pays only for the generated side.
+
     Parameters
     ----------
     classifier : Classifier
         The classifier the reference statistics were computed with.
     generated : torch.Tensor, shape (n, C, S, S)
-        Generated images, floats in [-1, 1] (or uint8); at least 2.
+        Generated images, floats in [-1, 1] (or uint8); more than ``precision_k`` of the reference's features
+        (3: the k-NN radii of recall).
     reference : ReferenceStatistics
     batch_size : int, default 500
     min_share : float, default 0.25
@@ -225,16 +229,20 @@ def classifier_scores(
     Returns
     -------
     dict of str to float
-        Keys ``fd``, ``classes_covered``, ``classes_total``, ``class_kl``, ``confidence``.
+        Keys ``fd``, ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``, ``coverage``,
+        ``classes_covered``, ``classes_total``, ``class_kl``, ``confidence``.
 
     References
     ----------
-    Heusel et al., NeurIPS 2017 (FID); Metz et al., "Unrolled GANs", ICLR 2017, Sec. 3.3, and Srivastava et
-    al., "VEEGAN", NeurIPS 2017, Sec. 5.2 (modes and the KL of the class histogram); Salimans et al., NeurIPS
-    2016 (confident predictions).
+    Heusel et al., NeurIPS 2017 (FID); Binkowski et al., ICLR 2018 (KID); Kynkaanniemi et al., NeurIPS 2019
+    (precision and recall); Naeem et al., ICML 2020 (density and coverage); Metz et al., "Unrolled GANs", ICLR
+    2017, Sec. 3.3, and Srivastava et al., "VEEGAN", NeurIPS 2017, Sec. 5.2 (modes and the KL of the class
+    histogram); Salimans et al., NeurIPS 2016 (confident predictions).
     """
     if not (isinstance(min_share, (int, float)) and 0.0 <= min_share <= 1.0):
         raise WganError(f"min_share is {min_share!r}; expected a fraction of the reference share in [0, 1], e.g. 0.25")
+    # recall needs each generated image's k nearest other generated images
+    generated = check_images(generated, "generated", min_count=reference.features.precision_k + 1)
     features, logits = classify(classifier, generated, batch_size=batch_size)
     shares = reference.class_shares
     if features.shape[1] != len(reference.mu) or logits.shape[1] != len(shares):
@@ -252,6 +260,7 @@ def classifier_scores(
     smooth = [(p + CLASS_EPS) / (1.0 + k * CLASS_EPS) for p in (counts / n, shares)]
     return {
         "fd": frechet_distance(mu, sigma, reference.mu, reference.sigma),
+        **feature_scores(reference.features, features),
         "classes_covered": int(np.sum(present & (counts >= min_counts))),
         "classes_total": int(np.sum(present)),
         "class_kl": kl(*smooth),

@@ -1,4 +1,5 @@
-"""The one place that builds generators and critics from a :class:`~wgan.config.Config`: :data:`MODELS`."""
+"""The one place that builds generators and critics from a :class:`~wgan.config.Config`: :data:`GENERATORS`,
+:data:`CRITICS`, and :data:`MODELS` for the pairs that ``model`` names."""
 
 from __future__ import annotations
 
@@ -17,44 +18,59 @@ from .resnet import ResNetCritic, ResNetGenerator
 if TYPE_CHECKING:  # config imports the models' size checks, so the models import it only for type hints
     from ..config import Config
 
-Builder = Callable[["Config", tuple[int, ...]], tuple[nn.Module, nn.Module]]
+Builder = Callable[["Config", tuple[int, ...]], nn.Module]
 
 
-def _mlp(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    return (MLPGenerator(config.latent_dim, shape, config.width, config.depth, config.activation,
-                         config.generator_norm),
-            MLPCritic(shape, config.width, config.depth, config.activation, config.critic_norm))
+def _mlp_generator(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return MLPGenerator(config.latent_dim, shape, config.generator_width, config.depth, config.activation,
+                        config.generator_norm)
 
 
-def _dcgan(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    channels, size = shape[0], shape[-1]
-    return (DCGANGenerator(config.latent_dim, channels, size, config.width, config.generator_norm == "batch"),
-            DCGANCritic(channels, size, config.width, config.critic_norm))
+def _dcgan_generator(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return DCGANGenerator(config.latent_dim, shape[0], shape[-1], config.generator_width,
+                          config.generator_norm == "batch")
 
 
-def _dcgan_constant(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    channels, size = shape[0], shape[-1]
-    return (ConstantFilterGenerator(config.latent_dim, channels, size, config.width),
-            DCGANCritic(channels, size, config.width, config.critic_norm))
+def _constant_filter_generator(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return ConstantFilterGenerator(config.latent_dim, shape[0], shape[-1], config.generator_width)
 
 
-def _resnet(config: Config, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    return (ResNetGenerator(config.latent_dim, shape[0], config.width),
-            ResNetCritic(shape[0], config.width, config.critic_norm))
+def _resnet_generator(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return ResNetGenerator(config.latent_dim, shape[0], config.generator_width)
 
 
-MODELS: dict[str, Builder] = {"mlp": _mlp, "dcgan": _dcgan, "dcgan-constant": _dcgan_constant, "resnet": _resnet}
+def _mlp_critic(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return MLPCritic(shape, config.critic_width, config.depth, config.activation, config.critic_norm)
+
+
+def _dcgan_critic(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return DCGANCritic(shape[0], shape[-1], config.critic_width, config.critic_norm)
+
+
+def _resnet_critic(config: Config, shape: tuple[int, ...]) -> nn.Module:
+    return ResNetCritic(shape[0], config.critic_width, config.critic_norm)
+
+
+# config.generator_model and config.critic_model -> builder (the official WGAN code's --mlp_G / --mlp_D choose
+# the two networks separately, as these do)
+GENERATORS: dict[str, Builder] = {"mlp": _mlp_generator, "dcgan": _dcgan_generator,
+                                  "dcgan-constant": _constant_filter_generator, "resnet": _resnet_generator}
+CRITICS: dict[str, Builder] = {"mlp": _mlp_critic, "dcgan": _dcgan_critic, "resnet": _resnet_critic}
+# config.model, which sets both networks -> (generator, critic). WGAN Fig. 6's generator keeps the DCGAN critic.
+MODELS: dict[str, tuple[str, str]] = {"mlp": ("mlp", "mlp"), "dcgan": ("dcgan", "dcgan"),
+                                      "dcgan-constant": ("dcgan-constant", "dcgan"), "resnet": ("resnet", "resnet")}
 
 
 def build_models(config: Config, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """Return (generator, critic) of ``config.model`` for samples of ``sample_shape``, initialised from the
-    current torch seed."""
-    generator, critic = MODELS[config.model](config, tuple(sample_shape))
-    if config.model != "mlp":
-        # Convolution weights in channels-last layout: oneDNN's fast path on CPUs (measured in
-        # a quick probe: +5% in float32, +17% in bf16 for the DCGAN); the same function either way.
-        generator, critic = (module.to(memory_format=torch.channels_last) for module in (generator, critic))
-    return generator, critic
+    """Return (generator, critic) of ``config.generator_model`` and ``config.critic_model`` for samples of
+    ``sample_shape``, initialised from the current torch seed (the generator first)."""
+    shape = tuple(sample_shape)
+    built = ((GENERATORS[config.generator_model](config, shape), config.generator_model),
+             (CRITICS[config.critic_model](config, shape), config.critic_model))
+    # Convolution weights in channels-last layout: oneDNN's fast path on CPUs (measured in a quick probe: +5% in
+    # float32, +17% in bf16 for the DCGAN); the same function either way.
+    return tuple(module if model == "mlp" else module.to(memory_format=torch.channels_last)
+                 for module, model in built)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -75,9 +91,11 @@ def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.devi
         sizes = [count_parameters(module) for module in build_models(config, sample_shape)]
     needed, free = TRAINING_COPIES * 4 * sum(sizes), free_memory(device)
     if needed > free:
+        widths = f"--width ({config.width})" if config.width is not None else \
+            f"--generator-width ({config.generator_width}), --critic-width ({config.critic_width})"
         raise WganError(f"the generator ({sizes[0]:,} parameters) and the critic ({sizes[1]:,}) need about "
                         f"{needed / 1e9:,.1f} GB to train (weights, gradients and optimiser state in float32), and "
-                        f"{device} has {free / 1e9:,.1f} GB free: lower --width ({config.width}) or --depth")
+                        f"{device} has {free / 1e9:,.1f} GB free: lower {widths} or --depth")
 
 
 def free_memory(device: torch.device) -> int:

@@ -1,0 +1,85 @@
+"""The moving average of the generator's weights (wgan.ema): its ramp, its update, and a run that keeps one."""
+
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import wgan
+from wgan.cli import main
+from wgan.ema import GeneratorAverage, average_decay
+from wgan.runs import RunFolder
+
+TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5, seed=2)
+
+
+def test_the_ramp_forgets_the_initial_weights_fast_and_then_holds_the_decay():
+    assert average_decay(0.999, 1) == pytest.approx(0.1)
+    assert average_decay(0.999, 9) == pytest.approx(0.5)
+    assert average_decay(0.999, 100_000) == 0.999
+    assert average_decay(0.9, 1000) == 0.9
+
+
+def test_each_update_is_the_ramped_lerp_and_buffers_are_copied():
+    generator = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    average = GeneratorAverage(generator, decay=0.99)
+    expected = [p.detach().clone() for p in generator.parameters()]
+    for step in (1, 2, 3):
+        with torch.no_grad():
+            for parameter in generator.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        generator(torch.randn(8, 3))  # moves the running statistics
+        beta = average_decay(0.99, step)
+        expected = [beta * e + (1 - beta) * p.detach() for e, p in zip(expected, generator.parameters())]
+        average.update(step)
+    for got, want in zip(average.module.parameters(), expected):
+        torch.testing.assert_close(got, want)
+    torch.testing.assert_close(average.module[1].running_mean, generator[1].running_mean)
+    assert not any(p.requires_grad for p in average.module.parameters()) and not average.module.training
+
+
+def test_a_run_with_an_average_evaluates_both_checkpoints_it_and_resumes_it_exactly(tmp_path):
+    common = dict(TINY, out=str(tmp_path), eval_every=2, ema_decay=0.9, lr_decay="none")
+    straight = wgan.train(name="straight", iterations=4, progress=False, **common)
+    row = straight.history[-1]
+    assert {"eval/w1", "eval/ema_w1", "eval/ema_modes_covered", "eval/ema_estimate"} <= row.keys()
+    assert (tmp_path / "straight" / "samples" / "ema" / "iter_000004.png").is_file()
+    assert "generator_average" in RunFolder.open(tmp_path / "straight").load_checkpoint("latest")
+
+    wgan.train(name="split", iterations=2, progress=False, **common)
+    resumed = wgan.resume(tmp_path / "split", iterations=4, progress=False)
+    for got, want in zip(resumed.average.parameters(), straight.average.parameters()):
+        assert torch.equal(got, want)
+    assert not all(torch.equal(a, g) for a, g in zip(straight.average.parameters(),
+                                                     straight.generator.parameters()))
+
+
+def test_sample_and_eval_use_the_average_unless_told_otherwise(tmp_path, capsys):
+    run = wgan.train(name="run", iterations=4, eval_every=4, out=str(tmp_path), progress=False, ema_decay=0.9,
+                     **TINY)
+    assert (run.sample(5, seed=1) == wgan.api.generate(run.average, run.config.latent_dim, 5, 1)).all()
+    assert (run.sample(5, seed=1, ema=False) == wgan.api.generate(run.generator, run.config.latent_dim, 5, 1)).all()
+    assert wgan.evaluate_run(tmp_path / "run", samples=100)["generator"] == "moving average"
+    assert wgan.evaluate_run(tmp_path / "run", samples=100, ema=False)["generator"] == "generator"
+
+    plain = wgan.train(name="plain", iterations=2, eval_every=2, out=str(tmp_path), progress=False, **TINY)
+    assert plain.average is None
+    assert main(["eval", "--run", str(tmp_path / "plain"), "--samples", "50", "--ema"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no moving average" in error
+
+
+def test_ema_decay_outside_0_to_1_is_one_line(capsys, tmp_path):
+    assert main(["train", "--ema-decay", "1.5", "--out", str(tmp_path)]) == 2
+    assert "ema_decay must lie in [0, 1)" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_without_a_terminal_progress_is_one_plain_line_per_log_point(tmp_path, capsys):
+    assert not sys.stderr.isatty()  # as in a batch job, whose output is a file
+    assert main(["train", "--iterations", "4", "--log-every", "2", "--eval-every", "4", "--width", "8", "--depth", "1",
+                 "--batch-size", "16", "--eval-samples", "100", "--out", str(tmp_path), "--name", "run"]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.out + captured.err
+    lines = [line for line in captured.out.splitlines() if "it/s" in line]
+    assert [line.split(" | ")[0] for line in lines] == ["run: iteration 2/4", "run: iteration 4/4"]

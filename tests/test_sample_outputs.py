@@ -1,0 +1,172 @@
+"""``wgan sample`` writes what --out names (an array, an image grid, a folder of images, an interpolation strip, a
+scatter of 2-D points) and refuses the rest in one line without writing; a point run's progress.gif; --help
+keeps hyphenated names whole."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import wgan
+from wgan import outputs
+from wgan.cli import main
+from wgan.errors import WganError
+
+TINY = dict(width=8, batch_size=16, eval_samples=64, log_every=2, iterations=4, eval_every=2, progress=False)
+SIDE = 16  # the smallest image side the DCGAN models take
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory, one_thread):
+    """A tiny run on RGB images of coloured squares, kept in a .npy file: unlabelled, so no classifier to train."""
+    folder = tmp_path_factory.mktemp("runs")
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, SIDE, SIDE, 3), np.uint8)
+    for image, (top, left), colour in zip(images, rng.integers(0, SIDE - 6, (64, 2)), rng.integers(0, 256, (64, 3))):
+        image[top:top + 6, left:left + 6] = colour
+    np.save(folder / "squares.npy", images)
+    wgan.train(data=str(folder / "squares.npy"), image_size=SIDE, out=str(folder), name="images", **TINY)
+    return folder / "images"
+
+
+@pytest.fixture(scope="module")
+def point_run(tmp_path_factory, one_thread):
+    folder = tmp_path_factory.mktemp("runs")
+    wgan.train(data="8gaussians", depth=1, out=str(folder), name="points", **TINY)
+    return folder / "points"
+
+
+def sample(run, *flags: str) -> int:
+    return main(["sample", "--run", str(run), *flags])
+
+
+def levels(images: np.ndarray) -> np.ndarray:
+    """(k, C, H, W) images in [-1, 1] as the (k, H, W, C) 0..255 levels their PNGs hold."""
+    return np.rint((images.transpose(0, 2, 3, 1) + 1) * 127.5).astype(int)
+
+
+def test_a_png_out_writes_one_grid_of_the_samples_at_their_own_resolution(image_run, tmp_path):
+    assert sample(image_run, "--n", "10", "--seed", "2", "--out", str(tmp_path / "grid.png")) == 0
+    grid = Image.open(tmp_path / "grid.png")
+    # 10 images: ceil(sqrt(10)) = 4 columns, 3 rows, each image 16 pixels plus a 1-pixel line, one more to close
+    assert grid.mode == "RGB" and grid.size == (4 * (SIDE + 1) + 1, 3 * (SIDE + 1) + 1)
+    samples = wgan.load_run(image_run).sample(10, 2)
+    pixels = np.asarray(grid).astype(int)
+    cell = SIDE + 1
+    first = pixels[1:1 + SIDE, 1:1 + SIDE]
+    last = pixels[1 + 2 * cell:1 + 2 * cell + SIDE, 1 + cell:1 + cell + SIDE]  # the 10th: row 2, column 1
+    assert np.abs(first - levels(samples)[0]).max() <= 1 and np.abs(last - levels(samples)[9]).max() <= 1
+
+
+def test_a_folder_out_writes_one_png_per_sample_at_the_images_size(image_run, tmp_path):
+    assert sample(image_run, "--n", "5", "--out", f"{tmp_path / 'images'}/") == 0
+    files = sorted((tmp_path / "images").iterdir())
+    assert [file.name for file in files] == [f"{index:06d}.png" for index in range(5)]
+    assert {(Image.open(file).size, Image.open(file).mode) for file in files} == {((SIDE, SIDE), "RGB")}
+    expected = levels(wgan.load_run(image_run).sample(5, 0))
+    assert np.abs(np.asarray(Image.open(files[4])).astype(int) - expected[4]).max() <= 1
+    assert [path.name for path in tmp_path.iterdir()] == ["images"]  # no staging folder left beside it
+
+
+def test_grey_images_map_minus_one_to_black_and_one_to_white(tmp_path):
+    images = np.array([-1.0, 0.0, 1.0, 2.0]).reshape(1, 1, 2, 2)  # 2.0: outside tanh's range, clipped
+    outputs.write_image_folder(images, tmp_path / "grey")
+    png = Image.open(tmp_path / "grey" / "000000.png")
+    assert png.mode == "L" and np.asarray(png).tolist() == [[0, 128], [255, 255]]
+
+
+def test_a_folder_that_fails_half_way_leaves_nothing_and_says_so_in_one_line(image_run, tmp_path, monkeypatch,
+                                                                              capsys):
+    written = []
+
+    def fill_up(path, data):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+
+    monkeypatch.setattr(outputs, "atomic_write_bytes", fill_up)
+    assert sample(image_run, "--n", "5", "--out", f"{tmp_path / 'images'}/") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("wgan: error: cannot write") and "No space left" in error and error.count("\n") == 1
+    assert len(written) == 2 and not any(tmp_path.iterdir())
+
+
+def test_the_interpolation_strip_has_k_images_a_row_that_end_at_the_generators_outputs(image_run, tmp_path):
+    assert sample(image_run, "--n", "2", "--interpolate", "5", "--seed", "3", "--out", str(tmp_path / "s.png")) == 0
+    assert Image.open(tmp_path / "s.png").size == (5 * (SIDE + 1) + 1, 2 * (SIDE + 1) + 1)
+    run = wgan.load_run(image_run)
+    strip = outputs.interpolation_strip(run.generator, run.config.latent_dim, rows=2, steps=5, seed=3)
+    assert strip.shape == (2, 5, 3, SIDE, SIDE)
+    noise = torch.randn(4, run.config.latent_dim, generator=torch.Generator().manual_seed(3))  # 2 rows, 2 ends each
+    with torch.no_grad():
+        ends = run.generator.eval()(noise).numpy()
+    np.testing.assert_allclose(strip[:, 0], ends[0::2], atol=1e-5)
+    np.testing.assert_allclose(strip[:, -1], ends[1::2], atol=1e-5)
+    assert np.abs(strip[:, 2] - strip[:, 0]).max() > 0  # the middle is somewhere else
+
+
+def test_slerp_keeps_gaussian_noise_at_its_norm_where_a_straight_line_halves_its_square():
+    start, end = torch.randn(2, 64, 4096, generator=torch.Generator().manual_seed(0))
+    middle = outputs.slerp(start, end, torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.equal(middle[:, 0], start) and torch.equal(middle[:, 2], end)
+    norms = middle[:, 1].norm(dim=1) / 4096 ** 0.5
+    straight = ((start + end) / 2).norm(dim=1) / 4096 ** 0.5
+    assert torch.allclose(norms, torch.ones(64), atol=0.05)
+    assert torch.allclose(straight, torch.full((64,), 0.5 ** 0.5), atol=0.05)
+
+
+def test_a_npy_out_round_trips_the_samples(point_run, tmp_path):
+    assert sample(point_run, "--n", "7", "--seed", "4", "--out", str(tmp_path / "s.npy")) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), wgan.load_run(point_run).sample(7, 4))
+
+
+def test_a_png_out_of_a_point_run_is_a_scatter_beside_the_data(point_run, tmp_path, capsys):
+    assert sample(point_run, "--n", "200", "--out", str(tmp_path / "scatter.png")) == 0
+    assert "scatter of 200 generated points" in capsys.readouterr().out
+    width, height = Image.open(tmp_path / "scatter.png").size
+    assert width > 1.5 * height  # two panels side by side
+
+
+def test_a_point_run_animates_its_landscapes_in_one_frame_per_evaluation(point_run):
+    frames = sorted((point_run / "samples").glob("iter_*.png"))
+    assert [frame.name for frame in frames] == ["iter_000002.png", "iter_000004.png"]
+    sizes = {Image.open(frame).size for frame in frames}
+    gif = Image.open(point_run / "progress.gif")
+    assert len(sizes) == 1 and gif.n_frames == len(frames) and gif.size == sizes.pop()
+
+
+@pytest.mark.parametrize("which, flags", [
+    ("image_run", ["--out", "samples.jpg"]),
+    ("image_run", ["--out", "samples"]),
+    ("image_run", ["--interpolate", "4", "--out", "strip.npy"]),
+    ("image_run", ["--interpolate", "1", "--out", "strip.png"]),
+    ("point_run", ["--out", "images/"]),
+    ("point_run", ["--interpolate", "4", "--out", "strip.png"]),
+])
+def test_an_out_that_does_not_fit_the_run_is_one_line_and_writes_nothing(which, flags, request, tmp_path,
+                                                                         monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert sample(request.getfixturevalue(which), "--n", "3", *flags) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("wgan: error:") and error.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_folder_that_holds_files_is_refused_and_kept(image_run, tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert sample(image_run, "--n", "3", "--out", str(tmp_path)) == 2
+    assert "holds files already" in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_points_of_more_than_two_dimensions_go_to_an_array_only(tmp_path):
+    with pytest.raises(WganError, match=r"shape \(3,\): write them to a .npy file$"):
+        outputs.write_samples(np.zeros((5, 3), np.float32), tmp_path / "scatter.png", config=None)
+    assert not any(tmp_path.iterdir())
+
+
+def test_experiment_help_keeps_hyphenated_names_whole_at_80_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["experiment", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "mode-collapse" in help_text and not any(line.endswith("-") for line in help_text.splitlines())
