@@ -26,15 +26,16 @@ from wgan.api import _assemble, _finish
 from wgan.runs import RunFolder
 
 
-def resident_megabytes() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def resident_megabytes(pid: int | str = "self") -> float:
+    """The resident set size of process ``pid`` (this one by default), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
-def open_files() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_files(pid: int | str = "self") -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def main() -> None:

@@ -96,7 +96,8 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     time.sleep(0.03)  # two signals at once would reach Python's handler as one
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "interrupted at once" in stderr and "Traceback" not in stderr
+    assert process.returncode == 130 and "interrupted at once" in stderr and "Traceback" not in stderr, \
+        (process.returncode, stderr)
     state, _ = RunFolder.open(run).load_resumable()  # whatever was being written, what is there reads back
     assert main(["train", "--resume", str(run), "--iterations", str(state["iteration"] + 3), "--quiet"]) == 0
 

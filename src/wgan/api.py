@@ -335,11 +335,17 @@ def _extended(saved: Config, changed: Config, iteration: int, decay: str) -> tup
     return resolve(dataclasses.replace(changed, lr_decay_start=iteration)), note
 
 
+def build_trainer(config: Config) -> Trainer:
+    """A trainer for ``config`` (resolved and checked here) in this process alone, with no run folder and no
+    image scores: for code that drives the steps itself (:meth:`Trainer.step`), such as ``wgan play``."""
+    return _assemble(resolve(config), lambda: None, scores=False)
+
+
 def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Trainer]:
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    trainer = _assemble(resolve(dataclasses.replace(run.config(), device=device)), lambda: None, scores=False)
+    trainer = build_trainer(dataclasses.replace(run.config(), device=device))
     trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
     return run, trainer
 

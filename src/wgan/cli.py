@@ -1,4 +1,4 @@
-"""Command line: ``wgan train``, ``wgan sample``, ``wgan eval``. Parsing and messages only; the work is in api
+"""Command line: ``wgan train``, ``sample``, ``eval``, ``experiment``, ``play`` and ``watch``. Parsing and messages only; the work is in api
 (and in outputs for the files ``wgan sample`` writes).
 
 User errors print one line (``wgan: error: ...``) and exit with status 2, without a traceback.
@@ -182,7 +182,52 @@ def build_parser() -> Parser:
     experiment.add_argument("--minutes", type=float, default=PRESET_MINUTES,
                             help="training time of each MNIST run (with --data-dir), on this machine; a longer run "
                             f"found in --runs is read up to it; default: {PRESET_MINUTES:g}")
+
+    play = commands.add_parser("play", help="train GAN, WGAN and WGAN-GP on the toy sets live in the browser",
+                               description="Start a local web server and print the address to open. The page "
+                               "trains panels side by side with the same seed (the project's own trainer, on this "
+                               "machine): samples over the critic's value landscape, the critic's estimate beside "
+                               "the exact W1, modes covered; change data set, algorithm, n_critic, learning rate, "
+                               "clip c or penalty weight, batch size and width, and start, pause, step or reset.")
+    _add_server_options(play)
+    play.add_argument("--device", default="cpu", help="where panels train: cpu or cuda[:N]; default: cpu (the toy "
+                      "networks are small: a GPU only pays for large batches)")
+    play.add_argument("--threads", type=int, default=None, metavar="N",
+                      help="CPU threads for training (torch.set_num_threads); default: torch's own choice")
+    watch = commands.add_parser("watch", help="follow a run folder in the browser while `wgan train` writes it",
+                                description="Start a local web server showing a run folder that a `wgan train` "
+                                "elsewhere is writing: the critic's estimate and the evaluations as they are "
+                                "logged, and the newest sample figure. On a remote machine, forward the port "
+                                "(ssh -L 8000:localhost:8000 HOST) and open the address on yours.")
+    watch.add_argument("run", metavar="RUN_DIR", help="the run folder (made by wgan train)")
+    _add_server_options(watch)
     return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; default: 127.0.0.1 (this machine only; 0.0.0.0 opens the "
+                        "page to the network, without any password)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free one); default: 8000")
+
+
+def _play(args: argparse.Namespace) -> None:
+    import torch
+
+    from .play import server, settings  # the web stack loads only for these commands
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise WganError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    device = str(distributed.pick_device(settings.panel_config({}, args.device).device, distributed.World()))
+    server.serve(server.play_app(device), server.listen(args.host, args.port), "play")
+
+
+def _watch(args: argparse.Namespace) -> None:
+    from .play import server
+
+    server.serve(server.watch_app(args.run), server.listen(args.host, args.port), "watch")
 
 
 def _experiment_command(args: argparse.Namespace, name: str) -> str:
@@ -335,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train" and args.nproc != 1:
             return _launch(args, argv)
-        {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment}[args.command](args)
+        {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment, "play": _play,
+         "watch": _watch}[args.command](args)
     except WganError as error:
         if distributed.prints_errors():  # one line, whatever a value quoted in the message holds
             print("wgan: error: " + " ".join(str(error).splitlines()), file=sys.stderr)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 import torch
+from scipy.spatial.distance import cdist
 
 from wgan.errors import WganError
 
@@ -54,12 +55,10 @@ __all__ = [
 PROB_TOL = 1e-6  # how far from 1 the sum of a probability vector (or weight vector) may be
 DENSITY_TOL = 1e-3  # how far from 1 the Riemann sum of a density on a grid may be (discretisation error)
 EMD_MAX_ITER = 10**7  # network-simplex iterations; enough for 2000 x 2000 problems with room to spare
-_METRICS = {
-    # "euclidean" goes through POT's Minkowski branch (coordinate differences), not its "euclidean" branch,
-    # which expands |x|^2 + |y|^2 - 2 x.y and loses most digits when points are close relative to their norm.
-    "euclidean": {"metric": "minkowski", "p": 2},
-    "cityblock": {"metric": "cityblock"},
-}
+# Ground distances, computed by scipy's cdist from coordinate differences: close points keep all their digits,
+# which the expansion |x|^2 + |y|^2 - 2 x.y (POT's "euclidean" branch) loses; and at 2000 x 2000 images of 256
+# pixels it takes a fifth of the time of POT's Minkowski branch, which loops over the coordinates in Python.
+_METRICS = ("euclidean", "cityblock")
 
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -382,8 +381,8 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
 
     Notes
     -----
-    The cost matrix is ``ot.dist`` (computed from coordinate differences, so that close points keep all
-    their digits) and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
+    The cost matrix is ``scipy.spatial.distance.cdist`` (computed from coordinate differences, so that close
+    points keep all their digits) and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
     ``EMD_MAX_ITER`` iterations. Time and memory grow as ``n * m``: a few thousand samples a side is the
     practical limit; beyond it use :func:`sliced_w1` or subsample.
 
@@ -398,7 +397,7 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     _same_dimension(x, y)
     a = _weights(a, x.shape[0], "a", "x")
     b = _weights(b, y.shape[0], "b", "y")
-    cost = ot.dist(x, y, **_METRICS[metric])
+    cost = cdist(x, y, metric)
     value, log = ot.emd2(a, b, cost, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:
         raise WganError(

@@ -30,7 +30,7 @@ def figure_png(figure: plt.Figure, tight: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-def _view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (low, high) corners of a view of 2-D ``points``: their central 99% with a 15% margin."""
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
     margin = 0.15 * np.maximum(high - low, 1e-3)
@@ -49,7 +49,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     The figure keeps its size whatever its tick labels (constrained layout, no tight crop): the frames of a
     run's progress.gif.
     """
-    low, high = _view(np.concatenate([real[:, :2], fake[:, :2]]))
+    low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
     figure, axes = plt.subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
@@ -68,7 +68,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
 def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
     without the other drawn over it."""
-    low, high = _view(np.concatenate([real, fake]))
+    low, high = view_bounds(np.concatenate([real, fake]))
     figure, panels = plt.subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),

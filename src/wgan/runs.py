@@ -112,7 +112,7 @@ class RunFolder:
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): give a folder that `wgan train` made")
         metrics = folder.path / METRICS_FILE
         if metrics.is_file():
-            folder.history = _rows(metrics.read_text())
+            folder.history = parse_rows(metrics.read_text())
         return folder
 
     def lock(self) -> None:
@@ -227,7 +227,7 @@ class RunFolder:
                            f"{state['iteration']}")
 
 
-def _rows(text: str) -> list[dict[str, Any]]:
+def parse_rows(text: str) -> list[dict[str, Any]]:
     """The rows of a metrics log; a last line cut short by a crash (no newline, or not JSON) is left out."""
     lines = text.split("\n")
     rows = []

@@ -266,6 +266,20 @@ class Trainer:
         return {"critic_grad_norm": critic_gradient_norm(self.critic, interpolate(real, fake, stream)).mean(),
                 "generator_grad_norm": gradient_norm(self.generator)}
 
+    def step(self) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, Tensor]:
+        """One generator iteration of Algorithm 1 with the critic steps around it (the rest of a warm-up phase
+        before, n_critic after); nothing logged, evaluated or saved. Returns the generator step's stats, the last
+        critic step's stats and that step's real and generated batches."""
+        self.critic_steps_until(critic_steps(self.config, self.iteration))  # the rest of a warm-up phase
+        generator_stats = self.generator_step()
+        self.iteration += 1
+        if self.average is not None:
+            self.average.update(self.iteration)
+        self.critic_steps_done = 0
+        critic_stats, real, fake = self.critic_steps_until(min(self.config.n_critic,
+                                                               critic_steps(self.config, self.iteration)))
+        return generator_stats, critic_stats, real, fake
+
     # Loop ----------------------------------------------------------------------------------------------------
     def _stopping(self) -> tuple[bool, bool]:
         """(finished, stop): whether ``config.iterations`` are done or ``config.max_minutes`` of training time
@@ -314,13 +328,7 @@ class Trainer:
         """One generator iteration and what follows it (log, evaluation, checkpoint); returns :meth:`_stopping`."""
         config = self.config
         started = time.perf_counter()
-        self.critic_steps_until(critic_steps(config, self.iteration))  # the rest of a warm-up phase
-        generator_stats = self.generator_step()
-        self.iteration += 1
-        if self.average is not None:
-            self.average.update(self.iteration)
-        self.critic_steps_done = 0
-        critic_stats, real, fake = self.critic_steps_until(min(config.n_critic, critic_steps(config, self.iteration)))
+        generator_stats, critic_stats, real, fake = self.step()
         bar.update()
         logged = self.iteration % config.log_every == 0
         if logged:

@@ -31,7 +31,6 @@ C. Spearman, "The proof and measurement of association between two things", 1904
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -73,10 +72,9 @@ FULL = Size(iterations=3000, width=128, evaluations=20, samples=2000)
 def _toy_history(algorithm: str, size: Size, seed: int) -> dict[str, list[float]]:
     """Train one run on the toy set and return its evaluation points: iteration, estimate and exact W1."""
     warmup = {"warmup": True} if algorithm == "wgan-gp" else {}  # WGAN has the reference warm-up by default
-    with tempfile.TemporaryDirectory() as out:  # evaluations need a run folder; the history is all we keep
-        run = train(data="25gaussians", algorithm=algorithm, iterations=size.iterations, width=size.width,
-                    eval_every=size.iterations // size.evaluations, eval_samples=size.samples, seed=seed, out=out,
-                    progress=False, **warmup)
+    run = train(data="25gaussians", algorithm=algorithm, iterations=size.iterations, width=size.width,
+                eval_every=size.iterations // size.evaluations, eval_samples=size.samples, seed=seed, write=False,
+                progress=False, **warmup)  # the history is all we keep: no folder, no figures
     rows = [row for row in run.history if "eval/w1" in row]
     return {"iteration": [row["iteration"] for row in rows], "estimate": [row["eval/estimate"] for row in rows],
             "quality": [row["eval/w1"] for row in rows]}

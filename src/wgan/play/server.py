@@ -1,0 +1,191 @@
+"""The web server of ``wgan play`` and ``wgan watch``: Starlette applications run by uvicorn.
+
+``play``: ``/`` is the page (``static/play.html``), ``/ws`` its web socket. Each open page gets its own
+:class:`~wgan.play.stage.Stage` (its panels and the thread that trains them), freed when the page closes.
+Messages from the stage's thread reach the page through an :class:`Outbox`, which keeps only the newest unsent
+frame of each panel: a slow browser sees the latest picture, and the server's memory stays bounded.
+
+``watch``: ``/`` is ``static/watch.html``, ``/ws`` streams the run folder's new metrics rows and newest figure
+(:class:`~wgan.play.watch.RunFollower`) once a second, ``/files/...`` serves the folder's figures.
+
+A bad message gets an ``error`` message on the page and a line in the server's log; nothing a page sends stops
+the server or touches another page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..errors import WganError
+from .protocol import MessageError, hello, parse
+from .stage import Stage
+from .watch import RunFollower
+
+STATIC = Path(__file__).parent / "static"
+WATCH_SECONDS = 1.0  # how often a watched run folder is read
+SHUTDOWN_SECONDS = 5  # Ctrl-C waits this long for open pages to close, then closes them
+MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (shorter ones get a clear error)
+log = logging.getLogger("wgan.play")
+
+
+class Outbox:
+    """Messages from a stage's thread to one web socket, in order, except that a panel's new frame replaces its
+    unsent one, and a message about a panel's state drops its unsent frame (which showed the state before)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.messages: deque[dict[str, Any]] = deque()
+        self.frames: dict[str, dict[str, Any]] = {}
+        self.ready = asyncio.Event()
+
+    def put(self, message: dict[str, Any]) -> None:
+        """Queue ``message``; safe to call from any thread (a closed loop drops it: the page is gone)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._put, message)
+
+    def _put(self, message: dict[str, Any]) -> None:
+        panel = message.get("panel")
+        if message["type"] == "frame":
+            self.frames[panel] = message
+        else:
+            self.frames.pop(panel, None)
+            self.messages.append(message)
+        self.ready.set()
+
+    async def take(self) -> list[dict[str, Any]]:
+        """Every message queued, once there is one."""
+        await self.ready.wait()
+        self.ready.clear()
+        taken = [*self.messages, *self.frames.values()]
+        self.messages.clear()
+        self.frames.clear()
+        return taken
+
+
+async def _send_all(websocket: WebSocket, outbox: Outbox) -> None:
+    while True:
+        for message in await outbox.take():
+            await websocket.send_json(message)
+
+
+def play_app(device: str = "cpu") -> Starlette:
+    """The application of ``wgan play``: panels train on ``device``."""
+
+    async def play_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox = Outbox(asyncio.get_running_loop())
+        stage = Stage(outbox.put)
+        sender = asyncio.create_task(_send_all(websocket, outbox))
+        client = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "a page"
+        log.info("page %s opened", client)
+        try:
+            outbox.put(hello())
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    stage.submit(parse(message.get("text"), device))
+                except MessageError as error:
+                    log.warning("page %s: %s", client, error)
+                    outbox.put({"type": "error", "panel": error.panel, "message": " ".join(str(error).split())})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sender.cancel()
+            await asyncio.to_thread(stage.close)
+            log.info("page %s closed", client)
+
+    return Starlette(routes=[Route("/", _page("play.html")), WebSocketRoute("/ws", play_socket),
+                             Mount("/static", StaticFiles(directory=STATIC), name="static")])
+
+
+def watch_app(path: str | Path) -> Starlette:
+    """The application of ``wgan watch``, following the run folder at ``path`` (checked here)."""
+    RunFollower(path)  # a folder that is not a run is a user error before the server starts
+
+    async def watch_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        follower = RunFollower(path)
+        figure = None
+        closed = asyncio.create_task(websocket.receive())  # the page sends nothing but its going away
+        try:
+            await websocket.send_json({"type": "run", **follower.describe()})
+            while not closed.done():
+                rows, restarted = follower.new_rows()
+                if rows or restarted:
+                    await websocket.send_json({"type": "rows", "rows": rows, "restart": restarted})
+                latest = follower.latest_figure()
+                if latest is not None and latest != figure:
+                    figure = latest
+                    await websocket.send_json({"type": "figure", "url": f"/files/{latest}", "name": latest})
+                await asyncio.wait({closed}, timeout=WATCH_SECONDS)
+        except (WebSocketDisconnect, RuntimeError):  # the page closed (RuntimeError: while a message was sent)
+            pass
+        except WganError as error:  # the folder changed under us (the run deleted, its log edited by hand)
+            log.warning("watching %s: %s", path, error)
+            with contextlib.suppress(Exception):
+                await websocket.send_json({"type": "error", "message": " ".join(str(error).split())})
+        finally:
+            closed.cancel()
+
+    async def run_file(request: Request):
+        try:
+            return FileResponse(RunFollower(path).file(request.path_params["relative"]))
+        except WganError as error:
+            return PlainTextResponse(str(error), status_code=404)
+
+    return Starlette(routes=[Route("/", _page("watch.html")), WebSocketRoute("/ws", watch_socket),
+                             Route("/files/{relative:path}", run_file),
+                             Mount("/static", StaticFiles(directory=STATIC), name="static")])
+
+
+def _page(name: str):
+    async def page(request: Request) -> FileResponse:
+        return FileResponse(STATIC / name)
+
+    return page
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free port); a one-line :class:`WganError` if it cannot be."""
+    try:
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise WganError(f"host {host!r} is not an address of this machine ({error.strerror}): try 127.0.0.1") \
+            from None
+    listener = socket.socket(address[0], socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address[4])
+        listener.listen(socket.SOMAXCONN)
+    except OSError as error:
+        listener.close()
+        raise WganError(f"cannot listen on {host}:{port} ({error.strerror}): give another --port (0: any free "
+                        "one)") from None
+    return listener
+
+
+def serve(app: Starlette, listener: socket.socket, what: str) -> None:
+    """Serve ``app`` on ``listener`` until Ctrl-C, after printing the address to open."""
+    host, port = listener.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"wgan {what}: open http://{shown_host}:{port}/ in a browser (Ctrl-C stops)", flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    uvicorn.Server(config).run(sockets=[listener])

@@ -1,0 +1,86 @@
+"""The settings a panel of ``wgan play`` lets its user change, their bounds, and their check.
+
+A page sends a panel's settings as a JSON object of the names in :data:`EDITABLE`; a value left out (or
+``null``) takes the project's default for the data and algorithm (:mod:`wgan.config`: the papers' settings,
+with the WGAN-GP toy code's on point data). Everything is checked twice: against :data:`LIMITS` here, which
+keep one panel from taking the machine (a width of 10^6 units, a batch of 10^8 points), then by
+:func:`~wgan.config.make_config`, which checks every setting of a run. A problem is one
+:class:`~wgan.errors.WganError` line naming the setting and what to give instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ALGORITHM_DEFAULTS, Config, make_config
+from ..data import TOY_DATASET_NAMES
+from ..errors import WganError
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A numeric setting's type and inclusive bounds (``low`` excluded when ``open_low``)."""
+
+    kind: type
+    low: float
+    high: float
+    open_low: bool = False
+
+    def check(self, name: str, value: Any) -> int | float:
+        """``value`` as a number of this kind within the bounds, else a :class:`WganError` saying what to give."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (self.kind is int and not float(value).is_integer()):
+            what = "a whole number" if self.kind is int else "a number"
+            raise WganError(f"{name} must be {what}, got {value!r}")
+        if not math.isfinite(value):
+            raise WganError(f"{name} must be a finite number, got {value!r}")
+        low_ok = value > self.low if self.open_low else value >= self.low
+        if not (low_ok and value <= self.high):
+            bound = f"above {self.low:g}" if self.open_low else f"at least {self.low:g}"
+            raise WganError(f"{name} must be {bound} and at most {self.high:g}, got {value!r}")
+        return self.kind(value)
+
+
+# The bounds of a panel's numeric settings: wide enough for every experiment a class would try, narrow enough
+# that one panel cannot exhaust a laptop's memory or stall the page for minutes per step.
+LIMITS: dict[str, Limit] = {
+    "n_critic": Limit(int, 1, 100),
+    "lr": Limit(float, 0.0, 1.0, open_low=True),
+    "clip": Limit(float, 0.0, 10.0, open_low=True),
+    "penalty_weight": Limit(float, 0.0, 1000.0, open_low=True),
+    "batch_size": Limit(int, 1, 4096),
+    "width": Limit(int, 1, 1024),
+    "iterations": Limit(int, 1, 1_000_000),
+    "seed": Limit(int, 0, 2**31 - 1),
+}
+CHOICES: dict[str, tuple[str, ...]] = {"data": TOY_DATASET_NAMES, "algorithm": tuple(ALGORITHM_DEFAULTS)}
+EDITABLE = (*CHOICES, *LIMITS)  # every setting a page may send, in the order the page shows them
+DEFAULTS = {"data": "8gaussians", "algorithm": "wgan-gp", "seed": 0}  # a new panel's, beside the config's
+USED_BY = {"clip": ("wgan",), "penalty_weight": ("wgan-gp", "wgan-lp")}  # settings only some algorithms read
+
+
+def panel_config(settings: Any, device: str = "cpu") -> Config:
+    """The resolved :class:`Config` of a panel from the page's ``settings`` object (see the module docstring).
+
+    Panels train on ``device`` without a run folder; they never stop on their own before ``iterations``.
+    """
+    if not isinstance(settings, dict):
+        raise WganError(f"settings must be an object of name: value, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(EDITABLE))
+    if unknown:
+        raise WganError(f"setting {unknown[0]!r} cannot be changed here: use {', '.join(EDITABLE)}")
+    given = {name: value for name, value in settings.items() if value is not None}
+    for name, choices in CHOICES.items():
+        if name in given and given[name] not in choices:
+            raise WganError(f"{name} {given[name]!r} is not known: choose one of {', '.join(choices)}")
+    checked = {name: LIMITS[name].check(name, value) for name, value in given.items() if name in LIMITS}
+    return make_config(**(DEFAULTS | given | checked), device=device)
+
+
+def shown(config: Config) -> dict[str, Any]:
+    """The editable settings of a resolved config, as the page shows them: every default filled in, and
+    ``None`` for a setting the algorithm does not read (the clip value of WGAN-GP)."""
+    return {name: getattr(config, name) if config.algorithm in USED_BY.get(name, (config.algorithm,)) else None
+            for name in EDITABLE}

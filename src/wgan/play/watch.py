@@ -1,0 +1,62 @@
+"""Following a run folder that a ``wgan train`` elsewhere is writing, for ``wgan watch``.
+
+The trainer appends one JSON row per log point to ``metrics.jsonl`` and writes a figure per evaluation under
+``samples/`` (:mod:`wgan.runs`), each file atomically. The follower reads only what was appended since its last
+look, whole lines only (a line being written is left for the next look), and starts over when the log got
+shorter: a resumed or rolled-back run rewinds it to its checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import WganError
+from ..runs import METRICS_FILE, RunFolder, parse_rows
+
+FIGURE_SUFFIXES = (".png", ".gif")  # the files of a run folder a page may ask for
+
+
+class RunFollower:
+    """What a run folder at ``path`` gains over time; :class:`WganError` if it is not a run folder."""
+
+    def __init__(self, path: str | Path):
+        self.folder = RunFolder.open(path)
+        self.path = self.folder.path.resolve()
+        self._offset = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The run's name and the settings a reader of its curves needs."""
+        config = self.folder.config()
+        return {"name": self.folder.name, "algorithm": config.algorithm, "data": Path(config.data).name,
+                "iterations": config.iterations, "eval_every": config.eval_every}
+
+    def new_rows(self) -> tuple[list[dict[str, Any]], bool]:
+        """The rows appended since the last call, and whether the log started over (then: all its rows)."""
+        metrics = self.path / METRICS_FILE
+        size = metrics.stat().st_size if metrics.is_file() else 0
+        restarted = size < self._offset
+        if restarted:
+            self._offset = 0
+        if size == self._offset:
+            return [], restarted
+        with open(metrics, "rb") as file:
+            file.seek(self._offset)
+            appended = file.read(size - self._offset)
+        complete = appended[:appended.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return parse_rows(complete.decode(errors="replace")), restarted
+
+    def latest_figure(self) -> str | None:
+        """The newest evaluation figure, relative to the folder (``samples/iter_000500.png``), or None yet."""
+        figures = sorted((self.path / "samples").glob("iter_*.png"))
+        return figures[-1].relative_to(self.path).as_posix() if figures else None
+
+    def file(self, relative: str) -> Path:
+        """The figure ``relative`` names inside the run folder; :class:`WganError` for anything else (a path
+        that leaves the folder, another kind of file, a file that is not there)."""
+        candidate = (self.path / relative).resolve()
+        if not candidate.is_relative_to(self.path) or candidate.suffix not in FIGURE_SUFFIXES \
+                or not candidate.is_file():
+            raise WganError(f"'{relative}' is not a figure of run '{self.folder.name}'")
+        return candidate

@@ -1,0 +1,356 @@
+"""wgan play and wgan watch without a browser: the settings' checks, the page's messages, the thread that trains
+a page's panels, the run-folder follower, and both servers through Starlette's test client."""
+
+import asyncio
+import json
+import math
+import queue
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from wgan.cli import main
+from wgan.errors import WganError
+from wgan.play.panel import FRAME_SAMPLES, LANDSCAPE_SIZE, Diverged, Panel
+from wgan.play.protocol import MAX_MESSAGE_CHARS, MessageError, parse
+from wgan.play.server import Outbox, listen, play_app, watch_app
+from wgan.play.settings import LIMITS, panel_config, shown
+from wgan.play.stage import Command, Stage
+from wgan.play.watch import RunFollower
+
+SMALL = {"width": 16, "batch_size": 32}  # a panel that steps in milliseconds
+TIMEOUT = 60.0  # seconds to wait for a message from the stage's thread
+
+
+# Settings ----------------------------------------------------------------------------------------------------
+def test_panel_settings_fill_the_algorithms_defaults_and_blank_what_it_does_not_read():
+    wgan_gp = shown(panel_config({}))
+    assert wgan_gp["algorithm"] == "wgan-gp" and wgan_gp["data"] == "8gaussians"
+    assert wgan_gp["penalty_weight"] == 0.1 and wgan_gp["clip"] is None  # the toy code's lambda on points
+    wgan = shown(panel_config({"algorithm": "wgan", "lr": None}))
+    assert (wgan["clip"], wgan["lr"], wgan["n_critic"], wgan["penalty_weight"]) == (0.01, 5e-5, 5, None)
+
+
+@pytest.mark.parametrize("settings, says", [
+    ({"lr": -1}, "lr must be above 0"),
+    ({"lr": 0}, "lr must be above 0"),
+    ({"batch_size": 0}, "batch_size must be at least 1"),
+    ({"width": 10**6}, "width must be at least 1 and at most 1024"),
+    ({"n_critic": 2.5}, "n_critic must be a whole number"),
+    ({"n_critic": True}, "n_critic must be a whole number"),
+    ({"lr": "fast"}, "lr must be a number"),
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"clip": 100}, "clip must be above 0 and at most 10"),
+    ({"data": "mnist"}, "data 'mnist' is not known"),
+    ({"algorithm": ["wgan"]}, "algorithm ['wgan'] is not known"),
+    ({"depth": 3}, "setting 'depth' cannot be changed here"),
+    ([1, 2], "settings must be an object"),
+])
+def test_bad_panel_settings_are_one_line_naming_the_setting(settings, says):
+    with pytest.raises(WganError, match=None) as raised:
+        panel_config(settings)
+    assert says in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_every_limit_admits_its_bounds():
+    for name, limit in LIMITS.items():
+        assert limit.check(name, limit.high) == limit.high
+        if not limit.open_low:
+            assert limit.check(name, limit.low) == limit.low
+
+
+# Messages ----------------------------------------------------------------------------------------------------
+def test_a_message_becomes_a_command_with_the_resolved_config():
+    command = parse(json.dumps({"action": "add", "panel": "left", "settings": {"algorithm": "wgan", "seed": 3}}))
+    assert (command.action, command.panel) == ("add", "left")
+    assert command.config.algorithm == "wgan" and command.config.seed == 3 and command.config.clip == 0.01
+    assert parse('{"action": "start", "panel": "*"}') == Command("start", "*")
+
+
+@pytest.mark.parametrize("text, says, panel", [
+    (b"\x00\x01", "JSON text, not binary", None),
+    ("{not json", "not valid JSON", None),
+    ("[1, 2]", "must be a JSON object", None),
+    ('{"action": "start"}', "is not a panel name", None),
+    ('{"action": "start", "panel": "../etc"}', "is not a panel name", None),
+    ('{"action": "fly", "panel": "a"}', "action 'fly' is not known", "a"),
+    ('{"action": "start", "panel": "a", "extra": 1}', "no field 'extra'", "a"),
+    ('{"action": "start", "panel": "a", "settings": {}}', "'start' takes no settings", "a"),
+    ('{"action": "add", "panel": "a", "settings": {"lr": -1}}', "lr must be above 0", "a"),
+    ("x" * (MAX_MESSAGE_CHARS + 1), "too long", None),
+])
+def test_malformed_messages_are_one_line_errors_naming_their_panel(text, says, panel):
+    with pytest.raises(MessageError) as raised:
+        parse(text)
+    assert says in str(raised.value) and "\n" not in str(raised.value)
+    assert raised.value.panel == panel
+
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                         max_size=4), max_leaves=12)
+
+
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=50),
+                 st.fixed_dictionaries({"action": st.sampled_from(["add", "configure", "start", "x"]) | _JSON_VALUES,
+                                        "panel": st.sampled_from(["a", "*"]) | _JSON_VALUES},
+                                       optional={"settings": st.dictionaries(
+                                           st.sampled_from(["lr", "batch_size", "width", "data", "algorithm",
+                                                            "n_critic", "clip", "seed", "depth"]), _JSON_VALUES,
+                                           max_size=4) | _JSON_VALUES}).map(json.dumps)))
+def test_any_message_is_a_command_or_one_line_saying_what_is_wrong(text):
+    try:
+        command = parse(text)
+    except MessageError as error:
+        assert str(error) and "\n" not in str(error)
+    else:
+        assert isinstance(command, Command)
+
+
+# A panel -----------------------------------------------------------------------------------------------------
+def test_a_panels_frame_shows_its_points_landscape_and_the_exact_w1_of_what_it_draws():
+    panel = Panel(panel_config(SMALL))
+    frame = panel.frame()
+    assert frame["iteration"] == 0
+    assert len(frame["real"]) == len(frame["fake"]) == FRAME_SAMPLES
+    assert len(frame["landscape"]) == LANDSCAPE_SIZE ** 2
+    assert frame["modes_total"] == 8 and 0 <= frame["modes_covered"] <= 8
+    from wgan.distances import w1
+    assert frame["w1"] == pytest.approx(w1(np.array(frame["real"]), np.array(frame["fake"])), abs=1e-3)
+    panel.step()
+    panel.step()
+    later = panel.frame()
+    assert later["iteration"] == 2 and later["real"] == frame["real"]  # the same real points every frame
+    assert later["fake"] != frame["fake"]  # the generator moved
+
+
+def test_a_panel_trains_exactly_as_the_trainer_does():
+    """Two panels of one seed take the same steps: what the page compares is the project's training."""
+    first, second = (Panel(panel_config(SMALL | {"algorithm": "wgan"})) for _ in range(2))
+    for _ in range(3):
+        first.step()
+        second.step()
+    for a, b in zip(first.trainer.generator.parameters(), second.trainer.generator.parameters()):
+        assert torch.equal(a, b)
+    assert first.iteration == 3
+
+
+def test_a_diverged_panel_says_so():
+    panel = Panel(panel_config(SMALL))
+    with torch.no_grad():
+        next(panel.trainer.generator.parameters()).fill_(math.nan)
+    with pytest.raises(Diverged, match="lower the learning rate"):
+        panel.frame()
+
+
+# The stage ---------------------------------------------------------------------------------------------------
+class Page:
+    """What a page receives from a stage."""
+
+    def __init__(self):
+        self.messages: queue.SimpleQueue = queue.SimpleQueue()
+        self.stage = Stage(self.messages.put, frame_seconds=0.0)
+
+    def send(self, action, panel, **settings):
+        self.stage.submit(Command(action, panel, panel_config(SMALL | settings) if settings or action in
+                                  ("add", "configure") else None))
+
+    def wait_for(self, test, timeout=TIMEOUT):
+        """The first message that passes ``test``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                message = self.messages.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if test(message):
+                return message
+        raise AssertionError("no such message")
+
+
+@pytest.fixture
+def page():
+    page = Page()
+    yield page
+    page.stage.close()
+
+
+def test_panels_started_together_stay_at_the_same_iteration(page):
+    page.send("add", "gan", algorithm="gan")
+    page.send("add", "wgan", algorithm="wgan")
+    page.send("start", "*")
+    page.wait_for(lambda m: m["type"] == "frame" and m["iteration"] >= 5)
+    page.send("pause", "*")
+    paused = [page.wait_for(lambda m, name=name: m["type"] == "panel" and m["panel"] == name and not m["running"])
+              for name in ("gan", "wgan")]
+    assert paused[0]["iteration"] == paused[1]["iteration"] >= 5
+    assert paused[0]["estimate_name"] == "JS estimate" and paused[1]["estimate_name"] == "W estimate"
+
+
+def test_step_reset_and_new_settings_take_effect(page):
+    page.send("add", "a")
+    page.wait_for(lambda m: m["type"] == "frame" and m["iteration"] == 0)
+    page.send("step", "a")
+    page.wait_for(lambda m: m["type"] == "frame" and m["iteration"] == 1)
+    page.send("configure", "a", n_critic=1, lr=0.01)
+    changed = page.wait_for(lambda m: m["type"] == "panel")
+    assert changed["iteration"] == 0 and changed["settings"]["n_critic"] == 1 and changed["settings"]["lr"] == 0.01
+    page.send("step", "a")
+    page.wait_for(lambda m: m["type"] == "frame" and m["iteration"] == 1)
+    page.send("reset", "a")
+    reset = page.wait_for(lambda m: m["type"] == "panel")
+    assert reset["iteration"] == 0 and reset["settings"]["n_critic"] == 1  # a reset keeps the settings
+    page.send("remove", "a")
+    assert page.wait_for(lambda m: m["type"] in ("removed", "error"))["type"] == "removed"
+
+
+def test_a_panel_that_fails_stops_alone_and_the_page_is_told(page):
+    page.send("add", "good")
+    page.send("add", "bad")
+    page.wait_for(lambda m: m["type"] == "frame" and m["panel"] == "bad")
+
+    def poison():  # what a rate far too high does to a run, at once
+        with torch.no_grad():
+            next(page.stage.panels["bad"].trainer.critic.parameters()).fill_(math.inf)
+
+    page.stage.panels["bad"].step = poison
+    page.send("start", "*")
+    error = page.wait_for(lambda m: m["type"] == "error")
+    assert error["panel"] == "bad" and "diverged" in error["message"] and error["running"] is False
+    page.wait_for(lambda m: m["type"] == "frame" and m["panel"] == "good" and m["iteration"] >= 3)
+
+
+@pytest.mark.parametrize("action, panel, says", [
+    ("start", "nobody", "there is no panel 'nobody'"),
+    ("add", "*", "needs one panel's name"),
+])
+def test_commands_the_stage_cannot_carry_out_are_errors(page, action, panel, says):
+    page.send(action, panel)
+    assert says in page.wait_for(lambda m: m["type"] == "error")["message"]
+
+
+def test_a_second_panel_of_one_name_and_a_fifth_panel_are_refused(page):
+    for name in "abcd":
+        page.send("add", name)
+    page.send("add", "a")
+    assert "exists already" in page.wait_for(lambda m: m["type"] == "error")["message"]
+    page.send("add", "e")
+    assert "at most 4 panels" in page.wait_for(lambda m: m["type"] == "error")["message"]
+
+
+def test_the_outbox_keeps_only_the_newest_frame_of_a_panel():
+    async def scenario():
+        outbox = Outbox(asyncio.get_running_loop())
+        for message in ({"type": "frame", "panel": "a", "iteration": 1}, {"type": "frame", "panel": "b", "iteration": 1},
+                        {"type": "frame", "panel": "a", "iteration": 2}, {"type": "panel", "panel": "b"}):
+            outbox.put(message)
+        await asyncio.sleep(0)
+        return await outbox.take()
+
+    taken = asyncio.run(scenario())
+    assert taken == [{"type": "panel", "panel": "b"}, {"type": "frame", "panel": "a", "iteration": 2}]
+
+
+# The play server ---------------------------------------------------------------------------------------------
+def _receive_until(socket, test, limit=2000):
+    for _ in range(limit):
+        message = socket.receive_json()
+        if test(message):
+            return message
+    raise AssertionError("no such message")
+
+
+def test_the_play_server_serves_the_page_and_survives_bad_messages():
+    with TestClient(play_app()) as client:
+        assert "wgan play" in client.get("/").text
+        assert client.get("/static/play.js").status_code == 200
+        with client.websocket_connect("/ws") as socket:
+            hello = socket.receive_json()
+            assert hello["type"] == "hello" and "wgan-gp" in hello["choices"]["algorithm"]
+            socket.send_bytes(b"\xff")
+            assert "not binary" in _receive_until(socket, lambda m: m["type"] == "error")["message"]
+            socket.send_text('{"action": "add", "panel": "p1", "settings": {"batch_size": 0}}')
+            error = _receive_until(socket, lambda m: m["type"] == "error")
+            assert error["panel"] == "p1" and "batch_size must be at least 1" in error["message"]
+            socket.send_text(json.dumps({"action": "add", "panel": "p1", "settings": SMALL}))
+            frame = _receive_until(socket, lambda m: m["type"] == "frame")
+            assert frame["panel"] == "p1" and frame["iteration"] == 0
+            socket.send_text('{"action": "step", "panel": "p1"}')
+            assert _receive_until(socket, lambda m: m["type"] == "frame")["iteration"] == 1
+        with client.websocket_connect("/ws") as socket:  # another page, after the first closed
+            assert socket.receive_json()["type"] == "hello"
+
+
+# Watching a run folder ---------------------------------------------------------------------------------------
+@pytest.fixture
+def run_folder(tmp_path):
+    import wgan
+
+    wgan.train(data="8gaussians", iterations=4, width=16, batch_size=32, log_every=2, eval_every=2,
+               eval_samples=200, out=str(tmp_path), name="run", progress=False)
+    return tmp_path / "run"
+
+
+def test_the_follower_reads_whole_appended_rows_and_starts_over_when_the_log_shrinks(run_folder):
+    follower = RunFollower(run_folder)
+    rows, restarted = follower.new_rows()
+    assert [row["iteration"] for row in rows if "train/estimate" in row] == [2, 4] and not restarted
+    assert follower.new_rows() == ([], False)
+    metrics = run_folder / "metrics.jsonl"
+    with open(metrics, "a") as file:
+        file.write('{"iteration": 6, "train/estimate": 0.5}\n{"iteration": 8, "train/es')  # the last half-written
+    assert follower.new_rows()[0] == [{"iteration": 6, "train/estimate": 0.5}]
+    metrics.write_text('{"iteration": 2, "train/estimate": 0.1}\n')  # rewound by a resume
+    assert follower.new_rows() == ([{"iteration": 2, "train/estimate": 0.1}], True)
+    assert follower.latest_figure() == "samples/iter_000004.png"
+
+
+@pytest.mark.parametrize("relative", ["../outside.png", "config.toml", "samples/iter_999999.png", "/etc/passwd"])
+def test_the_follower_serves_nothing_but_the_runs_figures(run_folder, relative):
+    (run_folder.parent / "outside.png").write_bytes(b"png")
+    with pytest.raises(WganError, match="is not a figure of run"):
+        RunFollower(run_folder).file(relative)
+
+
+def test_the_watch_server_streams_rows_and_the_newest_figure(run_folder):
+    with TestClient(watch_app(run_folder)) as client:
+        assert "wgan watch" in client.get("/").text
+        with client.websocket_connect("/ws") as socket:
+            assert socket.receive_json() | {"eval_every": 2} == {
+                "type": "run", "name": "run", "algorithm": "wgan-gp", "data": "8gaussians", "iterations": 4,
+                "eval_every": 2}
+            rows = socket.receive_json()
+            assert rows["type"] == "rows" and any("eval/w1" in row for row in rows["rows"])
+            figure = socket.receive_json()
+            assert figure == {"type": "figure", "url": "/files/samples/iter_000004.png",
+                              "name": "samples/iter_000004.png"}
+        assert client.get(figure["url"]).content.startswith(b"\x89PNG")
+        assert client.get("/files/config.toml").status_code == 404
+        assert client.get("/files/../../etc/passwd").status_code == 404
+
+
+# The commands ------------------------------------------------------------------------------------------------
+def test_a_port_in_use_is_one_line():
+    taken = listen("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(WganError, match=f"cannot listen on 127.0.0.1:{port}.*give another --port"):
+            listen("127.0.0.1", port)
+    finally:
+        taken.close()
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["watch", "nowhere"], "'nowhere' is not a run folder"),
+    (["play", "--threads", "0"], "--threads must be at least 1"),
+    (["play", "--device", "tpu"], "device 'tpu' is not known"),
+])
+def test_the_commands_bad_input_is_one_line_and_exit_2(arguments, says, capsys):
+    assert main(arguments) == 2
+    stderr = capsys.readouterr().err
+    assert says in stderr and len(stderr.strip().splitlines()) == 1
