@@ -209,6 +209,16 @@ def test_step_reset_and_new_settings_take_effect(page):
     assert page.wait_for(lambda m: m["type"] in ("removed", "error"))["type"] == "removed"
 
 
+def test_a_panel_stops_at_its_iterations_and_says_what_to_do(page):
+    page.send("add", "a", iterations=3)
+    page.send("start", "a")
+    done = page.wait_for(lambda m: m["type"] == "panel" and m["note"])
+    assert done["iteration"] == 3 and not done["running"] and "finished its 3 iterations" in done["note"]
+    page.send("start", "a")
+    again = page.wait_for(lambda m: m["type"] == "panel")
+    assert not again["running"] and "Reset" in again["note"]
+
+
 def test_a_panel_that_fails_stops_alone_and_the_page_is_told(page):
     page.send("add", "good")
     page.send("add", "bad")

@@ -18,6 +18,7 @@ points together: the toy critics have no batch norm, so each row's value is its 
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -34,6 +35,9 @@ FRAME_SAMPLES = 200  # real and generated points per frame: exact W1 between the
 LANDSCAPE_SIZE = 24  # the critic's value on a 24 x 24 grid (the page smooths it)
 VIEW_SAMPLES = 4000  # real points that fix the view
 DECIMALS = 4  # coordinates and values sent to the page are rounded to this many decimals
+# Building a trainer seeds torch's global generator and then draws the initial weights from it: one build at a
+# time, so that pages building panels at once (one thread each) get the weights their seed gives.
+_BUILDING = threading.Lock()
 
 
 class Panel:
@@ -41,7 +45,8 @@ class Panel:
 
     def __init__(self, config: Config):
         self.config = config
-        self.trainer = build_trainer(config)
+        with _BUILDING:
+            self.trainer = build_trainer(config)
         sampler, device = self.trainer.sampler, self.trainer.device
         draws = torch.Generator(device).manual_seed(config.seed + EVAL_SEED_OFFSET)  # apart from training's
         low, high = view_bounds(sampler.sample(VIEW_SAMPLES, draws).cpu().numpy())

@@ -126,7 +126,10 @@ class Stage:
         elif action == "step":
             self.running.discard(name)
             self._step(name)
-        elif action == "start" and not self.panels[name].finished:
+        elif action == "start":
+            if self.panels[name].finished:
+                self._state(name, _finished(self.panels[name]))
+                return
             self.running.add(name)
         elif action == "pause":
             self.running.discard(name)
@@ -138,7 +141,7 @@ class Stage:
         self._moved.add(name)
         if panel.finished and name in self.running:
             self.running.discard(name)
-            self._state(name, f"finished {panel.iteration} iterations: raise iterations and start, or reset")
+            self._state(name, _finished(panel))
 
     def _frames(self) -> None:
         for name in sorted(self._moved & set(self.panels)):
@@ -170,3 +173,8 @@ class Stage:
         log.warning("panel %r: %s", name, message)
         self.publish({"type": "error", "panel": name, "message": " ".join(message.split()),
                       "running": name in self.running})
+
+
+def _finished(panel: Panel) -> str:
+    return (f"finished its {panel.iteration} iterations: Reset to watch it again, or give more iterations (the "
+            "panel starts over with them)")
