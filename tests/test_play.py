@@ -275,7 +275,8 @@ def _receive_until(socket, test, limit=2000):
     raise AssertionError("no such message")
 
 
-def test_the_play_server_serves_the_page_and_survives_bad_messages():
+def test_the_play_server_serves_the_page_and_survives_bad_messages(caplog):
+    caplog.set_level("WARNING", logger="wgan.play")
     with TestClient(play_app()) as client:
         assert "wgan play" in client.get("/").text
         assert client.get("/static/play.js").status_code == 200
@@ -287,6 +288,7 @@ def test_the_play_server_serves_the_page_and_survives_bad_messages():
             socket.send_text('{"action": "add", "panel": "p1", "settings": {"batch_size": 0}}')
             error = _receive_until(socket, lambda m: m["type"] == "error")
             assert error["panel"] == "p1" and "batch_size must be at least 1" in error["message"]
+            assert any("batch_size must be at least 1" in record.getMessage() for record in caplog.records)  # logged
             socket.send_text(json.dumps({"action": "add", "panel": "p1", "settings": SMALL}))
             frame = _receive_until(socket, lambda m: m["type"] == "frame")
             assert frame["panel"] == "p1" and frame["iteration"] == 0
