@@ -44,7 +44,8 @@ SMALL_FLAGS = ["--width", "64", "--batch-size", "64", "--eval-samples", "500", "
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # 2 ranks x 1 thread on CI's 2 cores
 
 # (settings, tolerance): wgan and wgan-gp as the toy defaults (ReLU MLP, closed-form penalty, warm-up, linear
-# decay), wgan-gp through autograd (ELU MLP, and a small conv critic's double backward), the minimax GAN.
+# decay), wgan-gp through autograd (ELU MLP), wgan-gp with a small DCGAN critic (closed-form penalty through
+# transposed convolutions), the minimax GAN.
 CONFIGURATIONS = {
     "wgan-relu-mlp": (dict(SMALL, algorithm="wgan", iterations=5, warmup_generator_iters=2,
                            warmup_critic_steps=10), ADAPTIVE_STEP_ON_ZERO_GRADIENT),

@@ -102,6 +102,15 @@ def test_critic_is_piecewise_linear_only_with_relu_or_leaky_relu_and_no_norm(act
     assert MLPCritic((2,), 8, 2, activation, norm).piecewise_linear is expected
 
 
+@pytest.mark.parametrize("norm,expected", [("none", True), ("layer", False), ("batch", False)])
+def test_dcgan_critic_is_piecewise_linear_only_without_norm(norm, expected):
+    critic = DCGANCritic(1, 16, 4, norm)
+    assert critic.piecewise_linear is expected
+    if not expected:
+        with pytest.raises(TypeError):
+            critic.input_gradient(torch.zeros(2, 1, 16, 16))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("norm", ["none", "layer", "batch"])
 @pytest.mark.parametrize("depth", [1, 3])

@@ -43,8 +43,9 @@ def input_gradient(critic: nn.Module, points: Tensor, create_graph: bool = False
                    loss_scale: Tensor | None = None) -> Tensor:
     """grad_x f(x) at each of ``points``, same shape as ``points``.
 
-    Critics that are piecewise linear in x (``critic.piecewise_linear``, e.g. ReLU MLPs) give it in closed
-    form; any other critic goes through autograd, uncompiled. With ``create_graph`` the result stays
+    Critics that are piecewise linear in x (``critic.piecewise_linear``: ReLU and leaky-ReLU MLPs, the DCGAN
+    critic without norm) give it in closed form (:mod:`wgan.models.piecewise`); any other critic goes through
+    autograd, uncompiled. With ``create_graph`` the result stays
     differentiable with respect to the critic's weights, as a penalty needs.
 
     Under float16 autocast the backward pass through the critic is taken on the scaled sum

@@ -19,9 +19,12 @@ scales N(1, 0.02), batch-norm shifts 0.
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import WganError
+from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
 INIT_STD = 0.02  # DCGAN Sec. 4: weights from N(0, 0.02)
@@ -133,6 +136,9 @@ class DCGANCritic(nn.Module):
     normalisation over C, H, W, the WGAN-GP paper's replacement for batch norm) or "batch" (the official WGAN
     critic's choice with weight clipping; it mixes the samples of a batch, so it is incompatible with
     per-sample gradient penalties).
+
+    Without norm the critic is piecewise linear in x (bias-free convolutions, leaky ReLU), and its input gradient
+    has a closed form (:meth:`input_gradient`) that the gradient penalty uses instead of double backprop.
     """
 
     def __init__(self, channels: int, image_size: int, width: int = 64, norm: str = "none"):
@@ -145,7 +151,30 @@ class DCGANCritic(nn.Module):
             width, side = 2 * width, side // 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
         self.net = dcgan_init_(nn.Sequential(*layers))
+        self.piecewise_linear = norm == "none"
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
+
+    def input_gradient(self, x: Tensor) -> Tensor:
+        """grad_x f(x) per sample, shape (n, channels, image_size, image_size), differentiable with respect to
+        the weights, in closed form (:mod:`wgan.models.piecewise`): each convolution's transpose applied to the
+        slopes times the gradient at its output, from the last layer's kernel (the gradient at the 4x4 map)
+        down to the image. About half the cost of double backprop through the convolutions (float32).
+        """
+        if not self.piecewise_linear:
+            raise TypeError("input_gradient needs the critic without normalisation")
+        convs = [layer for layer in self.net if isinstance(layer, nn.Conv2d)]
+        slopes = []
+        with torch.no_grad():
+            hidden = x
+            for conv in convs[:-1]:
+                pre_activation = conv(hidden)
+                slopes.append(activation_slopes(pre_activation, LEAKY_SLOPE))
+                hidden = pre_activation * slopes[-1]
+        gradient = convs[-1].weight.to(slopes[-1].dtype).expand(len(x), -1, -1, -1)
+        for conv, slope in zip(reversed(convs[:-1]), reversed(slopes)):
+            gradient = F.conv_transpose2d(gradient * slope, conv.weight.to(slope.dtype), stride=conv.stride,
+                                          padding=conv.padding)
+        return gradient
 
