@@ -13,6 +13,7 @@ from torch import nn
 import wgan
 from wgan.api import _assemble
 from wgan.config import make_config
+from wgan.models.dcgan import DCGANCritic
 from wgan.objectives import input_gradient
 
 TINY = dict(width=16, depth=2, batch_size=16, eval_samples=200, log_every=1, eval_every=1000)
@@ -42,6 +43,21 @@ def test_the_penalty_input_gradient_is_scaled_before_autograd_and_unscaled_after
         scaled = input_gradient(critic, points, loss_scale=torch.tensor(65536.0))
     assert (unscaled == 0).float().mean() > 0.5  # float16 flushes most of it to zero
     assert torch.allclose(scaled.float(), exact, rtol=2e-2, atol=1e-10)
+
+
+def test_the_closed_form_input_gradient_of_a_dcgan_critic_is_scaled_in_float16_too():
+    torch.manual_seed(0)
+    critic = DCGANCritic(1, 16, width=4)
+    with torch.no_grad():  # input gradient about 1e-9 per pixel: below float16's smallest subnormal, 6e-8
+        critic.net[-1].weight.mul_(1e-5)
+    assert critic.piecewise_linear
+    points = torch.randn(8, 1, 16, 16, generator=torch.Generator().manual_seed(3))
+    exact = input_gradient(critic, points)  # float32
+    with torch.autocast("cpu", dtype=torch.float16):
+        unscaled = input_gradient(critic, points)
+        scaled = input_gradient(critic, points, loss_scale=torch.tensor(65536.0))
+    assert (unscaled == 0).float().mean() > 0.5
+    assert ((scaled.float() - exact).norm() / exact.norm()).item() < 0.1  # float16 rounding (4% here), no flush
 
 
 def test_a_loss_scale_leaves_the_float32_input_gradient_as_it_is():

@@ -48,14 +48,16 @@ def input_gradient(critic: nn.Module, points: Tensor, create_graph: bool = False
     autograd, uncompiled. With ``create_graph`` the result stays
     differentiable with respect to the critic's weights, as a penalty needs.
 
-    Under float16 autocast the backward pass through the critic is taken on the scaled sum
-    ``loss_scale * sum f(x)`` and the gradient divided by ``loss_scale`` after it (PyTorch's automatic mixed
+    Under float16 autocast the backward pass through the critic (or the closed-form product) is taken on the
+    scaled sum ``loss_scale * sum f(x)`` and the gradient divided by ``loss_scale`` after it (PyTorch's automatic mixed
     precision recipe for gradient penalties): small gradients would otherwise flush to zero in float16. An
     overflow gives an infinite norm, and the gradient scaler then skips the step.
     """
     if getattr(critic, "piecewise_linear", False):
         with torch.set_grad_enabled(create_graph):
-            return critic.input_gradient(points.detach())
+            gradient = critic.input_gradient(points.detach(), loss_scale)
+        # unscaled in float32: in float16 the quotient would flush to zero again
+        return gradient if loss_scale is None else gradient.float() / loss_scale
     points = points.detach().requires_grad_(True)
     with torch.enable_grad():
         output = uncompiled(critic)(points).float().sum()

@@ -156,11 +156,12 @@ class DCGANCritic(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
 
-    def input_gradient(self, x: Tensor) -> Tensor:
+    def input_gradient(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
         """grad_x f(x) per sample, shape (n, channels, image_size, image_size), differentiable with respect to
         the weights, in closed form (:mod:`wgan.models.piecewise`): each convolution's transpose applied to the
         slopes times the gradient at its output, from the last layer's kernel (the gradient at the 4x4 map)
-        down to the image. About half the cost of double backprop through the convolutions (float32).
+        down to the image. About half the cost of double backprop through the convolutions (float32). With
+        ``scale``, the gradient of ``scale * f`` (a float16 loss scale, so small gradients do not flush).
         """
         if not self.piecewise_linear:
             raise TypeError("input_gradient needs the critic without normalisation")
@@ -172,7 +173,8 @@ class DCGANCritic(nn.Module):
                 pre_activation = conv(hidden)
                 slopes.append(activation_slopes(pre_activation, LEAKY_SLOPE))
                 hidden = pre_activation * slopes[-1]
-        gradient = convs[-1].weight.to(slopes[-1].dtype).expand(len(x), -1, -1, -1)
+        output = convs[-1].weight if scale is None else convs[-1].weight * scale
+        gradient = output.to(slopes[-1].dtype).expand(len(x), -1, -1, -1)
         for conv, slope in zip(reversed(convs[:-1]), reversed(slopes)):
             gradient = F.conv_transpose2d(gradient * slope, conv.weight.to(slope.dtype), stride=conv.stride,
                                           padding=conv.padding)

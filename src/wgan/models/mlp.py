@@ -69,9 +69,10 @@ class MLPCritic(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1)).squeeze(1)
 
-    def input_gradient(self, x: Tensor) -> Tensor:
+    def input_gradient(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
         """grad_x f(x) per sample, shape (n, *sample_shape), differentiable with respect to the weights, in closed
         form (:mod:`wgan.models.piecewise`): the same penalty gradient as double backprop at about half the cost.
+        With ``scale``, the gradient of ``scale * f`` (a float16 loss scale, so small gradients do not flush).
         """
         if not self.piecewise_linear:
             raise TypeError("input_gradient needs a ReLU or leaky-ReLU critic without normalisation")
@@ -83,7 +84,8 @@ class MLPCritic(nn.Module):
                 pre_activation = linear(hidden)
                 slopes.append(activation_slopes(pre_activation, self.negative_slope))
                 hidden = pre_activation * slopes[-1]
-        gradient = linears[-1].weight.to(slopes[0].dtype if slopes else x.dtype).expand(len(x), -1)
+        output = linears[-1].weight if scale is None else linears[-1].weight * scale
+        gradient = output.to(slopes[0].dtype if slopes else x.dtype).expand(len(x), -1)
         for linear, slope in zip(reversed(linears[:-1]), reversed(slopes)):
             gradient = (gradient * slope) @ linear.weight
         return gradient.view_as(x)
