@@ -26,7 +26,7 @@ import wgan
 from wgan import checkpoints
 from wgan.cli import main
 from wgan.errors import Stopped, WganError
-from wgan.runs import RunFolder
+from wgan.runs import RunFolder, atomic_write
 from wgan.trainer import Trainer, learning_rate
 
 TINY = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--quiet"]
@@ -100,6 +100,31 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
         (process.returncode, stderr)
     state, _ = RunFolder.open(run).load_resumable()  # whatever was being written, what is there reads back
     assert main(["train", "--resume", str(run), "--iterations", str(state["iteration"] + 3), "--quiet"]) == 0
+
+
+def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt_even_when_the_writers_clean_up_fails(tmp_path):
+    # torch.save closes its zip archive on the way out; on a half-written file that raises a RuntimeError
+    # ("unexpected pos"), which would replace the KeyboardInterrupt and end the CLI in a traceback
+    class ZipArchive:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            raise RuntimeError("unexpected pos 2126400 vs 2126288")
+
+    def interrupted_save(file):
+        with ZipArchive():
+            file.write(b"half a checkpoint")
+            raise KeyboardInterrupt
+
+    target = tmp_path / "latest.pt"
+    target.write_bytes(b"the checkpoint before")
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, interrupted_save)
+    assert target.read_bytes() == b"the checkpoint before"
+    assert [path.name for path in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left behind
+    with pytest.raises(RuntimeError, match="unexpected pos"):  # a failure with no interrupt behind it stays itself
+        atomic_write(target, lambda file: ZipArchive().__exit__())
 
 
 def test_the_trainer_stops_at_the_end_of_the_iteration_in_which_a_signal_came(tmp_path):

@@ -45,7 +45,11 @@ LOCK_FILE = ".lock"
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` in one step."""
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` in one step.
+
+    A Ctrl-C during the write surfaces as ``KeyboardInterrupt`` even when the writer's own clean-up fails on the
+    half-written file and raises something else in its place (``torch.save`` finishing its zip archive does).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -56,10 +60,22 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if not isinstance(error, KeyboardInterrupt) and _interrupted(error):
+            raise KeyboardInterrupt from error
         raise
     return path
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions that ``error`` was raised while handling."""
+    context = error.__context__
+    while context is not None:
+        if isinstance(context, KeyboardInterrupt):
+            return True
+        context = context.__context__
+    return False
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
