@@ -5,6 +5,7 @@ class scores on sets whose classes are known by construction, the metric card, a
 import copy
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -280,6 +281,17 @@ def test_training_with_a_seed_is_deterministic_and_leaves_the_global_random_stat
     assert accuracy1 == accuracy2
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_without_a_terminal_training_progress_is_one_plain_line_per_epoch(digits, capsys):
+    assert not sys.stderr.isatty()  # as in a batch job, whose output is a file
+    subset = (digits[0][:200], digits[1][:200], digits[2][:50], digits[3][:50])
+    train_classifier(*subset, epochs=2, batch_size=50, seed=7, progress=True)
+    captured = capsys.readouterr()
+    assert "\r" not in captured.out + captured.err
+    lines = [line.split(" | ")[:2] for line in captured.out.splitlines()]
+    assert [where for where, _ in lines] == ["classifier: iteration 4/8", "classifier: iteration 8/8"]
+    assert [what.split(", loss ")[0] for _, what in lines] == ["epoch 1/2", "epoch 2/2"]
 
 
 def test_default_cache_dir_is_the_environment_variable_else_the_user_cache(monkeypatch, tmp_path):

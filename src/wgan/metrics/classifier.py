@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..errors import WganError
+from ..progress import Progress
 from ..runs import atomic_write
 
 __all__ = [
@@ -225,7 +225,7 @@ def train_classifier(
     seed : int, default 0
     device : torch.device or str, default "cpu"
     progress : bool, default False
-        Show a tqdm progress bar with the running loss.
+        Show the running loss: a tqdm bar on a terminal, else one plain line per epoch on stdout.
 
     Returns
     -------
@@ -255,7 +255,8 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total)
     shuffle = torch.Generator().manual_seed(seed)
     model.train()
-    with tqdm(total=total, desc="classifier", unit="step", disable=not progress) as bar:
+    bar = Progress(total, 0, "classifier", show=progress)
+    try:
         for epoch in range(epochs):
             order = torch.randperm(len(x_train), generator=shuffle).to(x_train.device)
             for step, start in enumerate(range(0, len(x_train), batch_size)):
@@ -266,9 +267,12 @@ def train_classifier(
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                if progress and step % 50 == 0:  # reading the loss synchronises a GPU: not every step
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
                 bar.update()
+                # reading the loss synchronises a GPU: on a terminal every 50 steps, else once per epoch
+                if (bar.live and step % 50 == 0) or (bar.plain and step == steps_per_epoch - 1):
+                    bar.note(epoch * steps_per_epoch + step + 1, f"epoch {epoch + 1}/{epochs}, loss {loss.item():.4f}")
+    finally:
+        bar.close()
     model.eval()
     _, logits = classify(model, x_test, batch_size=max(batch_size, 500))
     accuracy = float((logits.argmax(dim=1) == y_test.cpu()).float().mean())
