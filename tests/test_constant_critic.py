@@ -54,8 +54,9 @@ def trained():
         assert trainer.iteration < LONGEST, f"the first layer was not dead at {STILL_DEAD} checks in a row"
         trainer.config = dataclasses.replace(trainer.config, iterations=trainer.iteration + CHUNK)
         trainer.fit(progress=False)
-        dead_checks = dead_checks + 1 if _first_layer_dead(trainer, _probe_inputs(trainer)) else 0
-    return trainer, _probe_inputs(trainer)
+        inputs = _probe_inputs(trainer)
+        dead_checks = dead_checks + 1 if _first_layer_dead(trainer, inputs) else 0
+    return trainer, inputs
 
 
 def _last_estimate(trainer) -> float:
