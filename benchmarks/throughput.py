@@ -13,8 +13,10 @@ resized, which costs what any data of that size costs. The warm-up schedule is o
 alike.
 
 ``--against reference`` also times the reference loop of the configuration (:mod:`wgan.reference_loops`: the
-published code's structure, on copies of the same initial models in the default memory layout), its windows
-alternating with ours in the same process, and prints both rates and their ratio.
+published code's structure, on copies of the same initial models with torch's own layers in the default memory
+layout), its windows alternating with ours in the same process, and prints both rates and their ratio.
+``--against torch-layers`` times our trainer beside itself with the DCGAN's two dense layers as torch's
+convolutions instead of matrix products (:mod:`wgan.models.dense_convs`).
 
 Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator iteration
 (matmul and convolution FLOPs, forward and backward, counted over one real iteration), the matmul peak of this
@@ -44,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import wgan
 from wgan.api import _assemble
 from wgan.distributed import joined
+from wgan.models.dense_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
 
@@ -54,6 +57,7 @@ CONFIGS: dict[str, dict] = {
     "resnet32": dict(algorithm="wgan-gp", data="digits", model="resnet", image_size=32),
     "dcgan64": dict(algorithm="wgan", data="digits", model="dcgan", image_size=64),
 }
+LABELS = {"reference": "reference loop", "torch-layers": "wgan with torch's layers"}  # --against: what is timed
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -141,8 +145,9 @@ def trainer_iterations(trainer: Trainer) -> Callable[[int], None]:
 
 def reference_iterations(trainer: Trainer) -> Callable[[int], None]:
     """``count`` generator iterations of the reference loop of the trainer's configuration, on copies of its
-    initial models in the default memory layout (channels-last weights are one of the trainer's choices)."""
-    generator, critic = (copy.deepcopy(module).to(memory_format=torch.contiguous_format)
+    initial models as the published code builds them: torch's own convolution layers, in the default memory layout
+    (channels-last weights and the DCGAN's dense layers as matrix products are the trainer's choices)."""
+    generator, critic = (torch_layers_(copy.deepcopy(module)).to(memory_format=torch.contiguous_format)
                          for module in (trainer.generator, trainer.critic))
     loop = reference_loop(trainer.config, generator, critic, trainer.sampler)
 
@@ -152,6 +157,15 @@ def reference_iterations(trainer: Trainer) -> Callable[[int], None]:
         _wait(trainer.device)
 
     return iterate
+
+
+def torch_layer_iterations(config: wgan.Config, world) -> Callable[[int], None]:
+    """``count`` generator iterations of a second trainer of the same configuration and initial models whose
+    DCGAN dense layers are torch's convolutions (:mod:`wgan.models.dense_convs`): what those layers gain."""
+    trainer = _assemble(config, lambda: None, scores=False, world=world)
+    torch_layers_(trainer.generator)
+    torch_layers_(trainer.critic)
+    return trainer_iterations(trainer)
 
 
 def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int) -> dict[str, dict]:
@@ -177,7 +191,7 @@ def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int) -
 
 
 def results(trainer: Trainer, figures: dict[str, dict], peak: float) -> dict:
-    """The figures as one flat record: ours, and the reference's beside it when it was timed."""
+    """The figures as one flat record: ours, and the compared loop's beside it when one was timed."""
     config, world = trainer.config, trainer.world
     result = {
         "machine": machine_name(trainer.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -193,8 +207,9 @@ def results(trainer: Trainer, figures: dict[str, dict], peak: float) -> dict:
                    f"{prefix}gflop_per_iteration_per_process": flops / 1e9,
                    f"{prefix}achieved_gflops_per_process": rate * flops / 1e9,
                    f"{prefix}fraction_of_peak": rate * flops / peak}
-    if "reference" in figures:
-        result["speedup"] = result["iterations_per_second"] / result["reference_iterations_per_second"]
+    for name in figures.keys() - {"wgan"}:  # the loop compared with, if any
+        result["against"] = name
+        result["speedup"] = result["iterations_per_second"] / result[f"{name}_iterations_per_second"]
     if world.size > 1:
         seconds = all_reduce_seconds(trainer)
         result |= {"all_reduce_seconds_per_iteration": seconds,
@@ -209,7 +224,8 @@ def report(result: dict) -> None:
           f"batch {result['batch_size']}, n_critic {result['n_critic']}, {result['precision']}"
           + (", compiled" if result["compile"] else ""))
     print(f"matmul peak ({result['precision']}): {result['matmul_peak_gflops']:.0f} GFLOP/s")
-    for prefix, name in (("", "wgan"), ("reference_", "reference loop")):
+    compared = LABELS.get(result.get("against"))
+    for prefix, name in (("", "wgan"), (f"{result.get('against')}_", compared)):
         if f"{prefix}iterations_per_second" not in result:
             continue
         print(f"{name}: {result[f'{prefix}iterations_per_second']:.2f} generator iterations/s (windows: "
@@ -219,7 +235,7 @@ def report(result: dict) -> None:
               f"{result[f'{prefix}fraction_of_peak']:.0%} of the peak; first iteration "
               f"{result[f'{prefix}first_iteration_seconds']:.1f} s")
     if "speedup" in result:
-        print(f"wgan / reference loop: {result['speedup']:.2f}x")
+        print(f"wgan / {compared}: {result['speedup']:.2f}x")
     if "all_reduce_share" in result:
         print(f"gradient all-reduces: {1000 * result['all_reduce_seconds_per_iteration']:.1f} ms per iteration, "
               f"{result['all_reduce_share']:.0%} of it (timed alone)")
@@ -236,8 +252,9 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
     parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
-    parser.add_argument("--against", choices=("reference",), help="also time the reference loop of the "
-                        "configuration (wgan.reference_loops), windows alternating with ours, and print the ratio")
+    parser.add_argument("--against", choices=tuple(LABELS), help="also time, windows alternating with ours, the "
+                        "reference loop of the configuration (wgan.reference_loops) or our trainer with torch's "
+                        "layers for the DCGAN's dense ones (wgan.models.dense_convs), and print the ratio")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
     args = parser.parse_args()
@@ -250,8 +267,10 @@ def main() -> None:
     with joined() as world:
         trainer = _assemble(config, lambda: None, scores=False, world=world)
         loops = {"wgan": trainer_iterations(trainer)}
-        if args.against:
+        if args.against == "reference":
             loops["reference"] = reference_iterations(trainer)
+        elif args.against == "torch-layers":
+            loops["torch-layers"] = torch_layer_iterations(config, world)
         figures = measure(loops, args.window, args.warmup)
         result = results(trainer, figures, matmul_peak(DTYPES[config.precision], trainer.device))
         result["config"] = args.config

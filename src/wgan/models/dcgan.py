@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import WganError
+from .dense_convs import OnePixelConvTranspose2d, WholeInputConv2d
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
@@ -80,10 +81,11 @@ def _upsample(in_channels: int, out_channels: int, batch_norm: bool) -> list[nn.
 def _transposed_generator(latent_dim: int, channels: int, widths: list[int], batch_norm: bool) -> nn.Sequential:
     """ConvT 1x1 -> 4x4 to widths[0] channels, ConvT(4, 2, 1) through widths[1:], ConvT(4, 2, 1) to images, tanh.
 
-    The side is 4 * 2^len(widths): each hidden width after the first and the output layer double it once.
+    The side is 4 * 2^len(widths): each hidden width after the first and the output layer double it once. The
+    first layer is a matrix product (:mod:`wgan.models.dense_convs`), as is the critic's last.
     """
     norm = [nn.BatchNorm2d(widths[0])] if batch_norm else []
-    layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False), *norm, nn.ReLU()]
+    layers: list[nn.Module] = [OnePixelConvTranspose2d(latent_dim, widths[0], 4), *norm, nn.ReLU()]
     for inputs, outputs in zip(widths, widths[1:]):
         layers += _upsample(inputs, outputs, batch_norm)
     layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
@@ -149,7 +151,7 @@ class DCGANCritic(nn.Module):
             layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), *conv_norm(norm, 2 * width),
                        nn.LeakyReLU(LEAKY_SLOPE)]
             width, side = 2 * width, side // 2
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
+        layers.append(WholeInputConv2d(width, 1, 4))
         self.net = dcgan_init_(nn.Sequential(*layers))
         self.piecewise_linear = norm == "none"
 
