@@ -207,9 +207,10 @@ def results(trainer: Trainer, figures: dict[str, dict], peak: float) -> dict:
                    f"{prefix}gflop_per_iteration_per_process": flops / 1e9,
                    f"{prefix}achieved_gflops_per_process": rate * flops / 1e9,
                    f"{prefix}fraction_of_peak": rate * flops / peak}
-    for name in figures.keys() - {"wgan"}:  # the loop compared with, if any
-        result["against"] = name
-        result["speedup"] = result["iterations_per_second"] / result[f"{name}_iterations_per_second"]
+    against = next(iter(figures.keys() - {"wgan"}), None)  # the loop compared with, if any
+    if against:
+        result |= {"against": against,
+                   "speedup": result["iterations_per_second"] / result[f"{against}_iterations_per_second"]}
     if world.size > 1:
         seconds = all_reduce_seconds(trainer)
         result |= {"all_reduce_seconds_per_iteration": seconds,
@@ -224,9 +225,9 @@ def report(result: dict) -> None:
           f"batch {result['batch_size']}, n_critic {result['n_critic']}, {result['precision']}"
           + (", compiled" if result["compile"] else ""))
     print(f"matmul peak ({result['precision']}): {result['matmul_peak_gflops']:.0f} GFLOP/s")
-    compared = LABELS.get(result.get("against"))
-    for prefix, name in (("", "wgan"), (f"{result.get('against')}_", compared)):
-        if f"{prefix}iterations_per_second" not in result:
+    against = result.get("against")
+    for prefix, name in (("", "wgan"), (f"{against}_", LABELS.get(against))):
+        if f"{prefix}iterations_per_second" not in result:  # nothing compared with
             continue
         print(f"{name}: {result[f'{prefix}iterations_per_second']:.2f} generator iterations/s (windows: "
               f"{', '.join(f'{r:.2f}' for r in result[f'{prefix}windows'])}); "
@@ -235,7 +236,7 @@ def report(result: dict) -> None:
               f"{result[f'{prefix}fraction_of_peak']:.0%} of the peak; first iteration "
               f"{result[f'{prefix}first_iteration_seconds']:.1f} s")
     if "speedup" in result:
-        print(f"wgan / {compared}: {result['speedup']:.2f}x")
+        print(f"wgan / {LABELS[against]}: {result['speedup']:.2f}x")
     if "all_reduce_share" in result:
         print(f"gradient all-reduces: {1000 * result['all_reduce_seconds_per_iteration']:.1f} ms per iteration, "
               f"{result['all_reduce_share']:.0%} of it (timed alone)")
