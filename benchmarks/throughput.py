@@ -15,10 +15,11 @@ alike.
 ``--against reference`` also times the reference loop of the configuration (:mod:`wgan.reference_loops`: the
 published code's structure, on copies of the same initial models with torch's own layers in the default memory
 layout), its windows alternating with ours in the same process, and prints both rates and their ratio.
-``--against torch-layers`` times our trainer beside itself with the DCGAN's two dense layers as torch's
-convolutions instead of matrix products (:mod:`wgan.models.dense_convs`).
+``--against torch-layers`` times our trainer beside itself with torch's convolutions in place of the DCGAN layers
+of :mod:`wgan.models.fast_convs` (the dense layers as matrix products, the image-side layers by space-to-depth).
 
-Prints generator iterations/s (median of 3 timed windows after a warm-up), the FLOPs of one generator iteration
+Prints generator iterations/s (median of the timed windows after a warm-up; with ``--against``, the ratio is the
+median of the ratios of the rounds' adjacent windows), the FLOPs of one generator iteration
 (matmul and convolution FLOPs, forward and backward, counted over one real iteration), the matmul peak of this
 machine in the same dtype (a large square matmul, measured in the same process) and the fraction of that peak
 the training reaches. Under torchrun, each rank trains its share of every batch; the figures are rank 0's, and
@@ -46,7 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import wgan
 from wgan.api import _assemble
 from wgan.distributed import joined
-from wgan.models.dense_convs import torch_layers_
+from wgan.models.fast_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
 
@@ -146,7 +147,7 @@ def trainer_iterations(trainer: Trainer) -> Callable[[int], None]:
 def reference_iterations(trainer: Trainer) -> Callable[[int], None]:
     """``count`` generator iterations of the reference loop of the trainer's configuration, on copies of its
     initial models as the published code builds them: torch's own convolution layers, in the default memory layout
-    (channels-last weights and the DCGAN's dense layers as matrix products are the trainer's choices)."""
+    (channels-last weights and the layers of wgan.models.fast_convs are the trainer's choices)."""
     generator, critic = (torch_layers_(copy.deepcopy(module)).to(memory_format=torch.contiguous_format)
                          for module in (trainer.generator, trainer.critic))
     loop = reference_loop(trainer.config, generator, critic, trainer.sampler)
@@ -161,16 +162,17 @@ def reference_iterations(trainer: Trainer) -> Callable[[int], None]:
 
 def torch_layer_iterations(config: wgan.Config, world) -> Callable[[int], None]:
     """``count`` generator iterations of a second trainer of the same configuration and initial models whose
-    DCGAN dense layers are torch's convolutions (:mod:`wgan.models.dense_convs`): what those layers gain."""
+    layers of :mod:`wgan.models.fast_convs` are torch's convolutions: what those layers gain."""
     trainer = _assemble(config, lambda: None, scores=False, world=world)
     torch_layers_(trainer.generator)
     torch_layers_(trainer.critic)
     return trainer_iterations(trainer)
 
 
-def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int) -> dict[str, dict]:
-    """Each loop's rate (median of 3 windows, the loops' windows alternating so that a slow spell of a shared
-    machine falls on both), its FLOPs per generator iteration and the time of its first iteration."""
+def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int, windows: int) -> dict[str, dict]:
+    """Each loop's rate (median of ``windows`` windows), its FLOPs per generator iteration and the time of its
+    first iteration. The loops' windows alternate, in rounds of one window each whose order flips from one round
+    to the next, so that a slow spell of a shared machine falls on all of them."""
     figures = {}
     for name, iterate in loops.items():
         started = time.perf_counter()
@@ -180,8 +182,8 @@ def measure(loops: dict[str, Callable[[int], None]], window: int, warmup: int) -
         with FlopCount() as counter:
             iterate(1)
         figures[name] = {"windows": [], "flops": counter.total, "first_iteration_seconds": first_iteration}
-    for _ in range(3):
-        for name, iterate in loops.items():
+    for round_ in range(windows):
+        for name, iterate in (loops.items() if round_ % 2 == 0 else reversed(loops.items())):
             start = time.perf_counter()
             iterate(window)
             figures[name]["windows"].append(window / (time.perf_counter() - start))
@@ -209,8 +211,8 @@ def results(trainer: Trainer, figures: dict[str, dict], peak: float) -> dict:
                    f"{prefix}fraction_of_peak": rate * flops / peak}
     against = next(iter(figures.keys() - {"wgan"}), None)  # the loop compared with, if any
     if against:
-        result |= {"against": against,
-                   "speedup": result["iterations_per_second"] / result[f"{against}_iterations_per_second"]}
+        rounds = zip(figures["wgan"]["windows"], figures[against]["windows"])  # each round's two windows, adjacent
+        result |= {"against": against, "speedup": statistics.median(ours / theirs for ours, theirs in rounds)}
     if world.size > 1:
         seconds = all_reduce_seconds(trainer)
         result |= {"all_reduce_seconds_per_iteration": seconds,
@@ -236,7 +238,7 @@ def report(result: dict) -> None:
               f"{result[f'{prefix}fraction_of_peak']:.0%} of the peak; first iteration "
               f"{result[f'{prefix}first_iteration_seconds']:.1f} s")
     if "speedup" in result:
-        print(f"wgan / {LABELS[against]}: {result['speedup']:.2f}x")
+        print(f"wgan / {LABELS[against]}: {result['speedup']:.2f}x (median of the rounds' ratios)")
     if "all_reduce_share" in result:
         print(f"gradient all-reduces: {1000 * result['all_reduce_seconds_per_iteration']:.1f} ms per iteration, "
               f"{result['all_reduce_share']:.0%} of it (timed alone)")
@@ -251,11 +253,13 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the forward passes")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
+    parser.add_argument("--windows", type=int, default=3, help="timed windows per loop; with --against, many "
+                        "short windows make the ratio robust to a shared machine's changing speed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
     parser.add_argument("--against", choices=tuple(LABELS), help="also time, windows alternating with ours, the "
                         "reference loop of the configuration (wgan.reference_loops) or our trainer with torch's "
-                        "layers for the DCGAN's dense ones (wgan.models.dense_convs), and print the ratio")
+                        "convolutions for the DCGAN layers of wgan.models.fast_convs, and print the ratio")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
     args = parser.parse_args()
@@ -272,7 +276,7 @@ def main() -> None:
             loops["reference"] = reference_iterations(trainer)
         elif args.against == "torch-layers":
             loops["torch-layers"] = torch_layer_iterations(config, world)
-        figures = measure(loops, args.window, args.warmup)
+        figures = measure(loops, args.window, args.warmup, args.windows)
         result = results(trainer, figures, matmul_peak(DTYPES[config.precision], trainer.device))
         result["config"] = args.config
     if world.is_writer:

@@ -20,11 +20,11 @@ scales N(1, 0.02), batch-norm shifts 0.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import WganError
-from .dense_convs import OnePixelConvTranspose2d, WholeInputConv2d
+from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d, StridedConv2d,
+                         StridedConvTranspose2d, WholeInputConv2d, conv_transpose)
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
@@ -75,20 +75,21 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
 def _upsample(in_channels: int, out_channels: int, batch_norm: bool) -> list[nn.Module]:
     """ConvT(4, 2, 1): doubles the side. Then batch norm (optional) and ReLU."""
     norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
-    return [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False), *norm, nn.ReLU()]
+    return [StridedConvTranspose2d(in_channels, out_channels), *norm, nn.ReLU()]
 
 
 def _transposed_generator(latent_dim: int, channels: int, widths: list[int], batch_norm: bool) -> nn.Sequential:
     """ConvT 1x1 -> 4x4 to widths[0] channels, ConvT(4, 2, 1) through widths[1:], ConvT(4, 2, 1) to images, tanh.
 
     The side is 4 * 2^len(widths): each hidden width after the first and the output layer double it once. The
-    first layer is a matrix product (:mod:`wgan.models.dense_convs`), as is the critic's last.
+    first layer is a matrix product and the last a stride-1 convolution with depth-to-space
+    (:mod:`wgan.models.fast_convs`), as the critic's last and first.
     """
     norm = [nn.BatchNorm2d(widths[0])] if batch_norm else []
     layers: list[nn.Module] = [OnePixelConvTranspose2d(latent_dim, widths[0], 4), *norm, nn.ReLU()]
     for inputs, outputs in zip(widths, widths[1:]):
         layers += _upsample(inputs, outputs, batch_norm)
-    layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+    layers += [SpaceToDepthConvTranspose2d(widths[-1], channels), nn.Tanh()]
     return dcgan_init_(nn.Sequential(*layers))
 
 
@@ -146,9 +147,9 @@ class DCGANCritic(nn.Module):
     def __init__(self, channels: int, image_size: int, width: int = 64, norm: str = "none"):
         super().__init__()
         side = check_image_size(image_size) // 2
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(LEAKY_SLOPE)]
+        layers: list[nn.Module] = [SpaceToDepthConv2d(channels, width), nn.LeakyReLU(LEAKY_SLOPE)]
         while side > 4:
-            layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), *conv_norm(norm, 2 * width),
+            layers += [StridedConv2d(width, 2 * width), *conv_norm(norm, 2 * width),
                        nn.LeakyReLU(LEAKY_SLOPE)]
             width, side = 2 * width, side // 2
         layers.append(WholeInputConv2d(width, 1, 4))
@@ -178,7 +179,6 @@ class DCGANCritic(nn.Module):
         output = convs[-1].weight if scale is None else convs[-1].weight * scale
         gradient = output.to(slopes[-1].dtype).expand(len(x), -1, -1, -1)
         for conv, slope in zip(reversed(convs[:-1]), reversed(slopes)):
-            gradient = F.conv_transpose2d(gradient * slope, conv.weight.to(slope.dtype), stride=conv.stride,
-                                          padding=conv.padding)
+            gradient = conv_transpose(conv, gradient * slope)
         return gradient
 

@@ -1,0 +1,176 @@
+"""The DCGAN's convolutions in the forms oneDNN computes fastest, each equal to torch's layer.
+
+Two layers of the DCGAN (Radford et al. 2016; the official WGAN code's ``DCGAN_G`` and ``DCGAN_D``) are dense
+maps written as convolutions:
+
+* the generator's first layer, ConvTranspose(latent, C, k, 1, 0) on the noise seen as a 1x1 map:
+  out[n, c, i, j] = sum_l z[n, l] W[l, c, i, j], i.e. out = z W with W viewed as (latent, C k k);
+* the critic's last layer, Conv(C, 1, k, 1, 0) on a k x k map: f(x)[n] = sum_{c,i,j} W[0, c, i, j] x[n, c, i, j],
+  i.e. f = x W^T with x and W flattened.
+
+Two more touch the image, with its one to three channels: the critic's first layer, Conv(channels, C, 4, 2, 1),
+and the generator's last, ConvTranspose(C, channels, 4, 2, 1). A stride-2 4x4 convolution is a stride-1 2x2
+convolution of the padded input rearranged by space-to-depth (each 2x2 block of pixels becomes 4 channels):
+
+    y[n, o, i, j] = sum_{c,a,b,u,v} W[o, c, 2u + a, 2v + b] s[n, (c, a, b), i + u, j + v],
+    s[n, (c, a, b), p, q] = pad(x)[n, c, 2p + a, 2q + b],
+
+and the transposed convolution is its adjoint: a stride-1 transposed convolution, depth-to-space, then the
+padding cropped. With one input channel oneDNN runs the stride-1 forms about twice as fast as the strided ones.
+
+The hidden stride-2 layers stay torch's convolutions, except that in bf16 on the CPU their weight gradients are
+matrix products (:mod:`wgan.models.matmul_weight_gradients`).
+
+Together these make a DCGAN 32 WGAN iteration 1.27x faster in bf16 and 1.06x in float32 than with torch's layers
+(``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX, 2026-12-02; docs/BENCHMARKS.md).
+The classes here keep torch's layer, its parameter and its state-dict entry, and compute the same function
+another way. The dense forms flatten in (height, width, channel) order, in which channels-last tensors are
+already laid out, so that neither the activations nor the weights are copied. :func:`torch_layers_` turns them
+back into torch's own layers, as the published code builds them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import matmul_weight_gradients
+
+
+class OnePixelConvTranspose2d(nn.ConvTranspose2d):
+    """ConvTranspose2d(in_channels, out_channels, kernel_size, stride 1, padding 0, no bias) for 1x1 inputs:
+    (n, in_channels, 1, 1) -> (n, out_channels, kernel_size, kernel_size), as one matrix product (channels-last
+    output)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=False)
+
+    def forward(self, z: Tensor) -> Tensor:
+        height, width = self.kernel_size
+        weight = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)  # (in, height * width * out)
+        out = z.reshape(len(z), self.in_channels) @ weight
+        return out.view(len(z), height, width, self.out_channels).permute(0, 3, 1, 2)
+
+
+class WholeInputConv2d(nn.Conv2d):
+    """Conv2d(in_channels, out_channels, kernel_size, stride 1, padding 0, no bias) for inputs of the kernel's
+    size: (n, in_channels, kernel_size, kernel_size) -> (n, out_channels, 1, 1), as one matrix product."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2:] != self.kernel_size:
+            raise ValueError(f"{type(self).__name__} takes inputs of its kernel's size {tuple(self.kernel_size)}, "
+                             f"got {tuple(x.shape[-2:])}")
+        inputs = x.permute(0, 2, 3, 1).reshape(len(x), -1)
+        weight = self.weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+        return (inputs @ weight.T).view(len(x), self.out_channels, 1, 1)
+
+
+def space_to_depth(x: Tensor) -> Tensor:
+    """s[n, (c, a, b), p, q] = pad(x)[n, c, 2p + a, 2q + b]: (n, c, h, w) padded by one pixel on each side ->
+    (n, 4c, h/2 + 1, w/2 + 1), channels-last, in one copy. ``h`` and ``w`` are even."""
+    n, channels, height, width = x.shape
+    rows, columns = height // 2 + 1, width // 2 + 1
+    blocks = F.pad(x, (1, 1, 1, 1)).view(n, channels, rows, 2, columns, 2)
+    return blocks.permute(0, 2, 4, 1, 3, 5).reshape(n, rows, columns, 4 * channels).permute(0, 3, 1, 2)
+
+
+def depth_to_space(s: Tensor) -> Tensor:
+    """The adjoint of :func:`space_to_depth`: (n, 4c, p, q) -> (n, c, 2p - 2, 2q - 2), the blocks put back in
+    place and the one-pixel border (the padding) dropped."""
+    n, depth, height, width = s.shape
+    blocks = s.view(n, depth // 4, 2, 2, height, width).permute(0, 4, 2, 5, 3, 1)
+    pixels = blocks.reshape(n, 2 * height, 2 * width, depth // 4)[:, 1:-1, 1:-1]
+    return pixels.permute(0, 3, 1, 2)
+
+
+def _stride_one_kernel(weight: Tensor) -> Tensor:
+    """W'[o, (c, a, b), u, v] = W[o, c, 2u + a, 2v + b]: a (o, c, 4, 4) kernel -> (o, 4c, 2, 2)."""
+    outputs, inputs = weight.shape[:2]
+    return weight.view(outputs, inputs, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(outputs, 4 * inputs, 2, 2)
+
+
+class SpaceToDepthConv2d(nn.Conv2d):
+    """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias), computed as a 2x2 stride-1
+    convolution of :func:`space_to_depth` of the input: for the critic's first layer, on the image's channels."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(space_to_depth(x), _stride_one_kernel(self.weight))
+
+    def adjoint(self, y: Tensor) -> Tensor:
+        """The adjoint map, ConvTranspose(out_channels, in_channels, 4, 2, 1) with this weight, applied to
+        ``y``: the convolution's input gradient for the output gradient ``y`` (see the module's docstring)."""
+        return depth_to_space(F.conv_transpose2d(y, _stride_one_kernel(self.weight).to(y.dtype)))
+
+
+class SpaceToDepthConvTranspose2d(nn.ConvTranspose2d):
+    """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias), computed as a 2x2 stride-1
+    transposed convolution followed by :func:`depth_to_space`: for the generator's last layer, to the image's
+    channels."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return depth_to_space(F.conv_transpose2d(y, _stride_one_kernel(self.weight)))
+
+
+class StridedConv2d(nn.Conv2d):
+    """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the critic's hidden layers. In bf16 on
+    the CPU its weight gradient is a matrix product (:mod:`wgan.models.matmul_weight_gradients`)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not matmul_weight_gradients.pays(x):
+            return super().forward(x)
+        return matmul_weight_gradients.conv2d(x, self.weight)
+
+    def adjoint(self, y: Tensor) -> Tensor:
+        """The transposed convolution with this weight applied to ``y``, in ``y``'s dtype (see
+        :meth:`SpaceToDepthConv2d.adjoint`), with the same weight gradient."""
+        if not matmul_weight_gradients.pays(y):
+            return F.conv_transpose2d(y, self.weight.to(y.dtype), stride=2, padding=1)
+        return matmul_weight_gradients.conv_transpose2d(y, self.weight)
+
+
+class StridedConvTranspose2d(nn.ConvTranspose2d):
+    """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the generator's hidden
+    layers. In bf16 on the CPU its weight gradient is a matrix product (:mod:`wgan.models.matmul_weight_gradients`)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+
+    def forward(self, y: Tensor) -> Tensor:
+        if not matmul_weight_gradients.pays(y):
+            return super().forward(y)
+        return matmul_weight_gradients.conv_transpose2d(y, self.weight)
+
+
+def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
+    """The adjoint of the convolution ``conv`` (its input gradient for the output gradient ``y``), computed in
+    ``y``'s dtype: the transposed convolution with its weight, stride and padding."""
+    if isinstance(conv, (SpaceToDepthConv2d, StridedConv2d)):
+        return conv.adjoint(y)
+    return F.conv_transpose2d(y, conv.weight.to(y.dtype), stride=conv.stride, padding=conv.padding)
+
+
+_TORCH_LAYERS = {OnePixelConvTranspose2d: nn.ConvTranspose2d, WholeInputConv2d: nn.Conv2d,
+                 SpaceToDepthConv2d: nn.Conv2d, SpaceToDepthConvTranspose2d: nn.ConvTranspose2d,
+                 StridedConv2d: nn.Conv2d, StridedConvTranspose2d: nn.ConvTranspose2d}
+
+
+def torch_layers_(module: nn.Module) -> nn.Module:
+    """Turn each layer of this module inside ``module`` into torch's own layer, in place (the same parameters
+    and function, computed by torch's convolution, as the published code builds it). Returns ``module``."""
+    for layer in module.modules():
+        if type(layer) in _TORCH_LAYERS:
+            layer.__class__ = _TORCH_LAYERS[type(layer)]  # the subclasses add no state: only the forward changes
+    return module

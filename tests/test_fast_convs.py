@@ -1,0 +1,143 @@
+"""The DCGAN's convolutions computed other ways (dense layers as matrix products, image-side layers by space-to-depth,
+bf16 weight gradients as matrix products) equal torch's convolutions, values and gradients."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wgan.models.dcgan import DCGANCritic, DCGANGenerator
+from wgan.models import matmul_weight_gradients
+from wgan.models.fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d,
+                                    StridedConv2d, StridedConvTranspose2d, WholeInputConv2d, conv_transpose,
+                                    torch_layers_)
+
+LAYOUTS = (torch.contiguous_format, torch.channels_last)
+
+
+def _values_and_gradients(layer: nn.Module, forward, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    x = x.detach().clone().requires_grad_()
+    out = forward(x)
+    out.backward(torch.arange(out.numel(), dtype=out.dtype).reshape(out.shape).sin())
+    gradients = layer.weight.grad.clone(), x.grad
+    layer.weight.grad = None
+    return out.detach(), *gradients
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_one_pixel_transposed_convolution_equals_torchs_on_a_1x1_map(layout):
+    torch.manual_seed(0)
+    layer = OnePixelConvTranspose2d(10, 6, 4).to(memory_format=layout)
+    z = torch.randn(5, 10, 1, 1)
+    ours = _values_and_gradients(layer, layer, z)
+    torchs = _values_and_gradients(layer, lambda x: F.conv_transpose2d(x, layer.weight), z)
+    assert ours[0].shape == (5, 6, 4, 4)
+    for mine, reference in zip(ours, torchs):
+        torch.testing.assert_close(mine, reference)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_whole_input_convolution_equals_torchs_on_a_map_of_the_kernels_size(layout):
+    torch.manual_seed(0)
+    layer = WholeInputConv2d(7, 3, 4).to(memory_format=layout)
+    x = torch.randn(5, 7, 4, 4).to(memory_format=layout)
+    ours = _values_and_gradients(layer, layer, x)
+    torchs = _values_and_gradients(layer, lambda x: F.conv2d(x, layer.weight), x)
+    assert ours[0].shape == (5, 3, 1, 1)
+    for mine, reference in zip(ours, torchs):
+        torch.testing.assert_close(mine, reference)
+
+
+def test_whole_input_convolution_refuses_a_map_of_another_size():
+    with pytest.raises(ValueError, match=r"kernel's size \(4, 4\), got \(8, 8\)"):
+        WholeInputConv2d(2, 1, 4)(torch.zeros(1, 2, 8, 8))
+
+
+def _torchs_transpose(layer: nn.Module):
+    return lambda y: F.conv_transpose2d(y, layer.weight, stride=2, padding=1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("channels", (1, 3))
+def test_space_to_depth_layers_equal_torchs_strided_convolution_and_its_transpose(layout, channels):
+    torch.manual_seed(0)
+    conv = SpaceToDepthConv2d(channels, 8).to(memory_format=layout)
+    x = torch.randn(5, channels, 16, 12).to(memory_format=layout)
+    ours = _values_and_gradients(conv, conv, x)
+    torchs = _values_and_gradients(conv, lambda x: F.conv2d(x, conv.weight, stride=2, padding=1), x)
+    assert ours[0].shape == (5, 8, 8, 6)
+    for mine, reference in zip(ours, torchs):
+        torch.testing.assert_close(mine, reference)
+    y = torch.randn(5, 8, 8, 6).to(memory_format=layout)
+    adjoint = _values_and_gradients(conv, lambda y: conv_transpose(conv, y), y)
+    torchs = _values_and_gradients(conv, _torchs_transpose(conv), y)
+    for mine, reference in zip(adjoint, torchs):
+        torch.testing.assert_close(mine, reference)
+    upsampling = SpaceToDepthConvTranspose2d(8, channels).to(memory_format=layout)
+    ours = _values_and_gradients(upsampling, upsampling, y)
+    torchs = _values_and_gradients(upsampling, _torchs_transpose(upsampling), y)
+    assert ours[0].shape == (5, channels, 16, 12)
+    for mine, reference in zip(ours, torchs):
+        torch.testing.assert_close(mine, reference)
+
+
+@pytest.mark.parametrize("side", (4, 8, 16))
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_weight_gradient_as_a_matrix_product_equals_torchs(side, layout):
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 2 * side, 2 * side).to(memory_format=layout)
+    dy = torch.randn(3, 10, side, side).to(memory_format=layout)
+    expected = torch.nn.grad.conv2d_weight(x, (10, 6, 4, 4), dy, stride=2, padding=1)
+    # sums of up to 3 * 16 * 16 products of N(0, 1) values (about 30 in size), in another order: float32 rounding
+    torch.testing.assert_close(matmul_weight_gradients.conv_weight_gradient(x, dy), expected, rtol=1e-4, atol=1e-4)
+
+
+def _bf16_values_and_gradients(layer: nn.Module, forward, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    with torch.autocast("cpu", torch.bfloat16):
+        return _values_and_gradients(layer, forward, x)
+
+
+@pytest.mark.parametrize("side", (4, 8, 16))
+def test_strided_layers_in_bf16_take_weight_gradients_as_matrix_products_up_to_8x8_maps(side, monkeypatch):
+    """Values and gradients as torch's in bf16 (float32 sums rounded once: equal up to bf16's rounding), and the
+    matrix product used exactly where the output map of the convolution has at most 8x8 pixels."""
+    products = []
+    product = matmul_weight_gradients.conv_weight_gradient
+    monkeypatch.setattr(matmul_weight_gradients, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
+    torch.manual_seed(0)
+    conv, upsampling = StridedConv2d(8, 16), StridedConvTranspose2d(16, 8)
+    x = torch.randn(4, 8, 2 * side, 2 * side).to(memory_format=torch.channels_last)
+    y = torch.randn(4, 16, side, side).to(memory_format=torch.channels_last)
+    cases = [(conv, conv, lambda x: F.conv2d(x, conv.weight, stride=2, padding=1), x),
+             (conv, lambda y: conv_transpose(conv, y), _torchs_transpose(conv), y),
+             (upsampling, upsampling, _torchs_transpose(upsampling), y)]
+    for layer, ours, torchs, inputs in cases:
+        for mine, reference in zip(_bf16_values_and_gradients(layer, ours, inputs),
+                                   _bf16_values_and_gradients(layer, torchs, inputs)):
+            assert mine.dtype == reference.dtype
+            torch.testing.assert_close(mine, reference, rtol=1.6e-2, atol=1e-2 * reference.abs().max().item())
+    assert len(products) == (3 if side <= 8 else 0)
+    _values_and_gradients(conv, conv, x)  # float32: oneDNN's kernels
+    assert len(products) == (3 if side <= 8 else 0)
+
+
+def test_torch_layers_gives_torchs_layers_computing_the_same_function_with_the_same_parameters():
+    torch.manual_seed(0)
+    generator, critic = DCGANGenerator(16, 1, 32, width=8), DCGANCritic(1, 32, width=8)
+    plain_generator, plain_critic = torch_layers_(copy.deepcopy(generator)), torch_layers_(copy.deepcopy(critic))
+    ours = [type(layer) for layer in [*generator.modules(), *critic.modules()]]
+    assert {OnePixelConvTranspose2d, StridedConvTranspose2d, SpaceToDepthConvTranspose2d, SpaceToDepthConv2d,
+            StridedConv2d, WholeInputConv2d} <= set(ours)
+    torchs = {type(layer) for layer in [*plain_generator.modules(), *plain_critic.modules()]}
+    assert torchs & {nn.Conv2d, nn.ConvTranspose2d} == {nn.Conv2d, nn.ConvTranspose2d}
+    assert not torchs & set(ours) - {nn.Sequential, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.BatchNorm2d,
+                                      type(generator), type(critic)}
+    z = torch.randn(4, 16)
+    images = generator(z)
+    torch.testing.assert_close(plain_generator(z), images)
+    torch.testing.assert_close(plain_critic(images), critic(images))
+    assert plain_critic.state_dict().keys() == critic.state_dict().keys()
+    weight = critic.net[-1].weight
+    assert torch_layers_(critic).net[-1].weight is weight  # in place: an optimiser's parameters stay its own
