@@ -311,6 +311,18 @@ def test_zero_clip_is_fine_for_algorithms_that_do_not_clip():
     assert make_config(algorithm="wgan-gp", clip=0.0).clip == 0.0
 
 
+@pytest.mark.parametrize("algorithm", ["gan", "gan-ns", "wgan-gp", "wgan-lp"])
+def test_a_clip_bound_for_an_algorithm_that_does_not_clip_is_an_error_not_ignored(algorithm):
+    message = _error(algorithm=algorithm, clip=0.05)
+    assert "clip 0.05 has no effect" in message and algorithm in message and "wgan" in message
+
+
+@pytest.mark.parametrize("algorithm", ["gan", "gan-ns", "wgan"])
+def test_a_penalty_weight_for_an_algorithm_without_a_penalty_is_an_error_not_ignored(algorithm):
+    message = _error(algorithm=algorithm, penalty_weight=10)
+    assert "penalty_weight 10" in message and algorithm in message and "wgan-gp" in message
+
+
 @pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan-lp"])
 def test_batch_norm_critic_with_a_gradient_penalty_is_an_error(algorithm):
     message = _error(algorithm=algorithm, critic_norm="batch")

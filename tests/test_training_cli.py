@@ -149,6 +149,7 @@ BAD_INPUTS = {
     "unknown algorithm": (["--algorithm", "wgan-xx"], "unknown algorithm"),
     "negative lr": (["--lr", "-1"], "lr must be positive"),
     "zero clip": (["--algorithm", "wgan", "--clip", "0"], "clip must be positive"),
+    "clip without clipping": (["--clip", "-1"], "clip -1.0 has no effect: only wgan clips"),
     "zero batch": (["--batch-size", "0"], "batch_size must be a positive"),
     "zero n_critic": (["--n-critic", "0"], "n_critic must be a positive"),
     "non-numeric flag": (["--lr", "fast"], "invalid float value"),

@@ -71,6 +71,7 @@ ALGORITHM_DEFAULTS: dict[str, AlgorithmDefaults] = {
 _POINT_DATA_PENALTY = {"penalty_weight": 0.1, "lr": 1e-3, "beta1": 0.5, "lr_decay": "linear",
                        "source": "WGAN-GP toy code gan_toy.py (lambda, betas) and our measurements (lr, decay)"}
 POINT_DATA_OVERRIDES: dict[str, dict[str, Any]] = {"wgan-gp": _POINT_DATA_PENALTY, "wgan-lp": _POINT_DATA_PENALTY}
+PENALISED = ("wgan-gp", "wgan-lp")  # the algorithms with a gradient penalty (and penalty_weight)
 
 
 def algorithm_defaults(algorithm: str, data: str) -> AlgorithmDefaults:
@@ -390,7 +391,13 @@ def validate(config: Config) -> None:
              f"Adam betas must lie in [0, 1), got beta1={config.beta1}, beta2={config.beta2}")
     if config.algorithm == "wgan":
         _require(config.clip > 0, f"clip must be positive for wgan (the paper uses 0.01), got {config.clip}")
-    if config.algorithm in ("wgan-gp", "wgan-lp"):
+    else:
+        _require(config.clip == 0, f"clip {config.clip} has no effect: only wgan clips the critic's weights, and "
+                 f"{config.algorithm} does not; leave clip out, or choose the algorithm wgan")
+    if config.algorithm not in PENALISED:
+        _require(config.penalty_weight == 0, f"penalty_weight {config.penalty_weight} has no effect: "
+                 f"{config.algorithm} has no gradient penalty; leave it out, or choose {' or '.join(PENALISED)}")
+    if config.algorithm in PENALISED:
         _require(config.penalty_weight > 0,
                  f"penalty_weight must be positive for {config.algorithm} (the paper uses 10), "
                  f"got {config.penalty_weight}")
