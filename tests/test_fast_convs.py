@@ -12,7 +12,7 @@ from wgan.models.dcgan import DCGANCritic, DCGANGenerator
 from wgan.models import matmul_weight_gradients
 from wgan.models.fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d,
                                     StridedConv2d, StridedConvTranspose2d, WholeInputConv2d, conv_transpose,
-                                    torch_layers_)
+                                    image_conv, torch_layers_)
 
 LAYOUTS = (torch.contiguous_format, torch.channels_last)
 
@@ -81,6 +81,13 @@ def test_space_to_depth_layers_equal_torchs_strided_convolution_and_its_transpos
     assert ours[0].shape == (5, channels, 16, 12)
     for mine, reference in zip(ours, torchs):
         torch.testing.assert_close(mine, reference)
+
+
+def test_the_critics_first_layer_is_space_to_depth_for_one_image_channel_and_torchs_for_three():
+    assert type(image_conv(1, 8)) is SpaceToDepthConv2d and type(image_conv(3, 8)) is nn.Conv2d
+    assert type(DCGANCritic(3, 16, width=8).net[0]) is nn.Conv2d
+    conv = image_conv(3, 8)
+    assert (conv.stride, conv.padding, conv.kernel_size, conv.bias) == ((2, 2), (1, 1), (4, 4), None)
 
 
 @pytest.mark.parametrize("side", (4, 8, 16))

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import WganError
-from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d, StridedConv2d,
-                         StridedConvTranspose2d, WholeInputConv2d, conv_transpose)
+from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConvTranspose2d, StridedConv2d, StridedConvTranspose2d,
+                         WholeInputConv2d, conv_transpose, image_conv)
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
@@ -82,8 +82,8 @@ def _transposed_generator(latent_dim: int, channels: int, widths: list[int], bat
     """ConvT 1x1 -> 4x4 to widths[0] channels, ConvT(4, 2, 1) through widths[1:], ConvT(4, 2, 1) to images, tanh.
 
     The side is 4 * 2^len(widths): each hidden width after the first and the output layer double it once. The
-    first layer is a matrix product and the last a stride-1 convolution with depth-to-space
-    (:mod:`wgan.models.fast_convs`), as the critic's last and first.
+    first layer is a matrix product and the last a stride-1 convolution with depth-to-space, the hidden ones
+    torch's with bf16 weight gradients as matrix products (:mod:`wgan.models.fast_convs`).
     """
     norm = [nn.BatchNorm2d(widths[0])] if batch_norm else []
     layers: list[nn.Module] = [OnePixelConvTranspose2d(latent_dim, widths[0], 4), *norm, nn.ReLU()]
@@ -134,6 +134,7 @@ class DCGANCritic(nn.Module):
     ``DCGAN_D`` of the official WGAN code: Conv(4, 2, 1) to ``width`` channels and LeakyReLU(0.2) (no norm on
     the first layer, as in DCGAN), then Conv(4, 2, 1) layers doubling the channels, each followed by ``norm``
     and LeakyReLU(0.2), down to a 4x4 map of width * image_size / 8 channels, then a 4x4 conv to one score.
+    The layers compute as :mod:`wgan.models.fast_convs` describes (the same function as torch's).
 
     ``norm``: "none" (the default; what gradient penalties need), "layer" (``nn.GroupNorm(1, C)``: per-sample
     normalisation over C, H, W, the WGAN-GP paper's replacement for batch norm) or "batch" (the official WGAN
@@ -147,7 +148,7 @@ class DCGANCritic(nn.Module):
     def __init__(self, channels: int, image_size: int, width: int = 64, norm: str = "none"):
         super().__init__()
         side = check_image_size(image_size) // 2
-        layers: list[nn.Module] = [SpaceToDepthConv2d(channels, width), nn.LeakyReLU(LEAKY_SLOPE)]
+        layers: list[nn.Module] = [image_conv(channels, width), nn.LeakyReLU(LEAKY_SLOPE)]
         while side > 4:
             layers += [StridedConv2d(width, 2 * width), *conv_norm(norm, 2 * width),
                        nn.LeakyReLU(LEAKY_SLOPE)]

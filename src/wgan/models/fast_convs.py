@@ -8,15 +8,16 @@ maps written as convolutions:
 * the critic's last layer, Conv(C, 1, k, 1, 0) on a k x k map: f(x)[n] = sum_{c,i,j} W[0, c, i, j] x[n, c, i, j],
   i.e. f = x W^T with x and W flattened.
 
-Two more touch the image, with its one to three channels: the critic's first layer, Conv(channels, C, 4, 2, 1),
-and the generator's last, ConvTranspose(C, channels, 4, 2, 1). A stride-2 4x4 convolution is a stride-1 2x2
-convolution of the padded input rearranged by space-to-depth (each 2x2 block of pixels becomes 4 channels):
+Two more touch the image, with its one to three channels: the critic's first layer, Conv(channels, C, 4, 2, 1)
+(for one channel only: :func:`image_conv`), and the generator's last, ConvTranspose(C, channels, 4, 2, 1). A
+stride-2 4x4 convolution is a stride-1 2x2 convolution of the padded input rearranged by space-to-depth (each 2x2
+block of pixels becomes 4 channels):
 
     y[n, o, i, j] = sum_{c,a,b,u,v} W[o, c, 2u + a, 2v + b] s[n, (c, a, b), i + u, j + v],
     s[n, (c, a, b), p, q] = pad(x)[n, c, 2p + a, 2q + b],
 
 and the transposed convolution is its adjoint: a stride-1 transposed convolution, depth-to-space, then the
-padding cropped. With one input channel oneDNN runs the stride-1 forms about twice as fast as the strided ones.
+padding cropped. With one image channel oneDNN runs the stride-1 forms about twice as fast as the strided ones.
 
 The hidden stride-2 layers stay torch's convolutions, except that in bf16 on the CPU their weight gradients are
 matrix products (:mod:`wgan.models.matmul_weight_gradients`).
@@ -107,6 +108,15 @@ class SpaceToDepthConv2d(nn.Conv2d):
         """The adjoint map, ConvTranspose(out_channels, in_channels, 4, 2, 1) with this weight, applied to
         ``y``: the convolution's input gradient for the output gradient ``y`` (see the module's docstring)."""
         return depth_to_space(F.conv_transpose2d(y, _stride_one_kernel(self.weight).to(y.dtype)))
+
+
+def image_conv(channels: int, out_channels: int) -> nn.Conv2d:
+    """The critic's first layer, Conv(channels, out_channels, 4, 2, 1), no bias: by space-to-depth for one image
+    channel, where that is faster (bf16 forward 0.48 ms against 1.05, batch 64 at 32x32, Intel Xeon with AMX);
+    torch's for three, where space-to-depth is slower (0.81 against 0.59; float32 2.2 against 0.8)."""
+    if channels == 1:
+        return SpaceToDepthConv2d(channels, out_channels)
+    return nn.Conv2d(channels, out_channels, 4, 2, 1, bias=False)
 
 
 class SpaceToDepthConvTranspose2d(nn.ConvTranspose2d):
