@@ -143,13 +143,6 @@ class StridedConv2d(nn.Conv2d):
             return super().forward(x)
         return matmul_weight_gradients.conv2d(x, self.weight)
 
-    def adjoint(self, y: Tensor) -> Tensor:
-        """The transposed convolution with this weight applied to ``y``, in ``y``'s dtype (see
-        :meth:`SpaceToDepthConv2d.adjoint`), with the same weight gradient."""
-        if not matmul_weight_gradients.pays(y):
-            return F.conv_transpose2d(y, self.weight.to(y.dtype), stride=2, padding=1)
-        return matmul_weight_gradients.conv_transpose2d(y, self.weight)
-
 
 class StridedConvTranspose2d(nn.ConvTranspose2d):
     """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the generator's hidden
@@ -167,8 +160,10 @@ class StridedConvTranspose2d(nn.ConvTranspose2d):
 def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
     """The adjoint of the convolution ``conv`` (its input gradient for the output gradient ``y``), computed in
     ``y``'s dtype: the transposed convolution with its weight, stride and padding."""
-    if isinstance(conv, (SpaceToDepthConv2d, StridedConv2d)):
+    if isinstance(conv, SpaceToDepthConv2d):
         return conv.adjoint(y)
+    if isinstance(conv, StridedConv2d) and matmul_weight_gradients.pays(y):
+        return matmul_weight_gradients.conv_transpose2d(y, conv.weight)
     return F.conv_transpose2d(y, conv.weight.to(y.dtype), stride=conv.stride, padding=conv.padding)
 
 
