@@ -20,7 +20,11 @@ TINY = dict(width=16, depth=2, batch_size=16, eval_samples=200, log_every=1, eva
 
 
 class QuietCritic(nn.Module):
-    """f(x) = 1e-6 * sum(W2 relu(W1 x)): its input gradient, about 1e-8 per entry, underflows in float16."""
+    """f(x) = 1e-6 * sum(W2 relu(W1 x + 1)): its input gradient, about 1e-8 per entry, underflows in float16.
+
+    The hidden bias keeps every pre-activation near 1, so float16's rounding cannot flip a ReLU's slope (a
+    pre-activation within rounding of 0 made the float16 gradient differ from float32's in whole terms).
+    """
 
     def __init__(self):
         super().__init__()
@@ -30,6 +34,7 @@ class QuietCritic(nn.Module):
         with torch.no_grad():
             self.hidden.weight.copy_(torch.randn(32, 8, generator=generator) * 0.05)
             self.out.weight.copy_(torch.randn(1, 32, generator=generator) * 0.05)
+            self.hidden.bias.fill_(1.0)
 
     def forward(self, x):
         return 1e-6 * self.out(torch.relu(self.hidden(x))).float().squeeze(1)

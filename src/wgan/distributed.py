@@ -59,13 +59,18 @@ EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h
 
 class ParallelModule(DistributedDataParallel):
     """DistributedDataParallel that also answers for its module's own attributes (``critic.input_gradient``,
-    ``critic.piecewise_linear``), so that the objectives treat a wrapped critic like the plain one."""
+    ``critic.piecewise_linear``), so that the objectives treat a wrapped critic like the plain one.
+
+    Except ``penalised_loss`` (:mod:`wgan.models.penalised_mlp`): it finds the weight gradient without a
+    forward pass through DistributedDataParallel, whose gradient averaging would then not run; without it the
+    objective takes the autograd path through the wrapper.
+    """
 
     def __getattr__(self, name: str) -> Any:
         try:
             return super().__getattr__(name)
         except AttributeError:
-            if name == "module":  # not set yet: DistributedDataParallel is still being built
+            if name in ("module", "penalised_loss"):  # module: not set yet, the wrapper is still being built
                 raise
             return getattr(self.module, name)
 

@@ -28,10 +28,14 @@ from .randomness import RandomStream
 Stats = dict[str, Tensor]
 
 
+def interpolation_weights(real: Tensor, stream: RandomStream) -> Tensor:
+    """One e ~ U[0, 1] per sample, shaped to broadcast over ``real`` (WGAN-GP Algorithm 1, line 4)."""
+    return stream.uniform(len(real), *(1,) * (real.dim() - 1), dtype=real.dtype)
+
+
 def interpolate(real: Tensor, fake: Tensor, stream: RandomStream) -> Tensor:
     """Points x_hat = e x + (1 - e) G(z) with one e ~ U[0, 1] per sample (WGAN-GP Algorithm 1, line 6)."""
-    e = stream.uniform(len(real), *(1,) * (real.dim() - 1), dtype=real.dtype)
-    return torch.lerp(fake, real, e)
+    return torch.lerp(fake, real, interpolation_weights(real, stream))
 
 
 def uncompiled(module: nn.Module) -> nn.Module:
@@ -165,11 +169,18 @@ class WGANGP(Objective):
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,
                     loss_scale: Tensor | None = None) -> tuple[Tensor, Stats]:
-        critic_real, critic_fake = self.critic_scores(critic, real, fake)
-        estimate = self.estimate(critic_real, critic_fake)
-        penalty, norms = gradient_penalty(critic, real, fake, self.config.penalty_weight, stream, self.one_sided,
-                                          loss_scale)
-        loss = penalty - estimate
+        """With a critic that has ``penalised_loss`` (the piecewise-linear MLP) and no float16 loss scale, the
+        loss and its weight gradient come from one pass over the three batches, the same random draws and the
+        same mathematics as the two terms below."""
+        if loss_scale is None and getattr(critic, "piecewise_linear", False) and hasattr(critic, "penalised_loss"):
+            loss, estimate, penalty, norms = critic.penalised_loss(
+                real, fake, interpolation_weights(real, stream), self.config.penalty_weight, self.one_sided)
+        else:
+            critic_real, critic_fake = self.critic_scores(critic, real, fake)
+            estimate = self.estimate(critic_real, critic_fake)
+            penalty, norms = gradient_penalty(critic, real, fake, self.config.penalty_weight, stream,
+                                              self.one_sided, loss_scale)
+            loss = penalty - estimate
         return loss, {"critic_loss": loss.detach(), "estimate": estimate.detach(), "penalty": penalty.detach(),
                       "penalty_grad_norm": norms.mean()}
 

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .allocator import keep_freed_memory
 from .config import Config
 from .data.sampler import Sampler
 from .distributed import World
@@ -123,7 +124,8 @@ class Trainer:
     skipped while the scale is lowered; the penalty's input gradient is scaled too (see
     :func:`~wgan.objectives.input_gradient`). With ``config.compile`` the generator's and the critic's forward
     passes are compiled by ``torch.compile``. With ``config.ema_decay`` a moving average of the generator's
-    weights (:attr:`average`, :mod:`wgan.ema`) follows every generator step.
+    weights (:attr:`average`, :mod:`wgan.ema`) follows every generator step. On the CPU, the process's malloc is
+    set to keep the memory each step frees for the next (:mod:`wgan.allocator`).
     """
 
     def __init__(self, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
@@ -132,6 +134,8 @@ class Trainer:
         self.config, self.generator, self.critic, self.objective = config, generator, critic, objective
         self.sampler, self.run, self.evaluator, self.world = sampler, run, evaluator, world
         self.device = sampler.device
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.rows = config.batch_size // world.size  # this process's share of each batch
         self.stream = RandomStream.seeded(config.seed, self.device, world.shard)
         # The modules as the steps call them: compiled if asked, and in DistributedDataParallel for the step

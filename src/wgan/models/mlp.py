@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .penalised_mlp import penalised_critic_loss
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2
@@ -89,3 +90,13 @@ class MLPCritic(nn.Module):
         for linear, slope in zip(reversed(linears[:-1]), reversed(slopes)):
             gradient = (gradient * slope) @ linear.weight
         return gradient.view_as(x)
+
+    def penalised_loss(self, real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool = False
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The WGAN-GP critic loss at ``real``, ``fake`` and their interpolates ``lerp(fake, real, e)``, with its
+        weight gradient found in one pass over the three batches (:mod:`wgan.models.penalised_mlp`); returns
+        the loss, the estimate, the penalty and the gradient norms at the interpolates."""
+        if not self.piecewise_linear:
+            raise TypeError("penalised_loss needs a ReLU or leaky-ReLU critic without normalisation")
+        linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
+        return penalised_critic_loss(linears, self.negative_slope, real, fake, e, penalty_weight, one_sided)

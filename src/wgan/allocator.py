@@ -1,0 +1,29 @@
+"""Keep the memory a training step frees for the next step, instead of handing it back to the OS.
+
+A CPU training step allocates and frees the same tensors, a few hundred KiB to a few MiB each, at every step.
+glibc's malloc, with its defaults, serves blocks above a moving threshold (128 KiB at first) with ``mmap`` and
+returns the top of its heap to the OS once more than 128 KiB there are free; either way the next step gets
+fresh pages, and the kernel zeroes and maps each one on its first touch. Measured on a 2-core Intel Xeon, one
+process, per generator iteration: 4,000 page faults and 12 ms of system time in a 100 ms WGAN-GP toy iteration
+(bf16), 27,000 faults and 73 ms in a 800 ms DCGAN 32 WGAN-GP one; with the thresholds below, under 100 faults
+and about 1 ms. The price is that the heap keeps up to ``KEPT_FREE_BYTES`` it no longer uses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 32 * 2**20  # blocks up to this size come from the heap (glibc's maximum on 64-bit)
+KEPT_FREE_BYTES = 2**30  # free memory at the top of the heap kept before any is returned to the OS
+
+
+def keep_freed_memory() -> bool:
+    """Set glibc's malloc to reuse freed blocks of up to 32 MiB and keep up to 1 GiB free; returns whether it
+    could (False with another C library, where nothing changes). The setting is the whole process's."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+                and libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES))

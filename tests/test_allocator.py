@@ -1,0 +1,40 @@
+"""The process's malloc keeps what a training step frees (wgan.allocator)."""
+
+import ctypes
+import platform
+
+import torch
+
+from wgan.allocator import keep_freed_memory
+
+ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (malloc.h): the main arena's statistics."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _free_bytes_kept() -> int:
+    """Bytes the heap holds free (``fordblks``), ready for the next allocation without new pages."""
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = MallInfo2
+    return mallinfo2().fordblks
+
+
+def test_glibc_is_set_to_keep_freed_memory_and_other_c_libraries_are_left_alone():
+    assert keep_freed_memory() is ON_GLIBC
+
+
+def test_blocks_a_step_frees_stay_in_the_heap_for_the_next_step():
+    keep_freed_memory()
+    if not ON_GLIBC:
+        return
+    block = 4 * 2**20  # bytes
+    blocks = [torch.empty(block // 4).fill_(1.0) for _ in range(8)]  # from the heap, not mmap: under 32 MiB
+    kept_before = _free_bytes_kept()
+    del blocks
+    # glibc's defaults would hand all but a few MiB of the freed top back to the OS
+    assert _free_bytes_kept() - kept_before >= 8 * block

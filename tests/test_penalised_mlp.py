@@ -1,0 +1,160 @@
+"""The MLP critic's WGAN-GP loss in one pass (wgan.models.penalised_mlp) against autograd's double backprop."""
+
+import copy
+
+import pytest
+import torch
+
+from wgan.config import make_config
+from wgan.models.mlp import MLPCritic
+from wgan.objectives import WGANGP, WGANLP
+from wgan.randomness import RandomStream
+
+
+def _critic(activation="relu", shape=(3,), depth=3, seed=0, dtype=torch.float64):
+    torch.manual_seed(seed)
+    critic = MLPCritic(shape, width=16, depth=depth, activation=activation, norm="none").to(dtype)
+    with torch.no_grad():  # biases away from zero, so that their gradients are exercised too
+        for layer in critic.net:
+            if isinstance(layer, torch.nn.Linear):
+                layer.bias.normal_(0, 0.3)
+    return critic
+
+
+def _batches(shape=(3,), n=24, seed=1, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, *shape, generator=g, dtype=dtype) + 1.0,
+            torch.randn(n, *shape, generator=g, dtype=dtype) * 2.0)
+
+
+def _objective(one_sided: bool):
+    return (WGANLP if one_sided else WGANGP)(make_config(algorithm="wgan-lp" if one_sided else "wgan-gp"))
+
+
+def _double_backprop(critic, real, fake, e, weight, one_sided):
+    """WGAN-GP's loss by its definition (Gulrajani et al. 2017, Algorithm 1), the penalty's weight gradient by
+    differentiating autograd's input gradient."""
+    points = torch.lerp(fake, real, e).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+    norms = gradient.flatten(1).norm(dim=1)
+    excess = (norms - 1).clamp(min=0) if one_sided else norms - 1
+    estimate = critic(real).mean() - critic(fake).mean()
+    return weight * excess.square().mean() - estimate, estimate, norms
+
+
+def _gradients(loss, critic):
+    critic.zero_grad()
+    loss.backward()
+    return [p.grad.clone() for p in critic.parameters()]
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("one_sided", [False, True])
+@pytest.mark.parametrize("shape", [(3,), (1, 4, 4)], ids=["points", "images"])
+def test_one_pass_loss_and_weight_gradient_equal_double_backprop(activation, depth, one_sided, shape):
+    critic = _critic(activation, shape, depth)
+    real, fake = _batches(shape)
+    e = torch.rand(len(real), *(1,) * len(shape), generator=torch.Generator().manual_seed(3), dtype=real.dtype)
+    with torch.no_grad():  # the input gradient is linear in the output weights: norms about 1, on both sides
+        critic.net[-1].weight.div_(critic.penalised_loss(real, fake, e, 10.0)[3].median())
+    loss, estimate, penalty, norms = critic.penalised_loss(real, fake, e, 10.0, one_sided)
+    expected_loss, expected_estimate, expected_norms = _double_backprop(critic, real, fake, e, 10.0, one_sided)
+    assert norms.min() < 1 < norms.max()  # both sides of the penalty are exercised
+    assert torch.allclose(norms, expected_norms, rtol=1e-12)
+    assert loss.item() == pytest.approx(expected_loss.item(), rel=1e-12)
+    assert estimate.item() == pytest.approx(expected_estimate.item(), rel=1e-12)
+    assert penalty.item() == pytest.approx((expected_loss + expected_estimate).item(), rel=1e-12)
+    gradients, expected_gradients = _gradients(loss, critic), _gradients(expected_loss, critic)
+    assert len(gradients) == 2 * (depth + 1)
+    for gradient, expected in zip(gradients, expected_gradients):
+        assert gradient.dtype == expected.dtype
+        assert torch.allclose(gradient, expected, rtol=1e-10, atol=1e-13)
+    assert all(gradient.abs().max() > 0 for gradient in gradients[:-1])  # all but the output bias, whose is 0
+
+
+@pytest.mark.parametrize("one_sided", [False, True])
+def test_wgan_gp_objective_gives_the_same_loss_and_gradient_in_one_pass_as_through_autograd(one_sided):
+    critic = _critic(dtype=torch.float32)
+    twin = copy.deepcopy(critic)
+    twin.piecewise_linear = False  # the penalty's weight gradient by double backprop through autograd
+    real, fake = _batches(dtype=torch.float32)
+    results = []
+    for model in (critic, twin):
+        loss, stats = _objective(one_sided).critic_loss(model, real, fake,
+                                                         RandomStream(torch.Generator().manual_seed(5)))
+        results.append((loss.item(), {name: value.item() for name, value in stats.items()},
+                        _gradients(loss, model)))
+    (loss, stats, gradients), (expected_loss, expected_stats, expected_gradients) = results
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert stats.keys() == expected_stats.keys()
+    for name, value in stats.items():
+        assert value == pytest.approx(expected_stats[name], rel=1e-5, abs=1e-7)
+    for gradient, expected in zip(gradients, expected_gradients):
+        assert torch.allclose(gradient, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_penalty_gradient_is_finite_where_the_critic_is_flat():
+    critic = _critic()
+    with torch.no_grad():
+        critic.net[-1].weight.zero_()  # grad_x f = 0 everywhere: norm 0, penalty lambda
+    real, fake = _batches()
+    e = torch.rand(len(real), 1, dtype=real.dtype)
+    loss, _, penalty, norms = critic.penalised_loss(real, fake, e, 10.0)
+    expected_loss = _double_backprop(critic, real, fake, e, 10.0, False)[0]
+    assert penalty.item() == pytest.approx(10.0) and norms.abs().max() == 0
+    for gradient, expected in zip(_gradients(loss, critic), _gradients(expected_loss, critic)):
+        assert torch.isfinite(gradient).all()
+        assert torch.allclose(gradient, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_weight_gradient_scales_with_the_gradient_of_the_loss():
+    critic = _critic()
+    real, fake = _batches()
+    e = torch.rand(len(real), 1, dtype=real.dtype)
+    once = _gradients(critic.penalised_loss(real, fake, e, 10.0)[0], critic)
+    thrice = _gradients(3 * critic.penalised_loss(real, fake, e, 10.0)[0], critic)
+    for one, three in zip(once, thrice):
+        assert torch.allclose(three, 3 * one, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_under_bf16_autocast_the_one_pass_gradient_is_as_close_to_float32_as_autograds(seed):
+    critic = _critic(dtype=torch.float32, seed=seed)
+    real, fake = _batches(dtype=torch.float32, seed=seed)
+    e = torch.rand(len(real), 1, generator=torch.Generator().manual_seed(seed))
+    exact = _gradients(critic.penalised_loss(real, fake, e, 10.0)[0], critic)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = critic.penalised_loss(real, fake, e, 10.0)[0]
+        autocast_loss = _double_backprop(critic, real, fake, e, 10.0, False)[0]
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(autocast_loss.item(), rel=2e-2)
+    for ours, autocasts, truth in zip(_gradients(loss, critic), _gradients(autocast_loss, critic), exact[:-1]):
+        assert ours.dtype == torch.float32
+        assert (ours - truth).norm() <= 1.25 * (autocasts - truth).norm() + 1e-3 * truth.norm()
+
+
+@pytest.mark.parametrize("loss_scale,norm,expected", [(None, "none", 1), (torch.tensor(1024.0), "none", 0),
+                                                       (None, "layer", 0)],
+                         ids=["fp32-or-bf16", "fp16-loss-scale", "layer-norm"])
+def test_wgan_gp_takes_the_one_pass_loss_for_a_piecewise_linear_mlp_without_loss_scale(loss_scale, norm,
+                                                                                        expected):
+    torch.manual_seed(0)
+    critic = MLPCritic((3,), width=8, depth=2, activation="relu", norm=norm)
+    calls = []
+    original = critic.penalised_loss
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return original(*args)
+
+    critic.penalised_loss = spy
+    real, fake = _batches(dtype=torch.float32)
+    _objective(False).critic_loss(critic, real, fake, RandomStream(torch.Generator().manual_seed(0)), loss_scale)
+    assert len(calls) == expected
+
+
+def test_one_pass_loss_needs_a_piecewise_linear_critic():
+    critic = MLPCritic((3,), width=8, depth=2, activation="tanh", norm="none")
+    with pytest.raises(TypeError, match="ReLU or leaky-ReLU"):
+        critic.penalised_loss(*_batches(dtype=torch.float32), torch.rand(24, 1), 10.0)
