@@ -22,7 +22,8 @@ interpolates) and keeps a graph; here the three batches stand in one matrix of 3
   needed; plus one product per layer to carry the penalty's gradient down the chain.
 
 Under bf16 autocast every product takes bf16 inputs (the weights cast once per call, not once per use) and the
-gradients are returned in float32, as autograd would accumulate them.
+gradients are returned in float32, as autograd would accumulate them; the bias gradients are summed in float32
+straight from the bf16 rows, without a float32 copy of them.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ import torch
 from torch import Tensor, nn
 
 
-def _activation_backward(gradient: Tensor, output: Tensor, negative_slope: float) -> Tensor:
-    """gradient * a'(pre-activation), with a' read off a's output (same sign as its input for these slopes)."""
+def _activation_backward_(gradient: Tensor, output: Tensor, negative_slope: float) -> Tensor:
+    """gradient * a'(pre-activation), with a' read off a's output (same sign as its input for these slopes),
+    written over ``gradient``: always a product's fresh result here, so no new buffer is filled."""
     if negative_slope:
-        return torch.ops.aten.leaky_relu_backward(gradient, output, negative_slope, True)
-    return torch.ops.aten.threshold_backward(gradient, output, 0)
+        return torch.ops.aten.leaky_relu_backward.grad_input(gradient, output, negative_slope, True,
+                                                             grad_input=gradient)
+    return torch.ops.aten.threshold_backward.grad_input(gradient, output, 0, grad_input=gradient)
 
 
 def _activation(pre_activation: Tensor, negative_slope: float) -> Tensor:
@@ -70,7 +73,7 @@ class _PenalisedLoss(torch.autograd.Function):
         # chain[k]: the gradient at the pre-activation of the k-th hidden layer from the top; last, at the input
         chain = [row_gradient * output_weight]
         for weight, output in zip(reversed(hidden_weights), reversed(activations[1:])):
-            chain[-1] = _activation_backward(chain[-1], output, negative_slope)
+            chain[-1] = _activation_backward_(chain[-1], output, negative_slope)
             chain.append(chain[-1] @ weight)
         input_gradient = chain[-1][2 * n:].to(wide)
 
@@ -91,10 +94,10 @@ class _PenalisedLoss(torch.autograd.Function):
             left = activations[layer]
             left[2 * n:] = down
             pre_gradient = chain[-2 - layer]  # gradient at hidden layer `layer`'s pre-activation, all rows
-            gradients += [(pre_gradient.t() @ left).to(wide), pre_gradient[: 2 * n].to(wide).sum(0)]
-            down = _activation_backward(down @ weight.t(), activations[layer + 1][2 * n:], negative_slope)
-        output_gradient = (row_gradient[: 2 * n].t() @ activations[-1][: 2 * n]).to(wide) + down.to(wide).sum(0)
-        gradients += [output_gradient, row_gradient[: 2 * n].to(wide).sum(0)]
+            gradients += [(pre_gradient.t() @ left).to(wide), pre_gradient[: 2 * n].sum(0, dtype=wide)]
+            down = _activation_backward_(down @ weight.t(), activations[layer + 1][2 * n:], negative_slope)
+        output_gradient = (row_gradient[: 2 * n].t() @ activations[-1][: 2 * n]).to(wide) + down.sum(0, dtype=wide)
+        gradients += [output_gradient, row_gradient[: 2 * n].sum(0, dtype=wide)]
         ctx.save_for_backward(*gradients)
         ctx.mark_non_differentiable(estimate, penalty, norms)
         return loss, estimate, penalty, norms
