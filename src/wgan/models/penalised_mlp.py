@@ -22,8 +22,9 @@ interpolates) and keeps a graph; here the three batches stand in one matrix of 3
   needed; plus one product per layer to carry the penalty's gradient down the chain.
 
 Under bf16 autocast every product takes bf16 inputs (the weights cast once per call, not once per use) and the
-gradients are returned in float32, as autograd would accumulate them; the bias gradients are summed in float32
-straight from the bf16 rows, without a float32 copy of them.
+gradients are returned in float32, as autograd would accumulate them. The bias gradients are summed over the bf16
+rows (accumulated in float32, the sum rounded to bf16, as autograd's gradient of a bias cast by autocast is) and
+only then converted: ``sum(dtype=float32)`` would first copy the rows to float32.
 """
 
 from __future__ import annotations
@@ -94,10 +95,10 @@ class _PenalisedLoss(torch.autograd.Function):
             left = activations[layer]
             left[2 * n:] = down
             pre_gradient = chain[-2 - layer]  # gradient at hidden layer `layer`'s pre-activation, all rows
-            gradients += [(pre_gradient.t() @ left).to(wide), pre_gradient[: 2 * n].sum(0, dtype=wide)]
+            gradients += [(pre_gradient.t() @ left).to(wide), pre_gradient[: 2 * n].sum(0).to(wide)]
             down = _activation_backward_(down @ weight.t(), activations[layer + 1][2 * n:], negative_slope)
-        output_gradient = (row_gradient[: 2 * n].t() @ activations[-1][: 2 * n]).to(wide) + down.sum(0, dtype=wide)
-        gradients += [output_gradient, row_gradient[: 2 * n].sum(0, dtype=wide)]
+        output_gradient = (row_gradient[: 2 * n].t() @ activations[-1][: 2 * n]).to(wide) + down.sum(0).to(wide)
+        gradients += [output_gradient, row_gradient[: 2 * n].sum(0).to(wide)]
         ctx.save_for_backward(*gradients)
         ctx.mark_non_differentiable(estimate, penalty, norms)
         return loss, estimate, penalty, norms
