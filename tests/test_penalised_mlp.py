@@ -7,6 +7,7 @@ import torch
 
 from wgan.config import make_config
 from wgan.models.mlp import MLPCritic
+from wgan.models.penalised_mlp import _activation_backward_
 from wgan.objectives import WGANGP, WGANLP
 from wgan.randomness import RandomStream
 
@@ -158,3 +159,16 @@ def test_one_pass_loss_needs_a_piecewise_linear_critic():
     critic = MLPCritic((3,), width=8, depth=2, activation="tanh", norm="none")
     with pytest.raises(TypeError, match="ReLU or leaky-ReLU"):
         critic.penalised_loss(*_batches(dtype=torch.float32), torch.rand(24, 1), 10.0)
+
+
+@pytest.mark.parametrize("negative_slope", [0.0, 0.2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_slopes_are_written_over_the_gradient_they_scale(negative_slope, dtype):
+    g = torch.Generator().manual_seed(0)
+    pre_activation = torch.randn(32, 8, generator=g).to(dtype)
+    output = torch.nn.functional.leaky_relu(pre_activation, negative_slope)
+    gradient = torch.randn(32, 8, generator=g).to(dtype)
+    expected = (gradient.float() * torch.where(pre_activation > 0, 1.0, negative_slope)).to(dtype)  # one rounding
+    scaled = _activation_backward_(gradient, output, negative_slope)
+    assert scaled.data_ptr() == gradient.data_ptr()  # no new buffer
+    assert torch.equal(scaled, expected)
