@@ -28,7 +28,7 @@ window=${WINDOW:-30}
 warmup=${WARMUP:-5}
 
 echo "== CUDA tests"
-timeout 600 $python -m pytest -m cuda -q -p no:cacheprovider tests/test_cuda.py >"$work/tests.log" 2>&1
+timeout 600 $python -m pytest -m cuda -n 0 -q -p no:cacheprovider tests/test_cuda.py >"$work/tests.log" 2>&1
 echo $? >"$work/tests.status"
 tail -3 "$work/tests.log"
 

@@ -22,16 +22,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
 
 import wgan
 from wgan.api import _assemble
 from wgan.cli import _without_nproc, main
 from wgan.data import build_sampler
+from wgan import distributed
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.randomness import RandomStream, Shard
@@ -191,6 +195,36 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_one_line_and_no_folder(tm
     done = _torchrun("-m", "wgan", "train", "--batch-size", "63", "--out", str(tmp_path))  # plain torchrun
     assert done.returncode != 0 and done.stderr.count("wgan: error: batch_size 63") == 1  # rank 0 alone says it
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.fixture
+def launcher_store(monkeypatch):
+    """A key-value store where torchrun's agent keeps one, and this process seen as a rank of two by it."""
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False, timeout=timedelta(seconds=10))
+    for name, value in {"TORCHELASTIC_USE_AGENT_STORE": "True", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(store.port), "WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    return store
+
+
+def test_a_rank_with_a_shared_error_exits_only_once_rank_0_has_printed_it(launcher_store, monkeypatch, capfd):
+    monkeypatch.setenv("RANK", "1")
+    rank_1 = threading.Thread(target=distributed.report, args=("wgan: error: the same on every rank",))
+    rank_1.start()
+    rank_1.join(timeout=1.0)
+    assert rank_1.is_alive()  # rank 0 has not printed yet: exiting now could get it stopped before it does
+    assert capfd.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    distributed.report("wgan: error: the same on every rank")
+    rank_1.join(timeout=10)
+    assert not rank_1.is_alive() and capfd.readouterr().err == "wgan: error: the same on every rank\n"
+
+
+def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_store, monkeypatch, capfd):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(distributed, "REPORT_WAIT_SECONDS", 0.5)
+    distributed.report("wgan: error: found on rank 1 alone")
+    assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"
 
 
 def _children(pid: int) -> list[int]:

@@ -151,18 +151,18 @@ def test_the_trainer_stops_at_the_end_of_the_iteration_in_which_a_signal_came(tm
 # Kills at random moments --------------------------------------------------------------------------------------
 def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
     """Kill a run with SIGKILL at ``kills`` random moments of its training (during steps, evaluations and
-    checkpoint writes), resuming it each time, then check it against a run never killed: same weights, same rows,
-    TensorBoard steps without duplicates, no torn or temporary file."""
+    checkpoint writes), resuming it each time, then finish it a few evaluations after the last kill and check it
+    against a run never killed: same weights, same rows, TensorBoard steps without duplicates, no torn or temporary
+    file."""
     every = 20
-    iterations = 300 * kills  # more than the kills leave time to train: every kill lands before the end
-    flags = ["--iterations", str(iterations), "--eval-every", str(every), "--log-every", "3", "--lr-decay", "none",
-             *TINY]
+    flags = ["--eval-every", str(every), "--log-every", "3", "--lr-decay", "none", *TINY]
+    planned = ["--iterations", str(300 * kills)]  # more than the kills leave time to train: each lands before the end
     chance = random.Random(seed)
     run, latest = tmp_path / "killed", tmp_path / "killed" / "checkpoints" / "latest.pt"
     for kill in range(kills):
         saved_before = latest.stat().st_mtime_ns if kill else None
         process = _start(*(["train", "--resume", str(run), "--quiet"] if kill else
-                           ["train", "--out", str(tmp_path), "--name", "killed", *flags]))
+                           ["train", "--out", str(tmp_path), "--name", "killed", *planned, *flags]))
         deadline = time.monotonic() + 120
         while not latest.exists() or latest.stat().st_mtime_ns == saved_before:  # it trains: it saved again
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
@@ -174,9 +174,10 @@ def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
         state, _ = RunFolder.open(run).load_resumable()  # a checkpoint always reads back, and the metrics
         assert state["iteration"] % every == 0  # (a kill in a write leaves a hidden .tmp beside the file, not
         # a torn file; the next run of the folder removes it)
-    finished = _start("train", "--resume", str(run), "--quiet")
+    iterations = state["iteration"] + 3 * every  # the rest of the planned run adds nothing to what is checked
+    finished = _start("train", "--resume", str(run), "--iterations", str(iterations), "--quiet")
     assert finished.wait(timeout=900) == 0
-    assert main(["train", "--out", str(tmp_path), "--name", "straight", *flags]) == 0
+    assert main(["train", "--out", str(tmp_path), "--name", "straight", "--iterations", str(iterations), *flags]) == 0
     resumed, straight = _latest(run), _latest(tmp_path / "straight")
     assert resumed["iteration"] == iterations and not list(run.rglob("*.tmp"))
     assert all(torch.equal(a, b) for a, b in zip(_weights(resumed), _weights(straight)))

@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     stopped by a signal with the checkpoint saved, 130 interrupted at once by a second Ctrl-C).
 
     Under torchrun every rank runs this; rank 0 alone prints user errors (the ranks find the same ones in the
-    settings, and gather the others to rank 0), and a rank that loses its peers says so in one line.
+    settings, and gather the others to rank 0), the other ranks waiting until it has (:func:`distributed.report`),
+    and a rank that loses its peers says so in one line.
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -382,14 +383,12 @@ def main(argv: list[str] | None = None) -> int:
             return _launch(args, argv)
         {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment, "play": _play,
          "watch": _watch}[args.command](args)
-    except WganError as error:
-        if distributed.prints_errors():  # one line, whatever a value quoted in the message holds
-            print("wgan: error: " + " ".join(str(error).splitlines()), file=sys.stderr)
+    except WganError as error:  # one line, whatever a value quoted in the message holds
+        distributed.report("wgan: error: " + " ".join(str(error).splitlines()))
         return EXIT_USER_ERROR
     except Stopped as stop:
-        if distributed.prints_errors():
-            print(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
-                  f"{stop.run_path or 'RUN_DIR'}`", file=sys.stderr)
+        distributed.report(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
+                           f"{stop.run_path or 'RUN_DIR'}`")
         return EXIT_STOPPED
     except RuntimeError as error:
         reason = distributed.lost_peer(error)

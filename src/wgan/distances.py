@@ -31,9 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import ot
 import torch
-from scipy.spatial.distance import cdist
 
 from wgan.errors import WganError
 
@@ -397,6 +395,11 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     _same_dimension(x, y)
     a = _weights(a, x.shape[0], "a", "x")
     b = _weights(b, y.shape[0], "b", "y")
+    # POT (scikit-learn with it) and scipy.spatial take about two seconds to import: only a process that measures
+    # W1 pays, not every start of the command line
+    import ot
+    from scipy.spatial.distance import cdist
+
     cost = cdist(x, y, metric)
     value, log = ot.emd2(a, b, cost, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:

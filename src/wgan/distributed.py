@@ -33,10 +33,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch
@@ -152,7 +155,7 @@ class World:
 
         So a problem found on one rank (a missing file on one machine, an existing run folder on rank 0) stops
         all of them together instead of leaving the others waiting; the message names the ranks it came from
-        when they are not all alike, and rank 0 prints it (see :func:`prints_errors`).
+        when they are not all alike, and rank 0 prints it (see :func:`report`).
         """
         try:
             result, message = action(), None
@@ -195,6 +198,55 @@ def prints_errors() -> bool:
     """Whether this process reports user errors: rank 0, or a process outside torchrun. Every rank finds the
     same problems in the settings, and :meth:`World.all_succeed` gathers the rest to rank 0."""
     return os.environ.get("RANK", "0") == "0"
+
+
+# How long a rank other than 0 waits for rank 0 to have reported the error they share (see :func:`report`).
+REPORT_WAIT_SECONDS = 30.0
+
+
+def report(message: str) -> None:
+    """Print ``message`` (a user error or a stop, found alike on every rank) to stderr once for all the ranks.
+
+    Rank 0 prints it and then says so in torchrun's store; a rank that is not 0 waits for that word before it
+    goes on to exit. torchrun stops every rank once one has exited, so without the wait a rank that found the
+    error first (rank 0 may still be importing) could get rank 0 stopped before it had printed anything. A rank
+    that hears nothing within :data:`REPORT_WAIT_SECONDS` (rank 0 found no error, or is gone) prints the message
+    itself. Outside torchrun the process just prints it.
+    """
+    store = _launcher_store() if world_size_from_environment() > 1 else None
+    key = f"wgan/reported/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"  # one key per attempt
+    if prints_errors():
+        print(message, file=sys.stderr, flush=True)
+        if store is not None:
+            store.set(key, "1")
+        return
+    if store is not None and _heard(store, key, time.monotonic() + REPORT_WAIT_SECONDS):
+        return
+    print(message, file=sys.stderr, flush=True)
+
+
+def _heard(store: dist.Store, key: str, deadline: float) -> bool:
+    """Whether ``key`` appears in ``store`` before ``deadline`` (polled: ``Store.wait`` would print c10d's own
+    timeout warnings); False too when the store goes, with rank 0's agent."""
+    try:
+        while not store.check([key]):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    except (RuntimeError, dist.DistError):
+        return False
+    return True
+
+
+def _launcher_store() -> dist.Store | None:
+    """A client of the key-value store that torchrun's agent keeps for its workers, None when there is none."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    try:
+        return dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                             timeout=timedelta(seconds=REPORT_WAIT_SECONDS))
+    except (KeyError, ValueError, RuntimeError, dist.DistError):
+        return None
 
 
 def pick_device(name: str, world: World) -> torch.device:

@@ -34,10 +34,10 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib.image
-import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
-from . import Claim, ExperimentResult, figure_png
+from . import Claim, ExperimentResult, figure_png, pyplot
 from .image_runs import ImageData, ImageRun, image_run
 
 ALGORITHMS = {"wgan": "WGAN (clipping)", "gan": "GAN (minimax)"}
@@ -152,7 +152,7 @@ def _why_not_learned(run: ImageRun) -> str:
 
 def _figure(runs: dict[str, ImageRun], description: str) -> bytes:
     """FD over training for every run, and each one's last sample grid."""
-    figure, axes = plt.subplots(1, 1 + len(runs), figsize=(4.6 + 4.2 * len(runs), 4.6),
+    figure, axes = pyplot().subplots(1, 1 + len(runs), figsize=(4.6 + 4.2 * len(runs), 4.6),
                                 gridspec_kw={"width_ratios": [1.2] + [1] * len(runs)})
     for algorithm, run in runs.items():
         iterations = [row["iteration"] for row in run.evaluations]
@@ -164,7 +164,7 @@ def _figure(runs: dict[str, ImageRun], description: str) -> bytes:
     axes[0].legend(fontsize=8)
     axes[0].grid(alpha=0.3)
     for axis, (algorithm, run) in zip(axes[1:], runs.items()):
-        axis.imshow(matplotlib.image.imread(io.BytesIO(run.grid_png), format="png"))
+        axis.imshow(np.asarray(Image.open(io.BytesIO(run.grid_png))))
         axis.set_title(f"{LABELS[algorithm]}: FD {run.last['eval/fd']:.1f}, "
                        f"{run.last['eval/classes_covered']}/10 classes", fontsize=10)
         axis.axis("off")

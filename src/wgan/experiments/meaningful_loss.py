@@ -33,11 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
-from scipy.stats import spearmanr
-
 from ..api import train
-from . import Claim, ExperimentResult, figure_png
+from . import Claim, ExperimentResult, figure_png, pyplot
 from .image_runs import ImageData, image_run
 
 NAME = "meaningful-loss"
@@ -87,6 +84,8 @@ def _image_history(algorithm: str, quick: bool, seed: int, data: ImageData) -> d
 
 
 def _spearman(history: dict[str, list[float]]) -> float:
+    from scipy.stats import spearmanr  # scipy.stats takes most of a second to import: paid here, not by the CLI
+
     return float(spearmanr(history["estimate"], history["quality"]).statistic)
 
 
@@ -141,7 +140,7 @@ def _claims(numbers: dict, quick: bool) -> list[Claim]:
 def _figure(histories: dict, rho: dict) -> bytes:
     """One row per data set, one panel per algorithm: estimate (left axis) and quality (right) over training."""
     algorithms = list(histories["images"])
-    figure, axes = plt.subplots(len(SETTINGS), len(algorithms), figsize=(4.2 * len(algorithms), 3.3 * len(SETTINGS)),
+    figure, axes = pyplot().subplots(len(SETTINGS), len(algorithms), figsize=(4.2 * len(algorithms), 3.3 * len(SETTINGS)),
                                 squeeze=False)
     for row, (setting, (_, label)) in enumerate(SETTINGS.items()):
         for column, algorithm in enumerate(algorithms):

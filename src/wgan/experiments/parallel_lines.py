@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,10 @@ from .. import distances
 from ..data.toy import ParallelLinesSampler
 from ..objectives import Objective
 from ..trainer import make_optimizer
-from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, train_critic
+from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, pyplot, train_critic
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 NAME = "parallel-lines"
 PAPER = ('For every θ ≠ 0, W(P0, Pθ) = |θ|, JS(P0, Pθ) = log 2, KL = +∞ and TV = 1 (paraphrased); '
@@ -176,7 +179,7 @@ def _split_at_zero(axes: plt.Axes, theta: np.ndarray, values: np.ndarray, **styl
 
 def _figure(numbers: dict, thetas: np.ndarray) -> bytes:
     theta = np.array(numbers["theta_closed"])
-    figure, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    figure, axes = pyplot().subplots(2, 2, figsize=(11, 8.5))
     (closed, samples), (nets, learning) = axes
 
     closed.plot(theta, numbers["w_closed"], color="#4e79a7", label=r"$W = |\theta|$")
