@@ -128,6 +128,21 @@ def test_module_entry_point_runs_as_a_subprocess(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
 
 
+def test_the_command_line_starts_without_the_libraries_it_needs_only_to_measure_or_draw():
+    slow = ("ot", "sklearn", "scipy.stats", "scipy.spatial", "matplotlib")  # about 2 s of a start, together
+    code = f"import sys, wgan.cli; print(*[name for name in {slow!r} if name in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
+
+
+def test_figures_leave_pyplot_and_the_callers_matplotlib_backend_alone():
+    code = ("import sys, matplotlib, numpy as np; matplotlib.use('svg'); from wgan import plots; "
+            "png = plots.point_scatter(np.zeros((3, 2)), np.ones((3, 2))); "
+            "print(png[:4] == b'\\x89PNG', matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "svg", "False"], result.stdout + result.stderr
+
+
 def test_help_lists_every_setting_with_its_default_and_source(capsys):
     assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

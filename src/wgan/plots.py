@@ -7,39 +7,44 @@ the plain image PNGs) and return the file's bytes; the caller writes them atomic
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 REAL_COLOUR, FAKE_COLOUR = "#f28e2b", "#4e79a7"
 
 
-@functools.cache
-def pyplot():
-    """``matplotlib.pyplot`` on the non-interactive Agg backend, imported on first use: the import takes about
+def new_figure(**options: Any) -> Figure:
+    """A matplotlib figure of its own (``matplotlib.figure.Figure(**options)``), saved through Agg. pyplot is not
+    used: neither its global backend nor its list of open figures is touched (a notebook that runs wgan keeps its
+    own backend), and no figure needs closing. matplotlib is imported here, on first use: the import takes about
     half a second that a process drawing nothing (``wgan --help``, a rank other than 0) need not spend."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot
-
-    return matplotlib.pyplot
+    return Figure(**options)
 
 
-def figure_png(figure: plt.Figure, tight: bool = True) -> bytes:
+def subplots(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
+             **options: Any) -> tuple[Figure, Any]:
+    """``(figure, axes)`` as ``pyplot.subplots(rows, columns, figsize=..., layout=..., **options)`` gives them, on
+    a :func:`new_figure`."""
+    figure = new_figure(figsize=figsize, layout=layout)
+    return figure, figure.subplots(rows, columns, **options)
+
+
+def figure_png(figure: Figure, tight: bool = True) -> bytes:
     """The figure as PNG bytes (closed afterwards), cropped to what it draws when ``tight``; otherwise at its
     own size, so that the frames of an animation (one per evaluation) all have one size."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None)
-    pyplot().close(figure)
     return buffer.getvalue()
 
 
@@ -63,7 +68,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     run's progress.gif.
     """
     low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
-    figure, axes = pyplot().subplots(figsize=(6, 5.4), layout="constrained")
+    figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
         grid_x, grid_y = np.meshgrid(xs, ys)
@@ -82,7 +87,7 @@ def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
     without the other drawn over it."""
     low, high = view_bounds(np.concatenate([real, fake]))
-    figure, panels = pyplot().subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
+    figure, panels = subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
                                        (panels[1], fake, FAKE_COLOUR, "generated")):
@@ -124,7 +129,7 @@ def sample_grid(images: np.ndarray, title: str) -> bytes:
     """A titled grid of generated images (k, C, H, W) in [-1, 1], e.g. the same 64 noise vectors at every
     evaluation so that successive grids show the same samples improving."""
     grid = image_grid(images)
-    figure, axes = pyplot().subplots(figsize=(6, 6.6))
+    figure, axes = subplots(figsize=(6, 6.6))
     axes.imshow(grid.squeeze(2) if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,
                 interpolation="nearest")
     axes.set_title(title, fontsize=9)
@@ -160,7 +165,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     for images with a classifier a third panel: the Frechet distance and the classes generated. A run that keeps a
     moving average of its generator has its exact W1 and FD beside, dashed."""
     images = any("eval/fd" in row for row in history)
-    figure, panels = pyplot().subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4), layout="constrained")
+    figure, panels = subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4), layout="constrained")
     left, right = panels[0], panels[1]
     steps, values = _series(history, "train/estimate")
     if len(steps):
@@ -193,14 +198,14 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     return figure_png(figure)
 
 
-def _average_line(axes: plt.Axes, history: Sequence[dict], key: str, colour: str) -> None:
+def _average_line(axes: Axes, history: Sequence[dict], key: str, colour: str) -> None:
     """The moving average's score ``key``, dashed, where the run kept one."""
     steps, values = _series(history, key)
     if len(steps):
         axes.plot(steps, values, "s--", color=colour, markersize=3, alpha=0.7, label="moving average")
 
 
-def _image_quality(axes: plt.Axes, history: Sequence[dict]) -> None:
+def _image_quality(axes: Axes, history: Sequence[dict]) -> None:
     """FD of the classifier's features (left axis) and classes generated (right axis) against iterations."""
     steps, values = _series(history, "eval/fd")
     axes.plot(steps, values, "o-", color="#e15759", markersize=3, label="Frechet distance")

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from ..config import Config, make_config
 from ..models import build_models
 from ..objectives import Objective, build_objective
-from ..plots import figure_png, pyplot
+from ..plots import figure_png, new_figure, subplots
 from ..randomness import RandomStream
 from ..runs import atomic_write_bytes
 from ..trainer import make_optimizer
@@ -208,4 +208,4 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
 IMAGE_EXPERIMENTS = ("meaningful-loss", "no-batchnorm", "mlp-generator")
 
 __all__ = ["EXPERIMENTS", "IMAGE_EXPERIMENTS", "Claim", "ExperimentResult", "ImageData", "build_critic", "figure_png",
-           "make_objective", "pyplot", "train_critic"]
+           "make_objective", "new_figure", "subplots", "train_critic"]

@@ -51,7 +51,7 @@ from .. import distances
 from ..config import make_config
 from ..data.toy import toy_sampler
 from ..objectives import Objective, build_objective, critic_gradient_norm
-from . import ADAM, PENALTY_WEIGHT, Batch, Claim, ExperimentResult, build_critic, figure_png, pyplot, train_critic
+from . import ADAM, PENALTY_WEIGHT, Batch, Claim, ExperimentResult, build_critic, figure_png, new_figure, train_critic
 
 NAME = "clipping-vs-penalty"
 PAPER = ('"Gradient penalty in WGANs does not exhibit undesired behavior like weight clipping." (Gulrajani et al., '
@@ -249,7 +249,7 @@ def _claims(numbers: dict) -> list[Claim]:
 
 
 def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tuple[str, str], np.ndarray]) -> bytes:
-    figure = pyplot().figure(figsize=(13.5, 13.5))
+    figure = new_figure(figsize=(13.5, 13.5))
     grid = figure.add_gridspec(3, 3, height_ratios=[1, 1, 0.9], hspace=0.35, wspace=0.25)
     for row, (method, label) in enumerate((("clipping", f"weight clipping, c = {CLIP:g}"),
                                            ("penalty", f"gradient penalty, λ = {PENALTY_WEIGHT:g}"))):

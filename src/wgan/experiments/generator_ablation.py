@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import Claim, ExperimentResult, figure_png, pyplot
+from . import Claim, ExperimentResult, figure_png, subplots
 from .image_runs import ImageData, ImageRun, image_run
 
 ALGORITHMS = {"wgan": "WGAN (clipping)", "gan": "GAN (minimax)"}
@@ -152,7 +152,7 @@ def _why_not_learned(run: ImageRun) -> str:
 
 def _figure(runs: dict[str, ImageRun], description: str) -> bytes:
     """FD over training for every run, and each one's last sample grid."""
-    figure, axes = pyplot().subplots(1, 1 + len(runs), figsize=(4.6 + 4.2 * len(runs), 4.6),
+    figure, axes = subplots(1, 1 + len(runs), figsize=(4.6 + 4.2 * len(runs), 4.6),
                                 gridspec_kw={"width_ratios": [1.2] + [1] * len(runs)})
     for algorithm, run in runs.items():
         iterations = [row["iteration"] for row in run.evaluations]

@@ -32,7 +32,7 @@ from ..config import make_config
 from ..objectives import critic_gradient_norm, interpolate
 from ..randomness import RandomStream
 from ..trainer import Trainer, critic_steps
-from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png, pyplot
+from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png, subplots
 
 NAME = "lipschitz"
 PAPER = ('"Weight clipping is a clearly terrible way to enforce a Lipschitz constraint." (Arjovsky, Chintala, '
@@ -144,7 +144,7 @@ def _claims(numbers: dict) -> list[Claim]:
 
 
 def _figure(numbers: dict) -> bytes:
-    figure, panels = pyplot().subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    figure, panels = subplots(1, 2, figsize=(12, 4.4), sharey=True)
     measures = (("max_gradient_norm", "(i) max ||∇f(x)|| over real, generated and interpolated points"),
                 ("max_pair_slope", "(ii) max |f(x) - f(y)| / ||x - y|| over random real / generated pairs"))
     iterations = numbers["iterations"]

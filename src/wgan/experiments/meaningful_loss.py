@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..api import train
-from . import Claim, ExperimentResult, figure_png, pyplot
+from . import Claim, ExperimentResult, figure_png, subplots
 from .image_runs import ImageData, image_run
 
 NAME = "meaningful-loss"
@@ -140,7 +140,7 @@ def _claims(numbers: dict, quick: bool) -> list[Claim]:
 def _figure(histories: dict, rho: dict) -> bytes:
     """One row per data set, one panel per algorithm: estimate (left axis) and quality (right) over training."""
     algorithms = list(histories["images"])
-    figure, axes = pyplot().subplots(len(SETTINGS), len(algorithms), figsize=(4.2 * len(algorithms), 3.3 * len(SETTINGS)),
+    figure, axes = subplots(len(SETTINGS), len(algorithms), figsize=(4.2 * len(algorithms), 3.3 * len(SETTINGS)),
                                 squeeze=False)
     for row, (setting, (_, label)) in enumerate(SETTINGS.items()):
         for column, algorithm in enumerate(algorithms):

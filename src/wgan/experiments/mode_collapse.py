@@ -40,7 +40,7 @@ import torch
 from ..api import EVAL_SEED_OFFSET, train
 from ..data.toy import twenty_five_gaussians
 from ..metrics.modes import ModeCoverage, mode_coverage
-from . import Claim, ExperimentResult, figure_png, pyplot
+from . import Claim, ExperimentResult, figure_png, new_figure
 
 NAME = "mode-collapse"
 DATA = "25gaussians"
@@ -165,10 +165,12 @@ def _why_few_modes(algorithm: str, modes: float, quality: float, numbers: dict) 
 
 
 def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
+    from matplotlib.patches import Circle  # matplotlib on first use: see wgan.plots.new_figure
+
     modes = twenty_five_gaussians("cpu").modes
     centres, radius = modes.centres.numpy(), N_STD * modes.std
     extent = np.abs(centres).max() + 0.6
-    figure = pyplot().figure(figsize=(15, 7.8))
+    figure = new_figure(figsize=(15, 7.8))
     grid = figure.add_gridspec(2, 4, height_ratios=[1, 0.8], hspace=0.2, wspace=0.25)
     seed = numbers["seeds"][0]
     for column, (algorithm, label) in enumerate(ALGORITHMS.items()):
@@ -176,7 +178,7 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
         points = samples[algorithm]
         axes.scatter(points[:, 0], points[:, 1], s=2, c=COLOURS[algorithm], linewidths=0, alpha=0.5)
         for centre in centres:
-            axes.add_patch(pyplot().Circle(centre, radius, fill=False, color="#444444", linewidth=0.5))
+            axes.add_patch(Circle(centre, radius, fill=False, color="#444444", linewidth=0.5))
         key = _key(algorithm)
         axes.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal", xticks=[], yticks=[],
                  title=f"{label}, seed {seed}: {numbers[f'modes_covered_{key}'][0]}/{numbers['modes_total']} "

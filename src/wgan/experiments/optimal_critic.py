@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..objectives import input_gradient
-from . import PENALTY_WEIGHT, Claim, ExperimentResult, build_critic, figure_png, make_objective, pyplot, train_critic
+from . import PENALTY_WEIGHT, Claim, ExperimentResult, build_critic, figure_png, make_objective, subplots, train_critic
 
 NAME = "optimal-critic"
 PAPER = ('"Optimal discriminator and critic when learning to differentiate two Gaussians. As we can see, the '
@@ -120,7 +120,7 @@ def _claims(numbers: dict) -> list[Claim]:
 
 def _figure(numbers: dict) -> bytes:
     x = np.array(numbers["x"])
-    figure, (values, gradients) = pyplot().subplots(1, 2, figsize=(12, 4.4))
+    figure, (values, gradients) = subplots(1, 2, figsize=(12, 4.4))
 
     values.fill_between(x, numbers["real_density"], color="#59a14f", alpha=0.25, label="real density")
     values.fill_between(x, numbers["fake_density"], color="#4e79a7", alpha=0.25, label="fake density")

@@ -34,10 +34,10 @@ from .. import distances
 from ..data.toy import ParallelLinesSampler
 from ..objectives import Objective
 from ..trainer import make_optimizer
-from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, pyplot, train_critic
+from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, subplots, train_critic
 
 if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
 NAME = "parallel-lines"
 PAPER = ('For every θ ≠ 0, W(P0, Pθ) = |θ|, JS(P0, Pθ) = log 2, KL = +∞ and TV = 1 (paraphrased); '
@@ -168,7 +168,7 @@ def learn_theta(algorithm: str, size: Size, seed: int) -> tuple[list[float], lis
 
 
 # --------------------------------------------------------------------------------------------------- the figure
-def _split_at_zero(axes: plt.Axes, theta: np.ndarray, values: np.ndarray, **style) -> None:
+def _split_at_zero(axes: Axes, theta: np.ndarray, values: np.ndarray, **style) -> None:
     """Draw a curve that jumps at theta = 0 as two branches and a dot, so the discontinuity shows."""
     for side in (theta < 0, theta > 0):
         axes.plot(theta[side], values[side], **style)
@@ -179,7 +179,7 @@ def _split_at_zero(axes: plt.Axes, theta: np.ndarray, values: np.ndarray, **styl
 
 def _figure(numbers: dict, thetas: np.ndarray) -> bytes:
     theta = np.array(numbers["theta_closed"])
-    figure, axes = pyplot().subplots(2, 2, figsize=(11, 8.5))
+    figure, axes = subplots(2, 2, figsize=(11, 8.5))
     (closed, samples), (nets, learning) = axes
 
     closed.plot(theta, numbers["w_closed"], color="#4e79a7", label=r"$W = |\theta|$")

@@ -32,7 +32,7 @@ from ..models import build_models
 from ..objectives import Objective
 from ..randomness import RandomStream
 from ..trainer import make_optimizer
-from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, pyplot
+from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, subplots
 
 NAME = "vanishing-gradients"
 PAPER = ("Paraphrased: when the real and generated distributions have disjoint supports or lie on low-dimensional "
@@ -148,7 +148,7 @@ def _claims(numbers: dict) -> list[Claim]:
 
 
 def _figure(numbers: dict, real: np.ndarray, fake: np.ndarray, discriminator: nn.Module) -> bytes:
-    figure, (scene, curves) = pyplot().subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    figure, (scene, curves) = subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
 
     points = np.concatenate([real, fake])
     low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
