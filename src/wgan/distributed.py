@@ -213,13 +213,17 @@ def report(message: str) -> None:
     that hears nothing within :data:`REPORT_WAIT_SECONDS` (rank 0 found no error, or is gone) prints the message
     itself. Outside torchrun the process just prints it.
     """
-    store = _launcher_store() if world_size_from_environment() > 1 else None
     key = f"wgan/reported/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"  # one key per attempt
     if prints_errors():
-        print(message, file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, flush=True)  # first: nothing may stand between rank 0 and its line
+        store = _launcher_store()
         if store is not None:
-            store.set(key, "1")
+            try:
+                store.set(key, "1")
+            except (RuntimeError, dist.DistError):  # the agent has gone: no rank is left waiting for the word
+                pass
         return
+    store = _launcher_store()
     if store is not None and _heard(store, key, time.monotonic() + REPORT_WAIT_SECONDS):
         return
     print(message, file=sys.stderr, flush=True)
@@ -239,8 +243,9 @@ def _heard(store: dist.Store, key: str, deadline: float) -> bool:
 
 
 def _launcher_store() -> dist.Store | None:
-    """A client of the key-value store that torchrun's agent keeps for its workers, None when there is none."""
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+    """A client of the key-value store that torchrun's agent keeps for its workers, None when there is none (or
+    this process is alone)."""
+    if world_size_from_environment() == 1 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return None
     try:
         return dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
