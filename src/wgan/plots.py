@@ -41,8 +41,8 @@ def subplots(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], l
 
 
 def figure_png(figure: Figure, tight: bool = True) -> bytes:
-    """The figure as PNG bytes (closed afterwards), cropped to what it draws when ``tight``; otherwise at its
-    own size, so that the frames of an animation (one per evaluation) all have one size."""
+    """The figure as PNG bytes, cropped to what it draws when ``tight``; otherwise at its own size, so that the
+    frames of an animation (one per evaluation) all have one size."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None)
     return buffer.getvalue()

@@ -153,7 +153,7 @@ def _why_not_learned(run: ImageRun) -> str:
 def _figure(runs: dict[str, ImageRun], description: str) -> bytes:
     """FD over training for every run, and each one's last sample grid."""
     figure, axes = subplots(1, 1 + len(runs), figsize=(4.6 + 4.2 * len(runs), 4.6),
-                                gridspec_kw={"width_ratios": [1.2] + [1] * len(runs)})
+                            gridspec_kw={"width_ratios": [1.2] + [1] * len(runs)})
     for algorithm, run in runs.items():
         iterations = [row["iteration"] for row in run.evaluations]
         axes[0].plot(iterations, run.series("fd"), "o-", color=COLOURS[algorithm], markersize=3,

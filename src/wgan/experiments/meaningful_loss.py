@@ -141,7 +141,7 @@ def _figure(histories: dict, rho: dict) -> bytes:
     """One row per data set, one panel per algorithm: estimate (left axis) and quality (right) over training."""
     algorithms = list(histories["images"])
     figure, axes = subplots(len(SETTINGS), len(algorithms), figsize=(4.2 * len(algorithms), 3.3 * len(SETTINGS)),
-                                squeeze=False)
+                            squeeze=False)
     for row, (setting, (_, label)) in enumerate(SETTINGS.items()):
         for column, algorithm in enumerate(algorithms):
             history, left, title = histories[setting][algorithm], axes[row][column], ALGORITHMS[algorithm]
