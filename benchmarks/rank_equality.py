@@ -45,7 +45,7 @@ def main() -> None:
         done = test._torchrun(str(test.SCRIPT), str(listing), str(weights))
         if done.returncode:
             raise SystemExit(done.stderr[-3000:])
-        two_ranks = dict(zip(configurations, torch.load(weights)))
+        two_ranks = dict(zip(configurations, torch.load(weights)["weights"]))
     print(f"| configuration | gap at K = {args.iterations} | control: another seed | tolerance | ranks identical |")
     print("|---|---|---|---|---|")
     for name, (settings, tolerance) in configurations.items():

@@ -59,6 +59,7 @@ CONFIGURATIONS = {
                           batch_size=32, eval_samples=200, iterations=5), ROUNDING),
     "gan-relu-mlp": (dict(SMALL, algorithm="gan", iterations=5), ROUNDING),
 }
+ONE_PASS = {"wgan-gp-relu-mlp"}  # the configurations whose critic loss is wgan.models.penalised_mlp's
 
 
 def _flat(*modules: torch.nn.Module) -> torch.Tensor:
@@ -124,19 +125,23 @@ def test_rank_0_evaluates_sync_batchnorm_layers_by_itself_and_gives_them_back_th
 # Two ranks train what one process trains -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_rank_weights(tmp_path_factory):
-    """Every configuration trained once on two ranks (one torchrun launch): {name: [rank 0, rank 1] weights}."""
+    """Every configuration trained once on two ranks (one torchrun launch): {name: ([rank 0, rank 1] weights,
+    [rank 0, rank 1] critic losses computed in one pass)}."""
     folder = tmp_path_factory.mktemp("two-ranks")
     (folder / "configs.json").write_text(json.dumps([settings for settings, _ in CONFIGURATIONS.values()]))
     done = _torchrun(str(SCRIPT), str(folder / "configs.json"), str(folder / "weights.pt"))
     assert done.returncode == 0, done.stderr[-3000:]
-    return dict(zip(CONFIGURATIONS, torch.load(folder / "weights.pt")))
+    saved = torch.load(folder / "weights.pt")
+    return dict(zip(CONFIGURATIONS, zip(saved["weights"], saved["one_pass_losses"])))
 
 
 @pytest.mark.parametrize("name", list(CONFIGURATIONS))
 def test_two_ranks_train_the_weights_one_process_trains_and_stay_identical(name, two_rank_weights):
     settings, tolerance = CONFIGURATIONS[name]
-    rank0, rank1 = two_rank_weights[name]
+    (rank0, rank1), one_pass_losses = two_rank_weights[name]
     assert torch.equal(rank0, rank1)  # DDP hands every rank the same averaged gradient
+    # the ranks compute the critic loss as one process does: the ReLU MLP's in one pass, through DDP's forward
+    assert one_pass_losses[0] == one_pass_losses[1] and (one_pass_losses[0] > 0) == (name in ONE_PASS)
     one = wgan.train(write=False, progress=False, **settings)
     reference, start = _flat(one.generator, one.critic), _initial_weights(settings)
     assert _relative_gap(rank0, reference, start) < tolerance

@@ -64,18 +64,37 @@ class ParallelModule(DistributedDataParallel):
     """DistributedDataParallel that also answers for its module's own attributes (``critic.input_gradient``,
     ``critic.piecewise_linear``), so that the objectives treat a wrapped critic like the plain one.
 
-    Except ``penalised_loss`` (:mod:`wgan.models.penalised_mlp`): it finds the weight gradient without a
-    forward pass through DistributedDataParallel, whose gradient averaging would then not run; without it the
-    objective takes the autograd path through the wrapper.
+    ``penalised_loss`` (:mod:`wgan.models.penalised_mlp`), where the module has one, is called through
+    DistributedDataParallel's forward pass (:meth:`through_forward`): it finds the weight gradient without
+    calling the module's ``forward``, and DDP averages over the ranks only the gradients of what its own forward
+    pass computed.
     """
 
     def __getattr__(self, name: str) -> Any:
         try:
             return super().__getattr__(name)
         except AttributeError:
-            if name in ("module", "penalised_loss"):  # module: not set yet, the wrapper is still being built
+            if name == "module":  # not set yet: the wrapper is still being built
                 raise
-            return getattr(self.module, name)
+            attribute = getattr(self.module, name)
+            return self.through_forward(attribute) if name == "penalised_loss" else attribute
+
+    def through_forward(self, method: Callable[..., T]) -> Callable[..., T]:
+        """``method`` of the module called as DDP's forward pass: DDP's forward runs the module's ``forward``,
+        set to ``method`` for that call (the module's own ``forward``, e.g. a compiled one, is put back after),
+        so that the backward pass of what it returns averages the gradients over the ranks as any step does."""
+        def call(*args: Any, **kwargs: Any) -> T:
+            module = self.module
+            own = vars(module).get("forward")  # set on the instance by torch.compile's wrapper, else absent
+            module.forward = method
+            try:
+                return self(*args, **kwargs)
+            finally:
+                if own is None:
+                    del module.forward
+                else:
+                    module.forward = own
+        return call
 
 
 @dataclass
