@@ -232,6 +232,13 @@ def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_
     assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"
 
 
+def test_a_finished_rank_leaves_with_its_status_and_output_but_without_the_interpreter_teardown():
+    script = ("import atexit; from wgan import distributed; atexit.register(print, 'torn down'); "
+              "print('saved', end=''); distributed.leave(3)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (3, "saved")  # no atexit handler ran: no teardown
+
+
 def _children(pid: int) -> list[int]:
     """Process ids whose parent is ``pid`` (from /proc)."""
     found = []
