@@ -217,10 +217,10 @@ def leave(status: int) -> NoReturn:
     """End this rank's process with ``status`` now, its output flushed, without the interpreter's teardown.
 
     torch's gloo backend sometimes aborts a process in that teardown, after its work is done and its process
-    group destroyed: "terminate called without an active exception", SIGABRT, no Python frame left (a C++ thread
-    destroyed while still joinable), in about 3 of 100 two-rank torchrun launches on a 2-core Intel Xeon
-    (2026-12-03), with or without DistributedDataParallel's one-pass loss. torchrun then reports the finished
-    rank as failed and stops the others. For a rank whose files are closed the teardown has nothing left to do.
+    group destroyed: "terminate called without an active exception" (what a C++ thread destroyed while still
+    joinable prints), SIGABRT, no Python frame left; in about 3 of 100 two-rank torchrun launches on a 2-core
+    Intel Xeon (2026-12-03). torchrun then reports the finished rank as failed and stops the others. For a rank
+    whose files are closed the teardown has nothing left to do.
     """
     sys.stdout.flush()
     sys.stderr.flush()
