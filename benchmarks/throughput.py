@@ -47,7 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import wgan
 from wgan.api import _assemble
-from wgan.distributed import joined, leave, world_size_from_environment
+from wgan.distributed import exit_process, joined
 from wgan.models.fast_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
@@ -289,5 +289,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    if world_size_from_environment() > 1:
-        leave(0)  # not through the interpreter's teardown, where gloo may abort a finished rank
+    exit_process(0)  # a rank under torchrun: not through the interpreter's teardown, where gloo may abort it

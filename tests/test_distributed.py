@@ -232,11 +232,13 @@ def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_
     assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"
 
 
-def test_a_finished_rank_leaves_with_its_status_and_output_but_without_the_interpreter_teardown():
+@pytest.mark.parametrize("world_size, torn_down", [("2", ""), ("1", "torn down\n")])
+def test_a_finished_rank_exits_with_its_status_and_output_but_without_the_interpreter_teardown(world_size, torn_down):
     script = ("import atexit; from wgan import distributed; atexit.register(print, 'torn down'); "
-              "print('saved', end=''); distributed.leave(3)")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stdout) == (3, "saved")  # no atexit handler ran: no teardown
+              "print('saved', end=''); distributed.exit_process(3)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "WORLD_SIZE": world_size})
+    assert (done.returncode, done.stdout) == (3, "saved" + torn_down)  # a rank runs no atexit handler: no teardown
 
 
 def _children(pid: int) -> list[int]:

@@ -213,15 +213,18 @@ def world_size_from_environment() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def leave(status: int) -> NoReturn:
-    """End this rank's process with ``status`` now, its output flushed, without the interpreter's teardown.
+def exit_process(status: int) -> NoReturn:
+    """End the process with ``status``: a rank under torchrun now, its output flushed, without the interpreter's
+    teardown; a process alone as usual (``sys.exit``).
 
-    torch's gloo backend sometimes aborts a process in that teardown, after its work is done and its process
-    group destroyed: "terminate called without an active exception" (what a C++ thread destroyed while still
-    joinable prints), SIGABRT, no Python frame left; in about 3 of 100 two-rank torchrun launches on a 2-core
-    Intel Xeon (2026-12-03). torchrun then reports the finished rank as failed and stops the others. For a rank
-    whose files are closed the teardown has nothing left to do.
+    torch's gloo backend sometimes aborts a rank in that teardown, after its work is done and its process group
+    destroyed: "terminate called without an active exception" (what a C++ thread destroyed while still joinable
+    prints), SIGABRT, no Python frame left; in about 3 of 100 two-rank torchrun launches on a 2-core Intel Xeon
+    (2026-12-03). torchrun then reports the finished rank as failed and stops the others. For a rank whose files
+    are closed the teardown has nothing left to do.
     """
+    if world_size_from_environment() == 1:
+        sys.exit(status)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -41,4 +41,4 @@ for settings in settings_list:
 if dist.get_rank() == 0:
     torch.save({"weights": parameters_by_config, "one_pass_losses": one_pass_losses_by_config}, sys.argv[2])
 dist.destroy_process_group()
-distributed.leave(0)  # not through the interpreter's teardown, where gloo may abort a finished rank
+distributed.exit_process(0)  # not through the interpreter's teardown, where gloo may abort a finished rank
