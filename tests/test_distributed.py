@@ -47,9 +47,9 @@ SMALL = dict(width=64, batch_size=64, eval_samples=500)
 SMALL_FLAGS = ["--width", "64", "--batch-size", "64", "--eval-samples", "500", "--quiet"]
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # 2 ranks x 1 thread on CI's 2 cores
 
-# (settings, tolerance): wgan and wgan-gp as the toy defaults (ReLU MLP, closed-form penalty, warm-up, linear
-# decay), wgan-gp through autograd (ELU MLP), wgan-gp with a small DCGAN critic (closed-form penalty through
-# transposed convolutions), the minimax GAN.
+# (settings, tolerance): wgan and wgan-gp as the toy defaults (ReLU MLP, one-pass loss, warm-up, linear
+# decay), wgan-gp through autograd (ELU MLP), wgan-gp with a small DCGAN critic (one-pass loss through
+# convolutions and their transposes), the minimax GAN.
 CONFIGURATIONS = {
     "wgan-relu-mlp": (dict(SMALL, algorithm="wgan", iterations=5, warmup_generator_iters=2,
                            warmup_critic_steps=10), ADAPTIVE_STEP_ON_ZERO_GRADIENT),
@@ -59,7 +59,7 @@ CONFIGURATIONS = {
                           batch_size=32, eval_samples=200, iterations=5), ROUNDING),
     "gan-relu-mlp": (dict(SMALL, algorithm="gan", iterations=5), ROUNDING),
 }
-ONE_PASS = {"wgan-gp-relu-mlp"}  # the configurations whose critic loss is wgan.models.penalised_mlp's
+ONE_PASS = {"wgan-gp-relu-mlp", "wgan-gp-conv"}  # the configurations whose critic loss is one pass's
 
 
 def _flat(*modules: torch.nn.Module) -> torch.Tensor:

@@ -64,7 +64,7 @@ class ParallelModule(DistributedDataParallel):
     """DistributedDataParallel that also answers for its module's own attributes (``critic.input_gradient``,
     ``critic.piecewise_linear``), so that the objectives treat a wrapped critic like the plain one.
 
-    ``penalised_loss`` (:mod:`wgan.models.penalised_mlp`), where the module has one, is called through
+    ``penalised_loss`` (:mod:`wgan.models.penalised_loss`), where the module has one, is called through
     DistributedDataParallel's forward pass (:meth:`through_forward`): it finds the weight gradient without
     calling the module's ``forward``, and DDP averages over the ranks only the gradients of what its own forward
     pass computed.

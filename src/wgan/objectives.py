@@ -169,9 +169,10 @@ class WGANGP(Objective):
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,
                     loss_scale: Tensor | None = None) -> tuple[Tensor, Stats]:
-        """With a critic that has ``penalised_loss`` (the piecewise-linear MLP) and no float16 loss scale, the
-        loss and its weight gradient come from one pass over the three batches, the same random draws and the
-        same mathematics as the two terms below."""
+        """With a critic that has ``penalised_loss`` (the piecewise-linear MLP and DCGAN critics) and no float16
+        loss scale, the loss and its weight gradient come from one pass over the three batches
+        (:mod:`wgan.models.penalised_loss`), the same random draws and the same mathematics as the two terms
+        below."""
         if loss_scale is None and getattr(critic, "piecewise_linear", False) and hasattr(critic, "penalised_loss"):
             loss, estimate, penalty, norms = critic.penalised_loss(
                 real, fake, interpolation_weights(real, stream), self.config.penalty_weight, self.one_sided)

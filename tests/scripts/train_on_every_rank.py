@@ -1,6 +1,6 @@
 """Run by torchrun in tests/test_distributed.py: train each configuration of a JSON file through the Python API on
 every rank, then save every rank's parameters and the number of its critic losses computed in one pass
-(wgan.models.penalised_mlp); rank 0 writes them all, so the test can compare the ranks.
+(wgan.models.penalised_loss); rank 0 writes them all, so the test can compare the ranks.
 
     torchrun --standalone --nproc_per_node 2 tests/scripts/train_on_every_rank.py CONFIGS.json OUT.pt
 """
@@ -13,7 +13,7 @@ import torch.distributed as dist
 
 import wgan
 from wgan import distributed
-from wgan.models import mlp
+from wgan.models import penalised_loss
 
 one_pass_losses = 0
 
@@ -24,7 +24,7 @@ def counted(*args, **kwargs):
     return one_pass(*args, **kwargs)
 
 
-one_pass, mlp.penalised_critic_loss = mlp.penalised_critic_loss, counted
+one_pass, penalised_loss.penalised_critic_loss = penalised_loss.penalised_critic_loss, counted
 dist.init_process_group("gloo")  # joined here, so wgan.train leaves it open for the gathering below
 settings_list = json.loads(open(sys.argv[1]).read())
 parameters_by_config, one_pass_losses_by_config = [], []

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from ..errors import WganError
 from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConvTranspose2d, StridedConv2d, StridedConvTranspose2d,
                          WholeInputConv2d, conv_transpose, image_conv)
+from .penalised_loss import PenalisedLossMixin
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
@@ -128,7 +129,7 @@ class ConstantFilterGenerator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-class DCGANCritic(nn.Module):
+class DCGANCritic(PenalisedLossMixin, nn.Module):
     """f(x): images (n, channels, image_size, image_size) -> raw scores (n,).
 
     ``DCGAN_D`` of the official WGAN code: Conv(4, 2, 1) to ``width`` channels and LeakyReLU(0.2) (no norm on
@@ -141,9 +142,12 @@ class DCGANCritic(nn.Module):
     critic's choice with weight clipping; it mixes the samples of a batch, so it is incompatible with
     per-sample gradient penalties).
 
-    Without norm the critic is piecewise linear in x (bias-free convolutions, leaky ReLU), and its input gradient
-    has a closed form (:meth:`input_gradient`) that the gradient penalty uses instead of double backprop.
+    Without norm the critic is piecewise linear in x (bias-free convolutions, leaky ReLU): its input gradient
+    has a closed form (:meth:`input_gradient`), and WGAN-GP's loss and its weight gradient come from one pass
+    over the real, generated and interpolate batches (:meth:`penalised_loss`), both without double backprop.
     """
+
+    negative_slope = LEAKY_SLOPE
 
     def __init__(self, channels: int, image_size: int, width: int = 64, norm: str = "none"):
         super().__init__()

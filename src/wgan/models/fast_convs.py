@@ -65,9 +65,29 @@ class WholeInputConv2d(nn.Conv2d):
         if x.shape[-2:] != self.kernel_size:
             raise ValueError(f"{type(self).__name__} takes inputs of its kernel's size {tuple(self.kernel_size)}, "
                              f"got {tuple(x.shape[-2:])}")
-        inputs = x.permute(0, 2, 3, 1).reshape(len(x), -1)
-        weight = self.weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
-        return (inputs @ weight.T).view(len(x), self.out_channels, 1, 1)
+        return self.with_weight(x, self.weight)
+
+    def with_weight(self, x: Tensor, weight: Tensor) -> Tensor:
+        """This layer's map with ``weight`` in place of its own."""
+        return (_rows(x) @ _rows(weight).T).view(len(x), self.out_channels, 1, 1)
+
+    def adjoint(self, y: Tensor, weight: Tensor) -> Tensor:
+        """The adjoint map applied to ``y`` (n, out_channels, 1, 1): y W, each row a (in_channels, k, k) map."""
+        height, width = self.kernel_size
+        flat = y.reshape(len(y), self.out_channels) @ _rows(weight)
+        return flat.view(len(y), height, width, self.in_channels).permute(0, 3, 1, 2)
+
+    def weight_gradient(self, x: Tensor, dy: Tensor) -> Tensor:
+        """dL/dW = dy^T x for the output gradient ``dy``, shape (out_channels, in_channels, k, k)."""
+        height, width = self.kernel_size
+        flat = dy.reshape(len(dy), self.out_channels).T @ _rows(x)
+        return flat.view(self.out_channels, height, width, self.in_channels).permute(0, 3, 1, 2)
+
+
+def _rows(x: Tensor) -> Tensor:
+    """(n, c, h, w) -> (n, h * w * c): each map flattened in (height, width, channel) order, a view when ``x`` is
+    channels-last."""
+    return x.permute(0, 2, 3, 1).reshape(len(x), -1)
 
 
 def space_to_depth(x: Tensor) -> Tensor:
@@ -94,6 +114,12 @@ def _stride_one_kernel(weight: Tensor) -> Tensor:
     return weight.view(outputs, inputs, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(outputs, 4 * inputs, 2, 2)
 
 
+def _stride_two_kernel(kernel: Tensor) -> Tensor:
+    """The inverse of :func:`_stride_one_kernel`: a (o, 4c, 2, 2) kernel -> (o, c, 4, 4)."""
+    outputs, depth = kernel.shape[:2]
+    return kernel.reshape(outputs, depth // 4, 2, 2, 2, 2).permute(0, 1, 4, 2, 5, 3).reshape(outputs, depth // 4, 4, 4)
+
+
 class SpaceToDepthConv2d(nn.Conv2d):
     """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias), computed as a 2x2 stride-1
     convolution of :func:`space_to_depth` of the input: for the critic's first layer, on the image's channels."""
@@ -102,12 +128,24 @@ class SpaceToDepthConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(space_to_depth(x), _stride_one_kernel(self.weight))
+        return self.with_weight(x, self.weight)
 
-    def adjoint(self, y: Tensor) -> Tensor:
-        """The adjoint map, ConvTranspose(out_channels, in_channels, 4, 2, 1) with this weight, applied to
-        ``y``: the convolution's input gradient for the output gradient ``y`` (see the module's docstring)."""
-        return depth_to_space(F.conv_transpose2d(y, _stride_one_kernel(self.weight).to(y.dtype)))
+    def with_weight(self, x: Tensor, weight: Tensor) -> Tensor:
+        """This layer's map with ``weight`` in place of its own."""
+        return F.conv2d(space_to_depth(x), _stride_one_kernel(weight))
+
+    def adjoint(self, y: Tensor, weight: Tensor) -> Tensor:
+        """The adjoint map, ConvTranspose(out_channels, in_channels, 4, 2, 1) with ``weight``, applied to ``y``:
+        the convolution's input gradient for the output gradient ``y`` (see the module's docstring)."""
+        return depth_to_space(F.conv_transpose2d(y, _stride_one_kernel(weight)))
+
+    @staticmethod
+    def weight_gradient(x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
+        """dL/dW at the input ``x`` for the output gradient ``dy`` (``weight`` gives the shape and dtype): the
+        stride-1 kernel's, by oneDNN, put back in the 4x4 order."""
+        return _stride_two_kernel(torch.ops.aten.convolution_backward(
+            dy, space_to_depth(x), _stride_one_kernel(weight), None, (1, 1), (0, 0), (1, 1), False, (0, 0), 1,
+            (False, True, False))[1])
 
 
 def image_conv(channels: int, out_channels: int) -> nn.Conv2d:
@@ -159,12 +197,40 @@ class StridedConvTranspose2d(nn.ConvTranspose2d):
 
 def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
     """The adjoint of the convolution ``conv`` (its input gradient for the output gradient ``y``), computed in
-    ``y``'s dtype: the transposed convolution with its weight, stride and padding."""
-    if isinstance(conv, SpaceToDepthConv2d):
-        return conv.adjoint(y)
+    ``y``'s dtype and differentiable with respect to ``conv``'s weight: the transposed convolution with its
+    weight, stride and padding."""
     if isinstance(conv, StridedConv2d) and matmul_weight_gradients.pays(y):
         return matmul_weight_gradients.conv_transpose2d(y, conv.weight)
-    return F.conv_transpose2d(y, conv.weight.to(y.dtype), stride=conv.stride, padding=conv.padding)
+    return adjoint(conv, y, conv.weight.to(y.dtype))
+
+
+def convolve(conv: nn.Conv2d, x: Tensor, weight: Tensor) -> Tensor:
+    """``conv``'s map (any bias-free convolution of this module or torch's) with ``weight`` in place of its own:
+    for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`)."""
+    if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
+        return conv.with_weight(x, weight)
+    return F.conv2d(x, weight, stride=conv.stride, padding=conv.padding)
+
+
+def adjoint(conv: nn.Conv2d, y: Tensor, weight: Tensor) -> Tensor:
+    """The adjoint of :func:`convolve` ``(conv, ., weight)`` applied to ``y``, by oneDNN's kernels."""
+    if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
+        return conv.adjoint(y, weight)
+    return F.conv_transpose2d(y, weight, stride=conv.stride, padding=conv.padding)
+
+
+def weight_gradient(conv: nn.Conv2d, x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
+    """dL/dW of :func:`convolve` ``(conv, ., weight)`` at the input ``x`` for the output gradient ``dy``: in
+    bf16 on the CPU a :class:`StridedConv2d`'s is a matrix product (:mod:`wgan.models.matmul_weight_gradients`),
+    as in its backward pass; torch's layers get oneDNN's."""
+    if isinstance(conv, WholeInputConv2d):
+        return conv.weight_gradient(x, dy)
+    if isinstance(conv, SpaceToDepthConv2d):
+        return conv.weight_gradient(x, dy, weight)
+    if isinstance(conv, StridedConv2d) and matmul_weight_gradients.pays(dy):
+        return matmul_weight_gradients.weight_gradient(x, dy.contiguous(memory_format=torch.channels_last), weight)
+    return torch.ops.aten.convolution_backward(dy, x, weight, None, conv.stride, conv.padding, conv.dilation,
+                                               False, (0, 0), 1, (False, True, False))[1]
 
 
 _TORCH_LAYERS = {OnePixelConvTranspose2d: nn.ConvTranspose2d, WholeInputConv2d: nn.Conv2d,

@@ -41,7 +41,7 @@ def conv_weight_gradient(x: Tensor, dy: Tensor) -> Tensor:
     return gradient.view(-1, 4, 4, channels).permute(0, 3, 1, 2)
 
 
-def _weight_gradient(x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
+def weight_gradient(x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
     """dL/dW of conv(x, W, 2, 1): :func:`conv_weight_gradient` on small maps, oneDNN's kernel on larger ones."""
     if dy.shape[-2] * dy.shape[-1] <= WEIGHT_GRADIENT_MAX_PIXELS:
         return conv_weight_gradient(x, dy)
@@ -52,7 +52,7 @@ def _weight_gradient(x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
 class StridedConvolution(torch.autograd.Function):
     """y = conv2d(x, W, stride 2, padding 1), or with ``transposed`` z = conv_transpose2d(x, W, 2, 1), its adjoint.
     Backward: the input gradient is the other one applied to the output gradient (oneDNN's kernels), and the
-    weight gradient is :func:`_weight_gradient`, for the transposed convolution with the roles of its input and
+    weight gradient is :func:`weight_gradient`, for the transposed convolution with the roles of its input and
     output gradient exchanged."""
 
     @staticmethod
@@ -67,7 +67,7 @@ class StridedConvolution(torch.autograd.Function):
         dy = dy.contiguous(memory_format=torch.channels_last)
         adjoint = F.conv2d if ctx.transposed else F.conv_transpose2d
         dx = adjoint(dy, weight, stride=2, padding=1) if ctx.needs_input_grad[0] else None
-        return dx, _weight_gradient(*((dy, x) if ctx.transposed else (x, dy)), weight), None
+        return dx, weight_gradient(*((dy, x) if ctx.transposed else (x, dy)), weight), None
 
 
 def conv2d(x: Tensor, weight: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .penalised_mlp import penalised_critic_loss
+from .penalised_loss import PenalisedLossMixin
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2
@@ -54,11 +54,12 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.sample_shape)
 
 
-class MLPCritic(nn.Module):
+class MLPCritic(PenalisedLossMixin, nn.Module):
     """f(x): samples (n, *sample_shape) -> scores (n,).
 
-    With ReLU or leaky ReLU and no normalisation the critic is piecewise linear in x, and its input gradient has
-    a closed form (:meth:`input_gradient`) that the gradient penalty uses instead of double backprop.
+    With ReLU or leaky ReLU and no normalisation the critic is piecewise linear in x: its input gradient has a
+    closed form (:meth:`input_gradient`), and WGAN-GP's loss and its weight gradient come from one pass over the
+    real, generated and interpolate batches (:meth:`penalised_loss`), both without double backprop.
     """
 
     def __init__(self, sample_shape: tuple[int, ...], width: int, depth: int, activation: str, norm: str):
@@ -90,13 +91,3 @@ class MLPCritic(nn.Module):
         for linear, slope in zip(reversed(linears[:-1]), reversed(slopes)):
             gradient = (gradient * slope) @ linear.weight
         return gradient.view_as(x)
-
-    def penalised_loss(self, real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool = False
-                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The WGAN-GP critic loss at ``real``, ``fake`` and their interpolates ``lerp(fake, real, e)``, with its
-        weight gradient found in one pass over the three batches (:mod:`wgan.models.penalised_mlp`); returns
-        the loss, the estimate, the penalty and the gradient norms at the interpolates."""
-        if not self.piecewise_linear:
-            raise TypeError("penalised_loss needs a ReLU or leaky-ReLU critic without normalisation")
-        linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
-        return penalised_critic_loss(linears, self.negative_slope, real, fake, e, penalty_weight, one_sided)
