@@ -10,7 +10,7 @@ from wgan.config import make_config
 from wgan.models.dcgan import DCGANCritic
 from wgan.models.fast_convs import torch_layers_
 from wgan.models.mlp import MLPCritic
-from wgan.models.penalised_loss import _activation_backward_
+from wgan.models.penalised_loss import _activation_backward_, _Dense
 from wgan.objectives import WGANGP, WGANLP
 from wgan.randomness import RandomStream
 
@@ -144,10 +144,11 @@ def test_weight_gradient_scales_with_the_gradient_of_the_loss():
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("kind", ["relu-mlp", "dcgan-32-grey", "dcgan-16-colour"])
+@pytest.mark.parametrize("kind", ["relu-mlp", "leaky-mlp-depth-1", "dcgan-32-grey", "dcgan-16-colour"])
 def test_under_bf16_autocast_the_one_pass_gradient_is_as_close_to_float32_as_autograds(kind, seed):
-    """In bf16 the DCGAN critic's layers take the CPU's bf16 paths: the stride-2 layers' weight gradients as
-    matrix products, the first layer's by space-to-depth for one channel."""
+    """In bf16 the layers take the CPU's bf16 paths: the MLP's products with the bias and activation fused, the
+    DCGAN's stride-2 layers' weight gradients as matrix products, its first layer's by space-to-depth for one
+    channel."""
     build, shape = CRITICS[kind]
     critic = build(dtype=torch.float32, seed=seed)
     real, fake = _batches(shape, dtype=torch.float32, seed=seed)
@@ -213,3 +214,19 @@ def test_the_slopes_are_written_over_the_gradient_they_scale(negative_slope, dty
     scaled = _activation_backward_(gradient, output, negative_slope)
     assert scaled.data_ptr() == gradient.data_ptr()  # no new buffer
     assert torch.equal(scaled, expected)
+
+
+@pytest.mark.parametrize("negative_slope", [0.0, 0.2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_dense_layer_gives_its_activation_rounded_once(negative_slope, dtype):
+    """The bf16 path (the product with the bias and activation fused) and the float32 one (addmm, then the
+    activation) both give a(x W^T + b) to the dtype's rounding."""
+    g = torch.Generator().manual_seed(0)
+    linear = torch.nn.Linear(64, 32)
+    layer = _Dense(linear, dtype)
+    x = torch.randn(48, 64, generator=g).to(dtype)
+    exact = torch.nn.functional.leaky_relu(x.double() @ layer.weight.double().t() + layer.bias.double(),
+                                           negative_slope)
+    activated = layer.activated(x, negative_slope)
+    assert activated.dtype == dtype
+    assert torch.allclose(activated.double(), exact, rtol=2 * torch.finfo(dtype).eps, atol=1e-5)
