@@ -63,6 +63,12 @@ LABELS = {"reference": "reference loop", "torch-layers": "wgan with torch's laye
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def fused_linear_flops(x: torch.Tensor, weight: torch.Tensor, *args, out_val=None, **kwargs) -> int:
+    """2 M K N for oneDNN's product with its bias and activation fused (the one-pass loss's dense layers in bf16:
+    ``wgan.models.penalised_loss``), x (M, K) and weight (N, K); torch's FLOP formulas do not know it."""
+    return 2 * x.numel() * weight.shape[0]
+
+
 class FlopCount(TorchDispatchMode):
     """Matmul and convolution FLOPs of everything run inside it, by torch's FLOP formulas.
 
@@ -72,7 +78,8 @@ class FlopCount(TorchDispatchMode):
 
     def __init__(self):
         super().__init__()
-        self.formulas = FlopCounterMode(display=False).flop_registry
+        self.formulas = {**FlopCounterMode(display=False).flop_registry,
+                         torch.ops.mkldnn._linear_pointwise: fused_linear_flops}
         self.total = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
