@@ -130,6 +130,22 @@ def test_strided_layers_in_bf16_take_weight_gradients_as_matrix_products_up_to_8
     assert len(products) == (3 if side <= 8 else 0)
 
 
+def test_a_frozen_strided_layer_in_bf16_gives_its_input_gradient_without_a_weight_gradient(monkeypatch):
+    """The generator's step backpropagates through the critic with its weights frozen: the input gradient is
+    torch's, and no weight gradient is computed (it cost two matrix products per iteration)."""
+    products = []
+    product = matmul_weight_gradients.conv_weight_gradient
+    monkeypatch.setattr(matmul_weight_gradients, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
+    torch.manual_seed(0)
+    conv = StridedConv2d(8, 16).requires_grad_(False)
+    x = torch.randn(4, 8, 16, 16).to(memory_format=torch.channels_last).requires_grad_(True)
+    with torch.autocast("cpu", torch.bfloat16):
+        (gradient,) = torch.autograd.grad(conv(x).float().square().sum(), x)
+        (expected,) = torch.autograd.grad(F.conv2d(x, conv.weight, stride=2, padding=1).float().square().sum(), x)
+    assert products == [] and conv.weight.grad is None
+    torch.testing.assert_close(gradient, expected, rtol=1.6e-2, atol=1e-2 * expected.abs().max().item())
+
+
 def test_torch_layers_gives_torchs_layers_computing_the_same_function_with_the_same_parameters():
     torch.manual_seed(0)
     generator, critic = DCGANGenerator(16, 1, 32, width=8), DCGANCritic(1, 32, width=8)

@@ -53,7 +53,8 @@ class StridedConvolution(torch.autograd.Function):
     """y = conv2d(x, W, stride 2, padding 1), or with ``transposed`` z = conv_transpose2d(x, W, 2, 1), its adjoint.
     Backward: the input gradient is the other one applied to the output gradient (oneDNN's kernels), and the
     weight gradient is :func:`weight_gradient`, for the transposed convolution with the roles of its input and
-    output gradient exchanged."""
+    output gradient exchanged; each only where autograd asks for it (the generator's step does not for the
+    frozen critic's weights)."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, transposed: bool) -> Tensor:
@@ -67,7 +68,8 @@ class StridedConvolution(torch.autograd.Function):
         dy = dy.contiguous(memory_format=torch.channels_last)
         adjoint = F.conv2d if ctx.transposed else F.conv_transpose2d
         dx = adjoint(dy, weight, stride=2, padding=1) if ctx.needs_input_grad[0] else None
-        return dx, weight_gradient(*((dy, x) if ctx.transposed else (x, dy)), weight), None
+        dw = weight_gradient(*((dy, x) if ctx.transposed else (x, dy)), weight) if ctx.needs_input_grad[1] else None
+        return dx, dw, None
 
 
 def conv2d(x: Tensor, weight: Tensor) -> Tensor:
