@@ -17,7 +17,7 @@ published code's structure, on copies of the same initial models with torch's ow
 layout), its windows alternating with ours in the same process, and prints both rates and their ratio.
 ``--against torch-layers`` times our trainer beside itself with torch's convolutions in place of the DCGAN layers
 of :mod:`wgan.models.fast_convs` (the dense layers as matrix products, the image-side layers by space-to-depth,
-bf16 weight gradients as matrix products).
+in bf16 the stride-2 layers onto and from 4x4 maps and the weight gradients as matrix products).
 
 Prints generator iterations/s (median of the timed windows after a warm-up; with ``--against``, the ratio is the
 median of the ratios of the rounds' adjacent windows), the FLOPs of one generator iteration

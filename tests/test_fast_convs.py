@@ -1,7 +1,8 @@
 """The DCGAN's convolutions computed other ways (dense layers as matrix products, image-side layers by space-to-depth,
-bf16 weight gradients as matrix products) equal torch's convolutions, values and gradients."""
+bf16 stride-2 layers and weight gradients as matrix products) equal torch's convolutions, values and gradients."""
 
 import copy
+import types
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wgan.models.dcgan import DCGANCritic, DCGANGenerator
-from wgan.models import matmul_weight_gradients
+from wgan.models import strided_products
 from wgan.models.fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d,
                                     StridedConv2d, StridedConvTranspose2d, WholeInputConv2d, conv_transpose,
                                     image_conv, torch_layers_)
@@ -98,7 +99,34 @@ def test_weight_gradient_as_a_matrix_product_equals_torchs(side, layout):
     dy = torch.randn(3, 10, side, side).to(memory_format=layout)
     expected = torch.nn.grad.conv2d_weight(x, (10, 6, 4, 4), dy, stride=2, padding=1)
     # sums of up to 3 * 16 * 16 products of N(0, 1) values (about 30 in size), in another order: float32 rounding
-    torch.testing.assert_close(matmul_weight_gradients.conv_weight_gradient(x, dy), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(strided_products.conv_weight_gradient(x, dy), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("side", ((1, 1), (2, 4), (4, 4)))
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_strided_convolution_and_its_transpose_as_products_equal_torchs_on_maps_up_to_4x4(side, layout):
+    """Exact in float64: the convolution onto the map by im2col, the transposed one from it by its four phases."""
+    torch.manual_seed(0)
+    height, width = side
+    x = torch.randn(3, 6, 2 * height, 2 * width, dtype=torch.float64).to(memory_format=layout)
+    y = torch.randn(3, 10, height, width, dtype=torch.float64).to(memory_format=layout)
+    weight = torch.randn(10, 6, 4, 4, dtype=torch.float64).to(memory_format=layout)
+    torch.testing.assert_close(strided_products.convolution(x, weight), F.conv2d(x, weight, stride=2, padding=1))
+    torch.testing.assert_close(strided_products.transposed_convolution(y, weight),
+                               F.conv_transpose2d(y, weight, stride=2, padding=1))
+
+
+@pytest.mark.parametrize("side", (4, 8))
+def test_strided_convolutions_are_products_on_maps_up_to_4x4_and_onednns_on_larger_ones(side, monkeypatch):
+    kernels = []
+    functional = types.SimpleNamespace(pad=F.pad, conv2d=lambda *a, **k: kernels.append("conv2d") or F.conv2d(*a, **k),
+                                       conv_transpose2d=lambda *a, **k: kernels.append("conv_transpose2d")
+                                       or F.conv_transpose2d(*a, **k))
+    monkeypatch.setattr(strided_products, "F", functional)
+    x, y, weight = torch.randn(2, 3, 2 * side, 2 * side), torch.randn(2, 5, side, side), torch.randn(5, 3, 4, 4)
+    assert strided_products.convolution(x, weight).shape == y.shape
+    assert strided_products.transposed_convolution(y, weight).shape == x.shape
+    assert kernels == ([] if side <= 4 else ["conv2d", "conv_transpose2d"])
 
 
 def _bf16_values_and_gradients(layer: nn.Module, forward, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -109,10 +137,11 @@ def _bf16_values_and_gradients(layer: nn.Module, forward, x: torch.Tensor) -> tu
 @pytest.mark.parametrize("side", (4, 8, 16))
 def test_strided_layers_in_bf16_take_weight_gradients_as_matrix_products_up_to_8x8_maps(side, monkeypatch):
     """Values and gradients as torch's in bf16 (float32 sums rounded once: equal up to bf16's rounding), and the
-    matrix product used exactly where the output map of the convolution has at most 8x8 pixels."""
+    weight gradient's matrix product used exactly where the output map of the convolution has at most 8x8 pixels
+    (on 4x4 maps the layers themselves are products too)."""
     products = []
-    product = matmul_weight_gradients.conv_weight_gradient
-    monkeypatch.setattr(matmul_weight_gradients, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
+    product = strided_products.conv_weight_gradient
+    monkeypatch.setattr(strided_products, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
     torch.manual_seed(0)
     conv, upsampling = StridedConv2d(8, 16), StridedConvTranspose2d(16, 8)
     x = torch.randn(4, 8, 2 * side, 2 * side).to(memory_format=torch.channels_last)
@@ -134,8 +163,8 @@ def test_a_frozen_strided_layer_in_bf16_gives_its_input_gradient_without_a_weigh
     """The generator's step backpropagates through the critic with its weights frozen: the input gradient is
     torch's, and no weight gradient is computed (it cost two matrix products per iteration)."""
     products = []
-    product = matmul_weight_gradients.conv_weight_gradient
-    monkeypatch.setattr(matmul_weight_gradients, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
+    product = strided_products.conv_weight_gradient
+    monkeypatch.setattr(strided_products, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
     torch.manual_seed(0)
     conv = StridedConv2d(8, 16).requires_grad_(False)
     x = torch.randn(4, 8, 16, 16).to(memory_format=torch.channels_last).requires_grad_(True)

@@ -19,11 +19,12 @@ block of pixels becomes 4 channels):
 and the transposed convolution is its adjoint: a stride-1 transposed convolution, depth-to-space, then the
 padding cropped. With one image channel oneDNN runs the stride-1 forms about twice as fast as the strided ones.
 
-The hidden stride-2 layers stay torch's convolutions, except that in bf16 on the CPU their weight gradients are
-matrix products (:mod:`wgan.models.matmul_weight_gradients`).
+The hidden stride-2 layers stay torch's convolutions in float32. In bf16 on the CPU their weight gradients, and
+the layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`).
 
-Together these make a DCGAN 32 WGAN iteration 1.27x faster in bf16 and 1.06x in float32 than with torch's layers
-(``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX, 2026-12-02; docs/BENCHMARKS.md).
+Together these make a DCGAN 32 WGAN iteration 1.58x faster in bf16 (2026-12-03) and 1.06x in float32 (2026-12-02)
+than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
+docs/BENCHMARKS.md).
 The classes here keep torch's layer, its parameter and its state-dict entry, and compute the same function
 another way. The dense forms flatten in (height, width, channel) order, in which channels-last tensors are
 already laid out, so that neither the activations nor the weights are copied. :func:`torch_layers_` turns them
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import matmul_weight_gradients
+from . import strided_products
 
 
 class OnePixelConvTranspose2d(nn.ConvTranspose2d):
@@ -171,36 +172,36 @@ class SpaceToDepthConvTranspose2d(nn.ConvTranspose2d):
 
 class StridedConv2d(nn.Conv2d):
     """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the critic's hidden layers. In bf16 on
-    the CPU its weight gradient is a matrix product (:mod:`wgan.models.matmul_weight_gradients`)."""
+    the CPU by :mod:`wgan.models.strided_products`."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not matmul_weight_gradients.pays(x):
+        if not strided_products.pays(x):
             return super().forward(x)
-        return matmul_weight_gradients.conv2d(x, self.weight)
+        return strided_products.conv2d(x, self.weight)
 
 
 class StridedConvTranspose2d(nn.ConvTranspose2d):
     """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the generator's hidden
-    layers. In bf16 on the CPU its weight gradient is a matrix product (:mod:`wgan.models.matmul_weight_gradients`)."""
+    layers. In bf16 on the CPU by :mod:`wgan.models.strided_products`."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
 
     def forward(self, y: Tensor) -> Tensor:
-        if not matmul_weight_gradients.pays(y):
+        if not strided_products.pays(y):
             return super().forward(y)
-        return matmul_weight_gradients.conv_transpose2d(y, self.weight)
+        return strided_products.conv_transpose2d(y, self.weight)
 
 
 def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
     """The adjoint of the convolution ``conv`` (its input gradient for the output gradient ``y``), computed in
     ``y``'s dtype and differentiable with respect to ``conv``'s weight: the transposed convolution with its
     weight, stride and padding."""
-    if isinstance(conv, StridedConv2d) and matmul_weight_gradients.pays(y):
-        return matmul_weight_gradients.conv_transpose2d(y, conv.weight)
+    if isinstance(conv, StridedConv2d) and strided_products.pays(y):
+        return strided_products.conv_transpose2d(y, conv.weight)
     return adjoint(conv, y, conv.weight.to(y.dtype))
 
 
@@ -209,26 +210,30 @@ def convolve(conv: nn.Conv2d, x: Tensor, weight: Tensor) -> Tensor:
     for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`)."""
     if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
         return conv.with_weight(x, weight)
+    if isinstance(conv, StridedConv2d) and strided_products.pays(x):
+        return strided_products.convolution(x, weight)
     return F.conv2d(x, weight, stride=conv.stride, padding=conv.padding)
 
 
 def adjoint(conv: nn.Conv2d, y: Tensor, weight: Tensor) -> Tensor:
-    """The adjoint of :func:`convolve` ``(conv, ., weight)`` applied to ``y``, by oneDNN's kernels."""
+    """The adjoint of :func:`convolve` ``(conv, ., weight)`` applied to ``y``, computed as that does."""
     if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
         return conv.adjoint(y, weight)
+    if isinstance(conv, StridedConv2d) and strided_products.pays(y):
+        return strided_products.transposed_convolution(y, weight)
     return F.conv_transpose2d(y, weight, stride=conv.stride, padding=conv.padding)
 
 
 def weight_gradient(conv: nn.Conv2d, x: Tensor, dy: Tensor, weight: Tensor) -> Tensor:
     """dL/dW of :func:`convolve` ``(conv, ., weight)`` at the input ``x`` for the output gradient ``dy``: in
-    bf16 on the CPU a :class:`StridedConv2d`'s is a matrix product (:mod:`wgan.models.matmul_weight_gradients`),
-    as in its backward pass; torch's layers get oneDNN's."""
+    bf16 on the CPU a :class:`StridedConv2d`'s is a matrix product (:mod:`wgan.models.strided_products`), as in
+    its backward pass; torch's layers get oneDNN's."""
     if isinstance(conv, WholeInputConv2d):
         return conv.weight_gradient(x, dy)
     if isinstance(conv, SpaceToDepthConv2d):
         return conv.weight_gradient(x, dy, weight)
-    if isinstance(conv, StridedConv2d) and matmul_weight_gradients.pays(dy):
-        return matmul_weight_gradients.weight_gradient(x, dy.contiguous(memory_format=torch.channels_last), weight)
+    if isinstance(conv, StridedConv2d) and strided_products.pays(dy):
+        return strided_products.weight_gradient(x, dy.contiguous(memory_format=torch.channels_last), weight)
     return torch.ops.aten.convolution_backward(dy, x, weight, None, conv.stride, conv.padding, conv.dilation,
                                                False, (0, 0), 1, (False, True, False))[1]
 
