@@ -24,7 +24,7 @@ interpolates) and keeps a graph; here the three batches stand in one batch of 3n
   plus one map per layer, on the interpolate rows, to carry the penalty's gradient down the chain.
 
 Against the same trainer with autograd's passes (2-core Intel Xeon with AMX, docs/BENCHMARKS.md): the toy
-1.07x in float32 and 1.11x in bf16, DCGAN 32 WGAN-GP 1.08-1.17x in float32 and 1.02x in bf16.
+1.07x in float32 and 1.11x in bf16, DCGAN 32 WGAN-GP 1.08-1.17x in float32 and 1.08x in bf16.
 
 Under bf16 autocast every map takes bf16 inputs (the weights cast once per step, not once per use), a dense
 layer's product adds its bias and applies the activation in the same oneDNN call (1.05x of the toy's 1.11x), and
