@@ -186,7 +186,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     steps, values = _series(history, "eval/modes_covered")
     if len(steps):
         modes = right.twinx()
-        modes.step(steps, values, where="post", color="#59a14f", label="modes covered")
+        modes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="modes covered")
         modes.set(ylabel="modes covered", ylim=(0, max(row.get("eval/modes_total", 1) for row in history) + 0.5))
         modes.legend(loc="center right")
     _legend(right, loc="upper right")  # empty before the first evaluation (a run stopped early)
@@ -217,7 +217,7 @@ def _image_quality(axes: Axes, history: Sequence[dict]) -> None:
     steps, values = _series(history, "eval/classes_covered")
     if len(steps):
         classes = axes.twinx()
-        classes.step(steps, values, where="post", color="#59a14f", label="classes generated")
+        classes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="classes generated")
         total = max(row.get("eval/classes_total", 1) for row in history)
         classes.set(ylabel="classes generated", ylim=(0, total + 0.5))
         classes.legend(loc="center right")

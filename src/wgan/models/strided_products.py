@@ -11,16 +11,16 @@ a stride-1 2x2 convolution of pad(y) (the sub-pixel form of a transposed convolu
 
 one product of the 2x2 windows of pad(y) with a (4c, o) matrix per phase, the four in one batched product.
 
-Why: in bf16 on a CPU with AMX, oneDNN's kernels for these shapes run slower than matrix products of the same
-FLOPs, even with the copies the products need (2-core Intel Xeon, batch 64): the weight gradient of the DCGAN 32 critic's
+Why: in bf16 on a CPU with AMX, oneDNN's kernels for these shapes run slower than matrix products of the same FLOPs,
+even with the copies the products need (2-core Intel Xeon, batch 64): the weight gradient of the DCGAN 32 critic's
 128->256 layer took 20 ms against 3.5 ms as a product, its 64->128 layer's 8.7 against 4.9 (2026-12-02); that
 128->256 layer itself 4.3-4.9 ms against 2.4-3.1 as a product, and its transpose on the 4x4 map 5.2-7.0 ms against
 3.0-3.4 by phases (2026-12-03). Both 4x4 forms together: a DCGAN 32 WGAN iteration 1.14x faster in bf16, WGAN-GP
-1.18x (in-process A/B, 12 rounds of 2 iterations, 2026-12-03). On larger maps oneDNN wins again (the transpose on
-an 8x8 map: 4.6 ms by phases against 2.9; the weight gradient of a 64x64 critic's 64->128 layer: 29 ms against
-14), hence the limits :data:`PRODUCT_MAX_PIXELS` and :data:`WEIGHT_GRADIENT_MAX_PIXELS`. In float32 oneDNN's
-kernels are as fast as the products or faster (the transpose on a 4x4 map: 8.6-9.6 ms against 10.4-11.0 by
-phases), and nothing here is used.
+1.18x (in-process A/B, 12 rounds of 2 iterations, 2026-12-03). On larger maps oneDNN wins again (the transpose on an
+8x8 map: 4.6 ms by phases against 2.9; the weight gradient of a 64x64 critic's 64->128 layer: 29 ms against 14),
+hence the limits :data:`PRODUCT_MAX_PIXELS` and :data:`WEIGHT_GRADIENT_MAX_PIXELS`. In float32 oneDNN's kernels are
+as fast as the products or faster (the transpose on a 4x4 map: 8.6-9.6 ms against 10.4-11.0 by phases), and nothing
+here is used.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def transposed_convolution(y: Tensor, weight: Tensor) -> Tensor:
     outputs = weight.shape[1]
     padded = F.pad(y, (1, 1, 1, 1)).contiguous(memory_format=torch.channels_last)
     batch, _, row, column = padded.stride()
-    windows = padded.as_strided((2, 2, n, height, width, 2, 2, channels), (row, column, batch, row, column, row,
-                                                                             column, 1))  # [r, s, n, a, b, u, v, c]
+    strides = (row, column, batch, row, column, row, column, 1)  # of windows[r, s, n, a, b, u, v, c]
+    windows = padded.as_strided((2, 2, n, height, width, 2, 2, channels), strides)
     flipped = weight.flip(2, 3).view(channels, outputs, 2, 2, 2, 2)  # row 3 - r - 2u of W at [u, r], column too
     taps = flipped.permute(3, 5, 2, 4, 0, 1)  # [r, s, u, v, c, o]
     phases = torch.bmm(windows.reshape(4, n * height * width, 4 * channels), taps.reshape(4, 4 * channels, outputs))
