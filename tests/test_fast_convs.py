@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wgan.models.dcgan import DCGANCritic, DCGANGenerator
-from wgan.models import strided_products
+from wgan.models import activations, strided_products
 from wgan.models.fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d,
                                     StridedConv2d, StridedConvTranspose2d, WholeInputConv2d, conv_transpose,
                                     image_conv, torch_layers_)
@@ -181,7 +181,7 @@ def test_torch_layers_gives_torchs_layers_computing_the_same_function_with_the_s
     plain_generator, plain_critic = torch_layers_(copy.deepcopy(generator)), torch_layers_(copy.deepcopy(critic))
     ours = [type(layer) for layer in [*generator.modules(), *critic.modules()]]
     assert {OnePixelConvTranspose2d, StridedConvTranspose2d, SpaceToDepthConvTranspose2d, SpaceToDepthConv2d,
-            StridedConv2d, WholeInputConv2d} <= set(ours)
+            StridedConv2d, WholeInputConv2d, activations.ReLU, activations.LeakyReLU} <= set(ours)
     torchs = {type(layer) for layer in [*plain_generator.modules(), *plain_critic.modules()]}
     assert torchs & {nn.Conv2d, nn.ConvTranspose2d} == {nn.Conv2d, nn.ConvTranspose2d}
     assert not torchs & set(ours) - {nn.Sequential, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.BatchNorm2d,

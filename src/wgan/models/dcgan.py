@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import WganError
+from .activations import LeakyReLU, ReLU
 from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConvTranspose2d, StridedConv2d, StridedConvTranspose2d,
                          WholeInputConv2d, conv_transpose, image_conv)
 from .penalised_loss import PenalisedLossMixin
@@ -76,7 +77,7 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
 def _upsample(in_channels: int, out_channels: int, batch_norm: bool) -> list[nn.Module]:
     """ConvT(4, 2, 1): doubles the side. Then batch norm (optional) and ReLU."""
     norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
-    return [StridedConvTranspose2d(in_channels, out_channels), *norm, nn.ReLU()]
+    return [StridedConvTranspose2d(in_channels, out_channels), *norm, ReLU()]
 
 
 def _transposed_generator(latent_dim: int, channels: int, widths: list[int], batch_norm: bool) -> nn.Sequential:
@@ -87,7 +88,7 @@ def _transposed_generator(latent_dim: int, channels: int, widths: list[int], bat
     torch's with bf16 weight gradients as matrix products (:mod:`wgan.models.fast_convs`).
     """
     norm = [nn.BatchNorm2d(widths[0])] if batch_norm else []
-    layers: list[nn.Module] = [OnePixelConvTranspose2d(latent_dim, widths[0], 4), *norm, nn.ReLU()]
+    layers: list[nn.Module] = [OnePixelConvTranspose2d(latent_dim, widths[0], 4), *norm, ReLU()]
     for inputs, outputs in zip(widths, widths[1:]):
         layers += _upsample(inputs, outputs, batch_norm)
     layers += [SpaceToDepthConvTranspose2d(widths[-1], channels), nn.Tanh()]
@@ -152,10 +153,10 @@ class DCGANCritic(PenalisedLossMixin, nn.Module):
     def __init__(self, channels: int, image_size: int, width: int = 64, norm: str = "none"):
         super().__init__()
         side = check_image_size(image_size) // 2
-        layers: list[nn.Module] = [image_conv(channels, width), nn.LeakyReLU(LEAKY_SLOPE)]
+        layers: list[nn.Module] = [image_conv(channels, width), LeakyReLU(LEAKY_SLOPE)]
         while side > 4:
             layers += [StridedConv2d(width, 2 * width), *conv_norm(norm, 2 * width),
-                       nn.LeakyReLU(LEAKY_SLOPE)]
+                       LeakyReLU(LEAKY_SLOPE)]
             width, side = 2 * width, side // 2
         layers.append(WholeInputConv2d(width, 1, 4))
         self.net = dcgan_init_(nn.Sequential(*layers))

@@ -12,11 +12,12 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .activations import LeakyReLU, ReLU
 from .penalised_loss import PenalisedLossMixin
 from .piecewise import activation_slopes
 
 LEAKY_SLOPE = 0.2
-ACTIVATION_LAYERS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE), "elu": nn.ELU,
+ACTIVATION_LAYERS = {"relu": ReLU, "leaky_relu": lambda: LeakyReLU(LEAKY_SLOPE), "elu": nn.ELU,
                      "tanh": nn.Tanh}
 PIECEWISE_LINEAR_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}  # slope of the activation where x < 0
 NORM_LAYERS = {"none": lambda width: nn.Identity(), "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}

@@ -24,6 +24,7 @@ import math
 from torch import Tensor, nn
 
 from ..errors import WganError
+from .activations import ReLU
 from .dcgan import conv_norm
 
 IMAGE_SIZE = 32  # the only size these models make and score
@@ -70,8 +71,8 @@ class ResidualBlock(nn.Module):
             raise WganError(f"resample {resample!r} is not known: use 'up', 'down' or None")
         hidden = in_channels if resample == "down" else out_channels
         self.main = nn.Sequential(
-            *conv_norm(norm, in_channels), nn.ReLU(), *_resampler("up" if resample == "up" else None),
-            _conv(in_channels, hidden, 3, he=True), *conv_norm(norm, hidden), nn.ReLU(),
+            *conv_norm(norm, in_channels), ReLU(), *_resampler("up" if resample == "up" else None),
+            _conv(in_channels, hidden, 3, he=True), *conv_norm(norm, hidden), ReLU(),
             _conv(hidden, out_channels, 3, he=True), *_resampler("down" if resample == "down" else None))
         if in_channels == out_channels and resample is None:
             self.shortcut = nn.Identity()
@@ -91,7 +92,7 @@ class FirstCriticBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.main = nn.Sequential(_conv(in_channels, out_channels, 3, he=True), nn.ReLU(),
+        self.main = nn.Sequential(_conv(in_channels, out_channels, 3, he=True), ReLU(),
                                   _conv(out_channels, out_channels, 3, he=True), nn.AvgPool2d(2))
         self.shortcut = nn.Sequential(nn.AvgPool2d(2), _conv(in_channels, out_channels, 1, he=False))
 
@@ -107,7 +108,7 @@ class ResNetGenerator(nn.Module):
         self.width = width
         self.input = _linear(latent_dim, 4 * 4 * width)
         self.blocks = nn.Sequential(*[ResidualBlock(width, width, "up", "batch") for _ in range(3)])
-        self.output = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), _conv(width, channels, 3, he=False),
+        self.output = nn.Sequential(nn.BatchNorm2d(width), ReLU(), _conv(width, channels, 3, he=False),
                                     nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
@@ -126,7 +127,7 @@ class ResNetCritic(nn.Module):
         super().__init__()
         self.blocks = nn.Sequential(FirstCriticBlock(channels, width), ResidualBlock(width, width, "down", norm),
                                     ResidualBlock(width, width, None, norm), ResidualBlock(width, width, None, norm),
-                                    nn.ReLU())
+                                    ReLU())
         self.output = _linear(width, 1)
 
     def forward(self, x: Tensor) -> Tensor:
