@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .models.split_batch_norm import batches_apart, splits_batches
 from .randomness import RandomStream
 
 Stats = dict[str, Tensor]
@@ -117,15 +118,20 @@ class Objective:
         return critic_real.float().mean() - critic_fake.float().mean()
 
     def critic_scores(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        """f(real), f(fake) from one forward pass over both batches, or two when the critic has batch norm.
+        """f(real), f(fake) from one forward pass over both batches.
 
-        A batch-norm critic normalises each batch with its own statistics; the reference code (WGAN main.py,
-        and DCGAN's) passes the real and the generated batch separately, and so do we: one concatenated pass
-        would normalise them with mixed statistics and compute another function.
+        A batch-norm critic normalises each batch with its own statistics, as the reference code (WGAN main.py,
+        and DCGAN's) does by passing the real and the generated batch separately: one pass with mixed statistics
+        would compute another function. Its one pass normalises the two batches apart
+        (:mod:`wgan.models.split_batch_norm`); a critic with other batch-norm layers gets two passes.
         """
-        if has_batch_norm(critic):
+        if not has_batch_norm(critic):
+            scores = critic(torch.cat([real, fake])).float().flatten()
+        elif splits_batches(critic):
+            with batches_apart(critic, [len(real), len(fake)]):
+                scores = critic(torch.cat([real, fake])).float().flatten()
+        else:
             return critic(real).float().flatten(), critic(fake).float().flatten()
-        scores = critic(torch.cat([real, fake])).float().flatten()
         return scores[: len(real)], scores[len(real):]
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor, stream: RandomStream,

@@ -28,6 +28,7 @@ from .fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConvTranspose2d, S
                          WholeInputConv2d, conv_transpose, image_conv)
 from .penalised_loss import PenalisedLossMixin
 from .piecewise import activation_slopes
+from .split_batch_norm import SplitBatchNorm2d
 
 LEAKY_SLOPE = 0.2  # DCGAN Sec. 4: leaky ReLU slope in the discriminator
 INIT_STD = 0.02  # DCGAN Sec. 4: weights from N(0, 0.02)
@@ -46,7 +47,8 @@ def check_image_size(image_size: int) -> int:
 def conv_norm(norm: str, channels: int) -> list[nn.Module]:
     """The normalisation layer for conv features of ``channels`` channels, as a list (empty for "none").
 
-    "layer" is ``nn.GroupNorm(1, channels)``: it normalises each sample over (C, H, W) with a per-channel scale
+    "batch" is :class:`~wgan.models.split_batch_norm.SplitBatchNorm2d` (``nn.BatchNorm2d`` that can normalise
+    two stacked batches apart). "layer" is ``nn.GroupNorm(1, channels)``: it normalises each sample over (C, H, W) with a per-channel scale
     and shift, the layer-norm replacement for batch norm the WGAN-GP paper suggests (Gulrajani et al. 2017,
     Sec. 4). "batch" couples the samples of a batch, so a critic with it is incompatible with per-sample
     gradient penalties (WGAN-GP, Sec. 4): the score of one sample then depends on the others.
@@ -56,7 +58,7 @@ def conv_norm(norm: str, channels: int) -> list[nn.Module]:
     if norm == "layer":
         return [nn.GroupNorm(1, channels)]
     if norm == "batch":
-        return [nn.BatchNorm2d(channels)]
+        return [SplitBatchNorm2d(channels)]
     raise WganError(f"norm {norm!r} is not known for convolutional models: use one of {', '.join(CRITIC_NORMS)}")
 
 

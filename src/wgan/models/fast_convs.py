@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import activations, strided_products
+from . import activations, split_batch_norm, strided_products
 
 
 class OnePixelConvTranspose2d(nn.ConvTranspose2d):
@@ -241,13 +241,14 @@ def weight_gradient(conv: nn.Conv2d, x: Tensor, dy: Tensor, weight: Tensor) -> T
 _TORCH_LAYERS = {OnePixelConvTranspose2d: nn.ConvTranspose2d, WholeInputConv2d: nn.Conv2d,
                  SpaceToDepthConv2d: nn.Conv2d, SpaceToDepthConvTranspose2d: nn.ConvTranspose2d,
                  StridedConv2d: nn.Conv2d, StridedConvTranspose2d: nn.ConvTranspose2d,
-                 activations.ReLU: nn.ReLU, activations.LeakyReLU: nn.LeakyReLU}
+                 activations.ReLU: nn.ReLU, activations.LeakyReLU: nn.LeakyReLU,
+                 split_batch_norm.SplitBatchNorm2d: nn.BatchNorm2d}
 
 
 def torch_layers_(module: nn.Module) -> nn.Module:
-    """Turn each layer of this module and of :mod:`wgan.models.activations` inside ``module`` into torch's own
-    layer, in place (the same parameters and function, computed by torch's layers, as the published code builds
-    it). Returns ``module``."""
+    """Turn each layer of this module, of :mod:`wgan.models.activations` and of :mod:`wgan.models.split_batch_norm`
+    inside ``module`` into torch's own layer, in place (the same parameters and function, computed by torch's
+    layers, as the published code builds it). Returns ``module``."""
     for layer in module.modules():
         if type(layer) in _TORCH_LAYERS:
             layer.__class__ = _TORCH_LAYERS[type(layer)]  # the subclasses add no state: only the forward changes
