@@ -19,6 +19,7 @@ import codecs
 import gzip
 import hashlib
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -126,10 +127,13 @@ def _idx_header(raw: bytes, path: Path, magic: int, n_dims: int) -> tuple[int, .
             "re-copy it"
         )
     dims = np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4).tolist()
-    expected = int(np.prod(dims, dtype=np.int64))
+    shape = " x ".join(str(d) for d in dims)
+    if 0 in dims:  # no data (and numpy cannot shape even nothing as 0 x 3e9 x 3e9)
+        raise WganError(f"file {str(path)!r} header says {shape}: no data in it, the file is truncated or corrupt, "
+                        "re-copy it")
+    expected = math.prod(dims)  # exact: a product of 32-bit dimensions overflows int64
     payload = len(raw) - header_bytes
     if payload != expected:
-        shape = " x ".join(str(d) for d in dims)
         raise WganError(
             f"file {str(path)!r} header says {shape} = {expected} bytes of data but the file holds {payload}: "
             "the file is truncated or corrupt, re-copy it"
