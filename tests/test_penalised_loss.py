@@ -96,6 +96,20 @@ def test_one_pass_loss_and_weight_gradient_equal_double_backprop(kind, one_sided
                for gradient, parameter in zip(gradients, critic.parameters()) if parameter is not critic.net[-1].bias)
 
 
+@pytest.mark.parametrize("kind", ["relu-mlp", "dcgan-16-grey"])
+def test_the_compiled_one_pass_loss_computes_the_eager_loss_and_weight_gradient(kind):
+    build, shape = CRITICS[kind]
+    critic = build()
+    real, fake = _batches(shape)
+    e = torch.rand(len(real), generator=torch.Generator().manual_seed(3), dtype=real.dtype)
+    eager = critic.penalised_loss(real, fake, e, 10.0)
+    compiled = critic.penalised_loss(real, fake, e, 10.0, compiled=True)
+    for ours, theirs in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-13)
+    for ours, theirs in zip(_gradients(compiled[0], critic), _gradients(eager[0], critic), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-13)
+
+
 @pytest.mark.parametrize("one_sided", [False, True])
 @pytest.mark.parametrize("kind", ["relu-mlp", "dcgan-16-grey"])
 def test_wgan_gp_objective_gives_the_same_loss_and_gradient_in_one_pass_as_through_autograd(kind, one_sided):
@@ -184,9 +198,9 @@ def test_wgan_gp_takes_the_one_pass_loss_for_a_piecewise_linear_critic_without_l
     calls = []
     original = critic.penalised_loss
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         calls.append(args[0].shape)
-        return original(*args)
+        return original(*args, **kwargs)
 
     critic.penalised_loss = spy
     real, fake = _batches(shape, dtype=torch.float32)

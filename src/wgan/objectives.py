@@ -181,7 +181,8 @@ class WGANGP(Objective):
         below."""
         if loss_scale is None and getattr(critic, "piecewise_linear", False) and hasattr(critic, "penalised_loss"):
             loss, estimate, penalty, norms = critic.penalised_loss(
-                real, fake, interpolation_weights(real, stream), self.config.penalty_weight, self.one_sided)
+                real, fake, interpolation_weights(real, stream), self.config.penalty_weight, self.one_sided,
+                compiled=self.config.compile)
         else:
             critic_real, critic_fake = self.critic_scores(critic, real, fake)
             estimate = self.estimate(critic_real, critic_fake)

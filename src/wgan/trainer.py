@@ -138,9 +138,10 @@ class Trainer:
             keep_freed_memory()
         self.rows = config.batch_size // world.size  # this process's share of each batch
         self.stream = RandomStream.seeded(config.seed, self.device, world.shard)
-        # The modules as the steps call them: compiled if asked, and in DistributedDataParallel for the step
+        # The modules as the steps call them: compiled if asked (for static shapes: training's batches keep
+        # theirs, and Inductor failed on the DCGAN's dynamic ones), and in DistributedDataParallel for the step
         # that trains them (the other network's forward pass stays outside it: no gradient to share).
-        self._generate, self._score = (torch.compile(module) if config.compile else module
+        self._generate, self._score = (torch.compile(module, dynamic=False) if config.compile else module
                                        for module in (generator, critic))
         self._generator_replica, self._critic_replica = world.wrap(self._generate), world.wrap(self._score)
         self.generator_optimizer = make_optimizer(generator.parameters(), config)

@@ -35,6 +35,9 @@ only then converted: ``sum(dtype=float32)`` would first copy the rows to float32
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -70,7 +73,8 @@ class _Dense:
         """a(x W^T + b). In bf16 on the CPU one oneDNN product adds the bias and applies a to each tile as it
         is computed, where addmm first fills the output with the bias and a then passes over it again (the
         toy's 768x512 layers: 1.1 ms against 1.4, 2-core Intel Xeon with AMX; the same values)."""
-        if x.device.type != "cpu" or x.dtype != torch.bfloat16 or not torch.backends.mkldnn.is_available():
+        if (torch.compiler.is_compiling()  # Inductor fuses the bias and activation itself
+                or x.device.type != "cpu" or x.dtype != torch.bfloat16 or not torch.backends.mkldnn.is_available()):
             return _activation(self(x), negative_slope)
         attribute, scalars = ("leaky_relu", [negative_slope]) if negative_slope else ("relu", [None])
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, attribute, scalars, "")
@@ -116,63 +120,83 @@ def _cast_layer(layer: nn.Module, dtype: torch.dtype) -> _Dense | _Convolution:
     return _Dense(layer, dtype) if isinstance(layer, nn.Linear) else _Convolution(layer, dtype)
 
 
+def _loss_and_gradients(real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool,
+                        negative_slope: float, dtype: torch.dtype, modules: list[nn.Module]
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor, list[Tensor]]:
+    """The loss, estimate, penalty and gradient norms, and the loss's gradient with respect to each parameter of
+    ``modules`` (in their order), in one pass (the module's docstring); a pure function of tensors, which
+    torch.compile can take whole."""
+    n = len(real)
+    wide = torch.promote_types(dtype, torch.float32)  # where scalars, norms and gradients are kept
+    *hidden, output = [_cast_layer(module, dtype) for module in modules]
+    interpolates = torch.lerp(fake, real, e.reshape(n, *(1,) * (real.dim() - 1)))
+    activations = [torch.cat([real, fake, interpolates]).to(dtype)]
+    for layer in hidden:
+        activations.append(layer.activated(activations[-1], negative_slope))
+    scores = output(activations[-1][: 2 * n])
+    estimate = scores[:n].to(wide).mean() - scores[n:].to(wide).mean()
+
+    # d loss / d f: -1/n on real rows, +1/n on generated ones; d f / d f = 1 on interpolate rows (the chain)
+    row_gradient = torch.ones(3 * n, *scores.shape[1:], device=real.device, dtype=wide)
+    row_gradient[:n], row_gradient[n: 2 * n] = -1 / n, 1 / n
+    row_gradient = row_gradient.to(dtype)
+    # chain[k]: the gradient at the pre-activation of the k-th hidden layer from the top, on all rows; last,
+    # the input gradient at the interpolates
+    chain = [output.adjoint(row_gradient)]
+    for depth, (layer, activation) in enumerate(zip(reversed(hidden), reversed(activations[1:]))):
+        chain[-1] = _activation_backward_(chain[-1], activation, negative_slope)
+        chain.append(layer.adjoint(chain[-1] if depth < len(hidden) - 1 else chain[-1][2 * n:]))
+    input_gradient = chain[-1][-n:].to(wide)
+
+    norms = input_gradient.flatten(1).norm(dim=1)
+    excess = norms - 1
+    if one_sided:
+        excess = excess.clamp(min=0)
+    penalty = penalty_weight * excess.square().mean()
+    loss = penalty - estimate
+
+    # the penalty's gradient with respect to the chain, from its input end upwards
+    scale = 2 * penalty_weight / n * excess / norms.clamp(min=torch.finfo(norms.dtype).tiny)
+    down = (input_gradient * scale.reshape(n, *(1,) * (input_gradient.dim() - 1))).to(dtype)
+    gradients = []
+    for depth, layer in enumerate(hidden):
+        # rows 2n: of activations[depth] are spent: they become the penalty's gradient at the chain there
+        activations[depth][2 * n:] = down
+        gradients += layer.gradients(activations[depth], chain[-2 - depth], 2 * n, wide)
+        down = _activation_backward_(layer.linear(down), activations[depth + 1][2 * n:], negative_slope)
+    activations[-1][2 * n:] = down
+    gradients += output.gradients(activations[-1], row_gradient, 2 * n, wide)
+    return loss, estimate, penalty, norms, gradients
+
+
+@functools.cache
+def _compiled_loss_and_gradients() -> Callable:
+    """torch.compile of the whole pass (``compiled=True``), made at its first use (importing the compiler takes
+    seconds); one compilation per configuration, at its first call."""
+    return torch.compile(_loss_and_gradients, dynamic=False)
+
+
 class _PenalisedLoss(torch.autograd.Function):
     """loss(weights) with its gradient found in the forward pass; backward scales it by the output's gradient."""
 
     @staticmethod
     def forward(ctx, real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool,
-                negative_slope: float, dtype: torch.dtype, modules: list[nn.Module], *parameters: Tensor):
-        n = len(real)
-        wide = torch.promote_types(dtype, torch.float32)  # where scalars, norms and gradients are kept
-        *hidden, output = [_cast_layer(module, dtype) for module in modules]
-        interpolates = torch.lerp(fake, real, e.reshape(n, *(1,) * (real.dim() - 1)))
-        activations = [torch.cat([real, fake, interpolates]).to(dtype)]
-        for layer in hidden:
-            activations.append(layer.activated(activations[-1], negative_slope))
-        scores = output(activations[-1][: 2 * n])
-        estimate = scores[:n].to(wide).mean() - scores[n:].to(wide).mean()
-
-        # d loss / d f: -1/n on real rows, +1/n on generated ones; d f / d f = 1 on interpolate rows (the chain)
-        row_gradient = torch.ones(3 * n, *scores.shape[1:], device=real.device, dtype=wide)
-        row_gradient[:n], row_gradient[n: 2 * n] = -1 / n, 1 / n
-        row_gradient = row_gradient.to(dtype)
-        # chain[k]: the gradient at the pre-activation of the k-th hidden layer from the top, on all rows; last,
-        # the input gradient at the interpolates
-        chain = [output.adjoint(row_gradient)]
-        for depth, (layer, activation) in enumerate(zip(reversed(hidden), reversed(activations[1:]))):
-            chain[-1] = _activation_backward_(chain[-1], activation, negative_slope)
-            chain.append(layer.adjoint(chain[-1] if depth < len(hidden) - 1 else chain[-1][2 * n:]))
-        input_gradient = chain[-1][-n:].to(wide)
-
-        norms = input_gradient.flatten(1).norm(dim=1)
-        excess = norms - 1
-        if one_sided:
-            excess = excess.clamp(min=0)
-        penalty = penalty_weight * excess.square().mean()
-        loss = penalty - estimate
-
-        # the penalty's gradient with respect to the chain, from its input end upwards
-        scale = 2 * penalty_weight / n * excess / norms.clamp(min=torch.finfo(norms.dtype).tiny)
-        down = (input_gradient * scale.reshape(n, *(1,) * (input_gradient.dim() - 1))).to(dtype)
-        gradients = []
-        for depth, layer in enumerate(hidden):
-            # rows 2n: of activations[depth] are spent: they become the penalty's gradient at the chain there
-            activations[depth][2 * n:] = down
-            gradients += layer.gradients(activations[depth], chain[-2 - depth], 2 * n, wide)
-            down = _activation_backward_(layer.linear(down), activations[depth + 1][2 * n:], negative_slope)
-        activations[-1][2 * n:] = down
-        gradients += output.gradients(activations[-1], row_gradient, 2 * n, wide)
+                negative_slope: float, dtype: torch.dtype, compiled: bool, modules: list[nn.Module],
+                *parameters: Tensor):
+        loss_and_gradients = _compiled_loss_and_gradients() if compiled else _loss_and_gradients
+        loss, estimate, penalty, norms, gradients = loss_and_gradients(real, fake, e, penalty_weight, one_sided,
+                                                                       negative_slope, dtype, modules)
         ctx.save_for_backward(*gradients)
         ctx.mark_non_differentiable(estimate, penalty, norms)
         return loss, estimate, penalty, norms
 
     @staticmethod
     def backward(ctx, loss_gradient: Tensor, *unused: Tensor):
-        return (None,) * 8 + tuple(gradient * loss_gradient for gradient in ctx.saved_tensors)
+        return (None,) * 9 + tuple(gradient * loss_gradient for gradient in ctx.saved_tensors)
 
 
 def penalised_critic_loss(layers: list[nn.Module], negative_slope: float, real: Tensor, fake: Tensor, e: Tensor,
-                          penalty_weight: float, one_sided: bool = False
+                          penalty_weight: float, one_sided: bool = False, compiled: bool = False
                           ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The WGAN-GP (or, ``one_sided``, WGAN-LP) critic loss of the critic made of ``layers`` (hidden layers
     followed by the output layer, activation of ``negative_slope`` between them; ``nn.Linear`` layers, or
@@ -184,6 +208,9 @@ def penalised_critic_loss(layers: list[nn.Module], negative_slope: float, real: 
         (n, ...) samples in the first layer's input shape; the interpolates are ``lerp(fake, real, e)``.
     e : Tensor
         n interpolation weights, one per sample, in any shape of n elements.
+    compiled : bool
+        Run the pass through torch.compile (the trainer's ``--compile``): Inductor fuses its elementwise work;
+        the first call per configuration compiles it.
 
     Returns
     -------
@@ -195,8 +222,8 @@ def penalised_critic_loss(layers: list[nn.Module], negative_slope: float, real: 
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else layers[0].weight.dtype
     parameters = [parameter for layer in layers for parameter in layer.parameters(recurse=False)]
     with torch.autocast(device, enabled=False):
-        return _PenalisedLoss.apply(real, fake, e, penalty_weight, one_sided, negative_slope, dtype, layers,
-                                    *parameters)
+        return _PenalisedLoss.apply(real, fake, e, penalty_weight, one_sided, negative_slope, dtype, compiled,
+                                    layers, *parameters)
 
 
 class PenalisedLossMixin:
@@ -208,14 +235,16 @@ class PenalisedLossMixin:
     negative_slope: float | None
     piecewise_linear: bool
 
-    def penalised_loss(self, real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool = False
-                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def penalised_loss(self, real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool = False,
+                       compiled: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The WGAN-GP critic loss at ``real``, ``fake`` and their interpolates ``lerp(fake, real, e)``, with its
-        weight gradient found in one pass over the three batches (:func:`penalised_critic_loss`); returns the
-        loss, the estimate, the penalty and the gradient norms at the interpolates."""
+        weight gradient found in one pass over the three batches (:func:`penalised_critic_loss`, through
+        torch.compile if ``compiled``); returns the loss, the estimate, the penalty and the gradient norms at the
+        interpolates."""
         if not self.piecewise_linear:
             raise TypeError("penalised_loss needs a ReLU or leaky-ReLU critic without normalisation")
         layers = [layer for layer in self.net if isinstance(layer, (nn.Linear, nn.Conv2d))]
         if isinstance(layers[0], nn.Linear):
             real, fake = real.flatten(1), fake.flatten(1)
-        return penalised_critic_loss(layers, self.negative_slope, real, fake, e, penalty_weight, one_sided)
+        return penalised_critic_loss(layers, self.negative_slope, real, fake, e, penalty_weight, one_sided,
+                                     compiled)
