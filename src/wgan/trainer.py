@@ -123,9 +123,9 @@ class Trainer:
     backward pass, the gradients unscaled before the step, and a step whose gradients hold inf or NaN is
     skipped while the scale is lowered; the penalty's input gradient is scaled too (see
     :func:`~wgan.objectives.input_gradient`). With ``config.compile`` the generator's and the critic's forward
-    passes are compiled by ``torch.compile``. With ``config.ema_decay`` a moving average of the generator's
-    weights (:attr:`average`, :mod:`wgan.ema`) follows every generator step. On the CPU, the process's malloc is
-    set to keep the memory each step frees for the next (:mod:`wgan.allocator`).
+    passes, and WGAN-GP's one-pass critic loss, are compiled by ``torch.compile``. With ``config.ema_decay`` a
+    moving average of the generator's weights (:attr:`average`, :mod:`wgan.ema`) follows every generator step. On
+    the CPU, the process's malloc is set to keep the memory each step frees for the next (:mod:`wgan.allocator`).
     """
 
     def __init__(self, config: Config, generator: nn.Module, critic: nn.Module, objective: Objective,
