@@ -52,14 +52,17 @@ class _SlopeFromOutput(torch.autograd.Function):
         return activation_backward(gradient, output, ctx.negative_slope), None
 
 
+def _slope_from_output(x: Tensor) -> bool:
+    """Whether the layers here take :class:`_SlopeFromOutput` for ``x``: under torch.compile, on the CPU."""
+    return torch.compiler.is_compiling() and x.device.type == "cpu"
+
+
 class ReLU(nn.ReLU):
     """``nn.ReLU``; under torch.compile on the CPU, its backward pass from the output (see the module's
     docstring)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if torch.compiler.is_compiling() and x.device.type == "cpu":
-            return _SlopeFromOutput.apply(x, 0.0)
-        return super().forward(x)
+        return _SlopeFromOutput.apply(x, 0.0) if _slope_from_output(x) else super().forward(x)
 
 
 class LeakyReLU(nn.LeakyReLU):
@@ -73,6 +76,4 @@ class LeakyReLU(nn.LeakyReLU):
         super().__init__(negative_slope)
 
     def forward(self, x: Tensor) -> Tensor:
-        if torch.compiler.is_compiling() and x.device.type == "cpu":
-            return _SlopeFromOutput.apply(x, self.negative_slope)
-        return super().forward(x)
+        return _SlopeFromOutput.apply(x, self.negative_slope) if _slope_from_output(x) else super().forward(x)

@@ -47,11 +47,11 @@ def check_image_size(image_size: int) -> int:
 def conv_norm(norm: str, channels: int) -> list[nn.Module]:
     """The normalisation layer for conv features of ``channels`` channels, as a list (empty for "none").
 
-    "batch" is :class:`~wgan.models.split_batch_norm.SplitBatchNorm2d` (``nn.BatchNorm2d`` that can normalise
-    two stacked batches apart). "layer" is ``nn.GroupNorm(1, channels)``: it normalises each sample over
-    (C, H, W) with a per-channel scale and shift, the layer-norm replacement for batch norm the WGAN-GP paper
-    suggests (Gulrajani et al. 2017, Sec. 4). "batch" couples the samples of a batch, so a critic with it is incompatible with per-sample
-    gradient penalties (WGAN-GP, Sec. 4): the score of one sample then depends on the others.
+    "layer" is ``nn.GroupNorm(1, channels)``: it normalises each sample over (C, H, W) with a per-channel scale
+    and shift, the layer-norm replacement for batch norm the WGAN-GP paper suggests (Gulrajani et al. 2017,
+    Sec. 4). "batch" is :class:`~wgan.models.split_batch_norm.SplitBatchNorm2d` (``nn.BatchNorm2d`` that can
+    normalise two stacked batches apart); it couples the samples of a batch, so a critic with it is incompatible
+    with per-sample gradient penalties (WGAN-GP, Sec. 4): the score of one sample then depends on the others.
     """
     if norm == "none":
         return []

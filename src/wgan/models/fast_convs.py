@@ -22,9 +22,9 @@ padding cropped. With one image channel oneDNN runs the stride-1 forms about twi
 The hidden stride-2 layers stay torch's convolutions in float32. In bf16 on the CPU their weight gradients, and
 the layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`).
 
-Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04; 1.58x on a host at half speed,
-2026-12-03) and 1.06x in float32 (2026-12-02) than with torch's layers (``benchmarks/throughput.py --against
-torch-layers``, 2-core Intel Xeon with AMX; docs/BENCHMARKS.md).
+Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.06x in float32 (2026-12-02)
+than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
+docs/BENCHMARKS.md).
 The classes here keep torch's layer, its parameter and its state-dict entry, and compute the same function
 another way. The dense forms flatten in (height, width, channel) order, in which channels-last tensors are
 already laid out, so that neither the activations nor the weights are copied. :func:`torch_layers_` turns them

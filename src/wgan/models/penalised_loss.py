@@ -192,7 +192,8 @@ class _PenalisedLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, loss_gradient: Tensor, *unused: Tensor):
-        return (None,) * 9 + tuple(gradient * loss_gradient for gradient in ctx.saved_tensors)
+        no_gradient = (None,) * (len(ctx.needs_input_grad) - len(ctx.saved_tensors))  # the batches and settings
+        return no_gradient + tuple(gradient * loss_gradient for gradient in ctx.saved_tensors)
 
 
 def penalised_critic_loss(layers: list[nn.Module], negative_slope: float, real: Tensor, fake: Tensor, e: Tensor,
