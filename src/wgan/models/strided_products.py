@@ -80,7 +80,9 @@ def conv_weight_gradient(x: Tensor, dy: Tensor) -> Tensor:
 
     Shape (o, c, 4, 4), channels-last, in ``dy``'s dtype."""
     height, width = dy.shape[-2:]
-    gradient = dy.transpose(0, 1).reshape(dy.shape[1], -1) @ _windows(x, height, width)  # dy^T copied: faster
+    # dy^T copied to rows first: faster than a product with its transposed view, which Inductor passes instead
+    # of copying when a reshape asks for the copy (DCGAN 32 WGAN 1.04x, WGAN-GP 1.02x under --compile)
+    gradient = dy.transpose(0, 1).contiguous().view(dy.shape[1], -1) @ _windows(x, height, width)
     return gradient.view(dy.shape[1], 4, 4, x.shape[1]).permute(0, 3, 1, 2)
 
 
