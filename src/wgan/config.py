@@ -248,9 +248,9 @@ class Config:
     compile: bool = _setting(False, "torch.compile the generator's and the critic's forward passes and WGAN-GP's "
                              "one-pass critic loss (a penalty taken by double backward, for critics with layer "
                              "norm or smooth activations, stays uncompiled: torch.compile cannot differentiate "
-                             "twice); the first iterations then take the compile time (3-10 s on 2 CPU cores); on "
-                             "the CPU it pays in bf16 (1.13x on the WGAN DCGAN at 32x32, 1.06x on the toy) and not "
-                             "in float32")
+                             "twice); the first iterations then take the compile time (3-25 s on 2 CPU cores); on "
+                             "the CPU it pays in bf16 (1.2x on the DCGAN at 32x32, WGAN and WGAN-GP; 1.05x on the "
+                             "toy) and not in float32")
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
