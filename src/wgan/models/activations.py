@@ -36,12 +36,17 @@ def _(gradient: Tensor, output: Tensor, negative_slope: float) -> Tensor:
     return torch.empty_like(gradient)
 
 
+def activation(x: Tensor, negative_slope: float) -> Tensor:
+    """a(x) = max(x, s x), s = ``negative_slope`` (0: ReLU), out of place."""
+    return torch.nn.functional.leaky_relu(x, negative_slope) if negative_slope else torch.relu(x)
+
+
 class _SlopeFromOutput(torch.autograd.Function):
     """a(x) with the backward pass of :func:`activation_backward`, which keeps only the output."""
 
     @staticmethod
     def forward(ctx, x: Tensor, negative_slope: float) -> Tensor:
-        output = torch.nn.functional.leaky_relu(x, negative_slope) if negative_slope else torch.relu(x)
+        output = activation(x, negative_slope)
         ctx.save_for_backward(output)
         ctx.negative_slope = negative_slope
         return output

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from . import fast_convs
+from .activations import activation as out_of_place_activation
 
 
 def _activation_backward_(gradient: Tensor, output: Tensor, negative_slope: float) -> Tensor:
@@ -65,8 +66,7 @@ def _activation(pre_activation: Tensor, negative_slope: float) -> Tensor:
     with both functions out of place, in-process A/B, 2-core Intel Xeon with AMX); Inductor fuses them either
     way."""
     if torch.compiler.is_compiling():
-        return torch.nn.functional.leaky_relu(pre_activation, negative_slope) if negative_slope \
-            else pre_activation.relu()
+        return out_of_place_activation(pre_activation, negative_slope)
     if negative_slope:
         return torch.nn.functional.leaky_relu_(pre_activation, negative_slope)
     return pre_activation.relu_()
