@@ -142,12 +142,11 @@ def all_reduce_seconds(trainer: Trainer, repeats: int = 20) -> float:
 
 
 def trainer_iterations(trainer: Trainer) -> Callable[[int], None]:
-    """``count`` generator iterations of the trainer: n_critic critic steps, then a generator step, each."""
+    """``count`` generator iterations of the trainer as training runs them (``Trainer.step``: a generator step,
+    then n_critic critic steps; the warm-up is off here), without its logging and evaluations."""
     def iterate(count: int) -> None:
         for _ in range(count):
-            for _ in range(trainer.config.n_critic):
-                trainer.critic_step()
-            trainer.generator_step()
+            trainer.step()
         _wait(trainer.device)
 
     return iterate

@@ -96,6 +96,9 @@ def test_the_shards_of_every_draw_put_together_are_the_draw_of_one_process():
     one = RandomStream.seeded(5, "cpu")
     four = [RandomStream.seeded(5, "cpu", Shard(rank, 4)) for rank in range(4)]
     assert torch.equal(one.normal(32, 3), torch.cat([stream.normal(8, 3) for stream in four]))
+    # several batches at once (a phase's noise): each batch's shards put together
+    ranks_batches = torch.stack([stream.normal(8, 3, batches=2).unflatten(0, (2, 8)) for stream in four], dim=1)
+    assert torch.equal(one.normal(32, 3, batches=2), ranks_batches.flatten(0, 2))
     assert torch.equal(one.sample(sampler, 32), torch.cat([stream.sample(sampler, 8) for stream in four]))
     assert all(torch.equal(one.get_state(), stream.get_state()) for stream in four)  # the streams stay in step
 

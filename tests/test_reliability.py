@@ -304,9 +304,9 @@ def test_a_run_that_diverges_again_and_again_stops_naming_the_step_and_the_likel
 def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch):
     rates, step = [], Trainer.critic_step
 
-    def recording(self):
+    def recording(self, *fake):
         rates.append(self.critic_optimizer.param_groups[0]["lr"])
-        return step(self)
+        return step(self, *fake)
 
     monkeypatch.setattr(Trainer, "critic_step", recording)
     with pytest.raises(WganError, match="after 2 rollbacks"):

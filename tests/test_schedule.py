@@ -2,6 +2,7 @@
 every 500th), plain n_critic without it, the counts a real short training run actually makes, and the order of
 the steps: the critic catches up with each generator step before anything is logged, evaluated or saved."""
 
+import copy
 from collections import Counter
 
 import pytest
@@ -94,9 +95,9 @@ def _counting_trainer(**settings):
     generator_steps = []
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
 
-    def counting_critic_step():
+    def counting_critic_step(*fake):
         per_iteration[trainer.iteration] += 1
-        return critic_step()
+        return critic_step(*fake)
 
     def counting_generator_step():
         generator_steps.append(trainer.iteration)
@@ -149,9 +150,9 @@ def test_training_applies_the_decayed_rate_to_both_optimisers():
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
 
     def recording(step, optimizer, name):
-        def record():
+        def record(*fake):
             rates[name].append((trainer.iteration, optimizer.param_groups[0]["lr"]))
-            return step()
+            return step(*fake)
         return record
 
     trainer.critic_step = recording(critic_step, trainer.critic_optimizer, "critic")
@@ -168,7 +169,7 @@ def _steps_and_evaluations(**settings) -> str:
     trainer = _assemble(config, lambda: None)
     events = []
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
-    trainer.critic_step = lambda: events.append("c") or critic_step()
+    trainer.critic_step = lambda *fake: events.append("c") or critic_step(*fake)
     trainer.generator_step = lambda: events.append("G") or generator_step()
     trainer.evaluator = lambda iteration, average: events.append(f" evaluate {iteration} ") or {}
     trainer.fit(progress=False)
@@ -206,3 +207,34 @@ def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain
     for name, module in (("generator", straight.generator), ("critic", straight.critic)):
         for key, tensor in module.state_dict().items():
             assert torch.equal(tensor, getattr(resumed, name).state_dict()[key]), (name, key)
+
+
+# ------------------------------------------------------------------------------ the generated batches of a phase
+@pytest.mark.parametrize("model, passes", [(dict(data="8gaussians", width=8, depth=1), [15]),
+                                           (dict(data="digits", model="dcgan", width=8, generator_norm="none"), [15]),
+                                           (dict(data="digits", model="dcgan", width=8), [3] * 5)],
+                         ids=["mlp", "dcgan-without-batch-norm", "dcgan-with-batch-norm"])
+def test_each_critic_step_of_a_phase_gets_its_own_batch_of_the_generator_on_its_own_noise(model, passes):
+    """One pass makes a phase's batches, except through batch norm (each batch then normalised alone, as its
+    own pass does); either way every step gets G(z) of fresh noise, the batch that a pass of its own gives."""
+    config = make_config(algorithm="wgan-gp", batch_size=3, n_critic=5, device="cpu", **model)
+    trainer = _assemble(config, lambda: None)
+    generator, stream_state = copy.deepcopy(trainer.generator), trainer.stream.get_state()
+    rows, fakes = [], []
+    generate, critic_step = trainer._generate, trainer.critic_step
+    trainer._generate = lambda noise: rows.append(len(noise)) or generate(noise)
+    trainer.critic_step = lambda fake: fakes.append(fake) or critic_step(fake)
+    trainer.critic_steps_until(5)
+    assert rows == passes and [len(fake) for fake in fakes] == [3] * 5
+    trainer.stream.set_state(stream_state)
+    phase_noise = trainer.stream.normal(3, config.latent_dim, batches=5).split(3) if len(passes) == 1 else None
+    for step, fake in enumerate(fakes):
+        if phase_noise is not None:
+            noise = phase_noise[step]
+        else:
+            noise = trainer.stream.normal(3, config.latent_dim)
+            trainer.stream.sample(trainer.sampler, 3)  # the step's real batch, drawn after its noise
+            trainer.stream.uniform(3)  # and its interpolation weights
+        with torch.no_grad():
+            torch.testing.assert_close(fake, generator(noise), rtol=1e-5, atol=1e-6)
+    assert all(not torch.equal(first, second) for first, second in zip(fakes, fakes[1:]))

@@ -25,10 +25,11 @@ class Shard:
     index: int = 0
     count: int = 1
 
-    def take(self, batch: Tensor) -> Tensor:
-        """This process's rows of a global ``batch`` whose first dimension is a multiple of ``count``."""
-        rows = len(batch) // self.count
-        return batch.narrow(0, self.index * rows, rows)
+    def take(self, batch: Tensor, dim: int = 0) -> Tensor:
+        """This process's rows of a global ``batch`` whose dimension ``dim`` (its rows) is a multiple of
+        ``count``."""
+        rows = batch.shape[dim] // self.count
+        return batch.narrow(dim, self.index * rows, rows)
 
 
 class RandomStream:
@@ -53,10 +54,12 @@ class RandomStream:
     def device(self) -> torch.device:
         return self.generator.device
 
-    def normal(self, rows: int, *shape: int) -> Tensor:
-        """Standard normal numbers, (rows, *shape), float32."""
-        draw = torch.randn((rows * self.shard.count, *shape), generator=self.generator, device=self.device)
-        return self.shard.take(draw)
+    def normal(self, rows: int, *shape: int, batches: int = 1) -> Tensor:
+        """Standard normal numbers, (batches * rows, *shape), float32: ``batches`` global batches drawn at once
+        (in one call, as many numbers as that many successive draws), and this process's rows of each, in
+        order."""
+        draw = torch.randn((batches, rows * self.shard.count, *shape), generator=self.generator, device=self.device)
+        return self.shard.take(draw, dim=1).flatten(0, 1)
 
     def uniform(self, rows: int, *shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """U[0, 1) numbers, (rows, *shape)."""
