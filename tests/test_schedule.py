@@ -223,7 +223,12 @@ def test_each_critic_step_of_a_phase_gets_its_own_batch_of_the_generator_on_its_
     rows, fakes = [], []
     generate, critic_step = trainer._generate, trainer.critic_step
     trainer._generate = lambda noise: rows.append(len(noise)) or generate(noise)
-    trainer.critic_step = lambda fake: fakes.append(fake) or critic_step(fake)
+    def recording_critic_step(fake=None):
+        stats, real, fake = critic_step(fake)
+        fakes.append(fake)
+        return stats, real, fake
+
+    trainer.critic_step = recording_critic_step
     trainer.critic_steps_until(5)
     assert rows == passes and [len(fake) for fake in fakes] == [3] * 5
     trainer.stream.set_state(stream_state)
@@ -232,9 +237,9 @@ def test_each_critic_step_of_a_phase_gets_its_own_batch_of_the_generator_on_its_
         if phase_noise is not None:
             noise = phase_noise[step]
         else:
+            trainer.stream.sample(trainer.sampler, 3)  # the step's real batch, drawn before its noise
             noise = trainer.stream.normal(3, config.latent_dim)
-            trainer.stream.sample(trainer.sampler, 3)  # the step's real batch, drawn after its noise
-            trainer.stream.uniform(3)  # and its interpolation weights
+            trainer.stream.uniform(3)  # then its interpolation weights
         with torch.no_grad():
             torch.testing.assert_close(fake, generator(noise), rtol=1e-5, atol=1e-6)
     assert all(not torch.equal(first, second) for first, second in zip(fakes, fakes[1:]))

@@ -251,9 +251,9 @@ class Trainer:
     def critic_step(self, fake: Tensor | None = None) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One critic update on a fresh real batch and a generated batch, ``fake`` or else a fresh one made here;
         returns stats and the batches."""
+        real = self.stream.sample(self.sampler, self.rows)
         if fake is None:
             (fake,) = self._generated(1)
-        real = self.stream.sample(self.sampler, self.rows)
         with self._autocast():
             loss, stats = self.objective.critic_loss(self._critic_replica, real, fake, self.stream,
                                                      self._loss_scale(self.critic_scaler))
@@ -264,13 +264,14 @@ class Trainer:
     def critic_steps_until(self, total: int) -> tuple[dict[str, Tensor], Tensor, Tensor] | None:
         """Critic steps against the current generator, at the learning rate of generator step
         ``self.iteration``, until ``total`` have been taken; the last step's stats and batches, if any. The
-        generated batches are made up to ``n_critic`` at a time (:meth:`_generated`), one at a time for a
-        generator with batch norm."""
+        generated batches are made up to ``n_critic`` at a time (:meth:`_generated`); a generator with batch norm
+        (or n_critic = 1) makes each in its step, after the step's real batch, the order of the published loops."""
         self._set_learning_rate(learning_rate(self.config, self.iteration))
         together = 1 if self._generator_has_batch_norm else self.config.n_critic
         last = None
         while self.critic_steps_done < total:
-            for fake in self._generated(min(together, total - self.critic_steps_done)):
+            batches = min(together, total - self.critic_steps_done)
+            for fake in self._generated(batches) if batches > 1 else (None,):
                 last = self.critic_step(fake)
                 self.critic_steps_done += 1
         return last
