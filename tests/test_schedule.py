@@ -223,6 +223,7 @@ def test_each_critic_step_of_a_phase_gets_its_own_batch_of_the_generator_on_its_
     rows, fakes = [], []
     generate, critic_step = trainer._generate, trainer.critic_step
     trainer._generate = lambda noise: rows.append(len(noise)) or generate(noise)
+
     def recording_critic_step(fake=None):
         stats, real, fake = critic_step(fake)
         fakes.append(fake)

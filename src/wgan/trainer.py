@@ -214,8 +214,9 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES[self.config.precision])
         return nullcontext()
 
-    def _noise(self) -> Tensor:
-        return self.stream.normal(self.rows, self.config.latent_dim)
+    def _noise(self, batches: int = 1) -> Tensor:
+        """z for ``batches`` batches of this process's rows, drawn at once (:meth:`RandomStream.normal`)."""
+        return self.stream.normal(self.rows, self.config.latent_dim, batches=batches)
 
     def _generated(self, batches: int) -> tuple[Tensor, ...]:
         """``batches`` batches G(z) of fresh noise, for as many critic steps, from one forward pass.
@@ -226,9 +227,8 @@ class Trainer:
         1.03x in float32, in-process A/B, 2-core Intel Xeon with AMX). A generator with batch norm, whose output
         on a sample depends on the rest of its batch, is called once per batch (see :meth:`critic_steps_until`).
         """
-        noise = self.stream.normal(self.rows, self.config.latent_dim, batches=batches)
         with torch.no_grad(), self._autocast():
-            return self._generate(noise).float().split(self.rows)
+            return self._generate(self._noise(batches)).float().split(self.rows)
 
     def _loss_scale(self, scaler: torch.amp.GradScaler) -> Tensor | None:
         """The scaler's current scale as a device tensor (no host synchronisation), or None without one."""
@@ -271,6 +271,7 @@ class Trainer:
         last = None
         while self.critic_steps_done < total:
             batches = min(together, total - self.critic_steps_done)
+            # a single batch is made inside its step (fake=None), after the step's real batch
             for fake in self._generated(batches) if batches > 1 else (None,):
                 last = self.critic_step(fake)
                 self.critic_steps_done += 1
