@@ -263,6 +263,28 @@ def _rank_of(pid: int) -> int | None:
     return next((int(v[5:]) for v in variables if v.startswith(b"RANK=")), None)
 
 
+def _failure(rank: int, exitcode: int, timestamp: int):
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    failure = ProcessFailure(local_rank=rank, pid=1000 + rank, exitcode=exitcode, error_file="<none>")
+    failure.timestamp = timestamp
+    return failure
+
+
+@pytest.mark.parametrize("failures, first", [
+    # rank 1 killed; rank 0 did not end within 30 s of the agent's SIGTERM and was killed then
+    ({1: (-signal.SIGKILL, 100), 0: (-signal.SIGKILL, 130)}, 1),
+    # rank 1 failed; rank 0 lost contact with it and the agent stopped rank 2, both in the same second
+    ({0: (distributed.EXIT_LOST_PEER, 100), 1: (1, 100), 2: (-signal.SIGTERM, 100)}, 1),
+    ({0: (1, 100), 1: (-signal.SIGSEGV, 100)}, 0),  # in the same second: the lower rank
+    ({1: (distributed.EXIT_LOST_PEER, 101), 2: (-signal.SIGTERM, 100)}, 2),  # all followers: the first
+])
+def test_the_launcher_names_the_rank_that_failed_first(failures, first):
+    failures = {rank: _failure(rank, exitcode, timestamp) for rank, (exitcode, timestamp) in failures.items()}
+    rank, failure = distributed.first_failure(failures)
+    assert (rank, failure) == (first, failures[first])
+
+
 def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path):
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "1000000", "--log-every", "1", "--out",
                str(tmp_path), "--name", "killed", "--nproc", "2", *SMALL_FLAGS]

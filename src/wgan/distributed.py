@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -49,6 +49,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .errors import WganError
 from .randomness import Shard
+
+if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
 T = TypeVar("T")
 # A conv weight with one input channel kept channels-last has strides (C*k*k, 1, k, 1), and autograd hands back
@@ -351,6 +354,19 @@ def joined() -> Iterator[World]:
         dist.destroy_process_group()
 
 
+def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure]:
+    """The rank whose failure stopped the others, and its failure, from torchrun's ``{rank: ProcessFailure}``.
+
+    Ranks that lost contact with it (:data:`EXIT_LOST_PEER`) or that torchrun's agent then stopped with SIGTERM
+    are its followers, unless every rank is one. Among the rest, the first to fail by torchrun's clock (whole
+    seconds), then the lowest rank: the agent sends SIGKILL to a rank that has not ended 30 s after its SIGTERM,
+    and records that failure then, so a rank stopped that way comes after the failure that stopped it.
+    """
+    followers = (EXIT_LOST_PEER, -signal.SIGTERM)
+    causes = {rank: failure for rank, failure in failures.items() if failure.exitcode not in followers}
+    return min((causes or failures).items(), key=lambda item: (item[1].timestamp, item[0]))
+
+
 def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
 
@@ -377,9 +393,7 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
         for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
             if any(failure.exitcode == status for failure in error.failures.values()):
                 return status, ""
-        followers = (EXIT_LOST_PEER, -signal.SIGTERM)
-        causes = {rank: failure for rank, failure in error.failures.items() if failure.exitcode not in followers}
-        rank, failure = min((causes or error.failures).items())
+        rank, failure = first_failure(error.failures)
         how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
         return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
