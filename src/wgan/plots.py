@@ -187,9 +187,16 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
     if len(steps):
         modes = right.twinx()
         modes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="modes covered")
-        modes.set(ylabel="modes covered", ylim=(0, max(row.get("eval/modes_total", 1) for row in history) + 0.5))
-        modes.legend(loc="center right")
-    _legend(right, loc="upper right")  # empty before the first evaluation (a run stopped early)
+        # one legend for both axes, in one row in a band left free above both curves (a fifth of the height)
+        total = max(row.get("eval/modes_total", 1) for row in history)
+        modes.set(ylabel="modes covered", ylim=(0, 1.2 * (total + 0.5)))
+        right.set_ylim(0, 1.2 * right.get_ylim()[1])
+        (w1_handles, w1_labels), (modes_handles, modes_labels) = (right.get_legend_handles_labels(),
+                                                                  modes.get_legend_handles_labels())
+        modes.legend(w1_handles + modes_handles, w1_labels + modes_labels, loc="upper center",
+                     ncol=len(w1_handles + modes_handles))
+    else:
+        _legend(right, loc="upper right")  # empty before the first evaluation (a run stopped early)
     if images:
         _image_quality(panels[2], history)
     for axes in panels:
