@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
 import wgan
 from wgan.api import _assemble
@@ -263,9 +264,8 @@ def _rank_of(pid: int) -> int | None:
     return next((int(v[5:]) for v in variables if v.startswith(b"RANK=")), None)
 
 
-def _failure(rank: int, exitcode: int, timestamp: int):
-    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
-
+def _failure(rank: int, exitcode: int, timestamp: int) -> ProcessFailure:
+    """torchrun's record of a rank that ended with ``exitcode`` (minus a signal), at ``timestamp``."""
     failure = ProcessFailure(local_rank=rank, pid=1000 + rank, exitcode=exitcode, error_file="<none>")
     failure.timestamp = timestamp
     return failure
