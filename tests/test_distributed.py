@@ -10,8 +10,8 @@ A ReLU MLP under a Wasserstein loss adds one effect. The gradient of a bias whos
 real as generated samples is exactly 0 (w (k/n - k/n)); computed, it is a rounding residue such as -7e-9, whose
 sign and size depend on the order of the sums. Adam and RMSProp step by g / (|g| + eps), about lr whatever
 |g|, so such a weight moves by up to lr in one run and not in the other, and the gap then spreads through the
-next gradients. Measured at K = 3 and 10: 1e-3 to 2.5e-2 of the distance moved, against 1.5 to 60 for another
-seed. Those configurations are held to 5e-2.
+next gradients. Measured at K = 3, 5 and 10 (benchmarks/rank_equality.py, docs/BENCHMARKS.md): 6e-4 to 1.2e-2 of
+the distance moved, against 1.5 to 60 for another seed. Those configurations are held to 5e-2.
 """
 
 from __future__ import annotations
