@@ -357,6 +357,12 @@ def test_a_port_in_use_is_one_line():
         taken.close()
 
 
+@pytest.mark.parametrize("port", [-1, 65536, 99999])
+def test_a_port_out_of_range_is_one_line(port):
+    with pytest.raises(WganError, match=f"--port must be 0 to 65535, got {port}"):
+        listen("127.0.0.1", port).close()
+
+
 @pytest.mark.parametrize("arguments, says", [
     (["watch", "nowhere"], "'nowhere' is not a run folder"),
     (["play", "--threads", "0"], "--threads must be at least 1"),

@@ -39,6 +39,7 @@ STATIC = Path(__file__).parent / "static"
 WATCH_SECONDS = 1.0  # how often a watched run folder is read
 SHUTDOWN_SECONDS = 5  # Ctrl-C waits this long for open pages to close, then closes them
 MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (shorter ones get a clear error)
+MAX_PORT = 65535
 log = logging.getLogger("wgan.play")
 
 
@@ -163,6 +164,8 @@ def _page(name: str):
 
 def listen(host: str, port: int) -> socket.socket:
     """A socket bound to ``host``:``port`` (0: any free port); a one-line :class:`WganError` if it cannot be."""
+    if not 0 <= port <= MAX_PORT:  # getaddrinfo would wrap 99999 round to 34463 without a word
+        raise WganError(f"--port must be 0 to {MAX_PORT}, got {port}: give another --port (0: any free one)")
     try:
         address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as error:
