@@ -39,7 +39,7 @@ STATIC = Path(__file__).parent / "static"
 WATCH_SECONDS = 1.0  # how often a watched run folder is read
 SHUTDOWN_SECONDS = 5  # Ctrl-C waits this long for open pages to close, then closes them
 MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (shorter ones get a clear error)
-MAX_PORT = 65535
+MAX_PORT = 65535  # the largest TCP port number
 log = logging.getLogger("wgan.play")
 
 
