@@ -1,5 +1,6 @@
 """The DCGAN's convolutions computed other ways (dense layers as matrix products, image-side layers by space-to-depth,
-bf16 stride-2 layers and weight gradients as matrix products) equal torch's convolutions, values and gradients."""
+bf16 stride-2 layers and weight gradients as matrix products, float32 stride-2 layers on 4x4 maps by Winograd's
+algorithm) equal torch's convolutions, values and gradients."""
 
 import copy
 import types
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wgan.models.dcgan import DCGANCritic, DCGANGenerator
-from wgan.models import activations, strided_products
+from wgan.models import activations, strided_products, winograd
 from wgan.models.fast_convs import (OnePixelConvTranspose2d, SpaceToDepthConv2d, SpaceToDepthConvTranspose2d,
                                     StridedConv2d, StridedConvTranspose2d, WholeInputConv2d, conv_transpose,
                                     image_conv, torch_layers_)
@@ -129,6 +130,19 @@ def test_strided_convolutions_are_products_on_maps_up_to_4x4_and_onednns_on_larg
     assert kernels == ([] if side <= 4 else ["conv2d", "conv_transpose2d"])
 
 
+def _strided_cases(side: int) -> tuple[tuple[nn.Module, torch.Tensor], list]:
+    """A critic's stride-2 layer and an input onto a side x side map, and (layer, ours, torch's, input) for the
+    three maps of the stride-2 layers: the convolution, its transpose (the critic's input gradient) and the
+    generator's layer from a side x side map."""
+    torch.manual_seed(0)
+    conv, upsampling = StridedConv2d(8, 16), StridedConvTranspose2d(16, 8)
+    x = torch.randn(4, 8, 2 * side, 2 * side).to(memory_format=torch.channels_last)
+    y = torch.randn(4, 16, side, side).to(memory_format=torch.channels_last)
+    return (conv, x), [(conv, conv, lambda x: F.conv2d(x, conv.weight, stride=2, padding=1), x),
+                       (conv, lambda y: conv_transpose(conv, y), _torchs_transpose(conv), y),
+                       (upsampling, upsampling, _torchs_transpose(upsampling), y)]
+
+
 def _bf16_values_and_gradients(layer: nn.Module, forward, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     with torch.autocast("cpu", torch.bfloat16):
         return _values_and_gradients(layer, forward, x)
@@ -142,20 +156,14 @@ def test_strided_layers_in_bf16_take_weight_gradients_as_matrix_products_up_to_8
     products = []
     product = strided_products.conv_weight_gradient
     monkeypatch.setattr(strided_products, "conv_weight_gradient", lambda *a: products.append(1) or product(*a))
-    torch.manual_seed(0)
-    conv, upsampling = StridedConv2d(8, 16), StridedConvTranspose2d(16, 8)
-    x = torch.randn(4, 8, 2 * side, 2 * side).to(memory_format=torch.channels_last)
-    y = torch.randn(4, 16, side, side).to(memory_format=torch.channels_last)
-    cases = [(conv, conv, lambda x: F.conv2d(x, conv.weight, stride=2, padding=1), x),
-             (conv, lambda y: conv_transpose(conv, y), _torchs_transpose(conv), y),
-             (upsampling, upsampling, _torchs_transpose(upsampling), y)]
+    (conv, x), cases = _strided_cases(side)
     for layer, ours, torchs, inputs in cases:
         for mine, reference in zip(_bf16_values_and_gradients(layer, ours, inputs),
                                    _bf16_values_and_gradients(layer, torchs, inputs)):
             assert mine.dtype == reference.dtype
             torch.testing.assert_close(mine, reference, rtol=1.6e-2, atol=1e-2 * reference.abs().max().item())
     assert len(products) == (3 if side <= 8 else 0)
-    _values_and_gradients(conv, conv, x)  # float32: oneDNN's kernels
+    _values_and_gradients(conv, conv, x)  # float32: no product (oneDNN's kernels, or Winograd's on 4x4 maps)
     assert len(products) == (3 if side <= 8 else 0)
 
 
@@ -173,6 +181,67 @@ def test_a_frozen_strided_layer_in_bf16_gives_its_input_gradient_without_a_weigh
         (expected,) = torch.autograd.grad(F.conv2d(x, conv.weight, stride=2, padding=1).float().square().sum(), x)
     assert products == [] and conv.weight.grad is None
     torch.testing.assert_close(gradient, expected, rtol=1.6e-2, atol=1e-2 * expected.abs().max().item())
+
+
+def _spied(monkeypatch) -> list[str]:
+    calls = []
+    for name in ("output", "input_gradient", "weight_gradient_of_tiles"):
+        function = getattr(winograd, name)
+        monkeypatch.setattr(winograd, name, lambda *a, f=function, n=name: calls.append(n) or f(*a))
+    return calls
+
+
+@pytest.mark.parametrize("side", (2, 4, 8))
+def test_strided_layers_in_float32_use_winograd_exactly_onto_and_from_4x4_maps(side, monkeypatch):
+    """Values, input and weight gradients as torch's up to float32 rounding (sums of 8 x 16 products of N(0, 1)
+    values, taken another way), by Winograd's algorithm only where the small map is 4x4."""
+    calls = _spied(monkeypatch)
+    for layer, ours, torchs, inputs in _strided_cases(side)[1]:
+        for mine, reference in zip(_values_and_gradients(layer, ours, inputs),
+                                   _values_and_gradients(layer, torchs, inputs)):
+            torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-5 * reference.abs().max().item())
+    expected = ["output", "input_gradient", "weight_gradient_of_tiles"] if side == 4 else []
+    assert sorted(calls) == sorted(expected * 3)
+
+
+def test_winograd_leaves_bf16_and_float64_strided_layers_to_other_kernels(monkeypatch):
+    calls = _spied(monkeypatch)
+    conv = StridedConv2d(8, 16)
+    x = torch.randn(2, 8, 8, 8)
+    with torch.autocast("cpu", torch.bfloat16):
+        conv(x).float().sum().backward()
+    conv.double()(x.double()).sum().backward()
+    assert calls == []
+
+
+def test_a_frozen_strided_layer_in_float32_gives_its_input_gradient_without_a_weight_gradient(monkeypatch):
+    calls = _spied(monkeypatch)
+    torch.manual_seed(0)
+    conv = StridedConv2d(8, 16).requires_grad_(False)
+    x = torch.randn(4, 8, 8, 8).to(memory_format=torch.channels_last).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(conv(x).square().sum(), x)
+    (expected,) = torch.autograd.grad(F.conv2d(x, conv.weight, stride=2, padding=1).square().sum(), x)
+    assert calls == ["output", "input_gradient"] and conv.weight.grad is None
+    torch.testing.assert_close(gradient, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
+
+
+@pytest.mark.parametrize("transposed", (False, True))
+def test_double_backward_through_a_winograd_layer_equals_torchs(transposed):
+    """A gradient penalty through autograd differentiates the backward pass: the transforms the forward pass
+    kept are made again from x and W there, so the penalty's weight gradient is torch's."""
+    torch.manual_seed(0)
+    layer = StridedConvTranspose2d(16, 8) if transposed else StridedConv2d(8, 16)
+    side = 4 if transposed else 8
+    x = torch.randn(3, layer.in_channels, side, side).to(memory_format=torch.channels_last)
+    torchs = _torchs_transpose(layer) if transposed else lambda x: F.conv2d(x, layer.weight, stride=2, padding=1)
+
+    def penalty_gradient(forward):
+        inputs = x.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(forward(inputs).square().sum(), inputs, create_graph=True)
+        return torch.autograd.grad(gradient.square().sum(), layer.weight)[0]
+
+    expected = penalty_gradient(torchs)
+    torch.testing.assert_close(penalty_gradient(layer), expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
 
 
 def test_torch_layers_gives_torchs_layers_computing_the_same_function_with_the_same_parameters():

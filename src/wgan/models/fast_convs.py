@@ -19,10 +19,11 @@ block of pixels becomes 4 channels):
 and the transposed convolution is its adjoint: a stride-1 transposed convolution, depth-to-space, then the
 padding cropped. With one image channel oneDNN runs the stride-1 forms about twice as fast as the strided ones.
 
-The hidden stride-2 layers stay torch's convolutions in float32. In bf16 on the CPU their weight gradients, and
-the layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`).
+The hidden stride-2 layers are torch's convolutions, except on the CPU: in bf16 their weight gradients, and the
+layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`); in float32 the
+layers onto or from 4x4 maps take Winograd's fewer products (:mod:`wgan.models.winograd`).
 
-Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.06x in float32 (2026-12-02)
+Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.24x in float32 (2026-12-05)
 than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
 docs/BENCHMARKS.md).
 The classes here keep torch's layer, its parameter and its state-dict entry, and compute the same function
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import activations, split_batch_norm, strided_products
+from . import activations, split_batch_norm, strided_products, winograd
 
 
 class OnePixelConvTranspose2d(nn.ConvTranspose2d):
@@ -171,29 +172,34 @@ class SpaceToDepthConvTranspose2d(nn.ConvTranspose2d):
 
 
 class StridedConv2d(nn.Conv2d):
-    """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the critic's hidden layers. In bf16 on
-    the CPU by :mod:`wgan.models.strided_products`."""
+    """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the critic's hidden layers. On the CPU
+    in bf16 by :mod:`wgan.models.strided_products`, in float32 onto 4x4 maps by :mod:`wgan.models.winograd`."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not strided_products.pays(x):
-            return super().forward(x)
-        return strided_products.conv2d(x, self.weight)
+        if strided_products.pays(x):
+            return strided_products.conv2d(x, self.weight)
+        if winograd.pays(x, x.shape[-2] // 2, x.shape[-1] // 2):
+            return winograd.conv2d(x, self.weight)
+        return super().forward(x)
 
 
 class StridedConvTranspose2d(nn.ConvTranspose2d):
     """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the generator's hidden
-    layers. In bf16 on the CPU by :mod:`wgan.models.strided_products`."""
+    layers. On the CPU in bf16 by :mod:`wgan.models.strided_products`, in float32 from 4x4 maps by
+    :mod:`wgan.models.winograd`."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
 
     def forward(self, y: Tensor) -> Tensor:
-        if not strided_products.pays(y):
-            return super().forward(y)
-        return strided_products.conv_transpose2d(y, self.weight)
+        if strided_products.pays(y):
+            return strided_products.conv_transpose2d(y, self.weight)
+        if winograd.pays(y, *y.shape[-2:]):
+            return winograd.conv_transpose2d(y, self.weight)
+        return super().forward(y)
 
 
 def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
@@ -202,12 +208,15 @@ def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
     weight, stride and padding."""
     if isinstance(conv, StridedConv2d) and strided_products.pays(y):
         return strided_products.conv_transpose2d(y, conv.weight)
+    if isinstance(conv, StridedConv2d) and winograd.pays(y, *y.shape[-2:]):
+        return winograd.conv_transpose2d(y, conv.weight)
     return adjoint(conv, y, conv.weight.to(y.dtype))
 
 
 def convolve(conv: nn.Conv2d, x: Tensor, weight: Tensor) -> Tensor:
     """``conv``'s map (any bias-free convolution of this module or torch's) with ``weight`` in place of its own:
-    for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`)."""
+    for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`, which takes the float32 layers
+    onto 4x4 maps to :mod:`wgan.models.winograd` itself)."""
     if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
         return conv.with_weight(x, weight)
     if isinstance(conv, StridedConv2d) and strided_products.pays(x):

@@ -30,7 +30,9 @@ Under bf16 autocast every map takes bf16 inputs (the weights cast once per step,
 layer's product adds its bias and applies the activation in the same oneDNN call (1.05x of the toy's 1.11x), and
 the gradients are returned in float32, as autograd would accumulate them. The bias gradients are summed over the bf16
 rows (accumulated in float32, the sum rounded to bf16, as autograd's gradient of a bias cast by autocast is) and
-only then converted: ``sum(dtype=float32)`` would first copy the rows to float32.
+only then converted: ``sum(dtype=float32)`` would first copy the rows to float32. In float32 the DCGAN critic's
+layer onto a 4x4 map runs by Winograd's algorithm (:mod:`wgan.models.winograd`), each transform made once: the
+forward pass's input tiles serve its weight gradient, the adjoint's output-gradient tiles too.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from . import fast_convs
+from . import fast_convs, winograd
 from .activations import activation as out_of_place_activation
 
 
@@ -129,8 +131,47 @@ class _Convolution:
         return [fast_convs.weight_gradient(self.conv, x, dy, self.weight).to(dtype)]
 
 
-def _cast_layer(layer: nn.Module, dtype: torch.dtype) -> _Dense | _Convolution:
-    return _Dense(layer, dtype) if isinstance(layer, nn.Linear) else _Convolution(layer, dtype)
+class _WinogradConvolution(_Convolution):
+    """A stride-2 convolution onto a 4x4 map in float32, by :mod:`wgan.models.winograd`, making each transform
+    once: the kernel U per step, the input's tiles V in the forward pass (for the weight gradient only the
+    interpolate rows, overwritten by then, are made again), the output gradient's tiles dM in the adjoint (the
+    weight gradient takes the same rows)."""
+
+    def __init__(self, conv: nn.Conv2d, dtype: torch.dtype):
+        super().__init__(conv, dtype)
+        self.kernel = winograd.kernel(self.weight)
+        self._input = self._tiles = self._gradient = self._gradient_tiles = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._input, self._tiles = x, winograd.tiles(x)
+        return winograd.output(self._tiles, self.kernel)
+
+    def linear(self, x: Tensor) -> Tensor:
+        return winograd.output(winograd.tiles(x), self.kernel)
+
+    def adjoint(self, y: Tensor) -> Tensor:
+        self._gradient, self._gradient_tiles = y, winograd.gradient_tiles(y)
+        return winograd.input_gradient(self._gradient_tiles, self.kernel)
+
+    def gradients(self, x: Tensor, dy: Tensor, loss_rows: int, dtype: torch.dtype) -> list[Tensor]:
+        """[dW] in ``dtype``, over all rows; ``x`` is the forward pass's input with the rows from ``loss_rows`` on
+        written over."""
+        if x is self._input:
+            tiles = self._tiles
+            tiles[:, loss_rows:] = winograd.tiles(x[loss_rows:])
+        else:
+            tiles = winograd.tiles(x)
+        gradient_tiles = self._gradient_tiles if dy is self._gradient else winograd.gradient_tiles(dy)
+        return [winograd.weight_gradient_of_tiles(gradient_tiles, tiles).to(dtype)]
+
+
+def _cast_layer(layer: nn.Module, dtype: torch.dtype, x: Tensor) -> _Dense | _Convolution:
+    """The layer that takes the input ``x``, its weights cast to ``dtype``."""
+    if isinstance(layer, nn.Linear):
+        return _Dense(layer, dtype)
+    if isinstance(layer, fast_convs.StridedConv2d) and winograd.pays(x, x.shape[-2] // 2, x.shape[-1] // 2):
+        return _WinogradConvolution(layer, dtype)
+    return _Convolution(layer, dtype)
 
 
 def _loss_and_gradients(real: Tensor, fake: Tensor, e: Tensor, penalty_weight: float, one_sided: bool,
@@ -141,11 +182,13 @@ def _loss_and_gradients(real: Tensor, fake: Tensor, e: Tensor, penalty_weight: f
     torch.compile can take whole."""
     n = len(real)
     wide = torch.promote_types(dtype, torch.float32)  # where scalars, norms and gradients are kept
-    *hidden, output = [_cast_layer(module, dtype) for module in modules]
     interpolates = torch.lerp(fake, real, e.reshape(n, *(1,) * (real.dim() - 1)))
     activations = [torch.cat([real, fake, interpolates]).to(dtype)]
-    for layer in hidden:
-        activations.append(layer.activated(activations[-1], negative_slope))
+    hidden = []
+    for module in modules[:-1]:
+        hidden.append(_cast_layer(module, dtype, activations[-1]))
+        activations.append(hidden[-1].activated(activations[-1], negative_slope))
+    output = _cast_layer(modules[-1], dtype, activations[-1])
     scores = output(activations[-1][: 2 * n])
     estimate = scores[:n].to(wide).mean() - scores[n:].to(wide).mean()
 

@@ -20,7 +20,7 @@ even with the copies the products need (2-core Intel Xeon, batch 64): the weight
 8x8 map: 4.6 ms by phases against 2.9; the weight gradient of a 64x64 critic's 64->128 layer: 29 ms against 14),
 hence the limits :data:`PRODUCT_MAX_PIXELS` and :data:`WEIGHT_GRADIENT_MAX_PIXELS`. In float32 oneDNN's kernels are
 as fast as the products or faster (the transpose on a 4x4 map: 8.6-9.6 ms against 10.4-11.0 by phases), and nothing
-here is used.
+here is used: the layers onto and from 4x4 maps take fewer products there (:mod:`wgan.models.winograd`).
 """
 
 from __future__ import annotations
