@@ -62,8 +62,10 @@ def test_a_run_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(tmp_path, p
     assert loaded.iteration == 4 and loaded.sample(10).shape == (10, 2)
 
 
-def test_compiled_training_on_the_gpu_computes_what_the_plain_modules_compute():
-    settings = dict(SMALL, iterations=3, tf32=False, **DATA["images"])
+@pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan"])  # WGAN: RMSProp's compiled step, its rate a CPU tensor
+def test_compiled_training_on_the_gpu_computes_what_the_plain_modules_compute(algorithm):
+    settings = dict(SMALL, iterations=3, tf32=False, algorithm=algorithm, lr_decay="linear", warmup=False,
+                    **DATA["images"])
     plain = wgan.train(write=False, progress=False, **settings)
     compiled = wgan.train(write=False, progress=False, compile=True, **settings)
     for a, b in zip(plain.critic.parameters(), compiled.critic.parameters()):

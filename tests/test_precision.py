@@ -100,11 +100,33 @@ def test_a_float16_run_logs_its_loss_scale_and_checkpoints_the_scalers(tmp_path)
     assert resumed.iteration == 3
 
 
-def test_compiled_training_computes_what_the_plain_modules_compute():
-    settings = dict(TINY, iterations=3, width=8, data="digits", algorithm="wgan-gp")
+@pytest.mark.parametrize("algorithm, lr_decay", [("wgan-gp", "none"), ("wgan", "linear")])
+def test_compiled_training_computes_what_the_plain_modules_compute(algorithm, lr_decay):
+    """WGAN-GP's compiled one-pass loss; WGAN's compiled RMSProp steps, with a learning rate that decays."""
+    settings = dict(TINY, iterations=3, width=8, data="digits", algorithm=algorithm, lr_decay=lr_decay,
+                    warmup=False)
     plain = wgan.train(write=False, progress=False, **settings)
     compiled = wgan.train(write=False, progress=False, compile=True, **settings)
     for a, b in zip(plain.critic.parameters(), compiled.critic.parameters()):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
     estimates = [[row["train/estimate"] for row in run.history if "train/estimate" in row] for run in (plain, compiled)]
     assert estimates[1][-1] == pytest.approx(estimates[0][-1], rel=1e-3)
+
+
+def test_a_compiled_rmsprop_step_reads_a_decaying_learning_rate_without_being_compiled_again():
+    config = make_config(algorithm="wgan", data="8gaussians", compile=True, iterations=6, lr_decay="linear",
+                         warmup=False, device="cpu", **TINY)
+    trainer = _assemble(config, lambda: None)
+    trainer.step()  # compiles the models and both optimisers' steps
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    rates = []
+    for _ in range(3):
+        trainer.step()
+        rates.append(float(trainer.critic_optimizer.param_groups[0]["lr"]))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    assert rates == pytest.approx([config.lr * (1 - iteration / 6) for iteration in (2, 3, 4)])
+    state = trainer.generator_optimizer.state_dict()
+    state["param_groups"][0]["lr"] = 1e-5  # as a checkpoint of an uncompiled run holds it
+    trainer.generator_optimizer.load_state_dict(state)
+    rate = trainer.generator_optimizer.param_groups[0]["lr"]
+    assert isinstance(rate, torch.Tensor) and rate.item() == pytest.approx(1e-5)

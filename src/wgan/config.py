@@ -245,12 +245,12 @@ class Config:
                            "takes the GPU of its LOCAL_RANK")
     tf32: bool = _setting(True, "on CUDA, float32 matmuls and convolutions on TF32 tensor cores (Ampere and newer; "
                           "10-bit mantissa products, float32 sums); --no-tf32 for full float32")
-    compile: bool = _setting(False, "torch.compile the generator's and the critic's forward passes and WGAN-GP's "
+    compile: bool = _setting(False, "torch.compile the generator's and the critic's forward passes, WGAN-GP's "
                              "one-pass critic loss (a penalty taken by double backward, for critics with layer "
                              "norm or smooth activations, stays uncompiled: torch.compile cannot differentiate "
-                             "twice); the first iterations then take the compile time (3-25 s on 2 CPU cores); on "
-                             "the CPU it pays in bf16 (1.2x on the DCGAN at 32x32, WGAN and WGAN-GP; 1.05x on the "
-                             "toy) and not in float32")
+                             "twice) and RMSProp's step; the first iterations then take the compile time (3-25 s "
+                             "on 2 CPU cores); on the CPU it pays most on the DCGAN at 32x32 (1.15x in bf16, "
+                             "1.05-1.1x in float32) and least on the toy (1.03-1.05x)")
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
