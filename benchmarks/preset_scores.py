@@ -1,15 +1,16 @@
-"""Every image score of the MNIST presets at the iteration their 30-minute budget reached on cpu-2.
+"""Every image score of the MNIST presets at the iteration their 30-minute budget reached.
 
     python benchmarks/preset_scores.py --data-dir ../shared/data/mnist
     python benchmarks/preset_scores.py --table
+    python benchmarks/preset_scores.py --budgets benchmarks/results/image_quality_xeon.jsonl --results benchmarks/results/preset_scores_xeon.jsonl
 
 The presets table of docs/BENCHMARKS.md gives the FD, classes, confidence and pixel distances of each preset at
 10 and 30 minutes of training. This gives the 30-minute point every score of ``wgan.metrics.images``: FD, KID
 (mean and standard deviation over subsets), precision and recall (Kynkaanniemi et al. 2019), density and
 coverage (Naeem et al. 2020), with the classes and the confidence.
 
-For each preset, the 30-minute row of the results file that measured it (:data:`THIRTY_MINUTES`) names its run
-and the iteration it reached. When that run's log holds an evaluation with every score at that iteration, that
+For each preset, the 30-minute row of the results file that measured it (:data:`THIRTY_MINUTES`, the cpu-2 runs;
+or ``--budgets``, one file for every preset) names its run and the iteration it reached. When that run's log holds an evaluation with every score at that iteration, that
 evaluation is read; otherwise the preset is trained afresh to that iteration count (seed 0, one evaluation at
 the end) in --out, so that the point does not depend on how busy the machine is; a run stopped on the way is
 continued from its latest checkpoint (bit-exact). One JSON line per preset goes to --results.
@@ -38,9 +39,11 @@ THIRTY_MINUTES = {
 SCORES = ("fd", "kid", "kid_std", "precision", "recall", "density", "coverage", "classes_covered", "confidence")
 
 
-def thirty_minute_row(preset: str) -> dict | None:
-    """The results row of ``preset`` at 30 minutes, or None if it has not been measured."""
+def thirty_minute_row(preset: str, budgets: Path | None = None) -> dict | None:
+    """The results row of ``preset`` at 30 minutes, in ``budgets`` or else its file of :data:`THIRTY_MINUTES`,
+    or None if it has not been measured."""
     precision, results = THIRTY_MINUTES[preset]
+    results = budgets or results
     rows = [row for row in read(Path(results)) if row["preset"] == preset and row["precision"] == precision
             and row["budget_minutes"] == 30] if Path(results).exists() else []
     return rows[-1] if rows else None
@@ -56,11 +59,11 @@ def evaluation_at(folder: Path, iteration: int) -> dict | None:
     return rows[-1] if rows else None
 
 
-def scores(preset: str, out: Path, data_dir: str) -> dict | None:
+def scores(preset: str, out: Path, data_dir: str, budgets: Path | None = None) -> dict | None:
     """Every score of ``preset`` at its 30-minute iteration: from its run's log, or trained to that iteration."""
-    row = thirty_minute_row(preset)
+    row = thirty_minute_row(preset, budgets)
     if row is None:
-        print(f"{preset}: no 30-minute row in {THIRTY_MINUTES[preset][1]} yet; skipped", flush=True)
+        print(f"{preset}: no 30-minute row in {budgets or THIRTY_MINUTES[preset][1]}; skipped", flush=True)
         return None
     precision, iteration = row["precision"], row["iterations"]
     source = Path(row["run"])
@@ -99,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(THIRTY_MINUTES), choices=list(THIRTY_MINUTES))
     parser.add_argument("--data-dir", default="../shared/data/mnist")
+    parser.add_argument("--budgets", type=Path, help="the results file (of benchmarks/image_quality.py) whose "
+                        "30-minute rows to score, for every preset (default: the cpu-2 runs' files)")
     add_output_arguments(parser, "benchmarks/runs/presets-30min", "benchmarks/results/preset_scores.jsonl")
     args = parser.parse_args()
     results = Path(args.results)
@@ -107,7 +112,7 @@ def main() -> None:
         return
     done = {row["preset"] for row in read(results)} if results.exists() else set()
     for preset in args.presets:
-        if preset not in done and (row := scores(preset, Path(args.out), args.data_dir)) is not None:
+        if preset not in done and (row := scores(preset, Path(args.out), args.data_dir, args.budgets)) is not None:
             append(results, row)
 
 
