@@ -181,7 +181,7 @@ class StridedConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         if strided_products.pays(x):
             return strided_products.conv2d(x, self.weight)
-        if winograd.pays(x, x.shape[-2] // 2, x.shape[-1] // 2):
+        if winograd.pays(x):
             return winograd.conv2d(x, self.weight)
         return super().forward(x)
 
@@ -197,7 +197,7 @@ class StridedConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, y: Tensor) -> Tensor:
         if strided_products.pays(y):
             return strided_products.conv_transpose2d(y, self.weight)
-        if winograd.pays(y, *y.shape[-2:]):
+        if winograd.pays(y, transposed=True):
             return winograd.conv_transpose2d(y, self.weight)
         return super().forward(y)
 
@@ -208,7 +208,7 @@ def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
     weight, stride and padding."""
     if isinstance(conv, StridedConv2d) and strided_products.pays(y):
         return strided_products.conv_transpose2d(y, conv.weight)
-    if isinstance(conv, StridedConv2d) and winograd.pays(y, *y.shape[-2:]):
+    if isinstance(conv, StridedConv2d) and winograd.pays(y, transposed=True):
         return winograd.conv_transpose2d(y, conv.weight)
     return adjoint(conv, y, conv.weight.to(y.dtype))
 

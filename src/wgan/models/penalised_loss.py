@@ -169,7 +169,7 @@ def _cast_layer(layer: nn.Module, dtype: torch.dtype, x: Tensor) -> _Dense | _Co
     """The layer that takes the input ``x``, its weights cast to ``dtype``."""
     if isinstance(layer, nn.Linear):
         return _Dense(layer, dtype)
-    if isinstance(layer, fast_convs.StridedConv2d) and winograd.pays(x, x.shape[-2] // 2, x.shape[-1] // 2):
+    if isinstance(layer, fast_convs.StridedConv2d) and winograd.pays(x):
         return _WinogradConvolution(layer, dtype)
     return _Convolution(layer, dtype)
 

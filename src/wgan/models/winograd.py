@@ -46,11 +46,13 @@ B_T = ((-1, -2, 1, 2, 0), (0, 1, 3, 2, 0), (0, -1, -1, 2, 0), (0, -1, 0, 1, 0), 
 SIDE = 4  # the small map's height and width: one tile
 
 
-def pays(x: Tensor, height: int, width: int) -> bool:
-    """Whether layers compute ``x`` here: float32 on the CPU (not under a lower autocast dtype), the small map
-    (the convolution's output, the transpose's input) ``height`` x ``width`` = 4x4."""
+def pays(x: Tensor, transposed: bool = False) -> bool:
+    """Whether layers compute ``x``, the input of the convolution (or with ``transposed`` of its transpose), here:
+    float32 on the CPU (not under a lower autocast dtype), the small map (the convolution's output, the transpose's
+    input) 4x4."""
     lower = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") != torch.float32
-    return x.device.type == "cpu" and x.dtype == torch.float32 and not lower and height == width == SIDE
+    small_map = tuple(x.shape[-2:]) if transposed else (x.shape[-2] // 2, x.shape[-1] // 2)
+    return x.device.type == "cpu" and x.dtype == torch.float32 and not lower and small_map == (SIDE, SIDE)
 
 
 def _kronecker(matrix: tuple[tuple[float, ...], ...]) -> Tensor:
