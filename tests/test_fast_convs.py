@@ -191,17 +191,19 @@ def _spied(monkeypatch) -> list[str]:
     return calls
 
 
-@pytest.mark.parametrize("side", (2, 4, 8))
-def test_strided_layers_in_float32_use_winograd_exactly_onto_and_from_4x4_maps(side, monkeypatch):
+@pytest.mark.parametrize("side", (2, 4, 8, 16))
+def test_strided_layers_in_float32_use_winograd_onto_4x4_and_8x8_maps_and_from_4x4_maps(side, monkeypatch):
     """Values, input and weight gradients as torch's up to float32 rounding (sums of 8 x 16 products of N(0, 1)
-    values, taken another way), by Winograd's algorithm only where the small map is 4x4."""
+    values, taken another way), by Winograd's algorithm exactly where the small map is 4x4, and for the
+    convolution's value and weight gradient where it is 8x8 (its input gradient is oneDNN's there)."""
     calls = _spied(monkeypatch)
     for layer, ours, torchs, inputs in _strided_cases(side)[1]:
         for mine, reference in zip(_values_and_gradients(layer, ours, inputs),
                                    _values_and_gradients(layer, torchs, inputs)):
             torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-5 * reference.abs().max().item())
-    expected = ["output", "input_gradient", "weight_gradient_of_tiles"] if side == 4 else []
-    assert sorted(calls) == sorted(expected * 3)
+    expected = {4: ["output", "input_gradient", "weight_gradient_of_tiles"] * 3,
+                8: ["output", "weight_gradient_of_tiles"]}.get(side, [])
+    assert sorted(calls) == sorted(expected)
 
 
 def test_winograd_leaves_bf16_and_float64_strided_layers_to_other_kernels(monkeypatch):
@@ -214,24 +216,25 @@ def test_winograd_leaves_bf16_and_float64_strided_layers_to_other_kernels(monkey
     assert calls == []
 
 
-def test_a_frozen_strided_layer_in_float32_gives_its_input_gradient_without_a_weight_gradient(monkeypatch):
+@pytest.mark.parametrize("side", (4, 8))
+def test_a_frozen_strided_layer_in_float32_gives_its_input_gradient_without_a_weight_gradient(side, monkeypatch):
     calls = _spied(monkeypatch)
     torch.manual_seed(0)
     conv = StridedConv2d(8, 16).requires_grad_(False)
-    x = torch.randn(4, 8, 8, 8).to(memory_format=torch.channels_last).requires_grad_(True)
+    x = torch.randn(4, 8, 2 * side, 2 * side).to(memory_format=torch.channels_last).requires_grad_(True)
     (gradient,) = torch.autograd.grad(conv(x).square().sum(), x)
     (expected,) = torch.autograd.grad(F.conv2d(x, conv.weight, stride=2, padding=1).square().sum(), x)
-    assert calls == ["output", "input_gradient"] and conv.weight.grad is None
+    assert calls == (["output", "input_gradient"] if side == 4 else ["output"]) and conv.weight.grad is None
     torch.testing.assert_close(gradient, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
 
 
-@pytest.mark.parametrize("transposed", (False, True))
-def test_double_backward_through_a_winograd_layer_equals_torchs(transposed):
+@pytest.mark.parametrize("transposed, side", ((False, 8), (False, 16), (True, 4)))
+def test_double_backward_through_a_winograd_layer_equals_torchs(transposed, side):
     """A gradient penalty through autograd differentiates the backward pass: the transforms the forward pass
-    kept are made again from x and W there, so the penalty's weight gradient is torch's."""
+    kept are made again from x and W there, so the penalty's weight gradient is torch's (onto a 4x4 map, an
+    8x8 one, and from a 4x4 map)."""
     torch.manual_seed(0)
     layer = StridedConvTranspose2d(16, 8) if transposed else StridedConv2d(8, 16)
-    side = 4 if transposed else 8
     x = torch.randn(3, layer.in_channels, side, side).to(memory_format=torch.channels_last)
     torchs = _torchs_transpose(layer) if transposed else lambda x: F.conv2d(x, layer.weight, stride=2, padding=1)
 

@@ -31,8 +31,9 @@ layer's product adds its bias and applies the activation in the same oneDNN call
 the gradients are returned in float32, as autograd would accumulate them. The bias gradients are summed over the bf16
 rows (accumulated in float32, the sum rounded to bf16, as autograd's gradient of a bias cast by autocast is) and
 only then converted: ``sum(dtype=float32)`` would first copy the rows to float32. In float32 the DCGAN critic's
-layer onto a 4x4 map runs by Winograd's algorithm (:mod:`wgan.models.winograd`), each transform made once: the
-forward pass's input tiles serve its weight gradient, the adjoint's output-gradient tiles too.
+layers onto 4x4 and 8x8 maps run by Winograd's algorithm (:mod:`wgan.models.winograd`; onto 8x8 maps the adjoint is
+oneDNN's), each transform made once: the forward pass's input tiles serve the weight gradient, the adjoint's
+output-gradient tiles too.
 """
 
 from __future__ import annotations
@@ -132,10 +133,11 @@ class _Convolution:
 
 
 class _WinogradConvolution(_Convolution):
-    """A stride-2 convolution onto a 4x4 map in float32, by :mod:`wgan.models.winograd`, making each transform
-    once: the kernel U per step, the input's tiles V in the forward pass (for the weight gradient only the
-    interpolate rows, overwritten by then, are made again), the output gradient's tiles dM in the adjoint (the
-    weight gradient takes the same rows)."""
+    """A stride-2 convolution onto a 4x4 or 8x8 map in float32, by :mod:`wgan.models.winograd`, making each
+    transform once: the kernel U per step, the input's tiles V in the forward pass (for the weight gradient only
+    the interpolate rows, overwritten by then, are made again), the output gradient's tiles dM in the adjoint (the
+    weight gradient takes the same rows). Onto an 8x8 map the adjoint is oneDNN's, as in the layer's own backward
+    pass."""
 
     def __init__(self, conv: nn.Conv2d, dtype: torch.dtype):
         super().__init__(conv, dtype)
@@ -144,12 +146,14 @@ class _WinogradConvolution(_Convolution):
 
     def __call__(self, x: Tensor) -> Tensor:
         self._input, self._tiles = x, winograd.tiles(x)
-        return winograd.output(self._tiles, self.kernel)
+        return winograd.output(self._tiles, self.kernel, x.shape[-1] // 2)
 
     def linear(self, x: Tensor) -> Tensor:
-        return winograd.output(winograd.tiles(x), self.kernel)
+        return winograd.output(winograd.tiles(x), self.kernel, x.shape[-1] // 2)
 
     def adjoint(self, y: Tensor) -> Tensor:
+        if y.shape[-1] != winograd.SIDE:
+            return super().adjoint(y)
         self._gradient, self._gradient_tiles = y, winograd.gradient_tiles(y)
         return winograd.input_gradient(self._gradient_tiles, self.kernel)
 
@@ -158,7 +162,7 @@ class _WinogradConvolution(_Convolution):
         written over."""
         if x is self._input:
             tiles = self._tiles
-            tiles[:, loss_rows:] = winograd.tiles(x[loss_rows:])
+            tiles.view(25, len(x), -1)[:, loss_rows:] = winograd.tiles(x[loss_rows:]).view(25, len(x) - loss_rows, -1)
         else:
             tiles = winograd.tiles(x)
         gradient_tiles = self._gradient_tiles if dy is self._gradient else winograd.gradient_tiles(dy)

@@ -1,5 +1,5 @@
-"""The DCGAN's stride-2 4x4 convolutions (padding 1) onto 4x4 maps, and their transposes from them, in float32 on
-the CPU by Winograd's minimal filtering F(4x4, 2x2) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+"""The DCGAN's stride-2 4x4 convolutions (padding 1) onto 4x4 and 8x8 maps, and their transposes from 4x4 maps, in
+float32 on the CPU by Winograd's minimal filtering F(4x4, 2x2) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 Networks", CVPR 2016): 25 multiplications per map and channel pair where the direct form takes 64.
 
 A stride-2 4x4 convolution with padding 1 is a stride-1 2x2 convolution of the padded input rearranged by
@@ -26,12 +26,20 @@ backwards:
   (25 products), ds = B dV B^T, dx = the adjoint of space-to-depth;
 - the weight gradient: dU = dM^T V (25 products over the batch), dW' = G^T dU G.
 
+An 8x8 output map is four tiles, tile (t, u) the outputs [4t, 4t + 4) x [4u, 4u + 4) from s[4t + p, 4u + q],
+p, q < 5 (neighbouring tiles share a row or column of s): the tiles are rows of the same products. There the
+convolution and its weight gradient run here, its input gradient is oneDNN's transposed convolution: the adjoint
+would have to sum the shared positions back, and the whole layer this way made training slower (0.97x).
+
 The result differs from the direct sum by rounding alone (relative error ~1e-6 in float32). Why: oneDNN runs
 these float32 shapes near the matmul peak, and 25/64 of the products beat it by more than the transforms cost
 (2-core Intel Xeon with AMX, 192 rows of the DCGAN 32 critic's 128->256 layer: 7.3 ms against oneDNN's 11.8, its
 transpose 6.6 against 10.5, its weight gradient 8.5 against 11.7; a DCGAN 32 WGAN iteration 1.15x faster, WGAN-GP
-1.16x, 1.21x and 1.22x under torch.compile, in-process A/B, 2026-12-05). Onto 8x8 maps, four tiles, the transforms
-outgrow the maps and training was slower (0.97x), hence 4x4 maps only.
+1.16x, 1.21x and 1.22x under torch.compile, in-process A/B, 2026-12-05). Onto 8x8 maps the forward pass keeps its
+tiles V for the weight gradient, which then costs 25 products and the transform of dy (the DCGAN 32 critic's 64->128
+layer, 128 rows: 3.5 ms against oneDNN's 7.7; the forward pass 5.9 against 5.9-7.3); against oneDNN's kernels there,
+DCGAN 32 WGAN 1.039x, 1.047x and 1.064x under torch.compile, WGAN-GP 1.017x and 1.031x, DCGAN 64 WGAN 1.031x
+(in-process A/B, 10-24 rounds of 1-2 iterations, 2026-12-05).
 """
 
 from __future__ import annotations
@@ -43,16 +51,18 @@ from torch import Tensor
 A_T = ((1, 1, 1, 8, 0), (0, 1, -1, -4, 0), (0, 1, 1, 2, 0), (0, 1, -1, -1, 1))
 G = ((-1, 0), (1 / 6, 1 / 6), (-1 / 2, 1 / 2), (1 / 3, -1 / 6), (0, 1 / 2))
 B_T = ((-1, -2, 1, 2, 0), (0, 1, 3, 2, 0), (0, -1, -1, 2, 0), (0, -1, 0, 1, 0), (0, -1, -2, 1, 2))
-SIDE = 4  # the small map's height and width: one tile
+SIDE = 4  # a tile's height and width
 
 
 def pays(x: Tensor, transposed: bool = False) -> bool:
     """Whether layers compute ``x``, the input of the convolution (or with ``transposed`` of its transpose), here:
     float32 on the CPU (not under a lower autocast dtype), the small map (the convolution's output, the transpose's
-    input) 4x4."""
+    input) 4x4, or 8x8 for the convolution."""
     lower = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") != torch.float32
     small_map = tuple(x.shape[-2:]) if transposed else (x.shape[-2] // 2, x.shape[-1] // 2)
-    return x.device.type == "cpu" and x.dtype == torch.float32 and not lower and small_map == (SIDE, SIDE)
+    sides = (SIDE,) if transposed else (SIDE, 2 * SIDE)
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not lower and small_map[0] == small_map[1]
+            and small_map[0] in sides)
 
 
 def _kronecker(matrix: tuple[tuple[float, ...], ...]) -> Tensor:
@@ -66,14 +76,19 @@ OUTPUT_TRANSFORM, KERNEL_TRANSFORM, INPUT_TRANSFORM = (_kronecker(m) for m in (A
 
 
 def _positions(x: Tensor) -> Tensor:
-    """s by position: (25, n * 4c), rows (p, q), columns (n, a, b, c), for x (n, c, 8, 8)."""
-    n, channels = x.shape[:2]
-    padded = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(n, SIDE + 1, 2, SIDE + 1, 2, channels)
-    return padded.permute(1, 3, 0, 2, 4, 5).reshape((SIDE + 1) ** 2, -1)
+    """s by position and tile: (25, n * t * t * 4c), rows (p, q), columns (n, tile row, tile column, a, b, c), for
+    x (n, c, 8t, 8t): tile (r, u) holds s[4r + p, 4u + q]."""
+    n, channels, height, width = x.shape
+    padded = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1).contiguous()  # (n, 8t + 2, 8t + 2, c)
+    batch, row, column = padded.stride()[:3]
+    positions = padded.as_strided((SIDE + 1, SIDE + 1, n, height // (2 * SIDE), width // (2 * SIDE), 2, 2, channels),
+                                  (2 * row, 2 * column, batch, 2 * SIDE * row, 2 * SIDE * column, row, column, 1))
+    return positions.reshape((SIDE + 1) ** 2, -1)
 
 
 def _positions_adjoint(s: Tensor, n: int, channels: int) -> Tensor:
-    """The adjoint of :func:`_positions`: (25, n * 4c) -> the gradient at x, (n, c, 8, 8), channels-last."""
+    """The adjoint of :func:`_positions` on one tile: (25, n * 4c) -> the gradient at x, (n, c, 8, 8),
+    channels-last."""
     blocks = s.view(SIDE + 1, SIDE + 1, n, 2, 2, channels).permute(2, 0, 3, 1, 4, 5)  # [n, p, a, q, b, c]
     padded = blocks.reshape(n, 2 * SIDE + 2, 2 * SIDE + 2, channels)
     return padded[:, 1:-1, 1:-1].permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
@@ -88,27 +103,31 @@ def kernel(weight: Tensor) -> Tensor:
 
 
 def tiles(x: Tensor) -> Tensor:
-    """V = B^T s B: (25, n, 4c), for x (n, c, 8, 8)."""
-    return (INPUT_TRANSFORM.to(x.dtype) @ _positions(x)).view(25, len(x), -1)
+    """V = B^T s B: (25, n t t, 4c), rows (n, tile row, tile column), for x (n, c, 8t, 8t)."""
+    return (INPUT_TRANSFORM.to(x.dtype) @ _positions(x)).view(25, -1, 4 * x.shape[1])
 
 
 def gradient_tiles(dy: Tensor) -> Tensor:
-    """dM = A dY A^T: (25, n, o), for an output gradient dy (n, o, 4, 4) (or a transposed convolution's input)."""
-    n, outputs = dy.shape[:2]
-    by_position = dy.permute(2, 3, 0, 1).reshape(SIDE * SIDE, -1)  # (i, j) rows, (n, o) columns
-    return (OUTPUT_TRANSFORM.T.to(dy.dtype) @ by_position).view(25, n, outputs)
+    """dM = A dY A^T: (25, n t t, o), for an output gradient dy (n, o, 4t, 4t) (or a transposed convolution's
+    input)."""
+    n, outputs, height, width = dy.shape
+    blocks = dy.permute(0, 2, 3, 1).reshape(n, height // SIDE, SIDE, width // SIDE, SIDE, outputs)
+    by_position = blocks.permute(2, 4, 0, 1, 3, 5).reshape(SIDE * SIDE, -1)  # (i, j) rows, (n, tiles, o) columns
+    return (OUTPUT_TRANSFORM.T.to(dy.dtype) @ by_position).view(25, -1, outputs)
 
 
-def output(tiles: Tensor, kernel: Tensor) -> Tensor:
-    """The convolution from its input's tiles V and its kernel U: y = A^T [V U] A, (n, o, 4, 4), channels-last."""
-    n, outputs = tiles.shape[1], kernel.shape[1]
-    products = torch.bmm(tiles, kernel.transpose(1, 2))  # (25, n, o)
-    y = OUTPUT_TRANSFORM.to(tiles.dtype) @ products.view(25, -1)  # (16, n * o), rows (i, j)
-    return y.view(SIDE, SIDE, n, outputs).permute(2, 3, 0, 1).contiguous(memory_format=torch.channels_last)
+def output(tiles: Tensor, kernel: Tensor, side: int = SIDE) -> Tensor:
+    """The convolution from its input's tiles V and its kernel U: y = A^T [V U] A, (n, o, side, side),
+    channels-last."""
+    per_side, outputs = side // SIDE, kernel.shape[1]
+    products = torch.bmm(tiles, kernel.transpose(1, 2))  # (25, n t t, o)
+    y = OUTPUT_TRANSFORM.to(tiles.dtype) @ products.view(25, -1)  # (16, n t t o), rows (i, j)
+    y = y.view(SIDE, SIDE, -1, per_side, per_side, outputs).permute(2, 3, 0, 4, 1, 5)  # [n, tile row, i, ...]
+    return y.contiguous().view(-1, side, side, outputs).permute(0, 3, 1, 2)
 
 
 def input_gradient(gradient_tiles: Tensor, kernel: Tensor) -> Tensor:
-    """The transposed convolution from its input's tiles dM (:func:`gradient_tiles`) and the kernel U:
+    """The transposed convolution from a 4x4 map, from its input's tiles dM (:func:`gradient_tiles`) and the kernel U:
     dx = the adjoint of space-to-depth of B [dM U^T] B^T, (n, c, 8, 8), channels-last."""
     n, inputs = gradient_tiles.shape[1], kernel.shape[2] // 4
     products = torch.bmm(gradient_tiles, kernel)  # (25, n, 4c)
@@ -128,6 +147,7 @@ class Convolution(torch.autograd.Function):
     adjoint, keeping for the backward pass the transforms it made: the kernel U and the input's tiles (V for the
     convolution, dM for the transpose), so that backward transforms only the output gradient, once, and computes
     the input gradient (the other map) and the weight gradient from it, each only where autograd asks for it.
+    Onto an 8x8 map the input gradient is oneDNN's transposed convolution (see the module's docstring).
     A backward pass that builds a graph (double backward, as a gradient penalty through autograd takes) makes
     the transforms again from x and W, so that the graph reaches them (not under torch.compile, whose compiled
     backward pass is not differentiated again).
@@ -140,7 +160,7 @@ class Convolution(torch.autograd.Function):
         inputs = gradient_tiles(x) if transposed else tiles(x)
         ctx.save_for_backward(x, weight, inputs, weights)
         ctx.transposed = transposed
-        return input_gradient(inputs, weights) if transposed else output(inputs, weights)
+        return input_gradient(inputs, weights) if transposed else output(inputs, weights, x.shape[-1] // 2)
 
     @staticmethod
     def backward(ctx, gradient: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -152,14 +172,18 @@ class Convolution(torch.autograd.Function):
             dx = output(gradients, weights) if ctx.needs_input_grad[0] else None
             dw = weight_gradient_of_tiles(inputs, gradients) if ctx.needs_input_grad[1] else None
         else:
-            gradients = gradient_tiles(gradient)
-            dx = input_gradient(gradients, weights) if ctx.needs_input_grad[0] else None
+            one_tile = gradient.shape[-1] == SIDE
+            gradients = gradient_tiles(gradient) if one_tile or ctx.needs_input_grad[1] else None
+            dx = None
+            if ctx.needs_input_grad[0]:
+                dx = (input_gradient(gradients, weights) if one_tile
+                      else F.conv_transpose2d(gradient, weight, stride=2, padding=1))
             dw = weight_gradient_of_tiles(gradients, inputs) if ctx.needs_input_grad[1] else None
         return dx, dw, None
 
 
 def conv2d(x: Tensor, weight: Tensor) -> Tensor:
-    """conv2d(x, W, stride 2, padding 1) onto a 4x4 map, by :class:`Convolution`."""
+    """conv2d(x, W, stride 2, padding 1) onto a 4x4 or 8x8 map, by :class:`Convolution`."""
     return Convolution.apply(x, weight, False)
 
 
