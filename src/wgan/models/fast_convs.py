@@ -23,7 +23,7 @@ The hidden stride-2 layers are torch's convolutions, except on the CPU: in bf16 
 layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`); in float32 the
 layers onto 4x4 and 8x8 maps and from 4x4 maps take Winograd's fewer products (:mod:`wgan.models.winograd`).
 
-Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.24x in float32 (2026-12-05)
+Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.26x in float32 (2026-12-05)
 than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
 docs/BENCHMARKS.md).
 The classes here keep torch's layer, its parameter and its state-dict entry, and compute the same function
