@@ -216,6 +216,20 @@ def _two_checkpoints(tmp_path: Path) -> Path:
     return tmp_path / "run" / "checkpoints"
 
 
+def test_the_latest_checkpoint_stays_in_place_while_the_next_one_is_written(tmp_path, monkeypatch):
+    save, present = torch.save, []
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+
+    def noting_the_latest(state, file):
+        present.append(latest.is_file())
+        return save(state, file)
+
+    monkeypatch.setattr("wgan.runs.torch.save", noting_the_latest)
+    assert main(["train", "--iterations", "6", "--eval-every", "2", "--lr-decay", "none", "--out", str(tmp_path),
+                 "--name", "run", *TINY]) == 0
+    assert present.count(True) >= 3 and present == sorted(present)  # once there, never missing during a write
+
+
 @pytest.mark.parametrize("damage", ["truncated", "altered", "missing"])
 def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warning(tmp_path, capsys, damage):
     folder = _two_checkpoints(tmp_path)
@@ -316,7 +330,7 @@ def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch
 
 
 # The disk and the file system ---------------------------------------------------------------------------------
-def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_previous_checkpoint_is_intact(
+def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_latest_checkpoint_is_intact(
         tmp_path, capsys, monkeypatch):
     save, saved = torch.save, []
 
@@ -335,9 +349,11 @@ def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_previous_
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "No space left on device" in error and "--resume" in error
     folder = tmp_path / "run" / "checkpoints"
-    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == max(saved)  # the last good one, whole
+    assert checkpoints.unpack(folder / "latest.pt")["iteration"] == max(saved)  # the last good one, whole
+    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == sorted(saved)[-2]
     assert not list(folder.glob("*.tmp"))
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err  # no fallback needed
     assert _latest(tmp_path / "run")["iteration"] == 30
 
 

@@ -44,8 +44,10 @@ METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = ".lock"
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` in one step.
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
+                 before_replace: Callable[[], Any] | None = None) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` in one step;
+    ``before_replace()``, if given, runs between the two, once the new content is on disk.
 
     A Ctrl-C during the write surfaces as ``KeyboardInterrupt`` even when the writer's own clean-up fails on the
     half-written file and raises something else in its place (``torch.save`` finishing its zip archive does).
@@ -59,6 +61,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
@@ -213,11 +217,15 @@ class RunFolder:
 
     def save_checkpoint(self, state: dict[str, Any], which: str) -> Path:
         """Write checkpoint ``which`` (latest or best) atomically, with its checksum. The latest one it replaces
-        becomes ``previous``, the fallback of a resume."""
+        becomes ``previous``, the fallback of a resume, once the new one is written: a write that fails or is
+        killed leaves the latest as it was, and no moment but the one between two renames lacks a latest."""
         path = self.checkpoint_path(which)
-        if which == "latest" and path.is_file():
-            os.replace(path, self.checkpoint_path("previous"))
-        return atomic_write(path, lambda file: torch.save(checkpoints.pack(state), file))
+
+        def keep_as_previous():
+            if which == "latest" and path.is_file():
+                os.replace(path, self.checkpoint_path("previous"))
+
+        return atomic_write(path, lambda file: torch.save(checkpoints.pack(state), file), keep_as_previous)
 
     def load_checkpoint(self, which: str = "latest", device: torch.device | str = "cpu") -> dict[str, Any]:
         path = self.checkpoint_path(which)
