@@ -22,6 +22,7 @@ I. Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, Sec.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -49,7 +50,8 @@ N_CRITIC = 5  # both papers' Algorithm 1
 PROBE_SAMPLES = 512  # real and generated points per check (and as many interpolates)
 PROBE_PAIRS = 4096  # random pairs for the slope
 MIN_PAIR_DISTANCE = 1e-6  # pairs closer than this (the same point twice) have no slope
-NEAR_ONE = (0.5, 2.0)  # the penalised critic's constant at the end lies here
+NEAR_ONE = (0.5, 2.0)  # the penalised critic's constant, once settled, lies here
+SETTLED_FRACTION = 1 / 3  # the claims on the penalised critic read the checks of the last third of training
 FAR_BELOW_ONE = 0.1  # the clipped critic's stays below this after its first update
 
 
@@ -125,18 +127,28 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return ExperimentResult(NAME, numbers, _claims(numbers), _figure(numbers), PAPER)
 
 
+def settled(series: list[float]) -> float:
+    """The median of a measure's checks over the last third of training. A largest value over a few thousand
+    points moves from check to check (the quick run's largest gradient norm: 1.2 to 2.3 over its last checks and
+    seeds), so a claim on one check would turn on that check's draw."""
+    return statistics.median(series[-max(1, round(len(series) * SETTLED_FRACTION)):])
+
+
 def _claims(numbers: dict) -> list[Claim]:
     low, high = NEAR_ONE
-    gp_gradient, gp_slope = numbers["max_gradient_norm_wgan_gp"][-1], numbers["max_pair_slope_wgan_gp"][-1]
+    gp_gradients, gp_slopes = numbers["max_gradient_norm_wgan_gp"], numbers["max_pair_slope_wgan_gp"]
+    gp_gradient, gp_slope = settled(gp_gradients), settled(gp_slopes)
+    last_third = "median of the checks of the last third of training"
     clipped = numbers["max_gradient_norm_wgan"][1:] + numbers["max_pair_slope_wgan"][1:]  # after the first update
     clip_gradient = numbers["max_gradient_norm_wgan"][1:]
     drift = max(clip_gradient) / min(clip_gradient)
     return [
-        Claim(f"WGAN-GP targets 1: the critic's largest gradient norm at the end is within [{low:g}, {high:g}]",
-              f"{gp_gradient:.2f} (range after iteration 0: {min(numbers['max_gradient_norm_wgan_gp'][1:]):.2f}"
-              f" to {max(numbers['max_gradient_norm_wgan_gp'][1:]):.2f})", low <= gp_gradient <= high),
-        Claim(f"WGAN-GP: the largest pairwise slope over real and generated points at the end is within "
-              f"[{low:g}, {high:g}]", f"{gp_slope:.2f}", low <= gp_slope <= high),
+        Claim(f"WGAN-GP targets 1: the critic's largest gradient norm, once settled ({last_third}), is within "
+              f"[{low:g}, {high:g}]", f"{gp_gradient:.2f} (at the end {gp_gradients[-1]:.2f}; range after "
+              f"iteration 0: {min(gp_gradients[1:]):.2f} to {max(gp_gradients[1:]):.2f})", low <= gp_gradient <= high),
+        Claim(f"WGAN-GP: the largest pairwise slope over real and generated points, once settled ({last_third}), "
+              f"is within [{low:g}, {high:g}]", f"{gp_slope:.2f} (at the end {gp_slopes[-1]:.2f})",
+              low <= gp_slope <= high),
         Claim(f"weight clipping (c = 0.01) fixes some small, unknown K instead of 1: both measures stay below "
               f"{FAR_BELOW_ONE:g} after the first critic update", f"{min(clipped):.1e} to {max(clipped):.1e}; the "
               f"gradient measure drifts by a factor {drift:.1f} during training", max(clipped) < FAR_BELOW_ONE),
