@@ -46,7 +46,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from . import fast_convs, winograd
+from . import fast_convs, piecewise, winograd
 from .activations import activation as out_of_place_activation
 
 
@@ -247,7 +247,7 @@ def _dense_top_gradients(top: _Dense, output: _Dense, below: Tensor, above: Tens
     = diag(w) M with M = sum_i D_i r_i^T, and its part of dw, sum_i D_i W r_i, is the row sums of W * M: one
     product M over the interpolate rows in place of two (W r carried up to the output, and the chain's rows in
     dW): the toy's critic step multiplies 21 times 256x512 by 512x512 instead of 22."""
-    slopes = _activation_backward_(torch.ones_like(above[loss_rows:]), above[loss_rows:], negative_slope)
+    slopes = piecewise.activation_slopes(above[loss_rows:], negative_slope)  # a's output has its input's sign
     crossed = slopes.t() @ down  # M
     weight_gradient, bias_gradient = top.gradients(below[:loss_rows], chain[:loss_rows], loss_rows, dtype)
     output_weight_gradient, output_bias_gradient = output.gradients(above[:loss_rows], row_gradient[:loss_rows],
