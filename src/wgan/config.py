@@ -249,8 +249,8 @@ class Config:
                              "one-pass critic loss (a penalty taken by double backward, for critics with layer "
                              "norm or smooth activations, stays uncompiled: torch.compile cannot differentiate "
                              "twice) and RMSProp's step; the first iterations then take the compile time (3-25 s "
-                             "on 2 CPU cores); on the CPU it pays most on the DCGAN at 32x32 (1.15x in bf16, "
-                             "1.05-1.1x in float32) and least on the toy (1.03-1.05x)")
+                             "on 2 CPU cores); on the CPU it pays most on the DCGAN at 32x32 (1.2x in bf16, "
+                             "1.1-1.15x in float32) and least on the toy (1.1x in bf16, 1.02x in float32)")
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
     seed: int = _setting(0, "random seed of the models, data and noise")
