@@ -91,3 +91,52 @@ def test_one_experiment_run_into_a_report_folder_updates_the_report(tmp_path):
     assert markdown.index("## parallel-lines") < markdown.index("## optimal-critic")  # the registry's order
     kept = ExperimentResult.read(tmp_path / "parallel-lines")
     assert kept.numbers == {"x": [1.0]} and kept.paper == '"Quoted." (Someone)' and kept.claims[0].holds
+
+
+def _measured_by_hand(folder: Path) -> None:
+    """claims-by-hand.json (one claim standing in for the run's "stale claim", one added) and notes.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "claims-by-hand.json").write_text(json.dumps([
+        {"replaces": "stale claim", "text": "stale claim, measured longer", "measured": "7", "holds": False,
+         "why": "Longer runs say so."},
+        {"text": "added by hand", "measured": "8", "holds": True}]))
+    (folder / "notes.md").write_text("## Measured further\n\nSee [the figure](../images/long.png) and [x](#top).\n")
+
+
+def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_report(tmp_path):
+    _measured_by_hand(tmp_path / "optimal-critic")
+    files = {path.name: path.read_bytes() for path in (tmp_path / "optimal-critic").iterdir()}
+    write_report([ExperimentResult("optimal-critic", {}, [Claim("stale claim", "0", True), Claim("other", "1", True)],
+                                   b"\x89PNG")], tmp_path)
+    assert main(["experiment", "parallel-lines", "--quick", "--out", str(tmp_path)]) == 0  # rewrites the report
+    page = (tmp_path / "optimal-critic.md").read_text()
+    assert page.index("| stale claim, measured longer | 7 | **no** |") < page.index("| other | 1 | yes |") \
+        < page.index("| added by hand | 8 | yes |") < page.index("## Measured further") < page.index("## The command")
+    assert "| stale claim |" not in page and "- *stale claim, measured longer*. Longer runs say so." in page
+    assert "[the figure](../images/long.png)" in page
+    readme = (tmp_path / "optimal-critic" / "README.md").read_text()
+    assert "[the figure](../../images/long.png)" in readme and "[x](#top)" in readme  # links from one folder down
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| optimal-critic | stale claim, measured longer | 7 | **no** |" in markdown
+    assert "| optimal-critic | added by hand | 8 | yes |" in markdown and "| optimal-critic | stale claim |" not in markdown
+    assert "- optimal-critic: *stale claim, measured longer*. Longer runs say so." in markdown
+    assert {name: (tmp_path / "optimal-critic" / name).read_bytes() for name in files} == files  # left as they were
+
+
+def test_a_claim_by_hand_whose_claim_is_gone_is_shown_after_the_run_s(tmp_path):
+    _measured_by_hand(tmp_path / "demo")
+    ExperimentResult("demo", {}, [Claim("renamed claim", "0", True)], b"\x89PNG").write(tmp_path / "demo")
+    page = (tmp_path / "demo.md").read_text()
+    assert page.index("| renamed claim |") < page.index("| stale claim, measured longer |") \
+        < page.index("| added by hand |")
+
+
+def test_claims_by_hand_that_are_not_claims_are_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "optimal-critic").mkdir()
+    (tmp_path / "optimal-critic" / "claims-by-hand.json").write_text('[{"text": "no measurement"}]')
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
+    printed = capsys.readouterr()
+    error = printed.err.strip()
+    assert "claims-by-hand.json is not a list of claims" in error and len(error.splitlines()) == 1
+    assert "running" not in printed.out  # found before the experiment ran
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["claims-by-hand.json", "optimal-critic"]

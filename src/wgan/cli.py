@@ -17,7 +17,7 @@ from . import api, distributed, outputs
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
 from .errors import Stopped, WganError
-from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ExperimentResult, ImageData
+from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
 from .runs import RunFolder, atomic_write
@@ -247,6 +247,9 @@ def _experiment(args: argparse.Namespace) -> None:
                         "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
     if not args.minutes > 0:
         raise WganError(f"--minutes must be positive, got {args.minutes:g}: the training time of each MNIST run")
+    out = Path(args.out)
+    for name in EXPERIMENTS:  # what was measured there by hand, which the pages and report will show: read first
+        ByHand.read(out / name)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     results = []
     for name in names:
@@ -257,7 +260,6 @@ def _experiment(args: argparse.Namespace) -> None:
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
-    out = Path(args.out)
     if args.name == "all":
         write_report(results, out)
         print(f"report: {out / 'report.md'} and {out / 'report.html'}")

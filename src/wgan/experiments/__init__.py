@@ -5,7 +5,9 @@ and draws one figure. ``quick=True`` is the size the tests use (well under a min
 ``quick=False`` is the size for the documentation. :meth:`ExperimentResult.write` leaves ``figure.png``,
 ``results.json`` and a ``README.md`` page in a folder, and the same page as ``<name>.md`` beside the folder, each
 written atomically. The page quotes the paper's claim, shows the figure and the table of checked claims, and
-gives the command that makes it.
+gives the command that makes it. What people measure beyond the run lives beside it in the folder, where wgan reads
+it and never writes (:class:`ByHand`): claims measured by hand, which join or stand in for the run's in the tables,
+and notes, which the page shows after them; so writing a result again, or the report over several, keeps them.
 
 >>> from wgan.experiments import EXPERIMENTS
 >>> result = EXPERIMENTS["optimal-critic"](quick=True)     # doctest: +SKIP
@@ -18,14 +20,16 @@ distributions, and a matplotlib figure as PNG bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from ..config import Config, make_config
+from ..errors import WganError
 from ..models import build_models
 from ..objectives import Objective, build_objective
 from ..plots import figure_png, new_figure, subplots
@@ -62,6 +66,47 @@ class Claim:
     why: str = ""
 
 
+@dataclass(frozen=True)
+class ByHand:
+    """What people measured beyond an experiment's run, kept in its folder: ``claims-by-hand.json``, a list of
+    claims ({"text", "measured", "holds", "why"}), each with an optional "replaces" (the text of the run's claim it
+    stands in for; without one it is added after them), and ``notes.md``, Markdown shown on the page after the
+    claims, its links relative to the page beside the folder. wgan reads both and never writes them."""
+
+    claims: tuple[tuple[str, Claim], ...] = ()  # (text of the run's claim replaced, or "", the claim)
+    notes: str = ""
+
+    CLAIMS_FILE, NOTES_FILE = "claims-by-hand.json", "notes.md"
+
+    @classmethod
+    def read(cls, folder: str | Path) -> ByHand:
+        """The additions in ``folder``; none where its files are missing."""
+        folder = Path(folder)
+        claims_file, notes_file = folder / cls.CLAIMS_FILE, folder / cls.NOTES_FILE
+        try:
+            entries = json.loads(claims_file.read_text()) if claims_file.is_file() else []
+            claims = tuple((entry.pop("replaces", ""), Claim(**entry)) for entry in entries)
+        except (ValueError, TypeError, AttributeError) as error:
+            raise WganError(f"{claims_file} is not a list of claims ({error}): each needs text, measured and "
+                            "holds, and may give why and replaces") from None
+        return cls(claims, notes_file.read_text().strip() if notes_file.is_file() else "")
+
+    def applied_to(self, claims: list[Claim]) -> list[Claim]:
+        """The run's ``claims`` with each claim measured by hand in place of the one it replaces; the others after
+        them, with any whose claim the run no longer makes (nothing measured by hand is dropped)."""
+        shown, added = list(claims), []
+        for replaced, claim in self.claims:
+            index = next((i for i, old in enumerate(shown) if replaced and old.text == replaced), None)
+            if index is None:
+                added.append(claim)
+            else:
+                shown[index] = claim
+        return shown + added
+
+
+_RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)")  # "](" before a link target relative to the page
+
+
 @dataclass
 class ExperimentResult:
     """What an experiment leaves: named numbers (plain floats and lists), checked claims and one figure.
@@ -77,15 +122,21 @@ class ExperimentResult:
     figure_png: bytes = b""
     paper: str = ""
     command: str = ""
+    by_hand: ByHand = field(default_factory=ByHand)
 
     @property
     def all_hold(self) -> bool:
         return all(claim.holds for claim in self.claims)
 
     @property
+    def shown_claims(self) -> list[Claim]:
+        """The claims the page and the report show: the run's, with those measured by hand (:class:`ByHand`)."""
+        return self.by_hand.applied_to(self.claims)
+
+    @property
     def failures(self) -> list[Claim]:
-        """The claims that do not hold, in order."""
-        return [claim for claim in self.claims if not claim.holds]
+        """The shown claims that do not hold, in order."""
+        return [claim for claim in self.shown_claims if not claim.holds]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "paper": self.paper, "command": self.command, "numbers": self.numbers,
@@ -95,18 +146,22 @@ class ExperimentResult:
         """The Markdown page: the paper's claim, the figure, the claim / measured / holds table and the command.
 
         ``folder`` leads from the page to the folder that holds ``figure.png`` and ``results.json``: "" for the
-        README.md inside it, "NAME/" for the NAME.md beside it.
+        README.md inside it, "NAME/" for the NAME.md beside it. The notes measured by hand follow the claims, their
+        relative links taken one folder down for the README.
         """
         def cell(text: str) -> str:  # a bare "|" (as in |theta|) would end the table cell
             return text.replace("|", "\\|")
 
         quote = ["## The paper's claim", "", f"> {self.paper}", ""] if self.paper else []
         rows = [f"| {cell(claim.text)} | {cell(claim.measured)} | {'yes' if claim.holds else '**no**'} |"
-                for claim in self.claims]
+                for claim in self.shown_claims]
+        notes = self.by_hand.notes
+        if notes and not folder:  # the README, one folder down from the page the links were written for
+            notes = _RELATIVE_LINK.sub("](../", notes)
         return "\n".join([
             f"# {self.name}", "", *quote, f"![{self.name}]({folder}figure.png)", "",
             "## What we measured", "", "| claim | measured | holds |", "|---|---|---|", *rows, "",
-            *failure_section([("", claim) for claim in self.failures]),
+            *failure_section([("", claim) for claim in self.failures]), *([notes, ""] if notes else []),
             f"Every number measured is in [results.json]({folder}results.json).", "", "## The command", "",
             f"    {self.command or f'wgan experiment {self.name} --out docs/experiments'}", "",
             "made this page (`--quick` runs the small size the tests use; without it, the full size, the "
@@ -114,26 +169,30 @@ class ExperimentResult:
 
     @classmethod
     def read(cls, folder: str | Path) -> ExperimentResult:
-        """The result that :meth:`write` left in ``folder`` (its results.json and figure.png)."""
+        """The result that :meth:`write` left in ``folder`` (its results.json and figure.png), with what was
+        measured there by hand."""
         folder = Path(folder)
         saved = json.loads((folder / "results.json").read_text())
         return cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
-                   (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""))
+                   (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""),
+                   ByHand.read(folder))
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing), and the
         same page as ``<name>.md`` beside ``out_dir``, linking into it.
 
         So ``wgan experiment NAME --out docs/experiments`` leaves ``docs/experiments/NAME/`` and
-        ``docs/experiments/NAME.md``.
+        ``docs/experiments/NAME.md``. The pages show what ``out_dir`` holds measured by hand (:class:`ByHand`),
+        which is left as it is.
         """
         out = Path(out_dir)
         # allow_nan=False: a NaN or inf measurement is a bug to see, not a non-standard token in the JSON
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        shown = replace(self, by_hand=ByHand.read(out))
         atomic_write_bytes(out / "figure.png", self.figure_png)
         atomic_write_bytes(out / "results.json", text.encode())
-        atomic_write_bytes(out / "README.md", self.page().encode())
-        atomic_write_bytes(out.parent / f"{self.name}.md", self.page(f"{out.name}/").encode())
+        atomic_write_bytes(out / "README.md", shown.page().encode())
+        atomic_write_bytes(out.parent / f"{self.name}.md", shown.page(f"{out.name}/").encode())
         return out
 
 

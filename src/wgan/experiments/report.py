@@ -7,17 +7,18 @@ own folders (``<out>/<name>/figure.png``), which both link to.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 
 from ..runs import atomic_write_bytes
-from . import NO_WHY, ExperimentResult, failure_section
+from . import NO_WHY, ByHand, ExperimentResult, failure_section
 
 
 def _markdown(results: list[ExperimentResult]) -> str:
     lines = ["# The WGAN papers' claims, measured", "", "| experiment | claim | measured | holds? |",
              "|---|---|---|---|"]
     for result in results:
-        for claim in result.claims:
+        for claim in result.shown_claims:
             cells = [result.name, claim.text, claim.measured, "yes" if claim.holds else "**no**"]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", *failure_section([(result.name, claim) for result in results for claim in result.failures])]
@@ -31,7 +32,7 @@ def _html(results: list[ExperimentResult]) -> str:
         f"<tr><td>{html.escape(result.name)}</td><td>{html.escape(claim.text)}</td>"
         f"<td>{html.escape(claim.measured)}</td><td class={'yes' if claim.holds else 'no'}>"
         f"{'yes' if claim.holds else 'no'}</td></tr>"
-        for result in results for claim in result.claims)
+        for result in results for claim in result.shown_claims)
     failures = "".join(f"<li>{html.escape(result.name)}: <em>{html.escape(claim.text)}</em>. "
                        f"{html.escape(claim.why or NO_WHY)}</li>"
                        for result in results for claim in result.failures)
@@ -46,10 +47,12 @@ def _html(results: list[ExperimentResult]) -> str:
 
 
 def write_report(results: list[ExperimentResult], out_dir: str | Path) -> Path:
-    """Write each result into ``out_dir/<name>/`` and the combined report.md and report.html into ``out_dir``."""
+    """Write each result into ``out_dir/<name>/`` and the combined report.md and report.html into ``out_dir``,
+    with what each folder there holds measured by hand (:class:`~wgan.experiments.ByHand`)."""
     out = Path(out_dir)
     for result in results:
         result.write(out / result.name)
+    results = [replace(result, by_hand=ByHand.read(out / result.name)) for result in results]
     atomic_write_bytes(out / "report.md", _markdown(results).encode())
     atomic_write_bytes(out / "report.html", _html(results).encode())
     return out
