@@ -104,23 +104,23 @@ def _measured_by_hand(folder: Path) -> None:
 
 
 def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_report(tmp_path):
-    _measured_by_hand(tmp_path / "optimal-critic")
-    files = {path.name: path.read_bytes() for path in (tmp_path / "optimal-critic").iterdir()}
-    write_report([ExperimentResult("optimal-critic", {}, [Claim("stale claim", "0", True), Claim("other", "1", True)],
+    _measured_by_hand(tmp_path / "parallel-lines")
+    files = {path.name: path.read_bytes() for path in (tmp_path / "parallel-lines").iterdir()}
+    write_report([ExperimentResult("parallel-lines", {}, [Claim("stale claim", "0", True), Claim("other", "1", True)],
                                    b"\x89PNG")], tmp_path)
-    assert main(["experiment", "parallel-lines", "--quick", "--out", str(tmp_path)]) == 0  # rewrites the report
-    page = (tmp_path / "optimal-critic.md").read_text()
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 0  # rewrites the report
+    page = (tmp_path / "parallel-lines.md").read_text()
     assert page.index("| stale claim, measured longer | 7 | **no** |") < page.index("| other | 1 | yes |") \
         < page.index("| added by hand | 8 | yes |") < page.index("## Measured further") < page.index("## The command")
     assert "| stale claim |" not in page and "- *stale claim, measured longer*. Longer runs say so." in page
     assert "[the figure](../images/long.png)" in page
-    readme = (tmp_path / "optimal-critic" / "README.md").read_text()
+    readme = (tmp_path / "parallel-lines" / "README.md").read_text()
     assert "[the figure](../../images/long.png)" in readme and "[x](#top)" in readme  # links from one folder down
     markdown = (tmp_path / "report.md").read_text()
-    assert "| optimal-critic | stale claim, measured longer | 7 | **no** |" in markdown
-    assert "| optimal-critic | added by hand | 8 | yes |" in markdown and "| optimal-critic | stale claim |" not in markdown
-    assert "- optimal-critic: *stale claim, measured longer*. Longer runs say so." in markdown
-    assert {name: (tmp_path / "optimal-critic" / name).read_bytes() for name in files} == files  # left as they were
+    assert "| parallel-lines | stale claim, measured longer | 7 | **no** |" in markdown
+    assert "| parallel-lines | added by hand | 8 | yes |" in markdown and "| parallel-lines | stale claim |" not in markdown
+    assert "- parallel-lines: *stale claim, measured longer*. Longer runs say so." in markdown
+    assert {name: (tmp_path / "parallel-lines" / name).read_bytes() for name in files} == files  # left as they were
 
 
 def test_a_claim_by_hand_whose_claim_is_gone_is_shown_after_the_run_s(tmp_path):
