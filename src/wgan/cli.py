@@ -166,7 +166,9 @@ def build_parser() -> Parser:
                                          description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
                                      "(the paper's claim, the figure, claim / measured / holds?, the command); "
-                                     "'all' also writes report.md and report.html.")
+                                     "'all' also writes report.md and report.html. Claims measured by hand "
+                                     "(OUT/NAME/claims-by-hand.json) and notes (OUT/NAME/notes.md) are read, "
+                                     "shown on the pages and the report, and never written.")
     experiment.add_argument("name", metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}, or all")
     experiment.add_argument("--quick", action="store_true", help="the small size the tests use (under a minute)")
     experiment.add_argument("--out", default="experiments", help="output folder; default: experiments")
