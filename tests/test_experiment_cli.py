@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from wgan.cli import main
 from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, ImageData
 from wgan.experiments.report import write_report
@@ -131,9 +133,11 @@ def test_a_claim_by_hand_whose_claim_is_gone_is_shown_after_the_run_s(tmp_path):
         < page.index("| added by hand |")
 
 
-def test_claims_by_hand_that_are_not_claims_are_one_line_and_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("claims", ['[{"text": "no measurement"}]', '[{"text": "t", "measured": "m", "holds": "no"}]',
+                                    '{"text": "t"}', "[1", "3"])
+def test_claims_by_hand_that_are_not_claims_are_one_line_and_exit_2(tmp_path, capsys, claims):
     (tmp_path / "optimal-critic").mkdir()
-    (tmp_path / "optimal-critic" / "claims-by-hand.json").write_text('[{"text": "no measurement"}]')
+    (tmp_path / "optimal-critic" / "claims-by-hand.json").write_text(claims)
     assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
     printed = capsys.readouterr()
     error = printed.err.strip()

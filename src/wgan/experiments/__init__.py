@@ -86,6 +86,10 @@ class ByHand:
         try:
             entries = json.loads(claims_file.read_text()) if claims_file.is_file() else []
             claims = tuple((entry.pop("replaces", ""), Claim(**entry)) for entry in entries)
+            for replaced, claim in claims:
+                if not isinstance(claim.holds, bool) or not all(isinstance(words, str) for words in
+                                                                (replaced, claim.text, claim.measured, claim.why)):
+                    raise TypeError(f"claim {claim.text!r}: holds must be true or false and the rest text")
         except (ValueError, TypeError, AttributeError) as error:
             raise WganError(f"{claims_file} is not a list of claims ({error}): each needs text, measured and "
                             "holds, and may give why and replaces") from None
