@@ -109,7 +109,7 @@ def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, crit
                 figure = plots.sample_grid(result.fake[:GRID_SAMPLES], title)
             else:
                 landscape = (lambda points: critic_values(critic, points, sampler.device)) \
-                    if sampler.shape == (2,) else None
+                    if sampler.shape in ((1,), (2,)) else None
                 figure = plots.critic_landscape(result.real, result.fake, landscape, title)
             run.write_figure(f"{folder}/iter_{iteration:06d}.png", figure)
         return {prefix + key: value for key, value in result.scalars.items()}

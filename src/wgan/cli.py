@@ -146,13 +146,13 @@ def build_parser() -> Parser:
                                  "n images at their own resolution, DIR/ one PNG per image (000000.png, ...), "
                                  "--interpolate K FILE.png n rows of K images along a spherical path between two "
                                  "noise vectors; for a 2-D point run, FILE.png a scatter of the samples beside as "
-                                 "many points of the data.")
+                                 "many points of the data, for a 1-D one their histograms.")
     _add_run_options(sample)
     sample.add_argument("--n", type=int, required=True,
                         help="number of samples (with --interpolate: number of rows, each between two noise vectors)")
     sample.add_argument("--out", required=True, metavar="OUT",
-                        help="FILE.npy (the array), FILE.png (a grid of images, an interpolation strip or a scatter "
-                        "of 2-D points) or DIR/ (a new or empty folder: one PNG per image)")
+                        help="FILE.npy (the array), FILE.png (a grid of images, an interpolation strip, a scatter "
+                        "of 2-D points or histograms of 1-D ones) or DIR/ (a new or empty folder: one PNG per image)")
     sample.add_argument("--interpolate", type=int, default=None, metavar="K",
                         help="image runs: write n rows of K images (ends included) along a spherical interpolation "
                         "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")

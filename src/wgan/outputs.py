@@ -1,5 +1,6 @@
 """Samples of a trained run as files a user opens: the array, an image grid, a folder of images, a latent
-interpolation strip, a scatter of 2-D points. ``wgan sample`` picks one by the form of ``--out``.
+interpolation strip, a scatter of 2-D points or histograms of 1-D ones. ``wgan sample`` picks one by the form of
+``--out``.
 
 Pure functions over arrays and a generator module: the CLI and Python callers hand in what they sampled. Every
 output is written atomically, a folder included (its files go into a hidden sibling folder that is renamed into
@@ -28,8 +29,9 @@ from .errors import WganError
 from .metrics import evaluation_mode
 from .runs import atomic_write, atomic_write_bytes
 
-FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolation strip or a scatter of 2-D " \
-        "points) or a folder ending in / (one PNG per image)"
+FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolation strip, a scatter of 2-D " \
+        "points or histograms of 1-D ones) or a folder ending in / (one PNG per image)"
+POINT_FIGURES = {(1,): "histogram", (2,): "scatter"}  # how points of each shape are drawn in a .png
 
 
 def output_form(out: str | os.PathLike) -> str:
@@ -48,7 +50,8 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
     """Write ``samples`` (n, *shape) in the form ``out`` names (:func:`output_form`) and say what was written.
 
     Images (n, C, H, W) go to any form; 2-D points (n, 2) to an array or a scatter beside ``n`` real points of
-    the run's data (``config``), drawn with ``seed``; other samples to an array only.
+    the run's data (``config``), drawn with ``seed``, and 1-D points (n, 1) likewise to a histogram of each
+    (:func:`wgan.plots.point_scatter`); other samples to an array only.
     """
     form = output_form(out)
     if form == "array":
@@ -60,12 +63,13 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
             return f"{len(samples)} PNG images of {_size(samples)}"
         grid = write_grid(samples, out)
         return f"a grid of {len(samples)} images of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
-    if form == "png" and samples.shape[1:] == (2,):
+    figure = POINT_FIGURES.get(samples.shape[1:])
+    if form == "png" and figure:
         atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples))
-        return f"a scatter of {len(samples)} generated points beside as many of the data"
-    scatter = " or a .png scatter" if samples.shape[1:] == (2,) else ""
-    raise WganError(f"output '{os.fspath(out)}' is for images{' or 2-D points' if form == 'png' else ''}; this "
-                    f"run's samples have shape {samples.shape[1:]}: write them to a .npy file{scatter}")
+        return f"a {figure} of {len(samples)} generated points beside as many of the data"
+    scatter = f" or a .png {figure}" if figure else ""
+    raise WganError(f"output '{os.fspath(out)}' is for images{' or 1-D and 2-D points' if form == 'png' else ''}; "
+                    f"this run's samples have shape {samples.shape[1:]}: write them to a .npy file{scatter}")
 
 
 def _size(images: np.ndarray) -> str:

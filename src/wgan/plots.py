@@ -1,5 +1,6 @@
 """Figures of a run: samples over the critic's landscape (points), sample grids and their progress (images),
-plain image grids and scatters of samples, and training curves.
+plain image grids and scatters of samples, and training curves. One-dimensional points are drawn as histograms
+along x (with the critic's value f(x) as a curve over them), where two-dimensional ones are scattered in the plane.
 
 The functions take plain arrays, draw with matplotlib's non-interactive Agg backend (or Pillow for the GIF and
 the plain image PNGs) and return the file's bytes; the caller writes them atomically.
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 REAL_COLOUR, FAKE_COLOUR = "#f28e2b", "#4e79a7"
+CRITIC_COLOUR = "#333333"  # the critic's value: dark grey, as the 2-D landscape's grey contours
+FEWEST_BINS, MOST_BINS = 10, 80  # histograms of 1-D points: about sqrt(n) bins within these bounds
 
 
 def new_figure(**options: Any) -> Figure:
@@ -49,7 +52,7 @@ def figure_png(figure: Figure, tight: bool = True) -> bytes:
 
 
 def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (low, high) corners of a view of 2-D ``points``: their central 99% with a 15% margin."""
+    """The (low, high) corners of a view of (n, d) ``points``: their central 99% with a 15% margin, per axis."""
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
     margin = 0.15 * np.maximum(high - low, 1e-3)
     return low - margin, high + margin
@@ -57,16 +60,19 @@ def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
                      title: str, resolution: int = 128) -> bytes:
-    """Real and generated points over the contour of the critic's value, as in WGAN-GP's toy figures.
+    """Real and generated points over the contour of the critic's value, as in WGAN-GP's toy figures; for 1-D
+    points, their histograms along x under the critic's value f(x) as a curve (:func:`critic_along_x`).
 
     Parameters
     ----------
-    real, fake : (n, d) arrays; the first two coordinates are drawn.
-    critic : maps (m, 2) grid points to (m,) values, or None to draw points only (data of more than 2 dims).
+    real, fake : (n, d) arrays; the first two coordinates are drawn (the only one when d is 1).
+    critic : maps (m, d) grid points to (m,) values, or None to draw points only (data of more than 2 dims).
 
     The figure keeps its size whatever its tick labels (constrained layout, no tight crop): the frames of a
     run's progress.gif.
     """
+    if real.shape[1] == 1:
+        return critic_along_x(real, fake, critic, title, resolution)
     low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
@@ -85,7 +91,9 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
 
 def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
-    without the other drawn over it."""
+    without the other drawn over it; 1-D points as two histograms, one above the other (:func:`histogram_pair`)."""
+    if real.shape[1] == 1:
+        return histogram_pair(real, fake)
     low, high = view_bounds(np.concatenate([real, fake]))
     figure, panels = subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
@@ -95,6 +103,60 @@ def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
         axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal",
                  title=f"{name} ({len(points):,} points)")
         axes.grid(alpha=0.3)
+    return figure_png(figure)
+
+
+def histogram_edges(real: np.ndarray, fake: np.ndarray) -> np.ndarray:
+    """The bin edges that both the real and the generated 1-D points (n, 1) are counted in: about sqrt(n) bins
+    (between :data:`FEWEST_BINS` and :data:`MOST_BINS`) evenly over their :func:`view_bounds`."""
+    low, high = view_bounds(np.concatenate([real, fake]))
+    count = int(np.clip(round(math.sqrt(max(len(real), len(fake)))), FEWEST_BINS, MOST_BINS))
+    return np.linspace(low[0], high[0], count + 1)
+
+
+def draw_histogram(axes: Axes, values: np.ndarray, edges: np.ndarray, colour: str, label: str) -> None:
+    """The density of ``values`` over ``edges``: filled lightly, with a solid outline that shows through another
+    histogram drawn over it."""
+    axes.hist(values, bins=edges, density=True, histtype="stepfilled", color=colour, alpha=0.25)
+    axes.hist(values, bins=edges, density=True, histtype="step", color=colour, linewidth=1.5, label=label)
+
+
+def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
+                   title: str, resolution: int = 128) -> bytes:
+    """The real and generated distributions of 1-D points (n, 1), as histograms over the same bins, and the
+    critic's value f(x) as a curve over the same range of x on a second y-axis (none when ``critic`` is None;
+    it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size."""
+    edges = histogram_edges(real, fake)
+    figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
+    draw_histogram(axes, real[:, 0], edges, REAL_COLOUR, "real")
+    draw_histogram(axes, fake[:, 0], edges, FAKE_COLOUR, "generated")
+    axes.set(xlim=(edges[0], edges[-1]), xlabel="x", ylabel="density")
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    if critic is not None:
+        xs = np.linspace(edges[0], edges[-1], resolution)
+        values = axes.twinx()
+        values.plot(xs, np.asarray(critic(xs[:, None])).reshape(-1), color=CRITIC_COLOUR, linewidth=1.8,
+                    label="critic value f(x)")
+        values.set_ylabel("critic value f(x)")
+        more_handles, more_labels = values.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    axes.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(handles), frameon=False)
+    return figure_png(figure, tight=False)
+
+
+def histogram_pair(real: np.ndarray, fake: np.ndarray) -> bytes:
+    """Histograms of real and generated 1-D points (n, 1), one above the other over the same bins, x limits and
+    density scale, so that each distribution's shape shows without the other drawn over it."""
+    edges = histogram_edges(real, fake)
+    figure, panels = subplots(2, 1, figsize=(8, 5.6), sharex=True, sharey=True, layout="constrained")
+    for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
+                                       (panels[1], fake, FAKE_COLOUR, "generated")):
+        draw_histogram(axes, points[:, 0], edges, colour, name)
+        axes.set(xlim=(edges[0], edges[-1]), ylabel="density", title=f"{name} ({len(points):,} points)")
+        axes.grid(alpha=0.3)
+    panels[1].set_xlabel("x")
     return figure_png(figure)
 
 
