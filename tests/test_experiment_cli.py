@@ -64,6 +64,17 @@ def test_non_positive_minutes_is_one_line_and_exit_2(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("out", ["a-file", "a-file/inside", "/proc/forbidden"])
+def test_an_out_that_cannot_hold_the_pages_is_one_line_and_exit_2(tmp_path, capsys, out):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = out if out.startswith("/") else str(tmp_path / out)
+    assert main(["experiment", "optimal-critic", "--quick", "--out", out]) == 2  # a file: refused before the run
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("wgan: error: ") and len(error.splitlines()) == 1
+    assert "--out" in error or "cannot write" in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
 def test_the_page_gives_the_command_that_made_it_with_the_mnist_options(tmp_path, monkeypatch):
     seen = {}
 

@@ -9,6 +9,7 @@ the 50 of docs/RELIABILITY.md.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import pickle
@@ -332,16 +333,31 @@ def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch
 # The disk and the file system ---------------------------------------------------------------------------------
 def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_latest_checkpoint_is_intact(
         tmp_path, capsys, monkeypatch):
-    save, saved = torch.save, []
+    # the fourth checkpoint's file takes 1000 bytes, then the file system refuses more, as a full disk does; its
+    # buffer is small, so that the refusal comes while the checkpoint is written, as for any larger than the
+    # buffer (torch.save writing into the file turned it into its zip writer's RuntimeError, a traceback)
+    class FillingFile(io.FileIO):
+        def write(self, data):  # as write(2) on a full disk: what fits, then ENOSPC
+            room = 1000 - self.tell()
+            if room <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return super().write(memoryview(data)[:room])
 
-    def disk_fills_at_the_fourth_checkpoint(state, file):
-        if len(saved) == 3:
-            file.write(b"PK\x03\x04 half a checkpoint")
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    save, fdopen, saved, opened = torch.save, os.fdopen, [], []
+
+    def noting_the_iteration(state, file):
         saved.append(state["iteration"])
         return save(state, file)
 
-    monkeypatch.setattr("wgan.runs.torch.save", disk_fills_at_the_fourth_checkpoint)
+    def disk_fills_at_the_fourth_checkpoint(handle, mode):
+        if ".pt." in os.readlink(f"/proc/self/fd/{handle}"):  # a checkpoint's temporary file, .latest.pt.*.tmp
+            opened.append(handle)
+            if len(opened) == 4:
+                return io.BufferedWriter(FillingFile(handle, "wb"), buffer_size=64)
+        return fdopen(handle, mode)
+
+    monkeypatch.setattr("wgan.runs.torch.save", noting_the_iteration)
+    monkeypatch.setattr("wgan.runs.os.fdopen", disk_fills_at_the_fourth_checkpoint)
     code = main(["train", "--iterations", "30", "--eval-every", "5", "--lr-decay", "none", "--out", str(tmp_path),
                  "--name", "run", *TINY])
     monkeypatch.undo()
@@ -349,8 +365,9 @@ def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_latest_ch
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "No space left on device" in error and "--resume" in error
     folder = tmp_path / "run" / "checkpoints"
-    assert checkpoints.unpack(folder / "latest.pt")["iteration"] == max(saved)  # the last good one, whole
-    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == sorted(saved)[-2]
+    written = saved[:3]  # the fourth was made, but not written
+    assert checkpoints.unpack(folder / "latest.pt")["iteration"] == max(written)  # the last good one, whole
+    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == sorted(written)[-2]
     assert not list(folder.glob("*.tmp"))
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
     assert "warning" not in capsys.readouterr().err  # no fallback needed

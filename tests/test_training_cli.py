@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import wgan
+import wgan.cli
 from wgan.cli import main
+from wgan.errors import WganError
 from wgan.trainer import Trainer
 
 TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
@@ -170,6 +172,7 @@ BAD_INPUTS = {
     "non-numeric flag": (["--lr", "fast"], "invalid float value"),
     "missing file": (["--data", "no/such/points.csv"], "does not exist"),
     "missing config": (["--config", "no/such.toml"], "does not exist"),
+    "seed beyond 64 bits": (["--seed", str(2**70)], "seed must be a whole number between -2**62 and 2**62"),
 }
 
 
@@ -202,6 +205,84 @@ def test_bad_input_through_the_real_command_prints_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("wgan: error: unknown data") and "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_running_out_of_memory_is_one_line_naming_what_to_lower_and_a_failed_run_leaves_no_folder(tmp_path,
+                                                                                                      capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "--batch-size", "200000000000", "--iterations", "2", "--out", str(runs), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("wgan: error: out of memory (") and "GB asked for" in error and "--batch-size" in error
+    assert len(error.splitlines()) == 1
+    assert not list(runs.glob("*"))  # the run failed before its first checkpoint: nothing to resume, no folder
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    for command, hint in ((["sample", "--n", "100000000000", "--out", str(tmp_path / "s.npy")], "lower --n"),
+                          (["eval", "--samples", "100000000000"], "lower --samples")):
+        assert main([command[0], "--run", str(tmp_path / "run"), *command[1:]]) == 2
+        error = capsys.readouterr().err.strip()
+        assert "out of memory" in error and error.endswith(hint) and len(error.splitlines()) == 1
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_a_seed_beyond_64_bits_is_refused_by_sample_and_the_api(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "s.npy"),
+                 "--seed", str(2**70)]) == 2
+    assert "--seed must be a whole number" in capsys.readouterr().err
+    with pytest.raises(WganError, match="seed must be a whole number"):
+        wgan.load_run(tmp_path / "run").sample(3, seed=2**70)
+    with pytest.raises(WganError, match="seed must be a whole number"):
+        wgan.train(seed=2**70, write=False, progress=False)
+
+
+def test_ctrl_c_outside_training_says_what_it_left_not_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*arguments, **settings):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wgan.cli.api, "evaluate_run", interrupted)
+    assert main(["eval", "--run", str(tmp_path)]) == 130
+    error = capsys.readouterr().err.strip()
+    assert error == "wgan eval: interrupted; nothing was written"
+
+
+def test_a_run_folder_finds_its_data_file_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
+    assert main(["train", "--data", "points.csv", "--iterations", "2", "--eval-every", "2", "--out", "runs",
+                 "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    assert f'data = "{tmp_path / "points.csv"}"' in (tmp_path / "runs" / "run" / "config.toml").read_text()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["sample", "--run", str(tmp_path / "runs" / "run"), "--n", "4", "--out", "s.npy"]) == 0
+    assert np.load(tmp_path / "elsewhere" / "s.npy").shape == (4, 2)
+
+
+def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):
+    data = _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
+    assert main(["train", "--data", data, "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path),
+                 "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5},{i % 3}" for i in range(100)))
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "the data changed since the run was trained" in error and "(3,)" in error
+    assert len(error.splitlines()) == 1
+
+
+def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for wrong in (5, "settings.toml"):
+        with pytest.raises(WganError, match="train\\(\\) takes a Config or keyword settings"):
+            wgan.train(wrong)
+    with pytest.raises(WganError, match="data is a ndarray, expected str"):  # not the array's repr
+        wgan.train(data=np.zeros((1000, 2)))
+    _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
+    run = wgan.train(data=tmp_path / "points.csv", iterations=2, eval_every=2, write=False, progress=False, **TINY)
+    assert run.config.data == str(tmp_path / "points.csv")  # a Path is a path
+    for n in (0, -1, "10", 2.5):
+        with pytest.raises(WganError, match="n must be a positive whole number"):
+            run.sample(n)
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path, capsys):

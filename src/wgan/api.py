@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from . import plots
-from .config import Config, make_config, resolve
-from .data import build_sampler
+from .config import Config, check_seed, make_config, resolve
+from .data import DATASET_NAMES, build_sampler
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
-from .errors import WganError
+from .errors import WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import image_scorer
 from .models import build_models, check_fits, count_parameters
@@ -64,7 +64,9 @@ class Run:
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, ema: bool | None = None) -> np.ndarray:
         """``n`` generated samples as a numpy array of shape (n, *sample_shape), from :meth:`pick_generator`."""
-        return generate(self.pick_generator(ema), self.config.latent_dim, n, seed)
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+            raise WganError(f"n must be a positive whole number of samples, got {n!r}")
+        return generate(self.pick_generator(ema), self.config.latent_dim, n, check_seed(seed))
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
@@ -195,7 +197,7 @@ def _unwritable(error: OSError, trainer: Trainer) -> WganError:
     """One line for a file the run could not write, with where its last checkpoint is."""
     run = trainer.run
     where = error.filename or (run.path if run else "the run folder")
-    return WganError(f"cannot write '{where}' ({error.strerror}): training stopped at iteration {trainer.iteration}; "
+    return WganError(f"cannot write '{where}' ({reason(error)}): training stopped at iteration {trainer.iteration}; "
                      "the checkpoints written before are intact (the last at iteration "
                      f"{trainer.last_good_iteration}): make room and continue with `wgan train --resume "
                      f"{run.path if run else 'RUN_DIR'}`")
@@ -244,7 +246,10 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     if config is not None and settings:
         raise WganError("give train() either a Config or keyword settings, not both: "
                         "make_config(file, **settings) combines a file with settings")
-    config = resolve(config) if config is not None else make_config(**settings)
+    if config is not None and not isinstance(config, Config):
+        raise WganError(f"train() takes a Config or keyword settings, not the {type(config).__name__} {config!r}: "
+                        "train(make_config('settings.toml')) reads a file, train(iterations=500) sets one value")
+    config = _with_absolute_paths(resolve(config) if config is not None else make_config(**settings))
     check_batch(config.batch_size, world_size_from_environment())
     with joined() as world:
         progress = progress and world.is_writer
@@ -252,7 +257,21 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
                             progress=progress, world=world)
         if progress:
             print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-        return _finish(trainer, progress)
+        try:
+            return _finish(trainer, progress)
+        except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (which keeps the folder)
+            if trainer.run is not None:
+                trainer.run.discard_if_unresumable()
+            raise
+
+
+def _with_absolute_paths(config: Config) -> Config:
+    """``config`` with its data file or folder and its ``data_dir`` as absolute paths, so that the run folder's
+    config.toml finds them from any working directory (``wgan sample``, ``eval``, ``--resume`` elsewhere)."""
+    given = {"data": config.data, "data_dir": config.data_dir}
+    paths = {name: str(Path(value).absolute()) for name, value in given.items()
+             if value and value not in DATASET_NAMES and Path(value).exists()}
+    return dataclasses.replace(config, **paths)
 
 
 DECAY_CHOICES = ("restart", "keep")

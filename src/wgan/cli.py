@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
 
+import torch
+
 from . import api, distributed, outputs
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
-                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
-from .errors import Stopped, WganError
+                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, check_seed, field_type)
+from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
@@ -25,6 +28,11 @@ from .runs import RunFolder, atomic_write
 EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
 EXIT_STOPPED = distributed.EXIT_STOPPED  # stopped by a signal after saving: resume it (sysexits' EX_TEMPFAIL)
 EXIT_INTERRUPTED = 130
+MEMORY_HINTS = {  # what to lower when a command runs out of memory
+    "train": "lower --batch-size, --eval-samples or the model's --width",
+    "sample": "lower --n", "eval": "lower --samples", "experiment": "close other programs, or run it with --quick",
+    "play": "close other programs", "watch": "close other programs",
+}
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 
 
@@ -249,7 +257,9 @@ def _experiment(args: argparse.Namespace) -> None:
                         "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
     if not args.minutes > 0:
         raise WganError(f"--minutes must be positive, got {args.minutes:g}: the training time of each MNIST run")
+    check_seed(args.seed, "--seed")
     out = Path(args.out)
+    _check_writable(out)
     for name in EXPERIMENTS:  # what was measured there by hand, which the pages and report will show: read first
         ByHand.read(out / name)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
@@ -262,16 +272,35 @@ def _experiment(args: argparse.Namespace) -> None:
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
-    if args.name == "all":
+    try:
+        _write_pages(args.name, results, out)
+    except OSError as error:
+        raise _unwritable(error.filename or out, error) from None
+
+
+def _write_pages(name: str, results: list[ExperimentResult], out: Path) -> None:
+    """The pages of experiment ``name`` (or the report of ``all``) from ``results``, in ``out``."""
+    if name == "all":
         write_report(results, out)
         print(f"report: {out / 'report.md'} and {out / 'report.html'}")
-    else:
-        results[0].write(out / args.name)
-        print(f"written to {out / args.name}/ (figure.png, results.json, README.md) and {out / args.name}.md")
-        if (out / "report.md").is_file():  # keep the report of an earlier 'all' current
-            write_report([ExperimentResult.read(out / name) for name in EXPERIMENTS
-                          if (out / name / "results.json").is_file()], out)
-            print(f"report updated: {out / 'report.md'} and {out / 'report.html'}")
+        return
+    results[0].write(out / name)
+    print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
+    if (out / "report.md").is_file():  # keep the report of an earlier 'all' current
+        write_report([ExperimentResult.read(out / each) for each in EXPERIMENTS
+                      if (out / each / "results.json").is_file()], out)
+        print(f"report updated: {out / 'report.md'} and {out / 'report.html'}")
+
+
+def _check_writable(folder: Path) -> None:
+    """Raise WganError unless ``folder`` is, or can be made as, a folder this process can write in: checked
+    before a long run, without making it."""
+    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
+    if not existing.is_dir():
+        raise WganError(f"--out '{folder}' needs '{existing}' to be a folder, but it is a file: choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise WganError(f"cannot write in '{existing}' (permission denied or a read-only file system): choose an "
+                        "--out you can write to")
 
 
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:
@@ -335,6 +364,7 @@ def _train(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     if args.n <= 0:
         raise WganError(f"--n must be a positive number of samples, got {args.n}")
+    check_seed(args.seed, "--seed")
     outputs.output_form(args.out)  # a mistyped --out fails before the run is loaded
     run = api.load_run(args.run, args.checkpoint, args.device)
     try:
@@ -358,7 +388,7 @@ def _write(path: Path, write) -> None:
 
 
 def _unwritable(path: str | Path, error: OSError) -> WganError:
-    return WganError(f"cannot write '{path}' ({error.strerror}): choose a place you can write to")
+    return WganError(f"cannot write '{path}' ({reason(error)}): choose a place you can write to")
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -367,6 +397,32 @@ def _eval(args: argparse.Namespace) -> None:
     _write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
     print(json.dumps(scores, indent=2))
     print(f"written to {out}")
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation that failed: Python's, torch's on the CPU or on a GPU."""
+    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(error)
+
+
+def _allocation(error: BaseException) -> str:
+    """What the failed allocation asked for: "80.0 GB" from torch's CPU allocator, else the error's first line."""
+    asked = re.search(r"allocate (\d+) bytes", str(error))
+    if asked:
+        return f"{int(asked.group(1)) / 1e9:.1f} GB asked for"
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C that stopped ``args.command`` at once leaves: for training, the last checkpoint (the first
+    Ctrl-C of a run stops it at the end of its iteration instead, see :class:`Stopped`)."""
+    if args.command == "train":
+        return ("wgan: interrupted at once; the checkpoint last written is kept: continue with `wgan train "
+                f"--resume {args.resume or 'RUN_DIR'}`")
+    if args.command in ("play", "watch"):
+        return f"wgan {args.command}: stopped"
+    if args.command == "experiment":
+        return "wgan experiment: interrupted before it wrote its pages; those written before are unchanged"
+    return f"wgan {args.command}: interrupted; nothing was written"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,16 +450,17 @@ def main(argv: list[str] | None = None) -> int:
         distributed.report(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
                            f"{stop.run_path or 'RUN_DIR'}`")
         return EXIT_STOPPED
-    except RuntimeError as error:
-        reason = distributed.lost_peer(error)
-        if reason is None:
+    except (RuntimeError, MemoryError) as error:
+        if _out_of_memory(error):
+            distributed.report(f"wgan: error: out of memory ({_allocation(error)}): {MEMORY_HINTS[args.command]}")
+            return EXIT_USER_ERROR
+        lost = distributed.lost_peer(error)
+        if lost is None:
             raise
         print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
-              f"({reason}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
+              f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt:
-        where = getattr(args, "resume", None) or "the run folder"
-        print(f"\nwgan: interrupted at once; the checkpoint last written is kept: continue with `wgan train "
-              f"--resume {where}`", file=sys.stderr)
+        print("\n" + _interrupted(args), file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0

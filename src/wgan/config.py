@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import tomllib
 import typing
@@ -106,7 +107,6 @@ IMAGE_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "dcgan-constant": {"width": 64, "generator_norm": "none"},
     "resnet": {"width": 128, "latent_dim": 128, "generator_norm": "batch", "critic_norm": "none"},
 }
-PENALISED = ("wgan-gp", "wgan-lp")
 # The side images are resized to: 32 (DCGAN 32x32; MNIST's 28 is resized), 16 for the 8x8 digits (the smallest
 # DCGAN size), 64 for folders of photographs (the WGAN paper's LSUN bedrooms).
 IMAGE_SIZES = {"digits": 16, "folder": 64}
@@ -171,6 +171,7 @@ NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_DECAYS = ("none", "linear")
 ON_NAN = ("rollback", "halve-lr", "stop")
+LARGEST_SEED = 2**62  # a seed plus the offsets added to it (evaluation, iteration) stays within torch's 64 bits
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
 
 
@@ -292,8 +293,11 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     kind = field_type(name)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is str and isinstance(value, os.PathLike):  # data=Path("points.csv")
+        return os.fspath(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise WganError(f"{origin}: {name} = {value!r} is a {type(value).__name__}, expected {kind.__name__}")
+        shown = f" = {value!r}" if len(repr(value)) <= 60 else ""  # not a whole array's repr
+        raise WganError(f"{origin}: {name}{shown} is a {type(value).__name__}, expected {kind.__name__}")
     return value
 
 
@@ -365,6 +369,14 @@ def resolve(config: Config) -> Config:
     return config
 
 
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` if it is a whole number no larger than :data:`LARGEST_SEED` either way, else :class:`WganError`
+    naming ``name``."""
+    _require(isinstance(seed, int) and not isinstance(seed, bool) and abs(seed) <= LARGEST_SEED,
+             f"{name} must be a whole number between -2**62 and 2**62, got {seed!r}")
+    return seed
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise WganError(message)
@@ -381,6 +393,7 @@ def validate(config: Config) -> None:
                  "warmup_critic_steps", "warmup_every", "eval_every", "eval_samples", "log_every", "image_size"):
         value = getattr(config, name)
         _require(value is None or value > 0, f"{name} must be a positive whole number, got {value}")
+    check_seed(config.seed)
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
     for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):

@@ -16,3 +16,9 @@ class Stopped(Exception):
     def __init__(self, signal_name: str, iteration: int, run_path: str | None):
         super().__init__(f"stopped by {signal_name} at iteration {iteration}")
         self.signal_name, self.iteration, self.run_path = signal_name, iteration, run_path
+
+
+def reason(error: OSError) -> str:
+    """Why the system refused, for a message: the error's text for its errno ("No space left on device"), or its
+    message when it has none (numpy's short write says "8000 requested and 0 written")."""
+    return error.strerror or str(error)

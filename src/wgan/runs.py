@@ -23,8 +23,10 @@ metrics line cut short by a crash is dropped when the folder is read again.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable
@@ -35,7 +37,7 @@ import torch
 
 from . import checkpoints
 from .config import Config, make_config, to_toml
-from .errors import WganError
+from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
 _UMASK = os.umask(0)
@@ -70,6 +72,13 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
             raise KeyboardInterrupt from error
         raise
     return path
+
+
+def _serialised(value: Any) -> memoryview:
+    """``torch.save``'s bytes of ``value``, made in memory."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getbuffer()
 
 
 def _interrupted(error: BaseException) -> bool:
@@ -117,7 +126,7 @@ class RunFolder:
         try:
             path.mkdir(parents=True)
         except OSError as error:
-            raise WganError(f"cannot make the run folder '{path}' ({error.strerror}): choose an --out you can "
+            raise WganError(f"cannot make the run folder '{path}' ({reason(error)}): choose an --out you can "
                             "write to") from None
         folder = cls(path)
         folder.lock()
@@ -205,6 +214,13 @@ class RunFolder:
             os.close(self._lock)  # closing the file releases its flock
             self._lock = None
 
+    def discard_if_unresumable(self) -> None:
+        """Remove the folder, closing it first, when it holds no checkpoint (a new run that failed before its
+        first one: nothing in it can be resumed)."""
+        if not (self.checkpoint_path("latest").is_file() or self.checkpoint_path("previous").is_file()):
+            self.close()
+            shutil.rmtree(self.path, ignore_errors=True)
+
     # Files ---------------------------------------------------------------------------------------------------
     def write_figure(self, relative: str, png: bytes) -> Path:
         return atomic_write_bytes(self.path / relative, png)
@@ -218,14 +234,18 @@ class RunFolder:
     def save_checkpoint(self, state: dict[str, Any], which: str) -> Path:
         """Write checkpoint ``which`` (latest or best) atomically, with its checksum. The latest one it replaces
         becomes ``previous``, the fallback of a resume, once the new one is written: a write that fails or is
-        killed leaves the latest as it was, and no moment but the one between two renames lacks a latest."""
+        killed leaves the latest as it was, and no moment but the one between two renames lacks a latest.
+
+        The checkpoint is serialised in memory and then written, so that a file system that refuses the bytes (a
+        full disk) raises its ``OSError``, which the caller reports in one line; ``torch.save`` writing into
+        the file itself would turn it into a ``RuntimeError`` of its zip writer."""
         path = self.checkpoint_path(which)
 
         def keep_as_previous():
             if which == "latest" and path.is_file():
                 os.replace(path, self.checkpoint_path("previous"))
 
-        return atomic_write(path, lambda file: torch.save(checkpoints.pack(state), file), keep_as_previous)
+        return atomic_write(path, lambda file: file.write(_serialised(checkpoints.pack(state))), keep_as_previous)
 
     def load_checkpoint(self, which: str = "latest", device: torch.device | str = "cpu") -> dict[str, Any]:
         path = self.checkpoint_path(which)

@@ -205,8 +205,14 @@ class Trainer:
         if missing:
             raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
                             "train the run again with this version")
-        self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.critic.load_state_dict(state["critic"])
+        except RuntimeError as error:  # torch lists every mismatched tensor over many lines
+            raise WganError(f"the checkpoint's networks do not fit the ones built for this run's data "
+                            f"{self.config.data!r} (samples of shape {tuple(self.sampler.shape)}): the data changed "
+                            f"since the run was trained ({str(error).splitlines()[-1].strip()}); train a new run "
+                            "on it") from None
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         for name in ("generator_scaler", "critic_scaler"):
