@@ -345,6 +345,13 @@ def test_arrays_of_wrong_dtype_or_range_are_errors(tmp_path):
         load_array(tmp_path / "images.csv")
 
 
+@pytest.mark.parametrize("name", ["noise.npz", "noise.npy"])
+def test_a_file_that_is_no_numpy_file_at_all_is_called_that_not_a_pickle(tmp_path, name):
+    (tmp_path / name).write_bytes(bytes(range(256)) * 2)  # numpy takes such a file for a pickle
+    with pytest.raises(WganError, match=r"not a readable numpy file \(neither a \.npy array nor an \.npz archive\)"):
+        load_array(tmp_path / name)
+
+
 # --- digits --------------------------------------------------------------------------------------------------------
 
 def test_digits_are_1797_grayscale_8x8_images_scaled_to_0_255_with_labels():

@@ -173,6 +173,16 @@ BAD_INPUTS = {
     "missing file": (["--data", "no/such/points.csv"], "does not exist"),
     "missing config": (["--config", "no/such.toml"], "does not exist"),
     "seed beyond 64 bits": (["--seed", str(2**70)], "seed must be a whole number between -2**62 and 2**62"),
+    "config a folder": (["--config", "/"], "config file '/' is a folder"),
+    "negative nan retries": (["--nan-retries", "-1"], "nan_retries must be 0 or more, got -1"),
+    "one evaluation sample": (["--eval-samples", "1"], "eval_samples must be at least 2"),
+    "mnist without its folder": (["--data", "mnist"], "needs data_dir: pass the folder with --data-dir"),
+    "betas with rmsprop": (["--algorithm", "wgan", "--beta1", "0.5"], "beta1 0.5 has no effect: RMSProp"),
+    "image size of points": (["--image-size", "16"], "image_size 16 has no effect: data '8gaussians' is points"),
+    "data_dir of points": (["--data-dir", "/nowhere"], "data_dir '/nowhere' has no effect"),
+    "decay end without decay": (["--lr-decay", "none", "--lr-decay-end", "5"], "have no effect: lr_decay is none"),
+    "activation of a dcgan": (["--data", "digits", "--model", "dcgan", "--activation", "tanh"],
+                              "activation 'tanh' has no effect: only MLPs take it"),
 }
 
 
@@ -272,6 +282,8 @@ def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):
 
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    with pytest.raises(WganError, match="write and progress must be True or False, got 'no'"):
+        wgan.train(write="no")
     for wrong in (5, "settings.toml"):
         with pytest.raises(WganError, match="train\\(\\) takes a Config or keyword settings"):
             wgan.train(wrong)

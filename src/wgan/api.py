@@ -246,6 +246,8 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     if config is not None and settings:
         raise WganError("give train() either a Config or keyword settings, not both: "
                         "make_config(file, **settings) combines a file with settings")
+    if not isinstance(write, bool) or not isinstance(progress, bool):
+        raise WganError(f"write and progress must be True or False, got {write!r} and {progress!r}")
     if config is not None and not isinstance(config, Config):
         raise WganError(f"train() takes a Config or keyword settings, not the {type(config).__name__} {config!r}: "
                         "train(make_config('settings.toml')) reads a file, train(iterations=500) sets one value")

@@ -305,7 +305,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """Read settings from a TOML file of ``key = value`` lines (the format :func:`to_toml` writes)."""
     path = Path(path)
     if not path.is_file():
-        raise WganError(f"config file '{path}' does not exist: give the path of a TOML file")
+        problem = "is a folder" if path.is_dir() else "does not exist"
+        raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
         table = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -361,6 +362,10 @@ def resolve(config: Config) -> Config:
     filled = {name: defaults[name] for name, value in config.to_dict().items()
               if value is None and name in defaults and name not in ("model", "width")}
     config = dataclasses.replace(config, **filled)
+    if config.optimizer == "rmsprop":  # a beta that is not the default was given, and RMSProp ignores it
+        for name in ("beta1", "beta2"):
+            _require(getattr(config, name) == defaults[name], f"{name} {getattr(config, name)} has no effect: RMSProp "
+                     "has no betas (Adam's); leave it out, or choose --optimizer adam")
     pair = (config.generator_model, config.critic_model)
     config = dataclasses.replace(config, model=next((name for name, models in MODELS.items() if models == pair), None),
                                  width=config.generator_width if config.generator_width == config.critic_width
@@ -393,6 +398,8 @@ def validate(config: Config) -> None:
                  "warmup_critic_steps", "warmup_every", "eval_every", "eval_samples", "log_every", "image_size"):
         value = getattr(config, name)
         _require(value is None or value > 0, f"{name} must be a positive whole number, got {value}")
+    _require(config.eval_samples >= 2, f"eval_samples must be at least 2 (the metrics compare sets of samples), "
+             f"got {config.eval_samples}")
     check_seed(config.seed)
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
@@ -429,9 +436,8 @@ def validate(config: Config) -> None:
     _choice(config, "precision", PRECISIONS)
     _choice(config, "lr_decay", LR_DECAYS)
     _choice(config, "on_nan", ON_NAN)
-    _require(config.lr_decay_start >= 0 and config.lr_decay_end >= 0 and config.nan_retries >= 0,
-             f"lr_decay_start, lr_decay_end and nan_retries must be 0 or more, got {config.lr_decay_start}, "
-             f"{config.lr_decay_end} and {config.nan_retries}")
+    for name in ("lr_decay_start", "lr_decay_end", "nan_retries"):
+        _require(getattr(config, name) >= 0, f"{name} must be 0 or more, got {getattr(config, name)}")
     decay_end = config.lr_decay_end or config.iterations
     _require(config.lr_decay != "linear" or decay_end > config.lr_decay_start,
              f"the linear decay would end (iteration {decay_end}) before it starts ({config.lr_decay_start}): "
@@ -441,6 +447,23 @@ def validate(config: Config) -> None:
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
+    _require_effect(config)
+
+
+def _require_effect(config: Config) -> None:
+    """Refuse settings given with a value that nothing in this configuration reads (their defaults pass)."""
+    points = data_kind(config.data) == "points"
+    _require(not points or config.image_size is None,
+             f"image_size {config.image_size} has no effect: data {config.data!r} is points, not images; leave it out")
+    _require(not points or not config.data_dir, f"data_dir {config.data_dir!r} has no effect: data "
+             f"{config.data!r} is points, which read no data_dir; leave it out")
+    _require(config.lr_decay == "linear" or (config.lr_decay_start, config.lr_decay_end) == (0, 0),
+             f"lr_decay_start {config.lr_decay_start} and lr_decay_end {config.lr_decay_end} have no effect: "
+             "lr_decay is none; choose --lr-decay linear, or leave them out")
+    _require(config.activation == FIELDS["activation"].default or "mlp" in (config.generator_model,
+                                                                            config.critic_model),
+             f"activation {config.activation!r} has no effect: only MLPs take it, and the models are "
+             f"{config.generator_model} and {config.critic_model}; leave it out, or choose --model mlp")
 
 
 def _validate_models(config: Config) -> None:

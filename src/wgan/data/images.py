@@ -466,7 +466,9 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     except WganError:
         raise
     except Exception as exc:  # a damaged header or archive makes numpy raise ValueError, SyntaxError, BadZipFile...
-        raise WganError(f"file {str(path)!r} is not a readable numpy file ({_one_line(exc)}): re-save it") from None
+        # numpy takes a file that is neither .npy nor a zip archive for a pickle, and says so
+        why = "neither a .npy array nor an .npz archive" if "pickled" in str(exc) else _one_line(exc)
+        raise WganError(f"file {str(path)!r} is not a readable numpy file ({why}): re-save it") from None
 
     found_shape = images.shape
     if images.ndim == 3:
@@ -661,8 +663,9 @@ def build_image_sampler(
                 "or .npy/.npz file: check the spelling or the path"
             )
     elif entry.needs_path and path is None:
-        raise WganError(f"dataset {key!r} ({entry.description}) needs data_dir: pass the directory or file "
-                        "with --data-dir (data_dir= in Python)")
+        what = "file" if key == "array" else "folder"
+        raise WganError(f"dataset {key!r} ({entry.description}) needs data_dir: pass the {what} with --data-dir "
+                        "(data_dir= in Python)")
     _check_split(split, key)
     if split != "train" and not entry.has_splits:
         raise WganError(f"dataset {key!r} has no {split!r} split, only its one set of images: pass split='train'")
