@@ -297,6 +297,17 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
             run.sample(n)
 
 
+def test_a_run_folder_with_a_setting_that_now_counts_as_ignored_still_loads(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    with open(tmp_path / "run" / "config.toml", "a") as file:  # as a run trained before the check would have it
+        file.write("image_size = 16\n")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "s.npy")]) == 0
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 0
+    with pytest.raises(WganError, match="image_size 16 has no effect"):  # a new run with it is refused
+        wgan.train(image_size=16, write=False, progress=False)
+
+
 def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
     flags = ["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", "--quiet",
              *TINY_FLAGS]

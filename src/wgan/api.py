@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import plots
-from .config import Config, check_seed, make_config, resolve
+from .config import Config, check_every_setting_counts, check_seed, make_config, resolve
 from .data import DATASET_NAMES, build_sampler
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
@@ -252,6 +252,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         raise WganError(f"train() takes a Config or keyword settings, not the {type(config).__name__} {config!r}: "
                         "train(make_config('settings.toml')) reads a file, train(iterations=500) sets one value")
     config = _with_absolute_paths(resolve(config) if config is not None else make_config(**settings))
+    check_every_setting_counts(config)
     check_batch(config.batch_size, world_size_from_environment())
     with joined() as world:
         progress = progress and world.is_writer

@@ -362,10 +362,6 @@ def resolve(config: Config) -> Config:
     filled = {name: defaults[name] for name, value in config.to_dict().items()
               if value is None and name in defaults and name not in ("model", "width")}
     config = dataclasses.replace(config, **filled)
-    if config.optimizer == "rmsprop":  # a beta that is not the default was given, and RMSProp ignores it
-        for name in ("beta1", "beta2"):
-            _require(getattr(config, name) == defaults[name], f"{name} {getattr(config, name)} has no effect: RMSProp "
-                     "has no betas (Adam's); leave it out, or choose --optimizer adam")
     pair = (config.generator_model, config.critic_model)
     config = dataclasses.replace(config, model=next((name for name, models in MODELS.items() if models == pair), None),
                                  width=config.generator_width if config.generator_width == config.critic_width
@@ -447,11 +443,16 @@ def validate(config: Config) -> None:
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
-    _require_effect(config)
 
 
-def _require_effect(config: Config) -> None:
-    """Refuse settings given with a value that nothing in this configuration reads (their defaults pass)."""
+def check_every_setting_counts(config: Config) -> None:
+    """Refuse settings of a new run given with a value that nothing in its configuration reads (their defaults
+    pass). Not part of :func:`validate`: a run folder written before these checks must still load."""
+    if config.optimizer == "rmsprop":  # a beta other than the algorithm's default was given, and RMSProp has none
+        defaults = algorithm_defaults(config.algorithm, config.data)
+        for name in ("beta1", "beta2"):
+            _require(getattr(config, name) == getattr(defaults, name), f"{name} {getattr(config, name)} has no "
+                     "effect: RMSProp has no betas (Adam's); leave it out, or choose --optimizer adam")
     points = data_kind(config.data) == "points"
     _require(not points or config.image_size is None,
              f"image_size {config.image_size} has no effect: data {config.data!r} is points, not images; leave it out")

@@ -211,8 +211,8 @@ class Trainer:
         except RuntimeError as error:  # torch lists every mismatched tensor over many lines
             raise WganError(f"the checkpoint's networks do not fit the ones built for this run's data "
                             f"{self.config.data!r} (samples of shape {tuple(self.sampler.shape)}): the data changed "
-                            f"since the run was trained ({str(error).splitlines()[-1].strip()}); train a new run "
-                            "on it") from None
+                            "since the run was trained, or another version of wgan wrote the checkpoint "
+                            f"({str(error).splitlines()[-1].strip()}); train a new run") from None
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         for name in ("generator_scaler", "critic_scaler"):
