@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from wgan.data import fingerprint
 from wgan.data import images as images_module
 from wgan.data.images import (
     IMAGE_DATASETS,
@@ -442,3 +443,12 @@ def test_error_messages_are_one_line(tmp_path):
         with pytest.raises(WganError) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+def test_the_fingerprint_of_a_folder_changes_with_its_files_and_a_named_set_has_none(tmp_path):
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    before = fingerprint(tmp_path)
+    assert fingerprint(tmp_path) == before
+    Image.new("L", (8, 8)).save(tmp_path / "b.png")
+    assert fingerprint(tmp_path) != before
+    assert fingerprint("digits") is None and fingerprint("8gaussians") is None

@@ -280,6 +280,19 @@ def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):
     assert len(error.splitlines()) == 1
 
 
+def test_resuming_on_data_whose_values_changed_says_so_and_goes_on(tmp_path, capsys):
+    data = _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
+    assert main(["train", "--data", data, "--iterations", "2", "--eval-every", "2", "--lr-decay", "none",
+                 "--out", str(tmp_path), "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 0
+    assert "changed" not in capsys.readouterr().err  # the same data: nothing to say
+    _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 6}" for i in range(100)))
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 0
+    error = capsys.readouterr().err.strip()
+    assert error == f"wgan: warning: the data {data!r} changed since the run started on it: training continues on " \
+                    "the data as it is now"
+
+
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(WganError, match="write and progress must be True or False, got 'no'"):

@@ -14,6 +14,7 @@ Launched by torchrun, :func:`train` and :func:`resume` train on all the processe
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from torch import nn
 
 from . import plots
 from .config import Config, check_every_setting_counts, check_seed, make_config, resolve
-from .data import DATASET_NAMES, build_sampler
+from .data import DATASET_NAMES, build_sampler, fingerprint
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
 from .errors import WganError, reason
@@ -90,6 +91,7 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
 
 
 METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
+DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
 GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
 
 
@@ -147,6 +149,8 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         run = open_run() if world.is_writer else None
         if run is not None and scorer is not None:  # what the image scores can be compared with
             run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
+        if run is not None and not (run.path / DATA_RECORD).is_file():  # a new run: what a resume compares
+            run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data)})
         normalised_batch = config.batch_size // (1 if config.sync_batchnorm else world.size)
         evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer, normalised_batch) \
             if world.is_writer else None
@@ -314,7 +318,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         except WganError:
             run.close()
             raise
-        return run, config, state, [line for line in (fallback, note) if line]
+        return run, config, state, [line for line in (fallback, note, _data_change(run, config)) if line]
 
     with joined() as world:
         progress = progress and world.is_writer
@@ -339,6 +343,19 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         if progress:
             print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
         return _finish(trainer, progress)
+
+
+def _data_change(run: RunFolder, config: Config) -> str | None:
+    """A line saying that the run's data is not what the run started on (its fingerprint, recorded then, differs),
+    or None; runs written before the record have none to compare."""
+    record = run.path / DATA_RECORD
+    if not record.is_file():
+        return None
+    started_on = json.loads(record.read_text()).get("fingerprint")
+    if started_on is None or started_on == fingerprint(config.data):
+        return None
+    return (f"the data {config.data!r} changed since the run started on it: training continues on the data as it "
+            "is now")
 
 
 def _extended(saved: Config, changed: Config, iteration: int, decay: str) -> tuple[Config, str | None]:

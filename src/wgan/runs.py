@@ -8,6 +8,7 @@ samples/iter_K.png   real vs generated samples over the critic's landscape, at e
 curves.png           the critic's estimate and the exact W1 against iterations
 checkpoints/latest.pt, checkpoints/best.pt   everything needed to resume (see Trainer.state_dict)
 checkpoints/previous.pt                      the latest checkpoint before the last one, to fall back on
+data.json            the fingerprint of the user's data the run started on (a resume says when it changed)
 .lock                the process that is writing the folder
 ```
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -43,6 +44,27 @@ def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir:
     )
 
 
+def fingerprint(data: str | os.PathLike) -> str | None:
+    """SHA-256 of the user's data behind ``data``: a file's bytes, or a folder's files (their paths, sizes and
+    modification times, in order); None for a data set name, whose content does not change. A resumed run
+    compares it with the one its folder recorded at the start, to say when the data changed in between."""
+    data = os.fspath(data)
+    path = Path(data)
+    if data in DATASETS or data in IMAGE_DATASETS or not path.exists():
+        return None
+    digest = hashlib.sha256()
+    if path.is_file():
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(2**20), b""):
+                digest.update(block)
+    else:
+        for item in sorted(path.rglob("*")):
+            if item.is_file():
+                status = item.stat()
+                digest.update(f"{item.relative_to(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def data_kind(data: str | os.PathLike) -> str:
     """"points" (toy sets, N x d files) or "images" (image set names, folders, .npz, .npy of rank 3 or 4).
 
@@ -77,6 +99,7 @@ __all__ = [
     "TensorSampler",
     "build_sampler",
     "data_kind",
+    "fingerprint",
     "load_points",
     "points_sampler",
     "toy_sampler",
