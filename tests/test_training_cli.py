@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import wgan
+import wgan.api
 import wgan.cli
 from wgan.cli import main
 from wgan.errors import WganError
@@ -183,6 +184,10 @@ BAD_INPUTS = {
     "decay end without decay": (["--lr-decay", "none", "--lr-decay-end", "5"], "have no effect: lr_decay is none"),
     "activation of a dcgan": (["--data", "digits", "--model", "dcgan", "--activation", "tanh"],
                               "activation 'tanh' has no effect: only MLPs take it"),
+    "misspelt folder of images": (["--data", "imgaes/", "--model", "dcgan"], "'imgaes/' is neither a data set name"),
+    "misspelt data with a size": (["--data", "digts", "--image-size", "16"], "'digts' is neither a data set name"),
+    "too few images to score": (["--data", "digits", "--eval-samples", "3"], "--eval-samples 3 is too few for the "
+                                "image scores"),
 }
 
 
@@ -233,6 +238,16 @@ def test_running_out_of_memory_is_one_line_naming_what_to_lower_and_a_failed_run
         error = capsys.readouterr().err.strip()
         assert "out of memory" in error and error.endswith(hint) and len(error.splitlines()) == 1
     assert not (tmp_path / "s.npy").exists()
+
+
+def test_many_samples_are_generated_a_part_at_a_time_and_equal_those_made_at_once(tmp_path, monkeypatch):
+    run = wgan.train(iterations=2, eval_every=2, write=False, progress=False, **TINY)
+    at_once = run.sample(10, seed=3)
+    calls = []
+    run.generator.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    monkeypatch.setattr(wgan.api, "GENERATED_AT_ONCE", 4)
+    np.testing.assert_allclose(run.sample(10, seed=3), at_once, rtol=1e-6, atol=1e-6)
+    assert calls == [4, 4, 2]
 
 
 def test_a_seed_beyond_64_bits_is_refused_by_sample_and_the_api(tmp_path, capsys):
@@ -336,8 +351,9 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
                  "--quiet", *TINY_FLAGS]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
     assert "only --iterations, --max-minutes and --eval-every may change" in capsys.readouterr().err
-    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 2
-    assert "already reached iteration 2" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet", "--max-minutes", "5"]) == 2
+    error = capsys.readouterr().err
+    assert "already reached iteration 2" in error and "pass a larger --iterations to" in error  # minutes cannot help
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a run folder" in capsys.readouterr().err
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import data_kind
+from .data import DATASET_NAMES, data_kind
 from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
 from .models.resnet import IMAGE_SIZE as RESNET_IMAGE_SIZE
@@ -454,6 +454,8 @@ def check_every_setting_counts(config: Config) -> None:
             _require(getattr(config, name) == getattr(defaults, name), f"{name} {getattr(config, name)} has no "
                      "effect: RMSProp has no betas (Adam's); leave it out, or choose --optimizer adam")
     points = data_kind(config.data) == "points"
+    if points and (config.image_size is not None or config.data_dir):
+        _require_data_found(config.data)
     _require(not points or config.image_size is None,
              f"image_size {config.image_size} has no effect: data {config.data!r} is points, not images; leave it out")
     _require(not points or not config.data_dir, f"data_dir {config.data_dir!r} has no effect: data "
@@ -467,12 +469,22 @@ def check_every_setting_counts(config: Config) -> None:
              f"{config.generator_model} and {config.critic_model}; leave it out, or choose --model mlp")
 
 
+def _require_data_found(data: str) -> None:
+    """Before a message that calls ``data`` points (what :func:`data_kind` says of a path that does not exist),
+    make sure it exists: a misspelt or moved folder of images is not to be told to use an MLP."""
+    _require(data in DATASET_NAMES or Path(data).exists(), f"data {data!r} is neither a data set name "
+             f"({', '.join(DATASET_NAMES)}) nor a file or folder that exists: check the spelling or the path (a run "
+             "whose data was moved: put it back where its config.toml says)")
+
+
 def _validate_models(config: Config) -> None:
     """Each network's model must suit the data: convolutional ones make or read images of a size they can."""
     for name, role in (("generator_model", "makes"), ("critic_model", "reads")):
         model = getattr(config, name)
         if model == "mlp":
             continue
+        if data_kind(config.data) == "points":
+            _require_data_found(config.data)
         _require(data_kind(config.data) == "images",
                  f"{name} {model!r} {role} images, but data {config.data!r} is points: use mlp (--model mlp)")
         if model == "resnet":

@@ -76,6 +76,11 @@ class ImageScorer:
     data: str
     reference_split: str
 
+    @property
+    def fewest_samples(self) -> int:
+        """The fewest generated images the scores take: recall finds each one's k nearest other generated ones."""
+        return self.reference.features.precision_k + 1
+
     def __call__(self, generated: torch.Tensor) -> dict[str, float]:
         """The scores of all generated images (see :func:`~wgan.metrics.images.classifier_scores`)."""
         return classifier_scores(self.classifier.model, generated, self.reference)
