@@ -10,8 +10,8 @@ def test_a_single_evaluation_shows_its_classes_and_modes_as_points(monkeypatch):
     images = [{"iteration": 400, "train/estimate": 0.7, "eval/estimate": 0.74, "eval/w1": 5.5, "eval/fd": 4.6,
                "eval/classes_covered": 10, "eval/classes_total": 10}]
     points = [{"iteration": 400, "eval/w1": 0.1, "eval/modes_covered": 8, "eval/modes_total": 8}]
-    plots.training_curves(images, "W estimate", "images")
-    plots.training_curves(points, "W estimate", "points")
+    plots.training_curves(images, "W estimate", "images", images=True)
+    plots.training_curves(points, "W estimate", "points", images=False)
     for figure, label in zip(figures, ("classes generated", "modes covered")):
         (line,) = [line for axes in figure.axes for line in axes.get_lines() if line.get_label() == label]
         assert line.get_marker() == "o" and list(line.get_xdata()) == [400]
@@ -24,7 +24,7 @@ def test_the_w1_panel_has_one_legend_above_both_curves(monkeypatch):
     monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append(figure) or b"")
     history = [{"iteration": 250 * k, "eval/w1": 0.8 / k, "eval/modes_covered": min(25, 5 * k), "eval/modes_total": 25}
                for k in range(1, 21)]
-    plots.training_curves(history, "W estimate", "points")
+    plots.training_curves(history, "W estimate", "points", images=False)
     figure = figures[0]
     figure.canvas.draw()
     legends = [axes.get_legend() for axes in figure.axes if axes.get_legend() is not None]
@@ -37,3 +37,22 @@ def test_the_w1_panel_has_one_legend_above_both_curves(monkeypatch):
     for axes, values in ((w1, [row["eval/w1"] for row in history]), (modes, [25])):
         top_of_curve = axes.transData.transform((0, max(values)))[1]
         assert box.y0 > top_of_curve
+
+
+def test_images_without_labels_get_pixel_w1_fitted_to_its_band_and_scored_ones_a_legend_off_the_curves(monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append(figure) or b"")
+    unlabelled = [{"iteration": 50 * k, "eval/estimate": 1.0, "eval/w1": 38.0 - 0.1 * k} for k in range(1, 6)]
+    plots.training_curves(unlabelled, "W estimate", "a folder of images", images=True)
+    (w1,) = [axes for axes in figures[0].axes if "exact W1 (POT) in pixel space" == axes.get_title()]
+    low, high = w1.get_ylim()
+    assert 37.0 < low < 37.5 and 37.9 < high < 38.5  # the band the curve moves in, not from 0
+    scored = [{"iteration": 50 * k, "eval/w1": 5.0, "eval/fd": 100.0 / k, "eval/classes_covered": min(10, 3 * k),
+               "eval/classes_total": 10} for k in range(1, 6)]
+    plots.training_curves(scored, "W estimate", "digits", images=True)
+    figure = figures[1]
+    figure.canvas.draw()
+    (quality,) = [axes for axes in figure.axes if axes.get_title() == "image quality"]
+    legend = quality.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["Frechet distance", "classes generated"]
+    assert legend.get_window_extent().y1 < quality.get_window_extent().y0  # below the panel, off both curves

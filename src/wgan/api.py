@@ -225,7 +225,7 @@ def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
         return
     run.write_figure("curves.png", plots.training_curves(
         run.history, trainer.objective.estimate_name,
-        f"{trainer.config.algorithm} on {Path(trainer.config.data).name}"))
+        f"{trainer.config.algorithm} on {Path(trainer.config.data).name}", images=len(trainer.sampler.shape) == 3))
     frames = sorted((run.path / "samples").glob("iter_*.png"))
     if frames:
         run.write_figure("progress.gif", plots.progress_gif([frame.read_bytes() for frame in frames]))

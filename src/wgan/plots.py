@@ -222,12 +222,12 @@ def _legend(axes, **options) -> None:
         axes.legend(**options)
 
 
-def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> bytes:
-    """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations, and
-    for images with a classifier a third panel: the Frechet distance and the classes generated. A run that keeps a
-    moving average of its generator has its exact W1 and FD beside, dashed."""
-    images = any("eval/fd" in row for row in history)
-    figure, panels = subplots(1, 3 if images else 2, figsize=(16.5 if images else 11, 4), layout="constrained")
+def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, images: bool) -> bytes:
+    """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations (in
+    pixel space for ``images``), and for images with a classifier a third panel: the Frechet distance and the
+    classes generated. A run that keeps a moving average of its generator has its exact W1 and FD beside, dashed."""
+    scored = any("eval/fd" in row for row in history)
+    figure, panels = subplots(1, 3 if scored else 2, figsize=(16.5 if scored else 11, 4), layout="constrained")
     left, right = panels[0], panels[1]
     steps, values = _series(history, "train/estimate")
     if len(steps):
@@ -259,7 +259,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str) -> 
                      ncol=len(w1_handles + modes_handles))
     else:
         _legend(right, loc="upper right")  # empty before the first evaluation (a run stopped early)
-    if images:
+    if scored:
         _image_quality(panels[2], history)
     for axes in panels:
         axes.grid(alpha=0.3)
@@ -282,11 +282,14 @@ def _image_quality(axes: Axes, history: Sequence[dict]) -> None:
     wide_range = len(values) and values.min() > 0 and values.max() / values.min() > 20
     axes.set(xlabel="generator iteration", ylabel="FD (classifier features)", title="image quality",
              yscale="log" if wide_range else "linear")
-    axes.legend(loc="upper left")
+    handles, labels = axes.get_legend_handles_labels()
     steps, values = _series(history, "eval/classes_covered")
     if len(steps):
         classes = axes.twinx()
         classes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="classes generated")
         total = max(row.get("eval/classes_total", 1) for row in history)
         classes.set(ylabel="classes generated", ylim=(0, total + 0.5))
-        classes.legend(loc="center right")
+        more_handles, more_labels = classes.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    # below the panel: FD starts at the top left and the classes reach the top right, where a legend would sit
+    axes.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(handles), frameon=False)
