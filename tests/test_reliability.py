@@ -324,10 +324,12 @@ def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch
         return step(self, *fake)
 
     monkeypatch.setattr(Trainer, "critic_step", recording)
-    with pytest.raises(WganError, match="after 2 rollbacks"):
+    with pytest.raises(WganError, match="after 2 rollbacks") as stopped:
         wgan.train(**TINY_SETTINGS, lr=1e6, lr_decay="none", iterations=200, eval_every=10, log_every=5,
                    nan_retries=2, on_nan="halve-lr", write=False, progress=False)
     assert sorted(set(rates), reverse=True) == [1e6, 5e5, 2.5e5]
+    # the line says how far the halving went, not to use the halving the run already used
+    assert str(stopped.value).endswith("lower --lr (halved 2 times, it reached 250000)")
 
 
 # The disk and the file system ---------------------------------------------------------------------------------

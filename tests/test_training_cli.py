@@ -188,6 +188,7 @@ BAD_INPUTS = {
     "misspelt data with a size": (["--data", "digts", "--image-size", "16"], "'digts' is neither a data set name"),
     "too few images to score": (["--data", "digits", "--eval-samples", "3"], "--eval-samples 3 is too few for the "
                                 "image scores"),
+    "decay of a new run": (["--decay", "keep"], "--decay keep has no effect on a new run"),
 }
 
 
@@ -334,6 +335,14 @@ def test_a_run_folder_with_a_setting_that_now_counts_as_ignored_still_loads(tmp_
     assert main(["eval", "--run", str(tmp_path / "run")]) == 0
     with pytest.raises(WganError, match="image_size 16 has no effect"):  # a new run with it is refused
         wgan.train(image_size=16, write=False, progress=False)
+
+
+def test_a_run_stopped_by_its_time_budget_says_so_when_done(tmp_path, capsys):
+    assert main(["train", "--max-minutes", "0.001", "--iterations", "100000", "--eval-every", "1000", "--out",
+                 str(tmp_path), "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    done = capsys.readouterr().out.splitlines()[0]
+    assert done.startswith(f"done: {tmp_path / 'run'} (stopped by --max-minutes 0.001 at iteration ")
+    assert done.split(" | ")[0].endswith("of 100000)")
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path, capsys):

@@ -137,7 +137,7 @@ def build_parser() -> Parser:
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
                        "(bit-exact); only --iterations, --max-minutes and --eval-every may change")
-    train.add_argument("--decay", choices=api.DECAY_CHOICES, default="restart",
+    train.add_argument("--decay", choices=api.DECAY_CHOICES, default=None,
                        help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
                        "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
                        "keep its end where it was (the rate then stays 0); a line says which; default: restart")
@@ -350,14 +350,20 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume:
         _check_resume_flags(args, settings)
         run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
-                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"], decay=args.decay)
+                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"],
+                         decay=args.decay or "restart")
     else:
+        if args.decay is not None:
+            raise WganError(f"--decay {args.decay} has no effect on a new run: it says what a resume does with a "
+                            "linear decay's end; use it with --resume")
         config = api.make_config(args.config, **settings)
         run = api.train(config, progress=not args.quiet)
     if run.path is None:  # a rank that does not write
         return
     last = {key: value for row in run.history for key, value in row.items() if key.startswith("eval/")}
-    print(f"done: {run.path} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
+    budget = (f" (stopped by --max-minutes {run.config.max_minutes:g} at iteration {run.iteration} of "
+              f"{run.config.iterations})" if run.iteration < run.config.iterations else "")
+    print(f"done: {run.path}{budget} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
     print(f"figures: {run.path / 'curves.png'} and {run.path / 'samples'}/")
 
 

@@ -449,11 +449,12 @@ class Trainer:
         back_to = self._last_good["iteration"]
         if config.on_nan == "stop" or self.rollbacks > config.nan_retries:
             done = f"after {self.rollbacks - 1} rollbacks " if self.rollbacks > 1 else ""
+            remedy = "lower --lr" + (", or use --on-nan halve-lr" if config.on_nan != "halve-lr" else
+                                     f" (halved {self.rollbacks - 1} times, it reached {config.lr * self.lr_scale:g})")
             raise WganError(
                 f"training diverged: {diverged.what} is not finite at iteration {diverged.iteration} {done}"
                 f"(last good state: iteration {back_to}). The learning rate ({config.lr:g}) is likely too high for "
-                f"this model and objective{' in float16' if config.precision == 'fp16' else ''}: lower --lr, or "
-                "use --on-nan halve-lr")
+                f"this model and objective{' in float16' if config.precision == 'fp16' else ''}: {remedy}")
         rollbacks, lr_scale = self.rollbacks, self.lr_scale * (0.5 if config.on_nan == "halve-lr" else 1.0)
         self.load_state_dict(self._last_good)
         self.rollbacks, self.lr_scale = rollbacks, lr_scale
