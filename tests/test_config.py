@@ -364,6 +364,13 @@ def test_invalid_toml_syntax_is_an_error_naming_the_file(tmp_path):
     assert str(path) in message and "TOML" in message
 
 
+def test_a_config_file_that_is_not_utf8_says_so_not_which_toml_line_to_fix(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('data = "donn\xe9es.csv"\n'.encode("latin-1"))
+    message = _error(path)
+    assert str(path) in message and "is not UTF-8 text (byte 12" in message and "line" not in message
+
+
 def test_missing_config_file_is_an_error_naming_the_path(tmp_path):
     path = tmp_path / "missing.toml"
     message = _error(path)

@@ -18,6 +18,7 @@ from wgan.cli import main
 from wgan.errors import WganError
 from wgan.play.panel import FRAME_SAMPLES, LANDSCAPE_SIZE, Diverged, Panel
 from wgan.play.protocol import MAX_MESSAGE_CHARS, MessageError, parse
+from wgan.play import server
 from wgan.play.server import Outbox, listen, play_app, watch_app
 from wgan.play.settings import LIMITS, panel_config, shown
 from wgan.play.stage import Command, Stage
@@ -355,6 +356,20 @@ def test_a_port_in_use_is_one_line():
             listen("127.0.0.1", port)
     finally:
         taken.close()
+
+
+def test_watching_a_folder_whose_config_does_not_read_is_one_line_before_serving(tmp_path, capsys, monkeypatch):
+    (tmp_path / "config.toml").write_text("lr = = 1\n")
+    monkeypatch.setattr(server, "serve", lambda *arguments: pytest.fail("served a folder whose config does not read"))
+    assert main(["watch", str(tmp_path), "--port", "0"]) == 2
+    stderr = capsys.readouterr().err
+    assert "config.toml' is not valid TOML" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_an_address_not_of_this_machine_asks_for_another_host_not_another_port():
+    with pytest.raises(WganError, match=r"cannot listen on 192\.0\.2\.1:0 .*give an address of this machine with "
+                                        r"--host, such as 127\.0\.0\.1"):
+        listen("192.0.2.1", 0).close()  # TEST-NET-1: an address no machine here has
 
 
 @pytest.mark.parametrize("port", [-1, 65536, 99999])

@@ -308,8 +308,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         problem = "is a folder" if path.is_dir() else "does not exist"
         raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
-        table = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
+                        "UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
         raise WganError(f"config file '{path}' is not valid TOML ({error}): fix the line it names") from None
     return {key: value for key, value in table.items()}
 

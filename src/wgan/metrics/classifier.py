@@ -363,5 +363,6 @@ def load_classifier(
     try:
         atomic_write(path, lambda file: torch.save(saved, file))
     except OSError as exc:
-        raise WganError(f"cannot write the classifier cache {str(path)!r} ({exc}): pass a writable cache_dir") from exc
+        raise WganError(f"cannot write the classifier cache {str(path)!r} ({exc}): set WGAN_CACHE_DIR to a folder you "
+                        "can write to (cache_dir= in Python)") from exc
     return TrainedClassifier(model, accuracy, path)

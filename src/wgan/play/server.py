@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections import deque
@@ -178,8 +179,9 @@ def listen(host: str, port: int) -> socket.socket:
         listener.listen(socket.SOMAXCONN)
     except OSError as error:
         listener.close()
-        raise WganError(f"cannot listen on {host}:{port} ({error.strerror}): give another --port (0: any free "
-                        "one)") from None
+        remedy = ("give an address of this machine with --host, such as 127.0.0.1" if error.errno == errno.EADDRNOTAVAIL
+                  else "give another --port (0: any free one)")
+        raise WganError(f"cannot listen on {host}:{port} ({error.strerror}): {remedy}") from None
     return listener
 
 

@@ -22,6 +22,7 @@ class RunFollower:
 
     def __init__(self, path: str | Path):
         self.folder = RunFolder.open(path)
+        self.folder.config()  # a config.toml that does not read is a user error before anything is served
         self.path = self.folder.path.resolve()
         self._offset = 0
 
