@@ -417,6 +417,8 @@ def test_models_too_large_for_memory_are_refused_before_anything_is_allocated_or
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "parameters" in error and "GB" in error and "lower --width" in error
     assert not any(tmp_path.iterdir())
+    assert main(["train", "--latent-dim", "100000000000", "--out", str(tmp_path)]) == 2  # the noise's size too
+    assert "--latent-dim (100000000000)" in capsys.readouterr().err
 
 
 # A resume that moves the end of the decay ---------------------------------------------------------------------

@@ -95,7 +95,8 @@ def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.devi
             f"--generator-width ({config.generator_width}), --critic-width ({config.critic_width})"
         raise WganError(f"the generator ({sizes[0]:,} parameters) and the critic ({sizes[1]:,}) need about "
                         f"{needed / 1e9:,.1f} GB to train (weights, gradients and optimiser state in float32), and "
-                        f"{device} has {free / 1e9:,.1f} GB free: lower {widths} or --depth")
+                        f"{device} has {free / 1e9:,.1f} GB free: lower {widths}, --depth or --latent-dim "
+                        f"({config.latent_dim})")
 
 
 def free_memory(device: torch.device) -> int:
