@@ -153,8 +153,6 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         run = open_run() if world.is_writer else None
         if run is not None and scorer is not None:  # what the image scores can be compared with
             run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
-        if run is not None and not (run.path / DATA_RECORD).is_file():  # a new run: what a resume compares
-            run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data)})
         normalised_batch = config.batch_size // (1 if config.sync_batchnorm else world.size)
         evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer, normalised_batch) \
             if world.is_writer else None
@@ -271,7 +269,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     check_batch(config.batch_size, world_size_from_environment())
     with joined() as world:
         progress = progress and world.is_writer
-        trainer = _assemble(config, (lambda: RunFolder.create(config)) if write else (lambda: None),
+        trainer = _assemble(config, (lambda: _new_run_folder(config)) if write else (lambda: None),
                             progress=progress, world=world)
         if progress:
             print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
@@ -281,6 +279,13 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             if trainer.run is not None:
                 trainer.run.discard_if_unresumable()
             raise
+
+
+def _new_run_folder(config: Config) -> RunFolder:
+    """A new run's folder, with the fingerprint of the data it starts on (what a resume compares)."""
+    run = RunFolder.create(config)
+    run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data)})
+    return run
 
 
 def _with_absolute_paths(config: Config) -> Config:
