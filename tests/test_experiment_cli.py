@@ -64,6 +64,19 @@ def test_non_positive_minutes_is_one_line_and_exit_2(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("flags, named", [(["parallel-lines", "--data-dir", "DIR"], "--data-dir has no effect on "
+                                                                                    "parallel-lines"),
+                                           (["no-batchnorm", "--runs", "old/runs"], "--runs has no effect without"),
+                                           (["all", "--minutes", "30"], "--minutes has no effect without")])
+def test_a_flag_the_experiment_would_ignore_is_one_line_and_exit_2(tmp_path, capsys, flags, named):
+    (tmp_path / "DIR").mkdir()
+    flags = [str(tmp_path / "DIR") if flag == "DIR" else flag for flag in flags]
+    assert main(["experiment", *flags, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert named in error and len(error.splitlines()) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["DIR"]
+
+
 @pytest.mark.parametrize("out", ["a-file", "a-file/inside", "/proc/forbidden"])
 def test_an_out_that_cannot_hold_the_pages_is_one_line_and_exit_2(tmp_path, capsys, out):
     (tmp_path / "a-file").write_text("not a folder")

@@ -367,6 +367,18 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
+def test_a_finished_run_is_refused_before_anything_is_built_for_it(tmp_path, capsys, monkeypatch):
+    # building first printed the image scores' classifier line (and trained it, when not cached) before refusing
+    assert main(["train", "--max-minutes", "0.001", "--iterations", "100000", "--eval-every", "1000", "--out",
+                 str(tmp_path), "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    capsys.readouterr()
+    built = []
+    monkeypatch.setattr(wgan.api, "_assemble", lambda *args, **kwargs: built.append(args))
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    out, error = capsys.readouterr()
+    assert "pass a larger --max-minutes to continue it" in error and out == "" and built == []
+
+
 def test_a_checkpoint_without_a_field_of_this_version_is_one_line_not_a_key_error(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0

@@ -36,7 +36,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .runs import RunFolder
-from .trainer import Trainer
+from .trainer import Trainer, out_of_time
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
@@ -330,6 +330,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             state, fallback = run.load_resumable()
             saved = run.config()
             config, note = _extended(saved, dataclasses.replace(saved, **changes), state["iteration"], decay)
+            _require_unfinished(path, config, state["iteration"], state["train_seconds"])
             check_batch(config.batch_size, world_size_from_environment())
         except WganError:
             run.close()
@@ -343,11 +344,6 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         try:
             trainer = _assemble(config, lambda: run, progress=progress, world=world)
             trainer.load_state_dict(state)
-            if trainer.finished:
-                larger = "--iterations" if trainer.iteration >= config.iterations else "--max-minutes"
-                raise WganError(f"run '{path}' already reached iteration {trainer.iteration} of "
-                                f"{config.iterations} after {trainer.train_seconds / 60:.1f} minutes of training: "
-                                f"pass a larger {larger} to continue it")
         except BaseException:
             if run is not None:
                 run.close()
@@ -360,6 +356,16 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         if progress:
             print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
         return _finish(trainer, progress)
+
+
+def _require_unfinished(path: str | Path, config: Config, iteration: int, train_seconds: float) -> None:
+    """Refuse to resume a run that ``config`` would stop at once, before anything is built for it (the image
+    scores' classifier, the models): its iterations done, or its training time spent."""
+    if iteration < config.iterations and not out_of_time(config, train_seconds):
+        return
+    larger = "--iterations" if iteration >= config.iterations else "--max-minutes"
+    raise WganError(f"run '{path}' already reached iteration {iteration} of {config.iterations} after "
+                    f"{train_seconds / 60:.1f} minutes of training: pass a larger {larger} to continue it")
 
 
 def _data_change(run: RunFolder, config: Config) -> str | None:

@@ -34,6 +34,7 @@ MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "play": "close other programs", "watch": "close other programs",
 }
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
+EXPERIMENT_RUNS = "runs/experiments"  # where `wgan experiment --data-dir` keeps its MNIST runs
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -185,10 +186,10 @@ def build_parser() -> Parser:
                             help="folder of the MNIST IDX files: the image experiments "
                             f"({', '.join(IMAGE_EXPERIMENTS)}) then train the paper's MNIST presets at the full "
                             "size; default: none, they train on the built-in 8x8 digits")
-    experiment.add_argument("--runs", default="runs/experiments", metavar="DIR",
+    experiment.add_argument("--runs", default=EXPERIMENT_RUNS, metavar="DIR",
                             help="where the MNIST runs are kept, and read back instead of trained again when "
                             "present (benchmarks/image_quality.py keeps its runs in benchmarks/runs/images); "
-                            "default: runs/experiments")
+                            f"default: {EXPERIMENT_RUNS}")
     experiment.add_argument("--minutes", type=float, default=PRESET_MINUTES,
                             help="training time of each MNIST run (with --data-dir), on this machine; a longer run "
                             f"found in --runs is read up to it; default: {PRESET_MINUTES:g}")
@@ -258,6 +259,7 @@ def _experiment(args: argparse.Namespace) -> None:
     if not args.minutes > 0:
         raise WganError(f"--minutes must be positive, got {args.minutes:g}: the training time of each MNIST run")
     check_seed(args.seed, "--seed")
+    _check_image_flags_count(args)
     out = Path(args.out)
     _check_writable(out)
     for name in EXPERIMENTS:  # what was measured there by hand, which the pages and report will show: read first
@@ -276,6 +278,20 @@ def _experiment(args: argparse.Namespace) -> None:
         _write_pages(args.name, results, out)
     except OSError as error:
         raise _unwritable(error.filename or out, error) from None
+
+
+def _check_image_flags_count(args: argparse.Namespace) -> None:
+    """--data-dir feeds the image experiments alone, and --runs and --minutes the MNIST runs that it starts:
+    refused where nothing would read them, as `wgan train` refuses settings its run would ignore."""
+    if args.data_dir is not None and args.name != "all" and args.name not in IMAGE_EXPERIMENTS:
+        raise WganError(f"--data-dir has no effect on {args.name}: only the image experiments "
+                        f"({', '.join(IMAGE_EXPERIMENTS)}) read it; leave it out")
+    if args.data_dir is None:
+        for flag, value, default in (("--runs", args.runs, EXPERIMENT_RUNS), ("--minutes", args.minutes,
+                                                                              PRESET_MINUTES)):
+            if value != default:
+                raise WganError(f"{flag} has no effect without --data-dir: it is for the image experiments' MNIST "
+                                "runs; give --data-dir MNIST_DIR, or leave it out")
 
 
 def _write_pages(name: str, results: list[ExperimentResult], out: Path) -> None:

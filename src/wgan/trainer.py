@@ -88,6 +88,11 @@ def learning_rate(config: Config, iteration: int) -> float:
     return config.lr
 
 
+def out_of_time(config: Config, train_seconds: float) -> bool:
+    """Whether ``train_seconds`` of training spent the run's ``max_minutes`` (0: no budget)."""
+    return config.max_minutes > 0 and train_seconds >= 60 * config.max_minutes
+
+
 def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
     """RMSProp (WGAN: momentum-free, since momentum destabilises the critic, Sec. 3) or Adam with betas.
 
@@ -332,9 +337,8 @@ class Trainer:
     def _stopping(self) -> tuple[bool, bool]:
         """(finished, stop): whether ``config.iterations`` are done or ``config.max_minutes`` of training time
         spent (by rank 0's clock), and whether a stop signal came (to any rank); the same on every rank."""
-        out_of_time = self.config.max_minutes > 0 and self.train_seconds >= 60 * self.config.max_minutes
-        out_of_time, stop = self.world.agree(out_of_time, self.stop_signal is not None)
-        return self.iteration >= self.config.iterations or out_of_time, stop
+        spent, stop = self.world.agree(out_of_time(self.config, self.train_seconds), self.stop_signal is not None)
+        return self.iteration >= self.config.iterations or spent, stop
 
     @property
     def finished(self) -> bool:
