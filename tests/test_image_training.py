@@ -118,3 +118,16 @@ def test_generated_images_beyond_minus_1_1_are_scored_clipped_as_an_image_file_h
                       batch_size=64, scorer=scorer)
     assert seen["low"] == -1 and seen["high"] == 1
     assert np.abs(result.fake).max() == 1 and result.scalars["w1"] > 0
+
+
+def test_labelled_images_too_few_for_the_scores_reference_are_one_line_before_any_folder(tmp_path, capsys):
+    # it failed inside the classifier's training or the reference's statistics, naming their arguments
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "few.npz", images=rng.integers(0, 256, (25, 8, 8), dtype=np.uint8), labels=np.arange(25) % 10)
+    assert main(["train", "--data", str(tmp_path / "few.npz"), "--iterations", "2", "--out", str(tmp_path / "runs"),
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("has too few labelled images for the image scores: their reference, the held-out 20% of "
+                          "the images, holds 5 and needs at least 6: add images, or save the data without its labels "
+                          "(the run is then scored in pixel space alone)") and len(error.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

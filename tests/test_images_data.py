@@ -318,6 +318,16 @@ def test_npz_of_rgb_images_round_trips_with_labels(tmp_path, keys):
     assert image_set.labels.tolist() == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("labels, found", [(np.array([0, -5, 1, 2]), "from -5 to 2"),
+                                           (np.array([0, 1, 2, 10**9]), "from 0 to 1000000000")])
+def test_npz_labels_that_are_not_class_indices_name_their_range_and_the_renumbering(tmp_path, labels, found):
+    # a label of 1e9 made the image scores' classifier ask for 460 GB; a negative one failed there, named train_labels
+    np.savez(tmp_path / "d.npz", images=np.zeros((4, 8, 8), np.uint8), labels=labels)
+    with pytest.raises(WganError, match=rf"d\.npz' holds labels {found} for 4 images, expected class indices from 0 "
+                                        r"to at most 3: renumber them"):
+        load_array(tmp_path / "d.npz")
+
+
 def test_npz_without_named_keys_uses_the_first_array(tmp_path):
     np.savez(tmp_path / "d.npz", np.zeros((2, 4, 4, 1), np.uint8), np.ones(3))
     assert load_array(tmp_path / "d.npz").images.shape == (2, 1, 4, 4)

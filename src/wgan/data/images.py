@@ -492,12 +492,22 @@ def load_array(path: str | os.PathLike) -> ImageSet:
             f"file {str(path)!r} holds dtype {images.dtype}, expected uint8 or float in [0, 1]: convert it, "
             "e.g. images.astype(numpy.uint8)"
         )
-    if labels is not None and (labels.shape != (len(pixels),) or not np.issubdtype(labels.dtype, np.integer)):
-        raise WganError(
-            f"file {str(path)!r} holds labels of shape {labels.shape} and dtype {labels.dtype}, expected "
-            f"{len(pixels)} integers: fix or drop the labels array"
-        )
+    if labels is not None:
+        _check_labels(labels, len(pixels), path)
     return _set(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)), labels, path.stem)
+
+
+def _check_labels(labels: np.ndarray, count: int, path: Path) -> None:
+    """The labels of ``count`` images in ``path`` must be class indices: integers from 0 to K - 1 for K classes
+    (K at most ``count``, since the image scores' classifier has one output per index up to the largest)."""
+    renumber = "renumber them 0, 1, ... (numpy.unique(labels, return_inverse=True)[1]) or drop the labels array"
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise WganError(f"file {str(path)!r} holds labels of shape {labels.shape} and dtype {labels.dtype}, "
+                        f"expected {count} integers: fix or drop the labels array")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= count:
+        raise WganError(f"file {str(path)!r} holds labels from {low} to {high} for {count} images, expected class "
+                        f"indices from 0 to at most {count - 1}: {renumber}")
 
 
 def load_digits() -> ImageSet:

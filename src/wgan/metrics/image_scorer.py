@@ -23,10 +23,13 @@ from torch import nn
 from ..config import Config
 from ..data.images import IMAGE_DATASETS, build_image_sampler
 from ..data.sampler import Sampler
+from ..errors import WganError
 from .classifier import TrainedClassifier, load_classifier
+from .feature_metrics import DENSITY_K, PRECISION_K
 from .images import CLASS_EPS, MIN_SHARE, ReferenceStatistics, classifier_scores, reference_statistics
 
 HELD_OUT = 0.2  # the fraction of a split-less labelled set kept for the classifier's test and the reference
+REFERENCE_FEWEST = max(PRECISION_K, DENSITY_K) + 1  # k-NN radii need k neighbours besides each reference image
 SPLIT_SEED = 0  # the permutation that picks it: fixed, so every run of a dataset shares one classifier
 
 
@@ -121,6 +124,11 @@ def image_scorer(config: Config, sampler: Sampler, progress: bool = False) -> Im
         return None
     name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(config.data).name) or "images"
     (train_images, train_labels, test_images, test_labels), split = _held_out(config, sampler)
+    if len(test_images) < REFERENCE_FEWEST:
+        reference = split.split(" (")[0]
+        raise WganError(f"data {config.data!r} has too few labelled images for the image scores: their reference, "
+                        f"the {reference}, holds {len(test_images)} and needs at least {REFERENCE_FEWEST}: add "
+                        "images, or save the data without its labels (the run is then scored in pixel space alone)")
     trained = load_classifier(f"{name}-{config.image_size}", train_images, train_labels, test_images, test_labels,
                               device=sampler.device, progress=progress)
     if progress:
