@@ -15,6 +15,7 @@ import wgan.api
 import wgan.cli
 from wgan.cli import main
 from wgan.errors import WganError
+from wgan.play.watch import RunFollower
 from wgan.trainer import Trainer
 
 TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
@@ -283,6 +284,22 @@ def test_a_run_folder_finds_its_data_file_from_any_working_directory(tmp_path, m
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert main(["sample", "--run", str(tmp_path / "runs" / "run"), "--n", "4", "--out", "s.npy"]) == 0
     assert np.load(tmp_path / "elsewhere" / "s.npy").shape == (4, 2)
+
+
+def test_a_run_whose_data_was_moved_names_it_as_the_runs_data_in_sample_eval_and_resume(tmp_path, capsys):
+    # it said "data file ... does not exist: check the path (relative paths start in ...)", a path never typed
+    data = _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
+    assert main(["train", "--data", data, "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path),
+                 "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    (tmp_path / "points.csv").rename(tmp_path / "moved.csv")
+    run = str(tmp_path / "run")
+    for command in (["sample", "--run", run, "--n", "4", "--out", str(tmp_path / "s.npy")], ["eval", "--run", run],
+                    ["train", "--resume", run, "--iterations", "4"]):
+        assert main(command) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == (f"wgan: error: run '{run}' was trained on data '{data}', which is not there any more: put it "
+                         "back there (the run's config.toml names it) to sample, evaluate or resume the run")
+    assert RunFollower(run).describe()["data"] == "points.csv"  # watching a run needs no data
 
 
 def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):

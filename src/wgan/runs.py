@@ -30,6 +30,7 @@ import os
 import shutil
 import socket
 import tempfile
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +39,7 @@ import torch
 
 from . import checkpoints
 from .config import Config, make_config, to_toml
+from .data import DATASET_NAMES
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
@@ -165,8 +167,26 @@ class RunFolder:
         for stale in self.path.rglob(".*.tmp"):  # left by a writer killed in the middle of a write
             stale.unlink(missing_ok=True)
 
-    def config(self) -> Config:
+    def config(self, needs_data: bool = True) -> Config:
+        """The run's settings (config.toml), checked as a new run's are. With ``needs_data`` (loading the run to
+        sample, evaluate or resume it), data that is no longer where they say is named as the run's first."""
+        if needs_data:
+            self._require_data()
         return make_config(self.path / CONFIG_FILE)
+
+    def _require_data(self) -> None:
+        """The run's data file or folder and data_dir, as config.toml names them, must still be there: the run is
+        rebuilt from them (a config.toml that does not read is left to :func:`make_config` to name)."""
+        try:
+            settings = tomllib.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return
+        for name in ("data", "data_dir"):
+            value = settings.get(name)
+            if isinstance(value, str) and value and value not in DATASET_NAMES and not Path(value).exists():
+                raise WganError(f"run '{self.path}' was trained on {name} '{value}', which is not there any more: "
+                                "put it back there (the run's config.toml names it) to sample, evaluate or resume "
+                                "the run")
 
     def write_config(self, config: Config) -> None:
         """Record the settings the run continues with (a resume's new iterations, budget, decay window)."""

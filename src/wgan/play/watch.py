@@ -22,13 +22,13 @@ class RunFollower:
 
     def __init__(self, path: str | Path):
         self.folder = RunFolder.open(path)
-        self.folder.config()  # a config.toml that does not read is a user error before anything is served
+        self.folder.config(needs_data=False)  # a config.toml that does not read is a user error before anything is served
         self.path = self.folder.path.resolve()
         self._offset = 0
 
     def describe(self) -> dict[str, Any]:
         """The run's name and the settings a reader of its curves needs."""
-        config = self.folder.config()
+        config = self.folder.config(needs_data=False)
         return {"name": self.folder.name, "algorithm": config.algorithm, "data": Path(config.data).name,
                 "iterations": config.iterations, "eval_every": config.eval_every}
 
