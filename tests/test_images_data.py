@@ -15,6 +15,7 @@ from PIL import Image
 from wgan.data import fingerprint
 from wgan.data import images as images_module
 from wgan.data.images import (
+    FIRST_LABELS,
     IMAGE_DATASETS,
     ImageSampler,
     ImageSet,
@@ -85,6 +86,19 @@ def test_idx_round_trips_pixels_and_labels(tmp_path, gz):
     np.testing.assert_array_equal(image_set.images[:, 0].numpy(), pixels)
     assert image_set.labels.dtype == torch.int64
     assert image_set.labels.tolist() == labels
+
+
+@pytest.mark.parametrize("files, asked, split", [("mnist", "fashion-mnist", "train"),
+                                                  ("fashion-mnist", "mnist", "test")])
+def test_mnist_and_fashion_mnist_files_are_told_apart_by_their_first_labels(tmp_path, files, asked, split):
+    # the two share file names, shapes and labels 0-9: MNIST's files given as fashion-mnist trained on digits
+    prefix = {"train": "train", "test": "t10k"}[split]
+    write_mnist_dir(tmp_path, gz=False, n_train=12, n_test=12)
+    write_idx_labels(tmp_path / f"{prefix}-labels-idx1-ubyte", FIRST_LABELS[files][split] + [0, 1])
+    assert load_mnist_dir(tmp_path, split, name=files).labels.tolist()[:10] == FIRST_LABELS[files][split]
+    with pytest.raises(WganError, match=rf"the {split} files in .* are {files}'s \(their first labels are {files}'s\), "
+                                        rf"not {asked}'s: use --data {files}"):
+        load_mnist_dir(tmp_path, split, name=asked)
 
 
 def test_idx_images_without_labels_have_no_labels(tmp_path):

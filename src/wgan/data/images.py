@@ -182,6 +182,12 @@ def _find_first(directory: Path, names: list[str], what: str) -> Path:
     raise WganError(f"no {what} file in {str(directory)!r}: looked for {', '.join(names)}; copy the files there")
 
 
+FIRST_LABELS = {  # the first ten labels of each split as distributed, which tell MNIST and Fashion-MNIST apart
+    "mnist": {"train": [5, 0, 4, 1, 9, 2, 1, 3, 1, 4], "test": [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]},
+    "fashion-mnist": {"train": [9, 0, 0, 3, 0, 2, 7, 2, 5, 5], "test": [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]},
+}
+
+
 def load_mnist_dir(directory: str | os.PathLike, split: str = "train", *, name: str = "mnist") -> ImageSet:
     """Load the MNIST (or Fashion-MNIST, same file names) ``split`` from a directory of IDX files.
 
@@ -195,6 +201,10 @@ def load_mnist_dir(directory: str | os.PathLike, split: str = "train", *, name: 
     images_path = _find_first(directory, [stems["images"], stems["images"] + ".gz"], f"{name} {split} images")
     labels_path = _find_first(directory, [stems["labels"], stems["labels"] + ".gz"], f"{name} {split} labels")
     image_set = load_idx(images_path, labels_path)
+    for other, first_labels in FIRST_LABELS.items():  # the two sets share file names, shapes and label range
+        if other != name and image_set.labels[:len(first_labels[split])].tolist() == first_labels[split]:
+            raise WganError(f"the {split} files in {str(directory)!r} are {other}'s (their first labels are "
+                            f"{other}'s), not {name}'s: use --data {other}, or a data_dir that holds {name}'s files")
     return ImageSet(image_set.images, image_set.labels, f"{name}-{split}")
 
 
