@@ -6,6 +6,8 @@ recipe is tested here as it runs on a GPU.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 from torch import nn
@@ -111,6 +113,22 @@ def test_compiled_training_computes_what_the_plain_modules_compute(algorithm, lr
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
     estimates = [[row["train/estimate"] for row in run.history if "train/estimate" in row] for run in (plain, compiled)]
     assert estimates[1][-1] == pytest.approx(estimates[0][-1], rel=1e-3)
+
+
+def test_the_compiled_rmsprop_step_adds_no_line_to_the_output():
+    # compiling torch's step with its profiler wrapper printed "Profiler record function ... will be ignored"
+    torch._logging._internal.warning_once.cache_clear()  # a warning already given in this process is given again
+    lines = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logging.getLogger("torch._dynamo").addHandler(handler)
+    try:
+        config = make_config(algorithm="wgan", data="8gaussians", compile=True, iterations=2, warmup=False,
+                             device="cpu", **TINY)
+        _assemble(config, lambda: None).step()
+    finally:
+        logging.getLogger("torch._dynamo").removeHandler(handler)
+    assert lines == []
 
 
 def test_a_compiled_rmsprop_step_reads_a_decaying_learning_rate_without_being_compiled_again():

@@ -27,6 +27,7 @@ critic steps.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import signal
 import sys
@@ -108,7 +109,9 @@ def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
     if not config.compile:
         return torch.optim.RMSprop(parameters, lr=config.lr, foreach=True)
     optimizer = torch.optim.RMSprop(parameters, lr=torch.tensor(config.lr), foreach=True)
-    optimizer.step = torch.compile(optimizer.step)
+    # the step itself, without the wrapper torch puts around it for its profiler and step hooks (none here), whose
+    # profiler context torch.compile ignores with a warning in the user's output
+    optimizer.step = torch.compile(functools.partial(type(optimizer).step.__wrapped__, optimizer))
     optimizer.register_load_state_dict_post_hook(_tensor_learning_rates)
     return optimizer
 
