@@ -7,6 +7,7 @@ recipe is tested here as it runs on a GPU.
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 import torch
@@ -90,6 +91,16 @@ def test_float16_training_skips_a_step_whose_gradients_overflow_and_lowers_the_s
     scaler.update(2.0 ** 120)  # so large a scale that the scaled gradients overflow
     assert not step_moves_the_weights()  # the step is skipped
     assert scaler.get_scale() == 2.0 ** 119  # and the scale halved
+
+
+def test_a_generator_step_skipped_by_the_float16_scaler_is_not_taken_for_divergence():
+    # the first steps from the scaler's initial scale overflow and are skipped: the run "diverged" at iteration 1
+    run = wgan.train(precision="fp16", iterations=5, lr=1e-7, write=False, progress=False,
+                     **dict(TINY, width=32, batch_size=32))
+    assert run.iteration == 5
+    rows = [row for row in run.history if "train/estimate" in row]
+    assert len(rows) == 5 and any("train/generator_grad_norm" not in row for row in rows)
+    assert all(math.isfinite(row["train/generator_grad_norm"]) for row in rows if "train/generator_grad_norm" in row)
 
 
 def test_a_float16_run_logs_its_loss_scale_and_checkpoints_the_scalers(tmp_path):

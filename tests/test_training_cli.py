@@ -372,6 +372,25 @@ def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
 
 
+def test_a_resume_refused_for_any_reason_leaves_the_run_folder_free(tmp_path):
+    # a TypeError from iterations="6" left the folder locked by this process until it ended
+    run = wgan.train(iterations=2, eval_every=2, out=str(tmp_path), name="run", progress=False, **TINY)
+    with pytest.raises(WganError, match="iterations = '6' is a str, expected int"):
+        wgan.resume(run.path, iterations="6")
+    with pytest.raises(WganError, match="already reached iteration 2 of 1"):
+        wgan.resume(run.path, iterations=1)
+    assert wgan.resume(run.path, iterations=3, progress=False).iteration == 3
+
+
+def test_a_resume_before_the_restarted_decay_window_is_refused_as_finished(tmp_path):
+    # the run's config.toml holds the decay restarted at the first resume: the decay's window was named instead
+    run = wgan.train(iterations=2, eval_every=2, lr_decay="linear", out=str(tmp_path), name="run", progress=False,
+                     **TINY)
+    wgan.resume(run.path, iterations=4, progress=False)
+    with pytest.raises(WganError, match="already reached iteration 4 of 2 .* pass a larger --iterations"):
+        wgan.resume(run.path, iterations=2)
+
+
 def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import plots
-from .config import Config, check_every_setting_counts, check_seed, make_config, resolve
+from .config import Config, check_every_setting_counts, check_seed, make_config, resolve, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
@@ -329,10 +329,11 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         try:
             state, fallback = run.load_resumable()
             saved = run.config()
-            config, note = _extended(saved, dataclasses.replace(saved, **changes), state["iteration"], decay)
-            _require_unfinished(path, config, state["iteration"], state["train_seconds"])
+            changed = typed(dataclasses.replace(saved, **changes))
+            _require_unfinished(path, changed, state)
+            config, note = _extended(saved, changed, state["iteration"], decay)
             check_batch(config.batch_size, world_size_from_environment())
-        except WganError:
+        except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
         return run, config, state, [line for line in (fallback, note, _data_change(run, config)) if line]
@@ -358,9 +359,13 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         return _finish(trainer, progress)
 
 
-def _require_unfinished(path: str | Path, config: Config, iteration: int, train_seconds: float) -> None:
+def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any]) -> None:
     """Refuse to resume a run that ``config`` would stop at once, before anything is built for it (the image
-    scores' classifier, the models): its iterations done, or its training time spent."""
+    scores' classifier, the models): its iterations done, or its training time spent (by the checkpoint
+    ``state``; one that lacks either is named when it loads)."""
+    iteration, train_seconds = state.get("iteration"), state.get("train_seconds")
+    if iteration is None or train_seconds is None or config.iterations < 1 or config.max_minutes < 0:
+        return  # named when the checkpoint loads, or by the settings' checks
     if iteration < config.iterations and not out_of_time(config, train_seconds):
         return
     larger = "--iterations" if iteration >= config.iterations else "--max-minutes"

@@ -340,6 +340,11 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
     return resolve(Config(**settings))
 
 
+def typed(config: Config) -> Config:
+    """``config`` with the type of each value checked (ints taken where floats are expected), nothing else."""
+    return Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
+
+
 def resolve(config: Config) -> Config:
     """Fill settings left as ``None`` from the algorithm's defaults, then validate the whole config.
 
@@ -347,7 +352,7 @@ def resolve(config: Config) -> Config:
     ``critic_width`` override them per network. Once resolved, ``model`` names the pair when :data:`MODELS`
     has one for it (else None: a mixed pair) and ``width`` is the networks' common width (else None).
     """
-    config = Config(**{name: _coerce(name, value, "setting") for name, value in config.to_dict().items()})
+    config = typed(config)
     if config.algorithm not in ALGORITHM_DEFAULTS:
         raise WganError(f"unknown algorithm {config.algorithm!r}: choose one of {', '.join(ALGORITHM_DEFAULTS)}")
     _require(config.model in (None, *MODELS), f"model {config.model!r} is not known: choose one of {', '.join(MODELS)}")

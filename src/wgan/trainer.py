@@ -426,6 +426,10 @@ class Trainer:
         scalars = {f"train/{key}": value.item() for key, value in stats.items()}
         if scalars.pop("train/finite weights") < 1:
             raise _Diverged("a weight", self.iteration)
+        if self.generator_scaler.is_enabled() and not math.isfinite(scalars["train/generator_grad_norm"]):
+            # float16: the scaler skipped the step whose gradients overflowed (and lowered its scale), as it does
+            # in the first steps from its initial scale; nothing diverged and there is no gradient to log
+            del scalars["train/generator_grad_norm"]
         broken = next((name for name, value in scalars.items() if not math.isfinite(value)), None)
         if broken is not None:
             raise _Diverged(f"{broken} ({scalars[broken]})", self.iteration)
