@@ -328,8 +328,14 @@ def test_resuming_on_data_whose_values_changed_says_so_and_goes_on(tmp_path, cap
 
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(WganError, match="write and progress must be True or False, got 'no'"):
+    with pytest.raises(WganError, match="write must be True or False, got 'no'"):
         wgan.train(write="no")
+    with pytest.raises(WganError, match="make_config's file is the path of a TOML file, not a dict: settings go as "
+                                        "keywords"):
+        wgan.make_config({"iterations": 3})
+    for loader in (wgan.load_run, wgan.resume, wgan.evaluate_run):
+        with pytest.raises(WganError, match="a run folder is a path .*, not the NoneType None"):
+            loader(None)
     for wrong in (5, "settings.toml"):
         with pytest.raises(WganError, match="train\\(\\) takes a Config or keyword settings"):
             wgan.train(wrong)
@@ -341,6 +347,15 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
     for n in (0, -1, "10", 2.5):
         with pytest.raises(WganError, match="n must be a positive whole number"):
             run.sample(n)
+    for ema in (0, "no"):  # 0 took the average, "no" asked for one
+        with pytest.raises(WganError, match=f"ema must be True, False or None, got {ema!r}"):
+            run.sample(3, ema=ema)
+    saved = wgan.train(data=tmp_path / "points.csv", iterations=2, eval_every=2, out="runs", progress=False, **TINY)
+    with pytest.raises(WganError, match="progress must be True or False, got 'no'"):
+        wgan.resume(saved.path, iterations=3, progress="no")  # it trained, showing a progress bar
+    for samples in (2.5, "100"):
+        with pytest.raises(WganError, match=f"samples must be a whole number of at least 2, got {samples!r}"):
+            wgan.evaluate_run(saved.path, samples=samples)
 
 
 def test_a_run_folder_with_a_setting_that_now_counts_as_ignored_still_loads(tmp_path, capsys):

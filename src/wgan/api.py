@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from . import plots
-from .config import Config, check_every_setting_counts, check_seed, make_config, resolve, typed
+from .checks import check_flag, check_seed
+from .config import Config, check_every_setting_counts, make_config, resolve, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
@@ -58,6 +59,7 @@ class Run:
     def pick_generator(self, ema: bool | None = None) -> nn.Module:
         """The generator to sample: the moving average when the run has one (or ``ema=True``, which requires
         it), the trained generator itself with ``ema=False``."""
+        ema = check_flag(ema, "ema", none=True)
         if ema and self.average is None:
             raise WganError("this run has no moving average of its generator (it was trained without "
                             "--ema-decay): leave out --ema to sample the generator itself")
@@ -259,8 +261,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     if config is not None and settings:
         raise WganError("give train() either a Config or keyword settings, not both: "
                         "make_config(file, **settings) combines a file with settings")
-    if not isinstance(write, bool) or not isinstance(progress, bool):
-        raise WganError(f"write and progress must be True or False, got {write!r} and {progress!r}")
+    write, progress = check_flag(write, "write"), check_flag(progress, "progress")
     if config is not None and not isinstance(config, Config):
         raise WganError(f"train() takes a Config or keyword settings, not the {type(config).__name__} {config!r}: "
                         "train(make_config('settings.toml')) reads a file, train(iterations=500) sets one value")
@@ -320,6 +321,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     """
     if decay not in DECAY_CHOICES:
         raise WganError(f"decay '{decay}' is not known: choose restart or keep")
+    progress = check_flag(progress, "progress")
     changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes),
                                                ("eval_every", eval_every)) if value is not None}
 
@@ -429,11 +431,11 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     (mixtures) or the classifier's scores (labelled images) with their ``metric_card``; of the generator's moving
     average when the run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the
     result says which."""
+    if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 2):
+        raise WganError(f"samples must be a whole number of at least 2, got {samples!r}")
     run, trainer = _load(path, checkpoint, device)
     config = trainer.config
     n = config.eval_samples if samples is None else samples
-    if n < 2:
-        raise WganError(f"samples must be at least 2, got {n}")
     loaded = _as_run(trainer, run.path, run.history)
     generator = loaded.pick_generator(ema)
     scorer = image_scorer(config, trainer.sampler, progress=False)

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from . import api, distributed, outputs
+from .checks import check_seed
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
-                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, check_seed, field_type)
+                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
 from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import check_seed
 from .data import DATASET_NAMES, data_kind
 from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
@@ -171,7 +172,6 @@ NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_DECAYS = ("none", "linear")
 ON_NAN = ("rollback", "halve-lr", "stop")
-LARGEST_SEED = 2**62  # a seed plus the offsets added to it (evaluation, iteration) stays within torch's 64 bits
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
 
 
@@ -322,6 +322,9 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
 
     Overrides equal to ``None`` are ignored, so unset CLI flags do not mask the file's values.
     """
+    if file is not None and not isinstance(file, (str, os.PathLike)):
+        keywords = ": settings go as keywords, make_config(**settings)" if isinstance(file, dict) else ""
+        raise WganError(f"make_config's file is the path of a TOML file, not a {type(file).__name__}{keywords}")
     settings: dict[str, Any] = {}
     tables = ((f"config file '{file}'", load_toml(file) if file else {}), ("option", overrides))
     preset = next((table["preset"] for _, table in reversed(tables) if table.get("preset")), "")
@@ -376,14 +379,6 @@ def resolve(config: Config) -> Config:
                                  else None)
     validate(config)
     return config
-
-
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` if it is a whole number no larger than :data:`LARGEST_SEED` either way, else :class:`WganError`
-    naming ``name``."""
-    _require(isinstance(seed, int) and not isinstance(seed, bool) and abs(seed) <= LARGEST_SEED,
-             f"{name} must be a whole number between -2**62 and 2**62, got {seed!r}")
-    return seed
 
 
 def _require(condition: bool, message: str) -> None:

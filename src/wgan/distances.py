@@ -31,8 +31,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from wgan.checks import check_fits_in_memory, numpy_seed, real_array
 from wgan.errors import WganError
 
 __all__ = [
@@ -57,17 +57,14 @@ EMD_MAX_ITER = 10**7  # network-simplex iterations; enough for 2000 x 2000 probl
 # which the expansion |x|^2 + |y|^2 - 2 x.y (POT's "euclidean" branch) loses; and at 2000 x 2000 images of 256
 # pixels it takes a fifth of the time of POT's Minkowski branch, which loops over the coordinates in Python.
 _METRICS = ("euclidean", "cityblock")
+COST_COPIES = 3  # float64 n x m arrays the exact W1 holds at once: the cost matrix and POT's copies of it
+PROJECTION_COPIES = 3  # float64 arrays of the projected samples sliced_w1 holds at once: projections, sorted, pieces
 
 
 # ----------------------------------------------------------------------------------------------- input checks
 def _to_numpy(x, name: str) -> np.ndarray:
-    """``x`` as a float64 numpy array (torch tensors detached and moved to the CPU)."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().to(torch.float64).numpy()
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise WganError(f"{name} could not be read as numbers ({err}); pass a numpy array or tensor") from None
+    """``x`` as a float64 numpy array (torch tensors detached and moved to the CPU), of real numbers."""
+    return real_array(x, name)
 
 
 def _check_finite(x: np.ndarray, name: str) -> None:
@@ -88,7 +85,11 @@ def _masses(
     _check_finite(p, name)
     if np.any(p < 0):
         raise WganError(f"{name} has negative entries (min {p.min():.6g}); expected masses >= 0; clip or fix the input")
-    s = float(p.sum())
+    with np.errstate(over="ignore"):  # a sum that overflows is handled below
+        s = float(p.sum())
+    if normalize and s == math.inf:  # finite masses whose sum overflows: the same distribution, scaled down
+        p = p / p.max()
+        s = float(p.sum())
     if normalize:
         if s <= 0:
             raise WganError(f"{name} has {total} 0; cannot normalize an all-zero input; pass a non-zero one")
@@ -400,6 +401,8 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     import ot
     from scipy.spatial.distance import cdist
 
+    check_fits_in_memory(COST_COPIES * 8 * x.shape[0] * y.shape[0], f"the exact W1 between {x.shape[0]:,} and "
+                         f"{y.shape[0]:,} samples", "subsample both sets, or use sliced_w1")
     cost = cdist(x, y, metric)
     value, log = ot.emd2(a, b, cost, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:
@@ -407,7 +410,15 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
             f"the exact W1 between {x.shape[0]} and {y.shape[0]} samples did not reach optimality "
             f"({log['warning']}); subsample both sets or use sliced_w1"
         )
-    return float(value)
+    return _finite(float(value))
+
+
+def _finite(distance: float) -> float:
+    """``distance`` if float64 held it: points far enough apart (1e155 in a coordinate) overflow it."""
+    if not math.isfinite(distance):
+        raise WganError("the distances between these points overflow float64: divide both sets by the same "
+                        "factor (a W1 distance scales with it) and multiply the result back")
+    return distance
 
 
 def _w1_sorted(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -462,7 +473,8 @@ def w1_1d(x, y) -> float:
     for name, z in (("x", x), ("y", y)):
         if z.shape[1] != 1:
             raise WganError(f"{name} has shape {z.shape}; expected 1-D samples, shape (n,); use w1 or sliced_w1")
-    return float(_w1_sorted(np.sort(x[:, 0]), np.sort(y[:, 0])))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by _finite
+        return _finite(float(_w1_sorted(np.sort(x[:, 0]), np.sort(y[:, 0]))))
 
 
 def sliced_w1(x, y, *, n_projections: int = 200, seed: int = 0) -> float:
@@ -503,11 +515,14 @@ def sliced_w1(x, y, *, n_projections: int = 200, seed: int = 0) -> float:
     _same_dimension(x, y)
     if isinstance(n_projections, bool) or not isinstance(n_projections, (int, np.integer)) or n_projections < 1:
         raise WganError(f"n_projections is {n_projections!r}; expected a positive integer such as 200")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(numpy_seed(seed))
+    check_fits_in_memory(PROJECTION_COPIES * 8 * int(n_projections) * (x.shape[0] + y.shape[0] + x.shape[1]),
+                         f"sliced_w1 with {int(n_projections):,} projections", "use fewer n_projections")
     theta = rng.standard_normal((int(n_projections), x.shape[1]))
     theta /= np.linalg.norm(theta, axis=1, keepdims=True)
-    per_direction = _w1_sorted(np.sort(x @ theta.T, axis=0), np.sort(y @ theta.T, axis=0))
-    return float(per_direction.mean())
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by _finite
+        per_direction = _w1_sorted(np.sort(x @ theta.T, axis=0), np.sort(y @ theta.T, axis=0))
+        return _finite(float(per_direction.mean()))
 
 
 # ------------------------------------------------------------------------------ Example 1 of the WGAN paper

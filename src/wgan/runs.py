@@ -139,6 +139,9 @@ class RunFolder:
     @classmethod
     def open(cls, path: str | Path) -> RunFolder:
         """Reopen an existing run folder (to resume, sample or evaluate) and read its metrics log."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise WganError(f"a run folder is a path (str or pathlib.Path), not the {type(path).__name__} {path!r}: "
+                            "give the folder that `wgan train` made")
         folder = cls(Path(path))
         if not (folder.path / CONFIG_FILE).is_file():
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): give a folder that `wgan train` made")

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import check_seed, numpy_seed, real_array
 from ..errors import WganError
 
 __all__ = [
@@ -63,11 +64,7 @@ BLOCK = 2**22  # entries per block of a distance matrix, 16 MB in float32 (fewer
 def finite_array(x, name: str, shape: str, ndim: int, *, keep_float32: bool = False) -> np.ndarray:
     """``x`` as a finite float64 array of ``ndim`` dimensions (``shape`` names the expected shape in messages);
     float32 input stays float32 with ``keep_float32``."""
-    try:
-        t = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-        a = (t if keep_float32 and t.dtype == torch.float32 else t.double()).numpy()
-    except (TypeError, ValueError) as err:
-        raise WganError(f"{name} could not be read as numbers ({err}); pass a numpy array or tensor") from None
+    a = real_array(x, name, keep_float32=keep_float32)
     if a.ndim != ndim or 0 in a.shape:
         raise WganError(f"{name} has shape {a.shape}; expected a non-empty array of shape {shape}")
     if not np.all(np.isfinite(a)):
@@ -225,7 +222,7 @@ def _subsets(n: int, subsets: int, subset_size: int, seed: int, side: int) -> to
     A set of at most ``subset_size`` samples has one subset, all of it (``(1, n)``): every draw would be it."""
     if subset_size >= n:
         return torch.arange(n)[None]
-    rng = np.random.default_rng([seed, side])
+    rng = np.random.default_rng([numpy_seed(seed), side])
     return torch.from_numpy(np.stack([rng.choice(n, subset_size, replace=False) for _ in range(subsets)]))
 
 
@@ -313,6 +310,7 @@ def kid(real, fake, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET
     """
     subsets = _count(subsets, "subsets", 1, KID_SUBSETS)
     subset_size = _count(subset_size, "subset_size", 2, KID_SUBSET_SIZE)
+    seed = check_seed(seed)
     why = "the unbiased estimate needs pairs"
     x, y = _match(_features(real, "real features", 2, why), _features(fake, "fake features", 2, why))
     real_subsets = _subsets(len(x), subsets, subset_size, seed, 0)
@@ -386,6 +384,7 @@ def reference_features(features, *, precision_k: int = PRECISION_K, density_k: i
     density_k = _count(density_k, "density_k", 1, DENSITY_K)
     kid_subsets = _count(kid_subsets, "kid_subsets", 1, KID_SUBSETS)
     kid_subset_size = _count(kid_subset_size, "kid_subset_size", 2, KID_SUBSET_SIZE)
+    seed = check_seed(seed)
     k = max(precision_k, density_k)
     x = _features(features, "real features", k + 1, "the k-NN radii need k neighbours besides the sample")
     real_subsets = _subsets(len(x), kid_subsets, kid_subset_size, seed, 0)

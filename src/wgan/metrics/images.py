@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import numpy_seed
 from ..distances import kl, sliced_w1, w1
 from ..errors import WganError
 from .classifier import Classifier, check_images, classify, to_unit_range
@@ -78,6 +79,22 @@ def _psd_root(sigma: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
+COVARIANCE_TOL = 1e-6  # relative to a covariance's largest entry: its asymmetry and negative eigenvalues from rounding
+
+
+def _check_covariance(sigma: np.ndarray, name: str) -> None:
+    """A covariance is symmetric positive semi-definite, up to rounding: anything else has no Frechet distance
+    (the formula would return a number all the same)."""
+    scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
+    if np.abs(sigma - sigma.T).max() > COVARIANCE_TOL * scale:
+        raise WganError(f"{name} is not symmetric (largest |sigma - sigma.T| {np.abs(sigma - sigma.T).max():.3g}): "
+                        "pass a covariance matrix, e.g. numpy.cov(features, rowvar=False)")
+    lowest = float(np.linalg.eigvalsh(sigma).min())
+    if lowest < -COVARIANCE_TOL * scale * len(sigma):
+        raise WganError(f"{name} is not positive semi-definite (an eigenvalue of {lowest:.3g}): pass a covariance "
+                        "matrix, e.g. numpy.cov(features, rowvar=False)")
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     r"""Frechet (2-Wasserstein squared) distance between two Gaussians, the FID formula.
 
@@ -118,6 +135,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
             f"mu1 has shape {mu1.shape}, mu2 {mu2.shape}, sigma1 {sigma1.shape} and sigma2 {sigma2.shape}; "
             "expected means (d,) and covariances (d, d) of the same d features"
         )
+    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+        _check_covariance(sigma, name)
     root1 = _psd_root(sigma1)
     product = root1 @ sigma2 @ root1
     eigenvalues = np.linalg.eigvalsh(0.5 * (product + product.T))
@@ -296,7 +315,7 @@ def pixel_distances(real, fake, n: int = 2000, seed: int = 0) -> dict[str, float
         )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise WganError(f"n is {n!r}; expected an integer of at least 2 images per set, such as 2000")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(numpy_seed(seed))
     x, y = (
         to_unit_range(images[torch.as_tensor(rng.choice(len(images), min(n, len(images)), replace=False))])
         .flatten(start_dim=1)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from wgan.checks import real_array
 from wgan.errors import WganError
 
 __all__ = ["ModeCoverage", "mode_coverage"]
@@ -53,13 +54,10 @@ class ModeCoverage:
 
 
 def _as_tensor(x, name: str, device: torch.device) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor) and not x.is_complex():  # on its device
         t = x.detach().to(device=device, dtype=torch.float64)
     else:
-        try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
-        except (TypeError, ValueError) as err:
-            raise WganError(f"{name} could not be read as numbers ({err}); pass a numpy array or tensor") from None
+        t = torch.as_tensor(real_array(x, name), device=device)
     if t.ndim != 2 or t.shape[0] == 0 or t.shape[1] == 0:
         raise WganError(f"{name} has shape {tuple(t.shape)}; expected a non-empty array of shape (count, d)")
     if not bool(torch.isfinite(t).all()):

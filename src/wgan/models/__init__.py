@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from ..checks import free_memory
 from .dcgan import ConstantFilterGenerator, DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 from .resnet import ResNetCritic, ResNetGenerator
@@ -97,15 +96,3 @@ def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.devi
                         f"{needed / 1e9:,.1f} GB to train (weights, gradients and optimiser state in float32), and "
                         f"{device} has {free / 1e9:,.1f} GB free: lower {widths}, --depth or --latent-dim "
                         f"({config.latent_dim})")
-
-
-def free_memory(device: torch.device) -> int:
-    """Bytes free on ``device``: the GPU's free memory, or the host's available memory (/proc/meminfo)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    meminfo = Path("/proc/meminfo")
-    if meminfo.is_file():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

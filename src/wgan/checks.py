@@ -1,0 +1,86 @@
+"""Checks of the values a caller hands the library: numbers read as real arrays, seeds, and on/off switches.
+
+Each raises :class:`~wgan.errors.WganError` naming the argument, what it holds and what was expected, where numpy
+or torch would warn and go on (complex numbers lose their imaginary part) or fail deep inside with a message about
+their own internals.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import WganError
+
+LARGEST_SEED = 2**62  # a seed plus the offsets added to it (evaluation, iteration) stays within torch's 64 bits
+
+
+def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
+    """``x`` (array-like, or a tensor on any device) as a float64 numpy array, float32 kept as it is with
+    ``keep_float32``; complex numbers, and what does not read as numbers, are refused."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # numpy has no bfloat16
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
+    if np.iscomplexobj(array):
+        raise WganError(f"{name} holds complex numbers; expected real ones: pass its real part (.real) or its "
+                        "modulus (abs) if that is what is meant")
+    if keep_float32 and array.dtype == np.float32:
+        return array
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` if it is a whole number no larger than :data:`LARGEST_SEED` either way, else :class:`WganError`
+    naming ``name``."""
+    if isinstance(seed, np.integer):
+        seed = int(seed)
+    if not isinstance(seed, int) or isinstance(seed, bool) or abs(seed) > LARGEST_SEED:
+        raise WganError(f"{name} must be a whole number between -2**62 and 2**62, got {seed!r}")
+    return seed
+
+
+def numpy_seed(seed: Any, name: str = "seed") -> int:
+    """A checked ``seed`` (:func:`check_seed`) as numpy's generators take it, which refuse negative numbers: its
+    value modulo 2**64, the same number for every seed from 0 up."""
+    return check_seed(seed, name) % 2**64
+
+
+def check_fits_in_memory(bytes_needed: float, what: str, fix: str) -> None:
+    """Refuse work whose arrays would take more than the host's available memory, before numpy or torch asks for
+    it (their allocators fail with a line about their own internals, or the kernel ends the process)."""
+    free = free_memory(torch.device("cpu"))
+    if bytes_needed > free:
+        raise WganError(f"{what} needs about {bytes_needed / 1e9:,.1f} GB and this machine has {free / 1e9:,.1f} GB "
+                        f"free: {fix}")
+
+
+def check_flag(value: Any, name: str, *, none: bool = False) -> bool | None:
+    """``value`` if it is True or False (or None, with ``none``: the default it stands for), else
+    :class:`WganError`: 0, "no" or "yes" would otherwise be taken for what Python's truth says."""
+    if isinstance(value, (bool, np.bool_)) or (none and value is None):
+        return None if value is None else bool(value)
+    allowed = "True, False or None" if none else "True or False"
+    raise WganError(f"{name} must be {allowed}, got {value!r}")
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: the GPU's free memory, or the host's available memory (/proc/meminfo)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,91 @@
+"""The library's functions refuse what numpy or torch would take silently or fail on deep inside: complex numbers,
+seeds that are not whole numbers, results that overflow, work larger than the memory, matrices that are not
+covariances; each with one WganError naming the argument."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wgan.checks import check_flag, numpy_seed, real_array
+from wgan.distances import js, kl, sliced_w1, w1, w1_1d
+from wgan.errors import WganError
+from wgan.metrics.feature_metrics import kid
+from wgan.metrics.images import frechet_distance, pixel_distances
+from wgan.metrics.modes import mode_coverage
+
+POINTS = np.random.default_rng(0).random((40, 2))
+
+
+@pytest.mark.parametrize("measure", [lambda x: w1(x, POINTS), lambda x: kid(x, POINTS),
+                                     lambda x: mode_coverage(x, POINTS[:3], std=0.1)])
+@pytest.mark.parametrize("make", [lambda: POINTS + 5j, lambda: torch.from_numpy(POINTS + 5j)])
+def test_complex_samples_are_refused_not_cut_to_their_real_part(measure, make):
+    with pytest.raises(WganError, match="holds complex numbers; expected real ones"):
+        measure(make())  # w1 was 0 for x + 5j against x, with a ComplexWarning
+
+
+def test_real_arrays_keep_their_values_from_any_source():
+    assert real_array(torch.tensor([1.5, 2.0], dtype=torch.bfloat16), "x").tolist() == [1.5, 2.0]
+    assert real_array([True, 2], "x").dtype == np.float64
+    assert real_array(np.float32([1.0]), "x", keep_float32=True).dtype == np.float32
+    with pytest.raises(WganError, match="x could not be read as numbers"):
+        real_array([[1, 2], [3]], "x")
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, None, True, 2**63])
+def test_seeds_of_the_measures_are_whole_numbers(seed):
+    for measure in (lambda: sliced_w1(POINTS, POINTS + 1, seed=seed), lambda: kid(POINTS, POINTS, seed=seed)):
+        with pytest.raises(WganError, match=f"seed must be a whole number between -2\\*\\*62 and 2\\*\\*62, got "):
+            measure()
+
+
+def test_a_negative_seed_is_a_stream_of_its_own_and_seeds_from_zero_up_keep_theirs():
+    assert numpy_seed(7) == 7
+    other = POINTS + 1
+    assert sliced_w1(POINTS, other, seed=-1) == sliced_w1(POINTS, other, seed=-1)
+    assert sliced_w1(POINTS, other, seed=-1) != sliced_w1(POINTS, other, seed=1)
+    images = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
+    assert pixel_distances(images, images.flip(0), n=10, seed=-3) == pixel_distances(images, images.flip(0), n=10,
+                                                                                      seed=-3)
+
+
+def test_probabilities_whose_sum_overflows_are_normalised_as_the_same_distribution():
+    # js([1e308, 1e308], [1, 0]) was js of [0, 0]-like masses: 0.347 instead of js([.5, .5], [1, 0])
+    assert js([1e308, 1e308], [1, 0], normalize=True) == js([0.5, 0.5], [1, 0])
+    assert kl([1, 0], [1e308, 1e308], normalize=True) == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("distance", [lambda: w1([1e200], [-1e200]), lambda: w1_1d([1e308], [-1e308]),
+                                      lambda: sliced_w1([[1e308, 1e308]], [[-1e308, -1e308]])])
+def test_a_distance_that_overflows_float64_is_refused_not_returned_as_inf(distance):
+    with pytest.raises(WganError, match="overflow float64: divide both sets by the same factor"):
+        distance()
+
+
+def test_work_larger_than_the_memory_is_refused_before_it_is_asked_for():
+    huge = np.zeros((10**6, 1))
+    with pytest.raises(WganError, match="the exact W1 between 1,000,000 and 1,000,000 samples needs about 24,000.0 GB"):
+        w1(huge, huge)  # numpy asked for 7.3 TiB
+    with pytest.raises(WganError, match="sliced_w1 with 1,000,000,000,000 projections needs about"):
+        sliced_w1(POINTS, POINTS, n_projections=10**12)
+
+
+@pytest.mark.parametrize("sigma, problem", [(-np.eye(3), "not positive semi-definite"),
+                                            (np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 1]]), "not symmetric")])
+def test_a_matrix_that_is_not_a_covariance_has_no_frechet_distance(sigma, problem):
+    with pytest.raises(WganError, match=f"sigma1 is {problem}"):
+        frechet_distance(np.zeros(3), sigma, np.zeros(3), np.eye(3))  # it returned 0.12 for -I
+    features = np.random.default_rng(1).random((10, 30))  # fewer samples than features: singular, and accepted
+    assert frechet_distance(features.mean(0), np.cov(features, rowvar=False), features.mean(0),
+                            np.cov(features, rowvar=False)) == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.parametrize("value", [0, 1, "no", "yes", None])
+def test_a_switch_is_true_or_false(value):
+    with pytest.raises(WganError, match=f"progress must be True or False, got {value!r}"):
+        check_flag(value, "progress")
+    if value is None:
+        assert check_flag(value, "ema", none=True) is None
+    assert check_flag(np.bool_(True), "progress") is True
