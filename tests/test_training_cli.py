@@ -224,8 +224,26 @@ def test_bad_input_through_the_real_command_prints_no_traceback(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_data_too_large_for_memory_is_refused_before_it_is_allocated(tmp_path, capsys):
+    # the API raised torch's "DefaultCPUAllocator: can't allocate memory" (the CLI caught it as below)
+    for settings, named in ((dict(batch_size=10**9), "a batch of 1,000,000,000 with n_critic 5 needs about"),
+                            (dict(n_critic=10**9), "a batch of 32 with n_critic 1000000000 needs about"),
+                            (dict(eval_samples=10**10), "10,000,000,000 evaluation samples needs about")):
+        with pytest.raises(WganError, match=named):
+            wgan.train(iterations=2, write=False, progress=False, **(TINY | settings))
+    run = wgan.train(iterations=2, eval_every=2, out=str(tmp_path), name="run", progress=False, **TINY)
+    with pytest.raises(WganError, match="the noise of 1,000,000,000,000 samples needs about 8,000.0 GB"):
+        run.sample(10**12)
+    with pytest.raises(WganError, match="lower eval_samples"):
+        wgan.evaluate_run(run.path, samples=10**10)
+    assert main(["sample", "--run", str(run.path), "--n", str(10**12), "--out", str(tmp_path / "s.npy")]) == 2
+    assert capsys.readouterr().err.startswith("wgan: error: the noise of 1,000,000,000,000 samples needs about")
+
+
 def test_running_out_of_memory_is_one_line_naming_what_to_lower_and_a_failed_run_leaves_no_folder(tmp_path,
-                                                                                                      capsys):
+                                                                                                      capsys,
+                                                                                                      monkeypatch):
+    monkeypatch.setattr(wgan.api, "check_fits_in_memory", lambda *args: None)  # the allocation, past the checks
     runs = tmp_path / "runs"
     assert main(["train", "--batch-size", "200000000000", "--iterations", "2", "--out", str(runs), "--quiet"]) == 2
     error = capsys.readouterr().err.strip()

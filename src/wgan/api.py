@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from . import plots
-from .checks import check_flag, check_seed
+from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import Config, check_every_setting_counts, make_config, resolve, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint
 from .data.sampler import Sampler
@@ -78,9 +79,14 @@ def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.nda
     once, the generator run on :data:`GENERATED_AT_ONCE` of it at a time, so that its activations take the same
     memory whatever ``n`` (a million 16x16 images at once took 24 GB)."""
     device = next(generator.parameters()).device
+    check_fits_in_memory(4 * n * latent_dim, f"the noise of {n:,} samples", "draw fewer", device)
     noise = torch.randn(n, latent_dim, generator=torch.Generator(device).manual_seed(seed), device=device)
     with evaluation_mode(generator), torch.no_grad():
-        return np.concatenate([generator(part).float().cpu().numpy() for part in noise.split(GENERATED_AT_ONCE)])
+        first, *rest = noise.split(GENERATED_AT_ONCE)
+        parts = [generator(first).float().cpu().numpy()]
+        check_fits_in_memory(2 * n * parts[0][0].nbytes, f"{n:,} samples of shape {parts[0].shape[1:]} (the parts "
+                             "and their concatenation)", "draw fewer")
+        return np.concatenate(parts + [generator(part).float().cpu().numpy() for part in rest])
 
 
 def _summary(scalars: dict[str, float], objective: Objective) -> str:
@@ -145,6 +151,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             torch.backends.cudnn.allow_tf32 = config.tf32
         sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
         check_fits(config, sampler.shape, device)
+        _check_data_fits(config, sampler.shape, config.eval_samples, device)
         torch.manual_seed(config.seed)
         generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
         if config.sync_batchnorm:
@@ -162,6 +169,19 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
 
     sampler, generator, critic, objective, run, evaluator = world.all_succeed(prepare)
     return Trainer(config, generator, critic, objective, sampler, run, evaluator, world)
+
+
+def _check_data_fits(config: Config, shape: tuple[int, ...], samples: int, device: torch.device) -> None:
+    """Refuse batches or evaluation samples whose data alone would not fit in ``device``'s memory, before a
+    step allocates them (the networks' activations come on top): a training phase's noise and generated
+    batches (up to n_critic of them in one pass) with its real batch, and ``samples`` noise, generated and real
+    samples at an evaluation."""
+    row = math.prod(shape)
+    check_fits_in_memory(4 * config.batch_size * (config.n_critic * (config.latent_dim + row) + row),
+                         f"a batch of {config.batch_size:,} with n_critic {config.n_critic}",
+                         "lower batch_size (--batch-size) or n_critic", device)
+    check_fits_in_memory(4 * samples * (config.latent_dim + 2 * row), f"{samples:,} evaluation samples",
+                         "lower eval_samples (--eval-samples, --samples)", device)
 
 
 def _check_enough_for_scores(scorer: ImageScorer | None, samples: int, flag: str) -> None:
@@ -436,6 +456,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     run, trainer = _load(path, checkpoint, device)
     config = trainer.config
     n = config.eval_samples if samples is None else samples
+    _check_data_fits(config, trainer.sampler.shape, n, trainer.device)
     loaded = _as_run(trainer, run.path, run.history)
     generator = loaded.pick_generator(ema)
     scorer = image_scorer(config, trainer.sampler, progress=False)

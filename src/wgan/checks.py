@@ -56,12 +56,15 @@ def numpy_seed(seed: Any, name: str = "seed") -> int:
     return check_seed(seed, name) % 2**64
 
 
-def check_fits_in_memory(bytes_needed: float, what: str, fix: str) -> None:
-    """Refuse work whose arrays would take more than the host's available memory, before numpy or torch asks for
-    it (their allocators fail with a line about their own internals, or the kernel ends the process)."""
-    free = free_memory(torch.device("cpu"))
+def check_fits_in_memory(bytes_needed: float, what: str, fix: str, device: torch.device | str = "cpu") -> None:
+    """Refuse work whose arrays would take more than ``device``'s free memory (the host's available memory for
+    the CPU), before numpy or torch asks for it: their allocators fail with a line about their own internals, or
+    the kernel ends the process."""
+    device = torch.device(device)
+    free = free_memory(device)
     if bytes_needed > free:
-        raise WganError(f"{what} needs about {bytes_needed / 1e9:,.1f} GB and this machine has {free / 1e9:,.1f} GB "
+        where = "this machine" if device.type == "cpu" else str(device)
+        raise WganError(f"{what} needs about {bytes_needed / 1e9:,.1f} GB and {where} has {free / 1e9:,.1f} GB "
                         f"free: {fix}")
 
 
