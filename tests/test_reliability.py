@@ -99,8 +99,21 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted at once" in stderr and "Traceback" not in stderr, \
         (process.returncode, stderr)
+    assert f"continue with `wgan train --resume {run}`" in stderr  # it printed RUN_DIR
     state, _ = RunFolder.open(run).load_resumable()  # whatever was being written, what is there reads back
     assert main(["train", "--resume", str(run), "--iterations", str(state["iteration"] + 3), "--quiet"]) == 0
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp_path, capsys, monkeypatch):
+    # it left a folder without a checkpoint and told the user to resume "RUN_DIR"
+    def interrupted(self, progress=True):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    assert main(["train", "--iterations", "5", "--out", str(tmp_path), "--name", "run", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == ("wgan: interrupted at once, before the run's first checkpoint: no run "
+                                               "folder is left")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt_even_when_the_writers_clean_up_fails(tmp_path):

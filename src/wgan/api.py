@@ -32,7 +32,7 @@ from .config import Config, check_every_setting_counts, make_config, resolve, ty
 from .data import DATASET_NAMES, build_sampler, fingerprint
 from .data.sampler import Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
-from .errors import WganError, reason
+from .errors import Interrupted, WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
@@ -292,14 +292,24 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         progress = progress and world.is_writer
         trainer = _assemble(config, (lambda: _new_run_folder(config)) if write else (lambda: None),
                             progress=progress, world=world)
-        if progress:
-            print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
         try:
+            if progress:
+                print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
             return _finish(trainer, progress)
-        except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (which keeps the folder)
+        except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if trainer.run is not None:
                 trainer.run.discard_if_unresumable()
             raise
+        except KeyboardInterrupt:
+            raise Interrupted(_kept(trainer.run)) from None
+
+
+def _kept(run: RunFolder | None) -> str | None:
+    """The path of ``run``'s folder if it holds a checkpoint to resume, else None (the folder removed)."""
+    if run is None:
+        return None
+    run.discard_if_unresumable()
+    return str(run.path) if run.path.exists() else None
 
 
 def _new_run_folder(config: Config) -> RunFolder:

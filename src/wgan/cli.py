@@ -435,12 +435,15 @@ def _allocation(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _interrupted(args: argparse.Namespace) -> str:
-    """What a Ctrl-C that stopped ``args.command`` at once leaves: for training, the last checkpoint (the first
-    Ctrl-C of a run stops it at the end of its iteration instead, see :class:`Stopped`)."""
+def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
+    """What a Ctrl-C that stopped ``args.command`` at once leaves: for training, the run folder ``run_path`` with
+    its last checkpoint, or none when the run had written none (the first Ctrl-C of a run in its loop stops it
+    at the end of its iteration instead, see :class:`Stopped`)."""
+    if args.command == "train" and run_path is None:
+        return "wgan: interrupted at once, before the run's first checkpoint: no run folder is left"
     if args.command == "train":
         return ("wgan: interrupted at once; the checkpoint last written is kept: continue with `wgan train "
-                f"--resume {args.resume or 'RUN_DIR'}`")
+                f"--resume {run_path}`")
     if args.command in ("play", "watch"):
         return f"wgan {args.command}: stopped"
     if args.command == "experiment":
@@ -483,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
               f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
-    except KeyboardInterrupt:
-        print("\n" + _interrupted(args), file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(file=sys.stderr)
+        distributed.report(_interrupted(args, getattr(interrupt, "run_path", args.resume)))
         return EXIT_INTERRUPTED
     return 0

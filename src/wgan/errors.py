@@ -18,6 +18,16 @@ class Stopped(Exception):
         self.signal_name, self.iteration, self.run_path = signal_name, iteration, run_path
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training at once (a second one, or one before the loop took over the signal): ``run_path``
+    is the run folder kept with the checkpoint it last wrote, or None where the run had written none (its folder
+    is then removed: nothing in it could be resumed)."""
+
+    def __init__(self, run_path: str | None):
+        super().__init__()
+        self.run_path = run_path
+
+
 def reason(error: OSError) -> str:
     """Why the system refused, for a message: the error's text for its errno ("No space left on device"), or its
     message when it has none (numpy's short write says "8000 requested and 0 written")."""
