@@ -190,6 +190,10 @@ BAD_INPUTS = {
     "too few images to score": (["--data", "digits", "--eval-samples", "3"], "--eval-samples 3 is too few for the "
                                 "image scores"),
     "decay of a new run": (["--decay", "keep"], "--decay keep has no effect on a new run"),
+    "layers beyond 64 bits": (["--width", str(10**10)], "layers too large to count in 64 bits: lower --width"),
+    "batch beyond 64 bits": (["--batch-size", str(2**63 - 1)], "a batch of 9,223,372,036,854,775,807 with n_critic"),
+    "depth of 1e8": (["--depth", str(10**8)], "depth 100000000 is more than 1000 hidden layers"),  # it hung
+    "sync batch norm alone": (["--sync-batchnorm"], "sync_batchnorm has no effect in one process"),
 }
 
 

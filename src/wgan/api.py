@@ -288,6 +288,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     config = _with_absolute_paths(resolve(config) if config is not None else make_config(**settings))
     check_every_setting_counts(config)
     check_batch(config.batch_size, world_size_from_environment())
+    if config.sync_batchnorm and world_size_from_environment() == 1:  # a resume may go on in one process
+        raise WganError("sync_batchnorm has no effect in one process, whose batch norm sees the whole batch already: "
+                        "leave --sync-batchnorm out, or train on several processes (--nproc, torchrun)")
     with joined() as world:
         progress = progress and world.is_writer
         trainer = _assemble(config, (lambda: _new_run_folder(config)) if write else (lambda: None),

@@ -74,6 +74,7 @@ _POINT_DATA_PENALTY = {"penalty_weight": 0.1, "lr": 1e-3, "beta1": 0.5, "lr_deca
                        "source": "WGAN-GP toy code gan_toy.py (lambda, betas) and our measurements (lr, decay)"}
 POINT_DATA_OVERRIDES: dict[str, dict[str, Any]] = {"wgan-gp": _POINT_DATA_PENALTY, "wgan-lp": _POINT_DATA_PENALTY}
 PENALISED = ("wgan-gp", "wgan-lp")  # the algorithms with a gradient penalty (and penalty_weight)
+MAX_DEPTH = 1000  # hidden layers of an MLP: deeper ones are refused before their layers are built one by one
 
 
 def algorithm_defaults(algorithm: str, data: str) -> AlgorithmDefaults:
@@ -400,6 +401,8 @@ def validate(config: Config) -> None:
     _require(config.eval_samples >= 2, f"eval_samples must be at least 2 (the metrics compare sets of samples), "
              f"got {config.eval_samples}")
     check_seed(config.seed)
+    _require(config.depth is None or config.depth <= MAX_DEPTH, f"depth {config.depth} is more than {MAX_DEPTH} "
+             "hidden layers: lower --depth (the papers' MLPs have 3 or 4)")
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
     for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):

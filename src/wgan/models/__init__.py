@@ -86,13 +86,18 @@ def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.devi
     ``device`` has free, before any of it is allocated (the models are sized on torch's meta device)."""
     from ..errors import WganError
 
-    with torch.device("meta"):
-        sizes = [count_parameters(module) for module in build_models(config, sample_shape)]
+    widths = f"--width ({config.width})" if config.width is not None else \
+        f"--generator-width ({config.generator_width}), --critic-width ({config.critic_width})"
+    lower = f"lower {widths}, --depth or --latent-dim ({config.latent_dim})"
+    try:
+        with torch.device("meta"):
+            sizes = [count_parameters(module) for module in build_models(config, sample_shape)]
+    except RuntimeError as error:  # a layer whose size 64 bits cannot hold ("Storage size calculation overflowed")
+        if "overflow" not in str(error):
+            raise
+        raise WganError(f"the models have layers too large to count in 64 bits: {lower}") from None
     needed, free = TRAINING_COPIES * 4 * sum(sizes), free_memory(device)
     if needed > free:
-        widths = f"--width ({config.width})" if config.width is not None else \
-            f"--generator-width ({config.generator_width}), --critic-width ({config.critic_width})"
         raise WganError(f"the generator ({sizes[0]:,} parameters) and the critic ({sizes[1]:,}) need about "
                         f"{needed / 1e9:,.1f} GB to train (weights, gradients and optimiser state in float32), and "
-                        f"{device} has {free / 1e9:,.1f} GB free: lower {widths}, --depth or --latent-dim "
-                        f"({config.latent_dim})")
+                        f"{device} has {free / 1e9:,.1f} GB free: {lower}")
