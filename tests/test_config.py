@@ -371,6 +371,15 @@ def test_a_config_file_that_is_not_utf8_says_so_not_which_toml_line_to_fix(tmp_p
     assert str(path) in message and "is not UTF-8 text (byte 12" in message and "line" not in message
 
 
+def test_a_section_header_in_a_config_file_is_named_as_such(tmp_path):
+    message = _error(_write(tmp_path, "[train]\nlr = 0.1\n"))  # it said "unknown setting 'train'"
+    assert "has a section [train]: settings are plain `key = value` lines" in message
+
+
+def test_a_wrong_type_reads_in_english(tmp_path):
+    assert "warmup = 1 is an int, expected bool" in _error(_write(tmp_path, "warmup = 1\n"))
+
+
 def test_missing_config_file_is_an_error_naming_the_path(tmp_path):
     path = tmp_path / "missing.toml"
     message = _error(path)

@@ -207,6 +207,22 @@ def test_bad_input_gives_one_line_exit_2_and_no_run_folder(case, tmp_path, capsy
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_setting_of_the_config_file_that_is_refused_names_the_file(tmp_path, capsys):
+    # a run's config.toml holds every setting of its algorithm: reused for another one, the user had typed none
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "base",
+                 "--quiet", *TINY_FLAGS]) == 0
+    config = str(tmp_path / "base" / "config.toml")
+    for flags, named in ((["--algorithm", "gan"], "penalty_weight 0.1 has no effect: gan has no gradient penalty"),
+                         (["--algorithm", "wgan"], "clip must be positive for wgan")):
+        assert main(["train", "--config", config, "--name", "other", "--out", str(tmp_path), *flags]) == 2
+        assert capsys.readouterr().err.strip().startswith(f"wgan: error: config file '{config}': {named}")
+    bad = _write(tmp_path / "bad.toml", "lr = -0.1\n")
+    assert main(["train", "--config", bad, "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(f"wgan: error: config file '{bad}': lr must be positive, got -0.1")
+    assert main(["train", "--config", bad, "--lr", "-1", "--out", str(tmp_path / "runs")]) == 2  # the flag's value
+    assert capsys.readouterr().err.startswith("wgan: error: lr must be positive, got -1")
+
+
 @pytest.mark.parametrize("content, expected", [
     ("1,2\n3\n5,6\n", "row 2"),       # ragged
     ("1,2\n3,x\n5,6\n", "row 2"),     # non-numeric

@@ -12,14 +12,16 @@ import os
 import re
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from . import api, distributed, outputs
 from .checks import check_seed
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
-                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, field_type)
+                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, check_every_setting_counts, field_type, load_toml)
 from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
@@ -74,6 +76,8 @@ def _default_text(name: str) -> str:
         return f"default per algorithm: {values} (from each algorithm's paper){toy}"
     if field.metadata["source"] == "data":
         return _data_default_text(name)
+    if field.default == "":
+        return "default: none"
     return f"default: {field.default!r} (from {field.metadata['source']})"
 
 
@@ -138,7 +142,8 @@ def build_parser() -> Parser:
                                 "samples/*.png, curves.png and checkpoints/.")
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
-                       "(bit-exact); only --iterations, --max-minutes and --eval-every may change")
+                       "(bit-exact); of its settings only --iterations, --max-minutes and --eval-every may "
+                       "change")
     train.add_argument("--decay", choices=api.DECAY_CHOICES, default=None,
                        help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
                        "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
@@ -373,7 +378,8 @@ def _train(args: argparse.Namespace) -> None:
         if args.decay is not None:
             raise WganError(f"--decay {args.decay} has no effect on a new run: it says what a resume does with a "
                             "linear decay's end; use it with --resume")
-        config = api.make_config(args.config, **settings)
+        config = _naming_the_file(args.config, settings, lambda: api.make_config(args.config, **settings))
+        _naming_the_file(args.config, settings, lambda: check_every_setting_counts(config))
         run = api.train(config, progress=not args.quiet)
     if run.path is None:  # a rank that does not write
         return
@@ -382,6 +388,18 @@ def _train(args: argparse.Namespace) -> None:
               f"{run.config.iterations})" if run.iteration < run.config.iterations else "")
     print(f"done: {run.path}{budget} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
     print(f"figures: {run.path / 'curves.png'} and {run.path / 'samples'}/")
+
+
+def _naming_the_file(file: str | None, flags: dict[str, Any], check: Callable[[], Any]) -> Any:
+    """``check()``; a WganError about a setting that the config ``file`` gave and no flag replaced says so: a
+    run's config.toml reused as --config holds every setting of its algorithm, which another may refuse."""
+    try:
+        return check()
+    except WganError as error:
+        given = load_toml(file) if file else {}
+        if not any(str(error).startswith(f"{key} ") and flags.get(key) is None for key in given):
+            raise
+        raise WganError(f"config file '{file}': {error}") from None
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -488,6 +506,6 @@ def main(argv: list[str] | None = None) -> int:
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
         print(file=sys.stderr)
-        distributed.report(_interrupted(args, getattr(interrupt, "run_path", args.resume)))
+        distributed.report(_interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))))
         return EXIT_INTERRUPTED
     return 0

@@ -204,7 +204,8 @@ class Config:
                                   "no limit, train for --iterations")
     model: str | None = _from_data("generator and critic: mlp, dcgan, dcgan-constant (WGAN Fig. 6: no batch norm, "
                                    "constant filters, with the DCGAN critic) or resnet (WGAN-GP, 32x32); "
-                                   "generator_model and critic_model override it per network")
+                                   "generator_model and critic_model (--generator-model, --critic-model) "
+                                   "override it per network")
     generator_model: str | None = _from_data("the generator alone (the WGAN code's --mlp_G): mlp, dcgan, "
                                              "dcgan-constant or resnet; default: model's")
     critic_model: str | None = _from_data("the critic alone (the WGAN code's --mlp_D): mlp, dcgan or resnet; "
@@ -269,7 +270,8 @@ class Config:
     eval_samples: int | None = _from_data("generated samples per evaluation (exact W1 and modes use the first "
                                           "2000: O(n^3))")
     log_every: int = _setting(50, "log training scalars every this many iterations")
-    name: str = _setting("", "run folder name under --out (default: algorithm-data, numbered if taken)")
+    name: str = _setting("", "run folder name under --out; when none is given, algorithm-data (numbered if "
+                              "taken)")
     out: str = _setting("runs", "folder that holds run folders")
 
     def to_dict(self) -> dict[str, Any]:
@@ -298,7 +300,9 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         return os.fspath(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         shown = f" = {value!r}" if len(repr(value)) <= 60 else ""  # not a whole array's repr
-        raise WganError(f"{origin}: {name}{shown} is a {type(value).__name__}, expected {kind.__name__}")
+        given = type(value).__name__
+        raise WganError(f"{origin}: {name}{shown} is {'an' if given[0] in 'aeiou' else 'a'} {given}, expected "
+                        f"{kind.__name__}")
     return value
 
 
@@ -315,6 +319,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                         "UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise WganError(f"config file '{path}' is not valid TOML ({error}): fix the line it names") from None
+    sections = [key for key, value in table.items() if isinstance(value, dict)]
+    if sections:
+        raise WganError(f"config file '{path}' has a section [{sections[0]}]: settings are plain `key = value` lines "
+                        "with no section header (the format of a run's config.toml)")
     return {key: value for key, value in table.items()}
 
 
