@@ -1,6 +1,11 @@
 """The training curves draw every series the run logged, including one logged once."""
 
+import numpy as np
+import pytest
+import torch
+
 from wgan import plots
+from wgan.errors import WganError
 
 
 def test_a_single_evaluation_shows_its_classes_and_modes_as_points(monkeypatch):
@@ -56,3 +61,29 @@ def test_images_without_labels_get_pixel_w1_fitted_to_its_band_and_scored_ones_a
     legend = quality.get_legend()
     assert [text.get_text() for text in legend.get_texts()] == ["Frechet distance", "classes generated"]
     assert legend.get_window_extent().y1 < quality.get_window_extent().y0  # below the panel, off both curves
+
+
+POINTS = np.random.default_rng(0).random((50, 2))
+
+
+@pytest.mark.parametrize("draw, named", [
+    (lambda: plots.point_scatter(POINTS[:, 0], POINTS[:, 0]), "real has shape (50,); expected a non-empty (n, d)"),
+    (lambda: plots.point_scatter(np.full((5, 2), np.nan), POINTS), "real holds NaN or inf"),
+    (lambda: plots.point_scatter(POINTS, POINTS[:, :1]), "real points have 2 coordinates and fake ones 1"),
+    (lambda: plots.critic_landscape(POINTS, POINTS, None, "t", resolution=1), "resolution is 1; expected a whole"),
+    (lambda: plots.image_grid(np.zeros((8, 8, 8, 3))), "images have shape (8, 8, 8, 3); expected a non-empty (k, C"),
+    (lambda: plots.image_grid(np.zeros((0, 1, 8, 8))), "images have shape (0, 1, 8, 8)"),
+    (lambda: plots.sample_grid(np.zeros((4, 2, 8, 8)), "t"), "images have shape (4, 2, 8, 8)"),
+    (lambda: plots.progress_gif([]), "progress_gif needs at least one frame"),
+    (lambda: plots.training_curves([{"eval/w1": 0.5}], "W", "t", images=False), "history must be rows of logged"),
+])
+def test_a_figure_of_the_wrong_input_is_one_line_naming_it(draw, named):
+    # each failed inside numpy, matplotlib or Pillow (IndexError, ZeroDivisionError, KeyError...) or drew nonsense
+    with pytest.raises(WganError) as error:
+        draw()
+    assert str(error.value).startswith(named)
+
+
+def test_figures_take_lists_and_tensors_of_points_and_images():
+    assert plots.point_scatter(POINTS.tolist(), torch.from_numpy(POINTS)).startswith(b"\x89PNG")
+    assert plots.image_grid(torch.zeros(4, 1, 8, 8)).shape == (19, 19, 1)

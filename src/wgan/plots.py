@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from .checks import real_array
+from .errors import WganError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -51,6 +54,38 @@ def figure_png(figure: Figure, tight: bool = True) -> bytes:
     return buffer.getvalue()
 
 
+def _point_pair(real: Any, fake: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Real and generated points as finite (n, d) arrays of the same d, neither empty: what the point figures
+    draw (a wrong one failed inside matplotlib, or drew nothing)."""
+    pair = tuple(real_array(points, name, keep_float32=True) for points, name in ((real, "real"), (fake, "fake")))
+    for points, name in zip(pair, ("real", "fake")):
+        if points.ndim != 2 or 0 in points.shape:
+            raise WganError(f"{name} has shape {points.shape}; expected a non-empty (n, d) array of points")
+        if not np.isfinite(points).all():
+            raise WganError(f"{name} holds NaN or inf; expected finite points")
+    if pair[0].shape[1] != pair[1].shape[1]:
+        raise WganError(f"real points have {pair[0].shape[1]} coordinates and fake ones {pair[1].shape[1]}: draw "
+                        "points of the same dimension")
+    return pair
+
+
+def _images(images: Any) -> np.ndarray:
+    """Images as a finite (k, C, H, W) array with C 1 or 3, k at least 1."""
+    images = real_array(images, "images", keep_float32=True)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
+        raise WganError(f"images have shape {images.shape}; expected a non-empty (k, C, H, W) array with C 1 or 3 "
+                        "(channels first: images.transpose(0, 3, 1, 2) turns (k, H, W, C) into it)")
+    if not np.isfinite(images).all():
+        raise WganError("images hold NaN or inf; expected values in [-1, 1]")
+    return images
+
+
+def _whole(value: Any, name: str, example: int, least: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise WganError(f"{name} is {value!r}; expected a whole number of at least {least}, such as {example}")
+    return int(value)
+
+
 def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (low, high) corners of a view of (n, d) ``points``: their central 99% with a 15% margin, per axis."""
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
@@ -71,6 +106,8 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     The figure keeps its size whatever its tick labels (constrained layout, no tight crop): the frames of a
     run's progress.gif.
     """
+    real, fake = _point_pair(real, fake)
+    resolution = _whole(resolution, "resolution", 128, least=2)
     if real.shape[1] == 1:
         return critic_along_x(real, fake, critic, title, resolution)
     low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
@@ -92,6 +129,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
 def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
     without the other drawn over it; 1-D points as two histograms, one above the other (:func:`histogram_pair`)."""
+    real, fake = _point_pair(real, fake)
     if real.shape[1] == 1:
         return histogram_pair(real, fake)
     low, high = view_bounds(np.concatenate([real, fake]))
@@ -177,8 +215,9 @@ def image_png(pixels: np.ndarray) -> bytes:
 def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     """Tile (k, C, H, W) images in [-1, 1] into one (rows*(H+1)+1, columns*(W+1)+1, C) array in [0, 1],
     separated by 1-pixel white lines; grey images keep one channel. ``columns`` defaults to ceil(sqrt(k))."""
+    images = _images(images)
     count, channels, height, width = images.shape
-    columns = columns or math.ceil(math.sqrt(count))
+    columns = math.ceil(math.sqrt(count)) if columns is None else _whole(columns, "columns", 8)
     rows = math.ceil(count / columns)
     grid = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), dtype=np.float32)
     for index, image in enumerate(unit_pixels(images)):
@@ -202,6 +241,9 @@ def sample_grid(images: np.ndarray, title: str) -> bytes:
 
 def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:
     """An animated GIF of PNG frames (e.g. a run's sample grids in order), the last shown three times longer."""
+    milliseconds = _whole(milliseconds, "milliseconds", 600)
+    if not frames:
+        raise WganError("progress_gif needs at least one frame (the PNG bytes of each figure, in order)")
     images = [Image.open(io.BytesIO(frame)).convert("RGB") for frame in frames]
     size = images[0].size
     images = [image if image.size == size else image.resize(size) for image in images]
@@ -226,6 +268,9 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, 
     """The critic's estimate (training batches and evaluation samples) and the exact W1 against iterations (in
     pixel space for ``images``), and for images with a classifier a third panel: the Frechet distance and the
     classes generated. A run that keeps a moving average of its generator has its exact W1 and FD beside, dashed."""
+    if not all(isinstance(row, dict) and "iteration" in row for row in history):
+        raise WganError("history must be rows of logged scalars, each a dict with its 'iteration' (a Run's history, "
+                        "or the lines of metrics.jsonl)")
     scored = any("eval/fd" in row for row in history)
     figure, panels = subplots(1, 3 if scored else 2, figsize=(16.5 if scored else 11, 4), layout="constrained")
     left, right = panels[0], panels[1]
