@@ -16,10 +16,10 @@ goes to --results: the generator's and the average's scores side by side.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
+from command import Parser, positive_float, positive_int, run
 from results_file import add_output_arguments, append, read
 
 import wgan
@@ -47,19 +47,19 @@ def table(results: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--preset", help="an image preset (with --data-dir)")
     which.add_argument("--data", help="a toy set, trained with the defaults")
     parser.add_argument("--data-dir", default="", help="folder of the MNIST IDX files")
-    parser.add_argument("--ema-decay", type=float, default=0.999, help="default: 0.999")
+    parser.add_argument("--ema-decay", type=positive_float, default=0.999, help="default: 0.999")
     parser.add_argument("--read-at", type=int, nargs="*", default=[],
                         help="iterations to read (evaluation points); the run trains to the last; default: the "
                         "run's last iteration")
-    parser.add_argument("--eval-every", type=int, default=None, help="default: the data's")
+    parser.add_argument("--eval-every", type=positive_int, default=None, help="default: the data's")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads; default: torch's")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; default: torch's")
     add_output_arguments(parser, "benchmarks/runs/ema", "benchmarks/results/ema_quality.jsonl")
     args = parser.parse_args()
     if args.table:
@@ -90,4 +90,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

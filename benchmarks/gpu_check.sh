@@ -19,9 +19,19 @@
 # whose Python has torch, only POT is usually missing - carry its wheel and put it on PYTHONPATH first. The
 # script runs wgan from src/ when it is not installed.
 set -uo pipefail
+case "${1:-}" in
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "gpu_check.sh: error: unknown option '$1': the one argument is the output file OUT.json (see --help)" >&2
+        exit 2 ;;
+esac
+if [ $# -gt 1 ]; then
+    echo "gpu_check.sh: error: one argument at most, the output file OUT.json (see --help)" >&2
+    exit 2
+fi
 cd "$(dirname "$0")/.."
 out=${1:-gpu_check.json}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 python=${PYTHON:-python3}
 $python -c "import wgan" 2>/dev/null || export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 window=${WINDOW:-30}

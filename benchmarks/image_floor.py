@@ -14,7 +14,6 @@ are reported.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -24,15 +23,17 @@ from wgan.data.images import ImageSampler, load_mnist_dir
 from wgan.metrics.classifier import default_cache_dir, load_classifier
 from wgan.metrics.images import classifier_scores, pixel_distances, reference_statistics
 
+from command import Parser, positive_int, run
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="folder of MNIST-format IDX files (train and t10k)")
     parser.add_argument("--name", default="mnist", help="dataset name, for the cache key (default mnist)")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--n", type=int, default=10000, help="train images scored against the test split")
-    parser.add_argument("--pixel-n", type=int, default=2000, help="images per side for the pixel W1")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--image-size", type=positive_int, default=32)
+    parser.add_argument("--n", type=positive_int, default=10000, help="train images scored against the test split")
+    parser.add_argument("--pixel-n", type=positive_int, default=2000, help="images per side for the pixel W1")
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache-dir", default=None, help="classifier cache (default $WGAN_CACHE_DIR or ~/.cache/wgan)")
     parser.add_argument("--seed", type=int, default=0)
@@ -80,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

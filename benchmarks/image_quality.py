@@ -16,11 +16,11 @@ grid of each budget is copied to --grids. Runs go to --out. A preset whose run f
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 from pathlib import Path
 
+from command import MNIST_DIR, Parser, positive_float, positive_int, run
 from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
 
 import wgan
@@ -57,13 +57,14 @@ def table(results: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
-    parser.add_argument("--minutes", nargs="+", type=float, default=[10.0, 30.0],
+    parser.add_argument("--minutes", nargs="+", type=positive_float, default=[10.0, 30.0],
                         help="training-time budgets, increasing; the run resumes from one to the next")
-    parser.add_argument("--data-dir", default="../shared/data/mnist")
+    parser.add_argument("--data-dir", default=str(MNIST_DIR), help=f"folder of the MNIST IDX files; default: "
+                        f"{MNIST_DIR}")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
-    parser.add_argument("--eval-every", type=int, default=None,
+    parser.add_argument("--eval-every", type=positive_int, default=None,
                         help=f"generator iterations between evaluations; default: {PRESET_EVAL_EVERY} for a new "
                         "run, and a resumed run keeps its own")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,4 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

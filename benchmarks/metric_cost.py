@@ -12,7 +12,6 @@ beside them: time one thing at a time.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -25,6 +24,8 @@ from wgan.metrics.feature_metrics import feature_scores
 from wgan.metrics.image_scorer import image_scorer
 from wgan.metrics.images import classify, feature_statistics, frechet_distance
 
+from command import MNIST_DIR, Parser, positive_int, run
+
 
 def best_seconds(work, repeats: int) -> float:
     times = []
@@ -36,11 +37,12 @@ def best_seconds(work, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default="../shared/data/mnist")
-    parser.add_argument("--n", type=int, default=10_000, help="images scored; default: 10,000")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = Parser(__doc__)
+    parser.add_argument("--data-dir", default=str(MNIST_DIR), help=f"folder of the MNIST IDX files; default: "
+                        f"{MNIST_DIR}")
+    parser.add_argument("--n", type=positive_int, default=10_000, help="images scored; default: 10,000")
+    parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=positive_int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = make_config(preset="mnist-wgan-gp", data_dir=args.data_dir)
@@ -67,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -30,6 +30,8 @@ from throughput import machine_name
 from wgan.play.panel import Panel
 from wgan.play.settings import panel_config
 
+from command import Parser, count, positive_float, positive_int, run
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -95,15 +97,15 @@ def screenshot(browser, address: str, path: Path, iterations: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of each window; default: 30")
-    parser.add_argument("--rounds", type=int, default=2, help="pairs of windows (0: none); default: 2")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+    parser = Parser(__doc__)
+    parser.add_argument("--seconds", type=positive_float, default=30.0, help="length of each window; default: 30")
+    parser.add_argument("--rounds", type=count, default=2, help="pairs of windows (0: none); default: 2")
+    parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads(),
                         help="torch threads, here and in the server; default: torch's own choice")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser; default: /usr/bin/chromium")
     parser.add_argument("--json", metavar="FILE", help="append the figures to this JSON-lines file")
     parser.add_argument("--screenshot", metavar="PATH", help="also write GAN beside WGAN-GP to this PNG")
-    parser.add_argument("--screenshot-iterations", type=int, default=500,
+    parser.add_argument("--screenshot-iterations", type=positive_int, default=500,
                         help="iterations of both panels in the screenshot; default: 500")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -139,4 +141,4 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
             file.write(json.dumps(summary) + "\n")
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -15,7 +15,6 @@ Nothing is asserted: the bound it is judged against is in docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -26,6 +25,8 @@ from websockets.sync.client import connect
 from play_page import play_server
 from soak import open_files, resident_megabytes
 from throughput import machine_name
+
+from command import Parser, positive_float, positive_int, run
 
 
 def read_for(socket, seconds: float) -> int:
@@ -65,10 +66,10 @@ def cycle(address: str, seconds: float, round_number: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=60.0, help="how long; default: 60")
-    parser.add_argument("--seconds", type=float, default=6.0, help="training per cycle before the reset; default: 6")
-    parser.add_argument("--threads", type=int, default=1, help="the server's torch threads; default: 1")
+    parser = Parser(__doc__)
+    parser.add_argument("--minutes", type=positive_float, default=60.0, help="how long; default: 60")
+    parser.add_argument("--seconds", type=positive_float, default=6.0, help="training per cycle before the reset; default: 6")
+    parser.add_argument("--threads", type=positive_int, default=1, help="the server's torch threads; default: 1")
     parser.add_argument("--json", metavar="FILE", help="append the figures to this JSON-lines file")
     args = parser.parse_args()
     samples = []  # (minutes, MB, open files)
@@ -96,4 +97,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

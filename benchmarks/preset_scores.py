@@ -18,23 +18,23 @@ continued from its latest checkpoint (bit-exact). One JSON line per preset goes 
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+from command import MNIST_DIR, PROJECT, Parser, readable, run
 from results_file import add_output_arguments, append, read
 
 import wgan
 
 # preset -> (precision, results file holding its 30-minute row): the rows of the presets table
 THIRTY_MINUTES = {
-    "mnist-wgan-gp": ("bf16", "benchmarks/results/image_quality_lr2e-4.jsonl"),
-    "mnist-wgan": ("fp32", "benchmarks/results/image_quality_as_trained.jsonl"),
-    "mnist-gan": ("fp32", "benchmarks/results/image_quality.jsonl"),
-    "mnist-wgan-nobn": ("fp32", "benchmarks/results/image_quality_as_trained.jsonl"),
-    "mnist-gan-nobn": ("fp32", "benchmarks/results/image_quality.jsonl"),
-    "mnist-wgan-mlp": ("fp32", "benchmarks/results/image_quality_mlp_generator.jsonl"),
-    "mnist-gan-mlp": ("fp32", "benchmarks/results/image_quality_mlp_generator.jsonl"),
+    "mnist-wgan-gp": ("bf16", PROJECT / "benchmarks/results/image_quality_lr2e-4.jsonl"),
+    "mnist-wgan": ("fp32", PROJECT / "benchmarks/results/image_quality_as_trained.jsonl"),
+    "mnist-gan": ("fp32", PROJECT / "benchmarks/results/image_quality.jsonl"),
+    "mnist-wgan-nobn": ("fp32", PROJECT / "benchmarks/results/image_quality_as_trained.jsonl"),
+    "mnist-gan-nobn": ("fp32", PROJECT / "benchmarks/results/image_quality.jsonl"),
+    "mnist-wgan-mlp": ("fp32", PROJECT / "benchmarks/results/image_quality_mlp_generator.jsonl"),
+    "mnist-gan-mlp": ("fp32", PROJECT / "benchmarks/results/image_quality_mlp_generator.jsonl"),
 }
 SCORES = ("fd", "kid", "kid_std", "precision", "recall", "density", "coverage", "classes_covered", "confidence")
 
@@ -99,13 +99,16 @@ def table(results: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--presets", nargs="+", default=list(THIRTY_MINUTES), choices=list(THIRTY_MINUTES))
-    parser.add_argument("--data-dir", default="../shared/data/mnist")
+    parser.add_argument("--data-dir", default=str(MNIST_DIR), help=f"folder of the MNIST IDX files; default: "
+                        f"{MNIST_DIR}")
     parser.add_argument("--budgets", type=Path, help="the results file (of benchmarks/image_quality.py) whose "
                         "30-minute rows to score, for every preset (default: the cpu-2 runs' files)")
     add_output_arguments(parser, "benchmarks/runs/presets-30min", "benchmarks/results/preset_scores.jsonl")
     args = parser.parse_args()
+    if args.budgets is not None:
+        readable(args.budgets, "--budgets file")
     results = Path(args.results)
     if args.table:
         print(table(results))
@@ -117,4 +120,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -12,7 +12,6 @@ weights from their initial values, beside the same gap for another seed (the con
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 import torch
 
 import wgan
+
+from command import Parser, positive_int, run
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "test_distributed.py"
 
@@ -33,8 +34,8 @@ def _test_module():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=5, help="generator iterations K; default: 5 (the test's)")
+    parser = Parser(__doc__)
+    parser.add_argument("--iterations", type=positive_int, default=5, help="generator iterations K; default: 5 (the test's)")
     args = parser.parse_args()
     test = _test_module()
     configurations = {name: (dict(settings, iterations=args.iterations), tolerance)
@@ -59,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from command import readable
+
 
 def add_output_arguments(parser: argparse.ArgumentParser, out: str, results: str) -> None:
     """--out (run folders), --results (a JSON-lines file, appended to) and --table (print it and stop)."""
@@ -28,7 +30,8 @@ def append(results: Path, row: dict) -> None:
 
 
 def read(results: Path) -> list[dict]:
-    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    """The rows of a results file (one that does not exist is one line naming it)."""
+    return [json.loads(line) for line in readable(results, "results file").read_text().splitlines() if line.strip()]
 
 
 def rank_correlation(estimates: list[float], quality: list[float]) -> float | None:

@@ -12,7 +12,6 @@ asserted: the bound it is judged against is in docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -24,6 +23,8 @@ import numpy as np
 import wgan
 from wgan.api import _assemble, _finish
 from wgan.runs import RunFolder
+
+from command import Parser, positive_int, run
 
 
 def resident_megabytes(pid: int | str = "self") -> float:
@@ -39,9 +40,9 @@ def open_files(pid: int | str = "self") -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=20000)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser = Parser(__doc__)
+    parser.add_argument("--iterations", type=positive_int, default=20000)
+    parser.add_argument("--eval-every", type=positive_int, default=100)
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
     args = parser.parse_args()
 
@@ -75,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -3,7 +3,7 @@
     python benchmarks/throughput.py --config toy --precision bf16
     python benchmarks/throughput.py --config dcgan32 --precision fp32 --window 40 --warmup 10
     python benchmarks/throughput.py --config toy --against reference     # beside the reference loop
-    python benchmarks/throughput.py --algorithm wgan --data mnist --set data_dir='"../shared/data/mnist"'
+    python benchmarks/throughput.py --algorithm wgan --data mnist --set data_dir=../shared/data/mnist
     torchrun --standalone --nproc_per_node 2 benchmarks/throughput.py --config toy     # 2 processes
 
 Named configurations (--config): ``toy`` (WGAN-GP, MLP 512x3, batch 256), ``dcgan32`` and ``dcgan64`` (WGAN with
@@ -31,7 +31,6 @@ not tested.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import platform
@@ -51,6 +50,8 @@ from wgan.distributed import exit_process, joined
 from wgan.models.fast_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
+
+from command import Parser, count, positive_int, run, settings, writable
 
 CONFIGS: dict[str, dict] = {
     "toy": dict(algorithm="wgan-gp", data="8gaussians"),
@@ -255,29 +256,31 @@ def report(result: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--config", choices=tuple(CONFIGS), help="a named configuration (see above)")
     parser.add_argument("--algorithm", help="default: the configuration's, else wgan-gp")
     parser.add_argument("--data", help="default: the configuration's, else 8gaussians")
     parser.add_argument("--precision", default="fp32", choices=tuple(DTYPES))
     parser.add_argument("--compile", action="store_true", help="torch.compile the forward passes")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--window", type=int, default=60, help="generator iterations per timed window")
-    parser.add_argument("--windows", type=int, default=3, help="timed windows per loop; with --against, many "
+    parser.add_argument("--window", type=positive_int, default=60, help="generator iterations per timed window")
+    parser.add_argument("--windows", type=positive_int, default=3, help="timed windows per loop; with --against, many "
                         "short windows make the ratio robust to a shared machine's changing speed")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed generator iterations first")
+    parser.add_argument("--warmup", type=count, default=20, help="untimed generator iterations first")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
     parser.add_argument("--against", choices=tuple(LABELS), help="also time, windows alternating with ours, the "
                         "reference loop of the configuration (wgan.reference_loops) or our trainer with torch's "
                         "convolutions for the DCGAN layers of wgan.models.fast_convs, and print the ratio")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="other settings as JSON values, e.g. --set model='\"dcgan\"' batch_size=64")
+                        help="other settings, each value read as JSON where it can be (numbers, true), else "
+                        "as text, e.g. --set model=dcgan batch_size=64 data_dir=../shared/data/mnist")
     args = parser.parse_args()
 
-    settings = dict(CONFIGS.get(args.config, {}))
-    settings |= {key: value for key, value in (("algorithm", args.algorithm), ("data", args.data)) if value}
-    settings |= {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    config = wgan.make_config(**{"algorithm": "wgan-gp", **settings}, precision=args.precision,
+    writable(args.json)
+    chosen = dict(CONFIGS.get(args.config, {}))
+    chosen |= {key: value for key, value in (("algorithm", args.algorithm), ("data", args.data)) if value}
+    chosen |= settings(args.set)
+    config = wgan.make_config(**{"algorithm": "wgan-gp", **chosen}, precision=args.precision,
                               compile=args.compile, device=args.device, warmup=False)
     with joined() as world:
         trainer = _assemble(config, lambda: None, scores=False, world=world)
@@ -297,5 +300,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
     exit_process(0)  # a rank under torchrun: not through the interpreter's teardown, where gloo may abort it

@@ -13,13 +13,16 @@ Runs are spread over --workers processes of --threads torch threads each.
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing
 import time
 from pathlib import Path
 
 import numpy as np
+
+from wgan.config import make_config
+from wgan.errors import WganError
+
+from command import Parser, positive_int, run, settings
 from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
 
 ALGORITHMS = ("wgan-gp", "wgan-lp", "wgan", "gan", "gan-ns")
@@ -81,38 +84,47 @@ def table(results_file: Path) -> str:
     return "\n".join(lines)
 
 
+def _algorithm_and_precision(label: str) -> tuple[str, str]:
+    algorithm, colon, precision = label.partition(":")
+    if not colon:
+        raise WganError(f"--runs {label!r} is not ALGORITHM:PRECISION: write e.g. {label}:fp32")
+    return algorithm, precision
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--runs", nargs="+", default=[f"{algorithm}:fp32" for algorithm in ALGORITHMS],
                         metavar="ALGORITHM:PRECISION", help="what to train, in this order, e.g. wgan-gp:bf16")
     parser.add_argument("--data", nargs="+", default=list(DATASETS))
-    parser.add_argument("--iterations", type=int, default=5000)
-    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--iterations", type=positive_int, default=5000)
+    parser.add_argument("--eval-every", type=positive_int, default=250)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="other settings for every run, e.g. --set penalty_weight=10 beta1=0 lr=1e-4")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    parser.add_argument("--workers", type=positive_int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker")
     add_output_arguments(parser, "benchmarks/runs", "benchmarks/results/toy_quality.jsonl")
     args = parser.parse_args()
     if args.table:
         print(table(Path(args.results)))
         return
 
+    extra = settings(args.set)
+    suffix = "".join(f"-{key}{value}" for key, value in extra.items())
+    jobs = [dict(algorithm=algorithm, data=data, precision=precision, iterations=args.iterations,
+                 eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,
+                 name=f"{algorithm}-{data}-{precision}-s{args.seed}{suffix}", **extra)
+            for algorithm, precision in map(_algorithm_and_precision, args.runs) for data in args.data]
+    for job in jobs:  # every run's settings checked here, before the workers start
+        make_config(**{key: value for key, value in job.items() if key != "threads"})
     for data in args.data:
         floor = real_data_floor(data)
         print(f"real-data floor {data}: exact W1 of two 2000-sample draws = {np.mean(floor):.3f} "
               f"(range {min(floor):.3f}-{max(floor):.3f})", flush=True)
-    settings = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    suffix = "".join(f"-{key}{value}" for key, value in settings.items())
-    jobs = [dict(algorithm=algorithm, data=data, precision=precision, iterations=args.iterations,
-                 eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,
-                 name=f"{algorithm}-{data}-{precision}-s{args.seed}{suffix}", **settings)
-            for algorithm, precision in (run.split(":") for run in args.runs) for data in args.data]
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for result in pool.imap_unordered(run_one, jobs):
             append(Path(args.results), result)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
