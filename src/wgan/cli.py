@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -320,9 +321,10 @@ def _check_writable(folder: Path) -> None:
     existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
     if not existing.is_dir():
         raise WganError(f"--out '{folder}' needs '{existing}' to be a folder, but it is a file: choose another --out")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise WganError(f"cannot write in '{existing}' (permission denied or a read-only file system): choose an "
-                        "--out you can write to")
+    try:  # a folder made and removed at once: os.access says yes to root where the file system says no (/proc)
+        os.rmdir(tempfile.mkdtemp(prefix=".wgan-check-", dir=existing))
+    except OSError as error:
+        raise WganError(f"cannot write in '{existing}' ({reason(error)}): choose an --out you can write to") from None
 
 
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:
