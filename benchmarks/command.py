@@ -12,21 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wgan import cli
 from wgan.errors import WganError, reason
 
-EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
+EXIT_USER_ERROR, EXIT_INTERRUPTED = cli.EXIT_USER_ERROR, cli.EXIT_INTERRUPTED
 PROJECT = Path(__file__).resolve().parent.parent  # the benchmarks' files are found from here, not the working folder
 MNIST_DIR = PROJECT.parent / "shared" / "data" / "mnist"  # the MNIST IDX files beside the project, where they are kept
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with the script's --help text, whose errors are one line that points at --help."""
+class Parser(cli.Parser):
+    """The wgan command's parser (errors on one line that points at --help), showing the script's docstring in
+    --help as it is written."""
 
     def __init__(self, description: str | None, **options: Any):
         super().__init__(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, **options)
-
-    def error(self, message: str):
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _number(kind: type, least: float, words: str) -> Callable[[str], Any]:
