@@ -72,8 +72,11 @@ def table(results_file: Path) -> str:
     rows = read(results_file)
     order = {name: i for i, name in enumerate(ALGORITHMS)}
     rows.sort(key=lambda r: (order.get(r["algorithm"], 99), r["precision"], DATASETS.index(r["data"])))
-    lines = ["| algorithm | precision | data | W1 @1k | W1 @5k | best W1 | modes @1k | modes @5k | high-quality @5k "
-             "| Spearman(estimate, W1) | wall time |",
+    ends = {r["iterations"] for r in rows}
+    end = f"@{_thousands(ends.pop())}" if len(ends) == 1 else "at the end"  # the runs' last evaluation
+    first = "@1k" if all(r["iterations"] >= 1000 for r in rows) else "@1k or the end"  # as run_one reads them
+    lines = [f"| algorithm | precision | data | W1 {first} | W1 {end} | best W1 | modes {first} | modes {end} | "
+             f"high-quality {end} | Spearman(estimate, W1) | wall time |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         modes = (f"{r['modes_1k']}/{r['modes_total']}", f"{r['modes_end']}/{r['modes_total']}",
@@ -82,6 +85,11 @@ def table(results_file: Path) -> str:
                      f"| {r['w1_best']:.3f} | {modes[0]} | {modes[1]} | {modes[2]} | {correlation_text(r['spearman'])} "
                      f"| {r['seconds'] / 60:.0f} min |")
     return "\n".join(lines)
+
+
+def _thousands(iterations: int) -> str:
+    """5000 as "5k", 2500 as "2.5k", 800 as "800"."""
+    return f"{iterations / 1000:g}k" if iterations >= 1000 else str(iterations)
 
 
 def _algorithm_and_precision(label: str) -> tuple[str, str]:

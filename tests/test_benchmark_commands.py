@@ -1,6 +1,7 @@
 """The benchmark scripts meet the wgan command's promise on bad input: one line naming the problem, exit status 2,
 no traceback, before anything is measured (each printed a traceback, or measured and then failed to write)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from command import settings  # noqa: E402  (a benchmark's module, found beside the scripts)
+from command import settings  # noqa: E402  (the benchmarks' modules, found beside the scripts)
+from toy_quality import table  # noqa: E402
 
 
 @pytest.mark.parametrize("command, named", [
@@ -41,3 +43,14 @@ def test_set_values_are_json_where_they_read_as_json_and_text_otherwise():
     assert settings(["batch_size=64", "compile=true", "model=dcgan", "data_dir=../shared/data/mnist",
                      'name="quoted"']) == {"batch_size": 64, "compile": True, "model": "dcgan",
                                           "data_dir": "../shared/data/mnist", "name": "quoted"}
+
+
+def test_the_toy_quality_table_names_the_iterations_its_runs_reached(tmp_path):
+    # a 20-iteration run was shown under "W1 @5k"
+    row = {"algorithm": "wgan-gp", "precision": "fp32", "data": "8gaussians", "iterations": 20, "seconds": 6.0,
+           "w1_1k": 0.7, "w1_end": 0.7, "w1_best": 0.7, "spearman": None}
+    (tmp_path / "short.jsonl").write_text(json.dumps(row) + "\n")
+    assert table(tmp_path / "short.jsonl").splitlines()[0].startswith(
+        "| algorithm | precision | data | W1 @1k or the end | W1 @20 | best W1 |")
+    (tmp_path / "long.jsonl").write_text(json.dumps(row | {"iterations": 5000}) + "\n")
+    assert "| W1 @1k | W1 @5k |" in table(tmp_path / "long.jsonl")
