@@ -324,20 +324,41 @@ def test_a_run_folder_finds_its_data_file_from_any_working_directory(tmp_path, m
     assert np.load(tmp_path / "elsewhere" / "s.npy").shape == (4, 2)
 
 
-def test_a_run_whose_data_was_moved_names_it_as_the_runs_data_in_sample_eval_and_resume(tmp_path, capsys):
+def test_a_run_whose_data_was_moved_names_it_as_the_runs_data_in_eval_and_resume(tmp_path, capsys):
     # it said "data file ... does not exist: check the path (relative paths start in ...)", a path never typed
     data = _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
     assert main(["train", "--data", data, "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path),
                  "--name", "run", "--quiet", *TINY_FLAGS]) == 0
     (tmp_path / "points.csv").rename(tmp_path / "moved.csv")
     run = str(tmp_path / "run")
-    for command in (["sample", "--run", run, "--n", "4", "--out", str(tmp_path / "s.npy")], ["eval", "--run", run],
-                    ["train", "--resume", run, "--iterations", "4"]):
+    for command in (["eval", "--run", run], ["train", "--resume", run, "--iterations", "4"]):
         assert main(command) == 2
         error = capsys.readouterr().err.strip()
         assert error == (f"wgan: error: run '{run}' was trained on data '{data}', which is not there any more: put it "
-                         "back there (the run's config.toml names it) to sample, evaluate or resume the run")
+                         "back there (the run's config.toml names it) to evaluate or resume the run")
+    assert main(["sample", "--run", run, "--n", "4", "--out", str(tmp_path / "scatter.png")]) == 2  # draws the data
+    assert "a .png of points draws the run's data beside them" in capsys.readouterr().err
     assert RunFollower(run).describe()["data"] == "points.csv"  # watching a run needs no data
+
+
+@pytest.mark.parametrize("kind", ["points", "images"])
+def test_a_run_is_sampled_without_its_data_as_with_it(tmp_path, capsys, kind):
+    # sample and load_run rebuilt the run from its data: a run folder copied to another machine could not be sampled
+    rng = np.random.default_rng(0)
+    if kind == "points":
+        np.save(tmp_path / "data.npy", rng.standard_normal((200, 2)).astype(np.float32))
+        flags = TINY_FLAGS
+    else:  # convolutional models, whose settings are checked against the data's kind when a config is resolved
+        np.save(tmp_path / "data.npy", rng.integers(0, 256, (200, 16, 16), dtype=np.uint8))
+        flags = ["--image-size", "16", "--width", "8", "--eval-samples", "100"]
+    assert main(["train", "--data", str(tmp_path / "data.npy"), "--iterations", "2", "--eval-every", "2", "--out",
+                 str(tmp_path), "--name", "run", "--quiet", *flags]) == 0
+    with_data = wgan.load_run(tmp_path / "run").sample(8, seed=3)
+    (tmp_path / "data.npy").rename(tmp_path / "moved.npy")
+    np.testing.assert_array_equal(wgan.load_run(tmp_path / "run").sample(8, seed=3), with_data)
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "8", "--seed", "3", "--out",
+                 str(tmp_path / "s.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), with_data)
 
 
 def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):

@@ -30,7 +30,7 @@ from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import Config, check_every_setting_counts, make_config, resolve, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint
-from .data.sampler import Sampler
+from .data.sampler import RecordedShape, Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
 from .errors import Interrupted, WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
@@ -139,7 +139,8 @@ def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, crit
 
 
 def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: bool = True,
-              progress: bool = False, world: World = World()) -> Trainer:
+              progress: bool = False, world: World = World(), recorded_shape: tuple[int, ...] | None = None
+              ) -> Trainer:
     """Build sampler, models and objective on every rank, and on the writing rank the image scorer (with
     ``scores``) and then ``open_run()``: a new folder only once all input is checked. Every rank has checked
     its input before the trainer wraps the models for DistributedDataParallel (which talks to the others)."""
@@ -149,7 +150,8 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         if device.type == "cuda":  # TF32 tensor cores for float32 matmuls and convolutions, unless refused
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
             torch.backends.cudnn.allow_tf32 = config.tf32
-        sampler = build_sampler(config.data, device, config.data_dir, config.image_size)
+        sampler = build_sampler(config.data, device, config.data_dir, config.image_size) if recorded_shape is None \
+            else RecordedShape(config.data, recorded_shape, device)  # a run sampled without its data
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
         torch.manual_seed(config.seed)
@@ -443,18 +445,29 @@ def build_trainer(config: Config) -> Trainer:
     return _assemble(resolve(config), lambda: None, scores=False)
 
 
-def _load(path: str | Path, checkpoint: str, device: str) -> tuple[RunFolder, Trainer]:
+def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = True) -> tuple[RunFolder, Trainer]:
+    """The run in ``path`` with its ``checkpoint`` loaded. Without ``needs_data`` (sampling), a run whose data
+    is no longer where its config.toml says is built from the samples' shape its checkpoint records."""
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    trainer = build_trainer(dataclasses.replace(run.config(), device=device))
-    trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
+    if needs_data or run.missing_data() is None:
+        trainer = build_trainer(dataclasses.replace(run.config(), device=device))
+        trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
+        return run, trainer
+    state = run.load_checkpoint(checkpoint, "cpu")
+    if "sample_shape" not in state:  # a checkpoint from before the shape was recorded: the data is needed
+        run.config()
+    config = dataclasses.replace(run.recorded_config(), device=device)
+    trainer = _assemble(config, lambda: None, scores=False, recorded_shape=tuple(state["sample_shape"]))
+    trainer.load_state_dict(state)
     return run, trainer
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
-    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``)."""
-    run, trainer = _load(path, checkpoint, device)
+    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``); a run whose data has
+    moved since loads too, from the samples' shape its checkpoint records (it can be sampled, not evaluated)."""
+    run, trainer = _load(path, checkpoint, device, needs_data=False)
     return _as_run(trainer, run.path, run.history)
 
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from . import plots
 from .config import Config
-from .data import build_sampler
+from .data import DATASET_NAMES, build_sampler
 from .errors import WganError
 from .metrics import evaluation_mode
 from .runs import atomic_write, atomic_write_bytes
@@ -113,6 +113,9 @@ def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
 
 def real_points(config: Config, n: int, seed: int = 0) -> np.ndarray:
     """``n`` points of the run's data (``config.data``), drawn on the host with ``seed``."""
+    if config.data not in DATASET_NAMES and not Path(config.data).exists():
+        raise WganError(f"a .png of points draws the run's data beside them, and its data '{config.data}' is not "
+                        "where its config.toml says: write the samples to a .npy file, or put the data back")
     sampler = build_sampler(config.data, "cpu", config.data_dir, config.image_size)
     return sampler.sample(n, torch.Generator().manual_seed(seed)).numpy()
 

@@ -38,7 +38,7 @@ from typing import IO, Any
 import torch
 
 from . import checkpoints
-from .config import Config, make_config, to_toml
+from .config import Config, load_toml, make_config, to_toml, typed
 from .data import DATASET_NAMES
 from .errors import WganError, reason
 
@@ -172,24 +172,30 @@ class RunFolder:
 
     def config(self, needs_data: bool = True) -> Config:
         """The run's settings (config.toml), checked as a new run's are. With ``needs_data`` (loading the run to
-        sample, evaluate or resume it), data that is no longer where they say is named as the run's first."""
-        if needs_data:
-            self._require_data()
+        evaluate or resume it), data that is no longer where they say is named as the run's first."""
+        missing = self.missing_data() if needs_data else None
+        if missing is not None:
+            raise WganError(f"run '{self.path}' was trained on {missing[0]} '{missing[1]}', which is not there any "
+                            "more: put it back there (the run's config.toml names it) to evaluate or resume the run")
         return make_config(self.path / CONFIG_FILE)
 
-    def _require_data(self) -> None:
-        """The run's data file or folder and data_dir, as config.toml names them, must still be there: the run is
-        rebuilt from them (a config.toml that does not read is left to :func:`make_config` to name)."""
+    def recorded_config(self) -> Config:
+        """The settings as config.toml records them, resolved when they were written: each value's type checked,
+        but nothing that reads the data, which may have moved (for sampling a run without its data)."""
+        return typed(Config(**load_toml(self.path / CONFIG_FILE)))
+
+    def missing_data(self) -> tuple[str, str] | None:
+        """("data" or "data_dir", the path) of the run's data file or folder that is no longer where config.toml
+        says, or None (a config.toml that does not read is left to :func:`make_config` to name)."""
         try:
             settings = tomllib.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return
+            return None
         for name in ("data", "data_dir"):
             value = settings.get(name)
             if isinstance(value, str) and value and value not in DATASET_NAMES and not Path(value).exists():
-                raise WganError(f"run '{self.path}' was trained on {name} '{value}', which is not there any more: "
-                                "put it back there (the run's config.toml names it) to sample, evaluate or resume "
-                                "the run")
+                return name, value
+        return None
 
     def write_config(self, config: Config) -> None:
         """Record the settings the run continues with (a resume's new iterations, budget, decay window)."""

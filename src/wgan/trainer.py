@@ -59,9 +59,10 @@ Evaluator = Callable[[int, "nn.Module | None"], dict[str, float]]
 BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
 # Checkpoint entries an older version did not write: critic_steps_done (before the critic caught up at
 # boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale, the generator's
-# moving average (before it existed: it starts at the generator's weights).
+# moving average (before it existed: it starts at the generator's weights), the samples' shape (before a run could
+# be sampled without its data).
 OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale",
-                  "generator_average")
+                  "generator_average", "sample_shape")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)  # preemption: stop at the end of the iteration
 FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
@@ -203,6 +204,7 @@ class Trainer:
             "rollbacks": self.rollbacks,
             "lr_scale": self.lr_scale,
             "config": self.config.to_dict(),
+            "sample_shape": list(self.sampler.shape),  # what the models are built for, to sample without the data
         } | ({"generator_average": self.average.state_dict()} if self.average else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import torch
 
+from ..errors import WganError
+
 
 @dataclass(frozen=True)
 class Modes:
@@ -41,6 +43,21 @@ class Sampler(Protocol):
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Return ``n`` samples, a float32 tensor of shape ``(n, *shape)`` on ``device``."""
         ...
+
+
+@dataclass(frozen=True)
+class RecordedShape:
+    """Stands in for a run's data that is no longer where its config.toml says, for sampling its generator: the
+    samples' shape, as the run's checkpoint records it, is all the models are built from. It draws nothing."""
+
+    data: str
+    shape: tuple[int, ...]
+    device: torch.device
+    modes: None = None
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        raise WganError(f"the run's data '{self.data}' is not where its config.toml says: put it back there to "
+                        "draw from it")
 
 
 class TensorSampler:
