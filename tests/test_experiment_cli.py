@@ -29,15 +29,19 @@ def test_report_has_one_row_per_claim_and_every_figure_and_a_page_per_experiment
     results = [ExperimentResult("first", {"x": 1.0}, [Claim("a |theta| claim", "0.99", True)], b"\x89PNG",
                                 '"A quoted claim." (Someone 2017, Sec. 1)'),
                ExperimentResult("second", {}, [Claim("b", "3", False, "Too short."), Claim("c", "4", True)],
-                                b"\x89PNG")]
+                                b"\x89PNG", command="wgan experiment second --quick --out docs")]
     write_report(results, tmp_path)
     markdown = (tmp_path / "report.md").read_text()
     assert "## Where a claim does not hold\n\n- second: *b*. Too short.\n" in markdown
     assert markdown.count("\n| first |") + markdown.count("\n| second |") == 3
     assert "a \\|theta\\| claim" in markdown and "**no**" in markdown
     assert "first/figure.png" in markdown and "second/figure.png" in markdown
+    # which size made the numbers (the report did not say --quick), with links to the pages and numbers
+    assert ("[The page](second.md), [the numbers](second/results.json); made with `wgan experiment second --quick "
+            "--out docs`") in markdown
     page = (tmp_path / "report.html").read_text()
     assert page.count("<tr><td>") == 3 and "second/figure.png" in page
+    assert "<code>wgan experiment second --quick --out docs</code>" in page and "alt='second: the figure'" in page
     assert "<li>second: <em>b</em>. Too short.</li>" in page
     assert (tmp_path / "first" / "results.json").is_file()
     assert '> "A quoted claim." (Someone 2017, Sec. 1)' in (tmp_path / "first.md").read_text()

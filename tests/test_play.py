@@ -379,8 +379,10 @@ def test_a_port_out_of_range_is_one_line(port):
 
 
 @pytest.mark.parametrize("arguments, says", [
-    (["watch", "nowhere"], "'nowhere' is not a run folder"),
-    (["play", "--threads", "0"], "--threads must be at least 1"),
+    (["watch", "nowhere"], "'nowhere' does not exist: give a run folder"),
+    (["watch", "."], "'.' is not a run folder (no config.toml)"),
+    (["play", "--threads", "0"], "--threads must be from 1 to this machine's"),
+    (["play", "--threads", "100000"], "--threads must be from 1 to this machine's"),  # the server answered 500
     (["play", "--device", "tpu"], "device 'tpu' is not known"),
 ])
 def test_the_commands_bad_input_is_one_line_and_exit_2(arguments, says, capsys):

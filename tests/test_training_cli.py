@@ -474,7 +474,7 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "already reached iteration 2" in error and "pass a larger --iterations to" in error  # minutes cannot help
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
-    assert "not a run folder" in capsys.readouterr().err
+    assert "'" + str(tmp_path / "nothing") + "' does not exist: give a run folder" in capsys.readouterr().err
 
 
 def test_a_finished_run_is_refused_before_anything_is_built_for_it(tmp_path, capsys, monkeypatch):

@@ -235,8 +235,10 @@ def _play(args: argparse.Namespace) -> None:
     from .play import server, settings  # the web stack loads only for these commands
 
     if args.threads is not None:
-        if args.threads < 1:
-            raise WganError(f"--threads must be at least 1, got {args.threads}")
+        cores = os.cpu_count() or 1
+        if not 1 <= args.threads <= cores:  # 100,000 threads left the server answering every request with 500
+            raise WganError(f"--threads must be from 1 to this machine's {cores} cores, got {args.threads}: leave it "
+                            "out for torch's default")
         torch.set_num_threads(args.threads)
     device = str(distributed.pick_device(settings.panel_config({}, args.device).device, distributed.World()))
     server.serve(server.play_app(device), server.listen(args.host, args.port), "play")

@@ -153,7 +153,8 @@ def interpolation_strip(generator: nn.Module, latent_dim: int, rows: int, steps:
     """The generator's outputs along ``rows`` spherical interpolations (:func:`slerp`) of ``steps`` points each
     between two noise vectors (:func:`interpolation_noise`), ends included: (rows, steps, *sample_shape)."""
     if steps < 2:
-        raise WganError(f"an interpolation needs at least 2 images (its two ends), got {steps}")
+        raise WganError(f"an interpolation needs at least 2 images (its two ends), got {steps}: give --interpolate 2 "
+                        "or more")
     device = next(generator.parameters()).device
     start, end = interpolation_noise(latent_dim, rows, seed, device)
     noise = slerp(start, end, torch.linspace(0, 1, steps, device=device))

@@ -143,6 +143,9 @@ class RunFolder:
             raise WganError(f"a run folder is a path (str or pathlib.Path), not the {type(path).__name__} {path!r}: "
                             "give the folder that `wgan train` made")
         folder = cls(Path(path))
+        if not folder.path.exists():
+            raise WganError(f"'{path}' does not exist: give a run folder that `wgan train` made (check the path; "
+                            f"relative paths start in {Path.cwd()})")
         if not (folder.path / CONFIG_FILE).is_file():
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): give a folder that `wgan train` made")
         metrics = folder.path / METRICS_FILE

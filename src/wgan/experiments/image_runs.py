@@ -20,6 +20,7 @@ classifier's features to held-out images (FD), the classes generated and the mea
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..errors import WganError
 from ..runs import RunFolder
 
 PRESET_MINUTES = 10.0  # default training time per MNIST run: the shorter budget of the image benchmark
+QUICK_CHECK = "quick size, a smoke test too short for the paper's claim: "  # how a quick size's claims begin
 PRESET_EVAL_EVERY = 150  # between evaluations of runs trained here; runs read back keep their own
 DIGITS_WARMUP = 5  # generator iterations with the warm-up's extra critic steps, on digits
 
@@ -48,7 +50,7 @@ class ImageData:
 class DigitsSize:
     iterations: int
     width: dict[str, int]  # model -> base channels (DCGAN) or hidden units (MLP)
-    evaluations: int
+    evaluations: int  # the last at the end: one every ceil(iterations / evaluations)
     samples: int  # generated images scored per evaluation
 
 
@@ -156,7 +158,7 @@ def _digits_run(algorithm: str, model: str, critic: str | None, size: DigitsSize
     with tempfile.TemporaryDirectory() as out:
         run = train(data="digits", algorithm=algorithm, model=model, critic_model=critic,
                     generator_width=size.width[model], critic_width=size.width[critic],
-                    iterations=size.iterations, eval_every=size.iterations // size.evaluations,
+                    iterations=size.iterations, eval_every=math.ceil(size.iterations / size.evaluations),
                     eval_samples=size.samples, seed=seed, out=out, progress=False, **warmup)
         rows = [row for row in run.history if "eval/fd" in row]
         grid = (run.path / "samples" / f"iter_{rows[-1]['iteration']:06d}.png").read_bytes()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from ..api import train
 from . import Claim, ExperimentResult, figure_png, subplots
-from .image_runs import ImageData, image_run
+from .image_runs import QUICK_CHECK, ImageData, image_run
 
 NAME = "meaningful-loss"
 ALGORITHMS = {"wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "gan": "GAN (minimax)"}
@@ -123,7 +123,8 @@ def _claims(numbers: dict, quick: bool) -> list[Claim]:
         algorithms = list(rho[setting])
         measured = ", ".join(f"{ALGORITHMS[algorithm]} {rho[setting][algorithm]:.2f}" for algorithm in algorithms)
         if quick:
-            claims.append(Claim(f"{setting}: the WGAN-GP critic's estimate falls as the {label} falls (Spearman > 0)",
+            claims.append(Claim(f"{QUICK_CHECK}{setting}: the WGAN-GP critic's estimate falls as the {label} falls "
+                                "(Spearman > 0)",
                                 measured, rho[setting]["wgan-gp"] > 0,
                                 _out_of_order(histories[setting]["wgan-gp"], label)))
             continue

@@ -23,8 +23,15 @@ def _markdown(results: list[ExperimentResult]) -> str:
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", *failure_section([(result.name, claim) for result in results for claim in result.failures])]
     for result in results:
-        lines += [f"## {result.name}", "", f"![{result.name}]({result.name}/figure.png)", ""]
+        lines += [f"## {result.name}", "", _made_with(result), "", f"![{result.name}]({result.name}/figure.png)", ""]
     return "\n".join(lines)
+
+
+def _made_with(result: ExperimentResult) -> str:
+    """The line under an experiment's heading: its page, its numbers and the command that measured them (whose
+    --quick says when they come from the small size the tests use)."""
+    command = f"`{result.command}`" if result.command else "an unrecorded command"
+    return f"[The page]({result.name}.md), [the numbers]({result.name}/results.json); made with {command}"
 
 
 def _html(results: list[ExperimentResult]) -> str:
@@ -37,7 +44,10 @@ def _html(results: list[ExperimentResult]) -> str:
                        f"{html.escape(claim.why or NO_WHY)}</li>"
                        for result in results for claim in result.failures)
     failures = f"<h2>Where a claim does not hold</h2><ul>{failures}</ul>" if failures else ""
-    figures = "".join(f"<h2>{html.escape(r.name)}</h2><img src='{html.escape(r.name)}/figure.png' alt=''>"
+    figures = "".join(f"<h2>{html.escape(r.name)}</h2><p><a href='{html.escape(r.name)}.md'>The page</a>, <a "
+                      f"href='{html.escape(r.name)}/results.json'>the numbers</a>; made with "
+                      f"<code>{html.escape(r.command or 'an unrecorded command')}</code></p>"
+                      f"<img src='{html.escape(r.name)}/figure.png' alt='{html.escape(r.name)}: the figure'>"
                       for r in results)
     return ("<!doctype html><meta charset='utf-8'><title>WGAN claims, measured</title><style>"
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
