@@ -167,9 +167,15 @@ class ExperimentResult:
             "## What we measured", "", "| claim | measured | holds |", "|---|---|---|", *rows, "",
             *failure_section([("", claim) for claim in self.failures]), *([notes, ""] if notes else []),
             f"Every number measured is in [results.json]({folder}results.json).", "", "## The command", "",
-            f"    {self.command or f'wgan experiment {self.name} --out docs/experiments'}", "",
+            f"    {self.made_with}", "",
             "made this page (`--quick` runs the small size the tests use; without it, the full size, the "
             "documentation's).", ""])
+
+    @property
+    def made_with(self) -> str:
+        """The command that made the result; for a result saved before commands were recorded, the command of the
+        documentation's pages, which made them."""
+        return self.command or f"wgan experiment {self.name} --out docs/experiments"
 
     @classmethod
     def read(cls, folder: str | Path) -> ExperimentResult:

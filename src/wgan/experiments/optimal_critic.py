@@ -139,7 +139,9 @@ def _figure(numbers: dict) -> bytes:
                   title="(b) the gradient a generator at x would receive")
     for ax in (values, gradients):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+    values.legend(fontsize=8, loc="best")
+    # below the panel: inside, wherever it went, it covered the minimax gradient's fall through the fakes' band
+    gradients.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     figure.suptitle(f"Optimal discriminator vs critic, real N({REAL_MEAN:g}, {STD:g}²) and fake "
                     f"N({FAKE_MEAN:g}, {STD:g}²): D saturates, f has slope ~1")
     figure.tight_layout()

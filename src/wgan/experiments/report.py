@@ -30,8 +30,7 @@ def _markdown(results: list[ExperimentResult]) -> str:
 def _made_with(result: ExperimentResult) -> str:
     """The line under an experiment's heading: its page, its numbers and the command that measured them (whose
     --quick says when they come from the small size the tests use)."""
-    command = f"`{result.command}`" if result.command else "an unrecorded command"
-    return f"[The page]({result.name}.md), [the numbers]({result.name}/results.json); made with {command}"
+    return f"[The page]({result.name}.md), [the numbers]({result.name}/results.json); made with `{result.made_with}`"
 
 
 def _html(results: list[ExperimentResult]) -> str:
@@ -46,7 +45,7 @@ def _html(results: list[ExperimentResult]) -> str:
     failures = f"<h2>Where a claim does not hold</h2><ul>{failures}</ul>" if failures else ""
     figures = "".join(f"<h2>{html.escape(r.name)}</h2><p><a href='{html.escape(r.name)}.md'>The page</a>, <a "
                       f"href='{html.escape(r.name)}/results.json'>the numbers</a>; made with "
-                      f"<code>{html.escape(r.command or 'an unrecorded command')}</code></p>"
+                      f"<code>{html.escape(r.made_with)}</code></p>"
                       f"<img src='{html.escape(r.name)}/figure.png' alt='{html.escape(r.name)}: the figure'>"
                       for r in results)
     return ("<!doctype html><meta charset='utf-8'><title>WGAN claims, measured</title><style>"
