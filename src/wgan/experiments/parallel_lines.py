@@ -215,7 +215,7 @@ def _figure(numbers: dict, thetas: np.ndarray) -> bytes:
         learning.plot(numbers[key], color=colour, label=label)
     learning.axhline(0.0, color="#bbbbbb", linewidth=0.8)
     learning.set(title=rf"(d) learning $\theta$ by gradient descent (step {THETA_LR:g} $\times$ gradient)",
-                 xlabel=r"$\theta$ step", ylabel=r"$\theta$", ylim=(-0.1, 1.1))
+                 xlabel="gradient-descent step", ylabel=r"$\theta$", ylim=(-0.1, 1.1))
 
     for ax in axes.flat:
         ax.grid(alpha=0.3)
