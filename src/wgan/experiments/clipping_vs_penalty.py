@@ -290,5 +290,6 @@ def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tu
         axes.title.set_fontsize(10)
         axes.grid(alpha=0.3)
     figure.suptitle("Weight clipping vs gradient penalty (WGAN-GP Fig. 1): critics against the fixed generator "
-                    "real + N(0, I); (a) value surfaces with the real points", fontsize=12, y=0.93)
+                    "real + N(0, I)\n(a) value surfaces with the real points: lighter is a higher critic value f(x), "
+                    "each surface on its own scale", fontsize=12, y=0.95)
     return figure_png(figure)
