@@ -40,6 +40,14 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
         raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
 
 
+def whole_number(value: Any, name: str, least: int, example: int) -> int:
+    """``value`` as an int if it is a whole number (numpy's too, not a bool) of at least ``least``, else
+    :class:`WganError` naming ``name`` with an ``example``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise WganError(f"{name} is {value!r}; expected a whole number of at least {least}, such as {example}")
+    return int(value)
+
+
 def check_seed(seed: Any, name: str = "seed") -> int:
     """``seed`` if it is a whole number no larger than :data:`LARGEST_SEED` either way, else :class:`WganError`
     naming ``name``."""

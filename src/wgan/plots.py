@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .checks import real_array
+from .checks import real_array, whole_number
 from .errors import WganError
 
 if TYPE_CHECKING:
@@ -80,12 +80,6 @@ def _images(images: Any) -> np.ndarray:
     return images
 
 
-def _whole(value: Any, name: str, example: int, least: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise WganError(f"{name} is {value!r}; expected a whole number of at least {least}, such as {example}")
-    return int(value)
-
-
 def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (low, high) corners of a view of (n, d) ``points``: their central 99% with a 15% margin, per axis."""
     low, high = np.percentile(points, [0.5, 99.5], axis=0)
@@ -107,7 +101,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     run's progress.gif.
     """
     real, fake = _point_pair(real, fake)
-    resolution = _whole(resolution, "resolution", 128, least=2)
+    resolution = whole_number(resolution, "resolution", 2, 128)
     if real.shape[1] == 1:
         return critic_along_x(real, fake, critic, title, resolution)
     low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
@@ -217,7 +211,7 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     separated by 1-pixel white lines; grey images keep one channel. ``columns`` defaults to ceil(sqrt(k))."""
     images = _images(images)
     count, channels, height, width = images.shape
-    columns = math.ceil(math.sqrt(count)) if columns is None else _whole(columns, "columns", 8)
+    columns = math.ceil(math.sqrt(count)) if columns is None else whole_number(columns, "columns", 1, 8)
     rows = math.ceil(count / columns)
     grid = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), dtype=np.float32)
     for index, image in enumerate(unit_pixels(images)):
@@ -241,7 +235,7 @@ def sample_grid(images: np.ndarray, title: str) -> bytes:
 
 def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:
     """An animated GIF of PNG frames (e.g. a run's sample grids in order), the last shown three times longer."""
-    milliseconds = _whole(milliseconds, "milliseconds", 600)
+    milliseconds = whole_number(milliseconds, "milliseconds", 1, 600)
     if not frames:
         raise WganError("progress_gif needs at least one frame (the PNG bytes of each figure, in order)")
     images = [Image.open(io.BytesIO(frame)).convert("RGB") for frame in frames]

@@ -30,7 +30,6 @@ import os
 import shutil
 import socket
 import tempfile
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -191,8 +190,8 @@ class RunFolder:
         """("data" or "data_dir", the path) of the run's data file or folder that is no longer where config.toml
         says, or None (a config.toml that does not read is left to :func:`make_config` to name)."""
         try:
-            settings = tomllib.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            settings = load_toml(self.path / CONFIG_FILE)
+        except WganError:
             return None
         for name in ("data", "data_dir"):
             value = settings.get(name)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import whole_number
 from ..errors import WganError
 from ..progress import Progress
 from ..runs import atomic_write
@@ -161,12 +162,6 @@ def _labels(labels, name: str, count: int) -> torch.Tensor:
     return y.long()
 
 
-def _positive_int(value, name: str, example: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise WganError(f"{name} is {value!r}; expected a positive integer such as {example}")
-    return int(value)
-
-
 @torch.no_grad()
 def classify(classifier: Classifier, images, *, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features ``(N, HIDDEN)`` and logits ``(N, num_classes)`` of ``images``, on the CPU.
@@ -181,7 +176,7 @@ def classify(classifier: Classifier, images, *, batch_size: int = 500) -> tuple[
             f"images have shape (N, {', '.join(map(str, x.shape[1:]))}) but the classifier was trained on "
             f"(N, {', '.join(map(str, expected))}): pass images of the classifier's dataset and size"
         )
-    batch_size = _positive_int(batch_size, "batch_size", 500)
+    batch_size = whole_number(batch_size, "batch_size", 1, 500)
     device = next(classifier.parameters()).device
     training = classifier.training
     classifier.eval()
@@ -241,8 +236,8 @@ def train_classifier(
         )
     y_train = _labels(train_labels, "train_labels", len(x_train))
     y_test = _labels(test_labels, "test_labels", len(x_test))
-    epochs = _positive_int(epochs, "epochs", 3)
-    batch_size = _positive_int(batch_size, "batch_size", 128)
+    epochs = whole_number(epochs, "epochs", 1, 3)
+    batch_size = whole_number(batch_size, "batch_size", 1, 128)
     device = torch.device(device)
 
     num_classes = int(max(y_train.max(), y_test.max())) + 1

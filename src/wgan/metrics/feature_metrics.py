@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import check_seed, numpy_seed, real_array
+from ..checks import check_seed, numpy_seed, real_array, whole_number
 from ..errors import WganError
 
 __all__ = [
@@ -70,12 +70,6 @@ def finite_array(x, name: str, shape: str, ndim: int, *, keep_float32: bool = Fa
     if not np.all(np.isfinite(a)):
         raise WganError(f"{name} contains NaN or inf entries; expected finite numbers; fix the input")
     return a
-
-
-def _count(value, name: str, minimum: int, example: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise WganError(f"{name} is {value!r}; expected a whole number of at least {minimum}, such as {example}")
-    return int(value)
 
 
 def _features(x, name: str, min_count: int, why: str) -> torch.Tensor:
@@ -139,7 +133,7 @@ def knn_distances(features, k: int) -> np.ndarray:
         Row i ascending, float64; its last column is :math:`\mathrm{NND}_k`, the radius of the k-NN ball of
         [2]_ and [3]_.
     """
-    k = _count(k, "k", 1, PRECISION_K)
+    k = whole_number(k, "k", 1, PRECISION_K)
     x = _features(features, "features", k + 1, f"k = {k} neighbours besides the sample itself")
     return _knn_squared(x, k).double().sqrt_().numpy()
 
@@ -207,8 +201,8 @@ def manifold_scores(real, fake, *, precision_k: int = PRECISION_K, density_k: in
     Kynkaanniemi et al., NeurIPS 2019 (precision and recall, k = 3); Naeem et al., ICML 2020 (density and
     coverage, k = 5).
     """
-    precision_k = _count(precision_k, "precision_k", 1, PRECISION_K)
-    density_k = _count(density_k, "density_k", 1, DENSITY_K)
+    precision_k = whole_number(precision_k, "precision_k", 1, PRECISION_K)
+    density_k = whole_number(density_k, "density_k", 1, DENSITY_K)
     k = max(precision_k, density_k)
     why = "the k-NN radii need k neighbours besides the sample"
     x, y = _match(_features(real, "real features", k + 1, why), _features(fake, "fake features", precision_k + 1, why))
@@ -308,8 +302,8 @@ def kid(real, fake, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET
     ----------
     Binkowski et al., "Demystifying MMD GANs", ICLR 2018.
     """
-    subsets = _count(subsets, "subsets", 1, KID_SUBSETS)
-    subset_size = _count(subset_size, "subset_size", 2, KID_SUBSET_SIZE)
+    subsets = whole_number(subsets, "subsets", 1, KID_SUBSETS)
+    subset_size = whole_number(subset_size, "subset_size", 2, KID_SUBSET_SIZE)
     seed = check_seed(seed)
     why = "the unbiased estimate needs pairs"
     x, y = _match(_features(real, "real features", 2, why), _features(fake, "fake features", 2, why))
@@ -380,10 +374,10 @@ def reference_features(features, *, precision_k: int = PRECISION_K, density_k: i
     -------
     ReferenceFeatures
     """
-    precision_k = _count(precision_k, "precision_k", 1, PRECISION_K)
-    density_k = _count(density_k, "density_k", 1, DENSITY_K)
-    kid_subsets = _count(kid_subsets, "kid_subsets", 1, KID_SUBSETS)
-    kid_subset_size = _count(kid_subset_size, "kid_subset_size", 2, KID_SUBSET_SIZE)
+    precision_k = whole_number(precision_k, "precision_k", 1, PRECISION_K)
+    density_k = whole_number(density_k, "density_k", 1, DENSITY_K)
+    kid_subsets = whole_number(kid_subsets, "kid_subsets", 1, KID_SUBSETS)
+    kid_subset_size = whole_number(kid_subset_size, "kid_subset_size", 2, KID_SUBSET_SIZE)
     seed = check_seed(seed)
     k = max(precision_k, density_k)
     x = _features(features, "real features", k + 1, "the k-NN radii need k neighbours besides the sample")
