@@ -118,6 +118,36 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp
     assert list(tmp_path.iterdir()) == []
 
 
+INTERRUPT_DURING_TORCH_IMPORT = """
+import os, signal, sys
+
+class SigintWhenTorchIsImported:  # a real Ctrl-C, at the moment a user's would most likely come
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            os.kill(os.getpid(), signal.SIGINT)
+
+sys.meta_path.insert(0, SigintWhenTorchIsImported())
+sys.argv = ["wgan", "train", "--iterations", "5", "--out", sys.argv[1]]
+from wgan.entry import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_still_imports_torch_is_one_line_not_a_traceback(tmp_path):
+    # the package imported the whole API (and torch) before the CLI could catch anything
+    finished = subprocess.run([sys.executable, "-c", INTERRUPT_DURING_TORCH_IMPORT, str(tmp_path / "runs")],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+    assert finished.returncode == 130
+    assert finished.stderr.strip() == "wgan: interrupted while starting, before anything was read or written"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_importing_the_package_does_not_import_torch_until_a_public_name_is_used():
+    shown = subprocess.run([sys.executable, "-c", "import sys, wgan; print('torch' in sys.modules); "
+                            "print(wgan.train.__module__, wgan.WganError.__name__); print('torch' in sys.modules)"],
+                           capture_output=True, text=True, env=ENV, timeout=120, check=True).stdout.split("\n")
+    assert shown[:3] == ["False", "wgan.api WganError", "True"]
+
 def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt_even_when_the_writers_clean_up_fails(tmp_path):
     # torch.save closes its zip archive on the way out; on a half-written file that raises a RuntimeError
     # ("unexpected pos"), which would replace the KeyboardInterrupt and end the CLI in a traceback

@@ -2,10 +2,26 @@
 
 >>> import wgan
 >>> run = wgan.train(data="8gaussians", algorithm="wgan-gp", iterations=1000)   # doctest: +SKIP
+
+The names below are imported on first use (PEP 562's module ``__getattr__``): they import torch, which takes
+about a second, and the ``wgan`` command (:mod:`wgan.entry`) imports this package before it can catch a Ctrl-C
+that arrives during that second.
 """
 
-from .api import Run, evaluate_run, load_run, resume, train
-from .config import Config, make_config
-from .errors import WganError
+from importlib import import_module
 
-__all__ = ["Config", "Run", "WganError", "evaluate_run", "load_run", "make_config", "resume", "train"]
+PUBLIC = {"Config": "config", "Run": "api", "WganError": "errors", "evaluate_run": "api", "load_run": "api",
+          "make_config": "config", "resume": "api", "train": "api"}  # name -> the module that defines it
+__all__ = sorted(PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{PUBLIC[name]}"), name)
+    globals()[name] = value  # imported once: later reads find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

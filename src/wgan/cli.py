@@ -23,6 +23,7 @@ from . import api, distributed, outputs
 from .checks import check_seed
 from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
                      OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, check_every_setting_counts, field_type, load_toml)
+from .entry import EXIT_INTERRUPTED
 from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
@@ -31,7 +32,6 @@ from .runs import RunFolder, atomic_write
 
 EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
 EXIT_STOPPED = distributed.EXIT_STOPPED  # stopped by a signal after saving: resume it (sysexits' EX_TEMPFAIL)
-EXIT_INTERRUPTED = 130
 MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "train": "lower --batch-size, --eval-samples or the model's --width",
     "sample": "lower --n", "eval": "lower --samples", "experiment": "close other programs, or run it with --quick",
