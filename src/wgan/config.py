@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import check_seed
-from .data import DATASET_NAMES, data_kind
+from .data import DATASET_NAMES, data_kind, is_missing_path
 from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
 from .models.resnet import IMAGE_SIZE as RESNET_IMAGE_SIZE
@@ -486,7 +486,7 @@ def check_every_setting_counts(config: Config) -> None:
 def _require_data_found(data: str) -> None:
     """Before a message that calls ``data`` points (what :func:`data_kind` says of a path that does not exist),
     make sure it exists: a misspelt or moved folder of images is not to be told to use an MLP."""
-    _require(data in DATASET_NAMES or Path(data).exists(), f"data {data!r} is neither a data set name "
+    _require(not is_missing_path(data), f"data {data!r} is neither a data set name "
              f"({', '.join(DATASET_NAMES)}) nor a file or folder that exists: check the spelling or the path (a run "
              "whose data was moved: put it back where its config.toml says)")
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from . import plots
 from .config import Config
-from .data import DATASET_NAMES, build_sampler
+from .data import build_sampler, is_missing_path
 from .errors import WganError
 from .metrics import evaluation_mode
 from .runs import atomic_write, atomic_write_bytes
@@ -113,7 +113,7 @@ def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
 
 def real_points(config: Config, n: int, seed: int = 0) -> np.ndarray:
     """``n`` points of the run's data (``config.data``), drawn on the host with ``seed``."""
-    if config.data not in DATASET_NAMES and not Path(config.data).exists():
+    if is_missing_path(config.data):
         raise WganError(f"a .png of points draws the run's data beside them, and its data '{config.data}' is not "
                         "where its config.toml says: write the samples to a .npy file, or put the data back")
     sampler = build_sampler(config.data, "cpu", config.data_dir, config.image_size)

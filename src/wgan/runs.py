@@ -38,7 +38,7 @@ import torch
 
 from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
-from .data import DATASET_NAMES
+from .data import is_missing_path
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
@@ -195,7 +195,7 @@ class RunFolder:
             return None
         for name in ("data", "data_dir"):
             value = settings.get(name)
-            if isinstance(value, str) and value and value not in DATASET_NAMES and not Path(value).exists():
+            if isinstance(value, str) and value and is_missing_path(value):
                 return name, value
         return None
 

@@ -44,6 +44,13 @@ def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir:
     )
 
 
+def is_missing_path(data: str | os.PathLike) -> bool:
+    """Whether ``data`` is a path that is not there: no data set's name, and no file or folder of that name (a
+    misspelt path, or a run's data moved since its config.toml was written)."""
+    data = os.fspath(data)
+    return data not in DATASET_NAMES and not Path(data).exists()
+
+
 def fingerprint(data: str | os.PathLike) -> str | None:
     """SHA-256 of the user's data behind ``data``: a file's bytes, or a folder's files (their paths, sizes and
     modification times, in order); None for a data set name, whose content does not change. A resumed run
