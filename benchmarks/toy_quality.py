@@ -132,6 +132,8 @@ def main() -> None:
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for result in pool.imap_unordered(run_one, jobs):
             append(Path(args.results), result)
+        pool.close()  # the workers exit on their own: the with block's terminate() would leak their semaphores
+        pool.join()
 
 
 if __name__ == "__main__":

@@ -54,3 +54,13 @@ def test_the_toy_quality_table_names_the_iterations_its_runs_reached(tmp_path):
         "| algorithm | precision | data | W1 @1k or the end | W1 @20 | best W1 |")
     (tmp_path / "long.jsonl").write_text(json.dumps(row | {"iterations": 5000}) + "\n")
     assert "| W1 @1k | W1 @5k |" in table(tmp_path / "long.jsonl")
+
+
+def test_a_toy_quality_run_writes_its_result_and_ends_without_a_leaked_semaphore_warning(tmp_path):
+    # the pool's terminate() at the end of its with block left the workers' semaphores to the resource tracker
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "toy_quality.py"), "--runs", "wgan-gp:fp32", "--data",
+                             "8gaussians", "--iterations", "4", "--eval-every", "2", "--workers", "1", "--out",
+                             str(tmp_path / "runs"), "--results", str(tmp_path / "results.jsonl")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "leaked" not in result.stderr, result.stderr
+    assert json.loads((tmp_path / "results.jsonl").read_text())["iterations"] == 4
