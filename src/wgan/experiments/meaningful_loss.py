@@ -31,6 +31,7 @@ C. Spearman, "The proof and measurement of association between two things", 1904
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from ..api import train
@@ -147,7 +148,7 @@ def _figure(histories: dict, rho: dict) -> bytes:
         for column, algorithm in enumerate(algorithms):
             history, left, title = histories[setting][algorithm], axes[row][column], ALGORITHMS[algorithm]
             left.plot(history["iteration"], history["estimate"], "o-", color="#4e79a7", markersize=3)
-            left.set_ylabel("JS estimate" if algorithm == "gan" else "W estimate", color="#4e79a7")
+            left.set_ylabel("JS estimate (a lower bound)" if algorithm == "gan" else "W estimate", color="#4e79a7")
             right = left.twinx()
             right.plot(history["iteration"], history["quality"], "s--", color="#f28e2b", markersize=3)
             right.set_ylabel(label, color="#f28e2b")
@@ -155,5 +156,10 @@ def _figure(histories: dict, rho: dict) -> bytes:
                      xlabel="generator iteration")
             left.title.set_fontsize(9)
             left.grid(alpha=0.3)
+    figure.suptitle(textwrap.fill(
+        "Does the loss track sample quality? (WGAN Figs. 3-4): each critic's estimate (blue, left axis) against a "
+        "quality score that needs no critic (orange, right; lower is better). Spearman near 1: the estimate ranks "
+        "the evaluation points as the quality does. The GAN's JS estimate, log 2 + V(D, G) / 2, bounds JS from "
+        "below: it is negative where D is worse than chance.", 60 * len(algorithms)), fontsize=10)
     figure.tight_layout()
     return figure_png(figure)
