@@ -1,8 +1,11 @@
 """The training curves draw every series the run logged, including one logged once."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from wgan import plots
 from wgan.errors import WganError
@@ -87,3 +90,12 @@ def test_a_figure_of_the_wrong_input_is_one_line_naming_it(draw, named):
 def test_figures_take_lists_and_tensors_of_points_and_images():
     assert plots.point_scatter(POINTS.tolist(), torch.from_numpy(POINTS)).startswith(b"\x89PNG")
     assert plots.image_grid(torch.zeros(4, 1, 8, 8)).shape == (19, 19, 1)
+
+
+def test_a_sample_grid_without_its_title_keeps_the_whole_grid_and_no_title_pixel():
+    # the image experiments showed each run's saved grid with its own title, shrunk to about 5 px
+    white = np.ones((4, 1, 8, 8))  # images as white as the figure: any dark pixel is the title's
+    titled = np.asarray(Image.open(io.BytesIO(plots.sample_grid(white, "a long dark title " * 3))))
+    grid = plots.untitled_sample_grid(plots.sample_grid(white, "a long dark title " * 3))
+    assert titled.min() < 100 and grid.min() == 255
+    assert grid.shape[0] > 0.85 * titled.shape[0] and grid.shape[1:] == titled.shape[1:]

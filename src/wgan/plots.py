@@ -220,6 +220,9 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     return grid
 
 
+SAMPLE_GRID_TOP = 0.9  # the top of sample_grid's image, as a fraction of its figure's height: its title is above
+
+
 def sample_grid(images: np.ndarray, title: str) -> bytes:
     """A titled grid of generated images (k, C, H, W) in [-1, 1], e.g. the same 64 noise vectors at every
     evaluation so that successive grids show the same samples improving."""
@@ -229,8 +232,15 @@ def sample_grid(images: np.ndarray, title: str) -> bytes:
                 interpolation="nearest")
     axes.set_title(title, fontsize=9)
     axes.axis("off")
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=SAMPLE_GRID_TOP)
     return figure_png(figure, tight=False)
+
+
+def untitled_sample_grid(png: bytes) -> np.ndarray:
+    """The pixels of a :func:`sample_grid` PNG below its title: the grid alone, for a figure that shows it under
+    a title of its own (a run's saved grid, whose title would be shrunk there to a few unreadable pixels)."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)))
+    return pixels[round(pixels.shape[0] * (1 - SAMPLE_GRID_TOP)):]
 
 
 def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:

@@ -30,13 +30,10 @@ Reference: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, Se
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image
-
+from ..plots import untitled_sample_grid
 from . import Claim, ExperimentResult, figure_png, subplots
 from .image_runs import QUICK_CHECK, ImageData, ImageRun, image_run
 
@@ -165,7 +162,7 @@ def _figure(runs: dict[str, ImageRun], description: str) -> bytes:
     axes[0].legend(fontsize=8)
     axes[0].grid(alpha=0.3)
     for axis, (algorithm, run) in zip(axes[1:], runs.items()):
-        axis.imshow(np.asarray(Image.open(io.BytesIO(run.grid_png))))
+        axis.imshow(untitled_sample_grid(run.grid_png))
         axis.set_title(f"{LABELS[algorithm]}: FD {run.last['eval/fd']:.1f}, "
                        f"{run.last['eval/classes_covered']}/10 classes", fontsize=10)
         axis.axis("off")
