@@ -268,6 +268,24 @@ def test_folder_of_grayscale_images_round_trips_with_one_channel(tmp_path):
     np.testing.assert_array_equal(load_image_folder(tmp_path / "g", 8, channels=1).images[:, 0].numpy(), gray)
 
 
+@pytest.mark.parametrize("white, dtype, suffix", [(65535, np.uint16, ".png"), (65535, np.int32, ".tif"),
+                                                  (1.0, np.float32, ".tif")])
+def test_grey_images_deeper_than_8_bits_are_scaled_to_8_bits_not_clipped(tmp_path, white, dtype, suffix):
+    # Pillow's conversion to 8 bits clipped a 16-bit ramp to white above 255 and a float one to black
+    ramp = np.tile(np.linspace(0, 255, 8), (8, 1))
+    (tmp_path / "deep").mkdir()
+    Image.fromarray((ramp / 255 * white).astype(dtype)).save(tmp_path / "deep" / f"ramp{suffix}")
+    decoded = load_image_folder(tmp_path / "deep", 8, channels=1).images[0, 0].numpy()
+    np.testing.assert_allclose(decoded, np.rint(ramp), atol=1)
+
+
+def test_float_grey_images_outside_0_to_1_are_refused_naming_their_range(tmp_path):
+    (tmp_path / "deep").mkdir()
+    Image.fromarray(np.full((8, 8), 2.5, np.float32)).save(tmp_path / "deep" / "bright.tif")
+    with pytest.raises(WganError, match=r"bright\.tif.*mode F from 2\.5 to 2\.5, expected 0 to 1"):
+        load_image_folder(tmp_path / "deep", 8)
+
+
 def test_folder_cache_is_reused_while_files_are_unchanged_and_rebuilt_after(tmp_path, monkeypatch):
     make_image_folder(tmp_path / "imgs")
     cache = tmp_path / "cache"

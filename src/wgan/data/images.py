@@ -26,7 +26,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ import torch.nn.functional as F
 
 from wgan.data.sampler import Modes
 from wgan.errors import WganError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SPLITS = ("train", "test")
 # Raster formats Pillow decodes by itself. Pillow also registers stub formats it can only identify (.h5, .grib,
@@ -314,15 +317,36 @@ def _list_images(directory: Path) -> list[Path]:
     return found
 
 
+HIGH_DEPTH_WHITE = {"I": 65535, "F": 1.0}  # Pillow's integer (16- or 32-bit) and float grey modes -> white
+
+
+def _eight_bit(img: Image.Image, path: Path) -> Image.Image:
+    """A grey image of more than 8 bits as 8-bit grey, its pixels scaled so that its mode's white stays white:
+    integers from 0 to 65535 (16-bit PNGs, integer TIFFs) by 255 / 65535, floats (TIFFs) from 0 to 1 by 255.
+    Pillow's own conversion clips them at 255 instead."""
+    from PIL import Image
+
+    white = HIGH_DEPTH_WHITE[img.mode[0]]
+    values = np.asarray(img, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    if not (0 <= low and high <= white):  # NaN fails too
+        raise WganError(f"file {str(path)!r} holds grey pixels of Pillow's mode {img.mode} from {low:g} to "
+                        f"{high:g}, expected 0 to {white:g}: save it as 8-bit, or with pixels in that range")
+    return Image.fromarray(np.rint(values * (255 / white)).astype(np.uint8), "L")
+
+
 def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
-    """One image as ``(channels, image_size, image_size)`` uint8: short side resized, then centre-cropped."""
+    """One image as ``(channels, image_size, image_size)`` uint8: short side resized, then centre-cropped;
+    16-bit, 32-bit and float grey images scaled to 8 bits (:func:`_eight_bit`)."""
     from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
-            if img.mode in ("P", "PA", "LA", "I", "I;16", "F"):  # palettes (maybe transparent), 16/32-bit
-                img = img.convert("RGBA") if img.mode in ("P", "PA", "LA") else img.convert("L")
+            if img.mode in ("P", "PA", "LA"):  # palettes and grey with alpha, maybe transparent
+                img = img.convert("RGBA")
+            elif img.mode[0] in HIGH_DEPTH_WHITE:  # I, I;16, I;16B... and F
+                img = _eight_bit(img, path)
             img = img.convert("L" if channels == 1 else "RGB")
             width, height = img.size
             if min(width, height) != image_size:
@@ -333,6 +357,8 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
             left, top = (width - image_size) // 2, (height - image_size) // 2
             img = img.crop((left, top, left + image_size, top + image_size))
             pixels = np.asarray(img, dtype=np.uint8)
+    except WganError:
+        raise
     except Exception as exc:  # Pillow's plugins raise many types (OSError, SyntaxError, ValueError, struct.error)
         raise WganError(
             f"file {str(path)!r} has an image extension but Pillow cannot read it ({_one_line(exc)}): "
