@@ -2,6 +2,7 @@
 sample grids, progress GIF, curves, checkpoints; the time budget; image-specific bad input."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -76,6 +77,27 @@ def test_a_named_image_set_without_its_data_dir_is_one_line_and_leaves_no_run_fo
     error = capsys.readouterr().err
     assert error.startswith("wgan: error:") and "data_dir" in error and error.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("data, said", [("digits", "comes with scikit-learn"), ("faces.npy", "is read from that path")])
+def test_a_data_dir_that_image_data_would_not_read_is_refused(tmp_path, capsys, data, said):
+    # it was ignored, recorded, and then blocked the finished run's resume and eval as "data moved"
+    np.save(tmp_path / "faces.npy", np.zeros((4, 8, 8), np.uint8))
+    data = data if data == "digits" else str(tmp_path / data)
+    assert main(["train", "--data", data, "--data-dir", "/nowhere", "--out", str(tmp_path / "runs"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"wgan: error: data_dir '/nowhere' has no effect: data '{data}' {said}" \
+        + (", which needs no files; leave it out" if data == "digits" else " alone; leave it out")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_that_recorded_a_data_dir_its_data_never_read_is_still_evaluated(image_run, tmp_path, capsys):
+    # runs made before such a data_dir was refused: their eval and resume said the data had moved
+    run = tmp_path / "old"
+    shutil.copytree(image_run, run)
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace('data_dir = ""', 'data_dir = "/nowhere"'))
+    assert 'data_dir = "/nowhere"' in config.read_text()
+    assert main(["eval", "--run", str(run), "--samples", "100"]) == 0, capsys.readouterr().err
 
 
 def test_a_dcgan_on_points_is_refused_with_the_fix(tmp_path, capsys):

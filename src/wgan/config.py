@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import check_seed
-from .data import DATASET_NAMES, data_kind, is_missing_path
+from .data import DATASET_NAMES, data_kind, is_missing_path, reads_data_dir
 from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
 from .models.resnet import IMAGE_SIZE as RESNET_IMAGE_SIZE
@@ -474,6 +474,10 @@ def check_every_setting_counts(config: Config) -> None:
              f"image_size {config.image_size} has no effect: data {config.data!r} is points, not images; leave it out")
     _require(not points or not config.data_dir, f"data_dir {config.data_dir!r} has no effect: data "
              f"{config.data!r} is points, which read no data_dir; leave it out")
+    read_where = "comes with scikit-learn, which needs no files" if config.data in DATASET_NAMES else \
+        "is read from that path alone"
+    _require(points or not config.data_dir or reads_data_dir(config.data), f"data_dir {config.data_dir!r} has no "
+             f"effect: data {config.data!r} {read_where}; leave it out")
     _require(config.lr_decay == "linear" or (config.lr_decay_start, config.lr_decay_end) == (0, 0),
              f"lr_decay_start {config.lr_decay_start} and lr_decay_end {config.lr_decay_end} have no effect: "
              "lr_decay is none; choose --lr-decay linear, or leave them out")

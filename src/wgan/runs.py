@@ -38,7 +38,7 @@ import torch
 
 from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
-from .data import is_missing_path
+from .data import is_missing_path, reads_data_dir
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
@@ -188,15 +188,19 @@ class RunFolder:
 
     def missing_data(self) -> tuple[str, str] | None:
         """("data" or "data_dir", the path) of the run's data file or folder that is no longer where config.toml
-        says, or None (a config.toml that does not read is left to :func:`make_config` to name)."""
+        says, or None (a config.toml that does not read is left to :func:`make_config` to name). A data_dir that
+        the data does not read (recorded by runs made before that was refused) is not looked for."""
         try:
             settings = load_toml(self.path / CONFIG_FILE)
         except WganError:
             return None
-        for name in ("data", "data_dir"):
-            value = settings.get(name)
-            if isinstance(value, str) and value and is_missing_path(value):
-                return name, value
+        data, data_dir = settings.get("data"), settings.get("data_dir")
+        if not isinstance(data, str):
+            return None
+        if is_missing_path(data):
+            return "data", data
+        if isinstance(data_dir, str) and data_dir and reads_data_dir(data) and is_missing_path(data_dir):
+            return "data_dir", data_dir
         return None
 
     def write_config(self, config: Config) -> None:

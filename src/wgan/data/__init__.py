@@ -44,6 +44,13 @@ def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir:
     )
 
 
+def reads_data_dir(data: str | os.PathLike) -> bool:
+    """Whether ``data`` is read from ``data_dir``: a named image set of files (MNIST's, CIFAR-10's), or "folder" or
+    "array" with data_dir as the folder or file; not points, digits (bundled) or a path, read where it is."""
+    entry = IMAGE_DATASETS.get(os.fspath(data))
+    return entry is not None and entry.needs_path
+
+
 def is_missing_path(data: str | os.PathLike) -> bool:
     """Whether ``data`` is a path that is not there: no data set's name, and no file or folder of that name (a
     misspelt path, or a run's data moved since its config.toml was written)."""
