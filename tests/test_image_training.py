@@ -90,6 +90,18 @@ def test_a_data_dir_that_image_data_would_not_read_is_refused(tmp_path, capsys, 
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_run_folder_inside_the_folder_of_images_it_trains_on_is_refused(tmp_path, capsys, monkeypatch):
+    # `wgan train --data .` wrote runs/ into the data, and its figures became training images
+    for index in range(2):
+        Image.fromarray(np.full((8, 8), 40 * index, np.uint8)).save(tmp_path / f"{index}.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", ".", "--image-size", "16", "--iterations", "2", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"wgan: error: out 'runs' lies inside the folder of images '{tmp_path.resolve()}' that the run trains on: "
+        "its figures would become training data; choose an out folder outside it (--out)")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["0.png", "1.png"]
+
+
 def test_a_run_that_recorded_a_data_dir_its_data_never_read_is_still_evaluated(image_run, tmp_path, capsys):
     # runs made before such a data_dir was refused: their eval and resume said the data had moved
     run = tmp_path / "old"

@@ -494,3 +494,28 @@ def test_the_fingerprint_of_a_folder_changes_with_its_files_and_a_named_set_has_
     Image.new("L", (8, 8)).save(tmp_path / "b.png")
     assert fingerprint(tmp_path) != before
     assert fingerprint("digits") is None and fingerprint("8gaussians") is None
+
+
+def test_the_fingerprint_reads_only_the_images_and_follows_the_folder_or_array_named_by_data_dir(tmp_path):
+    # a notes file or .DS_Store made a resume warn that the data had changed; "folder" and "array" had none
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    before = fingerprint(tmp_path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    assert fingerprint(tmp_path) == before == fingerprint("folder", tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((2, 4, 4), np.uint8))
+    array = fingerprint("array", tmp_path / "x.npy")
+    np.save(tmp_path / "x.npy", np.ones((2, 4, 4), np.uint8))
+    assert array is not None and fingerprint("array", tmp_path / "x.npy") != array
+
+
+def test_a_folder_of_images_is_read_through_links_to_folders_each_once(tmp_path):
+    # linked folders were skipped without a word, though the README promises any folder of images (recursive)
+    (tmp_path / "elsewhere").mkdir()
+    save_image(tmp_path / "elsewhere" / "b.png", np.full((8, 8), 200, np.uint8))
+    (tmp_path / "data").mkdir()
+    save_image(tmp_path / "data" / "a.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)  # back up: ends
+    images = load_image_folder(tmp_path / "data", 8, channels=1).images
+    assert images[:, 0, 0, 0].tolist() == [0, 200]

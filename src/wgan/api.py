@@ -29,7 +29,7 @@ from torch import nn
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import Config, check_every_setting_counts, make_config, resolve, typed
-from .data import DATASET_NAMES, build_sampler, fingerprint
+from .data import DATASET_NAMES, USERS_OWN, build_sampler, fingerprint
 from .data.sampler import RecordedShape, Sampler
 from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
 from .errors import Interrupted, WganError, reason
@@ -293,6 +293,8 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     if config.sync_batchnorm and world_size_from_environment() == 1:  # a resume may go on in one process
         raise WganError("sync_batchnorm has no effect in one process, whose batch norm sees the whole batch already: "
                         "leave --sync-batchnorm out, or train on several processes (--nproc, torchrun)")
+    if write:
+        _require_out_outside_the_images(config)
     with joined() as world:
         progress = progress and world.is_writer
         trainer = _assemble(config, (lambda: _new_run_folder(config)) if write else (lambda: None),
@@ -317,10 +319,22 @@ def _kept(run: RunFolder | None) -> str | None:
     return str(run.path) if run.path.exists() else None
 
 
+def _require_out_outside_the_images(config: Config) -> None:
+    """Refuse a run folder inside the folder of images the run trains on: its figures (curves, sample grids)
+    are images, which this run's resume and every later run on that folder would read as data."""
+    images = Path(config.data_dir if config.data in USERS_OWN else config.data)
+    if (config.data in DATASET_NAMES and config.data not in USERS_OWN) or not images.is_dir():
+        return
+    out, images = Path(config.out).resolve(), images.resolve()
+    if out == images or images in out.parents:
+        raise WganError(f"out '{config.out}' lies inside the folder of images '{images}' that the run trains on: "
+                        "its figures would become training data; choose an out folder outside it (--out)")
+
+
 def _new_run_folder(config: Config) -> RunFolder:
     """A new run's folder, with the fingerprint of the data it starts on (what a resume compares)."""
     run = RunFolder.create(config)
-    run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data)})
+    run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data, config.data_dir)})
     return run
 
 
@@ -417,7 +431,7 @@ def _data_change(run: RunFolder, config: Config) -> str | None:
     if not record.is_file():
         return None
     started_on = json.loads(record.read_text()).get("fingerprint")
-    if started_on is None or started_on == fingerprint(config.data):
+    if started_on is None or started_on == fingerprint(config.data, config.data_dir):
         return None
     return (f"the data {config.data!r} changed since the run started on it: training continues on the data as it "
             "is now")

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wgan.data.images import IMAGE_DATASETS, ImageSampler, build_image_sampler
+from wgan.data.images import IMAGE_DATASETS, ImageSampler, build_image_sampler, list_images
 from wgan.data.points import POINT_FILE_SUFFIXES, load_points, points_sampler
 from wgan.data.sampler import Modes, Sampler, TensorSampler
 from wgan.data.toy import TOY_DATASETS, toy_sampler
@@ -58,13 +58,17 @@ def is_missing_path(data: str | os.PathLike) -> bool:
     return data not in DATASET_NAMES and not Path(data).exists()
 
 
-def fingerprint(data: str | os.PathLike) -> str | None:
-    """SHA-256 of the user's data behind ``data``: a file's bytes, or a folder's files (their paths, sizes and
-    modification times, in order); None for a data set name, whose content does not change. A resumed run
-    compares it with the one its folder recorded at the start, to say when the data changed in between."""
+USERS_OWN = ("folder", "array")  # the image set names whose data_dir is the user's own folder or file
+
+
+def fingerprint(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> str | None:
+    """SHA-256 of the user's data behind ``data`` (or behind ``data_dir`` for "folder" and "array"): a file's
+    bytes, or a folder's images (their paths, sizes and modification times, in order: other files are not read);
+    None for a data set whose content does not change, or a path that is not there. A resumed run compares it
+    with the one its folder recorded at the start, to say when the data changed in between."""
     data = os.fspath(data)
-    path = Path(data)
-    if data in DATASETS or data in IMAGE_DATASETS or not path.exists():
+    path = Path(data_dir if data in USERS_OWN else data)
+    if (data in DATASET_NAMES and data not in USERS_OWN) or not path.exists():
         return None
     digest = hashlib.sha256()
     if path.is_file():
@@ -72,10 +76,9 @@ def fingerprint(data: str | os.PathLike) -> str | None:
             for block in iter(lambda: file.read(2**20), b""):
                 digest.update(block)
     else:
-        for item in sorted(path.rglob("*")):
-            if item.is_file():
-                status = item.stat()
-                digest.update(f"{item.relative_to(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+        for image in list_images(path):
+            status = image.stat()
+            digest.update(f"{image.relative_to(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

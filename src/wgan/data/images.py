@@ -307,10 +307,15 @@ def load_cifar10_dir(directory: str | os.PathLike, split: str = "train") -> Imag
 # ---------------------------------------------------------------------------------------------------------------
 # Folders of images (LSUN-style)
 
-def _list_images(directory: Path) -> list[Path]:
-    """Image files under ``directory``, recursively, in a stable order; hidden files and folders skipped."""
-    found = []
-    for root, dirs, files in os.walk(directory):
+def list_images(directory: Path) -> list[Path]:
+    """Image files under ``directory``, recursively and through links to folders (each folder once, so that a
+    link to a folder above ends), in a stable order; hidden files and folders skipped."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        if os.path.realpath(root) in seen:
+            dirs[:] = []
+            continue
+        seen.add(os.path.realpath(root))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(root) / f for f in sorted(files)
                   if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
@@ -453,7 +458,7 @@ def load_image_folder(
     if channels not in (1, 3):
         raise WganError(f"channels {channels!r} is not 1 or 3: pass 1 for grayscale or 3 for RGB")
     directory = _existing_dir(directory, "image folder").resolve()
-    files = _list_images(directory)
+    files = list_images(directory)
     if not files:
         raise WganError(
             f"no images found in {str(directory)!r} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))}): "
