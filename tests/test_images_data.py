@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wgan.data import fingerprint
+from wgan.data import data_kind, fingerprint
 from wgan.data import images as images_module
 from wgan.data.images import (
     FIRST_LABELS,
@@ -461,6 +461,42 @@ def test_build_image_sampler_by_name_and_by_path(tmp_path):
     assert build_image_sampler("array", "cpu", data_dir=tmp_path / "x.npy").shape == (3, 4, 4)
     make_image_folder(tmp_path / "imgs")
     assert build_image_sampler(str(tmp_path / "imgs"), "cpu", image_size=8).shape == (3, 8, 8)
+
+
+def test_an_array_of_images_that_are_not_square_is_centre_cropped_not_stretched(tmp_path):
+    # like a folder's images; a (N, 16, 40) array was stretched to 32x32
+    pixels = np.zeros((2, 16, 40), np.uint8)
+    pixels[:, :, 12:28] = 255  # the centre square white, the sides black
+    np.save(tmp_path / "wide.npy", pixels)
+    images = build_image_sampler(tmp_path / "wide.npy", "cpu", image_size=32).images
+    assert images.shape == (2, 1, 32, 32) and int(images.min()) == 255
+
+
+@pytest.mark.parametrize("name, array, said", [
+    ("one.npy", np.full((64, 64, 3), 9, np.uint8), "holds an array of shape (64, 64, 3): 64 images 3 pixels wide, or "
+                                                   "more likely one 64x64 image of 3 channels: save it as image[None]"),
+    ("mask.npy", np.eye(8, dtype=np.uint8)[None].repeat(3, 0), "holds uint8 pixels of 0 and 1 alone, which are black"),
+    ("one.npz", np.full((2, 8, 8), 9, np.uint8), "holds one .npy array, not an .npz archive: rename it one.npy"),
+])
+def test_arrays_that_would_train_on_something_else_than_meant_say_what_they_hold(tmp_path, name, array, said):
+    # a single channels-last image was 64 images 3 pixels wide; a 0/1 mask trained as black; an .npy named .npz
+    # named numpy's 'context manager protocol'
+    with open(tmp_path / name, "wb") as file:
+        np.save(file, array)
+    with pytest.raises(WganError) as info:
+        build_image_sampler(tmp_path / name, "cpu")
+    assert said in str(info.value)
+
+
+def test_array_and_image_file_names_are_read_whatever_their_case_and_one_image_file_points_to_its_folder(tmp_path):
+    # UPPER.NPY was "neither a known name nor ... .npy/.npz file"; one .png was taken for points
+    np.save(tmp_path / "x.npy", np.full((3, 4, 4), 9, np.uint8))
+    (tmp_path / "x.npy").rename(tmp_path / "UPPER.NPY")
+    assert build_image_sampler(tmp_path / "UPPER.NPY", "cpu").shape == (1, 4, 4)
+    save_image(tmp_path / "one.png", np.zeros((8, 8), np.uint8))
+    assert data_kind(tmp_path / "one.png") == "images"
+    with pytest.raises(WganError, match="one.png' is one image file: give the folder that holds the images"):
+        build_image_sampler(tmp_path / "one.png", "cpu", image_size=8)
 
 
 def test_build_image_sampler_errors_say_what_is_missing(tmp_path):

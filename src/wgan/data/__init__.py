@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wgan.data.images import IMAGE_DATASETS, ImageSampler, build_image_sampler, list_images
+from wgan.data.images import IMAGE_DATASETS, IMAGE_EXTENSIONS, ImageSampler, build_image_sampler, list_images
 from wgan.data.points import POINT_FILE_SUFFIXES, load_points, points_sampler
 from wgan.data.sampler import Modes, Sampler, TensorSampler
 from wgan.data.toy import TOY_DATASETS, toy_sampler
@@ -92,8 +92,8 @@ def data_kind(data: str | os.PathLike) -> str:
     if data in DATASETS:
         return "points"
     path = Path(data)
-    if data in IMAGE_DATASETS or path.is_dir() or path.suffix.lower() == ".npz":
-        return "images"
+    if data in IMAGE_DATASETS or path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS | {".npz"}:
+        return "images"  # a single image file among them, which the image loader refuses
     if path.suffix.lower() == ".npy" and path.is_file():
         try:
             return "images" if np.load(path, mmap_mode="r").ndim >= 3 else "points"

@@ -487,15 +487,21 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     else the first array; labels, optional, are key ``"labels"`` or ``"y"`` (N integers).
     """
     path = Path(path)
-    if path.suffix not in (".npy", ".npz"):
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz"):
         raise WganError(f"file {str(path)!r} is not .npy or .npz: save the images with numpy.save or numpy.savez")
     if not path.is_file():
         raise WganError(f"file {str(path)!r} does not exist: check the path")
     labels = None
     try:
-        if path.suffix == ".npy":
+        if suffix == ".npy":
             images = np.load(path, allow_pickle=False)
         else:
+            with path.open("rb") as file:
+                one_array = file.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+            if one_array:
+                raise WganError(f"file {str(path)!r} holds one .npy array, not an .npz archive: rename it "
+                                f"{path.with_suffix('.npy').name}")
             with np.load(path, allow_pickle=False) as archive:
                 keys = list(archive.files)
                 label_key = next((k for k in ("labels", "y") if k in keys), None)
@@ -519,7 +525,16 @@ def load_array(path: str | os.PathLike) -> ImageSet:
             f"file {str(path)!r} holds an array of shape {found_shape}, expected {_ACCEPTED_SHAPES}, not empty: "
             "reshape or transpose it (channels last)"
         )
+    if len(found_shape) == 3 and found_shape[2] in (3, 4) and min(found_shape[:2]) > found_shape[2]:
+        raise WganError(
+            f"file {str(path)!r} holds an array of shape {found_shape}: {found_shape[0]} images {found_shape[2]} pixels "
+            f"wide, or more likely one {found_shape[0]}x{found_shape[1]} image of {found_shape[2]} channels: save it "
+            "as image[None], which adds the axis of images"
+        )
     if images.dtype == np.uint8:
+        if images.max() == 1:
+            raise WganError(f"file {str(path)!r} holds uint8 pixels of 0 and 1 alone, which are black on the 0-255 "
+                            "scale of uint8 images: multiply them by 255, or save floats in [0, 1]")
         pixels = images
     elif np.issubdtype(images.dtype, np.floating):
         low, high = float(np.min(images)), float(np.max(images))
@@ -572,7 +587,12 @@ def _fits_on(device: torch.device, nbytes: int) -> bool:
 
 
 def _resize(images: torch.Tensor, image_size: int, device: torch.device) -> torch.Tensor:
-    """Bilinear (antialiased) resize of uint8 ``(N, C, H, W)`` to ``(N, C, image_size, image_size)`` on ``device``."""
+    """Bilinear (antialiased) resize of uint8 ``(N, C, H, W)`` to ``(N, C, image_size, image_size)`` on ``device``,
+    after a centre crop to a square where H and W differ (as a folder's images are cropped, not stretched)."""
+    height, width = images.shape[2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    images = images[:, :, top:top + side, left:left + side]
     out = torch.empty((len(images), images.shape[1], image_size, image_size), dtype=torch.uint8, device=device)
     for start in range(0, len(images), _RESIZE_CHUNK):
         chunk = images[start:start + _RESIZE_CHUNK].to(device).float()
@@ -706,8 +726,11 @@ def build_image_sampler(
         path = Path(name_or_path)
         if path.is_dir():
             key, entry = "folder", IMAGE_DATASETS["folder"]
-        elif path.suffix in (".npy", ".npz") and path.is_file():
+        elif path.suffix.lower() in (".npy", ".npz") and path.is_file():
             key, entry = "array", IMAGE_DATASETS["array"]
+        elif path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            raise WganError(f"data {key!r} is one image file: give the folder that holds the images (every image in "
+                            "it and its subfolders is read)")
         else:
             raise WganError(
                 f"dataset {key!r} is neither a known name ({', '.join(IMAGE_DATASETS)}) nor an existing folder "
