@@ -414,6 +414,7 @@ def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_latest_ch
     folder = tmp_path / "run" / "checkpoints"
     written = saved[:3]  # the fourth was made, but not written
     assert checkpoints.unpack(folder / "latest.pt")["iteration"] == max(written)  # the last good one, whole
+    assert f"(the last at iteration {max(written)})" in error  # it named the one that failed to be written
     assert checkpoints.unpack(folder / "previous.pt")["iteration"] == sorted(written)[-2]
     assert not list(folder.glob("*.tmp"))
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0

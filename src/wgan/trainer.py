@@ -514,11 +514,14 @@ class Trainer:
         self._save(improved)
 
     def _save(self, improved: bool) -> None:
-        """Checkpoint latest (and best when ``improved``) on the writing rank; remember the state as good."""
+        """Checkpoint latest (and best when ``improved``) on the writing rank; remember the state as good once
+        latest is written (a write that fails leaves the last good state the one on disk, which a full disk's
+        message names)."""
         state = self.state_dict()
-        self._last_good = _to_host(state)
         if self.run is not None:
             self.run.save_checkpoint(state, "latest")
+        self._last_good = _to_host(state)
+        if self.run is not None:
             if improved:
                 self.run.save_checkpoint(state, "best")
 
