@@ -206,6 +206,32 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_one_line_and_no_folder(tm
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("environment, named", [
+    ({"WORLD_SIZE": "0"}, "the environment's WORLD_SIZE '0' is not a number of processes of at least 1"),  # % 0
+    ({"WORLD_SIZE": "abc"}, "the environment's WORLD_SIZE 'abc' is not a number"),  # int()'s traceback
+    ({"WORLD_SIZE": "2"}, "the environment's RANK '' is not a rank of WORLD_SIZE 2 (0 to 1)"),  # torch's traceback
+    ({"WORLD_SIZE": "2", "RANK": "5"}, "the environment's RANK '5' is not a rank of WORLD_SIZE 2"),  # hung
+    ({"WORLD_SIZE": "2", "RANK": "0"}, "WORLD_SIZE is 2 but the environment has no MASTER_ADDR"),
+])
+def test_a_launch_environment_that_torchrun_would_not_set_is_one_line(tmp_path, monkeypatch, capsys, environment,
+                                                                       named):
+    for name in ("WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["train", "--iterations", "2", "--out", str(tmp_path / "runs"), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"wgan: error: {named}") and len(error.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_more_processes_than_the_machine_could_run_side_by_side_are_refused(tmp_path, capsys):
+    # --nproc 100000 started processes for ten minutes, printing nothing
+    assert main(["train", "--nproc", "100000", "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith("wgan: error: --nproc 100000 is more than 4 processes for each of")
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.fixture
 def launcher_store(monkeypatch):
     """A key-value store where torchrun's agent keeps one, and this process seen as a rank of two by it."""
@@ -333,7 +359,10 @@ def test_two_nodes_on_one_machine_meet_through_a_c10d_rendezvous_and_train_what_
     assert sorted(path.name for path in tmp_path.iterdir()) == ["nodes", "one"]
 
 
-def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_rank_0_saves_once(tmp_path):
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP], ids=lambda sent: sent.name)
+def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_rank_0_saves_once(tmp_path, sent):
+    # SIGUSR1 (the RELIABILITY job script's) killed the launcher and left the ranks training on their own; a
+    # SIGHUP, which the ranks do not catch, exited 75 ("the latest checkpoint is saved") with nothing saved
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
                "1000", "--lr-decay", "none", "--out", str(tmp_path), "--name", "stopped", "--nproc", "2",
                *SMALL_FLAGS]
@@ -343,13 +372,18 @@ def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_ran
         while not (tmp_path / "stopped" / "metrics.jsonl").is_file():
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
-        launcher.send_signal(signal.SIGTERM)
+        launcher.send_signal(sent)
         _, stderr = launcher.communicate(timeout=60)
     finally:
         launcher.kill()
-    assert launcher.returncode == 75
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("wgan: stopped by SIGTERM at iteration ")  # rank 0 alone says it
+    if sent == signal.SIGHUP:  # the ranks die of it: the launcher says so, and nothing was saved at the signal
+        assert launcher.returncode == 128 + signal.SIGHUP and lines == [
+            "wgan: error: stopped by SIGHUP before the processes could save: continue from the run's last checkpoint, "
+            "if it has one, with `wgan train --resume RUN_DIR`"]
+        return
+    assert launcher.returncode == 75
+    assert len(lines) == 1 and lines[0].startswith(f"wgan: stopped by {sent.name} at iteration ")  # rank 0 alone
     state = _checkpoint(tmp_path / "stopped")
     assert f"at iteration {state['iteration']};" in lines[0] and 0 < state["iteration"] < 1000
     assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(state["iteration"] + 2),

@@ -106,12 +106,14 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     assert main(["train", "--resume", str(run), "--iterations", str(state["iteration"] + 3), "--quiet"]) == 0
 
 
-def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp_path, capsys, monkeypatch):
-    # it left a folder without a checkpoint and told the user to resume "RUN_DIR"
-    def interrupted(self, progress=True):
+@pytest.mark.parametrize("when", ["fit", "__init__"])
+def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp_path, capsys, monkeypatch, when):
+    # it left a folder without a checkpoint and told the user to resume "RUN_DIR"; then, while the trainer was
+    # still being built after the folder was made, it left the folder and said that none was left
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Trainer, "fit", interrupted)
+    monkeypatch.setattr(Trainer, when, interrupted)
     assert main(["train", "--iterations", "5", "--out", str(tmp_path), "--name", "run", "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == ("wgan: interrupted at once, before the run's first checkpoint: no run "
                                                "folder is left")

@@ -297,18 +297,23 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         _require_out_outside_the_images(config)
     with joined() as world:
         progress = progress and world.is_writer
-        trainer = _assemble(config, (lambda: _new_run_folder(config)) if write else (lambda: None),
-                            progress=progress, world=world)
+        created: list[RunFolder] = []  # the new folder, once made (while the trainer is still being built)
+
+        def new_folder() -> RunFolder:
+            created.append(_new_run_folder(config))
+            return created[0]
+
         try:
+            trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
             if progress:
                 print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
             return _finish(trainer, progress)
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
-            if trainer.run is not None:
-                trainer.run.discard_if_unresumable()
+            if created:
+                created[0].discard_if_unresumable()
             raise
         except KeyboardInterrupt:
-            raise Interrupted(_kept(trainer.run)) from None
+            raise Interrupted(_kept(created[0] if created else None)) from None
 
 
 def _kept(run: RunFolder | None) -> str | None:

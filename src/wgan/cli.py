@@ -37,6 +37,7 @@ MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "sample": "lower --n", "eval": "lower --samples", "experiment": "close other programs, or run it with --quick",
     "play": "close other programs", "watch": "close other programs",
 }
+PROCESSES_PER_CORE = 4  # --nproc's bound on a machine without as many GPUs (100,000 processes hung it)
 RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 EXPERIMENT_RUNS = "runs/experiments"  # where `wgan experiment --data-dir` keeps its MNIST runs
 
@@ -333,9 +334,15 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     """``wgan train --nproc N``: check the settings here, then start N ranks of the same command."""
     if args.nproc < 1:
         raise WganError(f"--nproc must be 1 or more, got {args.nproc}")
+    cores = os.cpu_count() or 1
+    most = max(PROCESSES_PER_CORE * cores, torch.cuda.device_count())
+    if args.nproc > most:
+        raise WganError(f"--nproc {args.nproc} is more than {PROCESSES_PER_CORE} processes for each of this machine's "
+                        f"{cores} cores: they would wait on each other; use at most {most}")
     if distributed.world_size_from_environment() > 1:
-        raise WganError("this process was started by torchrun already: leave --nproc out (torchrun's "
-                        "--nproc_per_node says how many processes)")
+        raise WganError(f"the environment's WORLD_SIZE is {os.environ['WORLD_SIZE']}, as torchrun sets it in each "
+                        "process it starts: under torchrun leave --nproc out (its --nproc_per_node says how many "
+                        "processes), or else unset WORLD_SIZE")
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume:
         _check_resume_flags(args, settings)

@@ -34,6 +34,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -61,6 +62,8 @@ warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides
 EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
 EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
 EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
+OUTCOME_FILE = "WGAN_OUTCOME_FILE"  # the variable naming where rank 0 writes its exit status for the launcher
+LAUNCHER_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"  # passed on to the ranks: torchrun's own, and SIGUSR1
 
 
 class ParallelModule(DistributedDataParallel):
@@ -212,8 +215,26 @@ def lost_peer(error: BaseException) -> str | None:
 
 
 def world_size_from_environment() -> int:
-    """The number of ranks torchrun started (``WORLD_SIZE``), 1 outside torchrun."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """The number of ranks torchrun started (``WORLD_SIZE``), 1 outside torchrun; a WORLD_SIZE that is not a
+    whole number of at least 1 is a :class:`WganError`."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    if not (text.isdigit() and int(text) >= 1):
+        raise WganError(f"the environment's WORLD_SIZE {text!r} is not a number of processes of at least 1: unset "
+                        "it, or start the processes with torchrun or `wgan train --nproc N`, which set it")
+    return int(text)
+
+
+def _check_rank_environment(size: int) -> None:
+    """torchrun's other variables, as a process of ``size`` > 1 needs them: RANK from 0 to size - 1 (one beyond
+    waited for peers that never come), and where rank 0 listens."""
+    rank = os.environ.get("RANK", "")
+    if not (rank.isdigit() and int(rank) < size):
+        raise WganError(f"the environment's RANK {rank!r} is not a rank of WORLD_SIZE {size} (0 to {size - 1}): "
+                        "start the processes with torchrun or `wgan train --nproc N`, which set both")
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        if not os.environ.get(name):
+            raise WganError(f"WORLD_SIZE is {size} but the environment has no {name}: start the processes with "
+                            "torchrun or `wgan train --nproc N`, which set it")
 
 
 def exit_process(status: int) -> NoReturn:
@@ -226,7 +247,11 @@ def exit_process(status: int) -> NoReturn:
     (2026-12-03). torchrun then reports the finished rank as failed and stops the others. For a rank whose files
     are closed the teardown has nothing left to do.
     """
-    if world_size_from_environment() == 1:
+    outcome = os.environ.get(OUTCOME_FILE)
+    if outcome and os.environ.get("RANK") == "0":  # what rank 0 ended with, for the launcher (:func:`launch`)
+        with open(outcome, "w") as file:
+            file.write(str(status))
+    if os.environ.get("WORLD_SIZE", "1") == "1":
         sys.exit(status)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -284,7 +309,7 @@ def _heard(store: dist.Store, key: str, deadline: float) -> bool:
 def _launcher_store() -> dist.Store | None:
     """A client of the key-value store that torchrun's agent keeps for its workers, None when there is none (or
     this process is alone)."""
-    if world_size_from_environment() == 1 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or world_size_from_environment() == 1:
         return None
     try:
         return dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
@@ -341,6 +366,7 @@ def joined() -> Iterator[World]:
     if size == 1:
         yield World()
         return
+    _check_rank_environment(size)
     created = not dist.is_initialized()
     if created:
         if torch.cuda.is_available():
@@ -371,9 +397,12 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
 
     Returns the exit status and a message for the user: 0 and none; 2 or 75 and none when the ranks stopped on
-    a user error or a stop signal (rank 0 has said so; a signal to this launcher is passed to the ranks);
-    otherwise 1 and a line naming the rank that failed first and how: not the ranks that then lost contact
-    with it, nor those torchrun's agent stopped with SIGTERM.
+    a user error or a stop signal (rank 0 has said so). A signal to this launcher (SIGTERM, SIGINT, SIGUSR1, as
+    schedulers send, or SIGHUP, SIGQUIT) is passed to the ranks; the status is then rank 0's (75 once it has
+    saved, 130 at a second Ctrl-C), which it writes in the file :data:`OUTCOME_FILE` names, or 128 + the signal's
+    number and a line where rank 0 ended without one (killed before it could save). Otherwise 1 and a line
+    naming the rank that failed first and how: not the ranks that then lost contact with it, nor those
+    torchrun's agent stopped with SIGTERM.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -383,19 +412,26 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     for name in list(logging.root.manager.loggerDict):  # failures and stops get our one line, not its log
         if name.startswith("torch.distributed.elastic"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", "wgan",
-                                              *argv])
-    try:
-        run(arguments)
-    except SignalException:  # this launcher got SIGTERM or SIGINT and passed it to the ranks: rank 0 has said
-        return EXIT_STOPPED, ""  # where it stopped and how to resume
-    except ChildFailedError as error:
-        for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
-            if any(failure.exitcode == status for failure in error.failures.values()):
-                return status, ""
-        rank, failure = first_failure(error.failures)
-        how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
-               else f"exited with status {failure.exitcode}")
-        return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
-                   "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
+    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
+                                              f"--signals-to-handle={LAUNCHER_SIGNALS}", "--module", "wgan", *argv])
+    with tempfile.TemporaryDirectory(prefix="wgan-launch-") as folder:
+        outcome = os.environ[OUTCOME_FILE] = os.path.join(folder, "rank0-status")
+        try:
+            run(arguments)
+        except SignalException as stop:
+            if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
+                with open(outcome) as file:
+                    return int(file.read()), ""
+            return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: continue "
+                                       "from the run's last checkpoint, if it has one, with `wgan train --resume "
+                                       "RUN_DIR`")
+        except ChildFailedError as error:
+            for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
+                if any(failure.exitcode == status for failure in error.failures.values()):
+                    return status, ""
+            rank, failure = first_failure(error.failures)
+            how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
+                   else f"exited with status {failure.exitcode}")
+            return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
+                       "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
     return 0, ""
