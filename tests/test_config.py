@@ -402,3 +402,9 @@ def test_plain_run_name_is_accepted():
 
 def test_wgan_error_is_a_value_error():
     assert issubclass(WganError, ValueError)
+
+
+def test_an_array_given_as_data_says_how_to_pass_it():
+    # it said only "data is a ndarray, expected str"
+    with pytest.raises(WganError, match=r"save the array with numpy.save\('data.npy', array\) and pass data='data.npy'"):
+        make_config(data=np.zeros((5, 2)))

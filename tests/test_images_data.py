@@ -6,6 +6,7 @@ import gzip
 import os
 import pickle
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -284,6 +285,16 @@ def test_float_grey_images_outside_0_to_1_are_refused_naming_their_range(tmp_pat
     Image.fromarray(np.full((8, 8), 2.5, np.float32)).save(tmp_path / "deep" / "bright.tif")
     with pytest.raises(WganError, match=r"bright\.tif.*mode F from 2\.5 to 2\.5, expected 0 to 1"):
         load_image_folder(tmp_path / "deep", 8)
+
+
+def test_a_photo_larger_than_pillows_bomb_warning_threshold_is_read_without_the_warning(tmp_path, monkeypatch):
+    # two lines of Pillow's DecompressionBombWarning came before "done" for a 12000x12000 photo
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)  # 16x16 = 256 pixels: past it, short of twice it
+    (tmp_path / "big").mkdir()
+    save_image(tmp_path / "big" / "a.png", np.zeros((16, 16), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_image_folder(tmp_path / "big", 8, channels=1).images.shape == (1, 1, 8, 8)
 
 
 def test_folder_cache_is_reused_while_files_are_unchanged_and_rebuilt_after(tmp_path, monkeypatch):

@@ -301,8 +301,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         shown = f" = {value!r}" if len(repr(value)) <= 60 else ""  # not a whole array's repr
         given = type(value).__name__
+        array = name == "data" and hasattr(value, "shape")  # a numpy array or a tensor of the data itself
         raise WganError(f"{origin}: {name}{shown} is {'an' if given[0] in 'aeiou' else 'a'} {given}, expected "
-                        f"{kind.__name__}")
+                        f"{kind.__name__}" + (": data is read from a file; save the array with numpy.save('data.npy', "
+                                              "array) and pass data='data.npy'" if array else ""))
     return value
 
 

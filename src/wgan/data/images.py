@@ -23,6 +23,7 @@ import math
 import os
 import pickle
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,7 +347,10 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a large photo, resized here anyway
+            img = Image.open(path)
+        with img:
             img = ImageOps.exif_transpose(img)
             if img.mode in ("P", "PA", "LA"):  # palettes and grey with alpha, maybe transparent
                 img = img.convert("RGBA")
