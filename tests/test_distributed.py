@@ -232,6 +232,16 @@ def test_more_processes_than_the_machine_could_run_side_by_side_are_refused(tmp_
     assert not (tmp_path / "runs").exists()
 
 
+def test_ranks_given_different_settings_stop_with_the_difference_instead_of_waiting_for_ever(tmp_path):
+    # rank 0 waited in the last barrier and rank 1 in DDP's all-reduce until killed
+    script = tmp_path / "differ.py"
+    script.write_text("import os, wgan\nwgan.train(write=False, progress=False, width=16, eval_samples=200, "
+                      "iterations=20 + 10 * int(os.environ['RANK']))\n")
+    done = _torchrun(str(script), timeout=120)
+    assert done.returncode != 0
+    assert "WganError: on rank 1: settings differ from rank 0's (iterations 30 against 20)" in done.stderr
+
+
 @pytest.fixture
 def launcher_store(monkeypatch):
     """A key-value store where torchrun's agent keeps one, and this process seen as a rank of two by it."""

@@ -102,6 +102,7 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
 
 
 METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
+PER_MACHINE = ("data", "data_dir", "out")  # settings whose absolute paths may differ between nodes
 DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
 GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
 
@@ -146,6 +147,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
     its input before the trainer wraps the models for DistributedDataParallel (which talks to the others)."""
 
     def prepare():
+        world.require_as_rank_0({name: value for name, value in config.to_dict().items() if name not in PER_MACHINE})
         device = pick_device(config.device, world)
         if device.type == "cuda":  # TF32 tensor cores for float32 matmuls and convolutions, unless refused
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")

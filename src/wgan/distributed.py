@@ -175,6 +175,17 @@ class World:
         dist.broadcast_object_list(box, src=0, group=self.control)
         return box[0]
 
+    def require_as_rank_0(self, settings: dict[str, Any]) -> None:
+        """Raise :class:`WganError` on a rank whose ``settings`` differ from rank 0's: ranks given different
+        settings (a script that varies them, nodes started with other flags) would wait on each other for ever
+        in collectives that do not match."""
+        first = self.share(settings)
+        differ = [name for name, value in settings.items() if first.get(name) != value]
+        if differ:
+            raise WganError("settings differ from rank 0's (" + ", ".join(
+                f"{name} {settings[name]!r} against {first.get(name)!r}" for name in differ) + "): give every process "
+                "of a run the same settings")
+
     def all_succeed(self, action: Callable[[], T]) -> T:
         """Run ``action`` on every rank; when it raises :class:`WganError` on any, raise it on every rank.
 
