@@ -16,6 +16,7 @@ the distance moved, against 1.5 to 60 for another seed. Those configurations are
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -240,6 +241,33 @@ def test_ranks_given_different_settings_stop_with_the_difference_instead_of_wait
     done = _torchrun(str(script), timeout=120)
     assert done.returncode != 0
     assert "WganError: on rank 1: settings differ from rank 0's (iterations 30 against 20)" in done.stderr
+
+
+def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alone(tmp_path):
+    # the ranks trained on to the end with nobody watching, and their lock refused the folder's resume
+    command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
+               "1000", "--lr-decay", "none", "--out", str(tmp_path), "--name", "orphaned", "--nproc", "2",
+               *SMALL_FLAGS]
+    launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "orphaned" / "metrics.jsonl").is_file():
+            assert time.monotonic() < deadline and launcher.poll() is None
+            time.sleep(0.2)
+    finally:
+        launcher.kill()
+    deadline = time.monotonic() + 60
+    with open(tmp_path / "orphaned" / ".lock") as lock:  # rank 0 holds its flock until it ends
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the ranks outlived their launcher by a minute"
+                time.sleep(0.2)
+    state = _checkpoint(tmp_path / "orphaned")
+    assert 0 < state["iteration"] < 1000  # saved at the stop, not at an evaluation
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ How the work is shared among the W processes ("ranks"):
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -378,6 +379,7 @@ def joined() -> Iterator[World]:
         yield World()
         return
     _check_rank_environment(size)
+    _end_with_the_launcher()
     created = not dist.is_initialized()
     if created:
         if torch.cuda.is_available():
@@ -389,6 +391,20 @@ def joined() -> Iterator[World]:
     if created:  # left on success only: after a failure the process exits, and torchrun cleans up
         dist.barrier(group=control)  # together, once rank 0 has written its last file
         dist.destroy_process_group()
+
+
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal this process gets when its parent ends
+
+
+def _end_with_the_launcher() -> None:
+    """Have Linux send this rank SIGTERM when its parent ends (torchrun's agent, or `wgan train --nproc`): a
+    launcher killed outright (SIGKILL, the out-of-memory killer) left its ranks training on their own, holding
+    the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent ended before the request: nothing will send it
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure]:
