@@ -62,7 +62,12 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=kwargs.pop("formatter_class", HelpFormatter), **kwargs)
 
     def error(self, message: str):
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        distributed.report(f"{self.prog}: error: {message} (see {self.prog} --help)")  # once for all ranks
+        self.exit(EXIT_USER_ERROR)
+
+    def _print_message(self, message: str, file=None):
+        if distributed.prints_errors():  # under plain torchrun, rank 0 alone prints --help
+            super()._print_message(message, file)
 
 
 def _default_text(name: str) -> str:

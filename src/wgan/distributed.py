@@ -192,7 +192,7 @@ class World:
 
         So a problem found on one rank (a missing file on one machine, an existing run folder on rank 0) stops
         all of them together instead of leaving the others waiting; the message names the ranks it came from
-        when they are not all alike, and rank 0 prints it (see :func:`report`).
+        when they are not all alike or not rank 0's alone, and rank 0 prints it (see :func:`report`).
         """
         try:
             result, message = action(), None
@@ -206,8 +206,8 @@ class World:
         dist.all_gather_object(messages, message, group=self.control)
         failed = {rank: text for rank, text in enumerate(messages) if text is not None}
         if failed:
-            if len(failed) == self.size and len(set(failed.values())) == 1:
-                raise WganError(failed[0])
+            if set(failed) == {0} or (len(failed) == self.size and len(set(failed.values())) == 1):
+                raise WganError(failed[0])  # rank 0's alone (the writer's checks: a folder there already) or all's
             raise WganError("; ".join(f"on rank {rank}: {text}" for rank, text in failed.items()))
         return result
 
