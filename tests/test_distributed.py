@@ -41,6 +41,7 @@ from wgan import distributed
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.randomness import RandomStream, Shard
+from wgan.runs import RunFolder
 
 SCRIPT = Path(__file__).parent / "scripts" / "train_on_every_rank.py"
 ROUNDING = 1e-5  # of the distance the weights moved: smooth networks
@@ -278,6 +279,17 @@ def test_a_problem_of_rank_0_alone_and_a_parsing_error_are_said_once_without_a_r
         f"wgan: error: run folder '{tmp_path / 'taken'}' already exists")
     done = _torchrun("-m", "wgan", "train", "--bogus")
     assert done.stderr.count("wgan: error: unrecognized arguments: --bogus") == 1
+
+
+def test_a_run_of_two_ranks_with_a_batch_norm_critic_evaluates_later_as_it_did_in_training(tmp_path):
+    # wgan eval read the critic over whole batches, training over each rank's half: its estimate differed
+    done = _wgan("train", "--nproc", "2", "--data", "digits", "--algorithm", "wgan", "--iterations", "10",
+                 "--eval-every", "5", "--batch-size", "32", "--eval-samples", "200", "--warmup-critic-steps", "5",
+                 "--out", str(tmp_path), "--name", "bn", "--quiet")
+    assert done.returncode == 0, done.stderr
+    logged = [row for row in RunFolder.open(tmp_path / "bn").history if "eval/estimate" in row][-1]
+    assert wgan.evaluate_run(tmp_path / "bn", "latest")["estimate"] == pytest.approx(logged["eval/estimate"],
+                                                                                     rel=1e-6)
 
 
 @pytest.fixture

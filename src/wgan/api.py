@@ -31,7 +31,8 @@ from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import Config, check_every_setting_counts, make_config, resolve, typed
 from .data import DATASET_NAMES, USERS_OWN, build_sampler, fingerprint
 from .data.sampler import RecordedShape, Sampler
-from .distributed import World, check_batch, joined, pick_device, sync_batch_norm, world_size_from_environment
+from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
+                          world_size_from_environment)
 from .errors import Interrupted, WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
@@ -166,8 +167,8 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         run = open_run() if world.is_writer else None
         if run is not None and scorer is not None:  # what the image scores can be compared with
             run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
-        normalised_batch = config.batch_size // (1 if config.sync_batchnorm else world.size)
-        evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer, normalised_batch) \
+        rows = normalised_batch(config.batch_size, world.size, config.sync_batchnorm)
+        evaluator = _evaluator(run, config, generator, critic, objective, sampler, scorer, rows) \
             if world.is_writer else None
         return sampler, generator, critic, objective, run, evaluator
 
@@ -466,29 +467,32 @@ def build_trainer(config: Config) -> Trainer:
     return _assemble(resolve(config), lambda: None, scores=False)
 
 
-def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = True) -> tuple[RunFolder, Trainer]:
-    """The run in ``path`` with its ``checkpoint`` loaded. Without ``needs_data`` (sampling), a run whose data
-    is no longer where its config.toml says is built from the samples' shape its checkpoint records."""
+def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = True
+          ) -> tuple[RunFolder, Trainer, dict[str, Any]]:
+    """The run in ``path`` with its ``checkpoint`` loaded, and that checkpoint. Without ``needs_data``
+    (sampling), a run whose data is no longer where its config.toml says is built from the samples' shape its
+    checkpoint records."""
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
     if needs_data or run.missing_data() is None:
         trainer = build_trainer(dataclasses.replace(run.config(), device=device))
-        trainer.load_state_dict(run.load_checkpoint(checkpoint, trainer.device))
-        return run, trainer
+        state = run.load_checkpoint(checkpoint, trainer.device)
+        trainer.load_state_dict(state)
+        return run, trainer, state
     state = run.load_checkpoint(checkpoint, "cpu")
     if "sample_shape" not in state:  # a checkpoint from before the shape was recorded: the data is needed
         run.config()
     config = dataclasses.replace(run.recorded_config(), device=device)
     trainer = _assemble(config, lambda: None, scores=False, recorded_shape=tuple(state["sample_shape"]))
     trainer.load_state_dict(state)
-    return run, trainer
+    return run, trainer, state
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``); a run whose data has
     moved since loads too, from the samples' shape its checkpoint records (it can be sampled, not evaluated)."""
-    run, trainer = _load(path, checkpoint, device, needs_data=False)
+    run, trainer, _ = _load(path, checkpoint, device, needs_data=False)
     return _as_run(trainer, run.path, run.history)
 
 
@@ -500,7 +504,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     result says which."""
     if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 2):
         raise WganError(f"samples must be a whole number of at least 2, got {samples!r}")
-    run, trainer = _load(path, checkpoint, device)
+    run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
     n = config.eval_samples if samples is None else samples
     _check_data_fits(config, trainer.sampler.shape, n, trainer.device)
@@ -509,7 +513,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     scorer = image_scorer(config, trainer.sampler, progress=False)
     _check_enough_for_scores(scorer, n, "--samples")
     result = evaluate(generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
-                      config.seed + EVAL_SEED_OFFSET, config.batch_size, scorer)
+                      config.seed + EVAL_SEED_OFFSET, state.get("normalised_batch", config.batch_size), scorer)
     card = {"metric_card": scorer.card(n)} if scorer is not None else {}
     return {"iteration": trainer.iteration, "generator": "moving average" if generator is loaded.average
             else "generator", **result.scalars, **card}

@@ -226,6 +226,12 @@ def lost_peer(error: BaseException) -> str | None:
     return known
 
 
+def normalised_batch(batch_size: int, world_size: int, sync_batchnorm: bool) -> int:
+    """The rows a batch-norm critic normalises over in training: each rank's share of the batch, or the whole
+    batch when batch norm is synchronised; evaluations read the critic over batches of that size."""
+    return batch_size if sync_batchnorm else batch_size // world_size
+
+
 def world_size_from_environment() -> int:
     """The number of ranks torchrun started (``WORLD_SIZE``), 1 outside torchrun; a WORLD_SIZE that is not a
     whole number of at least 1 is a :class:`WganError`."""

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from .allocator import keep_freed_memory
 from .config import Config
 from .data.sampler import Sampler
-from .distributed import World
+from .distributed import World, normalised_batch
 from .ema import GeneratorAverage
 from .errors import Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, has_batch_norm, interpolate
@@ -62,7 +62,7 @@ BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
 # moving average (before it existed: it starts at the generator's weights), the samples' shape (before a run could
 # be sampled without its data).
 OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale",
-                  "generator_average", "sample_shape")
+                  "generator_average", "sample_shape", "normalised_batch")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)  # preemption: stop at the end of the iteration
 FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
@@ -205,6 +205,7 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "config": self.config.to_dict(),
             "sample_shape": list(self.sampler.shape),  # what the models are built for, to sample without the data
+            "normalised_batch": normalised_batch(self.config.batch_size, self.world.size, self.config.sync_batchnorm),
         } | ({"generator_average": self.average.state_dict()} if self.average else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
