@@ -566,3 +566,13 @@ def test_a_folder_of_images_is_read_through_links_to_folders_each_once(tmp_path)
     (tmp_path / "elsewhere" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)  # back up: ends
     images = load_image_folder(tmp_path / "data", 8, channels=1).images
     assert images[:, 0, 0, 0].tolist() == [0, 200]
+
+
+def test_an_image_size_too_large_for_memory_names_image_size_before_anything_is_decoded(tmp_path):
+    # the allocator's error came with the advice to lower --batch-size, --eval-samples or --width
+    make_image_folder(tmp_path / "imgs")
+    with pytest.raises(WganError, match=r"images of 1048576x1048576 needs about .* GB .*: lower image_size"):
+        load_image_folder(tmp_path / "imgs", 2**20)
+    np.save(tmp_path / "x.npy", np.full((3, 4, 4), 9, np.uint8))
+    with pytest.raises(WganError, match=r"3 images resized to 1048576x1048576 needs .*: lower image_size"):
+        build_image_sampler(tmp_path / "x.npy", "cpu", image_size=2**20)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wgan.checks import check_fits_in_memory
 from wgan.data.sampler import Modes
 from wgan.errors import WganError
 
@@ -468,6 +469,8 @@ def load_image_folder(
             f"no images found in {str(directory)!r} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))}): "
             "point to a folder that contains images"
         )
+    check_fits_in_memory(len(files) * channels * image_size**2, f"{len(files):,} images of {image_size}x{image_size}",
+                         "lower image_size (--image-size)")
     if cache_dir is not None:
         images = _cached_folder(directory, files, image_size, channels, Path(cache_dir).resolve())
     else:
@@ -655,6 +658,10 @@ class ImageSampler:
                     f"image set {image_set.name!r} is kept in host memory and is {images.shape[2]}x{images.shape[3]}, "
                     f"not {image_size}x{image_size}: load it at image_size={image_size} instead of resizing here"
                 )
+            check_fits_in_memory(len(images) * images.shape[1] * image_size**2
+                                 + 4 * min(len(images), _RESIZE_CHUNK) * images.shape[1] * image_size**2,
+                                 f"{len(images):,} images resized to {image_size}x{image_size}",
+                                 "lower image_size (--image-size)", self.device)
             images = _resize(images, image_size, self.device)
         elif on_device:
             images = images.to(self.device)
