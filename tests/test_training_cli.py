@@ -227,6 +227,9 @@ def test_a_setting_of_the_config_file_that_is_refused_names_the_file(tmp_path, c
     ("1,2\n3\n5,6\n", "row 2"),       # ragged
     ("1,2\n3,x\n5,6\n", "row 2"),     # non-numeric
     ("1,2\n3,nan\n5,6\n", "NaN"),     # NaN in the data
+    ("1;2\n3;4\n5;6\n", "the file seems separated by semicolons; save it with commas"),  # blamed row 2 alone
+    ("x\ty\n1\t2\n3\t4\n", "the file seems separated by tabs"),
+    ('"1,2\n3,4\n5,6\n', "row 1 opens a quote (\") that is not closed on that row"),  # said "has 0 points"
 ])
 def test_bad_csv_data_gives_one_line_exit_2_and_no_run_folder(content, expected, tmp_path, capsys):
     data = _write(tmp_path / "points.csv", content)

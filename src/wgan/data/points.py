@@ -93,6 +93,9 @@ def _is_number(field: str) -> bool:
     return True
 
 
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}  # what a spreadsheet may save instead of commas
+
+
 def _read_csv(path: Path) -> tuple[np.ndarray, int]:
     """Return the numbers of a CSV file and the (1-based) row number of its first data row."""
     try:
@@ -105,6 +108,10 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
         ) from None
     while rows and not any(field.strip() for field in rows[-1]):
         rows.pop()
+    quoted = next((i for i, row in enumerate(rows) if any("\n" in field or "\r" in field for field in row)), None)
+    if quoted is not None:  # a quote left open runs on over the line ends, and the rest of the file is one field
+        raise WganError(f"data file '{path}' row {quoted + 1} opens a quote (\") that is not closed on that row: "
+                        "close it or remove it")
     first_row = 1
     if rows and not any(_is_number(field) for field in rows[0]):
         rows, first_row = rows[1:], 2  # a header of column names
@@ -125,9 +132,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
         for i, row in enumerate(rows):  # only when something is wrong: find the first bad field
             for j, field in enumerate(row):
                 if not _is_number(field):
+                    separator = next((name for mark, name in OTHER_SEPARATORS.items() if mark in field), None)
                     raise WganError(
                         f"data file '{path}' row {first_row + i} column {j + 1} is {field!r}, not a number: "
-                        "every field must be a number (only a first row of column names may hold text)"
+                        + (f"the file seems separated by {separator}; save it with commas" if separator else
+                           "every field must be a number (only a first row of column names may hold text)")
                     ) from None
         raise
     return array.reshape(len(rows), width), first_row
