@@ -218,3 +218,12 @@ def test_an_unknown_data_name_lists_the_names_and_mentions_files():
     assert "'8gausians'" in message and "\n" not in message
     assert all(name in message for name in DATASET_NAMES)
     assert ".npy" in message and ".csv" in message
+
+
+def test_points_too_large_to_square_in_float32_are_refused_naming_their_size(tmp_path):
+    # 1e38 passed (it fits float32) and training ended "done" with an estimate of -inf
+    np.save(tmp_path / "huge.npy", np.array([[1e38, 2.0], [-1e38, 4.0]]))
+    with pytest.raises(WganError, match=r"holds values up to 1e\+38 in size, beyond 1e\+18: .* scale the points down"):
+        load_points(tmp_path / "huge.npy")
+    np.save(tmp_path / "large.npy", np.array([[1e17, 2.0], [-1e17, 4.0]]))
+    assert load_points(tmp_path / "large.npy").shape == (2, 2)

@@ -142,6 +142,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
     return array.reshape(len(rows), width), first_row
 
 
+LARGEST_COORDINATE = 1e18  # squared differences (W1's ground cost, the losses) stay within float32 (3.4e38)
+
+
 def _checked(array: np.ndarray, path: Path, row_name: Callable[[int], str]) -> np.ndarray:
     if array.shape[0] < 2:
         raise WganError(
@@ -161,5 +164,12 @@ def _checked(array: np.ndarray, path: Path, row_name: Callable[[int], str]) -> n
             f"data file '{path}' has {count} NaN or infinite value{'s' if count != 1 else ''} "
             "(or values too large for float32), "
             f"the first in {row_name(first)}: remove or replace them"
+        )
+    largest = float(np.abs(points).max())
+    if largest > LARGEST_COORDINATE:
+        raise WganError(
+            f"data file '{path}' holds values up to {largest:.3g} in size, beyond {LARGEST_COORDINATE:.0e}: distances "
+            "and losses square them past float32's range, where training ends in infinities; scale the points "
+            "down (e.g. standardise each column)"
         )
     return points
