@@ -29,7 +29,7 @@ from torch import nn
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import Config, check_every_setting_counts, make_config, resolve, typed
-from .data import DATASET_NAMES, USERS_OWN, build_sampler, fingerprint
+from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.sampler import RecordedShape, Sampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
                           world_size_from_environment)
@@ -330,8 +330,8 @@ def _kept(run: RunFolder | None) -> str | None:
 def _require_out_outside_the_images(config: Config) -> None:
     """Refuse a run folder inside the folder of images the run trains on: its figures (curves, sample grids)
     are images, which this run's resume and every later run on that folder would read as data."""
-    images = Path(config.data_dir if config.data in USERS_OWN else config.data)
-    if (config.data in DATASET_NAMES and config.data not in USERS_OWN) or not images.is_dir():
+    images = users_own(config.data, config.data_dir)
+    if images is None or not images.is_dir():
         return
     out, images = Path(config.out).resolve(), images.resolve()
     if out == images or images in out.parents:

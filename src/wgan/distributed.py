@@ -267,8 +267,11 @@ def exit_process(status: int) -> NoReturn:
     """
     outcome = os.environ.get(OUTCOME_FILE)
     if outcome and os.environ.get("RANK") == "0":  # what rank 0 ended with, for the launcher (:func:`launch`)
-        with open(outcome, "w") as file:
-            file.write(str(status))
+        try:
+            with open(outcome, "w") as file:
+                file.write(str(status))
+        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
+            pass
     if os.environ.get("WORLD_SIZE", "1") == "1":
         sys.exit(status)
     sys.stdout.flush()
@@ -384,10 +387,10 @@ def joined() -> Iterator[World]:
     if size == 1:
         yield World()
         return
-    _check_rank_environment(size)
     _end_with_the_launcher()
     created = not dist.is_initialized()
-    if created:
+    if created:  # from torchrun's variables (a script that joined by other means has checked its own)
+        _check_rank_environment(size)
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
@@ -437,8 +440,6 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     naming the rank that failed first and how: not the ranks that then lost contact with it, nor those
     torchrun's agent stopped with SIGTERM.
     """
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
@@ -450,21 +451,32 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     with tempfile.TemporaryDirectory(prefix="wgan-launch-") as folder:
         outcome = os.environ[OUTCOME_FILE] = os.path.join(folder, "rank0-status")
         try:
-            run(arguments)
-        except SignalException as stop:
-            if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
-                with open(outcome) as file:
-                    return int(file.read()), ""
-            return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: continue "
-                                       "from the run's last checkpoint, if it has one, with `wgan train --resume "
-                                       "RUN_DIR`")
-        except ChildFailedError as error:
-            for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
-                if any(failure.exitcode == status for failure in error.failures.values()):
-                    return status, ""
-            rank, failure = first_failure(error.failures)
-            how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
-                   else f"exited with status {failure.exitcode}")
-            return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
-                       "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
+            return _launched(run, arguments, outcome, nproc)
+        finally:
+            del os.environ[OUTCOME_FILE]  # for this launch only: a later one, or a script, has its own
+
+
+def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, nproc: int) -> tuple[int, str]:
+    """torchrun's ``run(arguments)``, and the status and line that :func:`launch` returns for it."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        run(arguments)
+    except SignalException as stop:
+        if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
+            with open(outcome) as file:
+                return int(file.read()), ""
+        return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: continue from "
+                                   "the run's last checkpoint, if it has one, with `wgan train --resume RUN_DIR`")
+    except ChildFailedError as error:
+        for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
+            if any(failure.exitcode == status for failure in error.failures.values()):
+                return status, ""
+        rank, failure = first_failure(error.failures)
+        how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
+               else f"exited with status {failure.exitcode}")
+        return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
+                   "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
     return 0, ""
+

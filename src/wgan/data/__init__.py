@@ -61,14 +61,23 @@ def is_missing_path(data: str | os.PathLike) -> bool:
 USERS_OWN = ("folder", "array")  # the image set names whose data_dir is the user's own folder or file
 
 
-def fingerprint(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> str | None:
-    """SHA-256 of the user's data behind ``data`` (or behind ``data_dir`` for "folder" and "array"): a file's
-    bytes, or a folder's images (their paths, sizes and modification times, in order: other files are not read);
-    None for a data set whose content does not change, or a path that is not there. A resumed run compares it
-    with the one its folder recorded at the start, to say when the data changed in between."""
+def users_own(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> Path | None:
+    """The user's own file or folder that the run reads: ``data`` itself, or ``data_dir`` for "folder" and
+    "array"; None for a named data set (and for a path that is not there)."""
     data = os.fspath(data)
+    if data in DATASET_NAMES and data not in USERS_OWN:
+        return None
     path = Path(data_dir if data in USERS_OWN else data)
-    if (data in DATASET_NAMES and data not in USERS_OWN) or not path.exists():
+    return path if path.exists() else None
+
+
+def fingerprint(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> str | None:
+    """SHA-256 of the user's data behind ``data`` (see :func:`users_own`): a file's bytes, or a folder's images
+    (their paths, sizes and modification times, in order: other files are not read); None for a named data set,
+    whose content does not change, or a path that is not there. A resumed run compares it with the one its folder
+    recorded at the start, to say when the data changed in between."""
+    path = users_own(data, data_dir)
+    if path is None:
         return None
     digest = hashlib.sha256()
     if path.is_file():
