@@ -230,6 +230,7 @@ def test_a_setting_of_the_config_file_that_is_refused_names_the_file(tmp_path, c
     ("1;2\n3;4\n5;6\n", "the file seems separated by semicolons; save it with commas"),  # blamed row 2 alone
     ("x\ty\n1\t2\n3\t4\n", "the file seems separated by tabs"),
     ('"1,2\n3,4\n5,6\n', "row 1 opens a quote (\") that is not closed on that row"),  # said "has 0 points"
+    (",x,y\n0,1,2\n1,3,4\n2,5,6\n", "as pandas' to_csv writes its index: save it with to_csv(path, index=False)"),
 ])
 def test_bad_csv_data_gives_one_line_exit_2_and_no_run_folder(content, expected, tmp_path, capsys):
     data = _write(tmp_path / "points.csv", content)
