@@ -90,9 +90,10 @@ def test_a_stop_signal_saves_the_latest_checkpoint_and_the_run_resumes_exactly(t
 
 def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     run = tmp_path / "run"
-    # iterations of a few hundred milliseconds, so that the first Ctrl-C's stop at the end of one cannot come
-    # before the second (with the toy's default batch an iteration could end, and the run stop, within the 30 ms)
-    process = _start("train", "--iterations", "100000", "--eval-every", "3", "--batch-size", "1024", "--out",
+    # iterations of about a second, so that the first Ctrl-C's stop at the end of one cannot come before the
+    # second (with the toy's default batch an iteration could end, and the run stop, within the 30 ms; with
+    # batch 1024 it did twice in full runs of the suite, whose load can delay the second signal)
+    process = _start("train", "--iterations", "100000", "--eval-every", "3", "--batch-size", "4096", "--out",
                      str(tmp_path), "--name", "run", "--quiet")
     _wait_for(run / "checkpoints" / "latest.pt", process)
     process.send_signal(signal.SIGINT)

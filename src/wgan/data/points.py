@@ -114,7 +114,8 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
                         "close it or remove it")
     first_row = 1
     if rows and not any(_is_number(field) for field in rows[0]):
-        if rows[0][0].strip() == "" and [row[0].strip() for row in rows[1:]] == [str(i) for i in range(len(rows) - 1)]:
+        if [name.strip() for name in rows[0][:1]] == [""] and \
+                [row[0].strip() if row else None for row in rows[1:]] == [str(i) for i in range(len(rows) - 1)]:
             raise WganError(f"data file '{path}' begins with a column of row numbers under an empty name, as pandas' "
                             "to_csv writes its index: save it with to_csv(path, index=False)")
         rows, first_row = rows[1:], 2  # a header of column names
