@@ -121,6 +121,31 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp
     assert list(tmp_path.iterdir()) == []
 
 
+SIGTERM_WHILE_THE_TRAINER_IS_BUILT = """
+import os, signal, sys
+from wgan.trainer import Trainer
+built = Trainer.__init__
+
+def terminated_while_built(self, *args, **kwargs):  # the new folder is made by now
+    os.kill(os.getpid(), signal.SIGTERM)
+    built(self, *args, **kwargs)
+
+Trainer.__init__ = terminated_while_built
+from wgan.cli import main
+sys.exit(main(["train", "--iterations", "5", "--out", sys.argv[1], "--name", "run", "--quiet"]))
+"""
+
+
+def test_sigterm_while_a_new_run_starts_leaves_no_run_folder_and_says_so(tmp_path):
+    # it ended the process at once (status 143) and left a folder without a checkpoint, which nothing resumed
+    finished = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_THE_TRAINER_IS_BUILT, str(tmp_path / "runs")],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+    assert finished.returncode == 130
+    assert finished.stderr.strip() == ("wgan: interrupted at once, before the run's first checkpoint: no run folder "
+                                       "is left")
+    assert not (tmp_path / "runs" / "run").exists()
+
+
 INTERRUPT_DURING_TORCH_IMPORT = """
 import os, signal, sys
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,16 +310,36 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             return created[0]
 
         try:
-            trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
-            if progress:
-                print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-            return _finish(trainer, progress)
+            with _sigterm_as_ctrl_c():
+                trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
+                if progress:
+                    print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+                return _finish(trainer, progress)
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if created:
                 created[0].discard_if_unresumable()
             raise
         except KeyboardInterrupt:
             raise Interrupted(_kept(created[0] if created else None)) from None
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM taken as a Ctrl-C while a new run is built and after it has trained (in between, the trainer's own
+    handlers stop it at the end of an iteration, after saving): one in a run's first seconds used to end the
+    process at once and leave its new folder without a checkpoint, which nothing could resume."""
+    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
+        yield
+        return
+
+    def interrupt(number: int, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _kept(run: RunFolder | None) -> str | None:

@@ -164,10 +164,11 @@ def build_parser() -> Parser:
 
     sample = commands.add_parser("sample", help="draw samples from a trained run: an array, images or a scatter",
                                  description="Draw samples from a trained run. The form of --out says what is "
-                                 "written: FILE.npy the (n, ...) array (points as the data's columns; images as the generator makes them, "
-                                 "(n, C, H, W) floats in [-1, 1]: (x + 1) * 127.5 gives 0-255 pixels, and "
-                                 "x.transpose(0, 2, 3, 1) the channels-last layout --data reads); for an image run, FILE.png one grid of the "
-                                 "n images at their own resolution, DIR/ one PNG per image (000000.png, ...), "
+                                 "written: FILE.npy the (n, ...) array (points as the data's columns; images as "
+                                 "the generator makes them, (n, C, H, W) floats in [-1, 1]: (x + 1) * 127.5 gives "
+                                 "0-255 pixels, and x.transpose(0, 2, 3, 1) the channels-last layout --data "
+                                 "reads); for an image run, FILE.png one grid of the n images at their own "
+                                 "resolution, DIR/ one PNG per image (000000.png, ...), "
                                  "--interpolate K FILE.png n rows of K images along a spherical path between two "
                                  "noise vectors; for a 2-D point run, FILE.png a scatter of the samples beside as "
                                  "many points of the data, for a 1-D one their histograms.")

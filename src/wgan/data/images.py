@@ -534,9 +534,9 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         )
     if len(found_shape) == 3 and found_shape[2] in (3, 4) and min(found_shape[:2]) > found_shape[2]:
         raise WganError(
-            f"file {str(path)!r} holds an array of shape {found_shape}: {found_shape[0]} images {found_shape[2]} pixels "
-            f"wide, or more likely one {found_shape[0]}x{found_shape[1]} image of {found_shape[2]} channels: save it "
-            "as image[None], which adds the axis of images"
+            f"file {str(path)!r} holds an array of shape {found_shape}: {found_shape[0]} images {found_shape[2]} "
+            f"pixels wide, or more likely one {found_shape[0]}x{found_shape[1]} image of {found_shape[2]} channels: "
+            "save it as image[None], which adds the axis of images"
         )
     if images.dtype == np.uint8:
         if images.max() == 1:
