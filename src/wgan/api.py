@@ -312,9 +312,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         try:
             with _sigterm_as_ctrl_c():
                 trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
-                if progress:
-                    print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-                return _finish(trainer, progress)
+            if progress:
+                print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+            return _finish(trainer, progress)
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if created:
                 created[0].discard_if_unresumable()
@@ -325,9 +325,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
 
 @contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM taken as a Ctrl-C while a new run is built and after it has trained (in between, the trainer's own
-    handlers stop it at the end of an iteration, after saving): one in a run's first seconds used to end the
-    process at once and leave its new folder without a checkpoint, which nothing could resume."""
+    """SIGTERM taken as a Ctrl-C while a new run is built (once it trains, the trainer's own handlers stop it at
+    the end of an iteration, after saving): one in a run's first seconds used to end the process at once and
+    leave its new folder without a checkpoint, which nothing could resume."""
     if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
         yield
         return

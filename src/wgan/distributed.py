@@ -49,6 +49,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .entry import EXIT_INTERRUPTED
 from .errors import WganError
 from .randomness import Shard
 
@@ -420,11 +421,11 @@ def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFail
     """The rank whose failure stopped the others, and its failure, from torchrun's ``{rank: ProcessFailure}``.
 
     Ranks that lost contact with it (:data:`EXIT_LOST_PEER`) or that torchrun's agent then stopped with SIGTERM
-    are its followers, unless every rank is one. Among the rest, the first to fail by torchrun's clock (whole
+    (which a rank still starting takes as a Ctrl-C: status 130) are its followers, unless every rank is one. Among the rest, the first to fail by torchrun's clock (whole
     seconds), then the lowest rank: the agent sends SIGKILL to a rank that has not ended 30 s after its SIGTERM,
     and records that failure then, so a rank stopped that way comes after the failure that stopped it.
     """
-    followers = (EXIT_LOST_PEER, -signal.SIGTERM)
+    followers = (EXIT_LOST_PEER, -signal.SIGTERM, EXIT_INTERRUPTED)  # 130: the agent's SIGTERM as a rank starts
     causes = {rank: failure for rank, failure in failures.items() if failure.exitcode not in followers}
     return min((causes or failures).items(), key=lambda item: (item[1].timestamp, item[0]))
 
