@@ -91,13 +91,13 @@ def test_a_stop_signal_saves_the_latest_checkpoint_and_the_run_resumes_exactly(t
 def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     run = tmp_path / "run"
     # iterations of about a second, so that the first Ctrl-C's stop at the end of one cannot come before the
-    # second (with the toy's default batch an iteration could end, and the run stop, within the 30 ms; with
-    # batch 1024 it did twice in full runs of the suite, whose load can delay the second signal)
+    # second, sent 0.3 s later: two signals 30 ms apart could both come during one product and reach Python's
+    # handler as one (the run then stopped at the iteration's end, exit 75, in full runs of the suite)
     process = _start("train", "--iterations", "100000", "--eval-every", "3", "--batch-size", "4096", "--out",
                      str(tmp_path), "--name", "run", "--quiet")
     _wait_for(run / "checkpoints" / "latest.pt", process)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.03)  # two signals at once would reach Python's handler as one
+    time.sleep(0.3)  # signals that come while a long product runs reach Python's handler as one: let it run first
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted at once" in stderr and "Traceback" not in stderr, \

@@ -18,9 +18,7 @@ import json
 import math
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .runs import RunFolder
-from .trainer import Trainer, out_of_time
+from .trainer import Trainer, out_of_time, signals_handled
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
@@ -310,7 +308,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             return created[0]
 
         try:
-            with _sigterm_as_ctrl_c():
+            with signals_handled((signal.SIGTERM,), _as_ctrl_c):
                 trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
             if progress:
                 print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
@@ -323,23 +321,11 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             raise Interrupted(_kept(created[0] if created else None)) from None
 
 
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM taken as a Ctrl-C while a new run is built (once it trains, the trainer's own handlers stop it at
-    the end of an iteration, after saving): one in a run's first seconds used to end the process at once and
-    leave its new folder without a checkpoint, which nothing could resume."""
-    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
-        yield
-        return
-
-    def interrupt(number: int, frame) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _as_ctrl_c(number: int, frame) -> None:
+    """SIGTERM's handler while a new run is built (once it trains, the trainer's own handlers stop it at the end
+    of an iteration, after saving): one in a run's first seconds used to end the process at once and leave its
+    new folder without a checkpoint, which nothing could resume."""
+    raise KeyboardInterrupt
 
 
 def _kept(run: RunFolder | None) -> str | None:

@@ -404,21 +404,14 @@ class Trainer:
     @contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
         """While training, a stop signal asks for a stop at the end of the iteration (a second SIGINT: now)."""
-        if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
-            yield
-            return
 
         def request_stop(number: int, frame) -> None:
             if number == signal.SIGINT and self.stop_signal is not None:
                 raise KeyboardInterrupt
             self.stop_signal = signal.Signals(number).name
 
-        previous = {number: signal.signal(number, request_stop) for number in STOP_SIGNALS}
-        try:
+        with signals_handled(STOP_SIGNALS, request_stop):
             yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
 
     def _log_step(self, critic_stats: dict[str, Tensor], generator_stats: dict[str, Tensor], real: Tensor,
                   fake: Tensor, bar: Progress) -> None:
@@ -525,6 +518,21 @@ class Trainer:
         if self.run is not None:
             if improved:
                 self.run.save_checkpoint(state, "best")
+
+
+@contextmanager
+def signals_handled(numbers: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for the signals ``numbers`` inside the block, the handlers before it restored after; in a
+    thread other than the main one, where Python cannot set handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, handler) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, before in previous.items():
+            signal.signal(number, before)
 
 
 class _Diverged(Exception):

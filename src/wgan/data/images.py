@@ -314,10 +314,11 @@ def list_images(directory: Path) -> list[Path]:
     link to a folder above ends), in a stable order; hidden files and folders skipped."""
     found, seen = [], set()
     for root, dirs, files in os.walk(directory, followlinks=True):
-        if os.path.realpath(root) in seen:
+        real = os.path.realpath(root)
+        if real in seen:
             dirs[:] = []
             continue
-        seen.add(os.path.realpath(root))
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(root) / f for f in sorted(files)
                   if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
