@@ -102,6 +102,28 @@ def test_a_run_folder_inside_the_folder_of_images_it_trains_on_is_refused(tmp_pa
     assert sorted(path.name for path in tmp_path.iterdir()) == ["0.png", "1.png"]
 
 
+def test_a_grey_folder_trains_one_channel_and_a_run_that_read_it_as_rgb_still_resumes(tmp_path, capsys):
+    # grey folders trained as RGB before; runs made then record three channels, which they keep
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((8, 8), 60 * index, np.uint8)).save(folder / f"{index}.png")
+    settings = ["--data", str(folder), "--image-size", "16", "--width", "8", "--batch-size", "4",
+                "--eval-samples", "8", "--eval-every", "2", "--quiet", "--out", str(tmp_path / "runs")]
+    assert main(["train", *settings, "--iterations", "2", "--name", "grey"]) == 0
+    assert torch.load(tmp_path / "runs/grey/checkpoints/latest.pt")["sample_shape"] == [1, 16, 16]
+    Image.fromarray(np.full((8, 8, 3), (0, 0, 255), np.uint8)).save(folder / "blue.png")
+    assert main(["train", *settings, "--iterations", "2", "--name", "was_rgb"]) == 0
+    (folder / "blue.png").unlink()  # the folder is grey again, as one that an older version read as RGB
+    assert main(["train", "--resume", str(tmp_path / "runs/was_rgb"), "--iterations", "4", "--quiet"]) == 0
+    assert torch.load(tmp_path / "runs/was_rgb/checkpoints/latest.pt")["iteration"] == 4
+    assert main(["eval", "--run", str(tmp_path / "runs/was_rgb"), "--samples", "8"]) == 0
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "--run", str(tmp_path / "runs/was_rgb"), "--n", "2", "--out", str(out)]) == 0
+    assert np.load(out).shape == (2, 3, 16, 16)
+    assert "the data" in capsys.readouterr().err  # the resume's line: the folder changed since the run started
+
+
 def test_a_run_that_recorded_a_data_dir_its_data_never_read_is_still_evaluated(image_run, tmp_path, capsys):
     # runs made before such a data_dir was refused: their eval and resume said the data had moved
     run = tmp_path / "old"

@@ -269,6 +269,36 @@ def test_folder_of_grayscale_images_round_trips_with_one_channel(tmp_path):
     np.testing.assert_array_equal(load_image_folder(tmp_path / "g", 8, channels=1).images[:, 0].numpy(), gray)
 
 
+def test_a_folder_of_grey_images_loads_with_one_channel_unless_one_image_has_colour(tmp_path):
+    # grey folders trained as RGB: three equal channels for every model to learn, while their .npy had one
+    grey = RNG.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    (tmp_path / "g").mkdir()
+    save_image(tmp_path / "g" / "0.png", grey[0])  # mode L
+    save_image(tmp_path / "g" / "1.png", np.repeat(grey[1][:, :, None], 3, axis=2))  # RGB of a grey picture
+    Image.fromarray(grey[2].astype(np.uint16) * 257).save(tmp_path / "g" / "2.png")  # 16-bit grey
+    for cache_dir in (None, tmp_path / "cache"):
+        loaded = load_image_folder(tmp_path / "g", 8, cache_dir=cache_dir).images
+        assert loaded.shape == (3, 1, 8, 8)
+        np.testing.assert_array_equal(loaded[:, 0].numpy(), grey)
+    colour = grey[0][:, :, None].repeat(3, axis=2)
+    colour[0, 0, 2] ^= 1  # one pixel a shade off grey
+    save_image(tmp_path / "g" / "3.png", colour)
+    assert load_image_folder(tmp_path / "g", 8).images.shape == (4, 3, 8, 8)
+    assert load_image_folder(tmp_path / "g", 8, channels=1).images.shape == (4, 1, 8, 8)
+
+
+def test_a_grey_set_drawn_for_a_run_built_for_rgb_repeats_its_channel(tmp_path):
+    # runs that read a grey folder as RGB before grey folders had one channel resume on it
+    grey = ImageSet(images=torch.arange(2 * 16, dtype=torch.uint8).reshape(2, 1, 4, 4), labels=None, name="g")
+    sampler = ImageSampler(grey, "cpu", channels=3)
+    assert sampler.shape == (3, 4, 4)
+    batch = sampler.sample(5, torch.Generator().manual_seed(0))
+    assert batch.shape == (5, 3, 4, 4) and torch.equal(batch[:, 0], batch[:, 2])
+    rgb = ImageSet(images=torch.zeros(2, 3, 4, 4, dtype=torch.uint8), labels=None, name="rgb")
+    with pytest.raises(WganError, match="image set 'rgb' has 3 channels, the run's networks 1: the data changed"):
+        ImageSampler(rgb, "cpu", channels=1)
+
+
 @pytest.mark.parametrize("white, dtype, suffix", [(65535, np.uint16, ".png"), (65535, np.int32, ".tif"),
                                                   (1.0, np.float32, ".tif")])
 def test_grey_images_deeper_than_8_bits_are_scaled_to_8_bits_not_clipped(tmp_path, white, dtype, suffix):

@@ -142,11 +142,15 @@ def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, crit
 
 
 def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: bool = True,
-              progress: bool = False, world: World = World(), recorded_shape: tuple[int, ...] | None = None
-              ) -> Trainer:
+              progress: bool = False, world: World = World(), recorded_shape: tuple[int, ...] | None = None,
+              data_missing: bool = False) -> Trainer:
     """Build sampler, models and objective on every rank, and on the writing rank the image scorer (with
     ``scores``) and then ``open_run()``: a new folder only once all input is checked. Every rank has checked
-    its input before the trainer wraps the models for DistributedDataParallel (which talks to the others)."""
+    its input before the trainer wraps the models for DistributedDataParallel (which talks to the others).
+
+    ``recorded_shape`` is the samples' shape a resumed or loaded run's checkpoint records, which images are
+    drawn in (a grey folder that the run read as RGB); with ``data_missing`` the models are built from it alone.
+    """
 
     def prepare():
         world.require_as_rank_0({name: value for name, value in config.to_dict().items() if name not in PER_MACHINE})
@@ -154,8 +158,9 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         if device.type == "cuda":  # TF32 tensor cores for float32 matmuls and convolutions, unless refused
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
             torch.backends.cudnn.allow_tf32 = config.tf32
-        sampler = build_sampler(config.data, device, config.data_dir, config.image_size) if recorded_shape is None \
-            else RecordedShape(config.data, recorded_shape, device)  # a run sampled without its data
+        channels = recorded_shape[0] if recorded_shape is not None and len(recorded_shape) == 3 else None
+        sampler = RecordedShape(config.data, recorded_shape, device) if data_missing \
+            else build_sampler(config.data, device, config.data_dir, config.image_size, channels)
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
         torch.manual_seed(config.seed)
@@ -411,7 +416,8 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         run, config, state, notes = world.all_succeed(read if world.is_writer else lambda: (None,) * 3 + ([],))
         config, state = world.share((config, state))
         try:
-            trainer = _assemble(config, lambda: run, progress=progress, world=world)
+            trainer = _assemble(config, lambda: run, progress=progress, world=world,
+                                recorded_shape=_recorded_shape(state))
             trainer.load_state_dict(state)
         except BaseException:
             if run is not None:
@@ -484,18 +490,20 @@ def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = Tru
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    if needs_data or run.missing_data() is None:
-        trainer = build_trainer(dataclasses.replace(run.config(), device=device))
-        state = run.load_checkpoint(checkpoint, trainer.device)
-        trainer.load_state_dict(state)
-        return run, trainer, state
-    state = run.load_checkpoint(checkpoint, "cpu")
-    if "sample_shape" not in state:  # a checkpoint from before the shape was recorded: the data is needed
-        run.config()
-    config = dataclasses.replace(run.recorded_config(), device=device)
-    trainer = _assemble(config, lambda: None, scores=False, recorded_shape=tuple(state["sample_shape"]))
+    data_missing = not needs_data and run.missing_data() is not None
+    config = dataclasses.replace(run.recorded_config() if data_missing else run.config(), device=device)
+    state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
+    if data_missing and "sample_shape" not in state:  # a checkpoint from before the shape was recorded
+        run.config()  # names the data that is needed
+    trainer = _assemble(config if data_missing else resolve(config), lambda: None, scores=False,
+                        recorded_shape=_recorded_shape(state), data_missing=data_missing)
     trainer.load_state_dict(state)
     return run, trainer, state
+
+
+def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
+    """The samples' shape a checkpoint records (None in one written before it was recorded)."""
+    return tuple(state["sample_shape"]) if "sample_shape" in state else None
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:

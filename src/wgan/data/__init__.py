@@ -23,11 +23,11 @@ DATASET_NAMES = tuple(DATASETS) + tuple(IMAGE_DATASETS)
 
 
 def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir: str | os.PathLike = "",
-                  image_size: int | None = None) -> Sampler:
+                  image_size: int | None = None, channels: int | None = None) -> Sampler:
     """The sampler for ``data``: a data set name (see ``DATASET_NAMES``), a .npy or .csv file of points, or
     image data (a folder of images, a .npz file or a .npy file of rank 3 or 4; see
     :func:`~wgan.data.images.build_image_sampler`, which reads named image sets from ``data_dir`` and resizes
-    to ``image_size``).
+    to ``image_size``, and matches a grey set to the ``channels`` a resumed or loaded run was built for).
 
     A name wins over a file of the same name in the working directory; write ``./name`` for the file.
     """
@@ -35,7 +35,7 @@ def build_sampler(data: str | os.PathLike, device: torch.device | str, data_dir:
     if data in DATASETS:
         return DATASETS[data](device)
     if data_kind(data) == "images":
-        return build_image_sampler(data, device, data_dir or None, image_size)
+        return build_image_sampler(data, device, data_dir or None, image_size, channels=channels)
     if data.lower().endswith(POINT_FILE_SUFFIXES) or Path(data).is_file():
         return points_sampler(data, device)
     raise WganError(

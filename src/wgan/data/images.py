@@ -438,8 +438,19 @@ def _cached_folder(directory: Path, files: list[Path], image_size: int, channels
     return np.memmap(data_path, dtype=np.uint8, mode="c", shape=shape)
 
 
+def _all_grey(images: np.ndarray, chunk: int = 1024) -> bool:
+    """Whether every pixel of ``(N, 3, H, W)`` images has equal red, green and blue, read ``chunk`` images at a
+    time (they may be a memory-mapped cache larger than memory)."""
+    for start in range(0, len(images), chunk):
+        part = images[start:start + chunk]
+        if not (np.array_equal(part[:, 0], part[:, 1]) and np.array_equal(part[:, 1], part[:, 2])):
+            return False
+    return True
+
+
 def load_image_folder(
-    directory: str | os.PathLike, image_size: int, channels: int = 3, cache_dir: str | os.PathLike | None = None
+    directory: str | os.PathLike, image_size: int, channels: int | None = None,
+    cache_dir: str | os.PathLike | None = None
 ) -> ImageSet:
     """Load every image under ``directory`` (recursively) at ``image_size x image_size``.
 
@@ -452,7 +463,9 @@ def load_image_folder(
     ----------
     directory : path
     image_size : int
-    channels : {1, 3}
+    channels : {1, 3}, optional
+        None (the default): 1 if every pixel of every image is grey (equal red, green and blue: grey files, or
+        colour files of grey pictures), else 3.
     cache_dir : path, optional
         When given, the images are decoded once into a memory-mapped file there (``N x C x H x W`` uint8,
         written to a temporary file then renamed) with a JSON index of the folder's files, sizes and mtimes;
@@ -461,8 +474,9 @@ def load_image_folder(
     """
     if not isinstance(image_size, int) or image_size < 1:
         raise WganError(f"image_size {image_size!r} is not a positive integer: pass e.g. image_size=64")
-    if channels not in (1, 3):
-        raise WganError(f"channels {channels!r} is not 1 or 3: pass 1 for grayscale or 3 for RGB")
+    if channels not in (None, 1, 3):
+        raise WganError(f"channels {channels!r} is not 1 or 3: pass 1 for grayscale, 3 for RGB, or None to find "
+                        "out from the images")
     directory = _existing_dir(directory, "image folder").resolve()
     files = list_images(directory)
     if not files:
@@ -470,14 +484,17 @@ def load_image_folder(
             f"no images found in {str(directory)!r} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))}): "
             "point to a folder that contains images"
         )
-    check_fits_in_memory(len(files) * channels * image_size**2, f"{len(files):,} images of {image_size}x{image_size}",
+    decoded = channels or 3
+    check_fits_in_memory(len(files) * decoded * image_size**2, f"{len(files):,} images of {image_size}x{image_size}",
                          "lower image_size (--image-size)")
     if cache_dir is not None:
-        images = _cached_folder(directory, files, image_size, channels, Path(cache_dir).resolve())
+        images = _cached_folder(directory, files, image_size, decoded, Path(cache_dir).resolve())
     else:
-        images = np.empty((len(files), channels, image_size, image_size), dtype=np.uint8)
+        images = np.empty((len(files), decoded, image_size, image_size), dtype=np.uint8)
         for i, path in enumerate(files):
-            images[i] = _decode(path, image_size, channels)
+            images[i] = _decode(path, image_size, decoded)
+    if channels is None and _all_grey(images):  # a cache's view stays on disk; in memory, a third of the pixels
+        images = images[:, :1] if cache_dir is not None else np.ascontiguousarray(images[:, :1])
     return _set(images, None, directory.name)
 
 
@@ -627,6 +644,10 @@ class ImageSampler:
         Keep the pixels on ``device`` (True) or in host memory (False), e.g. a memory-mapped folder cache larger
         than the GPU; None decides by size (on a GPU: on the device if it takes at most half the free memory).
         Host-resident sets copy each batch to the device and synchronise once per batch to read the indices.
+    channels : int, optional
+        The channels a run's models were built for, when it resumes or loads: a grey set drawn for a run that
+        read it as RGB (folders were read as RGB before grey ones were found) repeats its channel three times.
+        None keeps the set's.
     """
 
     modes: Modes | None = None
@@ -637,6 +658,7 @@ class ImageSampler:
         device: torch.device | str,
         image_size: int | None = None,
         on_device: bool | None = None,
+        channels: int | None = None,
     ):
         images = image_set.images
         if images.dtype != torch.uint8 or images.ndim != 4 or len(images) == 0:
@@ -666,6 +688,11 @@ class ImageSampler:
             images = _resize(images, image_size, self.device)
         elif on_device:
             images = images.to(self.device)
+        if channels not in (None, images.shape[1]):
+            if (images.shape[1], channels) != (1, 3):
+                raise WganError(f"image set {image_set.name!r} has {images.shape[1]} channels, the run's networks "
+                                f"{channels}: the data changed since the run was trained; train a new run")
+            images = images.expand(-1, 3, -1, -1)
         self.images = images
         self.labels = None if image_set.labels is None else image_set.labels.to(self.device)
         self.shape = tuple(images.shape[1:])
@@ -724,12 +751,14 @@ def build_image_sampler(
     image_size: int | None = None,
     split: str = "train",
     cache_dir: str | os.PathLike | None = None,
+    channels: int | None = None,
 ) -> ImageSampler:
     """Load a dataset by name (a key of ``IMAGE_DATASETS``) or by path, and wrap it in an :class:`ImageSampler`.
 
     A name reads its files from ``data_dir`` (``"folder"`` and ``"array"`` take ``data_dir`` as the folder or
     file itself). Anything else is a path: an existing folder is a folder of images, a ``.npy``/``.npz`` file
-    an array. ``image_size`` resizes on the device once (folders are decoded at that size directly).
+    an array. ``image_size`` resizes on the device once (folders are decoded at that size directly); ``channels``
+    is what a resumed or loaded run's networks were built for (see :class:`ImageSampler`).
     """
     key = str(name_or_path)
     entry = IMAGE_DATASETS.get(key)
@@ -756,4 +785,4 @@ def build_image_sampler(
     if split != "train" and not entry.has_splits:
         raise WganError(f"dataset {key!r} has no {split!r} split, only its one set of images: pass split='train'")
     image_set = entry.load(path, split, image_size, None if cache_dir is None else Path(cache_dir))
-    return ImageSampler(image_set, device, image_size=image_size)
+    return ImageSampler(image_set, device, image_size=image_size, channels=channels)
