@@ -224,6 +224,7 @@ def make_image_folder(root):
     gray = RNG.integers(0, 256, (8, 8), dtype=np.uint8)
     rgb = RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8)
     rgba = RNG.integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    rgba[:, :, 3] = 255  # opaque (transparency: test_transparent_pixels_are_white_not_the_colour_they_hide)
     wide = RNG.integers(0, 256, (8, 24, 3), dtype=np.uint8)  # 24 wide, 8 high: centre crop, no resize
     save_image(root / "a_gray.png", gray)
     save_image(root / "b_rgb.png", rgb)
@@ -285,6 +286,26 @@ def test_a_folder_of_grey_images_loads_with_one_channel_unless_one_image_has_col
     save_image(tmp_path / "g" / "3.png", colour)
     assert load_image_folder(tmp_path / "g", 8).images.shape == (4, 3, 8, 8)
     assert load_image_folder(tmp_path / "g", 8, channels=1).images.shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_transparent_pixels_are_white_not_the_colour_they_hide(tmp_path, mode):
+    # the alpha channel was dropped: a sprite's transparent background showed the black it held
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:, :4] = (200, 200, 200, 255)  # opaque light grey on the left, transparent black on the right
+    rgba[0, 4] = (0, 0, 0, 128)  # half-transparent black over white: mid grey
+    (tmp_path / "sprites").mkdir()
+    image = Image.fromarray(rgba, "RGBA")
+    if mode == "LA":
+        image = image.convert("LA")
+    elif mode == "P":  # a palette with one colour key for the transparent pixels
+        image = Image.fromarray(rgba[:, :, 0], "L").convert("P")
+        image.info["transparency"] = 0
+    image.save(tmp_path / "sprites" / "sprite.png")
+    pixels = load_image_folder(tmp_path / "sprites", 8, channels=1).images[0, 0].numpy()
+    assert (pixels[:, :4] == 200).all() and (pixels[1:, 4:] == 255).all()
+    if mode != "P":
+        assert abs(int(pixels[0, 4]) - 127) <= 1
 
 
 def test_a_grey_set_drawn_for_a_run_built_for_rgb_repeats_its_channel(tmp_path):

@@ -343,9 +343,21 @@ def _eight_bit(img: Image.Image, path: Path) -> Image.Image:
     return Image.fromarray(np.rint(values * (255 / white)).astype(np.uint8), "L")
 
 
+def _on_white(img: Image.Image) -> Image.Image:
+    """An image with transparency as RGB over a white background: each pixel a (1 - a) white + a colour, a its
+    opacity. Dropping the alpha channel instead shows whatever colour the transparent pixels hold (often black,
+    or noise that the editor left there)."""
+    from PIL import Image
+
+    background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+    background.alpha_composite(img.convert("RGBA"))
+    return background.convert("RGB")
+
+
 def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     """One image as ``(channels, image_size, image_size)`` uint8: short side resized, then centre-cropped;
-    16-bit, 32-bit and float grey images scaled to 8 bits (:func:`_eight_bit`)."""
+    16-bit, 32-bit and float grey images scaled to 8 bits (:func:`_eight_bit`), transparent ones put over white
+    (:func:`_on_white`)."""
     from PIL import Image, ImageOps
 
     try:
@@ -354,8 +366,8 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
             img = Image.open(path)
         with img:
             img = ImageOps.exif_transpose(img)
-            if img.mode in ("P", "PA", "LA"):  # palettes and grey with alpha, maybe transparent
-                img = img.convert("RGBA")
+            if img.mode in ("RGBA", "PA", "LA") or "transparency" in img.info:  # alpha, or a colour key
+                img = _on_white(img)
             elif img.mode[0] in HIGH_DEPTH_WHITE:  # I, I;16, I;16B... and F
                 img = _eight_bit(img, path)
             img = img.convert("L" if channels == 1 else "RGB")
