@@ -403,7 +403,8 @@ def test_npy_of_grayscale_images_round_trips(tmp_path):
     np.testing.assert_array_equal(image_set.images[:, 0].numpy(), x)
 
 
-@pytest.mark.parametrize("keys", [("images", "labels"), ("x", "y")])
+@pytest.mark.parametrize("keys", [("images", "labels"), ("x", "y"), ("X", "Y"), ("x_train", "y_train"),
+                                  ("image", "targets"), ("data", "label")])  # the labels of the last four were dropped
 def test_npz_of_rgb_images_round_trips_with_labels(tmp_path, keys):
     x = RNG.integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
     np.savez(tmp_path / "d.npz", **{"other": np.zeros(3), keys[0]: x, keys[1]: np.arange(4)})
@@ -425,6 +426,16 @@ def test_npz_labels_that_are_not_class_indices_name_their_range_and_the_renumber
 def test_npz_without_named_keys_uses_the_first_array(tmp_path):
     np.savez(tmp_path / "d.npz", np.zeros((2, 4, 4, 1), np.uint8), np.ones(3))
     assert load_array(tmp_path / "d.npz").images.shape == (2, 1, 4, 4)
+    np.savez(tmp_path / "one.npz", faces=np.zeros((2, 4, 4), np.uint8), y=np.arange(2))
+    assert load_array(tmp_path / "one.npz").labels.tolist() == [0, 1]
+
+
+def test_npz_of_several_named_arrays_none_of_them_images_is_one_line_not_a_guess(tmp_path):
+    # the first array was taken: here the labels, which then failed as images of the wrong shape
+    np.savez(tmp_path / "d.npz", classes=np.arange(2), faces=np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(WganError, match=r"d\.npz' holds no array named as images \(its keys: 'classes', 'faces'\): "
+                                        r"save the images under the key 'images'"):
+        load_array(tmp_path / "d.npz")
 
 
 def test_float_arrays_in_unit_interval_become_uint8(tmp_path):

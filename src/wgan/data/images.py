@@ -520,8 +520,8 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     """Load images from a ``.npy`` or ``.npz`` file.
 
     The array has shape ``(N, H, W)`` or ``(N, H, W, C)`` with ``C`` in {1, 3} and dtype uint8 (0..255) or
-    float in [0, 1] (scaled to uint8). In an ``.npz`` the images are key ``"images"`` or ``"x"`` if present,
-    else the first array; labels, optional, are key ``"labels"`` or ``"y"`` (N integers).
+    float in [0, 1] (scaled to uint8). In an ``.npz`` the images and the optional labels (N integers) are found by
+    their keys (:func:`_archive_keys`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -540,12 +540,8 @@ def load_array(path: str | os.PathLike) -> ImageSet:
                 raise WganError(f"file {str(path)!r} holds one .npy array, not an .npz archive: rename it "
                                 f"{path.with_suffix('.npy').name}")
             with np.load(path, allow_pickle=False) as archive:
-                keys = list(archive.files)
-                label_key = next((k for k in ("labels", "y") if k in keys), None)
-                image_keys = [k for k in ("images", "x") if k in keys] or [k for k in keys if k != label_key]
-                if not image_keys:
-                    raise WganError(f"file {str(path)!r} holds no image array (keys: {keys}): save one as 'images'")
-                images = archive[image_keys[0]]
+                image_key, label_key = _archive_keys(list(archive.files), path)
+                images = archive[image_key]
                 labels = None if label_key is None else archive[label_key]
     except WganError:
         raise
@@ -588,6 +584,28 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     if labels is not None:
         _check_labels(labels, len(pixels), path)
     return _set(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)), labels, path.stem)
+
+
+IMAGE_KEYS = ("images", "image", "imgs", "x", "x_train", "data")  # an .npz's images, any case, first found
+LABEL_KEYS = ("labels", "label", "y", "y_train", "targets", "target")  # and its labels
+
+
+def _archive_keys(keys: list[str], path: Path) -> tuple[str, str | None]:
+    """The keys of an ``.npz``'s images and labels (None without): the first of :data:`IMAGE_KEYS` and
+    :data:`LABEL_KEYS` that it holds, in any case. Without an images key, its one array that is not the labels,
+    or the first of ``numpy.savez``'s unnamed ``arr_0, arr_1...``; several other named arrays are one line, not a
+    guess."""
+    by_name = {key.lower(): key for key in reversed(keys)}  # the first of keys differing in case alone
+    label_key = next((by_name[name] for name in LABEL_KEYS if name in by_name), None)
+    image_key = next((by_name[name] for name in IMAGE_KEYS if name in by_name), None)
+    others = [key for key in keys if key != label_key]
+    if image_key is None and (len(others) == 1 or others and all(key.startswith("arr_") for key in others)):
+        image_key = others[0]
+    if image_key is None:
+        found = ", ".join(repr(key) for key in keys) or "none"
+        raise WganError(f"file {str(path)!r} holds no array named as images (its keys: {found}): save the images "
+                        "under the key 'images' (and class indices, if any, under 'labels')")
+    return image_key, label_key
 
 
 def _check_labels(labels: np.ndarray, count: int, path: Path) -> None:
