@@ -39,6 +39,14 @@ def test_a_csv_header_row_of_names_is_skipped(tmp_path):
     torch.testing.assert_close(x, torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
 
 
+def test_pandas_header_numbering_unnamed_columns_is_skipped_and_whole_number_points_are_kept(tmp_path):
+    # pd.DataFrame(np.array(...)).to_csv(path, index=False) writes "0,1": it was read as the point (0, 1)
+    x = load_points(write(tmp_path / "p.csv", "0,1\n0.5,-2.0\n1.0,3.25\n"))
+    torch.testing.assert_close(x, torch.tensor([[0.5, -2.0], [1.0, 3.25]]))
+    kept = load_points(write(tmp_path / "whole.csv", "0,1\n1,0\n0.5,0.5\n"))  # a row of whole numbers: points
+    assert kept.shape == (3, 2)
+
+
 def test_blank_trailing_lines_of_a_csv_are_ignored(tmp_path):
     x = load_points(write(tmp_path / "p.csv", "1,2\n3,4\n\n  \n\n"))
     assert x.shape == (2, 2)

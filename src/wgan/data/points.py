@@ -25,7 +25,8 @@ def load_points(path: str | os.PathLike) -> torch.Tensor:
     """Read an ``(N, d)`` float32 tensor of points (``N >= 2``, ``d >= 1``, all finite) from a .npy or .csv file.
 
     A CSV holds comma-separated numbers, one point per row; its first row is a header, and skipped, when
-    every field in it is not a number. Blank lines at the end are ignored.
+    every field in it is not a number, or when it numbers the columns as pandas does (:func:`_numbers_columns`).
+    Blank lines at the end are ignored.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -93,6 +94,20 @@ def _is_number(field: str) -> bool:
     return True
 
 
+def _is_whole(field: str) -> bool:
+    """A whole number written without a point or an exponent: 3, -12."""
+    return field.strip().lstrip("+-").isdigit()
+
+
+def _numbers_columns(rows: list[list[str]]) -> bool:
+    """Whether the first row is the header ``0,1,...,d-1`` (d >= 2) that pandas' ``to_csv`` writes for a
+    DataFrame of unnamed columns, such as one made from a numpy array: every later row then holds a number with
+    a point or an exponent (pandas writes floats so: 0.0). Points written as whole numbers read as points."""
+    names = [field.strip() for field in rows[0]]
+    return len(names) >= 2 and names == [str(i) for i in range(len(names))] and len(rows) > 1 and \
+        all(not all(_is_whole(field) for field in row) for row in rows[1:])
+
+
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}  # what a spreadsheet may save instead of commas
 
 
@@ -119,6 +134,8 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
             raise WganError(f"data file '{path}' begins with a column of row numbers under an empty name, as pandas' "
                             "to_csv writes its index: save it with to_csv(path, index=False)")
         rows, first_row = rows[1:], 2  # a header of column names
+    elif rows and _numbers_columns(rows):
+        rows, first_row = rows[1:], 2
     width = len(rows[0]) if rows else 0
     for i, row in enumerate(rows):
         if not any(field.strip() for field in row):
