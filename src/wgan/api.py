@@ -33,7 +33,7 @@ from .config import Config, check_every_setting_counts, make_config, resolve, ty
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.sampler import RecordedShape, Sampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
-                          world_size_from_environment)
+                          tell_launcher_the_run, world_size_from_environment)
 from .errors import Interrupted, WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
@@ -171,6 +171,8 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         scorer = image_scorer(config, sampler, progress) if scores and world.is_writer else None
         _check_enough_for_scores(scorer, config.eval_samples, "--eval-samples")
         run = open_run() if world.is_writer else None
+        if run is not None:
+            tell_launcher_the_run(run.path)
         if run is not None and scorer is not None:  # what the image scores can be compared with
             run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
         rows = normalised_batch(config.batch_size, world.size, config.sync_batchnorm)
@@ -398,6 +400,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
 
     def read() -> tuple[RunFolder, Config, dict[str, Any], list[str]]:
         run = RunFolder.open(path)
+        tell_launcher_the_run(run.path)
         run.lock()
         try:
             state, fallback = run.load_resumable()

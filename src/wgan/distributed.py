@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -65,6 +66,7 @@ EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
 EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
 EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
 OUTCOME_FILE = "WGAN_OUTCOME_FILE"  # the variable naming where rank 0 writes its exit status for the launcher
+RUN_FOLDER_FILE = "WGAN_RUN_FOLDER_FILE"  # and where it writes the run folder's path once it has opened it
 LAUNCHER_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"  # passed on to the ranks: torchrun's own, and SIGUSR1
 
 
@@ -254,6 +256,18 @@ def _check_rank_environment(size: int) -> None:
         if not os.environ.get(name):
             raise WganError(f"WORLD_SIZE is {size} but the environment has no {name}: start the processes with "
                             "torchrun or `wgan train --nproc N`, which set it")
+
+
+def tell_launcher_the_run(folder: str | os.PathLike) -> None:
+    """Write the run folder's path where `wgan train --nproc` (:func:`launch`) reads it, so that its line after a
+    failure names the folder to resume; nothing outside such a launch."""
+    told = os.environ.get(RUN_FOLDER_FILE)
+    if told:
+        try:
+            with open(told, "w") as file:
+                file.write(str(folder))
+        except OSError:  # the launcher has gone, and its folder with it
+            pass
 
 
 def exit_process(status: int) -> NoReturn:
@@ -450,14 +464,17 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
                                               f"--signals-to-handle={LAUNCHER_SIGNALS}", "--module", "wgan", *argv])
     with tempfile.TemporaryDirectory(prefix="wgan-launch-") as folder:
-        outcome = os.environ[OUTCOME_FILE] = os.path.join(folder, "rank0-status")
+        told = {OUTCOME_FILE: os.path.join(folder, "rank0-status"), RUN_FOLDER_FILE: os.path.join(folder, "run")}
+        os.environ.update(told)
         try:
-            return _launched(run, arguments, outcome, nproc)
+            return _launched(run, arguments, told[OUTCOME_FILE], told[RUN_FOLDER_FILE], nproc)
         finally:
-            del os.environ[OUTCOME_FILE]  # for this launch only: a later one, or a script, has its own
+            for name in told:  # for this launch only: a later one, or a script, has its own
+                del os.environ[name]
 
 
-def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, nproc: int) -> tuple[int, str]:
+def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folder: str, nproc: int
+              ) -> tuple[int, str]:
     """torchrun's ``run(arguments)``, and the status and line that :func:`launch` returns for it."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -468,8 +485,8 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, nproc: in
         if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
             with open(outcome) as file:
                 return int(file.read()), ""
-        return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: continue from "
-                                   "the run's last checkpoint, if it has one, with `wgan train --resume RUN_DIR`")
+        return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: "
+                                   f"{_resume_advice(run_folder, nproc)}")
     except ChildFailedError as error:
         for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
             if any(failure.exitcode == status for failure in error.failures.values()):
@@ -478,6 +495,15 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, nproc: in
         how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
         return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
-                   "continue from the last checkpoint with `wgan train --resume RUN_DIR --nproc N`")
+                   f"{_resume_advice(run_folder, nproc)}")
     return 0, ""
 
+
+def _resume_advice(run_folder: str, nproc: int) -> str:
+    """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
+    (:func:`tell_launcher_the_run`), or, where it had not opened one yet, with the folder a new run would be."""
+    if os.path.exists(run_folder):
+        with open(run_folder) as file:
+            folder = shlex.quote(file.read())
+        return f"continue from its last checkpoint, if it has one, with `wgan train --resume {folder} --nproc {nproc}`"
+    return "continue from the run's last checkpoint, if it made one, with `wgan train --resume RUN_DIR --nproc N`"
