@@ -3,9 +3,8 @@ and a WganError that names the offending setting for every kind of bad input."""
 
 import dataclasses
 
-import pytest
-
 import numpy as np
+import pytest
 
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
@@ -378,6 +377,15 @@ def test_a_section_header_in_a_config_file_is_named_as_such(tmp_path):
 
 def test_a_wrong_type_reads_in_english(tmp_path):
     assert "warmup = 1 is an int, expected bool" in _error(_write(tmp_path, "warmup = 1\n"))
+
+
+def test_numpy_scalars_are_taken_as_the_python_values_they_hold():
+    # np.linspace's learning rates and np.arange's sizes were refused: "lr = np.float32(0.001) is a float32"
+    config = make_config(lr=np.float32(0.5), iterations=np.int64(7), warmup=np.bool_(False))
+    assert (config.lr, config.iterations, config.warmup) == (0.5, 7, False)
+    assert type(config.lr) is float and type(config.iterations) is int
+    with pytest.raises(WganError, match=r"iterations = 2\.5 is a float, expected int"):
+        make_config(iterations=np.float64(2.5))
 
 
 def test_missing_config_file_is_an_error_naming_the_path(tmp_path):

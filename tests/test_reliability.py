@@ -8,6 +8,7 @@ the 50 of docs/RELIABILITY.md.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import json
@@ -214,10 +215,18 @@ def test_the_trainer_stops_at_the_end_of_the_iteration_in_which_a_signal_came(tm
     patch.setattr(Trainer, "generator_step", signalled_at_iteration_7)
     try:
         with pytest.raises(Stopped) as stop:
-            wgan.train(trainer_run, progress=False)
+            try:  # a loop over runs that catches Exception went on to its next run
+                wgan.train(trainer_run, progress=False)
+            except Exception:
+                pytest.fail("the stop was taken for an error")
+        with pytest.raises(wgan.Stopped) as unsaved:  # with write=False, the run so far is all there is
+            wgan.train(dataclasses.replace(trainer_run, name="unsaved"), write=False, progress=False)
     finally:
         patch.undo()
     assert stop.value.iteration == 8 and stop.value.signal_name == "SIGUSR1"
+    assert isinstance(stop.value, KeyboardInterrupt) and stop.value.run.iteration == 8
+    assert stop.value.run.path == tmp_path / "run"
+    assert unsaved.value.run.iteration == 8 and unsaved.value.run.path is None
     assert _latest(tmp_path / "run")["iteration"] == 8
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handlers are given back
 

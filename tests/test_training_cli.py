@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,8 +121,29 @@ def test_python_api_returns_history_and_trained_modules_without_writing(tmp_path
     evaluated = run.history[-1]  # evaluated as with a run folder: only the figures are skipped
     assert evaluated["eval/w1"] > 0 and evaluated["eval/modes_total"] == 25 and "eval/modes_covered" in evaluated
     assert run.sample(7).shape == (7, 2)
+    # a notebook showed every setting, module and logged row
+    assert repr(run) == f"Run(not written: wgan on 25gaussians, iteration 3, {len(run.history)} logged rows)"
     for parameter in run.critic.parameters():  # WGAN's clipping held throughout
         assert parameter.abs().max() <= 0.01
+
+
+def test_the_api_leaves_the_callers_random_state_and_returns_generators_ready_to_call(tmp_path):
+    # train() and load_run() reseeded torch's global generator: a notebook's later draws repeated across seeds;
+    # a batch-norm generator came in training mode, so calling it moved its running statistics
+    before = torch.random.get_rng_state()
+    run = wgan.train(data="digits", algorithm="wgan", iterations=2, width=8, batch_size=8, eval_samples=16,
+                     warmup=False, out=str(tmp_path), name="digits", progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for loaded in (run, wgan.load_run(tmp_path / "digits")):
+        assert torch.equal(torch.random.get_rng_state(), before)
+        assert not loaded.generator.training and loaded.critic.training  # the critic as the estimate reads it
+        statistics = {name: tensor.clone() for name, tensor in loaded.generator.state_dict().items()}
+        drawn = loaded.sample(np.int64(3), seed=1)  # numpy's integers too
+        with torch.no_grad():
+            called = loaded.generator(torch.randn(3, loaded.config.latent_dim,
+                                                  generator=torch.Generator().manual_seed(1))).numpy()
+        np.testing.assert_array_equal(called, drawn)
+        assert all(torch.equal(tensor, statistics[name]) for name, tensor in loaded.generator.state_dict().items())
 
 
 def test_module_entry_point_runs_as_a_subprocess(tmp_path):
@@ -448,6 +470,37 @@ def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
     assert main(flags) == 2
     assert "already exists" in capsys.readouterr().err
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
+
+
+def test_runs_started_at_once_in_one_out_folder_each_take_the_next_free_number(tmp_path, monkeypatch):
+    # the name was looked for, then made: a second run made it in between, and the first stopped with "cannot make
+    # the run folder (File exists): choose an --out you can write to"
+    make = Path.mkdir
+
+    def another_run_first(self, *args, **kwargs):
+        if self == tmp_path / "wgan-gp-8gaussians" and not self.exists():
+            make(self)  # the other run's
+        return make(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", another_run_first)
+    run = wgan.train(iterations=1, out=str(tmp_path), progress=False, **TINY)
+    assert run.path == tmp_path / "wgan-gp-8gaussians-2"
+
+
+@pytest.mark.parametrize("settings, said", [
+    (dict(name="a\x00b"), "cannot make the run folder '{out}/a\x00b' (embedded null byte): choose an --out"),
+    (dict(name="n" * 300), "(File name too long): choose an --out you can write to, and a --name that a folder"),
+    (dict(out="y" * 300), "(File name too long): choose an --out you can write to"),
+    (dict(out="taken.txt"), "out 'taken.txt' is a file: choose a folder for the run folders (--out)"),
+])
+def test_a_run_folder_that_cannot_be_made_is_one_wgan_error(tmp_path, monkeypatch, settings, said):
+    # a NUL character or an overlong out was a raw ValueError or OSError
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.txt").write_text("")
+    with pytest.raises(WganError) as error:
+        wgan.train(**{"out": str(tmp_path), **settings}, iterations=1, progress=False, **TINY)
+    assert said.format(out=tmp_path) in str(error.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["taken.txt"]
 
 
 def test_a_resume_refused_for_any_reason_leaves_the_run_folder_free(tmp_path):

@@ -10,8 +10,9 @@ that arrives during that second.
 
 from importlib import import_module
 
-PUBLIC = {"Config": "config", "Run": "api", "WganError": "errors", "evaluate_run": "api", "load_run": "api",
-          "make_config": "config", "resume": "api", "train": "api"}  # name -> the module that defines it
+PUBLIC = {"Config": "config", "Interrupted": "errors", "Run": "api", "Stopped": "errors", "WganError": "errors",
+          "evaluate_run": "api", "load_run": "api", "make_config": "config", "resume": "api",
+          "train": "api"}  # name -> the module that defines it
 __all__ = sorted(PUBLIC)
 
 

@@ -34,7 +34,7 @@ from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.sampler import RecordedShape, Sampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
                           tell_launcher_the_run, world_size_from_environment)
-from .errors import Interrupted, WganError, reason
+from .errors import Interrupted, Stopped, WganError, reason
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
@@ -46,10 +46,16 @@ EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the tra
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
     """A trained (or loaded) run: its folder, settings, history of logged rows and the trained modules, with the
-    moving average of the generator's weights when the run kept one (``ema_decay``), else ``None``."""
+    moving average of the generator's weights when the run kept one (``ema_decay``), else ``None``.
+
+    The generator and its average come in eval mode, as :meth:`sample` runs them: a batch-norm generator uses
+    its running statistics, and calling it changes nothing. The critic comes in training mode, as the logged
+    estimate reads it (a batch-norm critic normalises each batch by its own statistics). Images are generated
+    as ``(n, C, H, W)`` in [-1, 1]; points as ``(n, d)`` in the data's units.
+    """
 
     path: Path | None
     config: Config
@@ -58,6 +64,12 @@ class Run:
     history: list[dict[str, Any]]
     iteration: int
     average: nn.Module | None = None
+
+    def __repr__(self) -> str:
+        """One line, as a notebook shows the value of ``wgan.train(...)``: not every setting and logged row."""
+        where = str(self.path) if self.path is not None else "not written"
+        return (f"Run({where}: {self.config.algorithm} on {self.config.data}, iteration {self.iteration}, "
+                f"{len(self.history)} logged rows{', with a moving average' if self.average is not None else ''})")
 
     def pick_generator(self, ema: bool | None = None) -> nn.Module:
         """The generator to sample: the moving average when the run has one (or ``ema=True``, which requires
@@ -71,9 +83,9 @@ class Run:
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, ema: bool | None = None) -> np.ndarray:
         """``n`` generated samples as a numpy array of shape (n, *sample_shape), from :meth:`pick_generator`."""
-        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise WganError(f"n must be a positive whole number of samples, got {n!r}")
-        return generate(self.pick_generator(ema), self.config.latent_dim, n, check_seed(seed))
+        return generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_seed(seed))
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
@@ -163,8 +175,9 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             else build_sampler(config.data, device, config.data_dir, config.image_size, channels)
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
-        torch.manual_seed(config.seed)
-        generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
+        with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+            torch.manual_seed(config.seed)
+            generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
         if config.sync_batchnorm:
             generator, critic = (sync_batch_norm(module, world, device) for module in (generator, critic))
         objective = build_objective(config)
@@ -218,6 +231,8 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
             _close(trainer, run, quietly=True)  # the error in flight says what went wrong
         if isinstance(error, OSError):
             raise _unwritable(error, trainer) from None
+        if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
+            error.run = _as_run(trainer, run.path if run else None, trainer.history)
         raise
     if run is not None:
         _close(trainer, run, quietly=False)
@@ -225,8 +240,12 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
 
 
 def _as_run(trainer: Trainer, path: Path | None, history: list[dict[str, Any]]) -> Run:
-    return Run(path, trainer.config, trainer.generator, trainer.critic, history, trainer.iteration,
-               trainer.average.module if trainer.average else None)
+    """The trainer's modules as a :class:`Run`, its generators in eval mode (see there)."""
+    average = trainer.average.module if trainer.average else None
+    for generator in (trainer.generator, average):
+        if generator is not None:
+            generator.eval()
+    return Run(path, trainer.config, trainer.generator, trainer.critic, history, trainer.iteration, average)
 
 
 def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
@@ -323,6 +342,8 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if created:
                 created[0].discard_if_unresumable()
+            raise
+        except Stopped:
             raise
         except KeyboardInterrupt:
             raise Interrupted(_kept(created[0] if created else None)) from None

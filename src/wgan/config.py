@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .checks import check_seed
 from .data import DATASET_NAMES, data_kind, is_missing_path, reads_data_dir
 from .models import CRITICS, GENERATORS, MODELS
@@ -290,10 +292,13 @@ def field_type(name: str) -> type:
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
-    """Check one value's type; ints are accepted where floats are expected."""
+    """Check one value's type; ints are accepted where floats are expected, and numpy's scalars as Python's
+    (``np.linspace``'s learning rates, ``np.arange``'s sizes)."""
     if value is None and FIELDS[name].default is None:
         return None
     kind = field_type(name)
+    if isinstance(value, (np.integer, np.floating, np.bool_)) and kind in (int, float, bool):
+        value = value.item()  # then checked as the Python value it is: a float size is still refused
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is str and isinstance(value, os.PathLike):  # data=Path("points.csv")

@@ -9,13 +9,20 @@ class WganError(ValueError):
     """A problem with the user's input (configuration, data file, run folder): the message says how to fix it."""
 
 
-class Stopped(Exception):
-    """Training stopped before its end at a signal (a scheduler's preemption, Ctrl-C), after saving its latest
-    checkpoint: ``wgan train --resume`` continues it exactly."""
+class Stopped(KeyboardInterrupt):
+    """Training stopped before its end at a stop signal (Ctrl-C, or SIGTERM or SIGUSR1 as schedulers send them
+    before preempting a job), at the end of an iteration, after saving its latest checkpoint where the run writes
+    one: ``wgan.resume`` (``wgan train --resume``) continues it exactly.
+
+    A KeyboardInterrupt, as a Ctrl-C is in Python, so that a loop over runs that catches Exception stops too.
+    ``run`` is the :class:`~wgan.api.Run` as trained up to the stop (set by :func:`wgan.train` and
+    :func:`wgan.resume`; None where the trainer was driven by other code).
+    """
 
     def __init__(self, signal_name: str, iteration: int, run_path: str | None):
         super().__init__(f"stopped by {signal_name} at iteration {iteration}")
         self.signal_name, self.iteration, self.run_path = signal_name, iteration, run_path
+        self.run = None
 
 
 class Interrupted(KeyboardInterrupt):

@@ -114,22 +114,28 @@ class RunFolder:
         ``<algorithm>-<data>`` gets a number when taken.
         """
         out = Path(config.out)
-        if config.name:
-            path = out / config.name
-            if path.exists():
-                raise WganError(f"run folder '{path}' already exists: choose another --name, or continue it "
-                                f"with `wgan train --resume {path}`")
-        else:
-            stem = f"{config.algorithm}-{Path(config.data).stem}"
-            path, number = out / stem, 1
-            while path.exists():
-                number += 1
-                path = out / f"{stem}-{number}"
+        stem = config.name or f"{config.algorithm}-{Path(config.data).stem}"
+        path, number = out / stem, 1
         try:
-            path.mkdir(parents=True)
-        except OSError as error:
-            raise WganError(f"cannot make the run folder '{path}' ({reason(error)}): choose an --out you can "
-                            "write to") from None
+            if out.is_file():
+                raise WganError(f"out '{out}' is a file: choose a folder for the run folders (--out)")
+            out.mkdir(parents=True, exist_ok=True)
+            while True:  # made, not looked for first: runs started at once in one out folder each get their own
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    if config.name:
+                        raise WganError(f"run folder '{path}' already exists: choose another --name, or continue "
+                                        f"it with `wgan train --resume {path}`") from None
+                    number += 1
+                    path = out / f"{stem}-{number}"
+        except WganError:
+            raise
+        except (OSError, ValueError) as error:  # ValueError: a NUL character, which no path can hold
+            why = reason(error) if isinstance(error, OSError) else str(error)
+            raise WganError(f"cannot make the run folder '{path}' ({why}): choose an --out you can write to, and "
+                            "a --name that a folder can have") from None
         folder = cls(path)
         folder.lock()
         folder.write_config(config)
