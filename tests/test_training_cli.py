@@ -216,6 +216,14 @@ BAD_INPUTS = {
     "batch beyond 64 bits": (["--batch-size", str(2**63 - 1)], "a batch of 9,223,372,036,854,775,807 with n_critic"),
     "depth of 1e8": (["--depth", str(10**8)], "depth 100000000 is more than 1000 hidden layers"),  # it hung
     "sync batch norm alone": (["--sync-batchnorm"], "sync_batchnorm has no effect in one process"),
+    # the next four trained, recording a setting that nothing read
+    "depth of a dcgan": (["--data", "digits", "--depth", "5"], "depth 5 has no effect: only MLPs take it"),
+    "warm-up steps without the warm-up": (["--warmup-critic-steps", "50"], "warmup_critic_steps 50 has no effect: "
+                                          "the warm-up is off"),
+    "retries that stop": (["--on-nan", "stop", "--nan-retries", "7"], "nan_retries 7 has no effect: on_nan is stop"),
+    "a decay that starts after the end": (["--lr-decay", "linear", "--lr-decay-start", "20", "--lr-decay-end", "40",
+                                           "--iterations", "5"], "lr_decay_start 20 has no effect: the run ends at "
+                                          "iteration 5"),
 }
 
 

@@ -488,10 +488,22 @@ def check_every_setting_counts(config: Config) -> None:
     _require(config.lr_decay == "linear" or (config.lr_decay_start, config.lr_decay_end) == (0, 0),
              f"lr_decay_start {config.lr_decay_start} and lr_decay_end {config.lr_decay_end} have no effect: "
              "lr_decay is none; choose --lr-decay linear, or leave them out")
-    _require(config.activation == FIELDS["activation"].default or "mlp" in (config.generator_model,
-                                                                            config.critic_model),
+    mlp = "mlp" in (config.generator_model, config.critic_model)
+    _require(config.activation == FIELDS["activation"].default or mlp,
              f"activation {config.activation!r} has no effect: only MLPs take it, and the models are "
              f"{config.generator_model} and {config.critic_model}; leave it out, or choose --model mlp")
+    _require(config.depth is None or mlp, f"depth {config.depth} has no effect: only MLPs take it, and the models "
+             f"are {config.generator_model} and {config.critic_model}; leave it out, or choose --model mlp")
+    _require(config.lr_decay_start < config.iterations or config.lr_decay == "none",
+             f"lr_decay_start {config.lr_decay_start} has no effect: the run ends at iteration {config.iterations} "
+             "before its decay starts (a config.toml of a resumed run carries the start of its restarted decay); "
+             "leave it out")
+    for name in ("warmup_critic_steps", "warmup_generator_iters", "warmup_every"):
+        _require(config.warmup or getattr(config, name) == FIELDS[name].default, f"{name} {getattr(config, name)} "
+                 "has no effect: the warm-up is off; leave it out, or turn it on with --warmup")
+    _require(config.on_nan != "stop" or config.nan_retries == FIELDS["nan_retries"].default,
+             f"nan_retries {config.nan_retries} has no effect: on_nan is stop, which rolls nothing back; leave it "
+             "out, or choose --on-nan rollback or halve-lr")
 
 
 def _require_data_found(data: str) -> None:
