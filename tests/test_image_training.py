@@ -67,6 +67,9 @@ def test_a_time_budget_stops_training_early_and_resume_extends_it(tmp_path):
     assert 1 <= run.iteration < 100000
     first = run.iteration
     assert [row["iteration"] for row in run.history if "eval/w1" in row] == [first]  # evaluated where it stopped
+    with pytest.raises(wgan.WganError, match=r"after 0\.00\d*[1-9]\d* minutes of training: pass a larger "
+                                             "--max-minutes"):  # it said "after 0.0 minutes"
+        wgan.resume(tmp_path / "budget", progress=False)
     resumed = wgan.resume(tmp_path / "budget", max_minutes=0.02, progress=False)
     assert resumed.iteration > first
     assert resumed.history[-2]["time/train_minutes"] > 0.0002  # the clock went on from the first budget

@@ -454,6 +454,11 @@ def test_arrays_of_wrong_dtype_or_range_are_errors(tmp_path):
     np.save(tmp_path / "big.npy", np.full((2, 4, 4), 2.0))
     with pytest.raises(WganError, match=r"floats in \[2.0, 2.0\], expected \[0, 1\]"):
         load_array(tmp_path / "big.npy")
+    unknown = np.full((3, 4, 4), 0.5)
+    unknown[1, 2, 3], unknown[2, 0, 0] = np.nan, np.inf
+    np.save(tmp_path / "nan.npy", unknown)  # it said "floats in [nan, nan]"
+    with pytest.raises(WganError, match=r"nan\.npy' holds 2 NaN or infinite pixels, the first in image 1: replace"):
+        load_array(tmp_path / "nan.npy")
     np.save(tmp_path / "int.npy", np.zeros((2, 4, 4), np.int64))
     with pytest.raises(WganError, match="dtype int64, expected uint8 or float"):
         load_array(tmp_path / "int.npy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pydoc
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,15 @@ def test_help_lists_every_setting_with_its_default_and_source(capsys):
     assert "from WGAN-GP toy code" in text  # where a default comes from
     eval_samples = text[text.index("--eval-samples EVAL_SAMPLES generated"):text.index("--log-every LOG_EVERY log")]
     assert "(ours:" in eval_samples and "toy code" not in eval_samples  # our own choice is not credited to a paper
+
+
+def test_the_python_help_of_config_lists_every_setting_with_its_default():
+    # help(wgan.Config) showed its signature alone, and help(wgan.train) sent Python users to the command line
+    text = " ".join(pydoc.render_doc(wgan.Config).split())
+    for name in wgan.config.FIELDS:
+        assert f" {name} : " in text, name
+    assert "lr : float | learning rate of both optimisers; default per algorithm" in text and "wgan 5e-05" in text
+    assert "help(wgan.Config)" in wgan.train.__doc__
 
 
 def _write(path, text):

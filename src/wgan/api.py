@@ -306,6 +306,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         Write the run folder (config, metrics, figures, checkpoints). Without it, nothing touches the disk.
     progress : bool
         Show a progress bar.
+    **settings
+        Any setting of :class:`~wgan.config.Config` by name: ``help(wgan.Config)`` lists each with its default
+        (the same as ``wgan train --help``).
 
     Started by torchrun, every process calls this and they train together (:mod:`wgan.distributed`);
     ``batch_size`` is then the global batch, and it must split evenly over the processes.
@@ -468,7 +471,7 @@ def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any])
         return
     larger = "--iterations" if iteration >= config.iterations else "--max-minutes"
     raise WganError(f"run '{path}' already reached iteration {iteration} of {config.iterations} after "
-                    f"{train_seconds / 60:.1f} minutes of training: pass a larger {larger} to continue it")
+                    f"{train_seconds / 60:.3g} minutes of training: pass a larger {larger} to continue it")
 
 
 def _data_change(run: RunFolder, config: Config) -> str | None:

@@ -21,8 +21,7 @@ import torch
 
 from . import api, distributed, outputs
 from .checks import check_seed
-from .config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, DEFAULT_IMAGE_SIZE, FIELDS, IMAGE_MODEL_DEFAULTS, IMAGE_SIZES,
-                     OWN_DATA_DEFAULTS, POINT_DATA_OVERRIDES, check_every_setting_counts, field_type, load_toml)
+from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import EXIT_INTERRUPTED
 from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
@@ -70,54 +69,11 @@ class Parser(argparse.ArgumentParser):
             super()._print_message(message, file)
 
 
-def _default_text(name: str) -> str:
-    """'default: X (source)' for --help, with the per-algorithm defaults spelled out."""
-    field = FIELDS[name]
-    if field.metadata["source"] == "algorithm":
-        values = ", ".join(f"{algorithm} {getattr(defaults, name)}"
-                           for algorithm, defaults in ALGORITHM_DEFAULTS.items())
-        toy = ", ".join(f"{algorithm} {overrides[name]}" for algorithm, overrides in POINT_DATA_OVERRIDES.items()
-                        if name in overrides)
-        source = next(iter(POINT_DATA_OVERRIDES.values()))["source"]
-        toy = f"; on point data {toy} (from the {source}; docs/BENCHMARKS.md)" if toy else ""
-        return f"default per algorithm: {values} (from each algorithm's paper){toy}"
-    if field.metadata["source"] == "data":
-        return _data_default_text(name)
-    if field.default == "":
-        return "default: none"
-    return f"default: {field.default!r} (from {field.metadata['source']})"
-
-
-def _data_default_text(name: str) -> str:
-    """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help, or '' for
-    a setting whose default follows another (generator_model follows model)."""
-    own = OWN_DATA_DEFAULTS.get(name)
-    parts = []
-    if name in DATA_DEFAULTS["points"]:
-        parts.append(f"on points {DATA_DEFAULTS['points'][name]!r}" + ("" if own else " (WGAN-GP toy code)"))
-    if name == "image_size":
-        parts.append(f"on images {DEFAULT_IMAGE_SIZE} ("
-                     + ", ".join(f"{size} for {data}" for data, size in IMAGE_SIZES.items()) + ")")
-    else:
-        per_model = {model: defaults.get(name, DATA_DEFAULTS["images"].get(name))
-                     for model, defaults in IMAGE_MODEL_DEFAULTS.items()}
-        values = set(per_model.values()) - {None}
-        if len(values) == 1:
-            parts.append(f"on images {values.pop()!r}")
-        elif values:
-            parts.append("on images " + ", ".join(f"{value!r} with {model}" for model, value in per_model.items()
-                                                  if value is not None))
-    if not parts:  # a default that follows another setting, which the help text names
-        return ""
-    note = " ('batch' becomes 'none' for wgan-gp and wgan-lp)" if name == "critic_norm" else ""
-    return f"default {'; '.join(parts)}{note} ({own or 'official WGAN / WGAN-GP code'}; see wgan.config)"
-
-
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (also accepted as keys of --config FILE.toml)")
     for name, field in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        default = _default_text(name)
+        default = default_text(name)
         text = (field.metadata["help"] + (f"; {default}" if default else "")).replace("%", "%%")
         kind = field_type(name)
         if kind is bool:

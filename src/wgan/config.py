@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import textwrap
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -291,6 +292,61 @@ def field_type(name: str) -> type:
     return args[0] if args else hint
 
 
+def default_text(name: str) -> str:
+    """'default: X (source)' for --help and :class:`Config`'s documentation, with the per-algorithm defaults spelled out."""
+    field = FIELDS[name]
+    if field.metadata["source"] == "algorithm":
+        values = ", ".join(f"{algorithm} {getattr(defaults, name)}"
+                           for algorithm, defaults in ALGORITHM_DEFAULTS.items())
+        toy = ", ".join(f"{algorithm} {overrides[name]}" for algorithm, overrides in POINT_DATA_OVERRIDES.items()
+                        if name in overrides)
+        source = next(iter(POINT_DATA_OVERRIDES.values()))["source"]
+        toy = f"; on point data {toy} (from the {source}; docs/BENCHMARKS.md)" if toy else ""
+        return f"default per algorithm: {values} (from each algorithm's paper){toy}"
+    if field.metadata["source"] == "data":
+        return _data_default_text(name)
+    if field.default == "":
+        return "default: none"
+    return f"default: {field.default!r} (from {field.metadata['source']})"
+
+
+def _data_default_text(name: str) -> str:
+    """'default on points: X (WGAN-GP toy code); on images: Y with dcgan, Z with mlp (...)' for --help, or '' for
+    a setting whose default follows another (generator_model follows model)."""
+    own = OWN_DATA_DEFAULTS.get(name)
+    parts = []
+    if name in DATA_DEFAULTS["points"]:
+        parts.append(f"on points {DATA_DEFAULTS['points'][name]!r}" + ("" if own else " (WGAN-GP toy code)"))
+    if name == "image_size":
+        parts.append(f"on images {DEFAULT_IMAGE_SIZE} ("
+                     + ", ".join(f"{size} for {data}" for data, size in IMAGE_SIZES.items()) + ")")
+    else:
+        per_model = {model: defaults.get(name, DATA_DEFAULTS["images"].get(name))
+                     for model, defaults in IMAGE_MODEL_DEFAULTS.items()}
+        values = set(per_model.values()) - {None}
+        if len(values) == 1:
+            parts.append(f"on images {values.pop()!r}")
+        elif values:
+            parts.append("on images " + ", ".join(f"{value!r} with {model}" for model, value in per_model.items()
+                                                  if value is not None))
+    if not parts:  # a default that follows another setting, which the help text names
+        return ""
+    note = " ('batch' becomes 'none' for wgan-gp and wgan-lp)" if name == "critic_norm" else ""
+    return f"default {'; '.join(parts)}{note} ({own or 'official WGAN / WGAN-GP code'}; see wgan.config)"
+
+
+def _settings_documentation() -> str:
+    """Every setting with its type, what it does and its default, for ``help(Config)`` (the same words as
+    ``wgan train --help``)."""
+    lines = ["", "", "Settings (each also a flag of ``wgan train`` and a key of a config file)", "-" * 70]
+    for name, field in FIELDS.items():
+        lines.append(f"{name} : {field_type(name).__name__}")
+        default = default_text(name)
+        lines += textwrap.wrap(field.metadata["help"] + (f"; {default}" if default else ""), 110,
+                               initial_indent="    ", subsequent_indent="    ", break_on_hyphens=False)
+    return "\n".join(lines)
+
+
 def _coerce(name: str, value: Any, origin: str) -> Any:
     """Check one value's type; ints are accepted where floats are expected, and numpy's scalars as Python's
     (``np.linspace``'s learning rates, ``np.arange``'s sizes)."""
@@ -548,3 +604,6 @@ def to_toml(config: Config) -> str:
     lines = ["# wgan run configuration (resolved: every default filled in)"]
     lines += [f"{name} = {_toml_value(value)}" for name, value in config.to_dict().items() if value is not None]
     return "\n".join(lines) + "\n"
+
+
+Config.__doc__ += _settings_documentation()  # once every table it quotes is defined
