@@ -293,7 +293,8 @@ def field_type(name: str) -> type:
 
 
 def default_text(name: str) -> str:
-    """'default: X (source)' for --help and :class:`Config`'s documentation, with the per-algorithm defaults spelled out."""
+    """'default: X (source)' for --help and :class:`Config`'s documentation, with the per-algorithm defaults
+    spelled out."""
     field = FIELDS[name]
     if field.metadata["source"] == "algorithm":
         values = ", ".join(f"{algorithm} {getattr(defaults, name)}"

@@ -573,8 +573,8 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         unknown = ~np.isfinite(images)
         if unknown.any():
             first = int(np.flatnonzero(unknown.reshape(len(images), -1).any(axis=1))[0])
-            raise WganError(f"file {str(path)!r} holds {int(unknown.sum()):,} NaN or infinite pixels, the first in image "
-                            f"{first}: replace them (e.g. numpy.nan_to_num) or drop those images")
+            raise WganError(f"file {str(path)!r} holds {int(unknown.sum()):,} NaN or infinite pixels, the first in "
+                            f"image {first}: replace them (e.g. numpy.nan_to_num) or drop those images")
         low, high = float(np.min(images)), float(np.max(images))
         if not (0.0 <= low and high <= 1.0):  # also catches NaN
             raise WganError(
