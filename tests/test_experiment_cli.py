@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wgan.cli import main
+from wgan.errors import Stopped
 from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, ImageData
 from wgan.experiments.report import write_report
 
@@ -61,17 +62,23 @@ def test_a_data_dir_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys
     assert list(tmp_path.iterdir()) == []
 
 
-def test_non_positive_minutes_is_one_line_and_exit_2(tmp_path, capsys):
-    assert main(["experiment", "no-batchnorm", "--minutes", "0", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("minutes", ["0", "inf"])  # inf ran, then failed as "max_minutes must be a finite number"
+def test_minutes_that_are_not_a_positive_number_are_one_line_and_exit_2(tmp_path, capsys, minutes):
+    (tmp_path / "mnist").mkdir()
+    assert main(["experiment", "no-batchnorm", "--minutes", minutes, "--data-dir", str(tmp_path / "mnist"),
+                 "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
-    assert "--minutes must be positive, got 0" in error and len(error.splitlines()) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert f"--minutes must be a positive number, got {minutes}" in error and len(error.splitlines()) == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["mnist"]
 
 
 @pytest.mark.parametrize("flags, named", [(["parallel-lines", "--data-dir", "DIR"], "--data-dir has no effect on "
                                                                                     "parallel-lines"),
                                            (["no-batchnorm", "--runs", "old/runs"], "--runs has no effect without"),
-                                           (["all", "--minutes", "30"], "--minutes has no effect without")])
+                                           (["all", "--minutes", "30"], "--minutes has no effect without"),
+                                           # the quick size trained on the digits, its page naming --data-dir
+                                           (["no-batchnorm", "--quick", "--data-dir", "DIR"],
+                                            "--data-dir has no effect with --quick")])
 def test_a_flag_the_experiment_would_ignore_is_one_line_and_exit_2(tmp_path, capsys, flags, named):
     (tmp_path / "DIR").mkdir()
     flags = [str(tmp_path / "DIR") if flag == "DIR" else flag for flag in flags]
@@ -162,6 +169,54 @@ def test_a_claim_by_hand_whose_claim_is_gone_is_shown_after_the_run_s(tmp_path):
     page = (tmp_path / "demo.md").read_text()
     assert page.index("| renamed claim |") < page.index("| stale claim, measured longer |") \
         < page.index("| added by hand |")
+
+
+def test_a_stop_signal_during_an_experiments_training_is_an_interrupt_not_a_checkpoint(tmp_path, capsys,
+                                                                                       monkeypatch):
+    # it said "the latest checkpoint is saved: continue with `wgan train --resume RUN_DIR`" (or a removed temporary
+    # folder), and exited 75, of runs that an experiment does not keep
+    def stopped(**settings):
+        raise Stopped("SIGINT", 667, None)
+
+    monkeypatch.setitem(EXPERIMENTS, "mode-collapse", stopped)
+    assert main(["experiment", "mode-collapse", "--quick", "--out", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err.strip() == ("wgan experiment: interrupted before it wrote its pages; those "
+                                               "written before are unchanged")
+    assert not (tmp_path / "out").exists()
+
+
+def test_all_writes_each_experiments_pages_as_it_ends(tmp_path, capsys, monkeypatch):
+    # Ctrl-C in the last experiment lost the pages of every experiment before it
+    def ended(name):
+        return lambda **settings: ExperimentResult(name, {}, [Claim("c", "1", True)], b"\x89PNG")
+
+    def interrupted(**settings):
+        raise KeyboardInterrupt
+
+    names = list(EXPERIMENTS)
+    for name in names[:2]:
+        monkeypatch.setitem(EXPERIMENTS, name, ended(name))
+    for name in names[2:]:
+        monkeypatch.setitem(EXPERIMENTS, name, interrupted)
+    assert main(["experiment", "all", "--quick", "--out", str(tmp_path)]) == 130
+    assert sorted(path.name for path in tmp_path.glob("*.md")) == sorted(f"{name}.md" for name in names[:2])
+    assert "the experiments that ended have their pages" in capsys.readouterr().err
+
+
+def test_notes_that_are_not_utf8_are_one_line_and_another_experiments_bad_file_blocks_nothing(tmp_path, capsys,
+                                                                                             monkeypatch):
+    # a notes.md of Latin-1 bytes was a UnicodeDecodeError traceback; parallel-lines' bad claims stopped optimal-critic
+    (tmp_path / "optimal-critic").mkdir()
+    (tmp_path / "optimal-critic" / "notes.md").write_bytes(b"\xff\xfe caf\xe9")
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().endswith("notes.md is not UTF-8 text (byte 0 cannot be read): save it as "
+                                                    "UTF-8")
+    (tmp_path / "optimal-critic" / "notes.md").unlink()
+    (tmp_path / "parallel-lines").mkdir()
+    (tmp_path / "parallel-lines" / "claims-by-hand.json").write_text("[1")
+    monkeypatch.setitem(EXPERIMENTS, "optimal-critic", lambda **settings: ExperimentResult(
+        "optimal-critic", {}, [Claim("c", "1", True)], b"\x89PNG"))
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 0
 
 
 @pytest.mark.parametrize("claims", ['[{"text": "no measurement"}]', '[{"text": "t", "measured": "m", "holds": "no"}]',

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -230,15 +231,16 @@ def _experiment(args: argparse.Namespace) -> None:
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise WganError(f"--data-dir '{args.data_dir}' is not a folder: give the folder that holds the MNIST IDX "
                         "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
-    if not args.minutes > 0:
-        raise WganError(f"--minutes must be positive, got {args.minutes:g}: the training time of each MNIST run")
+    if not (args.minutes > 0 and math.isfinite(args.minutes)):
+        raise WganError(f"--minutes must be a positive number, got {args.minutes:g}: the training time of each "
+                        "MNIST run")
     check_seed(args.seed, "--seed")
     _check_image_flags_count(args)
     out = Path(args.out)
     _check_writable(out)
-    for name in EXPERIMENTS:  # what was measured there by hand, which the pages and report will show: read first
-        ByHand.read(out / name)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    for name in EXPERIMENTS if (out / "report.md").is_file() else names:  # what the pages and the report will
+        ByHand.read(out / name)  # show measured by hand: read before anything runs
     results = []
     for name in names:
         print(f"running {name} ({'quick' if args.quick else 'full'} size)...", flush=True)
@@ -248,8 +250,13 @@ def _experiment(args: argparse.Namespace) -> None:
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
+        try:  # each page once its experiment ends: a stop or a failure later loses none of them
+            result.write(out / name)
+        except OSError as error:
+            raise _unwritable(error.filename or out, error) from None
+        print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
     try:
-        _write_pages(args.name, results, out)
+        _write_report(args.name, results, out)
     except OSError as error:
         raise _unwritable(error.filename or out, error) from None
 
@@ -260,6 +267,9 @@ def _check_image_flags_count(args: argparse.Namespace) -> None:
     if args.data_dir is not None and args.name != "all" and args.name not in IMAGE_EXPERIMENTS:
         raise WganError(f"--data-dir has no effect on {args.name}: only the image experiments "
                         f"({', '.join(IMAGE_EXPERIMENTS)}) read it; leave it out")
+    if args.data_dir is not None and args.quick:
+        raise WganError("--data-dir has no effect with --quick, whose image runs train on the built-in 8x8 digits: "
+                        "leave one of them out")
     if args.data_dir is None:
         for flag, value, default in (("--runs", args.runs, EXPERIMENT_RUNS), ("--minutes", args.minutes,
                                                                               PRESET_MINUTES)):
@@ -268,14 +278,13 @@ def _check_image_flags_count(args: argparse.Namespace) -> None:
                                 "runs; give --data-dir MNIST_DIR, or leave it out")
 
 
-def _write_pages(name: str, results: list[ExperimentResult], out: Path) -> None:
-    """The pages of experiment ``name`` (or the report of ``all``) from ``results``, in ``out``."""
+def _write_report(name: str, results: list[ExperimentResult], out: Path) -> None:
+    """The report of ``all`` from ``results`` in ``out``; after one experiment, the report of an earlier ``all``
+    there brought up to date."""
     if name == "all":
         write_report(results, out)
         print(f"report: {out / 'report.md'} and {out / 'report.html'}")
         return
-    results[0].write(out / name)
-    print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
     if (out / "report.md").is_file():  # keep the report of an earlier 'all' current
         write_report([ExperimentResult.read(out / each) for each in EXPERIMENTS
                       if (out / each / "results.json").is_file()], out)
@@ -439,6 +448,9 @@ def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
                 f"--resume {run_path}`")
     if args.command in ("play", "watch"):
         return f"wgan {args.command}: stopped"
+    if args.command == "experiment" and args.name == "all":
+        return ("wgan experiment: interrupted; the experiments that ended have their pages, the one running has none, "
+                "and the report is not written")
     if args.command == "experiment":
         return "wgan experiment: interrupted before it wrote its pages; those written before are unchanged"
     return f"wgan {args.command}: interrupted; nothing was written"
@@ -466,8 +478,12 @@ def main(argv: list[str] | None = None) -> int:
         distributed.report("wgan: error: " + " ".join(str(error).splitlines()))
         return EXIT_USER_ERROR
     except Stopped as stop:
+        if args.command != "train":  # an experiment's runs, which it does not keep to resume: an interrupt
+            print(file=sys.stderr)
+            distributed.report(_interrupted(args, None))
+            return EXIT_INTERRUPTED
         distributed.report(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
-                           f"{stop.run_path or 'RUN_DIR'}`")
+                           f"{stop.run_path}`")
         return EXIT_STOPPED
     except (RuntimeError, MemoryError) as error:
         if _out_of_memory(error):

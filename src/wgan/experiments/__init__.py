@@ -93,7 +93,12 @@ class ByHand:
         except (ValueError, TypeError, AttributeError) as error:
             raise WganError(f"{claims_file} is not a list of claims ({error}): each needs text, measured and "
                             "holds, and may give why and replaces") from None
-        return cls(claims, notes_file.read_text().strip() if notes_file.is_file() else "")
+        try:
+            notes = notes_file.read_text(encoding="utf-8").strip() if notes_file.is_file() else ""
+        except UnicodeDecodeError as error:
+            raise WganError(f"{notes_file} is not UTF-8 text (byte {error.start} cannot be read): save it as "
+                            "UTF-8") from None
+        return cls(claims, notes)
 
     def applied_to(self, claims: list[Claim]) -> list[Claim]:
         """The run's ``claims`` with each claim measured by hand in place of the one it replaces; the others after
