@@ -58,6 +58,11 @@ def test_a_png_out_writes_one_grid_of_the_samples_at_their_own_resolution(image_
     assert np.abs(first - levels(samples)[0]).max() <= 1 and np.abs(last - levels(samples)[9]).max() <= 1
 
 
+def test_one_image_is_said_in_the_singular(image_run, tmp_path, capsys):  # "wrote a grid of 1 images"
+    assert sample(image_run, "--n", "1", "--out", str(tmp_path / "one.png")) == 0
+    assert f"a grid of 1 image of {SIDE} x {SIDE}" in capsys.readouterr().out
+
+
 def test_a_folder_out_writes_one_png_per_sample_at_the_images_size(image_run, tmp_path):
     assert sample(image_run, "--n", "5", "--out", f"{tmp_path / 'images'}/") == 0
     files = sorted((tmp_path / "images").iterdir())

@@ -18,6 +18,7 @@ import wgan.cli
 from wgan.cli import main
 from wgan.errors import WganError
 from wgan.play.watch import RunFollower
+from wgan.runs import RunFolder
 from wgan.trainer import Trainer
 
 TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
@@ -112,6 +113,28 @@ def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
     assert main(["eval", "--run", str(tmp_path / "run"), "--checkpoint", "latest"]) == 0
     scores = json.loads((tmp_path / "run" / "eval_latest.json").read_text())
     assert scores["iteration"] == 10 and scores["w1"] > 0 and scores["modes_total"] == 8
+    capsys.readouterr()
+    training = RunFolder.open(tmp_path / "run")
+    training.lock()  # as a `wgan train --resume` holds it: eval wrote into a folder in use
+    try:
+        assert main(["eval", "--run", str(tmp_path / "run")]) == 0
+    finally:
+        training.close()
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["iteration"] == 10 and not (tmp_path / "run" / "eval_best.json").exists()
+    assert printed.err.startswith(f"wgan: warning: {tmp_path / 'run' / 'eval_best.json'} is not written: run folder")
+    # what sample and eval say of a checkpoint given for the run folder, and of missing checkpoints
+    assert main(["eval", "--run", str(tmp_path / "run" / "checkpoints" / "best.pt")]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"not a run folder (no config.toml): the run folder that holds it "
+                                                    f"is '{tmp_path / 'run'}'")
+    (tmp_path / "run" / "checkpoints" / "best.pt").unlink()
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().endswith("best.pt): pick --checkpoint latest")
+    for checkpoint in (tmp_path / "run" / "checkpoints").iterdir():
+        checkpoint.unlink()
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 2  # it said "or pick --checkpoint latest" here too
+    assert capsys.readouterr().err.strip().endswith(f"best.pt): nor a latest one: put its checkpoints back in "
+                                                    f"{tmp_path / 'run' / 'checkpoints'}, or train the run again")
 
 
 def test_python_api_returns_history_and_trained_modules_without_writing(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import EXIT_INTERRUPTED
 from .errors import Stopped, WganError, reason
-from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, ByHand, ExperimentResult, ImageData
+from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
 from .runs import RunFolder, atomic_write
@@ -140,7 +140,13 @@ def build_parser() -> Parser:
                         "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")
     sample.add_argument("--seed", type=int, default=0, help="noise seed; default: 0")
 
-    evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes")
+    evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes",
+                                   description="Evaluate a checkpoint of a trained run on fresh samples: the "
+                                   "critic's estimate, exact W1 (of points; pixel-space distances of images), the "
+                                   "modes covered (the toy mixtures) or the classifier's scores (labelled images). "
+                                   "Prints them as JSON and writes them to RUN_DIR/eval_CHECKPOINT.json "
+                                   "(eval_best.json or eval_latest.json), replacing the one an earlier eval of that "
+                                   "checkpoint wrote; the run's checkpoints and logs are only read.")
     _add_run_options(evaluate)
     evaluate.add_argument("--samples", type=int, default=None,
                           help="real and generated samples; default: the run's eval_samples")
@@ -151,8 +157,10 @@ def build_parser() -> Parser:
                                      "'all' also writes report.md and report.html. Claims measured by hand "
                                      "(OUT/NAME/claims-by-hand.json) and notes (OUT/NAME/notes.md) are read, "
                                      "shown on the pages and the report, and never written.")
-    experiment.add_argument("name", metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}, or all")
-    experiment.add_argument("--quick", action="store_true", help="the small size the tests use (under a minute)")
+    experiment.add_argument("name", metavar="NAME", help="one of: " + "; ".join(
+        f"{name} ({SUMMARIES[name]})" for name in EXPERIMENTS) + "; or all")
+    experiment.add_argument("--quick", action="store_true", help="the small size the tests use: a smoke test, "
+                            "too short for the papers' claims (5-50 s each on an idle 2-core CPU)")
     experiment.add_argument("--out", default="experiments", help="output folder; default: experiments")
     experiment.add_argument("--seed", type=int, default=0, help="random seed; default: 0")
     experiment.add_argument("--data-dir", default=None, metavar="MNIST_DIR",
@@ -417,10 +425,21 @@ def _unwritable(path: str | Path, error: OSError) -> WganError:
 
 
 def _eval(args: argparse.Namespace) -> None:
+    """Print the scores, and write them into the run folder unless a training holds it (a second process does
+    not write a run folder in use: the scores are then printed alone, with a line saying so)."""
     scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device, args.ema)
     out = Path(args.run) / f"eval_{args.checkpoint}.json"
-    _write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
     print(json.dumps(scores, indent=2))
+    run = RunFolder.open(args.run)
+    try:
+        run.lock()
+    except WganError as in_use:
+        print(f"wgan: warning: {out} is not written: {in_use}", file=sys.stderr)
+        return
+    try:
+        _write(out, lambda file: file.write(json.dumps(scores, indent=2).encode()))
+    finally:
+        run.close()
     print(f"written to {out}")
 
 

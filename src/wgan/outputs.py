@@ -60,9 +60,9 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
     if samples.ndim == 4:
         if form == "folder":
             write_image_folder(samples, out)
-            return f"{len(samples)} PNG images of {_size(samples)}"
+            return f"{_images(len(samples))} of {_size(samples)} as PNG files"
         grid = write_grid(samples, out)
-        return f"a grid of {len(samples)} images of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
+        return f"a grid of {_images(len(samples))} of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
     figure = POINT_FIGURES.get(samples.shape[1:])
     if form == "png" and figure:
         atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples))
@@ -70,6 +70,11 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
     scatter = f" or a .png {figure}" if figure else ""
     raise WganError(f"output '{os.fspath(out)}' is for images{' or 1-D and 2-D points' if form == 'png' else ''}; "
                     f"this run's samples have shape {samples.shape[1:]}: write them to a .npy file{scatter}")
+
+
+def _images(count: int) -> str:
+    """'1 image', '64 images'."""
+    return f"{count} image{'s' if count != 1 else ''}"
 
 
 def _size(images: np.ndarray) -> str:
@@ -173,4 +178,4 @@ def write_interpolation(generator: nn.Module, latent_dim: int, out: str | os.Pat
         raise WganError(f"interpolation strips are for image runs; this run's samples have shape "
                         f"{strip.shape[2:]}: draw samples to a .npy or .png file instead")
     write_grid(strip.reshape(rows * steps, *strip.shape[2:]), out, columns=steps)
-    return f"{rows} interpolation{'s' if rows > 1 else ''} of {steps} images of {_size(strip[0])}"
+    return f"{rows} interpolation{'s' if rows > 1 else ''} of {_images(steps)} of {_size(strip[0])}"

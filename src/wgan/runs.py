@@ -152,7 +152,9 @@ class RunFolder:
             raise WganError(f"'{path}' does not exist: give a run folder that `wgan train` made (check the path; "
                             f"relative paths start in {Path.cwd()})")
         if not (folder.path / CONFIG_FILE).is_file():
-            raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): give a folder that `wgan train` made")
+            inside = next((parent for parent in folder.path.parents if (parent / CONFIG_FILE).is_file()), None)
+            hint = f"the run folder that holds it is '{inside}'" if inside else "give a folder that `wgan train` made"
+            raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): {hint}")
         metrics = folder.path / METRICS_FILE
         if metrics.is_file():
             folder.history = parse_rows(metrics.read_text())
@@ -292,8 +294,10 @@ class RunFolder:
     def load_checkpoint(self, which: str = "latest", device: torch.device | str = "cpu") -> dict[str, Any]:
         path = self.checkpoint_path(which)
         if not path.is_file():
-            raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): "
-                            "train it until its first evaluation, or pick --checkpoint latest")
+            other = "latest" if which == "best" else "best"
+            instead = f"pick --checkpoint {other}" if self.checkpoint_path(other).is_file() else \
+                f"nor a {other} one: put its checkpoints back in {path.parent}, or train the run again"
+            raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): {instead}")
         return checkpoints.unpack(path, device)
 
     def load_resumable(self) -> tuple[dict[str, Any], str | None]:

@@ -280,6 +280,15 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
 }
 # These train on images and also take ``data=ImageData(...)``: MNIST presets or the built-in digits.
 IMAGE_EXPERIMENTS = ("meaningful-loss", "no-batchnorm", "mlp-generator")
+# What each reproduces, in a line: its module's first, or the generator that the paper's Sec. 4.3 takes away.
+SUMMARIES = {
+    **{name: module.__doc__.strip().splitlines()[0].rstrip(".") for name, module in (
+        ("parallel-lines", parallel_lines), ("optimal-critic", optimal_critic),
+        ("vanishing-gradients", vanishing_gradients), ("clipping-vs-penalty", clipping_vs_penalty),
+        ("lipschitz", lipschitz), ("mode-collapse", mode_collapse), ("meaningful-loss", meaningful_loss))},
+    **{name: f"WGAN paper, Sec. 4.3: WGAN still learns with {generator.description}; the standard GAN does not"
+       for name, generator in generator_ablation.GENERATORS.items()},
+}
 
-__all__ = ["EXPERIMENTS", "IMAGE_EXPERIMENTS", "Claim", "ExperimentResult", "ImageData", "build_critic", "figure_png",
-           "make_objective", "new_figure", "subplots", "train_critic"]
+__all__ = ["EXPERIMENTS", "IMAGE_EXPERIMENTS", "SUMMARIES", "Claim", "ExperimentResult", "ImageData", "build_critic",
+           "figure_png", "make_objective", "new_figure", "subplots", "train_critic"]

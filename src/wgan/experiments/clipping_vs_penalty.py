@@ -257,7 +257,7 @@ def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tu
             axes = figure.add_subplot(grid[row, column])
             low, high = numbers[f"extent_{method}_{dataset}"]
             ticks = np.linspace(low, high, RESOLUTION)
-            axes.contourf(ticks, ticks, surfaces[method, dataset], levels=20, cmap="Greys_r")
+            axes.contourf(ticks, ticks, surfaces[method, dataset], levels=20, cmap="Greys")  # as training draws f
             real = real_points[dataset]
             axes.scatter(real[:, 0], real[:, 1], s=2, c="#f28e2b", linewidths=0, alpha=0.8)
             axes.set(xlim=(low, high), ylim=(low, high), aspect="equal", xticks=[], yticks=[],
@@ -266,7 +266,7 @@ def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tu
             if column == 0:
                 axes.set_ylabel(f"(a) {label}", fontsize=11)
 
-    layers = figure.add_subplot(grid[2, 0])
+    layers = figure.add_subplot(grid[2, 2])
     colours = {"clip_0.1": "#e15759", "clip_0.01": "#f28e2b", "clip_0.001": "#b07aa1", "penalty": "#4e79a7"}
     for name, colour in colours.items():
         norms = numbers[f"layer_gradient_norms_{name}"]
@@ -280,7 +280,7 @@ def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tu
     layers.legend(fontsize=7, loc="best")
 
     for column, (method, colour, title) in enumerate((("clipping", "#e15759", f"weight clipping, c = {CLIP:g}"),
-                                                      ("penalty", "#4e79a7", "gradient penalty")), start=1):
+                                                      ("penalty", "#4e79a7", "gradient penalty"))):
         axes = figure.add_subplot(grid[2, column])
         edges = np.array(numbers[f"weight_bin_edges_{method}"])
         axes.stairs(numbers[f"weight_histogram_{method}"], edges, fill=True, color=colour, alpha=0.7)
@@ -290,6 +290,6 @@ def _figure(numbers: dict, real_points: dict[str, np.ndarray], surfaces: dict[tu
         axes.title.set_fontsize(10)
         axes.grid(alpha=0.3)
     figure.suptitle("Weight clipping vs gradient penalty (WGAN-GP Fig. 1): critics against the fixed generator "
-                    "real + N(0, I)\n(a) value surfaces with the real points: lighter is a higher critic value f(x), "
+                    "real + N(0, I)\n(a) value surfaces with the real points: darker is a higher critic value f(x), "
                     "each surface on its own scale", fontsize=12, y=0.95)
     return figure_png(figure)
