@@ -23,8 +23,10 @@ the data blurred by unit Gaussian noise, so the only thing that changes during t
 (b) Weight histograms of the swissroll critics of (a). Clipping piles the weights up at -c and +c; we report the
     fraction of weight-matrix entries within 1 % of the largest |w| (for a clipped critic that is +-c), for both
     critics. The He-uniform initialisation (gan_toy.py's) puts almost every weight beyond c = 0.01, so most
-    weights reach the bounds at the very first clip; we also report that fraction, and how many of the weights
-    the first clip left inside were pushed out to the bounds by training.
+    weights reach the bounds at the very first clip, and the pile-up after training cannot tell training's
+    push from the first clip's. We report that fraction too, and, as the claim that can fail, how many of the
+    weights the first clip left inside training pushed out to the bounds (full size only: the quick size's
+    steps move few of them that far).
 
 (c) Exploding and vanishing gradients. A deep critic (12 hidden ReLU layers, no batch norm, as in the paper) is
     trained a little on swissroll with c in {0.1, 0.01, 0.001} and with the penalty. As in the paper (Sec. 3,
@@ -207,7 +209,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         numbers[f"layer_gradient_ratio_{name}"] = norms[-1] / norms[0]  # last (output side) / first (input side)
 
     figure = _figure(numbers, real_points, surfaces)
-    return ExperimentResult(NAME, numbers, _claims(numbers), figure, PAPER)
+    return ExperimentResult(NAME, numbers, _claims(numbers, quick), figure, PAPER)
 
 
 def _percent(fraction: float) -> str:
@@ -215,7 +217,7 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.3g} %"
 
 
-def _claims(numbers: dict) -> list[Claim]:
+def _claims(numbers: dict, quick: bool) -> list[Claim]:
     def per_set(key: str) -> str:
         return ", ".join(f"{dataset} {numbers[f'{key}_{dataset}']:.2f}" for dataset in DATASETS)
 
@@ -234,6 +236,10 @@ def _claims(numbers: dict) -> list[Claim]:
               f"{pile_clip:.1%} (right after the first clip of the He-initialised weights: "
               f"{numbers['fraction_near_max_clipping_first_clip']:.1%}; of the weights that clip left inside, "
               f"training pushed {numbers['fraction_pushed_to_bounds']:.1%} to the bounds)", pile_clip > PILE_UP),
+        *([] if quick else [  # the quick size's few steps move few weights that far
+            Claim(f"(b) training, not the first clip alone, puts them there: of the weights that the first clip of "
+                  f"the He initialisation left inside +-c, more than {PILE_UP:.0%} end within 1 % of +-c",
+                  f"{numbers['fraction_pushed_to_bounds']:.1%}", numbers["fraction_pushed_to_bounds"] > PILE_UP)]),
         Claim(f"(b) the penalised critic's weights spread out: fewer than {NO_PILE_UP:.0%} lie within 1 % of its "
               "largest |w|", _percent(pile_gp), pile_gp < NO_PILE_UP),
         Claim(f"(c) clipping with c = 0.001 and 0.01 makes the 12-layer critic's gradients vanish towards the "
