@@ -66,6 +66,19 @@ def test_images_without_labels_get_pixel_w1_fitted_to_its_band_and_scored_ones_a
     assert legend.get_window_extent().y1 < quality.get_window_extent().y0  # below the panel, off both curves
 
 
+def test_one_training_row_is_a_visible_point_and_zero_modes_or_classes_sit_above_the_axis(monkeypatch):
+    # a run logged once drew "training batch" in the legend and nothing on the panel; 0 modes hid on the axis
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append(figure) or b"")
+    history = [{"iteration": 30, "train/estimate": 0.5, "eval/estimate": 0.4, "eval/w1": 1.0, "eval/modes_covered": 0,
+                "eval/modes_total": 8, "eval/fd": 90.0, "eval/classes_covered": 0, "eval/classes_total": 10}]
+    plots.training_curves(history, "W estimate", "points", images=False)
+    lines = {line.get_label(): line for axes in figures[0].axes for line in axes.get_lines()}
+    assert lines["training batch"].get_marker() == "o"
+    for label in ("modes covered", "classes generated"):
+        assert lines[label].axes.get_ylim()[0] < 0
+
+
 POINTS = np.random.default_rng(0).random((50, 2))
 
 

@@ -251,7 +251,8 @@ def _experiment(args: argparse.Namespace) -> None:
         ByHand.read(out / name)  # show measured by hand: read before anything runs
     results = []
     for name in names:
-        print(f"running {name} ({'quick' if args.quick else 'full'} size)...", flush=True)
+        size = "quick size: a smoke test, too short for the paper's claims" if args.quick else "full size"
+        print(f"running {name} ({size})...", flush=True)
         images = {"data": ImageData(args.data_dir, Path(args.runs), args.minutes)} if name in IMAGE_EXPERIMENTS else {}
         result = EXPERIMENTS[name](quick=args.quick, seed=args.seed, **images)
         result.command = _experiment_command(args, name)

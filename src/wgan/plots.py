@@ -280,7 +280,8 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, 
     left, right = panels[0], panels[1]
     steps, values = _series(history, "train/estimate")
     if len(steps):
-        left.plot(steps, values, color="#bbbbbb", linewidth=1, label="training batch")
+        left.plot(steps, values, color="#bbbbbb", linewidth=1, label="training batch",  # one row: a point, not
+                  marker="o" if len(steps) == 1 else None, markersize=3)  # a line of no length
     steps, values = _series(history, "eval/estimate")
     if len(steps):
         left.plot(steps, values, "o-", color=FAKE_COLOUR, markersize=3, label="evaluation samples")
@@ -300,7 +301,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, 
         modes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="modes covered")
         # one legend for both axes, in one row in a band left free above both curves (a fifth of the height)
         total = max(row.get("eval/modes_total", 1) for row in history)
-        modes.set(ylabel="modes covered", ylim=(0, 1.2 * (total + 0.5)))
+        modes.set(ylabel="modes covered", ylim=(-0.5, 1.2 * (total + 0.5)))  # a run at 0 modes above the axis
         right.set_ylim(0, 1.2 * right.get_ylim()[1])
         (w1_handles, w1_labels), (modes_handles, modes_labels) = (right.get_legend_handles_labels(),
                                                                   modes.get_legend_handles_labels())
@@ -337,7 +338,7 @@ def _image_quality(axes: Axes, history: Sequence[dict]) -> None:
         classes = axes.twinx()
         classes.step(steps, values, "o-", where="post", color="#59a14f", markersize=3, label="classes generated")
         total = max(row.get("eval/classes_total", 1) for row in history)
-        classes.set(ylabel="classes generated", ylim=(0, total + 0.5))
+        classes.set(ylabel="classes generated", ylim=(-0.5, total + 0.5))
         more_handles, more_labels = classes.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
     # below the panel: FD starts at the top left and the classes reach the top right, where a legend would sit
