@@ -438,6 +438,15 @@ def test_npz_of_several_named_arrays_none_of_them_images_is_one_line_not_a_guess
         load_array(tmp_path / "d.npz")
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_arrays_in_torchs_channels_first_layout_load_as_channels_last_ones_do(tmp_path, channels):
+    # torch's (N, C, H, W), saved as the data= hint says, was refused as not channels-last
+    last = RNG.integers(0, 256, (4, 6, 5, channels), dtype=np.uint8)
+    np.save(tmp_path / "last.npy", last)
+    np.save(tmp_path / "first.npy", last.transpose(0, 3, 1, 2))
+    assert torch.equal(load_array(tmp_path / "first.npy").images, load_array(tmp_path / "last.npy").images)
+
+
 def test_float_arrays_in_unit_interval_become_uint8(tmp_path):
     np.save(tmp_path / "f.npy", np.array([[[0.0, 0.5, 1.0]]], dtype=np.float32))
     assert load_array(tmp_path / "f.npy").images.flatten().tolist() == [0, 128, 255]
@@ -446,7 +455,7 @@ def test_float_arrays_in_unit_interval_become_uint8(tmp_path):
 @pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4, 5, 3), (2, 4, 4, 4), (2, 4, 4, 2)])
 def test_arrays_of_wrong_rank_or_channel_count_state_the_shape_found_and_accepted(tmp_path, shape):
     np.save(tmp_path / "bad.npy", np.zeros(shape, np.uint8))
-    with pytest.raises(WganError, match=rf"bad\.npy.*shape \({', '.join(map(str, shape))}\).*\(N, H, W, C\) with C"):
+    with pytest.raises(WganError, match=rf"bad\.npy.*shape \({', '.join(map(str, shape))}\).*\(N, C, H, W\) with C"):
         load_array(tmp_path / "bad.npy")
 
 

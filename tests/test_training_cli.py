@@ -467,6 +467,9 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
             wgan.train(wrong)
     with pytest.raises(WganError, match="data is a ndarray, expected str"):  # not the array's repr
         wgan.train(data=np.zeros((1000, 2)))
+    with pytest.raises(WganError, match=r"data is a TensorDataset, expected str: data is read from a file; save the "
+                                        r"samples with numpy\.save"):  # it said no more than its type
+        wgan.train(data=torch.utils.data.TensorDataset(torch.zeros(10, 2)))
     _write(tmp_path / "points.csv", "\n".join(f"{i % 7},{i % 5}" for i in range(100)))
     run = wgan.train(data=tmp_path / "points.csv", iterations=2, eval_every=2, write=False, progress=False, **TINY)
     assert run.config.data == str(tmp_path / "points.csv")  # a Path is a path

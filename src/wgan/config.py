@@ -193,7 +193,12 @@ def _from_data(text: str) -> Any:
 
 @dataclass(frozen=True)
 class Config:
-    """All settings of a training run. ``None`` means "the algorithm's default" until resolved."""
+    """All settings of a training run. ``None`` means "the algorithm's default" until resolved.
+
+    :func:`make_config` returns it resolved: the defaults that follow the algorithm and the data are filled in.
+    To vary a setting they follow (``algorithm``, ``data``, ``model``), call ``make_config`` again with the
+    changed settings rather than ``dataclasses.replace``, which would keep the old algorithm's defaults (wgan-gp's
+    Adam and clip 0 for a wgan run)."""
 
     preset: str = _setting("", "start from a preset of the paper's image experiments: "
                            + ", ".join(PRESETS) + " (other settings override it)")
@@ -363,10 +368,12 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         shown = f" = {value!r}" if len(repr(value)) <= 60 else ""  # not a whole array's repr
         given = type(value).__name__
-        array = name == "data" and hasattr(value, "shape")  # a numpy array or a tensor of the data itself
+        samples = name == "data"  # an array, a tensor or a Dataset of the data itself
         raise WganError(f"{origin}: {name}{shown} is {'an' if given[0] in 'aeiou' else 'a'} {given}, expected "
-                        f"{kind.__name__}" + (": data is read from a file; save the array with numpy.save('data.npy', "
-                                              "array) and pass data='data.npy'" if array else ""))
+                        f"{kind.__name__}" + (": data is read from a file; save the samples with numpy.save("
+                                              "'data.npy', x) (x a numpy array of points (N, d) or of images (N, H, "
+                                              "W), (N, H, W, C) or (N, C, H, W); tensor.numpy() of a tensor) and "
+                                              "pass data='data.npy'" if samples else ""))
     return value
 
 

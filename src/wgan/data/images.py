@@ -513,13 +513,14 @@ def load_image_folder(
 # ---------------------------------------------------------------------------------------------------------------
 # Arrays and scikit-learn digits
 
-_ACCEPTED_SHAPES = "(N, H, W) or (N, H, W, C) with C in {1, 3}"
+_ACCEPTED_SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}"
 
 
 def load_array(path: str | os.PathLike) -> ImageSet:
     """Load images from a ``.npy`` or ``.npz`` file.
 
-    The array has shape ``(N, H, W)`` or ``(N, H, W, C)`` with ``C`` in {1, 3} and dtype uint8 (0..255) or
+    The array has shape ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` (torch's layout, taken where the last
+    axis cannot be channels) with ``C`` in {1, 3} and dtype uint8 (0..255) or
     float in [0, 1] (scaled to uint8). In an ``.npz`` the images and the optional labels (N integers) are found by
     their keys (:func:`_archive_keys`).
     """
@@ -553,10 +554,12 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     found_shape = images.shape
     if images.ndim == 3:
         images = images[..., None]
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[3] not in (1, 3):
+        images = images.transpose(0, 2, 3, 1)  # channels first, as torch keeps images
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.size == 0:
         raise WganError(
             f"file {str(path)!r} holds an array of shape {found_shape}, expected {_ACCEPTED_SHAPES}, not empty: "
-            "reshape or transpose it (channels last)"
+            "reshape or transpose it"
         )
     if len(found_shape) == 3 and found_shape[2] in (3, 4) and min(found_shape[:2]) > found_shape[2]:
         raise WganError(
