@@ -58,6 +58,14 @@ def test_a_png_out_writes_one_grid_of_the_samples_at_their_own_resolution(image_
     assert np.abs(first - levels(samples)[0]).max() <= 1 and np.abs(last - levels(samples)[9]).max() <= 1
 
 
+def test_the_python_api_writes_what_wgan_sample_writes(image_run, tmp_path):
+    # Python users had no public way to write a grid or a scatter
+    assert sample(image_run, "--n", "6", "--seed", "3", "--out", str(tmp_path / "cli.png")) == 0
+    said = wgan.load_run(image_run).save_samples(tmp_path / "api.png", 6, seed=3)
+    assert said.startswith("a grid of 6 images")
+    assert (tmp_path / "api.png").read_bytes() == (tmp_path / "cli.png").read_bytes()
+
+
 def test_one_image_is_said_in_the_singular(image_run, tmp_path, capsys):  # "wrote a grid of 1 images"
     assert sample(image_run, "--n", "1", "--out", str(tmp_path / "one.png")) == 0
     assert f"a grid of 1 image of {SIDE} x {SIDE}" in capsys.readouterr().out

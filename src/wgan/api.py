@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
+from .outputs import output_form, write_samples
 from .runs import RunFolder
 from .trainer import Trainer, out_of_time, signals_handled
 
@@ -86,6 +88,13 @@ class Run:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise WganError(f"n must be a positive whole number of samples, got {n!r}")
         return generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_seed(seed))
+
+    def save_samples(self, out: str | os.PathLike, n: int, seed: int = 0, ema: bool | None = None) -> str:
+        """Write ``n`` samples (:meth:`sample`) in the form ``out`` names, as ``wgan sample --out`` does:
+        ``FILE.npy`` the array; ``FILE.png`` a grid of the images, or a scatter of 2-D points beside as many
+        of the data (histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was written, in words."""
+        output_form(out)  # a mistyped out fails before anything is drawn
+        return write_samples(self.sample(n, seed, ema), out, self.config, seed)
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:

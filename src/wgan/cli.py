@@ -406,8 +406,7 @@ def _sample(args: argparse.Namespace) -> None:
             written = outputs.write_interpolation(run.pick_generator(args.ema), run.config.latent_dim, args.out,
                                                   args.n, args.interpolate, args.seed)
         else:
-            written = outputs.write_samples(run.sample(args.n, args.seed, args.ema), args.out, run.config,
-                                            args.seed)
+            written = run.save_samples(args.out, args.n, args.seed, args.ema)
     except OSError as error:
         raise _unwritable(args.out, error) from None
     print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}) to {args.out}")
