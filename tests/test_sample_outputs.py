@@ -172,6 +172,13 @@ def test_a_folder_that_holds_files_is_refused_and_kept(image_run, tmp_path, caps
     assert [path.name for path in tmp_path.iterdir()] == ["mine.txt"]
 
 
+def test_an_out_beneath_a_file_names_the_file(point_run, tmp_path, capsys):  # it said "(File exists)"
+    (tmp_path / "afile").write_text("")
+    assert sample(point_run, "--n", "3", "--out", str(tmp_path / "afile" / "z.npy")) == 2
+    assert capsys.readouterr().err.strip() == (f"wgan: error: cannot write '{tmp_path / 'afile' / 'z.npy'}': "
+                                               f"'{tmp_path / 'afile'}' is a file, not a folder; choose another place")
+
+
 def test_points_of_more_than_two_dimensions_go_to_an_array_only(tmp_path):
     with pytest.raises(WganError, match=r"shape \(3,\): write them to a .npy file$"):
         outputs.write_samples(np.zeros((5, 3), np.float32), tmp_path / "scatter.png", config=None)

@@ -421,6 +421,10 @@ def _write(path: Path, write) -> None:
 
 
 def _unwritable(path: str | Path, error: OSError) -> WganError:
+    """One line for an output the file system refused, naming a file that stands where a folder should."""
+    blocking = next((parent for parent in Path(path).absolute().parents if parent.is_file()), None)
+    if blocking is not None:  # the system's words for it are "File exists" or "Not a directory"
+        return WganError(f"cannot write '{path}': '{blocking}' is a file, not a folder; choose another place")
     return WganError(f"cannot write '{path}' ({reason(error)}): choose a place you can write to")
 
 
