@@ -123,6 +123,14 @@ def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
     printed = capsys.readouterr()
     assert json.loads(printed.out)["iteration"] == 10 and not (tmp_path / "run" / "eval_best.json").exists()
     assert printed.err.startswith(f"wgan: warning: {tmp_path / 'run' / 'eval_best.json'} is not written: run folder")
+    config = tmp_path / "run" / "config.toml"
+    recorded = config.read_text()
+    config.write_text("")  # load_run said the checkpoint's networks did not fit the data
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().endswith("config.toml lacks algorithm and data, which every run records: "
+                                                    "it was emptied or cut short; restore it (from a backup or the "
+                                                    "command that made the run)")
+    config.write_text(recorded)
     # what sample and eval say of a checkpoint given for the run folder, and of missing checkpoints
     assert main(["eval", "--run", str(tmp_path / "run" / "checkpoints" / "best.pt")]) == 2
     assert capsys.readouterr().err.strip().endswith(f"not a run folder (no config.toml): the run folder that holds it "

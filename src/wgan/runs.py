@@ -42,6 +42,7 @@ from .data import is_missing_path, reads_data_dir
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
+RECORDED = ("algorithm", "data")  # settings that every config.toml of a run holds
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 METRICS_FILE = "metrics.jsonl"
@@ -187,12 +188,23 @@ class RunFolder:
         if missing is not None:
             raise WganError(f"run '{self.path}' was trained on {missing[0]} '{missing[1]}', which is not there any "
                             "more: put it back there (the run's config.toml names it) to evaluate or resume the run")
+        self._require_recorded_settings()
         return make_config(self.path / CONFIG_FILE)
 
     def recorded_config(self) -> Config:
         """The settings as config.toml records them, resolved when they were written: each value's type checked,
         but nothing that reads the data, which may have moved (for sampling a run without its data)."""
-        return typed(Config(**load_toml(self.path / CONFIG_FILE)))
+        return typed(Config(**self._require_recorded_settings()))
+
+    def _require_recorded_settings(self) -> dict[str, Any]:
+        """config.toml's settings, which record the run's algorithm and data (every run writes them): one that
+        lacks them was emptied or cut short, and read with the defaults it would build other networks."""
+        settings = load_toml(self.path / CONFIG_FILE)
+        lacking = [name for name in RECORDED if name not in settings]
+        if lacking:
+            raise WganError(f"{self.path / CONFIG_FILE} lacks {' and '.join(lacking)}, which every run records: it "
+                            "was emptied or cut short; restore it (from a backup or the command that made the run)")
+        return settings
 
     def missing_data(self) -> tuple[str, str] | None:
         """("data" or "data_dir", the path) of the run's data file or folder that is no longer where config.toml
