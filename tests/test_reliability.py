@@ -184,6 +184,11 @@ def test_importing_the_package_does_not_import_torch_until_a_public_name_is_used
                             "print(wgan.train.__module__, wgan.WganError.__name__); print('torch' in sys.modules)"],
                            capture_output=True, text=True, env=ENV, timeout=120, check=True).stdout.split("\n")
     assert shown[:3] == ["False", "wgan.api WganError", "True"]
+    # README's wgan.distances.w1 raised AttributeError after `import wgan` once the names were imported lazily
+    used = subprocess.run([sys.executable, "-c", "import wgan; print(wgan.distances.w1([[0.0]], [[2.0]]), "
+                           "wgan.plots.__name__, 'distances' in dir(wgan))"],
+                          capture_output=True, text=True, env=ENV, timeout=120, check=True).stdout.split()
+    assert used == ["2.0", "wgan.plots", "True"]
 
 def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt_even_when_the_writers_clean_up_fails(tmp_path):
     # torch.save closes its zip archive on the way out; on a half-written file that raises a RuntimeError

@@ -3,9 +3,9 @@
 >>> import wgan
 >>> run = wgan.train(data="8gaussians", algorithm="wgan-gp", iterations=1000)   # doctest: +SKIP
 
-The names below are imported on first use (PEP 562's module ``__getattr__``): they import torch, which takes
-about a second, and the ``wgan`` command (:mod:`wgan.entry`) imports this package before it can catch a Ctrl-C
-that arrives during that second.
+The names below, and the modules users call (``wgan.distances.w1``, ``wgan.plots``...), are imported on first use
+(PEP 562's module ``__getattr__``): they import torch, which takes about a second, and the ``wgan`` command
+(:mod:`wgan.entry`) imports this package before it can catch a Ctrl-C that arrives during that second.
 """
 
 from importlib import import_module
@@ -13,10 +13,13 @@ from importlib import import_module
 PUBLIC = {"Config": "config", "Interrupted": "errors", "Run": "api", "Stopped": "errors", "WganError": "errors",
           "evaluate_run": "api", "load_run": "api", "make_config": "config", "resume": "api",
           "train": "api"}  # name -> the module that defines it
+MODULES = ("distances", "metrics", "plots", "data", "models", "objectives", "experiments")  # wgan.distances.w1...
 __all__ = sorted(PUBLIC)
 
 
 def __getattr__(name: str):
+    if name in MODULES:  # imported by their first use, as the names above
+        return import_module(f"{__name__}.{name}")  # which sets it on the package
     if name not in PUBLIC:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(f"{__name__}.{PUBLIC[name]}"), name)
@@ -25,4 +28,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(MODULES))
