@@ -103,6 +103,9 @@ def test_a_run_folder_inside_the_folder_of_images_it_trains_on_is_refused(tmp_pa
         f"wgan: error: out 'runs' lies inside the folder of images '{tmp_path.resolve()}' that the run trains on: "
         "its figures would become training data; choose an out folder outside it (--out)")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["0.png", "1.png"]
+    # "folder" without its data_dir was taken for the working directory, and this message given instead of that one
+    assert main(["train", "--data", "folder", "--image-size", "16", "--iterations", "2", "--quiet"]) == 2
+    assert "dataset 'folder' (a folder of images; data_dir is the folder) needs data_dir" in capsys.readouterr().err
 
 
 def test_a_grey_folder_trains_one_channel_and_a_run_that_read_it_as_rgb_still_resumes(tmp_path, capsys):

@@ -160,8 +160,17 @@ def test_missing_directory_is_an_error_naming_it(tmp_path):
     missing = tmp_path / "nowhere"
     for load in (lambda: load_mnist_dir(missing), lambda: load_cifar10_dir(missing),
                  lambda: load_image_folder(missing, 8)):
-        with pytest.raises(WganError, match=r"nowhere.*does not exist"):
+        with pytest.raises(WganError, match=r"nowhere.*does not exist") as error:
             load()
+        assert "relative paths start" not in str(error.value)
+
+
+def test_a_missing_relative_directory_says_where_relative_paths_start(tmp_path, monkeypatch):
+    # README's ../shared/data/mnist holds from the project's root alone; the message did not say where it looked
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WganError) as error:
+        load_mnist_dir("../shared/data/mnist")
+    assert str(error.value).endswith(f"check the path (relative paths start in {tmp_path})")
 
 
 def test_unknown_split_is_an_error(tmp_path):

@@ -1,6 +1,6 @@
 """wgan play end to end in a real browser: the server started as a user starts it, its page in Debian's Chromium
-(the package ``chromium``; README.md, "Tests") driven by Playwright. Nothing is downloaded: Playwright runs the
-system's browser."""
+(the package ``chromium``, as README.md's first commands say) driven by Playwright. Nothing is downloaded:
+Playwright runs the system's browser."""
 
 import os
 import re

@@ -65,8 +65,8 @@ def users_own(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> Path
     """The user's own file or folder that the run reads: ``data`` itself, or ``data_dir`` for "folder" and
     "array"; None for a named data set (and for a path that is not there)."""
     data = os.fspath(data)
-    if data in DATASET_NAMES and data not in USERS_OWN:
-        return None
+    if data in DATASET_NAMES and data not in USERS_OWN or data in USERS_OWN and not data_dir:
+        return None  # a named set, or "folder" without its data_dir (not the working directory, Path("") reads)
     path = Path(data_dir if data in USERS_OWN else data)
     return path if path.exists() else None
 

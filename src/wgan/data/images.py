@@ -82,7 +82,8 @@ def _check_split(split: str, what: str) -> str:
 def _existing_dir(directory: str | os.PathLike, what: str) -> Path:
     path = Path(directory)
     if not path.is_dir():
-        raise WganError(f"{what} directory {str(path)!r} does not exist or is not a directory: check the path")
+        start = "" if path.is_absolute() else f" (relative paths start in {Path.cwd()})"
+        raise WganError(f"{what} directory {str(path)!r} does not exist or is not a directory: check the path{start}")
     return path
 
 
