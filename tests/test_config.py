@@ -414,5 +414,6 @@ def test_wgan_error_is_a_value_error():
 
 def test_an_array_given_as_data_says_how_to_pass_it():
     # it said only "data is a ndarray, expected str"
-    with pytest.raises(WganError, match=r"numpy.save\('data.npy', array\) and pass data='data.npy'"):
+    with pytest.raises(WganError, match=r"numpy.save\('data.npy', x\) \(x a numpy array of points .* and pass "
+                                        r"data='data.npy'"):
         make_config(data=np.zeros((5, 2)))

@@ -116,8 +116,8 @@ def test_a_float16_run_logs_its_loss_scale_and_checkpoints_the_scalers(tmp_path)
 @pytest.mark.parametrize("algorithm, lr_decay", [("wgan-gp", "none"), ("wgan", "linear")])
 def test_compiled_training_computes_what_the_plain_modules_compute(algorithm, lr_decay):
     """WGAN-GP's compiled one-pass loss; WGAN's compiled RMSProp steps, with a learning rate that decays."""
-    settings = dict(TINY, iterations=3, width=8, data="digits", algorithm=algorithm, lr_decay=lr_decay,
-                    warmup=False)
+    settings = dict(TINY, iterations=3, width=8, depth=None, data="digits", algorithm=algorithm, lr_decay=lr_decay,
+                    warmup=False)  # depth: the DCGAN's networks have none
     plain = wgan.train(write=False, progress=False, **settings)
     compiled = wgan.train(write=False, progress=False, compile=True, **settings)
     for a, b in zip(plain.critic.parameters(), compiled.critic.parameters()):
