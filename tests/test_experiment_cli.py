@@ -102,6 +102,14 @@ def test_an_out_that_cannot_hold_the_pages_is_one_line_and_exit_2(tmp_path, caps
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
 
 
+def test_an_empty_out_is_one_line_not_the_working_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --out '' wrote the pages here
+    assert main(["experiment", "optimal-critic", "--quick", "--out", ""]) == 2
+    assert capsys.readouterr().err.strip() == ("wgan: error: --out is empty: name the folder for the pages, e.g. "
+                                               "--out experiments")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_page_gives_the_command_that_made_it_with_the_mnist_options(tmp_path, monkeypatch):
     seen = {}
 

@@ -244,6 +244,8 @@ def _experiment(args: argparse.Namespace) -> None:
                         "MNIST run")
     check_seed(args.seed, "--seed")
     _check_image_flags_count(args)
+    if not args.out.strip():  # Path("") is the working directory, where the pages went
+        raise WganError("--out is empty: name the folder for the pages, e.g. --out experiments")
     out = Path(args.out)
     _check_writable(out)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
