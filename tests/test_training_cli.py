@@ -458,6 +458,9 @@ def test_resuming_on_data_whose_values_changed_says_so_and_goes_on(tmp_path, cap
     error = capsys.readouterr().err.strip()
     assert error == f"wgan: warning: the data {data!r} changed since the run started on it: training continues on " \
                     "the data as it is now"
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 0  # eval said nothing of it
+    assert capsys.readouterr().err.strip() == (f"wgan: warning: the data {data!r} changed since the run started on "
+                                               "it: the scores compare the generator with the data as it is now")
 
 
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):

@@ -445,7 +445,8 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
-        return run, config, state, [line for line in (fallback, note, _data_change(run, config)) if line]
+        changed = _data_change(run, config, "training continues on the data as it is now")
+        return run, config, state, [line for line in (fallback, note, changed) if line]
 
     with joined() as world:
         progress = progress and world.is_writer
@@ -483,17 +484,16 @@ def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any])
                     f"{train_seconds / 60:.3g} minutes of training: pass a larger {larger} to continue it")
 
 
-def _data_change(run: RunFolder, config: Config) -> str | None:
-    """A line saying that the run's data is not what the run started on (its fingerprint, recorded then, differs),
-    or None; runs written before the record have none to compare."""
+def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | None:
+    """A line saying that the run's data is not what the run started on (its fingerprint, recorded then, differs)
+    and ``what_follows``, or None; runs written before the record have none to compare."""
     record = run.path / DATA_RECORD
     if not record.is_file():
         return None
     started_on = json.loads(record.read_text()).get("fingerprint")
     if started_on is None or started_on == fingerprint(config.data, config.data_dir):
         return None
-    return (f"the data {config.data!r} changed since the run started on it: training continues on the data as it "
-            "is now")
+    return f"the data {config.data!r} changed since the run started on it: {what_follows}"
 
 
 def _extended(saved: Config, changed: Config, iteration: int, decay: str) -> tuple[Config, str | None]:
@@ -554,11 +554,15 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1, and mode coverage
     (mixtures) or the classifier's scores (labelled images) with their ``metric_card``; of the generator's moving
     average when the run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the
-    result says which."""
+    result says which. Data that changed since the run started on it is scored as it is now, with a warning, as
+    a resume warns."""
     if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 2):
         raise WganError(f"samples must be a whole number of at least 2, got {samples!r}")
     run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
+    changed = _data_change(run, config, "the scores compare the generator with the data as it is now")
+    if changed:
+        print(f"wgan: warning: {changed}", file=sys.stderr)
     n = config.eval_samples if samples is None else samples
     _check_data_fits(config, trainer.sampler.shape, n, trainer.device)
     loaded = _as_run(trainer, run.path, run.history)
