@@ -584,7 +584,7 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert "only --iterations, --max-minutes and --eval-every may change" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet", "--max-minutes", "5"]) == 2
     error = capsys.readouterr().err
-    assert "already reached iteration 2" in error and "pass a larger --iterations to" in error  # minutes cannot help
+    assert "already reached iteration 2" in error and "pass a larger --iterations (iterations= in Python) to" in error  # minutes cannot help
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "'" + str(tmp_path / "nothing") + "' does not exist: give a run folder" in capsys.readouterr().err
 
@@ -598,7 +598,7 @@ def test_a_finished_run_is_refused_before_anything_is_built_for_it(tmp_path, cap
     monkeypatch.setattr(wgan.api, "_assemble", lambda *args, **kwargs: built.append(args))
     assert main(["train", "--resume", str(tmp_path / "run")]) == 2
     out, error = capsys.readouterr()
-    assert "pass a larger --max-minutes to continue it" in error and out == "" and built == []
+    assert "pass a larger --max-minutes (max_minutes= in Python) to continue it" in error and out == "" and built == []
 
 
 def test_a_checkpoint_without_a_field_of_this_version_is_one_line_not_a_key_error(tmp_path, capsys):

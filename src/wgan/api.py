@@ -79,7 +79,7 @@ class Run:
         ema = check_flag(ema, "ema", none=True)
         if ema and self.average is None:
             raise WganError("this run has no moving average of its generator (it was trained without "
-                            "--ema-decay): leave out --ema to sample the generator itself")
+                            "--ema-decay): leave out --ema (ema=True in Python) to sample the generator itself")
         return self.average if self.average is not None and ema is not False else self.generator
 
     @torch.no_grad()
@@ -479,9 +479,10 @@ def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any])
         return  # named when the checkpoint loads, or by the settings' checks
     if iteration < config.iterations and not out_of_time(config, train_seconds):
         return
-    larger = "--iterations" if iteration >= config.iterations else "--max-minutes"
+    larger = "iterations" if iteration >= config.iterations else "max_minutes"
     raise WganError(f"run '{path}' already reached iteration {iteration} of {config.iterations} after "
-                    f"{train_seconds / 60:.3g} minutes of training: pass a larger {larger} to continue it")
+                    f"{train_seconds / 60:.3g} minutes of training: pass a larger --{larger.replace('_', '-')} "
+                    f"({larger}= in Python) to continue it")
 
 
 def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | None:
