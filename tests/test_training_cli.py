@@ -584,7 +584,8 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert "only --iterations, --max-minutes and --eval-every may change" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet", "--max-minutes", "5"]) == 2
     error = capsys.readouterr().err
-    assert "already reached iteration 2" in error and "pass a larger --iterations (iterations= in Python) to" in error  # minutes cannot help
+    assert "already reached iteration 2" in error  # minutes cannot help:
+    assert "pass a larger --iterations (iterations= in Python) to" in error
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "'" + str(tmp_path / "nothing") + "' does not exist: give a run folder" in capsys.readouterr().err
 
