@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pydoc
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -556,6 +557,20 @@ def test_a_run_folder_that_cannot_be_made_is_one_wgan_error(tmp_path, monkeypatc
         wgan.train(**{"out": str(tmp_path), **settings}, iterations=1, progress=False, **TINY)
     assert said.format(out=tmp_path) in str(error.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["taken.txt"]
+
+
+def test_a_run_with_only_its_best_checkpoint_says_how_to_resume_from_it(tmp_path, capsys):
+    # it said the run "stopped before its first evaluation", with best.pt beside
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    checkpoints = tmp_path / "run" / "checkpoints"
+    for which in ("latest", "previous"):
+        (checkpoints / f"{which}.pt").unlink()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"only best.pt: copy it to {checkpoints / 'latest.pt'} to resume "
+                                                    "from the best iteration (the rows logged after it are dropped)")
+    shutil.copy(checkpoints / "best.pt", checkpoints / "latest.pt")
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 0
 
 
 def test_a_resume_refused_for_any_reason_leaves_the_run_folder_free(tmp_path):

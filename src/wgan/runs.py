@@ -316,6 +316,10 @@ class RunFolder:
         """The latest checkpoint, or the previous one when the latest is missing or damaged: the state and a
         one-line warning when it fell back (None otherwise)."""
         if not any(self.checkpoint_path(which).is_file() for which in ("latest", "previous")):
+            if self.checkpoint_path("best").is_file():  # latest.pt and previous.pt moved or deleted
+                raise WganError(f"run folder '{self.path}' has no latest or previous checkpoint to resume from, only "
+                                f"best.pt: copy it to {self.checkpoint_path('latest')} to resume from the best "
+                                "iteration (the rows logged after it are dropped)")
             raise WganError(f"run folder '{self.path}' has no checkpoint yet: it stopped before its first "
                             "evaluation, so there is nothing to resume; train it again under another --name (or "
                             "delete the folder)")
