@@ -336,7 +336,8 @@ def load_classifier(
     if path.is_file():
         try:
             saved = torch.load(path, map_location=device, weights_only=True)
-            model = Classifier(saved["channels"], saved["image_size"], saved["num_classes"]).to(device)
+            with torch.random.fork_rng(devices=[]):  # its initial weights, replaced below, draw nothing of the caller's
+                model = Classifier(saved["channels"], saved["image_size"], saved["num_classes"]).to(device)
             model.load_state_dict(saved["state_dict"])
             accuracy = float(saved["test_accuracy"])
         except (OSError, EOFError, pickle.UnpicklingError, RuntimeError, KeyError, TypeError, ValueError) as exc:
