@@ -436,7 +436,7 @@ def _eval(args: argparse.Namespace) -> None:
     scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device, args.ema)
     out = Path(args.run) / f"eval_{args.checkpoint}.json"
     print(json.dumps(scores, indent=2))
-    run = RunFolder.open(args.run)
+    run = RunFolder(Path(args.run))  # opened and read by evaluate_run already: its lock alone is needed here
     try:
         run.lock()
     except WganError as in_use:

@@ -258,16 +258,21 @@ def _check_rank_environment(size: int) -> None:
                             "torchrun or `wgan train --nproc N`, which set it")
 
 
-def tell_launcher_the_run(folder: str | os.PathLike) -> None:
-    """Write the run folder's path where `wgan train --nproc` (:func:`launch`) reads it, so that its line after a
-    failure names the folder to resume; nothing outside such a launch."""
-    told = os.environ.get(RUN_FOLDER_FILE)
+def _tell_launcher(variable: str, text: str) -> None:
+    """Write ``text`` into the file that the environment's ``variable`` names for `wgan train --nproc`
+    (:func:`launch`); nothing outside such a launch."""
+    told = os.environ.get(variable)
     if told:
         try:
             with open(told, "w") as file:
-                file.write(str(folder))
-        except OSError:  # the launcher has gone, and its folder with it
+                file.write(text)
+        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
             pass
+
+
+def tell_launcher_the_run(folder: str | os.PathLike) -> None:
+    """Tell the launcher the run folder's path, so that its line after a failure names the folder to resume."""
+    _tell_launcher(RUN_FOLDER_FILE, str(folder))
 
 
 def exit_process(status: int) -> NoReturn:
@@ -280,13 +285,8 @@ def exit_process(status: int) -> NoReturn:
     (2026-12-03). torchrun then reports the finished rank as failed and stops the others. For a rank whose files
     are closed the teardown has nothing left to do.
     """
-    outcome = os.environ.get(OUTCOME_FILE)
-    if outcome and os.environ.get("RANK") == "0":  # what rank 0 ended with, for the launcher (:func:`launch`)
-        try:
-            with open(outcome, "w") as file:
-                file.write(str(status))
-        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
-            pass
+    if os.environ.get("RANK") == "0":  # what rank 0 ended with, for the launcher
+        _tell_launcher(OUTCOME_FILE, str(status))
     if os.environ.get("WORLD_SIZE", "1") == "1":
         sys.exit(status)
     sys.stdout.flush()
@@ -501,7 +501,7 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
 
 def _resume_advice(run_folder: str, nproc: int) -> str:
     """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
-    (:func:`tell_launcher_the_run`), or, where it had not opened one yet, with the folder a new run would be."""
+    (:func:`tell_launcher_the_run`), or with RUN_DIR where it had opened none yet."""
     if os.path.exists(run_folder):
         with open(run_folder) as file:
             folder = shlex.quote(file.read())

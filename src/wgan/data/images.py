@@ -580,7 +580,7 @@ def load_array(path: str | os.PathLike) -> ImageSet:
             raise WganError(f"file {str(path)!r} holds {int(unknown.sum()):,} NaN or infinite pixels, the first in "
                             f"image {first}: replace them (e.g. numpy.nan_to_num) or drop those images")
         low, high = float(np.min(images)), float(np.max(images))
-        if not (0.0 <= low and high <= 1.0):  # also catches NaN
+        if not (0.0 <= low and high <= 1.0):
             raise WganError(
                 f"file {str(path)!r} holds floats in [{low}, {high}], expected [0, 1]: scale to [0, 1] or save uint8"
             )
