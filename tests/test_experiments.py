@@ -91,6 +91,19 @@ def test_optimal_critic_has_slope_about_1_at_fakes_while_discriminator_gradient_
     assert numbers["critic_slope_at_fakes"] / numbers["minimax_gradient_at_fakes"] >= 100
 
 
+def test_clipped_critic_of_the_paper_is_linear_between_the_supports_with_a_slope_set_by_the_clip(
+        critic_vs_discriminator):
+    # the paper's Figure 2 shows the WGAN critic (weight clipping); the page measured a WGAN-GP critic alone
+    numbers = critic_vs_discriminator.numbers
+    x, slopes = np.array(numbers["x"]), np.array(numbers["clipped_critic_gradient"])
+    gap = slopes[np.abs(x) <= 0.6]
+    assert gap.max() - gap.min() < 0.1 * gap.mean() and numbers["clipped_critic_gap_slope"] == pytest.approx(gap.mean())
+    assert 1e-4 < numbers["clipped_critic_gap_slope"] < 0.1  # K is set by c = 0.01, far below the penalty's 1
+    assert numbers["clipped_critic_slope_at_fakes"] / numbers["minimax_gradient_at_fakes"] >= 100
+    assert all(claim.holds for claim in critic_vs_discriminator.claims)
+    assert "weight clipping" in critic_vs_discriminator.claims[1].text
+
+
 # ---------------------------------------------------------------------------------------------- vanishing gradients
 def test_minimax_generator_gradient_decays_by_orders_of_magnitude_while_wgan_gradient_does_not(vanishing):
     numbers = vanishing.numbers
