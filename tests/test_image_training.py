@@ -163,6 +163,15 @@ def test_eval_command_scores_an_image_run_with_the_classifier(image_run, capsys)
     assert scores["metric_card"]["generated"]["count"] == 200 and scores["generator"] == "generator"
 
 
+def test_too_few_samples_for_the_image_scores_name_the_flag_and_the_python_keyword(image_run):
+    with pytest.raises(wgan.WganError) as refused:  # it named --samples alone to a Python caller
+        wgan.evaluate_run(image_run, samples=2)
+    assert str(refused.value).endswith("or more (samples= in Python)") and "pass --samples " in str(refused.value)
+    with pytest.raises(wgan.WganError) as refused:
+        wgan.train(write=False, progress=False, data="digits", width=8, batch_size=16, eval_samples=2, iterations=1)
+    assert str(refused.value).endswith("or more (eval_samples= in Python)")
+
+
 def test_generated_images_beyond_minus_1_1_are_scored_clipped_as_an_image_file_holds_them():
     """The reference MLP generator has no output tanh: its images are scored as saved, not refused."""
     sampler = build_sampler("digits", torch.device("cpu"), image_size=16)

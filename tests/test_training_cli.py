@@ -138,7 +138,8 @@ def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
                                                     f"is '{tmp_path / 'run'}'")
     (tmp_path / "run" / "checkpoints" / "best.pt").unlink()
     assert main(["eval", "--run", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err.strip().endswith("best.pt): pick --checkpoint latest")
+    assert capsys.readouterr().err.strip().endswith("best.pt): pick --checkpoint latest (checkpoint='latest' in "
+                                                    "Python)")
     for checkpoint in (tmp_path / "run" / "checkpoints").iterdir():
         checkpoint.unlink()
     assert main(["eval", "--run", str(tmp_path / "run")]) == 2  # it said "or pick --checkpoint latest" here too

@@ -191,7 +191,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             generator, critic = (sync_batch_norm(module, world, device) for module in (generator, critic))
         objective = build_objective(config)
         scorer = image_scorer(config, sampler, progress) if scores and world.is_writer else None
-        _check_enough_for_scores(scorer, config.eval_samples, "--eval-samples")
+        _check_enough_for_scores(scorer, config.eval_samples, "--eval-samples", "eval_samples")
         run = open_run() if world.is_writer else None
         if run is not None:
             tell_launcher_the_run(run.path)
@@ -219,11 +219,13 @@ def _check_data_fits(config: Config, shape: tuple[int, ...], samples: int, devic
                          "lower eval_samples (--eval-samples, --samples)", device)
 
 
-def _check_enough_for_scores(scorer: ImageScorer | None, samples: int, flag: str) -> None:
-    """Refuse, before any training or evaluation, fewer generated images than the image scores take."""
+def _check_enough_for_scores(scorer: ImageScorer | None, samples: int, flag: str, keyword: str) -> None:
+    """Refuse, before any training or evaluation, fewer generated images than the image scores take; the
+    message names the command line's ``flag`` and Python's ``keyword`` for the setting."""
     if scorer is not None and samples < scorer.fewest_samples:
         raise WganError(f"{flag} {samples} is too few for the image scores, which compare each generated image "
-                        f"with its nearest others: pass {flag} {scorer.fewest_samples} or more")
+                        f"with its nearest others: pass {flag} {scorer.fewest_samples} or more ({keyword}= in "
+                        "Python)")
 
 
 def _finish(trainer: Trainer, progress: bool) -> Run:
@@ -569,7 +571,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     loaded = _as_run(trainer, run.path, run.history)
     generator = loaded.pick_generator(ema)
     scorer = image_scorer(config, trainer.sampler, progress=False)
-    _check_enough_for_scores(scorer, n, "--samples")
+    _check_enough_for_scores(scorer, n, "--samples", "samples")
     result = evaluate(generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
                       config.seed + EVAL_SEED_OFFSET, state.get("normalised_batch", config.batch_size), scorer)
     card = {"metric_card": scorer.card(n)} if scorer is not None else {}

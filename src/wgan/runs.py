@@ -307,8 +307,9 @@ class RunFolder:
         path = self.checkpoint_path(which)
         if not path.is_file():
             other = "latest" if which == "best" else "best"
-            instead = f"pick --checkpoint {other}" if self.checkpoint_path(other).is_file() else \
-                f"nor a {other} one: put its checkpoints back in {path.parent}, or train the run again"
+            instead = (f"pick --checkpoint {other} (checkpoint='{other}' in Python)"
+                       if self.checkpoint_path(other).is_file() else
+                       f"nor a {other} one: put its checkpoints back in {path.parent}, or train the run again")
             raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): {instead}")
         return checkpoints.unpack(path, device)
 
