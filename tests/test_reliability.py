@@ -305,6 +305,19 @@ def test_a_metrics_line_cut_short_by_a_crash_is_dropped_and_the_file_repaired_on
     assert [row["iteration"] for row in _rows(tmp_path / "run") if "train/estimate" in row] == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_whole_metrics_line_that_is_not_json_is_named_even_when_it_is_the_last(tmp_path):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--log-every", "1", "--out", str(tmp_path),
+                 "--name", "run", *TINY]) == 0
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    rows = metrics.read_text()
+    for edited, line in ((rows + "iteration 3: 0.5\n", rows.count("\n") + 1), ("not a row\n", 1)):  # no crash cut it
+        metrics.write_text(edited)  # the one-line file read as an empty history, without a word
+        with pytest.raises(WganError, match=f"metrics.jsonl line {line} is not JSON: the run folder was edited"):
+            RunFolder.open(tmp_path / "run")
+    metrics.write_text(rows + "iteration 3")  # no newline: a cut line, left out
+    assert RunFolder.open(tmp_path / "run").history == [json.loads(line) for line in rows.splitlines()]
+
+
 # Checkpoint integrity -----------------------------------------------------------------------------------------
 def _two_checkpoints(tmp_path: Path) -> Path:
     assert main(["train", "--iterations", "4", "--eval-every", "2", "--lr-decay", "none", "--out", str(tmp_path),

@@ -335,7 +335,9 @@ class RunFolder:
 
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
-    """The rows of a metrics log; a last line cut short by a crash (no newline, or not JSON) is left out."""
+    """The rows of a metrics log; a last line cut short by a crash is left out. Every row is written with its
+    newline, so a crash leaves a cut line without one: a line that is not JSON and ends with a newline was
+    written by something else, and is an error wherever it is."""
     lines = text.split("\n")
     rows = []
     for number, line in enumerate(lines):
@@ -344,7 +346,7 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            if number < len(lines) - 1 and any(rest.strip() for rest in lines[number + 1:]):
+            if number < len(lines) - 1:
                 raise WganError(f"metrics.jsonl line {number + 1} is not JSON: the run folder was edited by "
                                 "hand; restore the line or delete it") from None
     return rows
