@@ -256,12 +256,12 @@ def _cross_means(x: torch.Tensor, real_subsets: torch.Tensor, y: torch.Tensor, f
     return torch.cat(means).numpy()
 
 
-def _kid(x: torch.Tensor, real_subsets: torch.Tensor, real_means: np.ndarray, y: torch.Tensor, subsets: int,
-         subset_size: int, seed: int) -> tuple[float, float]:
-    """:func:`kid` from the real subsets and their kernel means, drawing the fake subsets."""
+def _kid_estimates(x: torch.Tensor, real_subsets: torch.Tensor, real_means: np.ndarray, y: torch.Tensor,
+                   subsets: int, subset_size: int, seed: int) -> np.ndarray:
+    """The subsets' estimates of :func:`kid` from the real subsets and their kernel means, drawing the fake
+    subsets: one where both sets are within a subset's size."""
     fake_subsets = _subsets(len(y), subsets, subset_size, seed, 1)
-    values = real_means + _within_means(y, fake_subsets) - 2.0 * _cross_means(x, real_subsets, y, fake_subsets)
-    return float(values.mean()), float(values.std())
+    return real_means + _within_means(y, fake_subsets) - 2.0 * _cross_means(x, real_subsets, y, fake_subsets)
 
 
 def kid(real, fake, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
@@ -308,7 +308,8 @@ def kid(real, fake, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET
     why = "the unbiased estimate needs pairs"
     x, y = _match(_features(real, "real features", 2, why), _features(fake, "fake features", 2, why))
     real_subsets = _subsets(len(x), subsets, subset_size, seed, 0)
-    return _kid(x, real_subsets, _within_means(x, real_subsets), y, subsets, subset_size, seed)
+    estimates = _kid_estimates(x, real_subsets, _within_means(x, real_subsets), y, subsets, subset_size, seed)
+    return float(estimates.mean()), float(estimates.std())
 
 
 # ------------------------------------------------------------------------------------- against a fixed real set
@@ -402,12 +403,15 @@ def feature_scores(reference: ReferenceFeatures, fake) -> dict[str, float]:
     Returns
     -------
     dict of str to float
-        Keys ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``, ``coverage``.
+        Keys ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``, ``coverage``; ``kid_std`` only where
+        there are several subsets, not where both sets are within ``kid_subset_size`` and make one (its 0 there
+        would read as an exact KID).
     """
     k = reference.precision_k
     y = _features(fake, "fake features", k + 1, f"the k-NN radii need k = {k} neighbours besides the sample")
     x, y = _match(reference.samples, y)
-    kid_mean, kid_std = _kid(x, reference.real_subsets, reference.real_means, y, reference.kid_subsets,
-                             reference.kid_subset_size, reference.seed)
-    return {"kid": kid_mean, "kid_std": kid_std,
+    estimates = _kid_estimates(x, reference.real_subsets, reference.real_means, y, reference.kid_subsets,
+                               reference.kid_subset_size, reference.seed)
+    spread = {"kid_std": float(estimates.std())} if len(estimates) > 1 else {}
+    return {"kid": float(estimates.mean()), **spread,
             **_manifold(x, reference.knn_squared.to(x.dtype), y, k, reference.density_k)}

@@ -213,7 +213,8 @@ def classifier_scores(
     - ``fd``: :func:`frechet_distance` between the Gaussians of the generated and the reference features.
     - ``kid`` and ``kid_std``: the Kernel Inception Distance of the features and its standard deviation over
       subsets (:func:`wgan.metrics.feature_metrics.kid`: 100 subsets of up to 1000 a side, seed 0, the same
-      subsets at every evaluation).
+      subsets at every evaluation); no ``kid_std`` where both sets are within 1000 images and so one subset
+      (the built-in digits' 360 held-out images against up to 1000 generated).
     - ``precision``, ``recall`` (k = 3) and ``density``, ``coverage`` (k = 5) of the features
       (:func:`wgan.metrics.feature_metrics.manifold_scores`).
     - ``classes_covered``: the classes :math:`k` with :math:`r_k > 0` that receive at least
@@ -248,8 +249,8 @@ def classifier_scores(
     Returns
     -------
     dict of str to float
-        Keys ``fd``, ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``, ``coverage``,
-        ``classes_covered``, ``classes_total``, ``class_kl``, ``confidence``.
+        Keys ``fd``, ``kid``, ``kid_std`` (with several KID subsets, above), ``precision``, ``recall``,
+        ``density``, ``coverage``, ``classes_covered``, ``classes_total``, ``class_kl``, ``confidence``.
 
     References
     ----------
