@@ -140,6 +140,13 @@ def test_a_png_out_of_a_point_run_is_a_scatter_beside_the_data(point_run, tmp_pa
     assert width > 1.5 * height  # two panels side by side
 
 
+def test_the_scatter_is_headed_by_the_run_it_was_drawn_from(point_run, tmp_path, monkeypatch):
+    titles, scatter = [], outputs.plots.point_scatter  # it had no title: two files of two runs looked alike
+    monkeypatch.setattr(outputs.plots, "point_scatter", lambda *args: titles.append(args[2]) or scatter(*args))
+    assert sample(point_run, "--n", "20", "--seed", "3", "--out", str(tmp_path / "scatter.png")) == 0
+    assert titles == ["points: wgan-gp on 8gaussians, iteration 4, generator (seed 3)"]
+
+
 def test_a_point_run_animates_its_landscapes_in_one_frame_per_evaluation(point_run):
     frames = sorted((point_run / "samples").glob("iter_*.png"))
     assert [frame.name for frame in frames] == ["iter_000002.png", "iter_000004.png"]

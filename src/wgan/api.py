@@ -94,7 +94,10 @@ class Run:
         ``FILE.npy`` the array; ``FILE.png`` a grid of the images, or a scatter of 2-D points beside as many
         of the data (histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was written, in words."""
         output_form(out)  # a mistyped out fails before anything is drawn
-        return write_samples(self.sample(n, seed, ema), out, self.config, seed)
+        drawn_by = "moving average" if self.pick_generator(ema) is self.average else "generator"
+        title = (f"{self.path.name if self.path is not None else 'run'}: {self.config.algorithm} on "
+                 f"{Path(self.config.data).name}, iteration {self.iteration}, {drawn_by} (seed {seed})")
+        return write_samples(self.sample(n, seed, ema), out, self.config, seed, title)
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:

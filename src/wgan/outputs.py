@@ -46,12 +46,12 @@ def output_form(out: str | os.PathLike) -> str:
     return forms[suffix]
 
 
-def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, seed: int = 0) -> str:
+def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, seed: int = 0, title: str = "") -> str:
     """Write ``samples`` (n, *shape) in the form ``out`` names (:func:`output_form`) and say what was written.
 
     Images (n, C, H, W) go to any form; 2-D points (n, 2) to an array or a scatter beside ``n`` real points of
     the run's data (``config``), drawn with ``seed``, and 1-D points (n, 1) likewise to a histogram of each
-    (:func:`wgan.plots.point_scatter`); other samples to an array only.
+    (:func:`wgan.plots.point_scatter`, headed by ``title``); other samples to an array only.
     """
     form = output_form(out)
     if form == "array":
@@ -65,7 +65,7 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
         return f"a grid of {_images(len(samples))} of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
     figure = POINT_FIGURES.get(samples.shape[1:])
     if form == "png" and figure:
-        atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples))
+        atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples, title))
         return f"a {figure} of {len(samples)} generated points beside as many of the data"
     scatter = f" or a .png {figure}" if figure else ""
     raise WganError(f"output '{os.fspath(out)}' is for images{' or 1-D and 2-D points' if form == 'png' else ''}; "

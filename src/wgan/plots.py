@@ -120,12 +120,13 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     return figure_png(figure, tight=False)
 
 
-def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
+def point_scatter(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
-    without the other drawn over it; 1-D points as two histograms, one above the other (:func:`histogram_pair`)."""
+    without the other drawn over it; 1-D points as two histograms, one above the other (:func:`histogram_pair`).
+    ``title``, when given, heads the figure (which run drew the points)."""
     real, fake = _point_pair(real, fake)
     if real.shape[1] == 1:
-        return histogram_pair(real, fake)
+        return histogram_pair(real, fake, title)
     low, high = view_bounds(np.concatenate([real, fake]))
     figure, panels = subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
@@ -135,6 +136,7 @@ def point_scatter(real: np.ndarray, fake: np.ndarray) -> bytes:
         axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal",
                  title=f"{name} ({len(points):,} points)")
         axes.grid(alpha=0.3)
+    figure.suptitle(title)
     return figure_png(figure)
 
 
@@ -178,9 +180,9 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
     return figure_png(figure, tight=False)
 
 
-def histogram_pair(real: np.ndarray, fake: np.ndarray) -> bytes:
+def histogram_pair(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     """Histograms of real and generated 1-D points (n, 1), one above the other over the same bins, x limits and
-    density scale, so that each distribution's shape shows without the other drawn over it."""
+    density scale, so that each distribution's shape shows without the other drawn over it; ``title`` above."""
     edges = histogram_edges(real, fake)
     figure, panels = subplots(2, 1, figsize=(8, 5.6), sharex=True, sharey=True, layout="constrained")
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
@@ -189,6 +191,7 @@ def histogram_pair(real: np.ndarray, fake: np.ndarray) -> bytes:
         axes.set(xlim=(edges[0], edges[-1]), ylabel="density", title=f"{name} ({len(points):,} points)")
         axes.grid(alpha=0.3)
     panels[1].set_xlabel("x")
+    figure.suptitle(title)
     return figure_png(figure)
 
 
