@@ -310,9 +310,12 @@ def test_a_whole_metrics_line_that_is_not_json_is_named_even_when_it_is_the_last
                  "--name", "run", *TINY]) == 0
     metrics = tmp_path / "run" / "metrics.jsonl"
     rows = metrics.read_text()
-    for edited, line in ((rows + "iteration 3: 0.5\n", rows.count("\n") + 1), ("not a row\n", 1)):  # no crash cut it
-        metrics.write_text(edited)  # the one-line file read as an empty history, without a word
-        with pytest.raises(WganError, match=f"metrics.jsonl line {line} is not JSON: the run folder was edited"):
+    # a whole line ends with its newline: no crash cut it. The one-line file read as an empty history, without a
+    # word; a byte that is not UTF-8 was a UnicodeDecodeError traceback; a number, a row the live page choked on
+    for edited, line in ((rows + "iteration 3: 0.5\n", rows.count("\n") + 1), ("not a row\n", 1),
+                         (rows + "\xff\xfe\n", rows.count("\n") + 1), ("5\n" + rows, 1)):
+        metrics.write_bytes(edited.encode("latin-1"))
+        with pytest.raises(WganError, match=f"metrics.jsonl line {line} is not a row of the log .a JSON object"):
             RunFolder.open(tmp_path / "run")
     metrics.write_text(rows + "iteration 3")  # no newline: a cut line, left out
     assert RunFolder.open(tmp_path / "run").history == [json.loads(line) for line in rows.splitlines()]

@@ -158,7 +158,7 @@ class RunFolder:
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): {hint}")
         metrics = folder.path / METRICS_FILE
         if metrics.is_file():
-            folder.history = parse_rows(metrics.read_text())
+            folder.history = parse_rows(metrics.read_bytes().decode(errors="replace"))  # a bad byte: a bad line
         return folder
 
     def lock(self) -> None:
@@ -336,17 +336,20 @@ class RunFolder:
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
     """The rows of a metrics log; a last line cut short by a crash is left out. Every row is written with its
-    newline, so a crash leaves a cut line without one: a line that is not JSON and ends with a newline was
-    written by something else, and is an error wherever it is."""
+    newline, so a crash leaves a cut line without one: a line that ends with a newline and is not a row (a JSON
+    object with its iteration) was written by something else, and is an error wherever it is."""
     lines = text.split("\n")
     rows = []
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
-            if number < len(lines) - 1:
-                raise WganError(f"metrics.jsonl line {number + 1} is not JSON: the run folder was edited by "
-                                "hand; restore the line or delete it") from None
+            row = None
+        if isinstance(row, dict) and isinstance(row.get("iteration"), int):
+            rows.append(row)
+        elif number < len(lines) - 1:
+            raise WganError(f"metrics.jsonl line {number + 1} is not a row of the log (a JSON object with its "
+                            "iteration): the run folder was edited by hand; restore the line or delete it")
     return rows
