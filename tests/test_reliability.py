@@ -553,6 +553,28 @@ def test_extending_a_decayed_run_restarts_or_keeps_the_decay_and_says_which(tmp_
         assert rates == pytest.approx([0.5, 0, 0, 0])  # the original decay, then 0
 
 
+def test_a_restart_after_an_earlier_keep_restarts_and_a_decay_that_changes_nothing_is_refused(tmp_path, capsys):
+    assert main(["train", "--iterations", "10", "--eval-every", "10", "--lr-decay", "linear", "--out",
+                 str(tmp_path), "--name", "run", *TINY]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "12", "--decay", "keep", "--quiet"]) == 0
+    capsys.readouterr()
+    # the kept end stayed and the rate 0 to the end, without a word: the run never changed again
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "16", "--decay", "restart",
+                 "--quiet"]) == 0
+    assert "restarts at iteration 12" in capsys.readouterr().err
+    config = RunFolder.open(tmp_path / "run").config()
+    assert [learning_rate(config, iteration) / config.lr for iteration in (12, 14, 16)] == pytest.approx([1, 0.5, 0])
+    file = tmp_path / "run" / "config.toml"  # as a resume to 20 leaves it when stopped before its first checkpoint
+    file.write_text(file.read_text().replace("iterations = 16", "iterations = 20"))
+    assert main(["train", "--resume", str(tmp_path / "run"), "--eval-every", "2", "--decay", "keep", "--quiet"]) == 2
+    assert ("--decay keep (decay='keep' in Python) has no effect here: only a new --iterations (iterations=) moves "
+            "the end of the decay; leave it out") in capsys.readouterr().err
+    assert main(["train", "--iterations", "4", "--eval-every", "4", "--lr-decay", "none", "--out", str(tmp_path),
+                 "--name", "flat", *TINY]) == 0
+    with pytest.raises(WganError, match=r"has no effect here: the run's learning rate does not decay"):
+        wgan.resume(tmp_path / "flat", iterations=8, decay="restart")
+
+
 # Two writers --------------------------------------------------------------------------------------------------
 def test_a_second_writer_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over(tmp_path, capsys):
     run = tmp_path / "run"

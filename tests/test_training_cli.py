@@ -503,8 +503,12 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
 def test_a_run_folder_with_a_setting_that_now_counts_as_ignored_still_loads(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0
-    with open(tmp_path / "run" / "config.toml", "a") as file:  # as a run trained before the check would have it
+    run = RunFolder.open(tmp_path / "run")  # as a run trained before the check would have it: its settings...
+    with open(run.path / "config.toml", "a") as file:
         file.write("image_size = 16\n")
+    for which in ("best", "latest"):  # ... and its checkpoints' record of them
+        state = run.load_checkpoint(which)
+        run.save_checkpoint(state | {"config": state["config"] | {"image_size": 16}}, which)
     assert main(["sample", "--run", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "s.npy")]) == 0
     assert main(["eval", "--run", str(tmp_path / "run")]) == 0
     with pytest.raises(WganError, match="image_size 16 has no effect"):  # a new run with it is refused
@@ -593,11 +597,46 @@ def test_a_resume_before_the_restarted_decay_window_is_refused_as_finished(tmp_p
         wgan.resume(run.path, iterations=2)
 
 
+def test_a_config_toml_edited_since_the_checkpoint_is_refused_by_resume_eval_and_sample(tmp_path, capsys):
+    # a resume trained on with the edited lr (the estimate jumped to 2e4), algorithm or seed without a word
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_FLAGS]) == 0
+    config = tmp_path / "run" / "config.toml"
+    recorded = config.read_text()
+    config.write_text(recorded.replace("lr = 0.001", "lr = 0.5").replace('data = "8gaussians"', 'data = "25gaussians"'))
+    edited = config.read_text()
+    for command in (["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"],
+                    ["eval", "--run", str(tmp_path / "run")],
+                    ["sample", "--run", str(tmp_path / "run"), "--n", "2", "--out", str(tmp_path / "s.npy")]):
+        assert main(command) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith(f"wgan: error: run '{tmp_path / 'run'}': its config.toml was edited since the "
+                                'checkpoint was written: data = "25gaussians" (trained with "8gaussians"), lr = 0.5 '
+                                "(trained with 0.001); a run continues with the settings it was trained with")
+        assert len(error.splitlines()) == 1 and config.read_text() == edited  # nothing rewritten
+    # what a resume may change differs as it should: config.toml is written before the resume's first checkpoint
+    config.write_text(recorded.replace("iterations = 2", "iterations = 3").replace('device = "auto"',
+                                                                                   'device = "cuda"'))
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith("use --device cpu")  # a GPU run's folder on this machine...
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--device", "cpu", "--quiet"]) == 0
+    assert wgan.load_run(tmp_path / "run", "latest").iteration == 4  # ... continues on the CPU, as --device says
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--config"])
+def test_an_empty_resume_or_config_path_is_refused_not_taken_for_none(tmp_path, capsys, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)  # `--resume "$RUN"` with RUN unset started a new default run
+    assert main(["train", flag, "", "--iterations", "1", "--quiet"]) == 2
+    assert "path is empty (an unset shell variable?)" in capsys.readouterr().err and not any(tmp_path.iterdir())
+    with pytest.raises(WganError, match="path is empty"):
+        wgan.make_config("") if flag == "--config" else wgan.resume("")
+
+
 def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
-    assert "only --iterations, --max-minutes and --eval-every may change" in capsys.readouterr().err
+    assert "only --iterations, --max-minutes, --eval-every and --device may change, not --lr" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet", "--max-minutes", "5"]) == 2
     error = capsys.readouterr().err
     assert "already reached iteration 2" in error  # minutes cannot help:

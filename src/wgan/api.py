@@ -30,7 +30,7 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
-from .config import Config, check_every_setting_counts, make_config, resolve, typed
+from .config import FIELDS, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.sampler import RecordedShape, Sampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
@@ -41,7 +41,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
-from .runs import RunFolder
+from .runs import CONFIG_FILE, RunFolder
 from .trainer import Trainer, out_of_time, signals_handled
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
@@ -410,13 +410,16 @@ def _with_absolute_paths(config: Config) -> Config:
 
 
 DECAY_CHOICES = ("restart", "keep")
+RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
 
 
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
-           max_minutes: float | None = None, eval_every: int | None = None, decay: str = "restart") -> Run:
+           max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
+           device: str | None = None) -> Run:
     """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
     new training-time budget (``max_minutes``, counted from the run's start), evaluating every ``eval_every``
-    iterations from here on if given.
+    iterations from here on if given, and on another ``device`` (a run trained on a GPU continues on the CPU).
+    Its other settings are those it was trained with.
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
     (evaluations draw from their own stream, so how often they come does not change the training). A run may
@@ -427,14 +430,15 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
 
     A learning rate that decays linearly to 0 at the last iteration (``lr_decay = linear``) would jump when
     ``iterations`` moves that end: ``decay = "restart"`` starts a new decay from the base rate at the resumed
-    iteration down to 0 at the new end; ``"keep"`` keeps the decay's end where it was (the rate stays 0 after
-    it). A line says which.
+    iteration down to 0 at the new end (the default, also after an earlier resume kept the end); ``"keep"``
+    keeps the decay's end where it was (the rate stays 0 after it). A line says which; ``decay`` given where
+    nothing decays or the end does not move is refused.
     """
-    if decay not in DECAY_CHOICES:
+    if decay not in (None, *DECAY_CHOICES):
         raise WganError(f"decay '{decay}' is not known: choose restart or keep")
     progress = check_flag(progress, "progress")
-    changes = {name: value for name, value in (("iterations", iterations), ("max_minutes", max_minutes),
-                                               ("eval_every", eval_every)) if value is not None}
+    changes = {name: value for name, value in zip(RESUMABLE, (iterations, max_minutes, eval_every, device))
+               if value is not None}
 
     def read() -> tuple[RunFolder, Config, dict[str, Any], list[str]]:
         run = RunFolder.open(path)
@@ -443,6 +447,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         try:
             state, fallback = run.load_resumable()
             saved = run.config()
+            _require_trained_settings(run, saved, state)
             changed = typed(dataclasses.replace(saved, **changes))
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
@@ -475,6 +480,35 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         return _finish(trainer, progress)
 
 
+# Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume
+# changes (config.toml is written as it starts, before its first checkpoint), where this machine keeps things
+# (the data's paths are fingerprinted instead: _data_change) and the run's labels.
+MAY_DIFFER_FROM_CHECKPOINT = (*RESUMABLE, "lr_decay_start", "lr_decay_end", *PER_MACHINE, "name", "preset")
+
+
+def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, Any]) -> None:
+    """Refuse a config.toml edited since the checkpoint ``state`` was written: a resume would train on with the
+    edited settings (another learning rate, algorithm or seed) without a word, and one that changed the models
+    or the optimiser fails to load. A named data set counts as a setting, a path to the data does not."""
+    trained = state.get("config") or {}  # a checkpoint of an older version records the settings it knew
+    edited = [(name, getattr(saved, name), value) for name, value in trained.items()
+              if name in FIELDS and getattr(saved, name) != value
+              and (name not in MAY_DIFFER_FROM_CHECKPOINT
+                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES))]
+    if edited:
+        said = ", ".join(f"{name} = {_as_written(now)} (trained with {_as_written(then)})"
+                         for name, now, then in edited[:3]) + (f" and {len(edited) - 3} more" if edited[3:] else "")
+        raise WganError(f"run '{run.path}': its config.toml was edited since the checkpoint was written: {said}; "
+                        "a run continues with the settings it was trained with: put them back in config.toml (to "
+                        f"train with the new ones, start a new run: wgan train --config {run.path / CONFIG_FILE} "
+                        "--name NEW)")
+
+
+def _as_written(value: Any) -> str:
+    """A setting's value as config.toml writes it; ``unset`` for None, which it leaves out."""
+    return "unset" if value is None else toml_value(value)
+
+
 def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any]) -> None:
     """Refuse to resume a run that ``config`` would stop at once, before anything is built for it (the image
     scores' classifier, the models): its iterations done, or its training time spent (by the checkpoint
@@ -502,20 +536,25 @@ def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | Non
     return f"the data {config.data!r} changed since the run started on it: {what_follows}"
 
 
-def _extended(saved: Config, changed: Config, iteration: int, decay: str) -> tuple[Config, str | None]:
-    """The resumed run's settings, with the linear decay's window set by ``decay`` when ``iterations`` moved
-    its end; and a line saying what happens to the decay then."""
-    end = saved.lr_decay_end or saved.iterations
+def _extended(saved: Config, changed: Config, iteration: int, decay: str | None) -> tuple[Config, str | None]:
+    """The resumed run's settings, with the linear decay's window set by ``decay`` (None: restart) when
+    ``iterations`` moved its end; and a line saying what happens to the decay then. ``decay`` given where it
+    changes nothing is refused: it would be ignored without a word."""
     moved = changed.iterations != saved.iterations and changed.iterations > iteration
-    if saved.lr_decay != "linear" or not moved or saved.lr_decay_end:
+    if saved.lr_decay != "linear" or not moved:
+        if decay is not None:
+            why = ("the run's learning rate does not decay (lr_decay none)" if saved.lr_decay != "linear" else
+                   "only a new --iterations (iterations=) moves the end of the decay")
+            raise WganError(f"--decay {decay} (decay='{decay}' in Python) has no effect here: {why}; leave it out")
         return resolve(changed), None
+    end = saved.lr_decay_end or saved.iterations
     if decay == "keep":
         note = (f"the learning rate keeps decaying to 0 at iteration {end}, as it did (--decay keep), and stays "
                 f"at 0 to iteration {changed.iterations}")
         return resolve(dataclasses.replace(changed, lr_decay_end=end)), note
     note = (f"the linear decay restarts at iteration {iteration} from lr {saved.lr:g} to 0 at iteration "
             f"{changed.iterations} (--decay keep would keep its end at {end})")
-    return resolve(dataclasses.replace(changed, lr_decay_start=iteration)), note
+    return resolve(dataclasses.replace(changed, lr_decay_start=iteration, lr_decay_end=0)), note
 
 
 def build_trainer(config: Config) -> Trainer:
@@ -533,8 +572,10 @@ def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = Tru
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
     data_missing = not needs_data and run.missing_data() is not None
-    config = dataclasses.replace(run.recorded_config() if data_missing else run.config(), device=device)
+    recorded = run.recorded_config() if data_missing else run.config()
     state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
+    _require_trained_settings(run, recorded, state)
+    config = dataclasses.replace(recorded, device=device)
     if data_missing and "sample_shape" not in state:  # a checkpoint from before the shape was recorded
         run.config()  # names the data that is needed
     trainer = _assemble(config if data_missing else resolve(config), lambda: None, scores=False,

@@ -38,7 +38,6 @@ MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "play": "close other programs", "watch": "close other programs",
 }
 PROCESSES_PER_CORE = 4  # --nproc's bound on a machine without as many GPUs (100,000 processes hung it)
-RESUMABLE = ("iterations", "max_minutes", "eval_every")  # the settings --resume may change
 EXPERIMENT_RUNS = "runs/experiments"  # where `wgan experiment --data-dir` keeps its MNIST runs
 
 
@@ -73,7 +72,7 @@ class Parser(argparse.ArgumentParser):
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (also accepted as keys of --config FILE.toml)")
     for name, field in FIELDS.items():
-        flag = "--" + name.replace("_", "-")
+        flag = _flag(name)
         default = default_text(name)
         text = (field.metadata["help"] + (f"; {default}" if default else "")).replace("%", "%%")
         kind = field_type(name)
@@ -106,12 +105,13 @@ def build_parser() -> Parser:
                                 "samples/*.png, curves.png and checkpoints/.")
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
-                       "(bit-exact); of its settings only --iterations, --max-minutes and --eval-every may "
-                       "change")
+                       "(bit-exact); of its settings only --iterations, --max-minutes, --eval-every and "
+                       "--device (a GPU run continues on the CPU) may change")
     train.add_argument("--decay", choices=api.DECAY_CHOICES, default=None,
                        help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
                        "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
-                       "keep its end where it was (the rate then stays 0); a line says which; default: restart")
+                       "keep its end where it was (the rate then stays 0); a line says which; default: restart "
+                       "(refused where the run does not decay or its end does not move)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train on N processes of this machine, started by torchrun's API (the same as "
@@ -356,19 +356,24 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 
 def _check_resume_flags(args: argparse.Namespace, settings: dict) -> None:
-    changed = [name for name, value in settings.items() if value is not None and name not in RESUMABLE]
-    if changed or args.config:
-        raise WganError(f"--resume continues a run with its saved settings; only --iterations, --max-minutes "
-                        f"and --eval-every may change, not {', '.join(changed) or '--config'}")
+    changed = [_flag(name) for name, value in settings.items() if value is not None and name not in api.RESUMABLE]
+    if changed or args.config is not None:
+        allowed = ", ".join(map(_flag, api.RESUMABLE[:-1])) + f" and {_flag(api.RESUMABLE[-1])}"
+        raise WganError(f"--resume continues a run with its saved settings; only {allowed} may change, not "
+                        f"{', '.join(changed) or '--config'}")
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of the setting ``name``: ``--max-minutes`` for ``max_minutes``."""
+    return "--" + name.replace("_", "-")
 
 
 def _train(args: argparse.Namespace) -> None:
     settings = {name: getattr(args, name) for name in FIELDS}
-    if args.resume:
+    if args.resume is not None:
         _check_resume_flags(args, settings)
-        run = api.resume(args.resume, settings["iterations"], progress=not args.quiet,
-                         max_minutes=settings["max_minutes"], eval_every=settings["eval_every"],
-                         decay=args.decay or "restart")
+        run = api.resume(args.resume, progress=not args.quiet, decay=args.decay,
+                         **{name: settings[name] for name in api.RESUMABLE})
     else:
         if args.decay is not None:
             raise WganError(f"--decay {args.decay} has no effect on a new run: it says what a resume does with a "

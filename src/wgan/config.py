@@ -380,6 +380,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read settings from a TOML file of ``key = value`` lines (the format :func:`to_toml` writes)."""
+    if not os.fspath(path).strip():
+        raise WganError("the config file's path is empty (an unset shell variable?): give the path of a TOML file")
     path = Path(path)
     if not path.is_file():
         problem = "is a folder" if path.is_dir() else "does not exist"
@@ -407,7 +409,7 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
         keywords = ": settings go as keywords, make_config(**settings)" if isinstance(file, dict) else ""
         raise WganError(f"make_config's file is the path of a TOML file, not a {type(file).__name__}{keywords}")
     settings: dict[str, Any] = {}
-    tables = ((f"config file '{file}'", load_toml(file) if file else {}), ("option", overrides))
+    tables = ((f"config file '{file}'", load_toml(file) if file is not None else {}), ("option", overrides))
     preset = next((table["preset"] for _, table in reversed(tables) if table.get("preset")), "")
     if preset:
         if not isinstance(preset, str) or preset not in PRESETS:
@@ -599,7 +601,8 @@ def _validate_models(config: Config) -> None:
              f"generator_norm 'layer' is for MLPs; generator_model '{config.generator_model}' takes none or batch")
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML file writes it: ``0.001``, ``"8gaussians"``, ``true``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -611,7 +614,7 @@ def _toml_value(value: Any) -> str:
 def to_toml(config: Config) -> str:
     """The resolved config as TOML, one ``key = value`` line per setting, readable by :func:`load_toml`."""
     lines = ["# wgan run configuration (resolved: every default filled in)"]
-    lines += [f"{name} = {_toml_value(value)}" for name, value in config.to_dict().items() if value is not None]
+    lines += [f"{name} = {toml_value(value)}" for name, value in config.to_dict().items() if value is not None]
     return "\n".join(lines) + "\n"
 
 

@@ -148,6 +148,9 @@ class RunFolder:
         if not isinstance(path, (str, os.PathLike)):
             raise WganError(f"a run folder is a path (str or pathlib.Path), not the {type(path).__name__} {path!r}: "
                             "give the folder that `wgan train` made")
+        if not os.fspath(path).strip():
+            raise WganError("the run folder's path is empty (an unset shell variable?): give the folder that "
+                            "`wgan train` made")
         folder = cls(Path(path))
         if not folder.path.exists():
             raise WganError(f"'{path}' does not exist: give a run folder that `wgan train` made (check the path; "
