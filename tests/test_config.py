@@ -417,3 +417,33 @@ def test_an_array_given_as_data_says_how_to_pass_it():
     with pytest.raises(WganError, match=r"numpy.save\('data.npy', x\) \(x a numpy array of points .* and pass "
                                         r"data='data.npy'"):
         make_config(data=np.zeros((5, 2)))
+
+
+def test_width_and_model_given_later_replace_the_per_network_settings_a_run_file_records(tmp_path):
+    # a run's config.toml records generator_width and critic_width beside width: --width 32 trained at 16
+    recorded = _write(tmp_path, to_toml(make_config(width=16)))
+    assert (make_config(recorded, width=32).generator_width, make_config(recorded, width=32).critic_width) == (32, 32)
+    images = _write(tmp_path, to_toml(make_config(data="digits", model="mlp", depth=2)), "images.toml")
+    assert make_config(images, model="dcgan", depth=None).critic_model == "dcgan"
+    mixed = make_config(images, model="dcgan", generator_model="mlp", depth=2)  # a part given with it stays
+    assert (mixed.generator_model, mixed.critic_model) == ("mlp", "dcgan")
+
+
+@pytest.mark.parametrize("edit, said", [
+    (("\nwidth = 16", "\nwidth = 64"), "width = 64 but generator_width = 16 and critic_width = 16 override it"),
+    (('\nmodel = "mlp"', '\nmodel = "dcgan"'),
+     "model = 'dcgan' but generator_model = 'mlp' and critic_model = 'mlp' override it"),
+])
+def test_a_run_file_whose_width_or_model_alone_was_edited_is_refused_not_ignored(tmp_path, edit, said):
+    text = to_toml(make_config(data="digits", model="mlp", width=16))
+    assert edit[0] in text
+    with pytest.raises(WganError, match=f"config file '.*edited.toml': {said} for both networks: change them too"):
+        make_config(_write(tmp_path, text.replace(edit[0], edit[1]), "edited.toml"))
+
+
+def test_a_preset_beside_a_file_that_sets_all_it_gives_is_refused_but_a_preset_runs_own_file_reads(tmp_path):
+    preset_run = _write(tmp_path, to_toml(make_config(preset="mnist-wgan-gp", data_dir="mnist-files")), "p.toml")
+    assert make_config(preset_run).preset == "mnist-wgan-gp"  # the run's record of its preset
+    toy_run = _write(tmp_path, to_toml(make_config()), "toy.toml")
+    with pytest.raises(WganError, match="preset mnist-wgan-gp has no effect: config file '.*toy.toml' sets every"):
+        make_config(toy_run, preset="mnist-wgan-gp")  # it trained the toy and recorded the preset

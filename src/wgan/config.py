@@ -403,7 +403,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
     """Build a resolved, validated :class:`Config` from defaults, an optional TOML file and overrides.
 
-    Overrides equal to ``None`` are ignored, so unset CLI flags do not mask the file's values.
+    Overrides equal to ``None`` are ignored, so unset CLI flags do not mask the file's values. A later source's
+    ``width`` or ``model`` replaces an earlier one's per-network settings (:data:`PER_NETWORK`), which a run's
+    config.toml records beside them; a preset given beside a file that sets all it would is refused.
     """
     if file is not None and not isinstance(file, (str, os.PathLike)):
         keywords = ": settings go as keywords, make_config(**settings)" if isinstance(file, dict) else ""
@@ -415,15 +417,37 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
         if not isinstance(preset, str) or preset not in PRESETS:
             raise WganError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
         settings.update(PRESETS[preset])
+        (file_origin, from_file), (_, options) = tables
+        if options.get("preset") and from_file and PRESETS[preset].keys() <= from_file.keys():
+            raise WganError(f"preset {preset} has no effect: {file_origin} sets every setting it gives (a run's "
+                            "config.toml holds them all); leave out the preset, or start from it alone")
     for origin, table in tables:
-        for key, value in table.items():
+        for key in table:
             if key not in FIELDS:
                 close = [name for name in FIELDS if name.startswith(key[:4])]
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise WganError(f"{origin}: unknown setting {key!r}{hint}; `wgan train --help` lists them all")
-            if value is not None:
-                settings[key] = _coerce(key, value, origin)
+        given = {key: _coerce(key, value, origin) for key, value in table.items() if value is not None}
+        for whole, parts in PER_NETWORK.items():
+            if whole in given:  # it sets both networks: an earlier table's (a run's config.toml's) parts give way
+                _require_parts_agree(origin, given, whole, parts)
+                settings = {key: value for key, value in settings.items() if key not in parts or key in given}
+        settings.update(given)
     return resolve(Config(**settings))
+
+
+# A setting for both networks -> the settings of each, which override it (a run's config.toml holds all three).
+PER_NETWORK = {"width": ("generator_width", "critic_width"), "model": ("generator_model", "critic_model")}
+
+
+def _require_parts_agree(origin: str, given: dict[str, Any], whole: str, parts: tuple[str, str]) -> None:
+    """Refuse a table whose per-network settings both override its ``whole`` with something else: a run's
+    config.toml whose width or model alone was edited, where the edit would change nothing."""
+    expected = MODELS.get(given[whole], (None, None)) if whole == "model" else (given[whole],) * 2
+    if all(part in given and given[part] != value for part, value in zip(parts, expected)):
+        raise WganError(f"{origin}: {whole} = {given[whole]!r} but {parts[0]} = {given[parts[0]]!r} and {parts[1]} = "
+                        f"{given[parts[1]]!r} override it for both networks: change them too, or delete them so that "
+                        f"{whole} sets both")
 
 
 def typed(config: Config) -> Config:
