@@ -2,6 +2,8 @@
 and a WganError that names the offending setting for every kind of bad input."""
 
 import dataclasses
+import os
+import re
 
 import numpy as np
 import pytest
@@ -447,3 +449,30 @@ def test_a_preset_beside_a_file_that_sets_all_it_gives_is_refused_but_a_preset_r
     toy_run = _write(tmp_path, to_toml(make_config()), "toy.toml")
     with pytest.raises(WganError, match="preset mnist-wgan-gp has no effect: config file '.*toy.toml' sets every"):
         make_config(toy_run, preset="mnist-wgan-gp")  # it trained the toy and recorded the preset
+
+
+@pytest.mark.parametrize("text, said", [
+    ("max-minutes = 1\n", "unknown setting 'max-minutes' (did you mean max_minutes?)"),  # a flag's spelling
+    ("LR = 0.1\n", "unknown setting 'LR' (did you mean lr?)"),
+    ("lr = {value = 0.01}\n", "has a table as the value of lr"),  # it said "a section [lr]"
+])
+def test_a_key_spelt_as_a_flag_or_a_table_value_is_named_as_such(tmp_path, text, said):
+    with pytest.raises(WganError, match=re.escape(said)):
+        make_config(_write(tmp_path, text))
+
+
+def test_a_byte_order_mark_a_pipe_and_a_home_folder_are_read_as_a_user_means_them(tmp_path, monkeypatch):
+    assert make_config(_write(tmp_path, "\ufefflr = 0.01\n")).lr == 0.01  # editors on Windows write the mark
+    reading, writing = os.pipe()  # --config <(printf 'lr = 0.02\n') names /dev/fd/N
+    os.write(writing, b"lr = 0.02\n")
+    os.close(writing)
+    assert make_config(f"/dev/fd/{reading}").lr == 0.02
+    os.close(reading)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    np.save(tmp_path / "points.npy", np.random.default_rng(0).normal(size=(100, 2)))
+    assert make_config(_write(tmp_path, 'data = "~/points.npy"\n')).data == str(tmp_path / "points.npy")
+
+
+def test_a_decay_that_ends_before_its_recorded_start_names_the_line_to_delete():
+    with pytest.raises(WganError, match="or an earlier lr_decay_start .a resumed run's config.toml records where"):
+        make_config(lr_decay="linear", lr_decay_start=10, iterations=5)

@@ -30,7 +30,7 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
-from .config import FIELDS, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
+from .config import FIELDS, PATHS, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.sampler import RecordedShape, Sampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
@@ -128,7 +128,6 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
 
 
 METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
-PER_MACHINE = ("data", "data_dir", "out")  # settings whose absolute paths may differ between nodes
 DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
 GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
 
@@ -177,7 +176,8 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
     """
 
     def prepare():
-        world.require_as_rank_0({name: value for name, value in config.to_dict().items() if name not in PER_MACHINE})
+        # the paths may differ between nodes
+        world.require_as_rank_0({name: value for name, value in config.to_dict().items() if name not in PATHS})
         device = pick_device(config.device, world)
         if device.type == "cuda":  # TF32 tensor cores for float32 matmuls and convolutions, unless refused
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
@@ -483,7 +483,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
 # Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume
 # changes (config.toml is written as it starts, before its first checkpoint), where this machine keeps things
 # (the data's paths are fingerprinted instead: _data_change) and the run's labels.
-MAY_DIFFER_FROM_CHECKPOINT = (*RESUMABLE, "lr_decay_start", "lr_decay_end", *PER_MACHINE, "name", "preset")
+MAY_DIFFER_FROM_CHECKPOINT = (*RESUMABLE, "lr_decay_start", "lr_decay_end", *PATHS, "name", "preset")
 
 
 def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, Any]) -> None:

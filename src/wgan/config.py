@@ -354,6 +354,9 @@ def _settings_documentation() -> str:
     return "\n".join(lines)
 
 
+PATHS = ("data", "data_dir", "out")  # the settings that may name a file or folder (where, differs between machines)
+
+
 def _coerce(name: str, value: Any, origin: str) -> Any:
     """Check one value's type; ints are accepted where floats are expected, and numpy's scalars as Python's
     (``np.linspace``'s learning rates, ``np.arange``'s sizes)."""
@@ -365,7 +368,9 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is str and isinstance(value, os.PathLike):  # data=Path("points.csv")
-        return os.fspath(value)
+        value = os.fspath(value)
+    if name in PATHS and isinstance(value, str) and value.startswith("~"):  # as a shell reads it: in a file too
+        return os.path.expanduser(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         shown = f" = {value!r}" if len(repr(value)) <= 60 else ""  # not a whole array's repr
         given = type(value).__name__
@@ -383,11 +388,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not os.fspath(path).strip():
         raise WganError("the config file's path is empty (an unset shell variable?): give the path of a TOML file")
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir() or not path.exists():  # a pipe (--config <(...)) or /dev/null is read as a file
         problem = "is a folder" if path.is_dir() else "does not exist"
         raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is not a TOML error
     except UnicodeDecodeError as error:
         raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
                         "UTF-8") from None
@@ -395,8 +400,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise WganError(f"config file '{path}' is not valid TOML ({error}): fix the line it names") from None
     sections = [key for key, value in table.items() if isinstance(value, dict)]
     if sections:
-        raise WganError(f"config file '{path}' has a section [{sections[0]}]: settings are plain `key = value` lines "
-                        "with no section header (the format of a run's config.toml)")
+        found = (f"a section [{sections[0]}]" if f"[{sections[0]}]" in path.read_text(encoding="utf-8-sig") else
+                 f"a table as the value of {sections[0]}")
+        raise WganError(f"config file '{path}' has {found}: settings are plain `key = value` lines with no section "
+                        "header (the format of a run's config.toml)")
     return {key: value for key, value in table.items()}
 
 
@@ -424,7 +431,8 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
     for origin, table in tables:
         for key in table:
             if key not in FIELDS:
-                close = [name for name in FIELDS if name.startswith(key[:4])]
+                spelt = key.lower().replace("-", "_")  # a flag's spelling: keys take underscores, in lower case
+                close = [spelt] if spelt in FIELDS else [name for name in FIELDS if name.startswith(key[:4])]
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise WganError(f"{origin}: unknown setting {key!r}{hint}; `wgan train --help` lists them all")
         given = {key: _coerce(key, value, origin) for key, value in table.items() if value is not None}
@@ -549,7 +557,8 @@ def validate(config: Config) -> None:
     decay_end = config.lr_decay_end or config.iterations
     _require(config.lr_decay != "linear" or decay_end > config.lr_decay_start,
              f"the linear decay would end (iteration {decay_end}) before it starts ({config.lr_decay_start}): "
-             "give a later lr_decay_end or iterations")
+             "give a later lr_decay_end or iterations, or an earlier lr_decay_start (a resumed run's config.toml "
+             "records where its decay restarted: delete that line to decay from the start)")
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device) is not None,
              f"device {config.device!r} is not known: use auto, cpu, cuda or cuda:N")
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
