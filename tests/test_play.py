@@ -5,6 +5,10 @@ import asyncio
 import json
 import math
 import queue
+import re
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -13,6 +17,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from websockets.sync.client import connect
 
 from wgan.cli import main
 from wgan.errors import WganError
@@ -297,6 +302,39 @@ def test_the_play_server_serves_the_page_and_survives_bad_messages(caplog):
             assert _receive_until(socket, lambda m: m["type"] == "frame")["iteration"] == 1
         with client.websocket_connect("/ws") as socket:  # another page, after the first closed
             assert socket.receive_json()["type"] == "hello"
+
+
+def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
+    # the page's handler waited for the step (up to 30 s), uvicorn cancelled it with a traceback after 5 s, and the
+    # interpreter's teardown aborted in the step still running: exit -6 after 30 s (2-core Intel Xeon, 2026-12-06)
+    process = subprocess.Popen([sys.executable, "-m", "wgan", "play", "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        port = re.search(r":(\d+)/ in a browser", process.stdout.readline()).group(1)
+        with _socket_when_served(port) as socket:
+            socket.send(json.dumps({"action": "add", "panel": "h", "settings": {
+                "width": 1024, "batch_size": 4096, "n_critic": 100}}))  # seconds a step on 2 cores
+            socket.send(json.dumps({"action": "start", "panel": "h"}))
+            while json.loads(socket.recv(timeout=TIMEOUT))["type"] != "frame":  # iteration 0's: the step begins
+                pass
+            time.sleep(0.5)
+            asked = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and time.monotonic() - asked < 10
+    assert "Traceback" not in errors and errors.strip().splitlines()[-1] == "wgan play: stopped"
+
+
+def _socket_when_served(port: str):
+    """A client of the play page's web socket, once the server (which prints its address first) answers."""
+    for _ in range(100):
+        try:
+            return connect(f"ws://127.0.0.1:{port}/ws")
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered on port {port}")
 
 
 # Watching a run folder ---------------------------------------------------------------------------------------

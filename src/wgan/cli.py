@@ -206,7 +206,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 def _play(args: argparse.Namespace) -> None:
     import torch
 
-    from .play import server, settings  # the web stack loads only for these commands
+    from .play import server, settings, stage  # the web stack loads only for these commands
 
     if args.threads is not None:
         cores = os.cpu_count() or 1
@@ -215,7 +215,16 @@ def _play(args: argparse.Namespace) -> None:
                             "out for torch's default")
         torch.set_num_threads(args.threads)
     device = str(distributed.pick_device(settings.panel_config({}, args.device).device, distributed.World()))
-    server.serve(server.play_app(device), server.listen(args.host, args.port), "play")
+    try:
+        server.serve(server.play_app(device), server.listen(args.host, args.port), "play")
+    except KeyboardInterrupt:
+        if not stage.stepping():
+            raise
+        # a panel is in the middle of a step that torch cannot cut short, and the interpreter's teardown would
+        # abort in it ("terminate called without an active exception"): end without the teardown
+        print(f"\n{_interrupted(args, None)}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 def _watch(args: argparse.Namespace) -> None:

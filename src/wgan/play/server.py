@@ -107,9 +107,9 @@ def play_app(device: str = "cpu") -> Starlette:
                     outbox.put({"type": "error", "panel": error.panel, "message": " ".join(str(error).split())})
         except WebSocketDisconnect:
             pass
-        finally:
+        finally:  # the panels go after the step under way, which may be long: a Ctrl-C does not wait for it
             sender.cancel()
-            await asyncio.to_thread(stage.close)
+            stage.close(timeout=0)
             log.info("page %s closed", client)
 
     return Starlette(routes=[Route("/", _page("play.html")), WebSocketRoute("/ws", play_socket),

@@ -28,6 +28,7 @@ from .panel import Diverged, Panel
 FRAME_SECONDS = 0.1  # a frame per panel at most every 0.1 s while it trains: after every step of the toy defaults
 MAX_PANELS = 4  # panels per page
 IDLE_WAIT_SECONDS = 0.5  # how long the thread sleeps on an empty command queue when nothing trains
+THREAD_NAME = "wgan-play-stage"
 
 log = logging.getLogger("wgan.play")
 
@@ -56,16 +57,18 @@ class Stage:
         self._commands: queue.SimpleQueue[Command | None] = queue.SimpleQueue()
         self._moved: set[str] = set()  # panels with a change not yet shown in a frame
         self._last_frame = 0.0
-        self._thread = threading.Thread(target=self._run, name="wgan-play-stage", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread.start()
 
     def submit(self, command: Command) -> None:
         self._commands.put(command)
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop after the current step and free every panel."""
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Stop after the current step and free every panel; wait for that up to ``timeout`` seconds (0: not at
+        all, the thread ends on its own)."""
         self._commands.put(None)
-        self._thread.join(timeout)
+        if timeout:
+            self._thread.join(timeout)
 
     # The thread ----------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -178,3 +181,8 @@ class Stage:
 def _finished(panel: Panel) -> str:
     return (f"finished its {panel.iteration} iterations: Reset to watch it again, or give more iterations (the "
             "panel starts over with them)")
+
+
+def stepping() -> bool:
+    """Whether a page's thread is still training somewhere in this process (a step, which cannot be cut short)."""
+    return any(thread.name == THREAD_NAME and thread.is_alive() for thread in threading.enumerate())
