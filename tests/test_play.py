@@ -223,6 +223,9 @@ def test_a_panel_stops_at_its_iterations_and_says_what_to_do(page):
     page.send("start", "a")
     again = page.wait_for(lambda m: m["type"] == "panel")
     assert not again["running"] and "Reset" in again["note"]
+    page.send("step", "a")  # it trained a fourth iteration (at lr 0, with the decay's end past)
+    stepped = page.wait_for(lambda m: m["type"] == "panel")
+    assert stepped["iteration"] == 3 and "finished its 3 iterations" in stepped["note"]
 
 
 def test_a_panel_that_fails_stops_alone_and_the_page_is_told(page):

@@ -126,13 +126,14 @@ class Stage:
             self._moved.discard(name)
             self.publish({"type": "removed", "panel": name})
             return
+        elif action in ("step", "start") and self.panels[name].finished:
+            self.running.discard(name)
+            self._state(name, _finished(self.panels[name]))
+            return
         elif action == "step":
             self.running.discard(name)
             self._step(name)
         elif action == "start":
-            if self.panels[name].finished:
-                self._state(name, _finished(self.panels[name]))
-                return
             self.running.add(name)
         elif action == "pause":
             self.running.discard(name)
