@@ -4,8 +4,10 @@ a page's panels, the run-folder follower, and both servers through Starlette's t
 import asyncio
 import json
 import math
+import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from wgan.play.server import Outbox, listen, play_app, watch_app
 from wgan.play.settings import LIMITS, panel_config, shown
 from wgan.play.stage import Command, Stage
 from wgan.play.watch import RunFollower
+from wgan.runs import RunFolder
 
 SMALL = {"width": 16, "batch_size": 32}  # a panel that steps in milliseconds
 TIMEOUT = 60.0  # seconds to wait for a message from the stage's thread
@@ -386,6 +389,37 @@ def test_the_watch_server_streams_rows_and_the_newest_figure(run_folder):
         assert client.get(figure["url"]).content.startswith(b"\x89PNG")
         assert client.get("/files/config.toml").status_code == 404
         assert client.get("/files/../../etc/passwd").status_code == 404
+
+
+def test_the_newest_figure_is_the_latest_evaluation_past_a_million_iterations(run_folder):
+    samples = run_folder / "samples"  # by name, iter_999000 came after iter_1000000
+    for iteration in (999000, 1000000):
+        (samples / f"iter_{iteration:06d}.png").write_bytes((samples / "iter_000004.png").read_bytes())
+    assert RunFollower(run_folder).latest_figure() == "samples/iter_1000000.png"
+    assert [figure.name for figure in RunFolder.open(run_folder).evaluation_figures()][-2:] == [
+        "iter_999000.png", "iter_1000000.png"]  # progress.gif's frames too
+
+
+def test_the_watch_page_is_told_when_the_run_folder_goes_or_another_run_takes_its_place(run_folder, tmp_path):
+    import wgan
+
+    follower = RunFollower(run_folder)
+    shutil.rmtree(run_folder)  # the page blanked its charts and said "following" on
+    with pytest.raises(WganError, match="the run folder '.*run' is gone .deleted or moved.: nothing more to follow"):
+        follower.new_rows()
+    common = dict(data="8gaussians", width=16, batch_size=32, eval_samples=200, out=str(tmp_path), progress=False)
+    wgan.train(name="run", iterations=4, log_every=1, eval_every=4, **common)
+    wgan.train(name="other", algorithm="wgan", iterations=3, log_every=3, eval_every=3, **common)
+    with TestClient(watch_app(run_folder)) as client:
+        with client.websocket_connect("/ws") as socket:
+            assert [socket.receive_json()["type"] for _ in range(3)] == ["run", "rows", "figure"]
+            for name in ("config.toml", "metrics.jsonl"):  # another run in its place, with other settings
+                os.replace(tmp_path / "other" / name, run_folder / name)
+            header = socket.receive_json()  # the header stayed that of the first run
+            assert header["type"] == "run" and (header["algorithm"], header["iterations"]) == ("wgan", 3)
+        shutil.rmtree(run_folder)
+        with client.websocket_connect("/ws") as socket:  # a reload: a traceback in the server's log, no message
+            assert f"'{run_folder}' does not exist" in socket.receive_json()["message"]
 
 
 # The commands ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 (the package ``chromium``, as README.md's first commands say) driven by Playwright. Nothing is downloaded:
 Playwright runs the system's browser."""
 
+import json
 import os
 import re
 import subprocess
@@ -99,6 +100,10 @@ def test_the_watch_page_follows_a_run_folder_as_it_grows(tmp_path, browser):
 
     wgan.train(data="8gaussians", iterations=4, width=16, batch_size=32, log_every=2, eval_every=2,
                eval_samples=200, out=str(tmp_path), name="run", progress=False)
+    metrics = tmp_path / "run" / "metrics.jsonl"  # the Frechet distance beside W1, as an image run logs them
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    scored = [row | ({"eval/fd": 11.87 + 0.03 * row["iteration"]} if "eval/w1" in row else {}) for row in rows]
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in scored))
     server = subprocess.Popen([sys.executable, "-m", "wgan", "watch", str(tmp_path / "run"), "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -107,6 +112,8 @@ def test_the_watch_page_follows_a_run_folder_as_it_grows(tmp_path, browser):
         page.goto(address)
         expect(page.locator("#run-name")).to_have_text("run", timeout=WAIT_MS)
         expect(page.locator("#latest")).to_contain_text("iteration 4 of 4", timeout=WAIT_MS)
+        expect(page.locator("#latest")).to_contain_text("Frechet distance 11.9900")  # not the pixels' W1
+        assert page.evaluate("axisLabels(11.87, 11.93)") == ["11.87", "11.93"]  # 11.9 at the top and the bottom
         expect(page.locator("#figure")).to_have_attribute("src", re.compile(r"/files/samples/iter_000004\.png"))
         page.wait_for_function("document.getElementById('figure').naturalWidth > 0", timeout=WAIT_MS)  # loaded
         with open(tmp_path / "run" / "metrics.jsonl", "a") as log:  # what a training process appends next

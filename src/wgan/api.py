@@ -41,7 +41,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
-from .runs import CONFIG_FILE, RunFolder
+from .runs import CONFIG_FILE, FIGURE_PREFIX, RunFolder
 from .trainer import Trainer, out_of_time, signals_handled
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
@@ -152,7 +152,7 @@ def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, crit
                 landscape = (lambda points: critic_values(critic, points, sampler.device)) \
                     if sampler.shape in ((1,), (2,)) else None
                 figure = plots.critic_landscape(result.real, result.fake, landscape, title)
-            run.write_figure(f"{folder}/iter_{iteration:06d}.png", figure)
+            run.write_figure(f"{folder}/{FIGURE_PREFIX}{iteration:06d}.png", figure)
         return {prefix + key: value for key, value in result.scalars.items()}
 
     def evaluate_at(iteration: int, average: nn.Module | None) -> dict[str, float]:
@@ -292,7 +292,7 @@ def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
     run.write_figure("curves.png", plots.training_curves(
         run.history, trainer.objective.estimate_name,
         f"{trainer.config.algorithm} on {Path(trainer.config.data).name}", images=len(trainer.sampler.shape) == 3))
-    frames = sorted((run.path / "samples").glob("iter_*.png"))
+    frames = run.evaluation_figures()
     if frames:
         run.write_figure("progress.gif", plots.progress_gif([frame.read_bytes() for frame in frames]))
 

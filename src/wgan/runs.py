@@ -42,6 +42,7 @@ from .data import is_missing_path, reads_data_dir
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
+FIGURE_PREFIX = "iter_"  # samples/iter_000500.png: the figure of the evaluation at iteration 500
 RECORDED = ("algorithm", "data")  # settings that every config.toml of a run holds
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
@@ -283,6 +284,14 @@ class RunFolder:
     # Files ---------------------------------------------------------------------------------------------------
     def write_figure(self, relative: str, png: bytes) -> Path:
         return atomic_write_bytes(self.path / relative, png)
+
+    def evaluation_figures(self) -> list[Path]:
+        """The figures of the evaluations (``samples/iter_K.png``) in the order of K, which the names' order is
+        not past K = 999,999 (``iter_1000000`` sorts before ``iter_999000``)."""
+        numbered = [(int(figure.stem[len(FIGURE_PREFIX):]), figure)
+                    for figure in (self.path / "samples").glob(f"{FIGURE_PREFIX}*.png")
+                    if figure.stem[len(FIGURE_PREFIX):].isdigit()]
+        return [figure for _, figure in sorted(numbered)]
 
     def write_json(self, relative: str, value: Any) -> Path:
         return atomic_write_bytes(self.path / relative, (json.dumps(value, indent=1) + "\n").encode())

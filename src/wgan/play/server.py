@@ -122,13 +122,15 @@ def watch_app(path: str | Path) -> Starlette:
 
     async def watch_socket(websocket: WebSocket) -> None:
         await websocket.accept()
-        follower = RunFollower(path)
         figure = None
         closed = asyncio.create_task(websocket.receive())  # the page sends nothing but its going away
         try:
+            follower = RunFollower(path)  # the folder may have gone since the server started
             await websocket.send_json({"type": "run", **follower.describe()})
             while not closed.done():
                 rows, restarted = follower.new_rows()
+                if restarted:  # a new run in the folder's place, perhaps with other settings
+                    await websocket.send_json({"type": "run", **follower.describe()})
                 if rows or restarted:
                     await websocket.send_json({"type": "rows", "rows": rows, "restart": restarted})
                 latest = follower.latest_figure()

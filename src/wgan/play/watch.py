@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WganError
-from ..runs import METRICS_FILE, RunFolder, parse_rows
+from ..runs import CONFIG_FILE, METRICS_FILE, RunFolder, parse_rows
 
 FIGURE_SUFFIXES = (".png", ".gif")  # the files of a run folder a page may ask for
 
@@ -33,7 +33,10 @@ class RunFollower:
                 "iterations": config.iterations, "eval_every": config.eval_every}
 
     def new_rows(self) -> tuple[list[dict[str, Any]], bool]:
-        """The rows appended since the last call, and whether the log started over (then: all its rows)."""
+        """The rows appended since the last call, and whether the log started over (then: all its rows); a
+        :class:`WganError` once the folder is gone."""
+        if not (self.path / CONFIG_FILE).is_file():
+            raise WganError(f"the run folder '{self.path}' is gone (deleted or moved): nothing more to follow")
         metrics = self.path / METRICS_FILE
         size = metrics.stat().st_size if metrics.is_file() else 0
         restarted = size < self._offset
@@ -50,8 +53,8 @@ class RunFollower:
 
     def latest_figure(self) -> str | None:
         """The newest evaluation figure, relative to the folder (``samples/iter_000500.png``), or None yet."""
-        figures = sorted((self.path / "samples").glob("iter_*.png"))
-        return figures[-1].relative_to(self.path).as_posix() if figures else None
+        figures = self.folder.evaluation_figures()
+        return figures[-1].relative_to(self.folder.path).as_posix() if figures else None
 
     def file(self, relative: str) -> Path:
         """The figure ``relative`` names inside the run folder; :class:`WganError` for anything else (a path

@@ -29,10 +29,18 @@ class Series {
   }
 }
 
-function niceNumber(value) {
+function niceNumber(value, digits = 3) {
   const magnitude = Math.abs(value);
-  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e5)) return value.toExponential(1);
-  return Number(value.toPrecision(3)).toString();
+  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e5)) return value.toExponential(digits - 2);
+  return Number(value.toPrecision(digits)).toString();
+}
+
+// The labels of an axis from low to high: with as many digits as it takes to tell them apart (11.87 and 11.93,
+// not 11.9 twice).
+function axisLabels(low, high) {
+  let digits = 3;
+  while (digits < 8 && niceNumber(low, digits) === niceNumber(high, digits)) digits += 1;
+  return [niceNumber(low, digits), niceNumber(high, digits)];
 }
 
 // Line chart of several Series against the iteration, with 0 on the y axis when the data come near it.
@@ -69,8 +77,9 @@ function drawLineChart(canvas, seriesList, title) {
     context.setLineDash([]);
   }
   context.fillStyle = COLOURS.axis;
-  context.fillText(niceNumber(yMax - pad), 2, top + 8);
-  context.fillText(niceNumber(yMin + pad), 2, height - bottom);
+  const [lowLabel, highLabel] = axisLabels(yMin + pad, yMax - pad);
+  context.fillText(highLabel, 2, top + 8);
+  context.fillText(lowLabel, 2, height - bottom);
   context.fillText("0", left - 4, height - 6);
   const xLabel = `${Math.round(xMax)} iterations`;
   context.fillText(xLabel, width - right - context.measureText(xLabel).width, height - 6);

@@ -3,8 +3,9 @@
 
 "use strict";
 
-// Evaluation metrics, by preference: the first one a run logs is charted.
-const EVALUATIONS = [["eval/w1", "exact W1"], ["eval/fd", "Frechet distance"], ["eval/pixel_sliced_w1", "sliced W1"]];
+// Evaluation metrics, by preference: the first one a run logs is charted. An image run logs the Frechet distance
+// (which picks its best checkpoint) beside the pixels' W1.
+const EVALUATIONS = [["eval/fd", "Frechet distance"], ["eval/w1", "exact W1"], ["eval/pixel_sliced_w1", "sliced W1"]];
 const estimate = new Series("critic's estimate (training batches)", COLOURS.estimate);
 let evaluation = null;
 let run = null;
@@ -52,6 +53,7 @@ function receive(event) {
     redraw();
   } else if (message.type === "figure") {
     document.getElementById("figure").src = `${message.url}?t=${Date.now()}`;
+    document.getElementById("figure").hidden = false;
     document.getElementById("figure-name").textContent = message.name;
   } else if (message.type === "error") {
     document.getElementById("page-error").textContent = message.message;
