@@ -278,7 +278,7 @@ def test_a_problem_of_rank_0_alone_and_a_parsing_error_are_said_once_without_a_r
     assert done.returncode == 2 and done.stderr.strip().startswith(
         f"wgan: error: run folder '{tmp_path / 'taken'}' already exists")
     done = _torchrun("-m", "wgan", "train", "--bogus")
-    assert done.stderr.count("wgan: error: unrecognized arguments: --bogus") == 1
+    assert done.stderr.count("wgan train: error: unrecognized arguments: --bogus (see wgan train --help)") == 1
 
 
 def test_a_run_of_two_ranks_with_a_batch_norm_critic_evaluates_later_as_it_did_in_training(tmp_path):

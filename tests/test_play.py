@@ -333,6 +333,13 @@ def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
     assert "Traceback" not in errors and errors.strip().splitlines()[-1] == "wgan play: stopped"
 
 
+def test_small_wordings_of_play_and_watch(capsys):
+    assert main(["watch", "a", "b"]) == 2  # it named `wgan --help`, which lists no option of watch
+    assert capsys.readouterr().err.strip() == "wgan watch: error: unrecognized arguments: b (see wgan watch --help)"
+    with pytest.raises(WganError, match="seed must be at least 0 and at most 2147483647, got"):  # not 2.14748e+09
+        panel_config({"seed": 2**40})
+
+
 def _socket_when_served(port: str):
     """A client of the play page's web socket, once the server (which prints its address first) answers."""
     for _ in range(100):

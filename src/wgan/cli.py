@@ -182,8 +182,8 @@ def build_parser() -> Parser:
                                "the exact W1, modes covered; change data set, algorithm, n_critic, learning rate, "
                                "clip c or penalty weight, batch size and width, and start, pause, step or reset.")
     _add_server_options(play)
-    play.add_argument("--device", default="cpu", help="where panels train: cpu or cuda[:N]; default: cpu (the toy "
-                      "networks are small: a GPU only pays for large batches)")
+    play.add_argument("--device", default="cpu", help="where panels train: auto, cpu or cuda[:N]; default: cpu (the "
+                      "toy networks are small: a GPU only pays for large batches)")
     play.add_argument("--threads", type=int, default=None, metavar="N",
                       help="CPU threads for training (torch.set_num_threads); default: torch's own choice")
     watch = commands.add_parser("watch", help="follow a run folder in the browser while `wgan train` writes it",
@@ -505,9 +505,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
     except SystemExit as exit:  # --help, or a flag argparse rejected (already printed)
         return exit.code
+    if unknown:  # argparse's own line named `wgan --help`, which does not list the command's options
+        distributed.report(f"wgan {args.command}: error: unrecognized arguments: {' '.join(unknown)} (see wgan "
+                           f"{args.command} --help)")
+        return EXIT_USER_ERROR
     try:
         if args.command == "train" and args.nproc != 1:
             return _launch(args, argv)

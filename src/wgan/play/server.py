@@ -190,8 +190,10 @@ def listen(host: str, port: int) -> socket.socket:
 def serve(app: Starlette, listener: socket.socket, what: str) -> None:
     """Serve ``app`` on ``listener`` until Ctrl-C, after printing the address to open."""
     host, port = listener.getsockname()[:2]
-    shown_host = f"[{host}]" if ":" in host else host
-    print(f"wgan {what}: open http://{shown_host}:{port}/ in a browser (Ctrl-C stops)", flush=True)
+    everywhere = host in ("0.0.0.0", "::")  # no browser opens that address: this machine's own one does
+    shown_host = "localhost" if everywhere else f"[{host}]" if ":" in host else host
+    where = " (or this machine's address from another: it listens on all of them)" if everywhere else ""
+    print(f"wgan {what}: open http://{shown_host}:{port}/ in a browser{where} (Ctrl-C stops)", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS)

@@ -38,8 +38,9 @@ class Limit:
             raise WganError(f"{name} must be a finite number, got {value!r}")
         low_ok = value > self.low if self.open_low else value >= self.low
         if not (low_ok and value <= self.high):
-            bound = f"above {self.low:g}" if self.open_low else f"at least {self.low:g}"
-            raise WganError(f"{name} must be {bound} and at most {self.high:g}, got {value!r}")
+            low, high = (f"{bound}" if self.kind is int else f"{bound:g}" for bound in (self.low, self.high))
+            raise WganError(f"{name} must be {'above' if self.open_low else 'at least'} {low} and at most {high}, "
+                            f"got {value!r}")  # the seed's 2147483647, not 2.14748e+09
         return self.kind(value)
 
 
