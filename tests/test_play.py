@@ -30,7 +30,7 @@ from wgan.play.server import Outbox, listen, play_app, watch_app
 from wgan.play.settings import LIMITS, panel_config, shown
 from wgan.play.stage import Command, Stage
 from wgan.play.watch import RunFollower
-from wgan.runs import RunFolder
+from wgan.runs import RunFolder, atomic_write_bytes
 
 SMALL = {"width": 16, "batch_size": 32}  # a panel that steps in milliseconds
 TIMEOUT = 60.0  # seconds to wait for a message from the stage's thread
@@ -371,6 +371,10 @@ def test_the_follower_reads_whole_appended_rows_and_starts_over_when_the_log_shr
     assert follower.new_rows()[0] == [{"iteration": 6, "train/estimate": 0.5}]
     metrics.write_text('{"iteration": 2, "train/estimate": 0.1}\n')  # rewound by a resume
     assert follower.new_rows() == ([{"iteration": 2, "train/estimate": 0.1}], True)
+    # rewound and grown past the old size between two reads: read from the old offset, it was "edited by hand"
+    rewound = [{"iteration": iteration, "train/estimate": 0.2} for iteration in range(1, 40)]
+    atomic_write_bytes(metrics, "".join(json.dumps(row) + "\n" for row in rewound).encode())
+    assert follower.new_rows() == (rewound, True)
     assert follower.latest_figure() == "samples/iter_000004.png"
 
 

@@ -8,6 +8,7 @@ shorter: a resumed or rolled-back run rewinds it to its checkpoint.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class RunFollower:
         self.folder.config(needs_data=False)  # a config.toml that does not read is a user error before anything is served
         self.path = self.folder.path.resolve()
         self._offset = 0
+        self._file = None  # (device, inode) of the log read so far: a rewind writes a new file in its place
 
     def describe(self) -> dict[str, Any]:
         """The run's name and the settings a reader of its curves needs."""
@@ -38,15 +40,16 @@ class RunFollower:
         if not (self.path / CONFIG_FILE).is_file():
             raise WganError(f"the run folder '{self.path}' is gone (deleted or moved): nothing more to follow")
         metrics = self.path / METRICS_FILE
-        size = metrics.stat().st_size if metrics.is_file() else 0
-        restarted = size < self._offset
-        if restarted:
-            self._offset = 0
-        if size == self._offset:
-            return [], restarted
-        with open(metrics, "rb") as file:
-            file.seek(self._offset)
-            appended = file.read(size - self._offset)
+        try:
+            with open(metrics, "rb") as file:  # one file throughout, should it be replaced meanwhile
+                status = os.fstat(file.fileno())
+                replaced = self._file is not None and (status.st_dev, status.st_ino) != self._file
+                restarted = status.st_size < self._offset or (replaced and self._offset > 0)
+                self._file, self._offset = (status.st_dev, status.st_ino), 0 if restarted else self._offset
+                file.seek(self._offset)
+                appended = file.read(status.st_size - self._offset)
+        except (FileNotFoundError, IsADirectoryError):  # no log yet (or a folder in its place): nothing logged
+            restarted, self._offset, appended = self._offset > 0, 0, b""
         complete = appended[:appended.rfind(b"\n") + 1]
         self._offset += len(complete)
         return parse_rows(complete.decode(errors="replace")), restarted
