@@ -95,6 +95,17 @@ def test_a_wgan_gp_panel_trains_live_and_its_controls_take_effect(address, brows
     page.close()
 
 
+def test_an_address_asking_for_unknown_algorithms_or_too_many_panels_opens_the_rest_and_says_so(address, browser):
+    page = browser.new_page()  # two "not started" panels showed algorithm gan and blank fields
+    page.goto(address + "?algorithms=gan,wgan,wgan-gp,wgan-lp,gan-ns,foo")
+    expect(page.locator("#panel-p4 .title")).to_have_text("wgan-lp on 8gaussians", timeout=WAIT_MS)
+    assert page.locator(".panel").count() == 4
+    expect(page.locator("#page-error")).to_have_text(
+        "the address asks for foo: the algorithms are gan, gan-ns, wgan, wgan-gp, wgan-lp; a page holds at most 4 "
+        "panels: gan-ns left out")
+    page.close()
+
+
 def test_the_watch_page_follows_a_run_folder_as_it_grows(tmp_path, browser):
     import wgan
 

@@ -159,12 +159,26 @@ function showError(message) {
   }
 }
 
+// The first panels: those the address asks for (?algorithms=gan,wgan), known ones up to a page's number, and a
+// line for the rest, or FIRST_PANELS.
+function openPanels(asked) {
+  const wanted = asked ? asked.split(",").map((name) => name.trim()).filter((name) => name) : FIRST_PANELS;
+  const known = wanted.filter((name) => hello.choices.algorithm.includes(name));
+  const problems = [];
+  const unknown = wanted.filter((name) => !known.includes(name));
+  if (unknown.length) problems.push(`the address asks for ${unknown.join(", ")}: the algorithms are ` +
+    hello.choices.algorithm.join(", "));
+  if (known.length > hello.max_panels) problems.push(`a page holds at most ${hello.max_panels} panels: ` +
+    `${known.slice(hello.max_panels).join(", ")} left out`);
+  for (const algorithm of known.slice(0, hello.max_panels)) addPanel({ algorithm });
+  if (problems.length) showPageError(problems.join("; "));
+}
+
 function receive(event) {
   const message = JSON.parse(event.data);
   if (message.type === "hello") {
     hello = message;
-    const asked = new URLSearchParams(location.search).get("algorithms");
-    for (const algorithm of asked ? asked.split(",") : FIRST_PANELS) addPanel({ algorithm });
+    openPanels(new URLSearchParams(location.search).get("algorithms"));
   } else if (message.type === "panel") {
     showPanel(message.panel, message);
   } else if (message.type === "frame") {
