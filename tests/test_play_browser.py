@@ -130,6 +130,7 @@ def test_the_watch_page_follows_a_run_folder_as_it_grows(tmp_path, browser):
         with open(tmp_path / "run" / "metrics.jsonl", "a") as log:  # what a training process appends next
             log.write('{"iteration": 6, "train/estimate": 0.25}\n')
         expect(page.locator("#latest")).to_contain_text("iteration 6 of 4", timeout=WAIT_MS)
+        expect(page.locator("#connection")).to_have_text("finished (following, should a resume extend it)")
         page.close()
     finally:
         server.terminate()

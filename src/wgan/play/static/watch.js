@@ -34,6 +34,9 @@ function addRows(rows) {
     if (evaluation && evaluation.last() !== null) parts.push(`${evaluation.label} ${evaluation.last().toFixed(4)}`);
     parts.push(`updated ${new Date().toLocaleTimeString()}`);
     document.getElementById("latest").textContent = parts.join(" · ");
+    if (last.iteration >= run.iterations) {  // done, unless a resume extends it: the page keeps following
+      status.textContent = "finished (following, should a resume extend it)";
+    }
   }
 }
 
