@@ -392,7 +392,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         problem = "is a folder" if path.is_dir() else "does not exist"
         raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is not a TOML error
+        text = path.read_text(encoding="utf-8-sig")  # read once (a pipe reads once); a byte-order mark is no error
+        table = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
                         "UTF-8") from None
@@ -400,8 +401,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise WganError(f"config file '{path}' is not valid TOML ({error}): fix the line it names") from None
     sections = [key for key, value in table.items() if isinstance(value, dict)]
     if sections:
-        found = (f"a section [{sections[0]}]" if f"[{sections[0]}]" in path.read_text(encoding="utf-8-sig") else
-                 f"a table as the value of {sections[0]}")
+        found = f"a section [{sections[0]}]" if f"[{sections[0]}]" in text else f"a table as the value of {sections[0]}"
         raise WganError(f"config file '{path}' has {found}: settings are plain `key = value` lines with no section "
                         "header (the format of a run's config.toml)")
     return {key: value for key, value in table.items()}
