@@ -46,14 +46,17 @@ count = _number(int, 0, "a whole number of 0 or more")
 positive_float = _number(float, sys.float_info.min, "a positive number")
 
 
-def settings(pairs: list[str]) -> dict[str, Any]:
+def settings(pairs: list[str], own: dict[str, str] | None = None) -> dict[str, Any]:
     """``KEY=VALUE`` pairs as settings: each value as JSON where it reads as JSON (numbers, true, "text"), else
-    as the text itself (``data_dir=../shared/data/mnist``)."""
+    as the text itself (``data_dir=../shared/data/mnist``). A key in ``own``, which the script sets itself, is
+    refused with the option that sets it (``own`` maps key to option)."""
     parsed = {}
     for pair in pairs:
         key, equals, value = pair.partition("=")
         if not equals or not key:
             raise WganError(f"--set {pair!r} is not KEY=VALUE: write e.g. --set batch_size=64 model=dcgan")
+        if key in (own or {}):
+            raise WganError(f"--set {key}: this script sets {key} itself; {own[key]}")
         try:
             parsed[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -279,7 +279,9 @@ def main() -> None:
     writable(args.json)
     chosen = dict(CONFIGS.get(args.config, {}))
     chosen |= {key: value for key, value in (("algorithm", args.algorithm), ("data", args.data)) if value}
-    chosen |= settings(args.set)
+    chosen |= settings(args.set, own={"precision": "give --precision", "compile": "give --compile",
+                                      "device": "give --device",
+                                      "warmup": "it is off, so that every timed iteration is alike"})
     config = wgan.make_config(**{"algorithm": "wgan-gp", **chosen}, precision=args.precision,
                               compile=args.compile, device=args.device, warmup=False)
     with joined() as world:

@@ -117,7 +117,10 @@ def main() -> None:
         print(table(Path(args.results)))
         return
 
-    extra = settings(args.set)
+    extra = settings(args.set, own={name: f"give --{name.replace('_', '-')}" for name in (
+        "iterations", "eval_every", "seed", "out")} | {"precision": "give it in --runs (wgan-gp:bf16)",
+                                                          "algorithm": "give it in --runs", "data": "give --data",
+                                                          "name": "each run is named for its settings"})
     suffix = "".join(f"-{key}{value}" for key, value in extra.items())
     jobs = [dict(algorithm=algorithm, data=data, precision=precision, iterations=args.iterations,
                  eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,

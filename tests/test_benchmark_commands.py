@@ -21,6 +21,13 @@ from toy_quality import table  # noqa: E402
     (["throughput.py", "--config", "toy", "--json", "/nonexistent/x.json"], "cannot write '/nonexistent/x.json'"),
     (["toy_quality.py", "--runs", "wgan-gp"], "--runs 'wgan-gp' is not ALGORITHM:PRECISION"),
     (["preset_scores.py", "--budgets", "missing.jsonl"], "--budgets file 'missing.jsonl' does not exist"),
+    # a setting the script sets itself was a TypeError ("got multiple values"); an algorithm without a reference
+    # loop was a ValueError traceback
+    (["throughput.py", "--config", "toy", "--set", "precision=bf16"], "--set precision: this script sets precision "
+                                                                      "itself; give --precision"),
+    (["toy_quality.py", "--runs", "wgan-gp:fp32", "--set", "iterations=5"], "give --iterations"),
+    (["throughput.py", "--algorithm", "gan", "--window", "1", "--windows", "1", "--warmup", "0", "--against",
+      "reference"], "no reference loop for gan"),
 ])
 def test_a_benchmark_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path, command, named):
     result = subprocess.run([sys.executable, str(BENCHMARKS / command[0]), *command[1:]], cwd=tmp_path,

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from .config import Config
 from .data.sampler import Sampler
+from .errors import WganError
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -142,5 +143,6 @@ REFERENCE_LOOPS: dict[str, type[ReferenceLoop]] = {"wgan": WGANLoop, "wgan-gp": 
 def reference_loop(config: Config, generator: nn.Module, critic: nn.Module, sampler: Sampler) -> ReferenceLoop:
     """The reference loop of ``config.algorithm`` (wgan or wgan-gp) over these models and data."""
     if config.algorithm not in REFERENCE_LOOPS:
-        raise ValueError(f"no reference loop for {config.algorithm}: there are {', '.join(REFERENCE_LOOPS)}")
+        raise WganError(f"no reference loop for {config.algorithm}: there are {', '.join(REFERENCE_LOOPS)} (the "
+                        "published loops this compares with)")
     return REFERENCE_LOOPS[config.algorithm](config, generator, critic, sampler)
