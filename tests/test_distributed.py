@@ -244,6 +244,20 @@ def test_ranks_given_different_settings_stop_with_the_difference_instead_of_wait
     assert "WganError: on rank 1: settings differ from rank 0's (iterations 30 against 20)" in done.stderr
 
 
+def test_a_script_under_torchrun_trains_again_after_a_first_run_and_a_refused_one(tmp_path):
+    # the second call left the process group and joined it again, which waited for ever on torchrun's store
+    script = tmp_path / "sweep.py"
+    script.write_text("import os, wgan\nsettings = dict(write=False, progress=False, width=16, batch_size=32, "
+                      "eval_samples=200, iterations=4, eval_every=4)\n"
+                      "for seed in (0, 1):\n    wgan.train(seed=seed, **settings)\n"
+                      "try:\n    wgan.train(seed=int(os.environ['RANK']), **settings)\n"
+                      "except wgan.WganError:\n    pass\n"
+                      "os.write(1, f'trained {wgan.train(**settings).iteration}\\n'.encode())\n")  # one write
+    done = _torchrun(str(script), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("trained 4") == 2
+
+
 def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alone(tmp_path):
     # the ranks trained on to the end with nobody watching, and their lock refused the folder's resume
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
