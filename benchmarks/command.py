@@ -69,8 +69,11 @@ def writable(path: Path | None) -> Path | None:
     than after it: its folder must exist and the file be writable."""
     if path is not None:
         try:
+            new = not path.exists()
             with open(path, "a"):
                 pass
+            if new:  # not left empty should the measurement fail or be stopped
+                path.unlink()
         except OSError as error:
             raise WganError(f"cannot write '{path}' ({reason(error)}): choose a file in a folder you can write "
                             "to") from None

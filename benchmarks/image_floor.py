@@ -19,7 +19,9 @@ import time
 
 import torch
 
+from wgan.config import make_config
 from wgan.data.images import ImageSampler, load_mnist_dir
+from wgan.distributed import World, pick_device
 from wgan.metrics.classifier import default_cache_dir, load_classifier
 from wgan.metrics.images import classifier_scores, pixel_distances, reference_statistics
 
@@ -34,20 +36,21 @@ def main() -> None:
     parser.add_argument("--n", type=positive_int, default=10000, help="train images scored against the test split")
     parser.add_argument("--pixel-n", type=positive_int, default=2000, help="images per side for the pixel W1")
     parser.add_argument("--threads", type=positive_int, default=2)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--cache-dir", default=None, help="classifier cache (default $WGAN_CACHE_DIR or ~/.cache/wgan)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    device = str(pick_device(make_config(device=args.device).device, World()))  # a GPU this machine lacks: one line
     torch.set_num_threads(args.threads)
 
     train, test = (
-        ImageSampler(load_mnist_dir(args.data_dir, split, name=args.name), args.device, image_size=args.image_size)
+        ImageSampler(load_mnist_dir(args.data_dir, split, name=args.name), device, image_size=args.image_size)
         for split in ("train", "test")
     )
     cache_dir = args.cache_dir or default_cache_dir()
     start, start_cpu = time.perf_counter(), time.process_time()
     trained = load_classifier(f"{args.name}-{args.image_size}", train.images, train.labels, test.images,
-                              test.labels, cache_dir=cache_dir, device=args.device, progress=True)
+                              test.labels, cache_dir=cache_dir, device=device, progress=True)
     classifier_seconds, classifier_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     print(f"classifier {trained.path}: test accuracy {trained.test_accuracy:.4f}, {classifier_seconds:.1f} s wall, "
           f"{classifier_cpu:.1f} s CPU on {torch.get_num_threads()} threads (a cache hit takes under a second)")

@@ -28,6 +28,8 @@ from toy_quality import table  # noqa: E402
     (["toy_quality.py", "--runs", "wgan-gp:fp32", "--set", "iterations=5"], "give --iterations"),
     (["throughput.py", "--algorithm", "gan", "--window", "1", "--windows", "1", "--warmup", "0", "--against",
       "reference"], "no reference loop for gan"),
+    (["image_floor.py", "--data-dir", ".", "--device", "cuda"], "has no CUDA GPU: use --device cpu"),  # a traceback
+    (["image_floor.py", "--data-dir", ".", "--device", "gpu"], "device 'gpu' is not known"),
 ])
 def test_a_benchmark_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path, command, named):
     result = subprocess.run([sys.executable, str(BENCHMARKS / command[0]), *command[1:]], cwd=tmp_path,
@@ -35,6 +37,13 @@ def test_a_benchmark_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path, c
     assert result.returncode == 2 and result.stdout == "", (result.returncode, result.stderr)
     error = result.stderr.strip()
     assert error.startswith(f"{command[0]}: error: ") and named in error and len(error.splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # throughput left an empty --json file after a refusal
+
+
+def test_a_results_file_checked_before_a_refused_measurement_is_not_left_empty(tmp_path):
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "throughput.py"), "--set", "nope=1", "--json",
+                             str(tmp_path / "e.jsonl")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and not (tmp_path / "e.jsonl").exists()
 
 
 def test_the_gpu_check_reads_help_and_refuses_other_options_instead_of_running(tmp_path):
