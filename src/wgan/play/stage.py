@@ -63,7 +63,7 @@ class Stage:
     def submit(self, command: Command) -> None:
         self._commands.put(command)
 
-    def close(self, timeout: float | None = 30.0) -> None:
+    def close(self, timeout: float = 30.0) -> None:
         """Stop after the current step and free every panel; wait for that up to ``timeout`` seconds (0: not at
         all, the thread ends on its own)."""
         self._commands.put(None)
