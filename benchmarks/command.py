@@ -80,6 +80,12 @@ def writable(path: Path | None) -> Path | None:
     return path
 
 
+def append_line(path: Path, row: dict) -> None:
+    """Append ``row`` to the JSON-lines file at ``path`` as one line."""
+    with open(path, "a") as file:
+        file.write(json.dumps(row) + "\n")
+
+
 def readable(path: Path, what: str) -> Path:
     """``path`` if it is a file, else one line naming ``what`` it should be."""
     if not path.is_file():

@@ -21,13 +21,15 @@ import time
 from pathlib import Path
 
 from command import MNIST_DIR, Parser, positive_float, positive_int, run
-from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
+from results_file import add_output_arguments, append, correlation_text, prepare, rank_correlation, read
 
 import wgan
 from wgan.config import PRESETS
 from wgan.experiments.image_runs import PRESET_EVAL_EVERY, train_preset
 
 SCORES = ("fd", "classes_covered", "class_kl", "confidence", "w1", "sliced_w1", "estimate")
+RECORDED = ("preset", "precision", "budget_minutes", "iterations", "train_minutes", "wall_seconds", "run",
+            "evaluations", "spearman_estimate_fd", *SCORES)  # the keys of a results row (record)
 
 
 def record(run: wgan.Run, preset: str, precision: str, minutes: float, seconds: float) -> dict:
@@ -43,7 +45,7 @@ def record(run: wgan.Run, preset: str, precision: str, minutes: float, seconds: 
 
 
 def table(results: Path) -> str:
-    rows = read(results)
+    rows = read(results, needs=RECORDED)
     order = {name: i for i, name in enumerate(PRESETS)}
     rows.sort(key=lambda r: (order.get(r["preset"], 99), r["precision"], r["budget_minutes"]))
     lines = ["| preset | precision | budget | iterations | FD | classes | class KL | confidence | pixel W1 "
@@ -75,11 +77,11 @@ def main() -> None:
         print(table(Path(args.results)))
         return
 
-    results, grids = Path(args.results), Path(args.grids)
+    results, grids = prepare(Path(args.results)), Path(args.grids)
     grids.mkdir(parents=True, exist_ok=True)
     for preset in args.presets:
         name = f"{preset}-{args.precision}-s{args.seed}"
-        earlier = [row for row in read(results) if row["run"] == str(Path(args.out) / name)] \
+        earlier = [row for row in read(results, needs=RECORDED) if row["run"] == str(Path(args.out) / name)] \
             if results.exists() else []
         reached = max((row["budget_minutes"] for row in earlier), default=0.0)
         wall_before = max((row["wall_seconds"] for row in earlier), default=0.0)

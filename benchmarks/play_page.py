@@ -15,7 +15,6 @@ With ``--screenshot PATH``, GAN beside WGAN-GP on 8gaussians after ``--screensho
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -24,13 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from throughput import machine_name
+from wgan.errors import WganError
 from wgan.play.panel import Panel
 from wgan.play.settings import panel_config
 
-from command import Parser, count, positive_float, positive_int, run
+from command import Parser, append_line, count, positive_float, positive_int, run, writable
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -90,7 +91,6 @@ def screenshot(browser, address: str, path: Path, iterations: int) -> None:
     page.click("#start-all")
     page.wait_for_function(f"Number(document.querySelector('#panel-p2 .value-iteration').textContent) >= "
                            f"{iterations}", timeout=0)  # taken while training, rates and all
-    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.close()
     print(f"wrote {path}")
@@ -102,16 +102,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=count, default=2, help="pairs of windows (0: none); default: 2")
     parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads(),
                         help="torch threads, here and in the server; default: torch's own choice")
-    parser.add_argument("--chromium", default="/usr/bin/chromium", help="the browser; default: /usr/bin/chromium")
-    parser.add_argument("--json", metavar="FILE", help="append the figures to this JSON-lines file")
-    parser.add_argument("--screenshot", metavar="PATH", help="also write GAN beside WGAN-GP to this PNG")
+    parser.add_argument("--chromium", type=Path, default=Path("/usr/bin/chromium"),
+                        help="the browser; default: /usr/bin/chromium")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="append the figures to this JSON-lines file")
+    parser.add_argument("--screenshot", type=Path, metavar="PATH", help="also write GAN beside WGAN-GP to this PNG")
     parser.add_argument("--screenshot-iterations", type=positive_int, default=500,
                         help="iterations of both panels in the screenshot; default: 500")
     args = parser.parse_args()
+    writable(args.json)
+    writable(args.screenshot)
     torch.set_num_threads(args.threads)
     rows = []
     with play_server(args.threads) as (address, _), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
+        try:
+            browser = playwright.chromium.launch(executable_path=str(args.chromium), args=CHROMIUM_FLAGS)
+        except PlaywrightError as error:
+            raise WganError(f"--chromium '{args.chromium}' did not start ({str(error).splitlines()[0]}): give "
+                            "Chromium's path, e.g. /usr/bin/chromium") from None
         page = browser.new_page()
         page.goto(address + "?algorithms=wgan-gp")
         page.wait_for_selector("#panel-p1 .value-w1:has-text('exact W1')")
@@ -123,7 +130,7 @@ def main() -> None:
                   f"({1 - rate / alone:+.1%} slower), {fps:.1f} frames/s", flush=True)
         page.close()
         if args.screenshot:
-            screenshot(browser, address, Path(args.screenshot), args.screenshot_iterations)
+            screenshot(browser, address, args.screenshot, args.screenshot_iterations)
         browser.close()
     if rows:
         report(rows, args)
@@ -137,8 +144,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"{summary['machine']}, {args.threads} threads: the page slows training by {summary['slowdown']:.1%}; "
           f"at least {summary['fps_min']:.1f} frames/s")
     if args.json:
-        with open(args.json, "a") as file:
-            file.write(json.dumps(summary) + "\n")
+        append_line(args.json, summary)
 
 if __name__ == "__main__":
     run(main)

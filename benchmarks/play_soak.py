@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from websockets.sync.client import connect
 
+from wgan.errors import WganError
+
 from play_page import play_server
 from soak import open_files, resident_megabytes
 from throughput import machine_name
 
-from command import Parser, positive_float, positive_int, run
+from command import Parser, append_line, positive_float, positive_int, run, writable
+
+MIN_CYCLES = 4  # after the warm-up's tenth, three points for a slope
 
 
 def read_for(socket, seconds: float) -> int:
@@ -70,8 +75,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=positive_float, default=60.0, help="how long; default: 60")
     parser.add_argument("--seconds", type=positive_float, default=6.0, help="training per cycle before the reset; default: 6")
     parser.add_argument("--threads", type=positive_int, default=1, help="the server's torch threads; default: 1")
-    parser.add_argument("--json", metavar="FILE", help="append the figures to this JSON-lines file")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="append the figures to this JSON-lines file")
     args = parser.parse_args()
+    cycle_seconds = 2 * args.seconds + 0.5  # what cycle() reads for, at the least
+    if 60 * args.minutes < MIN_CYCLES * cycle_seconds:
+        raise WganError(f"--minutes {args.minutes:g} holds under {MIN_CYCLES} cycles of {cycle_seconds:g} s (twice "
+                        f"--seconds and 0.5); the memory's slope needs {MIN_CYCLES}: raise --minutes or lower "
+                        "--seconds")
+    writable(args.json)
     samples = []  # (minutes, MB, open files)
     begun, cycles, frames = time.monotonic(), 0, 0
     with play_server(args.threads) as (address, server):
@@ -84,16 +95,17 @@ def main() -> None:
                       "files", flush=True)
     minutes, memory, files = (np.array(column) for column in zip(*samples))
     warm = minutes >= 0.1 * args.minutes
-    slope = np.polyfit(minutes[warm], memory[warm], 1)[0] * 10
-    summary = {"benchmark": "play_soak", "machine": machine_name(torch.device("cpu")), "minutes": round(float(minutes[-1]), 1),
-               "cycles": cycles, "frames": frames, "mb_after_warmup": round(float(memory[warm][0]), 1),
-               "mb_last": round(float(memory[-1]), 1), "mb_max": round(float(memory[warm].max()), 1),
-               "mb_per_10_minutes": round(float(slope), 2), "open_files_first": int(files[warm][0]),
-               "open_files_last": int(files[-1]), "open_files_max": int(files.max())}
+    slope = np.polyfit(minutes[warm], memory[warm], 1)[0] * 10 if warm.sum() >= 3 else None  # slow cycles: too few
+    summary = {"benchmark": "play_soak", "machine": machine_name(torch.device("cpu")),
+               "minutes": round(float(minutes[-1]), 1), "cycles": cycles, "frames": frames,
+               "mb_after_warmup": round(float(memory[warm][0]), 1), "mb_last": round(float(memory[-1]), 1),
+               "mb_max": round(float(memory[warm].max()), 1),
+               "mb_per_10_minutes": None if slope is None else round(float(slope), 2),
+               "open_files_first": int(files[warm][0]), "open_files_last": int(files[-1]),
+               "open_files_max": int(files.max())}
     print(json.dumps(summary))
     if args.json:
-        with open(args.json, "a") as file:
-            file.write(json.dumps(summary) + "\n")
+        append_line(args.json, summary)
 
 
 if __name__ == "__main__":

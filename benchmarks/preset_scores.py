@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from command import MNIST_DIR, PROJECT, Parser, readable, run
-from results_file import add_output_arguments, append, read
+from results_file import add_output_arguments, append, prepare, read
 
 import wgan
 
@@ -36,6 +36,7 @@ THIRTY_MINUTES = {
     "mnist-wgan-mlp": ("fp32", PROJECT / "benchmarks/results/image_quality_mlp_generator.jsonl"),
     "mnist-gan-mlp": ("fp32", PROJECT / "benchmarks/results/image_quality_mlp_generator.jsonl"),
 }
+SCORED = ("preset", "precision", "iterations", "fd_at_30_minutes", "scores")  # the keys of a results row
 SCORES = ("fd", "kid", "kid_std", "precision", "recall", "density", "coverage", "classes_covered", "confidence")
 
 
@@ -44,7 +45,8 @@ def thirty_minute_row(preset: str, budgets: Path | None = None) -> dict | None:
     or None if it has not been measured."""
     precision, results = THIRTY_MINUTES[preset]
     results = budgets or results
-    rows = [row for row in read(Path(results)) if row["preset"] == preset and row["precision"] == precision
+    needs = ("preset", "precision", "budget_minutes", "iterations", "run", "fd")
+    rows = [row for row in read(Path(results), needs) if row["preset"] == preset and row["precision"] == precision
             and row["budget_minutes"] == 30] if Path(results).exists() else []
     return rows[-1] if rows else None
 
@@ -86,7 +88,7 @@ def scores(preset: str, out: Path, data_dir: str, budgets: Path | None = None) -
 
 def table(results: Path) -> str:
     order = {name: i for i, name in enumerate(THIRTY_MINUTES)}
-    rows = sorted(read(results), key=lambda r: order.get(r["preset"], 99))
+    rows = sorted(read(results, needs=SCORED), key=lambda r: order.get(r["preset"], 99))
     lines = ["| preset | dtype | iterations | FD (the 30-minute run's) | KID (std) | precision | recall "
              "| density | coverage | classes | confidence |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -113,9 +115,12 @@ def main() -> None:
     if args.table:
         print(table(results))
         return
-    done = {row["preset"] for row in read(results)} if results.exists() else set()
+    done = {row["preset"] for row in read(results, needs=SCORED)} if results.exists() else set()
+    prepare(results)
     for preset in args.presets:
-        if preset not in done and (row := scores(preset, Path(args.out), args.data_dir, args.budgets)) is not None:
+        if preset in done:
+            print(f"{preset}: already in {results}; skipped (remove its line to score it again)", flush=True)
+        elif (row := scores(preset, Path(args.out), args.data_dir, args.budgets)) is not None:
             append(results, row)
 
 

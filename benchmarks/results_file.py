@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from command import readable
+from wgan.errors import WganError
+from wgan.runs import json_value
+
+from command import append_line, readable, writable
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, out: str, results: str) -> None:
@@ -21,17 +24,39 @@ def add_output_arguments(parser: argparse.ArgumentParser, out: str, results: str
     parser.add_argument("--table", action="store_true", help="print the results file as a Markdown table and stop")
 
 
+def prepare(results: Path) -> Path:
+    """``results``, its folder made, once it is known that it can be written: checked before the runs, not
+    after them."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    return writable(results)
+
+
 def append(results: Path, row: dict) -> None:
     """Append one result to the JSON-lines file and print it."""
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with open(results, "a") as file:
-        file.write(json.dumps(row) + "\n")
+    append_line(results, row)
     print(json.dumps(row), flush=True)
 
 
-def read(results: Path) -> list[dict]:
-    """The rows of a results file (one that does not exist is one line naming it)."""
-    return [json.loads(line) for line in readable(results, "results file").read_text().splitlines() if line.strip()]
+def read(results: Path, needs: tuple[str, ...] = ()) -> list[dict]:
+    """The rows of a results file, each a JSON object holding the keys ``needs`` (those a script's table reads).
+    A file that does not exist, or a line that is not such a row (a file another script wrote, say), is one line
+    naming it."""
+    try:
+        lines = readable(results, "results file").read_bytes().decode().splitlines()
+    except UnicodeDecodeError:
+        raise WganError(f"results file '{results}' is not text: give a JSON-lines file this script wrote") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        row = json_value(line)
+        missing = [key for key in needs if key not in row] if isinstance(row, dict) else None
+        if missing is None or missing:
+            problem = "is not a JSON object" if missing is None else f"has no {missing[0]!r}"
+            raise WganError(f"results file '{results}', line {number}, {problem}: give a results file this script "
+                            "wrote (--results)")
+        rows.append(row)
+    return rows
 
 
 def rank_correlation(estimates: list[float], quality: list[float]) -> float | None:

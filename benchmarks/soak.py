@@ -24,7 +24,11 @@ import wgan
 from wgan.api import _assemble, _finish
 from wgan.runs import RunFolder
 
-from command import Parser, positive_int, run
+from wgan.errors import WganError
+
+from command import Parser, append_line, positive_int, run, writable
+
+MIN_EVALUATIONS = 4  # after the warm-up's tenth (at least one), three points for a slope
 
 
 def resident_megabytes(pid: int | str = "self") -> float:
@@ -45,6 +49,12 @@ def main() -> None:
     parser.add_argument("--eval-every", type=positive_int, default=100)
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
     args = parser.parse_args()
+    evaluations = -(-args.iterations // args.eval_every)  # every --eval-every iterations and at the end
+    if evaluations < MIN_EVALUATIONS:
+        raise WganError(f"--iterations {args.iterations} with --eval-every {args.eval_every} gives {evaluations} "
+                        f"evaluation(s); the memory's slope needs at least {MIN_EVALUATIONS}: raise --iterations or "
+                        "lower --eval-every")
+    writable(args.json)
 
     samples: list[tuple[int, float, int]] = []
     with tempfile.TemporaryDirectory() as out:
@@ -71,8 +81,7 @@ def main() -> None:
               "open_files_first": int(files[0]), "open_files_last": int(files[-1]), "open_files_max": int(files.max())}
     print(json.dumps(result, indent=1))
     if args.json:
-        with open(args.json, "a") as file:
-            file.write(json.dumps(result) + "\n")
+        append_line(args.json, result)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ not tested.
 from __future__ import annotations
 
 import copy
-import json
 import platform
 import statistics
 import time
@@ -51,7 +50,7 @@ from wgan.models.fast_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
 
-from command import Parser, count, positive_int, run, settings, writable
+from command import Parser, append_line, count, positive_int, run, settings, writable
 
 CONFIGS: dict[str, dict] = {
     "toy": dict(algorithm="wgan-gp", data="8gaussians"),
@@ -297,8 +296,7 @@ def main() -> None:
     if world.is_writer:
         report(result)
         if args.json:
-            with open(args.json, "a") as file:
-                file.write(json.dumps(result) + "\n")
+            append_line(args.json, result)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,17 @@ Runs are spread over --workers processes of --threads torch threads each.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from pathlib import Path
 
 import numpy as np
 
 from wgan.config import make_config
-from wgan.errors import WganError
+from wgan.errors import Stopped, WganError
 
-from command import Parser, positive_int, run, settings
-from results_file import add_output_arguments, append, correlation_text, rank_correlation, read
+from command import EXIT_INTERRUPTED, Parser, positive_int, run, settings
+from results_file import add_output_arguments, append, correlation_text, prepare, rank_correlation, read
 
 ALGORITHMS = ("wgan-gp", "wgan-lp", "wgan", "gan", "gan-ns")
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
@@ -48,7 +49,10 @@ def run_one(job: dict) -> dict:
 
     torch.set_num_threads(job.pop("threads"))
     start = time.perf_counter()
-    run = wgan.train(progress=False, **job)
+    try:
+        run = wgan.train(progress=False, **job)
+    except Stopped:  # the pool's terminate() after a Ctrl-C, which the parent reports: no traceback here
+        raise SystemExit(EXIT_INTERRUPTED) from None
     seconds = time.perf_counter() - start
     evals = [row for row in run.history if "eval/w1" in row]
     estimates = [row["eval/estimate"] for row in evals]
@@ -69,9 +73,10 @@ def run_one(job: dict) -> dict:
 
 def table(results_file: Path) -> str:
     """The results file as a Markdown table, one row per run, in a fixed order."""
-    rows = read(results_file)
-    order = {name: i for i, name in enumerate(ALGORITHMS)}
-    rows.sort(key=lambda r: (order.get(r["algorithm"], 99), r["precision"], DATASETS.index(r["data"])))
+    rows = read(results_file, needs=("algorithm", "precision", "data", "iterations", "w1_1k", "w1_end", "w1_best",
+                                     "spearman", "seconds"))
+    algorithms, datasets = ({name: i for i, name in enumerate(names)} for names in (ALGORITHMS, DATASETS))
+    rows.sort(key=lambda r: (algorithms.get(r["algorithm"], 99), r["precision"], datasets.get(r["data"], 99)))
     ends = {r["iterations"] for r in rows}
     end = f"@{_thousands(ends.pop())}" if len(ends) == 1 else "at the end"  # the runs' last evaluation
     first = "@1k" if all(r["iterations"] >= 1000 for r in rows) else "@1k or the end"  # as run_one reads them
@@ -126,15 +131,22 @@ def main() -> None:
                  eval_every=args.eval_every, seed=args.seed, out=args.out, threads=args.threads,
                  name=f"{algorithm}-{data}-{precision}-s{args.seed}{suffix}", **extra)
             for algorithm, precision in map(_algorithm_and_precision, args.runs) for data in args.data]
-    for job in jobs:  # every run's settings checked here, before the workers start
+    for job in jobs:  # every run's settings and folder checked here, before the workers start
         make_config(**{key: value for key, value in job.items() if key != "threads"})
+        if (folder := Path(args.out) / job["name"]).exists():
+            raise WganError(f"run folder '{folder}' already exists (each run is named for its settings): remove it, "
+                            "or give another --out")
+    results = prepare(Path(args.results))
     for data in args.data:
         floor = real_data_floor(data)
         print(f"real-data floor {data}: exact W1 of two 2000-sample draws = {np.mean(floor):.3f} "
               f"(range {min(floor):.3f}-{max(floor):.3f})", flush=True)
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers start ignoring Ctrl-C; this process
+    pool = multiprocessing.get_context("spawn").Pool(args.workers)  # stops them (terminate, at the with's end)
+    signal.signal(signal.SIGINT, interrupt)
+    with pool:
         for result in pool.imap_unordered(run_one, jobs):
-            append(Path(args.results), result)
+            append(results, result)
         pool.close()  # the workers exit on their own: the with block's terminate() would leak their semaphores
         pool.join()
 

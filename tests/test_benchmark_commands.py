@@ -2,8 +2,11 @@
 no traceback, before anything is measured (each printed a traceback, or measured and then failed to write)."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,19 @@ from toy_quality import table  # noqa: E402
       "reference"], "no reference loop for gan"),
     (["image_floor.py", "--data-dir", ".", "--device", "cuda"], "has no CUDA GPU: use --device cpu"),  # a traceback
     (["image_floor.py", "--data-dir", ".", "--device", "gpu"], "device 'gpu' is not known"),
+    # a soak too short for a slope was a numpy error or a one-point "slope"; files given for the figures were
+    # found unwritable only after the measurement
+    (["soak.py", "--iterations", "10", "--eval-every", "100"], "gives 1 evaluation(s); the memory's slope needs"),
+    (["soak.py", "--json", "/nonexistent/x.jsonl"], "cannot write '/nonexistent/x.jsonl'"),
+    (["play_soak.py", "--minutes", "0.5"], "--minutes 0.5 holds under 4 cycles of 12.5 s"),
+    (["play_soak.py", "--minutes", "1", "--seconds", "1", "--json", "/nonexistent/x.jsonl"], "cannot write"),
+    (["play_page.py", "--json", "/nonexistent/x.jsonl"], "cannot write '/nonexistent/x.jsonl'"),
+    (["play_page.py", "--screenshot", "/nonexistent/play.png"], "cannot write '/nonexistent/play.png'"),
+    (["play_page.py", "--rounds", "0", "--chromium", "/nonexistent/chromium"],  # a Playwright traceback
+     "--chromium '/nonexistent/chromium' did not start"),
+    # a point between evaluations was a StopIteration traceback after the training
+    (["ema_quality.py", "--data", "8gaussians", "--read-at", "3", "7", "--eval-every", "5"],
+     "--read-at 3: the run has no evaluation there (it evaluates every 5 iterations and at the last, 7)"),
 ])
 def test_a_benchmark_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path, command, named):
     result = subprocess.run([sys.executable, str(BENCHMARKS / command[0]), *command[1:]], cwd=tmp_path,
@@ -70,6 +86,57 @@ def test_the_toy_quality_table_names_the_iterations_its_runs_reached(tmp_path):
         "| algorithm | precision | data | W1 @1k or the end | W1 @20 | best W1 |")
     (tmp_path / "long.jsonl").write_text(json.dumps(row | {"iterations": 5000}) + "\n")
     assert "| W1 @1k | W1 @5k |" in table(tmp_path / "long.jsonl")
+
+
+@pytest.mark.parametrize("script", ["toy_quality.py", "ema_quality.py", "image_quality.py", "preset_scores.py"])
+@pytest.mark.parametrize("content, named", [
+    ("{\"preset\": \n", "line 1, is not a JSON object"),  # cut short: a JSONDecodeError traceback
+    ("[1, 2]\n", "line 1, is not a JSON object"),
+    ("{\"benchmark\": \"play_soak\"}\n", "line 1, has no "),  # another script's file: a KeyError traceback
+    ("\xff\n", "is not text"),
+])
+def test_a_results_file_this_script_did_not_write_is_one_line(tmp_path, script, content, named):
+    (tmp_path / "results.jsonl").write_bytes(content.encode("latin-1"))
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--table", "--results", "results.jsonl"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"results file 'results.jsonl'" in result.stderr and named in result.stderr
+
+
+def test_the_toy_quality_table_shows_a_data_set_of_its_own_after_the_toy_sets(tmp_path):
+    # a run on the parallel lines (any set outside the three) was a ValueError traceback
+    row = {"algorithm": "wgan", "precision": "fp32", "iterations": 20, "seconds": 6.0, "w1_1k": 0.7, "w1_end": 0.7,
+           "w1_best": 0.7, "spearman": None}
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(row | {"data": data}) + "\n"
+                                              for data in ("parallel-lines", "8gaussians")))
+    assert [line.split(" | ")[2] for line in table(tmp_path / "r.jsonl").splitlines()[2:]] == [
+        "8gaussians", "parallel-lines"]
+
+
+def test_toy_quality_refuses_a_run_folder_it_made_before_and_names_its_own_options(tmp_path):
+    # the refusal came from a worker after the real-data floors, and told the user to give --name or --resume,
+    # which the script does not have
+    (tmp_path / "runs" / "wgan-gp-8gaussians-fp32-s0").mkdir(parents=True)
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "toy_quality.py"), "--runs", "wgan-gp:fp32", "--data",
+                             "8gaussians", "--iterations", "4", "--out", "runs", "--results", "r.jsonl"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    assert "run folder 'runs/wgan-gp-8gaussians-fp32-s0' already exists" in result.stderr
+    assert "give another --out" in result.stderr and "--name" not in result.stderr
+
+
+def test_ctrl_c_stops_toy_quality_and_its_workers_without_a_traceback(tmp_path):
+    # the workers, which Ctrl-C reaches too, printed a KeyboardInterrupt traceback each, and a Stopped one when
+    # the pool terminated them
+    process = subprocess.Popen([sys.executable, str(BENCHMARKS / "toy_quality.py"), "--runs", "wgan-gp:fp32",
+                                "--data", "8gaussians", "--iterations", "100000", "--workers", "1", "--out", "runs",
+                                "--results", "r.jsonl"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout.readline().startswith("real-data floor 8gaussians")
+    time.sleep(4)  # the worker starts, imports and trains
+    os.killpg(process.pid, signal.SIGINT)
+    out, error = process.communicate(timeout=60)
+    assert process.returncode == 130 and error.strip() == "toy_quality.py: interrupted", error
 
 
 def test_a_toy_quality_run_writes_its_result_and_ends_without_a_leaked_semaphore_warning(tmp_path):

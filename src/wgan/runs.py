@@ -346,6 +346,14 @@ class RunFolder:
                            f"{state['iteration']}")
 
 
+def json_value(line: str) -> Any:
+    """The JSON value ``line`` holds, or None where it holds none (a line cut short, text)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
+
+
 def parse_rows(text: str) -> list[dict[str, Any]]:
     """The rows of a metrics log; a last line cut short by a crash is left out. Every row is written with its
     newline, so a crash leaves a cut line without one: a line that ends with a newline and is not a row (a JSON
@@ -355,10 +363,7 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
     for number, line in enumerate(lines):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
+        row = json_value(line)
         if isinstance(row, dict) and isinstance(row.get("iteration"), int):
             rows.append(row)
         elif number < len(lines) - 1:
