@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import wgan
 from wgan.data import DATASET_NAMES, TensorSampler, build_sampler
 from wgan.data.points import load_points, points_sampler
 from wgan.data.toy import GaussianMixtureSampler
@@ -235,3 +236,17 @@ def test_points_too_large_to_square_in_float32_are_refused_naming_their_size(tmp
         load_points(tmp_path / "huge.npy")
     np.save(tmp_path / "large.npy", np.array([[1e17, 2.0], [-1e17, 4.0]]))
     assert load_points(tmp_path / "large.npy").shape == (2, 2)
+
+
+@pytest.mark.parametrize("mean, std, warned", [(1000.0, 50.0, True), (0.0, 50.0, True), (3.0, 2.0, False)])
+def test_training_on_points_far_from_the_toy_scale_warns_and_says_how_to_scale_them(tmp_path, capsys, mean, std,
+                                                                                      warned):
+    # points centred at 1000 trained to an exact W1 of about 490 and stayed there, without a word
+    points = np.random.default_rng(0).normal(mean, std, size=(300, 2)).astype(np.float32)
+    np.save(tmp_path / "points.npy", points)
+    wgan.train(data=str(tmp_path / "points.npy"), iterations=1, eval_every=1, width=8, eval_samples=100,
+               write=False, progress=False)
+    error = capsys.readouterr().err
+    assert ("wgan: warning: the points in" in error) == warned, error
+    if warned:
+        assert f"standard deviations up to {points.std(axis=0, ddof=1).max():.3g}" in error and "(x - mean) / std" in error

@@ -419,7 +419,7 @@ def test_a_run_whose_data_was_moved_names_it_as_the_runs_data_in_eval_and_resume
 
 
 @pytest.mark.parametrize("kind", ["points", "images"])
-def test_a_run_is_sampled_without_its_data_as_with_it(tmp_path, capsys, kind):
+def test_a_run_is_sampled_without_its_data_or_with_other_data_as_with_its_own(tmp_path, capsys, kind):
     # sample and load_run rebuilt the run from its data: a run folder copied to another machine could not be sampled
     rng = np.random.default_rng(0)
     if kind == "points":
@@ -436,6 +436,13 @@ def test_a_run_is_sampled_without_its_data_as_with_it(tmp_path, capsys, kind):
     assert main(["sample", "--run", str(tmp_path / "run"), "--n", "8", "--seed", "3", "--out",
                  str(tmp_path / "s.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), with_data)
+    # data made again in its place, of another shape or with a NaN, refused the trained generator ("the
+    # checkpoint's networks do not fit ...; train a new run", "data file ... has 1 NaN")
+    for replaced in (rng.standard_normal((50, 3)), np.full((200, 8, 8) if kind == "images" else (200, 2), np.nan)):
+        np.save(tmp_path / "data.npy", replaced.astype(np.float32))
+        np.testing.assert_array_equal(wgan.load_run(tmp_path / "run").sample(8, seed=3), with_data)
+        assert main(["sample", "--run", str(tmp_path / "run"), "--n", "8", "--seed", "3", "--out",
+                     str(tmp_path / "s.npy")]) == 0, capsys.readouterr().err
 
 
 def test_resuming_on_data_whose_shape_changed_is_one_line(tmp_path, capsys):

@@ -32,7 +32,8 @@ from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed
 from .config import FIELDS, PATHS, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
-from .data.sampler import RecordedShape, Sampler
+from .data.points import scale_warning
+from .data.sampler import RecordedShape, Sampler, TensorSampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
                           tell_launcher_the_run, world_size_from_environment)
 from .errors import Interrupted, Stopped, WganError, reason
@@ -166,13 +167,13 @@ def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, crit
 
 def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: bool = True,
               progress: bool = False, world: World = World(), recorded_shape: tuple[int, ...] | None = None,
-              data_missing: bool = False) -> Trainer:
+              shape_only: bool = False) -> Trainer:
     """Build sampler, models and objective on every rank, and on the writing rank the image scorer (with
     ``scores``) and then ``open_run()``: a new folder only once all input is checked. Every rank has checked
     its input before the trainer wraps the models for DistributedDataParallel (which talks to the others).
 
     ``recorded_shape`` is the samples' shape a resumed or loaded run's checkpoint records, which images are
-    drawn in (a grey folder that the run read as RGB); with ``data_missing`` the models are built from it alone.
+    drawn in (a grey folder that the run read as RGB); with ``shape_only`` the models are built from it alone.
     """
 
     def prepare():
@@ -183,7 +184,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
             torch.backends.cudnn.allow_tf32 = config.tf32
         channels = recorded_shape[0] if recorded_shape is not None and len(recorded_shape) == 3 else None
-        sampler = RecordedShape(config.data, recorded_shape, device) if data_missing \
+        sampler = RecordedShape(config.data, recorded_shape, device) if shape_only \
             else build_sampler(config.data, device, config.data_dir, config.image_size, channels)
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
@@ -353,6 +354,10 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         try:
             with signals_handled((signal.SIGTERM,), _as_ctrl_c):
                 trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
+            sampler = trainer.sampler
+            if world.is_writer and isinstance(sampler, TensorSampler) and len(sampler.shape) == 1 \
+                    and (warning := scale_warning(sampler.data, config.data)):
+                print(f"wgan: warning: {warning}", file=sys.stderr)
             if progress:
                 print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
             return _finish(trainer, progress)
@@ -566,20 +571,19 @@ def build_trainer(config: Config) -> Trainer:
 def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = True
           ) -> tuple[RunFolder, Trainer, dict[str, Any]]:
     """The run in ``path`` with its ``checkpoint`` loaded, and that checkpoint. Without ``needs_data``
-    (sampling), a run whose data is no longer where its config.toml says is built from the samples' shape its
-    checkpoint records."""
+    (sampling), the models are built from the samples' shape the checkpoint records, without reading the data:
+    data that has moved, or been replaced since, does not stop a trained generator from sampling. A checkpoint
+    written before the shape was recorded builds them from the data."""
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
     run = RunFolder.open(path)
-    data_missing = not needs_data and run.missing_data() is not None
-    recorded = run.recorded_config() if data_missing else run.config()
     state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
+    shape_only = not needs_data and "sample_shape" in state
+    recorded = run.recorded_config() if shape_only else run.config()  # config() names data that has moved
     _require_trained_settings(run, recorded, state)
     config = dataclasses.replace(recorded, device=device)
-    if data_missing and "sample_shape" not in state:  # a checkpoint from before the shape was recorded
-        run.config()  # names the data that is needed
-    trainer = _assemble(config if data_missing else resolve(config), lambda: None, scores=False,
-                        recorded_shape=_recorded_shape(state), data_missing=data_missing)
+    trainer = _assemble(config if shape_only else resolve(config), lambda: None, scores=False,
+                        recorded_shape=_recorded_shape(state), shape_only=shape_only)
     trainer.load_state_dict(state)
     return run, trainer, state
 
@@ -590,8 +594,9 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
-    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``); a run whose data has
-    moved since loads too, from the samples' shape its checkpoint records (it can be sampled, not evaluated)."""
+    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``), built from the
+    samples' shape the checkpoint records: a run whose data has moved or changed since loads too (it can be
+    sampled; evaluating it reads the data)."""
     run, trainer, _ = _load(path, checkpoint, device, needs_data=False)
     return _as_run(trainer, run.path, run.history)
 

@@ -47,8 +47,9 @@ class Sampler(Protocol):
 
 @dataclass(frozen=True)
 class RecordedShape:
-    """Stands in for a run's data that is no longer where its config.toml says, for sampling its generator: the
-    samples' shape, as the run's checkpoint records it, is all the models are built from. It draws nothing."""
+    """Stands in for a run's data when its generator is loaded for sampling: the samples' shape, as the run's
+    checkpoint records it, is all the models are built from, so data that has moved or changed since does not
+    matter. It draws nothing."""
 
     data: str
     shape: tuple[int, ...]
@@ -56,8 +57,8 @@ class RecordedShape:
     modes: None = None
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        raise WganError(f"the run's data '{self.data}' is not where its config.toml says: put it back there to "
-                        "draw from it")
+        raise WganError(f"this run was loaded for sampling, without its data '{self.data}': evaluate or resume it "
+                        "to draw from the data")
 
 
 class TensorSampler:
