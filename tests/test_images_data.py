@@ -457,15 +457,29 @@ def test_arrays_in_torchs_channels_first_layout_load_as_channels_last_ones_do(tm
 
 
 def test_float_arrays_in_unit_interval_become_uint8(tmp_path):
-    np.save(tmp_path / "f.npy", np.array([[[0.0, 0.5, 1.0]]], dtype=np.float32))
-    assert load_array(tmp_path / "f.npy").images.flatten().tolist() == [0, 128, 255]
+    np.save(tmp_path / "f.npy", np.tile(np.array([0.0, 0.5, 1.0, 1.0], dtype=np.float32), (1, 4, 1)))
+    assert load_array(tmp_path / "f.npy").images.flatten().tolist() == [0, 128, 255, 255] * 4
 
 
-@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4, 5, 3), (2, 4, 4, 4), (2, 4, 4, 2)])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5, 3), (2, 4, 4, 2)])
 def test_arrays_of_wrong_rank_or_channel_count_state_the_shape_found_and_accepted(tmp_path, shape):
     np.save(tmp_path / "bad.npy", np.zeros(shape, np.uint8))
     with pytest.raises(WganError, match=rf"bad\.npy.*shape \({', '.join(map(str, shape))}\).*\(N, C, H, W\) with C"):
         load_array(tmp_path / "bad.npy")
+
+
+@pytest.mark.parametrize("shape, named", [
+    # points in an .npz were told to "reshape or transpose" into images
+    ((50, 2), "a 2-D array of shape (50, 2), which is points, not images: save points one per row"),
+    # 5 points of 2 coordinates each trained as 5x2 images, cropped to 2x2
+    ((100, 5, 2), "images 5x2 pixels, under 4 a side: if these are points, give one per row"),
+    ((2, 4, 4, 4), "images of 4 channels: drop the alpha channel, images[..., :3]"),
+])
+def test_arrays_that_are_not_pictures_say_what_they_look_like(tmp_path, shape, named):
+    np.savez(tmp_path / "bad.npz", images=np.zeros(shape, np.float32))
+    with pytest.raises(WganError) as error:
+        load_array(tmp_path / "bad.npz")
+    assert named in str(error.value) and "\n" not in str(error.value)
 
 
 def test_arrays_of_wrong_dtype_or_range_are_errors(tmp_path):

@@ -440,7 +440,7 @@ def test_halve_lr_on_nan_halves_the_rates_at_each_rollback(tmp_path, monkeypatch
                    nan_retries=2, on_nan="halve-lr", write=False, progress=False)
     assert sorted(set(rates), reverse=True) == [1e6, 5e5, 2.5e5]
     # the line says how far the halving went, not to use the halving the run already used
-    assert str(stopped.value).endswith("lower --lr (halved 2 times, it reached 250000)")
+    assert str(stopped.value).endswith("lower --lr (lr= in Python); halved 2 times, it reached 250000")
 
 
 # The disk and the file system ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pydoc
+import re
 import shutil
 import subprocess
 import sys
@@ -502,9 +503,12 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
     saved = wgan.train(data=tmp_path / "points.csv", iterations=2, eval_every=2, out="runs", progress=False, **TINY)
     with pytest.raises(WganError, match="progress must be True or False, got 'no'"):
         wgan.resume(saved.path, iterations=3, progress="no")  # it trained, showing a progress bar
-    for samples in (2.5, "100"):
-        with pytest.raises(WganError, match=f"samples must be a whole number of at least 2, got {samples!r}"):
+    for samples in (2.5, "100", np.int64(1)):
+        with pytest.raises(WganError, match=re.escape(f"samples is {samples!r}; expected a whole number of at least 2")):
             wgan.evaluate_run(saved.path, samples=samples)
+    # numpy's integers and torch's devices, which sizes and devices are elsewhere, were refused here
+    assert wgan.evaluate_run(saved.path, samples=np.int64(50), device=torch.device("cpu"))["iteration"] == 2
+    assert wgan.load_run(saved.path, device=torch.device("cpu")).sample(3).shape == (3, 2)
 
 
 def test_a_run_folder_with_a_setting_that_now_counts_as_ignored_still_loads(tmp_path, capsys):
@@ -625,7 +629,7 @@ def test_a_config_toml_edited_since_the_checkpoint_is_refused_by_resume_eval_and
     config.write_text(recorded.replace("iterations = 2", "iterations = 3").replace('device = "auto"',
                                                                                    'device = "cuda"'))
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
-    assert capsys.readouterr().err.strip().endswith("use --device cpu")  # a GPU run's folder on this machine...
+    assert capsys.readouterr().err.strip().endswith("use --device cpu (device='cpu' in Python)")  # a GPU run's folder on this machine...
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--device", "cpu", "--quiet"]) == 0
     assert wgan.load_run(tmp_path / "run", "latest").iteration == 4  # ... continues on the CPU, as --device says
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import plots
-from .checks import check_fits_in_memory, check_flag, check_seed
+from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
 from .config import FIELDS, PATHS, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.points import scale_warning
@@ -581,7 +581,7 @@ def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = Tru
     shape_only = not needs_data and "sample_shape" in state
     recorded = run.recorded_config() if shape_only else run.config()  # config() names data that has moved
     _require_trained_settings(run, recorded, state)
-    config = dataclasses.replace(recorded, device=device)
+    config = typed(dataclasses.replace(recorded, device=device))
     trainer = _assemble(config if shape_only else resolve(config), lambda: None, scores=False,
                         recorded_shape=_recorded_shape(state), shape_only=shape_only)
     trainer.load_state_dict(state)
@@ -608,8 +608,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     average when the run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the
     result says which. Data that changed since the run started on it is scored as it is now, with a warning, as
     a resume warns."""
-    if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 2):
-        raise WganError(f"samples must be a whole number of at least 2, got {samples!r}")
+    samples = None if samples is None else whole_number(samples, "samples", 2, 10000)
     run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
     changed = _data_change(run, config, "the scores compare the generator with the data as it is now")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .checks import check_seed
 from .data import DATASET_NAMES, data_kind, is_missing_path, reads_data_dir
@@ -369,6 +370,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         return float(value)
     if kind is str and isinstance(value, os.PathLike):  # data=Path("points.csv")
         value = os.fspath(value)
+    if name == "device" and isinstance(value, torch.device):  # device=torch.device("cuda", 1)
+        value = str(value)
     if name in PATHS and isinstance(value, str) and value.startswith("~"):  # as a shell reads it: in a file too
         return os.path.expanduser(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -358,7 +358,8 @@ def pick_device(name: str, world: World) -> torch.device:
     """``auto`` is CUDA when available, else CPU; an unavailable CUDA device is a user error. With several
     ranks, each takes the GPU of its ``LOCAL_RANK`` (one GPU per rank)."""
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu")
+        raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu "
+                        "(device='cpu' in Python)")
     if name == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     if world.size == 1:

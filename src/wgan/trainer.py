@@ -456,8 +456,9 @@ class Trainer:
         back_to = self._last_good["iteration"]
         if config.on_nan == "stop" or self.rollbacks > config.nan_retries:
             done = f"after {self.rollbacks - 1} rollbacks " if self.rollbacks > 1 else ""
-            remedy = "lower --lr" + (", or use --on-nan halve-lr" if config.on_nan != "halve-lr" else
-                                     f" (halved {self.rollbacks - 1} times, it reached {config.lr * self.lr_scale:g})")
+            halved = f"; halved {self.rollbacks - 1} times, it reached {config.lr * self.lr_scale:g}"
+            remedy = "lower --lr (lr= in Python)" + (halved if config.on_nan == "halve-lr" else
+                                                     ", or use --on-nan halve-lr (on_nan='halve-lr')")
             raise WganError(
                 f"training diverged: {diverged.what} is not finite at iteration {diverged.iteration} {done}"
                 f"(last good state: iteration {back_to}). The learning rate ({config.lr:g}) is likely too high for "

@@ -515,6 +515,7 @@ def load_image_folder(
 # Arrays and scikit-learn digits
 
 _ACCEPTED_SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}"
+SMALLEST_SIDE = 4  # an array of smaller "images" is points or sequences saved in 3-D, not pictures
 
 
 def load_array(path: str | os.PathLike) -> ImageSet:
@@ -553,6 +554,13 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         raise WganError(f"file {str(path)!r} is not a readable numpy file ({why}): re-save it") from None
 
     found_shape = images.shape
+    if images.ndim == 2:
+        raise WganError(f"file {str(path)!r} holds a 2-D array of shape {found_shape}, which is points, not images: "
+                        "save points one per row with numpy.save as a .npy file (or as a .csv) and give that file "
+                        f"as --data; images are {_ACCEPTED_SHAPES}")
+    if images.ndim == 4 and images.shape[-1] == 4 and images.shape[1] not in (1, 3):
+        raise WganError(f"file {str(path)!r} holds an array of shape {found_shape}, images of 4 channels: drop the "
+                        "alpha channel, images[..., :3], or composite them on a background")
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[3] not in (1, 3):
@@ -568,6 +576,10 @@ def load_array(path: str | os.PathLike) -> ImageSet:
             f"pixels wide, or more likely one {found_shape[0]}x{found_shape[1]} image of {found_shape[2]} channels: "
             "save it as image[None], which adds the axis of images"
         )
+    if min(images.shape[1:3]) < SMALLEST_SIDE:
+        raise WganError(f"file {str(path)!r} holds an array of shape {found_shape}, images "
+                        f"{images.shape[1]}x{images.shape[2]} pixels, under {SMALLEST_SIDE} a side: if these are "
+                        "points, give one per row in a 2-D array, x.reshape(len(x), -1), saved as .npy")
     if images.dtype == np.uint8:
         if images.max() == 1:
             raise WganError(f"file {str(path)!r} holds uint8 pixels of 0 and 1 alone, which are black on the 0-255 "

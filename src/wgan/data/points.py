@@ -170,9 +170,12 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
             for j, field in enumerate(row):
                 if not _is_number(field):
                     separator = next((name for mark, name in OTHER_SEPARATORS.items() if mark in field), None)
+                    mixed_header = first_row + i == 1  # names beside a name that reads as a number (2020)
                     raise WganError(
                         f"data file '{path}' row {first_row + i} column {j + 1} is {field!r}, not a number: "
                         + (f"the file seems separated by {separator}; save it with commas" if separator else
+                           "a first row of column names is skipped only when none of them reads as a number: "
+                           "rename those that do (e.g. y2020) or delete the row" if mixed_header else
                            "every field must be a number (only a first row of column names may hold text)")
                     ) from None
         raise
