@@ -504,7 +504,8 @@ def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkey
     with pytest.raises(WganError, match="progress must be True or False, got 'no'"):
         wgan.resume(saved.path, iterations=3, progress="no")  # it trained, showing a progress bar
     for samples in (2.5, "100", np.int64(1)):
-        with pytest.raises(WganError, match=re.escape(f"samples is {samples!r}; expected a whole number of at least 2")):
+        expected = f"samples is {samples!r}; expected a whole number of at least 2"
+        with pytest.raises(WganError, match=re.escape(expected)):
             wgan.evaluate_run(saved.path, samples=samples)
     # numpy's integers and torch's devices, which sizes and devices are elsewhere, were refused here
     assert wgan.evaluate_run(saved.path, samples=np.int64(50), device=torch.device("cpu"))["iteration"] == 2
@@ -629,7 +630,8 @@ def test_a_config_toml_edited_since_the_checkpoint_is_refused_by_resume_eval_and
     config.write_text(recorded.replace("iterations = 2", "iterations = 3").replace('device = "auto"',
                                                                                    'device = "cuda"'))
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
-    assert capsys.readouterr().err.strip().endswith("use --device cpu (device='cpu' in Python)")  # a GPU run's folder on this machine...
+    # a GPU run's folder on this machine...
+    assert capsys.readouterr().err.strip().endswith("use --device cpu (device='cpu' in Python)")
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--device", "cpu", "--quiet"]) == 0
     assert wgan.load_run(tmp_path / "run", "latest").iteration == 4  # ... continues on the CPU, as --device says
 
