@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from wgan.cli import main
-from wgan.errors import Stopped
-from wgan.experiments import EXPERIMENTS, Claim, ExperimentResult, ImageData
+from wgan.errors import Stopped, WganError
+from wgan.experiments import EXPERIMENTS, ByHand, Claim, ExperimentResult, ImageData, ratio
 from wgan.experiments.report import write_report
 
 
@@ -129,7 +130,8 @@ def test_the_page_gives_the_command_that_made_it_with_the_mnist_options(tmp_path
 
 
 def test_one_experiment_run_into_a_report_folder_updates_the_report(tmp_path):
-    write_report([ExperimentResult("optimal-critic", {}, [Claim("stale claim", "0", False)], b"\x89PNG"),
+    write_report([ExperimentResult("optimal-critic", {}, [Claim("stale claim", "0", False)], b"\x89PNG",
+                                   command="wgan experiment optimal-critic --quick --out x"),
                   ExperimentResult("parallel-lines", {"x": [1.0]}, [Claim("kept claim", "1", True)], b"\x89PNG",
                                    '"Quoted." (Someone)')], tmp_path)
     assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 0
@@ -208,7 +210,7 @@ def test_all_writes_each_experiments_pages_as_it_ends(tmp_path, capsys, monkeypa
         monkeypatch.setitem(EXPERIMENTS, name, interrupted)
     assert main(["experiment", "all", "--quick", "--out", str(tmp_path)]) == 130
     assert sorted(path.name for path in tmp_path.glob("*.md")) == sorted(f"{name}.md" for name in names[:2])
-    assert "the experiments that ended have their pages" in capsys.readouterr().err
+    assert "the experiments that ended have their new pages" in capsys.readouterr().err
 
 
 def test_notes_that_are_not_utf8_are_one_line_and_another_experiments_bad_file_blocks_nothing(tmp_path, capsys,
@@ -238,3 +240,100 @@ def test_claims_by_hand_that_are_not_claims_are_one_line_and_exit_2(tmp_path, ca
     assert "claims-by-hand.json is not a list of claims" in error and len(error.splitlines()) == 1
     assert "running" not in printed.out  # found before the experiment ran
     assert sorted(path.name for path in tmp_path.rglob("*")) == ["claims-by-hand.json", "optimal-critic"]
+
+
+def _stand_in(monkeypatch, name: str) -> list[str]:
+    """Experiment ``name`` replaced by one that ends at once with one claim; the list records each run."""
+    ran = []
+
+    def run(**settings):
+        ran.append(name)
+        return ExperimentResult(name, {}, [Claim("c", "1", True)], b"\x89PNG")
+
+    monkeypatch.setitem(EXPERIMENTS, name, run)
+    return ran
+
+
+@pytest.mark.parametrize("damage, named", [
+    (lambda folder: (folder / "results.json").write_text('{"name": "parallel-lines", broken'), "Expecting"),
+    (lambda folder: (folder / "results.json").write_text(json.dumps({"name": "parallel-lines", "numbers": {},
+                                                                     "claims": []})), "no 'paper'"),
+    (lambda folder: (folder / "figure.png").unlink(), "No such file or directory"),
+])
+def test_another_experiments_result_that_does_not_read_is_refused_before_the_run(tmp_path, capsys, monkeypatch,
+                                                                                damage, named):
+    # the report kept current after the run read it then: a JSONDecodeError or KeyError traceback after the run's
+    # pages were written, or "cannot write .../figure.png" for a figure that was missing
+    write_report([ExperimentResult("parallel-lines", {}, [Claim("c", "1", True)], b"\x89PNG")], tmp_path)
+    damage(tmp_path / "parallel-lines")
+    ran = _stand_in(monkeypatch, "optimal-critic")
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"wgan: error: '{tmp_path / 'parallel-lines'}' does not hold an experiment's result "
+                            "as wgan writes it (") and named in error and len(error.splitlines()) == 1
+    assert ran == [] and not (tmp_path / "optimal-critic").exists()
+
+
+@pytest.mark.parametrize("blocking", ["optimal-critic.md/", "optimal-critic"])
+def test_a_folder_or_file_where_the_pages_go_is_refused_before_the_run(tmp_path, capsys, monkeypatch, blocking):
+    # found after the run, naming a temporary file, with the folder written and the page not
+    (tmp_path / blocking.rstrip("/")).mkdir() if blocking.endswith("/") else (tmp_path / blocking).write_text("x")
+    ran = _stand_in(monkeypatch, "optimal-critic")
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert f"'{tmp_path / blocking.rstrip('/')}' is a" in error and "move it away, or choose another --out" in error
+    assert ran == [] and len(error.splitlines()) == 1
+
+
+def test_a_quick_run_does_not_replace_full_size_results(tmp_path, capsys, monkeypatch):
+    # it replaced them without a word (hours of training for the image experiments)
+    ExperimentResult("optimal-critic", {}, [Claim("c", "1", True)], b"\x89PNG",
+                     command="wgan experiment optimal-critic --out docs").write(tmp_path / "optimal-critic")
+    ran = _stand_in(monkeypatch, "optimal-critic")
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(tmp_path)]) == 2
+    assert "holds optimal-critic's full-size results (made with `wgan experiment optimal-critic --out docs`)" \
+        in capsys.readouterr().err and ran == []
+    assert main(["experiment", "optimal-critic", "--out", str(tmp_path)]) == 0 and ran == ["optimal-critic"]
+    quick = tmp_path / "quick"
+    for _ in range(2):  # a quick run over a quick run's results
+        assert main(["experiment", "optimal-critic", "--quick", "--out", str(quick)]) == 0
+    assert ran == ["optimal-critic"] * 3
+
+
+def test_the_command_on_a_page_is_quoted_for_the_shell(tmp_path, monkeypatch):
+    _stand_in(monkeypatch, "optimal-critic")
+    out = tmp_path / "my results"
+    assert main(["experiment", "optimal-critic", "--quick", "--out", str(out)]) == 0
+    assert f"    wgan experiment optimal-critic --quick --out '{out}'\n" in (out / "optimal-critic.md").read_text()
+
+
+def test_all_stopped_midway_leaves_an_earlier_report_showing_the_new_pages(tmp_path, monkeypatch):
+    # the earlier report showed the old numbers beside the new figures its links led to
+    names = list(EXPERIMENTS)
+    write_report([ExperimentResult(name, {}, [Claim("old claim", "0", False)], b"\x89PNG",
+                                   command=f"wgan experiment {name} --quick --out x") for name in names], tmp_path)
+    for name in names[:2]:
+        _stand_in(monkeypatch, name)
+    monkeypatch.setitem(EXPERIMENTS, names[2], lambda **settings: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["experiment", "all", "--quick", "--out", str(tmp_path)]) == 130
+    markdown = (tmp_path / "report.md").read_text()
+    assert [f"| {name} | c | 1 | yes |" in markdown for name in names[:3]] == [True, True, False]
+    assert f"| {names[2]} | old claim | 0 | **no** |" in markdown
+
+
+def test_numbers_json_cannot_hold_are_written_as_text_and_a_ratio_over_zero_is_infinite(tmp_path):
+    # allow_nan=False raised ValueError at the end of the run, and nothing was written; a gradient norm that
+    # underflowed to 0 under a ratio was a ZeroDivisionError
+    numbers = {"spearman": float("nan"), "decay": ratio(1e-3, 0.0), "curve": [1.0, float("-inf")]}
+    ExperimentResult("x", numbers, [Claim("c", "nan", False)], b"\x89PNG").write(tmp_path / "x")
+    assert json.loads((tmp_path / "x" / "results.json").read_text())["numbers"] == {
+        "spearman": "nan", "decay": "inf", "curve": [1.0, "-inf"]}
+    assert ratio(6.0, 3.0) == 2.0 and math.isnan(ratio(0.0, 0.0))
+
+
+def test_claims_by_hand_that_are_not_a_list_of_objects_are_refused(tmp_path):
+    # {} was taken for no claims, and ["text"] named Python's "'str' object has no attribute 'pop'"
+    for content in ("{}", '["text"]'):
+        (tmp_path / "claims-by-hand.json").write_text(content)
+        with pytest.raises(WganError, match=r"is not a list of claims \(expected a JSON list of objects"):
+            ByHand.read(tmp_path)

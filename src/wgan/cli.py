@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 import textwrap
@@ -154,7 +155,10 @@ def build_parser() -> Parser:
                                          description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
                                      "(the paper's claim, the figure, claim / measured / holds?, the command); "
-                                     "'all' also writes report.md and report.html. Claims measured by hand "
+                                     "'all' also writes report.md and report.html, which each later experiment "
+                                     "run into OUT keeps current. A run replaces the pages and numbers it finds in "
+                                     "OUT/NAME, except a --quick run full-size ones (it is refused). Claims "
+                                     "measured by hand "
                                      "(OUT/NAME/claims-by-hand.json) and notes (OUT/NAME/notes.md) are read, "
                                      "shown on the pages and the report, and never written.")
     experiment.add_argument("name", metavar="NAME", help="one of: " + "; ".join(
@@ -235,11 +239,11 @@ def _watch(args: argparse.Namespace) -> None:
 
 def _experiment_command(args: argparse.Namespace, name: str) -> str:
     """The command line that makes experiment ``name`` as ``args`` did, for its page."""
-    words = ["wgan experiment", args.name, "--quick" if args.quick else "", f"--out {args.out}",
-             f"--seed {args.seed}" if args.seed else ""]
+    words = ["wgan", "experiment", args.name, *(["--quick"] if args.quick else []), "--out", args.out,
+             *(["--seed", str(args.seed)] if args.seed else [])]
     if name in IMAGE_EXPERIMENTS and args.data_dir is not None:
-        words += [f"--data-dir {args.data_dir}", f"--runs {args.runs}", f"--minutes {args.minutes:g}"]
-    return " ".join(word for word in words if word)
+        words += ["--data-dir", args.data_dir, "--runs", args.runs, "--minutes", f"{args.minutes:g}"]
+    return shlex.join(words)  # a path with a space is quoted, as a shell would need it pasted
 
 
 def _experiment(args: argparse.Namespace) -> None:
@@ -258,8 +262,13 @@ def _experiment(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _check_writable(out)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
-    for name in EXPERIMENTS if (out / "report.md").is_file() else names:  # what the pages and the report will
-        ByHand.read(out / name)  # show measured by hand: read before anything runs
+    reported = (out / "report.md").is_file()  # an earlier 'all' report, kept current as each experiment ends
+    for name in EXPERIMENTS if reported else names:  # what the pages and the report will show: read before
+        ByHand.read(out / name)                      # anything runs, as the pages of the others that it shows
+        if name not in names and (out / name / "results.json").is_file():
+            ExperimentResult.read(out / name)
+    for name in names:
+        _check_page_places(out, name, args.quick)
     results = []
     for name in names:
         size = "quick size: a smoke test, too short for the paper's claims" if args.quick else "full size"
@@ -275,10 +284,11 @@ def _experiment(args: argparse.Namespace) -> None:
         except OSError as error:
             raise _unwritable(error.filename or out, error) from None
         print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
-    try:
-        _write_report(args.name, results, out)
-    except OSError as error:
-        raise _unwritable(error.filename or out, error) from None
+        if reported:
+            _write_report(out, [ExperimentResult.read(out / each) for each in EXPERIMENTS
+                                if (out / each / "results.json").is_file()], "report updated")
+    if args.name == "all":
+        _write_report(out, results, "report")
 
 
 def _check_image_flags_count(args: argparse.Namespace) -> None:
@@ -298,17 +308,31 @@ def _check_image_flags_count(args: argparse.Namespace) -> None:
                                 "runs; give --data-dir MNIST_DIR, or leave it out")
 
 
-def _write_report(name: str, results: list[ExperimentResult], out: Path) -> None:
-    """The report of ``all`` from ``results`` in ``out``; after one experiment, the report of an earlier ``all``
-    there brought up to date."""
-    if name == "all":
+def _write_report(out: Path, results: list[ExperimentResult], said: str) -> None:
+    """The report over ``results`` in ``out``, and a line that begins with ``said``."""
+    try:
         write_report(results, out)
-        print(f"report: {out / 'report.md'} and {out / 'report.html'}")
-        return
-    if (out / "report.md").is_file():  # keep the report of an earlier 'all' current
-        write_report([ExperimentResult.read(out / each) for each in EXPERIMENTS
-                      if (out / each / "results.json").is_file()], out)
-        print(f"report updated: {out / 'report.md'} and {out / 'report.html'}")
+    except OSError as error:
+        raise _unwritable(error.filename or out, error) from None
+    print(f"{said}: {out / 'report.md'} and {out / 'report.html'}")
+
+
+def _check_page_places(out: Path, name: str, quick: bool) -> None:
+    """Before experiment ``name`` runs: its folder and its page beside it can be written where a folder and a
+    file are, and a --quick run does not replace the full size's results (hours of training, for some)."""
+    for place, folder in ((out / name, True), (out / f"{name}.md", False)):
+        if place.exists() and place.is_dir() != folder:
+            raise WganError(f"'{place}' is a {'folder' if place.is_dir() else 'file'}, where {name} writes its "
+                            f"{'folder' if folder else 'page'}: move it away, or choose another --out")
+    saved = out / name / "results.json"
+    if quick and saved.is_file():
+        try:
+            command = ExperimentResult.read(out / name).made_with
+        except WganError:  # a result that does not read is no loss: the run replaces it
+            return
+        if "--quick" not in shlex.split(command):
+            raise WganError(f"'{out / name}' holds {name}'s full-size results (made with `{command}`), which a "
+                            "--quick run would replace: choose another --out, or move the folder away")
 
 
 def _check_writable(folder: Path) -> None:
@@ -488,8 +512,8 @@ def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
     if args.command in ("play", "watch"):
         return f"wgan {args.command}: stopped"
     if args.command == "experiment" and args.name == "all":
-        return ("wgan experiment: interrupted; the experiments that ended have their pages, the one running has none, "
-                "and the report is not written")
+        return ("wgan experiment: interrupted; the experiments that ended have their new pages (and an earlier "
+                "report shows them), the one running keeps the pages it had, and no new report is written")
     if args.command == "experiment":
         return "wgan experiment: interrupted before it wrote its pages; those written before are unchanged"
     return f"wgan {args.command}: interrupted; nothing was written"

@@ -20,10 +20,12 @@ distributions, and a matplotlib figure as PNG bytes.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -85,6 +87,8 @@ class ByHand:
         claims_file, notes_file = folder / cls.CLAIMS_FILE, folder / cls.NOTES_FILE
         try:
             entries = json.loads(claims_file.read_text()) if claims_file.is_file() else []
+            if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+                raise TypeError("expected a JSON list of objects, one per claim")
             claims = tuple((entry.pop("replaces", ""), Claim(**entry)) for entry in entries)
             for replaced, claim in claims:
                 if not isinstance(claim.holds, bool) or not all(isinstance(words, str) for words in
@@ -148,8 +152,8 @@ class ExperimentResult:
         return [claim for claim in self.shown_claims if not claim.holds]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "paper": self.paper, "command": self.command, "numbers": self.numbers,
-                "claims": [asdict(claim) for claim in self.claims]}
+        return {"name": self.name, "paper": self.paper, "command": self.command,
+                "numbers": _json_numbers(self.numbers), "claims": [asdict(claim) for claim in self.claims]}
 
     def page(self, folder: str = "") -> str:
         """The Markdown page: the paper's claim, the figure, the claim / measured / holds table and the command.
@@ -187,10 +191,15 @@ class ExperimentResult:
         """The result that :meth:`write` left in ``folder`` (its results.json and figure.png), with what was
         measured there by hand."""
         folder = Path(folder)
-        saved = json.loads((folder / "results.json").read_text())
-        return cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
-                   (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""),
-                   ByHand.read(folder))
+        try:
+            saved = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            result = cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
+                         (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""))
+        except (OSError, ValueError, TypeError, KeyError) as error:  # JSON's and UTF-8's errors are ValueErrors
+            why = f"no {error}" if isinstance(error, KeyError) else getattr(error, "strerror", None) or error
+            raise WganError(f"'{folder}' does not hold an experiment's result as wgan writes it ({why}): run the "
+                            f"experiment again into it, or move the folder away") from None
+        return replace(result, by_hand=ByHand.read(folder))
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``figure.png``, ``results.json`` and ``README.md`` into ``out_dir`` (created if missing), and the
@@ -201,14 +210,35 @@ class ExperimentResult:
         which is left as it is.
         """
         out = Path(out_dir)
-        # allow_nan=False: a NaN or inf measurement is a bug to see, not a non-standard token in the JSON
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON: see _json_numbers
         shown = replace(self, by_hand=ByHand.read(out))
         atomic_write_bytes(out / "figure.png", self.figure_png)
         atomic_write_bytes(out / "results.json", text.encode())
         atomic_write_bytes(out / "README.md", shown.page().encode())
         atomic_write_bytes(out.parent / f"{self.name}.md", shown.page(f"{out.name}/").encode())
         return out
+
+
+def _json_numbers(value: Any) -> Any:
+    """``value`` (numbers, lists and dicts of them) with each float that JSON cannot hold, NaN or an infinity, as
+    the text Python prints for it ("nan", "inf", "-inf"): a measurement that came out so (a constant estimate's
+    undefined rank correlation, a gradient that underflowed to 0 under a ratio) is written and seen, not lost with
+    the run in an error."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_numbers(item) for item in value]
+    return value
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, infinite (or NaN for 0 / 0) where the denominator is 0: a gradient norm can
+    underflow to 0, where a ratio of two is still the measurement."""
+    if denominator:
+        return numerator / denominator
+    return math.copysign(math.inf, numerator) if numerator else math.nan
 
 
 def failure_section(failures: list[tuple[str, Claim]]) -> list[str]:
@@ -291,4 +321,4 @@ SUMMARIES = {
 }
 
 __all__ = ["EXPERIMENTS", "IMAGE_EXPERIMENTS", "SUMMARIES", "Claim", "ExperimentResult", "ImageData", "build_critic",
-           "figure_png", "make_objective", "new_figure", "subplots", "train_critic"]
+           "figure_png", "make_objective", "new_figure", "ratio", "subplots", "train_critic"]

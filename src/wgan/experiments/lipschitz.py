@@ -33,7 +33,7 @@ from ..config import make_config
 from ..objectives import critic_gradient_norm, interpolate
 from ..randomness import RandomStream
 from ..trainer import Trainer, critic_steps
-from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png, subplots
+from . import ADAM, PENALTY_WEIGHT, Claim, ExperimentResult, figure_png, ratio, subplots
 
 NAME = "lipschitz"
 PAPER = ('"Weight clipping is a clearly terrible way to enforce a Lipschitz constraint." (Arjovsky, Chintala, '
@@ -141,7 +141,7 @@ def _claims(numbers: dict) -> list[Claim]:
     last_third = "median of the checks of the last third of training"
     clipped = numbers["max_gradient_norm_wgan"][1:] + numbers["max_pair_slope_wgan"][1:]  # after the first update
     clip_gradient = numbers["max_gradient_norm_wgan"][1:]
-    drift = max(clip_gradient) / min(clip_gradient)
+    drift = ratio(max(clip_gradient), min(clip_gradient))
     return [
         Claim(f"WGAN-GP targets 1: the critic's largest gradient norm, once settled ({last_third}), is within "
               f"[{low:g}, {high:g}]", f"{gp_gradient:.2f} (at the end {gp_gradients[-1]:.2f}; range after "

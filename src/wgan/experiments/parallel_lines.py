@@ -188,6 +188,8 @@ def _figure(numbers: dict, thetas: np.ndarray) -> bytes:
     _split_at_zero(closed, theta, np.array(numbers["js_closed"]), color="#e15759",
                    label=r"JS ($\log 2$ for $\theta \neq 0$)")
     closed.text(0.02, 0.04, r"KL $= +\infty$ for every $\theta \neq 0$", transform=closed.transAxes, fontsize=9)
+    closed.annotate(r"all four 0 at $\theta = 0$", xy=(0.0, 0.0), xytext=(-0.5, 0.12), fontsize=9,
+                    arrowprops={"arrowstyle": "-", "color": "#888888"})
     closed.set(title="(a) closed forms (WGAN Example 1)", xlabel=r"$\theta$", ylabel="distance")
 
     samples.plot(theta, numbers["w_closed"], color="#bbbbbb", label=r"$|\theta|$")
@@ -237,6 +239,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
         "w_closed": closed["w"].tolist(),
         "js_closed": closed["js"].tolist(),
         "tv_closed": closed["tv"].tolist(),
+        "kl_closed": closed["kl"].tolist(),  # +inf off theta = 0, written "inf" (results.json is strict JSON)
         "theta_grid": thetas.tolist(),
         **sample_estimates(thetas, size, seed),
         "critic_estimate_wgan_gp": [critic_estimate("wgan-gp", float(t), size, seed) for t in thetas],

@@ -32,7 +32,7 @@ from ..models import build_models
 from ..objectives import Objective
 from ..randomness import RandomStream
 from ..trainer import make_optimizer
-from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, subplots
+from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, ratio, subplots
 
 NAME = "vanishing-gradients"
 PAPER = ("Paraphrased: when the real and generated distributions have disjoint supports or lie on low-dimensional "
@@ -125,7 +125,7 @@ def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     numbers: dict = {"steps": list(range(0, size.steps + 1, size.log_every))}
     for name, values in norms.items():
         numbers[f"gradient_norm_{name}"] = values
-        numbers[f"decay_{name}"] = values[0] / values[-1]  # first / last: > 1 means the gradient shrank
+        numbers[f"decay_{name}"] = ratio(values[0], values[-1])  # first / last: > 1 means the gradient shrank
     with torch.no_grad():
         real = eight_gaussians("cpu").sample(GRADIENT_SAMPLES, torch.Generator().manual_seed(seed))
         fake = generator(torch.randn((GRADIENT_SAMPLES, 1), generator=torch.Generator().manual_seed(seed + 1)))
