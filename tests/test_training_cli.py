@@ -692,3 +692,15 @@ def test_a_damaged_checkpoint_is_reported_not_unpickled(tmp_path, capsys):
     assert main(["sample", "--run", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "s.npy")]) == 2
     assert "damaged" in capsys.readouterr().err
     assert not (tmp_path / "s.npy").exists()
+
+
+def test_resume_refuses_a_setting_it_keeps_or_a_misspelt_keyword_in_one_line(tmp_path):
+    # wgan.resume(path, lr=1e-4) was Python's TypeError about an unexpected keyword, which did not say why
+    run = wgan.train(data="8gaussians", iterations=2, eval_every=2, out=str(tmp_path), name="run", progress=False,
+                     **TINY)
+    with pytest.raises(WganError, match=r"resume\(\) keeps lr, which the run was trained with \(it takes "
+                                        r"iterations=.*\): train a new run with wgan.train\(lr=...\) to change it"):
+        wgan.resume(run.path, iterations=4, lr=1e-4)
+    with pytest.raises(WganError, match=r"resume\(\) got an unknown keyword 'iteration': it takes iterations="):
+        wgan.resume(run.path, iteration=4)
+    assert wgan.load_run(run.path, "latest").iteration == 2  # nothing trained

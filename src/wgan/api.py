@@ -420,11 +420,12 @@ RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the setting
 
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
            max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
-           device: str | None = None) -> Run:
+           device: str | None = None, **others: Any) -> Run:
     """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
     new training-time budget (``max_minutes``, counted from the run's start), evaluating every ``eval_every``
     iterations from here on if given, and on another ``device`` (a run trained on a GPU continues on the CPU).
-    Its other settings are those it was trained with.
+    Its other settings are those it was trained with: any other keyword (``lr=``) is refused with a line that
+    says so, where Python would raise a TypeError.
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
     (evaluations draw from their own stream, so how often they come does not change the training). A run may
@@ -439,6 +440,12 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     keeps the decay's end where it was (the rate stays 0 after it). A line says which; ``decay`` given where
     nothing decays or the end does not move is refused.
     """
+    for name in others:
+        takes = "it takes iterations=, max_minutes=, eval_every=, decay=, device= and progress="
+        if name in FIELDS:
+            raise WganError(f"resume() keeps {name}, which the run was trained with ({takes}): train a new run "
+                            f"with wgan.train({name}=...) to change it")
+        raise WganError(f"resume() got an unknown keyword {name!r}: {takes}")
     if decay not in (None, *DECAY_CHOICES):
         raise WganError(f"decay '{decay}' is not known: choose restart or keep")
     progress = check_flag(progress, "progress")
