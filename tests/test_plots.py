@@ -1,6 +1,7 @@
 """The training curves draw every series the run logged, including one logged once."""
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -112,3 +113,21 @@ def test_a_sample_grid_without_its_title_keeps_the_whole_grid_and_no_title_pixel
     grid = plots.untitled_sample_grid(plots.sample_grid(white, "a long dark title " * 3))
     assert titled.min() < 100 and grid.min() == 255
     assert grid.shape[0] > 0.85 * titled.shape[0] and grid.shape[1:] == titled.shape[1:]
+
+
+@pytest.mark.parametrize("size, count", [(128, 64), (1024, 4)])
+def test_a_sample_grid_of_large_images_keeps_every_separating_line(size, count):
+    # 64 images of 128x128 (a grid 1033 px wide) were drawn on 640 px by sampling: most 1-px lines dropped out,
+    # and four of 1024x1024 showed as one grey square
+    dark = -np.ones((count, 1, size, size))
+    pixels = np.asarray(Image.open(io.BytesIO(plots.sample_grid(dark, "t"))).convert("L"))
+    grid = plots.untitled_sample_grid(plots.sample_grid(dark, "t"))
+    middle = np.asarray(Image.fromarray(grid).convert("L"))[grid.shape[0] // 2]  # a row across the images
+    inside = middle[np.flatnonzero(middle < 128)[0]:np.flatnonzero(middle < 128)[-1] + 1]
+    lines = np.count_nonzero(np.diff((inside > 128).astype(int)) == 1)  # dark to light: one per separator
+    assert lines == math.isqrt(count) - 1, lines
+    assert max(pixels.shape) <= 2400  # the figure stops growing
+
+
+def test_a_sample_grid_of_small_images_keeps_its_size():
+    assert Image.open(io.BytesIO(plots.sample_grid(np.zeros((64, 1, 28, 28)), "t"))).size == (660, 726)

@@ -590,3 +590,60 @@ def test_a_second_writer_is_refused_naming_the_holder_and_a_dead_holders_lock_is
         holder.kill()
         holder.wait()
     assert main(["train", "--resume", str(run), "--iterations", str(_latest(run)["iteration"] + 2), "--quiet"]) == 0
+
+
+def test_an_improved_evaluation_writes_best_before_latest(tmp_path, monkeypatch):
+    # latest.pt, which records the best score so far, came first: a process killed between the two writes left
+    # best.pt an evaluation behind for good (a resume wrote it again only if a later evaluation beat that score)
+    written, save = [], RunFolder.save_checkpoint
+
+    def recording(self, state, which):
+        written.append((which, state["iteration"]))
+        return save(self, state, which)
+
+    monkeypatch.setattr(RunFolder, "save_checkpoint", recording)
+    wgan.train(data="8gaussians", iterations=2, eval_every=1, out=str(tmp_path), name="run", progress=False,
+               **TINY_SETTINGS)
+    assert written[:2] == [("best", 1), ("latest", 1)]  # the first evaluation always improves on none
+    assert all(written[written.index(("best", it)) + 1] == ("latest", it) for which, it in written if which == "best")
+
+
+def test_a_run_folder_that_cannot_be_written_is_one_line_for_resume_and_a_warning_for_eval(tmp_path, capsys):
+    # a read-only folder (chmod -R a-w, as another user) was a PermissionError traceback from the lock; a lock
+    # file that cannot be opened stands in for it here, where the tests may run as root
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 0
+    (tmp_path / "run" / ".lock").unlink(missing_ok=True)
+    (tmp_path / "run" / ".lock").mkdir()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"wgan: error: run folder '{tmp_path / 'run'}' cannot be written (") and \
+        "make it writable (chmod -R u+w), or copy it" in error and len(error.splitlines()) == 1
+    assert main(["eval", "--run", str(tmp_path / "run"), "--samples", "100"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["iteration"] == 2  # the scores, printed
+    assert captured.err.startswith(f"wgan: warning: {tmp_path / 'run' / 'eval_best.json'} is not written: run "
+                                   "folder")
+
+
+def test_a_reader_that_stops_early_ends_wgan_quietly(tmp_path):
+    # `wgan eval ... | head -1` ended in a BrokenPipeError traceback
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 0
+    process = subprocess.Popen([sys.executable, "-m", "wgan", "eval", "--run", str(tmp_path / "run"), "--samples",
+                                "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(1) == b"{"
+    process.stdout.close()  # as head does after its line
+    assert process.wait(timeout=120) == 141 and process.stderr.read() == b""
+
+
+def test_a_damaged_best_checkpoint_points_at_latest(tmp_path, capsys):
+    # the missing file's message said to pick latest; the damaged file's did not
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 0
+    (tmp_path / "run" / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "2", "--out", str(tmp_path / "s.npy")]) == 2
+    assert capsys.readouterr().err.strip().endswith("pick --checkpoint latest (checkpoint='latest' in Python)")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "2", "--checkpoint", "latest", "--out",
+                 str(tmp_path / "s.npy")]) == 0

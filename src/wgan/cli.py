@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shlex
+import signal
 import sys
 import tempfile
 import textwrap
@@ -32,6 +33,7 @@ from .experiments.report import write_report
 from .runs import RunFolder, atomic_write
 
 EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # as a tool that SIGPIPE ends, the shell's 141
 EXIT_STOPPED = distributed.EXIT_STOPPED  # stopped by a signal after saving: resume it (sysexits' EX_TEMPFAIL)
 MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "train": "lower --batch-size, --eval-samples or the model's --width",
@@ -566,4 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         print(file=sys.stderr)
         distributed.report(_interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))))
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # what reads the output has gone (`wgan eval ... | head -1`): the rest is not wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again
+        return EXIT_BROKEN_PIPE
     return 0

@@ -46,11 +46,14 @@ def subplots(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], l
     return figure, figure.subplots(rows, columns, **options)
 
 
-def figure_png(figure: Figure, tight: bool = True) -> bytes:
+FIGURE_DPI = 110
+
+
+def figure_png(figure: Figure, tight: bool = True, dpi: float = FIGURE_DPI) -> bytes:
     """The figure as PNG bytes, cropped to what it draws when ``tight``; otherwise at its own size, so that the
     frames of an animation (one per evaluation) all have one size."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None)
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buffer.getvalue()
 
 
@@ -224,19 +227,29 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 SAMPLE_GRID_TOP = 0.9  # the top of sample_grid's image, as a fraction of its figure's height: its title is above
+SAMPLE_GRID_INCHES = (6.0, 6.6)  # the figure's size; its image's box within it is set by subplots_adjust below
+SAMPLE_GRID_WIDEST = 2000  # the most pixels a grid is drawn across
 
 
 def sample_grid(images: np.ndarray, title: str) -> bytes:
     """A titled grid of generated images (k, C, H, W) in [-1, 1], e.g. the same 64 noise vectors at every
-    evaluation so that successive grids show the same samples improving."""
+    evaluation so that successive grids show the same samples improving.
+
+    Drawn at least pixel for pixel up to :data:`SAMPLE_GRID_WIDEST` pixels across (the figure's resolution
+    grows with the grid: 64 images of 128x128 at 110 dpi lost most of their separating lines to the shrinking),
+    and smoothed rather than sampled where a larger grid must still be shrunk."""
     grid = image_grid(images)
-    figure, axes = subplots(figsize=(6, 6.6))
+    box = (SAMPLE_GRID_INCHES[0] * (0.98 - 0.02), SAMPLE_GRID_INCHES[1] * (SAMPLE_GRID_TOP - 0.02))  # inches
+    pixel_for_pixel = max(grid.shape[1] / box[0], grid.shape[0] / box[1])  # dots per inch
+    dpi = min(max(FIGURE_DPI, pixel_for_pixel), SAMPLE_GRID_WIDEST / box[0])
+    shrunk = pixel_for_pixel > dpi
+    figure, axes = subplots(figsize=SAMPLE_GRID_INCHES)
     axes.imshow(grid.squeeze(2) if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,
-                interpolation="nearest")
+                interpolation="antialiased" if shrunk else "nearest")
     axes.set_title(title, fontsize=9)
     axes.axis("off")
     figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=SAMPLE_GRID_TOP)
-    return figure_png(figure, tight=False)
+    return figure_png(figure, tight=False, dpi=dpi)
 
 
 def untitled_sample_grid(png: bytes) -> np.ndarray:

@@ -169,9 +169,14 @@ class RunFolder:
         """Hold the folder's lock until :meth:`close` (or this process's end), or say who holds it.
 
         An advisory ``flock`` on ``.lock``, which records the holder's process id and host: the kernel releases
-        it when the holder exits, even when killed, so a lock left by a dead process is simply taken over.
+        it when the holder exits, even when killed, so a lock left by a dead process is simply taken over. A
+        folder this process cannot write in (read-only, another user's) is one line: what takes the lock writes.
         """
-        handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except OSError as error:
+            raise WganError(f"run folder '{self.path}' cannot be written ({reason(error)}): make it writable "
+                            "(chmod -R u+w), or copy it to a folder you can write in") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -323,7 +328,12 @@ class RunFolder:
                        if self.checkpoint_path(other).is_file() else
                        f"nor a {other} one: put its checkpoints back in {path.parent}, or train the run again")
             raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): {instead}")
-        return checkpoints.unpack(path, device)
+        try:
+            return checkpoints.unpack(path, device)
+        except WganError as damaged:  # best.pt, the default of eval and sample: latest.pt may serve instead
+            if which != "best" or not self.checkpoint_path("latest").is_file():
+                raise
+            raise WganError(f"{damaged}; pick --checkpoint latest (checkpoint='latest' in Python)") from None
 
     def load_resumable(self) -> tuple[dict[str, Any], str | None]:
         """The latest checkpoint, or the previous one when the latest is missing or damaged: the state and a
@@ -334,8 +344,8 @@ class RunFolder:
                                 f"best.pt: copy it to {self.checkpoint_path('latest')} to resume from the best "
                                 "iteration (the rows logged after it are dropped)")
             raise WganError(f"run folder '{self.path}' has no checkpoint yet: it stopped before its first "
-                            "evaluation, so there is nothing to resume; train it again under another --name (or "
-                            "delete the folder)")
+                            "checkpoint was written (at its first evaluation), so there is nothing to resume; train "
+                            "it again under another --name (or delete the folder)")
         try:
             return self.load_checkpoint("latest"), None
         except WganError as latest_problem:

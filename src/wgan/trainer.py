@@ -509,16 +509,17 @@ class Trainer:
         self._save(improved)
 
     def _save(self, improved: bool) -> None:
-        """Checkpoint latest (and best when ``improved``) on the writing rank; remember the state as good once
+        """Checkpoint best when ``improved``, then latest, on the writing rank; remember the state as good once
         latest is written (a write that fails leaves the last good state the one on disk, which a full disk's
-        message names)."""
+        message names). Best goes first: latest records the best score so far, and a process killed between the
+        two writes must not leave a latest whose best was never written (a resume would not write it again
+        unless a later evaluation beat it)."""
         state = self.state_dict()
-        if self.run is not None:
-            self.run.save_checkpoint(state, "latest")
-        self._last_good = _to_host(state)
         if self.run is not None:
             if improved:
                 self.run.save_checkpoint(state, "best")
+            self.run.save_checkpoint(state, "latest")
+        self._last_good = _to_host(state)
 
 
 @contextmanager
