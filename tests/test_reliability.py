@@ -339,7 +339,7 @@ def test_the_latest_checkpoint_stays_in_place_while_the_next_one_is_written(tmp_
     monkeypatch.setattr("wgan.runs.torch.save", noting_the_latest)
     assert main(["train", "--iterations", "6", "--eval-every", "2", "--lr-decay", "none", "--out", str(tmp_path),
                  "--name", "run", *TINY]) == 0
-    assert present.count(True) >= 3 and present == sorted(present)  # once there, never missing during a write
+    assert present.count(True) >= 2 and present == sorted(present)  # once there, never missing during a write
 
 
 @pytest.mark.parametrize("damage", ["truncated", "altered", "missing"])
