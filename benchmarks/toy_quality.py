@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from wgan.config import make_config
-from wgan.errors import Stopped, WganError
+from wgan.errors import WganError
 
 from command import EXIT_INTERRUPTED, Parser, positive_int, run, settings
 from results_file import add_output_arguments, append, correlation_text, prepare, rank_correlation, read
@@ -51,7 +51,7 @@ def run_one(job: dict) -> dict:
     start = time.perf_counter()
     try:
         run = wgan.train(progress=False, **job)
-    except Stopped:  # the pool's terminate() after a Ctrl-C, which the parent reports: no traceback here
+    except KeyboardInterrupt:  # the SIGTERM of the pool's terminate() after a Ctrl-C, which the parent reports
         raise SystemExit(EXIT_INTERRUPTED) from None
     seconds = time.perf_counter() - start
     evals = [row for row in run.history if "eval/w1" in row]
