@@ -647,3 +647,14 @@ def test_a_damaged_best_checkpoint_points_at_latest(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("pick --checkpoint latest (checkpoint='latest' in Python)")
     assert main(["sample", "--run", str(tmp_path / "run"), "--n", "2", "--checkpoint", "latest", "--out",
                  str(tmp_path / "s.npy")]) == 0
+
+
+def test_how_often_a_run_logs_does_not_change_a_batch_norm_critics_running_statistics():
+    # the logged critic_grad_norm passed the interpolates through the critic in training mode, which moved its
+    # batch norms' running statistics (num_batches_tracked one more at each log point) and so the checkpoints
+    settings = dict(data="digits", algorithm="wgan", model="dcgan", image_size=16, width=8, batch_size=16,
+                    n_critic=1, warmup=False, iterations=3, eval_every=3, eval_samples=360, write=False,
+                    progress=False)
+    runs = [wgan.train(**settings, log_every=every).critic.state_dict() for every in (1, 1000)]
+    buffers = [name for name in runs[0] if "running" in name or "num_batches" in name]
+    assert buffers and all(torch.equal(runs[0][name], runs[1][name]) for name in buffers)

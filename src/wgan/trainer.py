@@ -320,10 +320,13 @@ class Trainer:
         return stats
 
     def _diagnostics(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        """Gradient norms for the log: the critic's at interpolates (its own seed), the generator's last one."""
+        """Gradient norms for the log: the critic's at interpolates (its own seed), the generator's last one. A
+        batch-norm critic's pass over the interpolates leaves its running statistics as they were: how often a
+        run logs does not change its checkpoints."""
         stream = RandomStream.seeded(self.config.seed + self.iteration, self.device, self.world.shard)
-        return {"critic_grad_norm": critic_gradient_norm(self.critic, interpolate(real, fake, stream)).mean(),
-                "generator_grad_norm": gradient_norm(self.generator)}
+        with buffers_kept(self.critic):
+            critic_norm = critic_gradient_norm(self.critic, interpolate(real, fake, stream)).mean()
+        return {"critic_grad_norm": critic_norm, "generator_grad_norm": gradient_norm(self.generator)}
 
     def step(self) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, Tensor]:
         """One generator iteration of Algorithm 1 with the critic steps around it (the rest of a warm-up phase
@@ -520,6 +523,18 @@ class Trainer:
                 self.run.save_checkpoint(state, "best")
             self.run.save_checkpoint(state, "latest")
         self._last_good = _to_host(state)
+
+
+@contextmanager
+def buffers_kept(module: nn.Module) -> Iterator[None]:
+    """``module``'s buffers (batch norm's running statistics) as they were before the block, once it ends."""
+    kept = [(buffer, buffer.clone()) for buffer in module.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in kept:
+                buffer.copy_(value)
 
 
 @contextmanager
