@@ -141,8 +141,10 @@ def main() -> None:
         floor = real_data_floor(data)
         print(f"real-data floor {data}: exact W1 of two 2000-sample draws = {np.mean(floor):.3f} "
               f"(range {min(floor):.3f}-{max(floor):.3f})", flush=True)
-    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers start ignoring Ctrl-C; this process
-    pool = multiprocessing.get_context("spawn").Pool(args.workers)  # stops them (terminate, at the with's end)
+    # The workers start ignoring Ctrl-C, and this process stops them (terminate, at the with's end). A Ctrl-C in
+    # the moment the pool starts is ignored here too: a second one stops the script.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pool = multiprocessing.get_context("spawn").Pool(args.workers)
     signal.signal(signal.SIGINT, interrupt)
     with pool:
         for result in pool.imap_unordered(run_one, jobs):

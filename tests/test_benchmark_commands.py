@@ -132,10 +132,14 @@ def test_ctrl_c_stops_toy_quality_and_its_workers_without_a_traceback(tmp_path):
                                 "--data", "8gaussians", "--iterations", "100000", "--workers", "1", "--out", "runs",
                                 "--results", "r.jsonl"], cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stdout.readline().startswith("real-data floor 8gaussians")
-    time.sleep(4)  # the worker starts, imports and trains
-    os.killpg(process.pid, signal.SIGINT)
-    out, error = process.communicate(timeout=60)
+    try:
+        assert process.stdout.readline().startswith("real-data floor 8gaussians")
+        time.sleep(4)  # the worker starts, imports and trains (a Ctrl-C while the pool starts is not seen)
+        os.killpg(process.pid, signal.SIGINT)
+        out, error = process.communicate(timeout=60)
+    finally:  # a run of 100,000 iterations is not left behind by a failure
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130 and error.strip() == "toy_quality.py: interrupted", error
 
 
