@@ -675,3 +675,11 @@ def test_an_image_size_too_large_for_memory_names_image_size_before_anything_is_
     np.save(tmp_path / "x.npy", np.full((3, 4, 4), 9, np.uint8))
     with pytest.raises(WganError, match=r"3 images resized to 1048576x1048576 needs .*: lower image_size"):
         build_image_sampler(tmp_path / "x.npy", "cpu", image_size=2**20)
+
+
+def test_npz_of_two_unnamed_arrays_takes_the_second_as_labels_when_it_holds_one_integer_per_image(tmp_path):
+    # numpy.savez(f, images, labels) trained without its labels, and so without the class scores
+    np.savez(tmp_path / "d.npz", np.zeros((3, 4, 4), np.uint8) + 9, np.array([2, 0, 1]))
+    assert load_array(tmp_path / "d.npz").labels.tolist() == [2, 0, 1]
+    np.savez(tmp_path / "other.npz", np.zeros((3, 4, 4), np.uint8) + 9, np.zeros((3, 4, 4), np.uint8))
+    assert load_array(tmp_path / "other.npz").labels is None  # a second set of images is not labels

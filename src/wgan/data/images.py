@@ -524,7 +524,8 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     The array has shape ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` (torch's layout, taken where the last
     axis cannot be channels) with ``C`` in {1, 3} and dtype uint8 (0..255) or
     float in [0, 1] (scaled to uint8). In an ``.npz`` the images and the optional labels (N integers) are found by
-    their keys (:func:`_archive_keys`).
+    their keys (:func:`_archive_keys`); of two unnamed arrays (``numpy.savez(f, images, labels)``), the second is
+    the labels when it holds one integer per image.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -546,6 +547,10 @@ def load_array(path: str | os.PathLike) -> ImageSet:
                 image_key, label_key = _archive_keys(list(archive.files), path)
                 images = archive[image_key]
                 labels = None if label_key is None else archive[label_key]
+                if archive.files == ["arr_0", "arr_1"]:  # numpy.savez(f, images, labels): one integer per image
+                    second = archive["arr_1"]
+                    if second.shape == images.shape[:1] and np.issubdtype(second.dtype, np.integer):
+                        labels = second
     except WganError:
         raise
     except Exception as exc:  # a damaged header or archive makes numpy raise ValueError, SyntaxError, BadZipFile...
