@@ -658,3 +658,14 @@ def test_how_often_a_run_logs_does_not_change_a_batch_norm_critics_running_stati
     runs = [wgan.train(**settings, log_every=every).critic.state_dict() for every in (1, 1000)]
     buffers = [name for name in runs[0] if "running" in name or "num_batches" in name]
     assert buffers and all(torch.equal(runs[0][name], runs[1][name]) for name in buffers)
+
+
+def test_a_resume_from_an_earlier_checkpoint_drops_the_figures_of_the_iterations_it_drops(tmp_path, capsys):
+    # samples/iter_000004.png stayed (and in progress.gif) after the resume fell back on iteration 2 and evaluated
+    # at 3 and 6 instead
+    folder = _two_checkpoints(tmp_path)
+    (folder / "latest.pt").write_bytes(b"damaged")
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--eval-every", "3",
+                 "--quiet"]) == 0
+    figures = sorted(path.name for path in (tmp_path / "run" / "samples").glob("iter_*.png"))
+    assert figures == ["iter_000002.png", "iter_000003.png", "iter_000006.png"]

@@ -260,12 +260,18 @@ class RunFolder:
         return self._tensorboard
 
     def rewind(self, iteration: int) -> None:
-        """Drop logged rows after ``iteration`` (a resumed or rolled-back run re-logs them): from metrics.jsonl,
-        and from TensorBoard, whose writer is reopened to purge the later events."""
+        """Drop what was logged after ``iteration`` (a resumed or rolled-back run logs it again): the rows of
+        metrics.jsonl, TensorBoard's events (its writer is reopened to purge them) and the evaluations' figures,
+        which would otherwise stay in samples/ and progress.gif where the run resumed from an earlier checkpoint
+        (previous.pt) or evaluates at other iterations now."""
         self.history[:] = [row for row in self.history if row["iteration"] <= iteration]
         text = "".join(json.dumps(row) + "\n" for row in self.history)
         atomic_write_bytes(self.path / METRICS_FILE, text.encode())
         self._close_tensorboard()
+        for folder in (self.path / "samples", self.path / "samples" / "ema"):
+            for number, figure in _numbered_figures(folder):
+                if number > iteration:
+                    figure.unlink(missing_ok=True)
 
     def _close_tensorboard(self) -> None:
         if self._tensorboard is not None:
@@ -293,10 +299,7 @@ class RunFolder:
     def evaluation_figures(self) -> list[Path]:
         """The figures of the evaluations (``samples/iter_K.png``) in the order of K, which the names' order is
         not past K = 999,999 (``iter_1000000`` sorts before ``iter_999000``)."""
-        numbered = [(int(figure.stem[len(FIGURE_PREFIX):]), figure)
-                    for figure in (self.path / "samples").glob(f"{FIGURE_PREFIX}*.png")
-                    if figure.stem[len(FIGURE_PREFIX):].isdigit()]
-        return [figure for _, figure in sorted(numbered)]
+        return [figure for _, figure in sorted(_numbered_figures(self.path / "samples"))]
 
     def write_json(self, relative: str, value: Any) -> Path:
         return atomic_write_bytes(self.path / relative, (json.dumps(value, indent=1) + "\n").encode())
@@ -362,6 +365,12 @@ def json_value(line: str) -> Any:
         return json.loads(line)
     except json.JSONDecodeError:
         return None
+
+
+def _numbered_figures(folder: Path) -> list[tuple[int, Path]]:
+    """(K, path) of each evaluation figure ``iter_K.png`` in ``folder``."""
+    return [(int(figure.stem[len(FIGURE_PREFIX):]), figure) for figure in folder.glob(f"{FIGURE_PREFIX}*.png")
+            if figure.stem[len(FIGURE_PREFIX):].isdigit()]
 
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
