@@ -196,7 +196,8 @@ class ExperimentResult:
             result = cls(saved["name"], saved["numbers"], [Claim(**claim) for claim in saved["claims"]],
                          (folder / "figure.png").read_bytes(), saved["paper"], saved.get("command", ""))
         except (OSError, ValueError, TypeError, KeyError) as error:  # JSON's and UTF-8's errors are ValueErrors
-            why = f"no {error}" if isinstance(error, KeyError) else getattr(error, "strerror", None) or error
+            why = (f"no {error}" if isinstance(error, KeyError) else
+                   f"{Path(error.filename).name}: {error.strerror}" if isinstance(error, OSError) else error)
             raise WganError(f"'{folder}' does not hold an experiment's result as wgan writes it ({why}): run the "
                             f"experiment again into it, or move the folder away") from None
         return replace(result, by_hand=ByHand.read(folder))
