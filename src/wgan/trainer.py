@@ -392,7 +392,9 @@ class Trainer:
         generator_stats, critic_stats, real, fake = self.step()
         bar.update()
         logged = self.iteration % config.log_every == 0
-        if logged:
+        if logged:  # the row's training time counts this iteration's step; the log's own time, the next row's
+            self.train_seconds += time.perf_counter() - started
+            started = time.perf_counter()
             self._log_step(critic_stats, generator_stats, real, fake, bar)
         self.train_seconds += time.perf_counter() - started
         finished, stop = self._stopping()
