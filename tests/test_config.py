@@ -476,3 +476,10 @@ def test_a_byte_order_mark_a_pipe_and_a_home_folder_are_read_as_a_user_means_the
 def test_a_decay_that_ends_before_its_recorded_start_names_the_line_to_delete():
     with pytest.raises(WganError, match="or an earlier lr_decay_start .a resumed run's config.toml records where"):
         make_config(lr_decay="linear", lr_decay_start=10, iterations=5)
+
+
+def test_adam_for_wgan_takes_the_reference_codes_betas_not_rmsprops_zeros():
+    # --algorithm wgan --optimizer adam ran Adam with betas (0, 0): a step of lr * g / |g|
+    adam, rmsprop = make_config(algorithm="wgan", optimizer="adam"), make_config(algorithm="wgan")
+    assert (adam.beta1, adam.beta2) == (0.5, 0.999) and (rmsprop.beta1, rmsprop.beta2) == (0.0, 0.0)
+    assert make_config(algorithm="wgan", optimizer="adam", beta1=0.2).beta1 == 0.2

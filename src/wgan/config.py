@@ -77,6 +77,9 @@ ALGORITHM_DEFAULTS: dict[str, AlgorithmDefaults] = {
 _POINT_DATA_PENALTY = {"penalty_weight": 0.1, "lr": 1e-3, "beta1": 0.5, "lr_decay": "linear",
                        "source": "WGAN-GP toy code gan_toy.py (lambda, betas) and our measurements (lr, decay)"}
 POINT_DATA_OVERRIDES: dict[str, dict[str, Any]] = {"wgan-gp": _POINT_DATA_PENALTY, "wgan-lp": _POINT_DATA_PENALTY}
+# The betas of the reference WGAN code's Adam (main.py --adam: beta1 0.5, beta2 0.999), for --optimizer adam on an
+# algorithm whose paper uses RMSProp: the betas recorded for it (0, 0) would make Adam's step lr * g / |g|.
+WGAN_ADAM_BETAS = {"beta1": 0.5, "beta2": 0.999}
 PENALISED = ("wgan-gp", "wgan-lp")  # the algorithms with a gradient penalty (and penalty_weight)
 MAX_DEPTH = 1000  # hidden layers of an MLP: deeper ones are refused before their layers are built one by one
 
@@ -310,7 +313,9 @@ def default_text(name: str) -> str:
                         if name in overrides)
         source = next(iter(POINT_DATA_OVERRIDES.values()))["source"]
         toy = f"; on point data {toy} (from the {source}; docs/BENCHMARKS.md)" if toy else ""
-        return f"default per algorithm: {values} (from each algorithm's paper){toy}"
+        adam = (f"; with --optimizer adam, an RMSProp algorithm's is {WGAN_ADAM_BETAS[name]} (the WGAN code's)"
+                if name in WGAN_ADAM_BETAS else "")
+        return f"default per algorithm: {values} (from each algorithm's paper){toy}{adam}"
     if field.metadata["source"] == "data":
         return _data_default_text(name)
     if field.default == "":
@@ -485,6 +490,8 @@ def resolve(config: Config) -> Config:
              f"{', '.join(CRITICS)}" + (" (dcgan-constant is WGAN Fig. 6's generator; its critic is dcgan)"
                                         if critic_model == "dcgan-constant" else ""))
     defaults = dataclasses.asdict(algorithm_defaults(config.algorithm, config.data))
+    if defaults["optimizer"] == "rmsprop" and config.optimizer == "adam":  # WGAN's RMSProp has no betas to give
+        defaults |= WGAN_ADAM_BETAS
     defaults |= data_defaults(config.data, config.algorithm, generator_model, critic_model)
     if config.width is not None:
         defaults |= {"generator_width": config.width, "critic_width": config.width}
