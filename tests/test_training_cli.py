@@ -704,3 +704,14 @@ def test_resume_refuses_a_setting_it_keeps_or_a_misspelt_keyword_in_one_line(tmp
     with pytest.raises(WganError, match=r"resume\(\) got an unknown keyword 'iteration': it takes iterations="):
         wgan.resume(run.path, iteration=4)
     assert wgan.load_run(run.path, "latest").iteration == 2  # nothing trained
+
+
+def test_a_time_budget_beside_a_linear_decay_is_warned_about(tmp_path, capsys):
+    # a toy run (linear decay by default) stopped by --max-minutes kept almost its whole learning rate, silently
+    wgan.train(data="8gaussians", iterations=100000, max_minutes=0.001, write=False, progress=False, **TINY)
+    assert "wgan: warning: the learning rate decays linearly to 0 at iteration 100,000, and --max-minutes 0.001 " \
+        "may stop the run long before" in capsys.readouterr().err
+    wgan.train(data="8gaussians", iterations=2, eval_every=2, write=False, progress=False, **TINY)
+    wgan.train(data="8gaussians", iterations=100000, max_minutes=0.001, lr_decay="none", write=False,
+               progress=False, **TINY)
+    assert "warning" not in capsys.readouterr().err

@@ -354,10 +354,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         try:
             with signals_handled((signal.SIGTERM,), _as_ctrl_c):
                 trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
-            sampler = trainer.sampler
-            if world.is_writer and isinstance(sampler, TensorSampler) and len(sampler.shape) == 1 \
-                    and (warning := scale_warning(sampler.data, config.data)):
-                print(f"wgan: warning: {warning}", file=sys.stderr)
+            if world.is_writer:
+                for warning in _start_warnings(trainer):
+                    print(f"wgan: warning: {warning}", file=sys.stderr)
             if progress:
                 print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
             return _finish(trainer, progress)
@@ -369,6 +368,21 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             raise
         except KeyboardInterrupt:
             raise Interrupted(_kept(created[0] if created else None)) from None
+
+
+def _start_warnings(trainer: Trainer) -> list[str]:
+    """What a new run should be told before it trains: points far from the defaults' scale, and a learning rate
+    that decays over more iterations than a time budget may reach."""
+    config, sampler, warnings = trainer.config, trainer.sampler, []
+    if isinstance(sampler, TensorSampler) and len(sampler.shape) == 1 \
+            and (far := scale_warning(sampler.data, config.data)):
+        warnings.append(far)
+    if config.lr_decay == "linear" and config.max_minutes:
+        end = config.lr_decay_end or config.iterations
+        warnings.append(f"the learning rate decays linearly to 0 at iteration {end:,}, and --max-minutes "
+                        f"{config.max_minutes:g} may stop the run long before: set --iterations to about what the "
+                        "budget reaches, or --lr-decay none")
+    return warnings
 
 
 def _as_ctrl_c(number: int, frame) -> None:
