@@ -248,7 +248,10 @@ BAD_INPUTS = {
     "betas with rmsprop": (["--algorithm", "wgan", "--beta1", "0.5"], "beta1 0.5 has no effect: RMSProp"),
     "image size of points": (["--image-size", "16"], "image_size 16 has no effect: data '8gaussians' is points"),
     "data_dir of points": (["--data-dir", "/nowhere"], "data_dir '/nowhere' has no effect"),
-    "decay end without decay": (["--lr-decay", "none", "--lr-decay-end", "5"], "have no effect: lr_decay is none"),
+    # it named an lr_decay_start 0 that was not given
+    "decay end without decay": (["--lr-decay", "none", "--lr-decay-end", "5"], "lr_decay_end 5 has no effect: "
+                                                                               "lr_decay is none; choose --lr-decay "
+                                                                               "linear, or leave it out"),
     "activation of a dcgan": (["--data", "digits", "--model", "dcgan", "--activation", "tanh"],
                               "activation 'tanh' has no effect: only MLPs take it"),
     "misspelt folder of images": (["--data", "imgaes/", "--model", "dcgan"], "'imgaes/' is neither a data set name"),
@@ -704,6 +707,13 @@ def test_resume_refuses_a_setting_it_keeps_or_a_misspelt_keyword_in_one_line(tmp
     with pytest.raises(WganError, match=r"resume\(\) got an unknown keyword 'iteration': it takes iterations="):
         wgan.resume(run.path, iteration=4)
     assert wgan.load_run(run.path, "latest").iteration == 2  # nothing trained
+
+
+def test_a_decay_that_ends_before_the_last_iteration_is_warned_about(capsys):
+    # the last iterations trained at rate 0, without a word
+    wgan.train(data="8gaussians", iterations=5, eval_every=5, lr_decay_end=2, write=False, progress=False, **TINY)
+    assert "wgan: warning: the learning rate reaches 0 at iteration 2 (lr_decay_end), and the last 3 iterations " \
+        "train at rate 0" in capsys.readouterr().err
 
 
 def test_a_time_budget_beside_a_linear_decay_is_warned_about(tmp_path, capsys):

@@ -377,8 +377,12 @@ def _start_warnings(trainer: Trainer) -> list[str]:
     if isinstance(sampler, TensorSampler) and len(sampler.shape) == 1 \
             and (far := scale_warning(sampler.data, config.data)):
         warnings.append(far)
+    end = config.lr_decay_end or config.iterations
+    if config.lr_decay == "linear" and end < config.iterations:
+        warnings.append(f"the learning rate reaches 0 at iteration {end:,} (lr_decay_end), and the last "
+                        f"{config.iterations - end:,} iterations train at rate 0, changing nothing: give an end at "
+                        "--iterations (or leave it out)")
     if config.lr_decay == "linear" and config.max_minutes:
-        end = config.lr_decay_end or config.iterations
         warnings.append(f"the learning rate decays linearly to 0 at iteration {end:,}, and --max-minutes "
                         f"{config.max_minutes:g} may stop the run long before: set --iterations to about what the "
                         "budget reaches, or --lr-decay none")

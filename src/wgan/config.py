@@ -595,9 +595,10 @@ def check_every_setting_counts(config: Config) -> None:
         "is read from that path alone"
     _require(points or not config.data_dir or reads_data_dir(config.data), f"data_dir {config.data_dir!r} has no "
              f"effect: data {config.data!r} {read_where}; leave it out")
-    _require(config.lr_decay == "linear" or (config.lr_decay_start, config.lr_decay_end) == (0, 0),
-             f"lr_decay_start {config.lr_decay_start} and lr_decay_end {config.lr_decay_end} have no effect: "
-             "lr_decay is none; choose --lr-decay linear, or leave them out")
+    given = [f"{name} {getattr(config, name)}" for name in ("lr_decay_start", "lr_decay_end") if getattr(config, name)]
+    _require(config.lr_decay == "linear" or not given, f"{' and '.join(given)} {'have' if len(given) > 1 else 'has'} "
+             "no effect: lr_decay is none; choose --lr-decay linear, or leave "
+             f"{'them' if len(given) > 1 else 'it'} out")
     mlp = "mlp" in (config.generator_model, config.critic_model)
     _require(config.activation == FIELDS["activation"].default or mlp,
              f"activation {config.activation!r} has no effect: only MLPs take it, and the models are "
