@@ -258,31 +258,48 @@ def test_a_script_under_torchrun_trains_again_after_a_first_run_and_a_refused_on
     assert done.stdout.count("trained 4") == 2
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+        except (OSError, IndexError, ValueError):  # ended meanwhile
+            continue
+    return children
+
+
 def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alone(tmp_path):
-    # the ranks trained on to the end with nobody watching, and their lock refused the folder's resume
+    # the ranks trained on to the end with nobody watching, and their lock refused the folder's resume; then
+    # both ranks tried the dead launcher's store for about 50 s, printing c10d's stack traces, and rank 1 ended
+    # with "continue with `wgan train --resume None`"
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
                "1000", "--lr-decay", "none", "--out", str(tmp_path), "--name", "orphaned", "--nproc", "2",
                *SMALL_FLAGS]
-    launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+    with open(tmp_path / "stderr", "w") as stderr:
+        launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.DEVNULL, stderr=stderr,
+                                    start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "orphaned" / "metrics.jsonl").is_file():
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
+        ranks = _children(launcher.pid)
     finally:
         launcher.kill()
-    deadline = time.monotonic() + 60
-    with open(tmp_path / "orphaned" / ".lock") as lock:  # rank 0 holds its flock until it ends
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                assert time.monotonic() < deadline, "the ranks outlived their launcher by a minute"
-                time.sleep(0.2)
+    assert len(ranks) == 2
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{rank}").exists() for rank in ranks):  # reaped by init once they end
+        assert time.monotonic() < deadline, "the ranks outlived their launcher by 20 s"
+        time.sleep(0.2)
+    with open(tmp_path / "orphaned" / ".lock") as lock:  # rank 0 has let go of its flock
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     state = _checkpoint(tmp_path / "orphaned")
     assert 0 < state["iteration"] < 1000  # saved at the stop, not at an evaluation
+    said = (tmp_path / "stderr").read_text()
+    assert said == (f"wgan: stopped by SIGTERM at iteration {state['iteration']}; the latest checkpoint is saved: "
+                    f"continue with `wgan train --resume {tmp_path / 'orphaned'}`\n")
 
 
 def test_a_problem_of_rank_0_alone_and_a_parsing_error_are_said_once_without_a_rank_prefix(tmp_path):
@@ -334,6 +351,21 @@ def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_
     monkeypatch.setattr(distributed, "REPORT_WAIT_SECONDS", 0.5)
     distributed.report("wgan: error: found on rank 1 alone")
     assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"
+    distributed.report("wgan: stopped ...: continue with `wgan train --resume None`", of_the_run_folder=True)
+    assert capfd.readouterr().err == ""  # where the checkpoint is, rank 0 alone knows and says
+
+
+def test_a_rank_whose_launcher_has_gone_prints_at_once_without_c10d_retries(monkeypatch, capfd):
+    with socket.socket() as closed:  # a port where nothing listens, as the killed agent's store
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for name, value in {"TORCHELASTIC_USE_AGENT_STORE": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                        "WORLD_SIZE": "2", "RANK": "1"}.items():
+        monkeypatch.setenv(name, value)
+    start = time.monotonic()
+    distributed.report("wgan: error: found on rank 1 alone")
+    assert time.monotonic() - start < 5  # the store's client had retried for about 50 s
+    assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"  # and printed c10d's stack traces
 
 
 @pytest.mark.parametrize("world_size, torn_down", [("2", ""), ("1", "torn down\n")])
@@ -454,7 +486,7 @@ def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_ran
     lines = stderr.strip().splitlines()
     if sent == signal.SIGHUP:  # the ranks die of it: the launcher says so, and nothing was saved at the signal
         assert launcher.returncode == 128 + signal.SIGHUP and lines == [
-            "wgan: error: stopped by SIGHUP before the processes could save: continue from its last checkpoint, "
+            "wgan: stopped by SIGHUP before the processes could save: continue from its last checkpoint, "
             f"if it has one, with `wgan train --resume {tmp_path / 'stopped'} --nproc 2`"]
         return
     assert launcher.returncode == 75

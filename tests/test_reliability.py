@@ -25,8 +25,9 @@ import pytest
 import torch
 
 import wgan
-from wgan import checkpoints
+from wgan import checkpoints, cli
 from wgan.cli import main
+from wgan.entry import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
 from wgan.runs import RunFolder, atomic_write
 from wgan.trainer import Trainer, learning_rate
@@ -171,12 +172,27 @@ def test_ctrl_c_while_the_command_still_imports_its_libraries_is_one_line_not_a_
     # the package imported the whole API (and torch) before the CLI could catch anything; then a Ctrl-C that landed
     # inside numpy's import (0.25 s after the start) left it half made: a RecursionError or AttributeError later, or
     # the interrupt lost while the run trained on. The signal is now held until the imports are done.
+    # As rank 0 of `wgan train --nproc`, it tells the launcher its status, which had printed a second line
+    # ("stopped by SIGINT before the processes could save").
     finished = subprocess.run([sys.executable, "-c", INTERRUPT_DURING_AN_IMPORT, str(tmp_path / "runs"), module,
-                               str(tmp_path / "held")], capture_output=True, text=True, env=ENV, timeout=120)
+                               str(tmp_path / "held")], capture_output=True, text=True, timeout=120,
+                              env={**ENV, OUTCOME_FILE: str(tmp_path / "outcome")})
     assert finished.returncode == 130
     assert finished.stderr.strip() == "wgan: interrupted while starting, before anything was read or written"
     assert (tmp_path / "held").read_text() == "True"
+    assert (tmp_path / "outcome").read_text() == "130"
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_while_the_command_line_is_parsed_is_one_line_not_a_traceback(monkeypatch, capsys):
+    # the ranks of `wgan train --nproc` parse their command as a Ctrl-C to the launch reaches them: a traceback
+    class Interrupting:
+        def parse_known_args(self, argv):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", Interrupting)
+    assert cli.main(["train"]) == 130
+    assert capsys.readouterr().err.strip() == "wgan: interrupted while starting, before anything was read or written"
 
 
 def test_importing_the_package_does_not_import_torch_until_a_public_name_is_used():

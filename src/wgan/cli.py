@@ -25,7 +25,7 @@ import torch
 from . import api, distributed, outputs
 from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
-from .entry import EXIT_INTERRUPTED
+from .entry import EXIT_INTERRUPTED, INTERRUPTED_WHILE_STARTING
 from .errors import Stopped, WganError, reason
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
@@ -371,7 +371,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     distributed.check_batch(batch_size, args.nproc)
     status, message = distributed.launch(args.nproc, _without_nproc(argv))
     if message:
-        print(f"wgan: error: {message}", file=sys.stderr)
+        print(f"wgan: {message}", file=sys.stderr)
     return status
 
 
@@ -534,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         args, unknown = build_parser().parse_known_args(argv)
     except SystemExit as exit:  # --help, or a flag argparse rejected (already printed)
         return exit.code
+    except KeyboardInterrupt:  # the launcher's ranks parse their command as the Ctrl-C that stops it arrives
+        distributed.report("\n" + INTERRUPTED_WHILE_STARTING)
+        return EXIT_INTERRUPTED
     if unknown:  # argparse's own line named `wgan --help`, which does not list the command's options
         distributed.report(f"wgan {args.command}: error: unrecognized arguments: {' '.join(unknown)} (see wgan "
                            f"{args.command} --help)")
@@ -548,11 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except Stopped as stop:
         if args.command != "train":  # an experiment's runs, which it does not keep to resume: an interrupt
-            print(file=sys.stderr)
-            distributed.report(_interrupted(args, None))
+            distributed.report("\n" + _interrupted(args, None))  # on a line of its own, after the terminal's ^C
             return EXIT_INTERRUPTED
         distributed.report(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
-                           f"{stop.run_path}`")
+                           f"{stop.run_path}`", of_the_run_folder=True)
         return EXIT_STOPPED
     except (RuntimeError, MemoryError) as error:
         if _out_of_memory(error):
@@ -565,8 +567,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
-        print(file=sys.stderr)
-        distributed.report(_interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))))
+        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))),
+                           of_the_run_folder=args.command == "train")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # what reads the output has gone (`wgan eval ... | head -1`): the rest is not wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again

@@ -35,6 +35,7 @@ import logging
 import os
 import shlex
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -50,7 +51,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .entry import EXIT_INTERRUPTED
+from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
 from .randomness import Shard
 
@@ -65,7 +66,6 @@ warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides
 EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
 EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
 EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
-OUTCOME_FILE = "WGAN_OUTCOME_FILE"  # the variable naming where rank 0 writes its exit status for the launcher
 RUN_FOLDER_FILE = "WGAN_RUN_FOLDER_FILE"  # and where it writes the run folder's path once it has opened it
 LAUNCHER_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"  # passed on to the ranks: torchrun's own, and SIGUSR1
 
@@ -258,21 +258,9 @@ def _check_rank_environment(size: int) -> None:
                             "torchrun or `wgan train --nproc N`, which set it")
 
 
-def _tell_launcher(variable: str, text: str) -> None:
-    """Write ``text`` into the file that the environment's ``variable`` names for `wgan train --nproc`
-    (:func:`launch`); nothing outside such a launch."""
-    told = os.environ.get(variable)
-    if told:
-        try:
-            with open(told, "w") as file:
-                file.write(text)
-        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
-            pass
-
-
 def tell_launcher_the_run(folder: str | os.PathLike) -> None:
     """Tell the launcher the run folder's path, so that its line after a failure names the folder to resume."""
-    _tell_launcher(RUN_FOLDER_FILE, str(folder))
+    tell_launcher(RUN_FOLDER_FILE, str(folder))
 
 
 def exit_process(status: int) -> NoReturn:
@@ -286,7 +274,7 @@ def exit_process(status: int) -> NoReturn:
     are closed the teardown has nothing left to do.
     """
     if os.environ.get("RANK") == "0":  # what rank 0 ended with, for the launcher
-        _tell_launcher(OUTCOME_FILE, str(status))
+        tell_launcher(OUTCOME_FILE, str(status))
     if os.environ.get("WORLD_SIZE", "1") == "1":
         sys.exit(status)
     sys.stdout.flush()
@@ -304,14 +292,16 @@ def prints_errors() -> bool:
 REPORT_WAIT_SECONDS = 30.0
 
 
-def report(message: str) -> None:
+def report(message: str, of_the_run_folder: bool = False) -> None:
     """Print ``message`` (a user error or a stop, found alike on every rank) to stderr once for all the ranks.
 
     Rank 0 prints it and then says so in torchrun's store; a rank that is not 0 waits for that word before it
     goes on to exit. torchrun stops every rank once one has exited, so without the wait a rank that found the
     error first (rank 0 may still be importing) could get rank 0 stopped before it had printed anything. A rank
     that hears nothing within :data:`REPORT_WAIT_SECONDS` (rank 0 found no error, or is gone) prints the message
-    itself. Outside torchrun the process just prints it.
+    itself, unless it is ``of_the_run_folder``: where a stopped run's checkpoint is, which rank 0 alone knows (the
+    others' line named the folder None) and says whenever training stops. Outside torchrun the process just
+    prints it.
     """
     key = f"wgan/reported/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"  # one key per attempt
     if prints_errors():
@@ -324,9 +314,9 @@ def report(message: str) -> None:
                 pass
         return
     store = _launcher_store()
-    if store is not None and _heard(store, key, time.monotonic() + REPORT_WAIT_SECONDS):
-        return
-    print(message, file=sys.stderr, flush=True)
+    heard = store is not None and _heard(store, key, time.monotonic() + REPORT_WAIT_SECONDS)
+    if not (heard or of_the_run_folder):
+        print(message, file=sys.stderr, flush=True)
 
 
 def _heard(store: dist.Store, key: str, deadline: float) -> bool:
@@ -344,13 +334,18 @@ def _heard(store: dist.Store, key: str, deadline: float) -> bool:
 
 def _launcher_store() -> dist.Store | None:
     """A client of the key-value store that torchrun's agent keeps for its workers, None when there is none (or
-    this process is alone)."""
+    this process is alone, or the agent has gone).
+
+    The store's address is tried first with a plain connection, refused at once where the agent has gone (its
+    launcher killed): torch's store client would try again for a minute, printing c10d's stack traces.
+    """
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or world_size_from_environment() == 1:
         return None
     try:
-        return dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
-                             timeout=timedelta(seconds=REPORT_WAIT_SECONDS))
-    except (KeyError, ValueError, RuntimeError, dist.DistError):
+        address = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+        socket.create_connection(address, timeout=REPORT_WAIT_SECONDS).close()
+        return dist.TCPStore(*address, is_master=False, timeout=timedelta(seconds=REPORT_WAIT_SECONDS))
+    except (KeyError, ValueError, OSError, RuntimeError, dist.DistError):
         return None
 
 
@@ -448,11 +443,12 @@ def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFail
 def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
 
-    Returns the exit status and a message for the user: 0 and none; 2 or 75 and none when the ranks stopped on
-    a user error or a stop signal (rank 0 has said so). A signal to this launcher (SIGTERM, SIGINT, SIGUSR1, as
-    schedulers send, or SIGHUP, SIGQUIT) is passed to the ranks; the status is then rank 0's (75 once it has
-    saved, 130 at a second Ctrl-C), which it writes in the file :data:`OUTCOME_FILE` names, or 128 + the signal's
-    number and a line where rank 0 ended without one (killed before it could save). Otherwise 1 and a line
+    Returns the exit status and a message for the user, to follow "wgan: ": 0 and none; 2 or 75 and none when the
+    ranks stopped on a user error or a stop signal (rank 0 has said so). A signal to this launcher (SIGTERM,
+    SIGINT, SIGUSR1, as schedulers send, or SIGHUP, SIGQUIT) is passed to the ranks; the status is then rank 0's
+    (75 once it has saved, 130 at a second Ctrl-C or one while it starts), which it writes in the file
+    :data:`OUTCOME_FILE` names, or 128 + the signal's number and a line where rank 0 ended without one (killed
+    before it could save). Otherwise 1 and a line
     naming the rank that failed first and how: not the ranks that then lost contact with it, nor those
     torchrun's agent stopped with SIGTERM.
     """
@@ -495,7 +491,7 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
         rank, failure = first_failure(error.failures)
         how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
-        return 1, (f"rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
+        return 1, (f"error: rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
                    f"{_resume_advice(run_folder, nproc)}")
     return 0, ""
 

@@ -15,6 +15,20 @@ import sys
 
 EXIT_INTERRUPTED = 130  # a shell's status for a process ended by SIGINT (128 + 2)
 HOLDS_SIGNALS = hasattr(signal, "pthread_sigmask")  # POSIX; elsewhere a Ctrl-C comes when it comes
+INTERRUPTED_WHILE_STARTING = "wgan: interrupted while starting, before anything was read or written"
+OUTCOME_FILE = "WGAN_OUTCOME_FILE"  # the variable naming where rank 0 writes its exit status for the launcher
+
+
+def tell_launcher(variable: str, text: str) -> None:
+    """Write ``text`` into the file that the environment's ``variable`` names for `wgan train --nproc`
+    (:func:`wgan.distributed.launch`); nothing outside such a launch."""
+    told = os.environ.get(variable)
+    if told:
+        try:
+            with open(told, "w") as file:
+                file.write(text)
+        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
+            pass
 
 
 def main() -> None:
@@ -28,7 +42,8 @@ def main() -> None:
             if HOLDS_SIGNALS:  # a Ctrl-C held meanwhile is raised here, as KeyboardInterrupt
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     except KeyboardInterrupt:
-        if os.environ.get("RANK", "0") == "0":  # one line for all the ranks of a launch
-            print("\nwgan: interrupted while starting, before anything was read or written", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # one line for all the ranks of a launch, and not the launcher's
+            print("\n" + INTERRUPTED_WHILE_STARTING, file=sys.stderr)
+            tell_launcher(OUTCOME_FILE, str(EXIT_INTERRUPTED))
         sys.exit(EXIT_INTERRUPTED)
     exit_process(run_command())
