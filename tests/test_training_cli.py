@@ -652,7 +652,10 @@ def test_resume_refuses_changed_settings_and_finished_runs(tmp_path, capsys):
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
-    assert "only --iterations, --max-minutes, --eval-every and --device may change, not --lr" in capsys.readouterr().err
+    assert "these differ: lr 0.1 (the run's: 0.001)" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--config", str(tmp_path / "run" / "config.toml")]) == 2
+    assert "only --iterations, --max-minutes, --eval-every and --device may change, not --config" in \
+        capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--quiet", "--max-minutes", "5"]) == 2
     error = capsys.readouterr().err
     assert "already reached iteration 2" in error  # minutes cannot help:
@@ -701,12 +704,24 @@ def test_resume_refuses_a_setting_it_keeps_or_a_misspelt_keyword_in_one_line(tmp
     # wgan.resume(path, lr=1e-4) was Python's TypeError about an unexpected keyword, which did not say why
     run = wgan.train(data="8gaussians", iterations=2, eval_every=2, out=str(tmp_path), name="run", progress=False,
                      **TINY)
-    with pytest.raises(WganError, match=r"resume\(\) keeps lr, which the run was trained with \(it takes "
-                                        r"iterations=.*\): train a new run with wgan.train\(lr=...\) to change it"):
+    with pytest.raises(WganError, match=r"a resume keeps the settings the run was trained with .* these differ: "
+                                        r"lr 0\.0001 \(the run's: 0\.001\): leave them out"):
         wgan.resume(run.path, iterations=4, lr=1e-4)
     with pytest.raises(WganError, match=r"resume\(\) got an unknown keyword 'iteration': it takes iterations="):
         wgan.resume(run.path, iteration=4)
     assert wgan.load_run(run.path, "latest").iteration == 2  # nothing trained
+
+
+def test_a_resume_given_the_runs_own_settings_again_continues_it(tmp_path, monkeypatch):
+    # the command that started a run, run again with --resume added, was refused for every flag it repeated
+    monkeypatch.chdir(tmp_path)
+    np.savetxt("points.csv", np.random.default_rng(0).normal(size=(300, 2)), delimiter=",")
+    flags = ["--data", "points.csv", "--algorithm", "wgan", "--out", "runs", "--name", "run", "--quiet", *TINY_FLAGS]
+    assert main(["train", "--iterations", "2", "--eval-every", "2", *flags]) == 0
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--resume", "runs/run", *flags]) == 0
+    assert wgan.load_run("runs/run", "latest").iteration == 4
+    run = wgan.resume("runs/run", iterations=6, data=str(tmp_path / "points.csv"), width=16, progress=False)
+    assert run.iteration == 6
 
 
 def test_a_decay_that_ends_before_the_last_iteration_is_warned_about(capsys):

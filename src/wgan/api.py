@@ -442,8 +442,9 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     """Continue the run in ``path`` from its latest checkpoint, optionally to a new number of iterations or a
     new training-time budget (``max_minutes``, counted from the run's start), evaluating every ``eval_every``
     iterations from here on if given, and on another ``device`` (a run trained on a GPU continues on the CPU).
-    Its other settings are those it was trained with: any other keyword (``lr=``) is refused with a line that
-    says so, where Python would raise a TypeError.
+    Its other settings are those it was trained with: another setting (``lr=``) may be given only with the run's
+    own value (the command or call that started the run, given again), and a different one is refused with a
+    line that names both.
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
     (evaluations draw from their own stream, so how often they come does not change the training). A run may
@@ -458,12 +459,10 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     keeps the decay's end where it was (the rate stays 0 after it). A line says which; ``decay`` given where
     nothing decays or the end does not move is refused.
     """
-    for name in others:
-        takes = "it takes iterations=, max_minutes=, eval_every=, decay=, device= and progress="
-        if name in FIELDS:
-            raise WganError(f"resume() keeps {name}, which the run was trained with ({takes}): train a new run "
-                            f"with wgan.train({name}=...) to change it")
-        raise WganError(f"resume() got an unknown keyword {name!r}: {takes}")
+    unknown = [name for name in others if name not in FIELDS]
+    if unknown:
+        raise WganError(f"resume() got an unknown keyword {unknown[0]!r}: it takes iterations=, max_minutes=, "
+                        "eval_every=, decay=, device= and progress=, and the run's other settings as trained")
     if decay not in (None, *DECAY_CHOICES):
         raise WganError(f"decay '{decay}' is not known: choose restart or keep")
     progress = check_flag(progress, "progress")
@@ -478,6 +477,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             state, fallback = run.load_resumable()
             saved = run.config()
             _require_trained_settings(run, saved, state)
+            _require_kept(saved, others)
             changed = typed(dataclasses.replace(saved, **changes))
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
@@ -532,6 +532,19 @@ def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, An
                         "a run continues with the settings it was trained with: put them back in config.toml (to "
                         f"train with the new ones, start a new run: wgan train --config {run.path / CONFIG_FILE} "
                         "--name NEW)")
+
+
+def _require_kept(saved: Config, given: dict[str, Any]) -> None:
+    """Refuse settings ``given`` to a resume beyond those it changes (:data:`RESUMABLE`) that differ from the
+    run's ``saved`` ones; given again as the run has them (its first command, with ``--resume`` added), they
+    are accepted."""
+    asked = _with_absolute_paths(typed(dataclasses.replace(saved, **given)))  # the data as the run recorded it
+    differ = [f"{name} {_as_written(getattr(asked, name))} (the run's: {_as_written(getattr(saved, name))})"
+              for name in given if getattr(asked, name) != getattr(saved, name)]
+    if differ:
+        raise WganError("a resume keeps the settings the run was trained with and changes only its iterations, "
+                        f"time budget, evaluation interval and device; these differ: {', '.join(differ)}: leave "
+                        "them out, or train a new run to change them")
 
 
 def _as_written(value: Any) -> str:

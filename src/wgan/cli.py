@@ -109,7 +109,8 @@ def build_parser() -> Parser:
     train.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file of key = value lines")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its latest checkpoint "
                        "(bit-exact); of its settings only --iterations, --max-minutes, --eval-every and "
-                       "--device (a GPU run continues on the CPU) may change")
+                       "--device (a GPU run continues on the CPU) may change; other flags are accepted where they "
+                       "equal the run's")
     train.add_argument("--decay", choices=api.DECAY_CHOICES, default=None,
                        help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
                        "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
@@ -364,7 +365,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
                         "processes), or else unset WORLD_SIZE")
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume:
-        _check_resume_flags(args, settings)
+        _check_resume_flags(args)
         batch_size = RunFolder.open(args.resume).config().batch_size
     else:
         batch_size = api.make_config(args.config, **settings).batch_size
@@ -390,12 +391,13 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return kept
 
 
-def _check_resume_flags(args: argparse.Namespace, settings: dict) -> None:
-    changed = [_flag(name) for name, value in settings.items() if value is not None and name not in api.RESUMABLE]
-    if changed or args.config is not None:
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """A resume's other settings are the run's (its folder's config.toml): --config is refused, and flags that
+    differ from the run's settings are refused by the resume itself."""
+    if args.config is not None:
         allowed = ", ".join(map(_flag, api.RESUMABLE[:-1])) + f" and {_flag(api.RESUMABLE[-1])}"
         raise WganError(f"--resume continues a run with its saved settings; only {allowed} may change, not "
-                        f"{', '.join(changed) or '--config'}")
+                        "--config")
 
 
 def _flag(name: str) -> str:
@@ -406,9 +408,9 @@ def _flag(name: str) -> str:
 def _train(args: argparse.Namespace) -> None:
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume is not None:
-        _check_resume_flags(args, settings)
+        _check_resume_flags(args)
         run = api.resume(args.resume, progress=not args.quiet, decay=args.decay,
-                         **{name: settings[name] for name in api.RESUMABLE})
+                         **{name: value for name, value in settings.items() if value is not None})
     else:
         if args.decay is not None:
             raise WganError(f"--decay {args.decay} has no effect on a new run: it says what a resume does with a "
