@@ -156,6 +156,10 @@ class WGAN(Objective):
 
     Critic: minimise mean f(fake) - mean f(real), then clip every critic parameter to [-c, c] (line 7), which
     keeps f in a compact family of K-Lipschitz functions. Generator: minimise -mean f(G(z)).
+
+    As in Algorithm 1, the first update starts from the initial parameters w0, unclipped; the official code
+    (``main.py``) clamps at the start of every critic step instead, which differs from this only before the
+    first (:class:`wgan.reference_loops.WGANLoop` keeps its order).
     """
 
     @torch.no_grad()
