@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import wgan
 import wgan.metrics.classifier as classifier_module
 from wgan.data.images import load_digits
 from wgan.errors import WganError
@@ -29,7 +30,7 @@ from wgan.metrics.feature_metrics import (
     manifold_scores,
     reference_features,
 )
-from wgan.metrics.image_scorer import ImageScorer, weights_sha256
+from wgan.metrics.image_scorer import ImageScorer, chance_warning, weights_sha256
 from wgan.metrics.images import (
     classifier_scores,
     feature_statistics,
@@ -436,3 +437,21 @@ def test_training_refuses_labels_that_do_not_match_the_images(digits):
 def test_load_classifier_refuses_a_key_that_is_not_a_plain_file_name(digits):
     with pytest.raises(WganError, match="plain file name"):
         load_classifier("../escape", *digits, cache_dir="unused")
+
+
+def test_a_classifier_at_chance_on_labels_shuffled_apart_from_their_images_is_warned_about(digits, tmp_path, capsys):
+    # images saved with their labels in another order scored a run by a classifier that learnt nothing, silently
+    train_images, train_labels, test_images, test_labels = digits
+    shuffled = [labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(1))]
+                for labels in (train_labels, test_labels)]
+    guessing = load_classifier("shuffled", train_images, shuffled[0], test_images, shuffled[1], cache_dir=tmp_path,
+                               **TRAINING)
+    assert chance_warning(guessing.test_accuracy, 10).startswith(
+        f"the classifier for the image scores reaches a test accuracy of {guessing.test_accuracy:.3f}, near chance "
+        "(0.100 for 10 classes): do the labels belong to their images?")
+    assert chance_warning(0.9, 10) is None and chance_warning(0.55, 2) is not None and chance_warning(0.7, 2) is None
+    np.savez(tmp_path / "shuffled.npz", images=load_digits().images.numpy(),
+             labels=load_digits().labels[torch.randperm(1797, generator=torch.Generator().manual_seed(1))].numpy())
+    wgan.train(data=str(tmp_path / "shuffled.npz"), iterations=1, eval_every=1, eval_samples=200, batch_size=16,
+               width=8, out=str(tmp_path / "runs"), progress=False)
+    assert "wgan: warning: the classifier for the image scores reaches a test accuracy" in capsys.readouterr().err

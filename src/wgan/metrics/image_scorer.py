@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .images import CLASS_EPS, MIN_SHARE, ReferenceStatistics, classifier_scores
 HELD_OUT = 0.2  # the fraction of a split-less labelled set kept for the classifier's test and the reference
 REFERENCE_FEWEST = max(PRECISION_K, DENSITY_K) + 1  # k-NN radii need k neighbours besides each reference image
 SPLIT_SEED = 0  # the permutation that picks it: fixed, so every run of a dataset shares one classifier
+NEAR_CHANCE = 0.25  # a test accuracy less than this share of the way from chance to 1 is near chance
 
 
 def _held_out(config: Config, sampler: Sampler) -> tuple[tuple[torch.Tensor, ...], str]:
@@ -117,6 +119,19 @@ class ImageScorer:
         }
 
 
+def chance_warning(accuracy: float, classes: int) -> str | None:
+    """What to say of a classifier whose held-out ``accuracy`` over ``classes`` classes is near chance (less than
+    :data:`NEAR_CHANCE` of the way from 1 / classes to 1), None otherwise: the labels do not tell the images
+    apart (shuffled apart from them, or of something else), and the scores that rest on the classifier say little."""
+    chance = 1 / classes
+    if accuracy >= chance + NEAR_CHANCE * (1 - chance):
+        return None
+    return (f"the classifier for the image scores reaches a test accuracy of {accuracy:.3f}, near chance ({chance:.3f} "
+            f"for {classes} classes): do the labels belong to their images? Its scores (FD, KID, precision, recall, "
+            "density, coverage, classes, confidence) say little; save the data without labels to be scored in pixel "
+            "space alone")
+
+
 def image_scorer(config: Config, sampler: Sampler, progress: bool = False) -> ImageScorer | None:
     """The :class:`ImageScorer` of labelled image data, or None (points, and images without labels, which get
     the pixel-space distances only)."""
@@ -133,4 +148,6 @@ def image_scorer(config: Config, sampler: Sampler, progress: bool = False) -> Im
                               device=sampler.device, progress=progress)
     if progress:
         print(f"classifier for the image scores: test accuracy {trained.test_accuracy:.4f} ({trained.path})")
+    if (said := chance_warning(trained.test_accuracy, trained.model.num_classes)) is not None:
+        print(f"wgan: warning: {said}", file=sys.stderr)
     return ImageScorer(trained, reference_statistics(trained.model, test_images), config.data, split)
