@@ -432,6 +432,14 @@ def test_npz_labels_that_are_not_class_indices_name_their_range_and_the_renumber
         load_array(tmp_path / "d.npz")
 
 
+def test_npz_labels_that_skip_a_class_index_name_it_and_the_renumbering(tmp_path):
+    # labels 1 to 3 were taken as four classes, 0 among them with no image: no run could cover it in the scores
+    np.savez(tmp_path / "d.npz", images=np.zeros((4, 8, 8), np.uint8), labels=np.array([1, 2, 3, 3]))
+    with pytest.raises(WganError, match=r"d\.npz' holds labels from 1 to 3 but none of class 0, expected every class "
+                                        r"index from 0 to 3 \(the image scores count 4 classes\): renumber them"):
+        load_array(tmp_path / "d.npz")
+
+
 def test_npz_without_named_keys_uses_the_first_array(tmp_path):
     np.savez(tmp_path / "d.npz", np.zeros((2, 4, 4, 1), np.uint8), np.ones(3))
     assert load_array(tmp_path / "d.npz").images.shape == (2, 1, 4, 4)

@@ -645,6 +645,11 @@ def _check_labels(labels: np.ndarray, count: int, path: Path) -> None:
     if low < 0 or high >= count:
         raise WganError(f"file {str(path)!r} holds labels from {low} to {high} for {count} images, expected class "
                         f"indices from 0 to at most {count - 1}: {renumber}")
+    missing = np.setdiff1d(np.arange(high + 1), labels)
+    if len(missing):  # 1 to 10 for ten classes: the scores would count an eleventh, 0, that no image is of
+        named = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise WganError(f"file {str(path)!r} holds labels from {low} to {high} but none of class {named}, expected "
+                        f"every class index from 0 to {high} (the image scores count {high + 1} classes): {renumber}")
 
 
 def load_digits() -> ImageSet:
