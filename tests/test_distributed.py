@@ -36,8 +36,9 @@ from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 import wgan
 from wgan.api import _assemble
 from wgan.cli import _without_nproc, main
+from wgan.entry import OUTCOME_FILE
 from wgan.data import build_sampler
-from wgan import distributed
+from wgan import cli, distributed
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.randomness import RandomStream, Shard
@@ -258,18 +259,6 @@ def test_a_script_under_torchrun_trains_again_after_a_first_run_and_a_refused_on
     assert done.stdout.count("trained 4") == 2
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (Linux's /proc)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-        except (OSError, IndexError, ValueError):  # ended meanwhile
-            continue
-    return children
-
-
 def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alone(tmp_path):
     # the ranks trained on to the end with nobody watching, and their lock refused the folder's resume; then
     # both ranks tried the dead launcher's store for about 50 s, printing c10d's stack traces, and rank 1 ended
@@ -434,6 +423,7 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
     assert launcher.returncode == 1
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("wgan: error: rank 1 of 2") and "SIGKILL" in last
+    assert "lost contact" not in stderr  # rank 0's line, which the launcher's says better
     assert last.endswith(f"with `wgan train --resume {tmp_path / 'killed'} --nproc 2`")  # it said RUN_DIR
 
 
@@ -495,3 +485,19 @@ def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_ran
     assert f"at iteration {state['iteration']};" in lines[0] and 0 < state["iteration"] < 1000
     assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(state["iteration"] + 2),
                  "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("launcher, said", [("torchrun", True), ("wgan train --nproc", False)])
+def test_a_rank_that_lost_contact_says_so_unless_the_wgan_launcher_names_the_failure(monkeypatch, capsys, launcher,
+                                                                                      said):
+    # under `wgan train --nproc` the line came beside the launcher's, which names the rank that failed and how
+    def lost(args):
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+
+    monkeypatch.setattr(cli, "_train", lost)
+    monkeypatch.setenv("RANK", "1")
+    if launcher != "torchrun":
+        monkeypatch.setenv(OUTCOME_FILE, "/nonexistent/status")
+    assert main(["train", "--quiet"]) == distributed.EXIT_LOST_PEER
+    assert ("rank 1 lost contact with the other processes (Connection closed by peer)" in capsys.readouterr().err) \
+        == said

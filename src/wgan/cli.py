@@ -565,8 +565,9 @@ def main(argv: list[str] | None = None) -> int:
         lost = distributed.lost_peer(error)
         if lost is None:
             raise
-        print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
-              f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
+        if not distributed.launched_by_wgan():  # whose line names the rank that failed first, and how
+            print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
+                  f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
         distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))),

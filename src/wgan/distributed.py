@@ -282,6 +282,11 @@ def exit_process(status: int) -> NoReturn:
     os._exit(status)
 
 
+def launched_by_wgan() -> bool:
+    """Whether this process is a rank of `wgan train --nproc` (:func:`launch`), which reports a failure itself."""
+    return bool(os.environ.get(OUTCOME_FILE))
+
+
 def prints_errors() -> bool:
     """Whether this process reports user errors: rank 0, or a process outside torchrun. Every rank finds the
     same problems in the settings, and :meth:`World.all_succeed` gathers the rest to rank 0."""
