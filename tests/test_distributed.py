@@ -245,6 +245,22 @@ def test_ranks_given_different_settings_stop_with_the_difference_instead_of_wait
     assert "WganError: on rank 1: settings differ from rank 0's (iterations 30 against 20)" in done.stderr
 
 
+def test_a_stop_signal_to_the_launcher_once_training_has_ended_lets_both_ranks_finish(tmp_path):
+    # the agent passed it on to rank 1, waiting for rank 0 in the last barrier with SIGTERM's default action: it
+    # died, and rank 0, drawing the figures, then lost contact with it (status 3) instead of finishing
+    script = tmp_path / "ended.py"
+    script.write_text(
+        "import os, signal, time, wgan\nfrom wgan import api\ndrawn = api._draw_curves\n"
+        "def signalled_while_drawn(*args):\n    os.kill(os.getppid(), signal.SIGTERM)\n    time.sleep(2)\n"
+        "    drawn(*args)\n"
+        "api._draw_curves = signalled_while_drawn\n"
+        f"run = wgan.train(iterations=4, eval_every=2, out={str(tmp_path)!r}, name='run', progress=False, **{SMALL})\n"
+        "os.write(1, f'trained {run.iteration}\\n'.encode())\n")  # one write
+    done = _torchrun(str(script), timeout=120)
+    assert done.stdout.count("trained 4") == 2, done.stderr[-2000:]
+    assert (tmp_path / "run" / "curves.png").is_file()
+
+
 def test_a_script_under_torchrun_trains_again_after_a_first_run_and_a_refused_one(tmp_path):
     # the second call left the process group and joined it again, which waited for ever on torchrun's store
     script = tmp_path / "sweep.py"

@@ -123,13 +123,13 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder_and_says_so(tmp
     assert list(tmp_path.iterdir()) == []
 
 
-SIGTERM_WHILE_THE_TRAINER_IS_BUILT = """
+SIGNAL_WHILE_THE_TRAINER_IS_BUILT = """
 import os, signal, sys
 from wgan.trainer import Trainer
 built = Trainer.__init__
 
 def terminated_while_built(self, *args, **kwargs):  # the new folder is made by now
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
     built(self, *args, **kwargs)
 
 Trainer.__init__ = terminated_while_built
@@ -138,14 +138,41 @@ sys.exit(main(["train", "--iterations", "5", "--out", sys.argv[1], "--name", "ru
 """
 
 
-def test_sigterm_while_a_new_run_starts_leaves_no_run_folder_and_says_so(tmp_path):
-    # it ended the process at once (status 143) and left a folder without a checkpoint, which nothing resumed
-    finished = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_THE_TRAINER_IS_BUILT, str(tmp_path / "runs")],
+@pytest.mark.parametrize("sent", ["SIGTERM", "SIGUSR1"])
+def test_a_stop_signal_while_a_new_run_starts_leaves_no_run_folder_and_says_so(tmp_path, sent):
+    # it ended the process at once (status 143, or 138) and left a folder without a checkpoint, which nothing resumed
+    finished = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_THE_TRAINER_IS_BUILT, str(tmp_path / "runs"), sent],
                               capture_output=True, text=True, env=ENV, timeout=120)
     assert finished.returncode == 130
     assert finished.stderr.strip() == ("wgan: interrupted at once, before the run's first checkpoint: no run folder "
                                        "is left")
     assert not (tmp_path / "runs" / "run").exists()
+
+
+SIGNAL_WHILE_THE_FIGURES_ARE_DRAWN = """
+import os, signal, sys
+from wgan import api
+drawn = api._draw_curves
+
+def signalled_while_drawn(*args):  # training has ended, its last checkpoint written
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+    drawn(*args)
+
+api._draw_curves = signalled_while_drawn
+from wgan.cli import main
+sys.exit(main(["train", "--iterations", "4", "--eval-every", "2", "--out", sys.argv[1], "--name", "run", "--quiet"]))
+"""
+
+
+@pytest.mark.parametrize("sent", ["SIGTERM", "SIGUSR1", "SIGINT"])
+def test_a_stop_signal_once_training_has_ended_lets_the_run_draw_its_figures_and_finish(tmp_path, sent):
+    # a scheduler's SIGTERM then ended the process at once (status 143): curves.png and progress.gif were never
+    # drawn, and the finished run could not be resumed to draw them
+    finished = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_THE_FIGURES_ARE_DRAWN, str(tmp_path), sent],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith(f"done: {tmp_path / 'run'}")
+    assert (tmp_path / "run" / "curves.png").is_file() and (tmp_path / "run" / "progress.gif").is_file()
 
 
 INTERRUPT_DURING_AN_IMPORT = """

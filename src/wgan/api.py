@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +42,8 @@ from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
 from .runs import CONFIG_FILE, FIGURE_PREFIX, RunFolder
-from .trainer import Trainer, out_of_time, signals_handled
+from .signals import STOP_SIGNALS, let_pass, signals_handled
+from .trainer import Trainer, out_of_time
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
@@ -267,7 +267,8 @@ def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
     """Draw the curves and give the folder back; a figure that cannot be written is an error unless
     ``quietly`` (another error is already on its way)."""
     try:
-        _draw_curves(trainer, run)
+        with let_pass():  # training has ended: a stop signal now would lose a finished run's figures for good
+            _draw_curves(trainer, run)
     except OSError as error:
         if not quietly:
             raise _unwritable(error, trainer) from None
@@ -352,7 +353,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             return created[0]
 
         try:
-            with signals_handled((signal.SIGTERM,), _as_ctrl_c):
+            with signals_handled(STOP_SIGNALS, _as_ctrl_c):
                 trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
             if world.is_writer:
                 for warning in _start_warnings(trainer):
@@ -362,7 +363,8 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             return _finish(trainer, progress)
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if created:
-                created[0].discard_if_unresumable()
+                with let_pass():  # the agent of `--nproc` stops this rank with SIGTERM as another fails
+                    created[0].discard_if_unresumable()
             raise
         except Stopped:
             raise
@@ -390,9 +392,9 @@ def _start_warnings(trainer: Trainer) -> list[str]:
 
 
 def _as_ctrl_c(number: int, frame) -> None:
-    """SIGTERM's handler while a new run is built (once it trains, the trainer's own handlers stop it at the end
-    of an iteration, after saving): one in a run's first seconds used to end the process at once and leave its
-    new folder without a checkpoint, which nothing could resume."""
+    """The stop signals' handler while a new run is built (once it trains, the trainer's own handlers stop it at
+    the end of an iteration, after saving): a SIGTERM or SIGUSR1 in a run's first seconds used to end the process
+    at once and leave its new folder without a checkpoint, which nothing could resume."""
     raise KeyboardInterrupt
 
 

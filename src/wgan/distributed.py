@@ -54,6 +54,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
 from .randomness import Shard
+from .signals import let_pass
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -415,7 +416,8 @@ def joined() -> Iterator[World]:
     control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
     alone = dist.new_group([0])
     yield World(dist.get_rank(), dist.get_world_size(), control, alone)
-    dist.barrier(group=control)  # together, once rank 0 has written its last file (after a failure: exits)
+    with let_pass():  # the launcher passes a stop signal on to every rank: one here cut rank 0 off from this one
+        dist.barrier(group=control)  # together, once rank 0 has written its last file (after a failure: exits)
 
 
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal this process gets when its parent ends

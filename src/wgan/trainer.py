@@ -31,7 +31,6 @@ import functools
 import math
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -50,6 +49,7 @@ from .objectives import Objective, critic_gradient_norm, has_batch_norm, interpo
 from .progress import Progress
 from .randomness import RandomStream
 from .runs import RunFolder
+from .signals import STOP_SIGNALS, signals_handled
 
 # evaluator(iteration, average) -> scalars, with ``average`` the generator's moving average or None.
 Evaluator = Callable[[int, "nn.Module | None"], dict[str, float]]
@@ -64,7 +64,6 @@ BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
 OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale",
                   "generator_average", "sample_shape", "normalised_batch")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)  # preemption: stop at the end of the iteration
 FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
 
 
@@ -537,21 +536,6 @@ def buffers_kept(module: nn.Module) -> Iterator[None]:
         with torch.no_grad():
             for buffer, value in kept:
                 buffer.copy_(value)
-
-
-@contextmanager
-def signals_handled(numbers: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
-    """``handler`` for the signals ``numbers`` inside the block, the handlers before it restored after; in a
-    thread other than the main one, where Python cannot set handlers, nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {number: signal.signal(number, handler) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, before in previous.items():
-            signal.signal(number, before)
 
 
 class _Diverged(Exception):
