@@ -422,9 +422,13 @@ def test_the_launcher_names_the_rank_that_failed_first(failures, first):
     assert (rank, failure) == (first, failures[first])
 
 
-def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path):
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "before-its-first-checkpoint"])
+def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path, checkpointed):
+    # before its first checkpoint, the agent's SIGTERM to rank 0 ended it as it handled the lost contact: the new
+    # folder stayed, which nothing could resume, and the launcher's line told to resume it
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "1000000", "--log-every", "1", "--out",
-               str(tmp_path), "--name", "killed", "--nproc", "2", *SMALL_FLAGS]
+               str(tmp_path), "--name", "killed", "--nproc", "2", "--eval-every", "1" if checkpointed else "1000",
+               *SMALL_FLAGS]
     launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -440,7 +444,12 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("wgan: error: rank 1 of 2") and "SIGKILL" in last
     assert "lost contact" not in stderr  # rank 0's line, which the launcher's says better
-    assert last.endswith(f"with `wgan train --resume {tmp_path / 'killed'} --nproc 2`")  # it said RUN_DIR
+    if checkpointed:
+        assert last.endswith(f"with `wgan train --resume {tmp_path / 'killed'} --nproc 2`")  # it said RUN_DIR
+    else:
+        assert last.endswith(f"the run stopped before its first checkpoint, and its folder {tmp_path / 'killed'} is "
+                             "removed: start it again")
+        assert not (tmp_path / "killed").exists()
 
 
 def _free_port() -> int:

@@ -266,14 +266,14 @@ def _as_run(trainer: Trainer, path: Path | None, history: list[dict[str, Any]]) 
 def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
     """Draw the curves and give the folder back; a figure that cannot be written is an error unless
     ``quietly`` (another error is already on its way)."""
-    try:
-        with let_pass():  # training has ended: a stop signal now would lose a finished run's figures for good
+    with let_pass():  # training has ended: a stop signal now would lose a finished run's figures for good
+        try:
             _draw_curves(trainer, run)
-    except OSError as error:
-        if not quietly:
-            raise _unwritable(error, trainer) from None
-    finally:
-        run.close()
+        except OSError as error:
+            if not quietly:
+                raise _unwritable(error, trainer) from None
+        finally:
+            run.close()
 
 
 def _unwritable(error: OSError, trainer: Trainer) -> WganError:

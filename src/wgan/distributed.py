@@ -505,9 +505,12 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
 
 def _resume_advice(run_folder: str, nproc: int) -> str:
     """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
-    (:func:`tell_launcher_the_run`), or with RUN_DIR where it had opened none yet."""
+    (:func:`tell_launcher_the_run`), or by starting again where there is none (not opened yet, or removed)."""
     if os.path.exists(run_folder):
         with open(run_folder) as file:
-            folder = shlex.quote(file.read())
-        return f"continue from its last checkpoint, if it has one, with `wgan train --resume {folder} --nproc {nproc}`"
-    return "continue from the run's last checkpoint, if it made one, with `wgan train --resume RUN_DIR --nproc N`"
+            folder = file.read()
+        if not os.path.isdir(folder):  # a new run's, removed by rank 0 since nothing in it could be resumed
+            return f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it again"
+        return (f"continue from its last checkpoint, if it has one, with `wgan train --resume {shlex.quote(folder)} "
+                f"--nproc {nproc}`")
+    return "the run had opened no folder yet: start it again"
