@@ -200,6 +200,24 @@ def test_a_time_budget_stops_every_rank_at_the_same_iteration(tmp_path):
     assert _rows(tmp_path / "budget")[-1]["iteration"] == state["iteration"]
 
 
+def test_a_resumed_run_whose_batch_does_not_split_over_the_ranks_is_told_which_numbers_fit(tmp_path, capsys):
+    # "choose a multiple of 3": a resume cannot change the batch size
+    assert main(["train", "--iterations", "2", "--out", str(tmp_path), "--name", "run", *SMALL_FLAGS]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--nproc", "3"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "wgan: error: the run's batch_size 64 does not split over 3 processes, and a resume keeps it: resume on a "
+        "number of processes that divides 64, such as 1, 2, 4, 8, 16")
+
+
+def test_a_rank_left_in_the_environment_outside_torchrun_does_not_hide_the_help(monkeypatch, capsys):
+    # RANK=1 without WORLD_SIZE printed nothing for --help, and exited 0
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--help"])
+    assert capsys.readouterr().out.startswith("usage: wgan train")
+
+
 def test_a_batch_that_does_not_split_over_the_ranks_is_one_line_and_no_folder(tmp_path):
     done = _wgan("train", "--batch-size", "63", "--nproc", "2", "--out", str(tmp_path))
     assert done.returncode == 2
@@ -215,6 +233,10 @@ def test_a_batch_that_does_not_split_over_the_ranks_is_one_line_and_no_folder(tm
     ({"WORLD_SIZE": "2"}, "the environment's RANK '' is not a rank of WORLD_SIZE 2 (0 to 1)"),  # torch's traceback
     ({"WORLD_SIZE": "2", "RANK": "5"}, "the environment's RANK '5' is not a rank of WORLD_SIZE 2"),  # hung
     ({"WORLD_SIZE": "2", "RANK": "0"}, "WORLD_SIZE is 2 but the environment has no MASTER_ADDR"),
+    ({"WORLD_SIZE": "²"}, "the environment's WORLD_SIZE '²' is not a number"),  # isdigit() took it, int() not
+    ({"WORLD_SIZE": "2", "RANK": "²"}, "the environment's RANK '²' is not a rank of WORLD_SIZE 2"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "localhost", "MASTER_PORT": "abc"},
+     "the environment's MASTER_PORT 'abc' is not a port number (1 to 65535)"),  # a traceback from the rendezvous
 ])
 def test_a_launch_environment_that_torchrun_would_not_set_is_one_line(tmp_path, monkeypatch, capsys, environment,
                                                                        named):
@@ -430,9 +452,10 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
                str(tmp_path), "--name", "killed", "--nproc", "2", "--eval-every", "1" if checkpointed else "1000",
                *SMALL_FLAGS]
     launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    written = tmp_path / "killed" / ("checkpoints/latest.pt" if checkpointed else "metrics.jsonl")
     try:
         deadline = time.monotonic() + 120
-        while not (tmp_path / "killed" / "metrics.jsonl").is_file():  # both ranks are training
+        while not written.is_file():  # both ranks are training
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
         ranks = {_rank_of(pid): pid for pid in _children(launcher.pid)}

@@ -539,13 +539,15 @@ def test_a_run_stopped_by_its_time_budget_says_so_when_done(tmp_path, capsys):
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
-    flags = ["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", "--quiet",
-             *TINY_FLAGS]
+    # and the resume command its line gives can be pasted as it is: a name with a space had broken it in two
+    flags = ["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "my run",
+             "--quiet", *TINY_FLAGS]
     assert main(flags) == 0
-    before = (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes()
+    before = (tmp_path / "my run" / "checkpoints" / "latest.pt").read_bytes()
     assert main(flags) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
+    assert f"already exists: choose another --name, or continue it with `wgan train --resume '{tmp_path}/my run'`" \
+        in capsys.readouterr().err
+    assert (tmp_path / "my run" / "checkpoints" / "latest.pt").read_bytes() == before
 
 
 def test_runs_started_at_once_in_one_out_folder_each_take_the_next_free_number(tmp_path, monkeypatch):

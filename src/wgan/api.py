@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -283,7 +284,7 @@ def _unwritable(error: OSError, trainer: Trainer) -> WganError:
     return WganError(f"cannot write '{where}' ({reason(error)}): training stopped at iteration {trainer.iteration}; "
                      "the checkpoints written before are intact (the last at iteration "
                      f"{trainer.last_good_iteration}): make room and continue with `wgan train --resume "
-                     f"{run.path if run else 'RUN_DIR'}`")
+                     f"{shlex.quote(str(run.path)) if run else 'RUN_DIR'}`")
 
 
 def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
@@ -483,7 +484,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             changed = typed(dataclasses.replace(saved, **changes))
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
-            check_batch(config.batch_size, world_size_from_environment())
+            check_batch(config.batch_size, world_size_from_environment(), kept=True)
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise

@@ -369,7 +369,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
         batch_size = RunFolder.open(args.resume).config().batch_size
     else:
         batch_size = api.make_config(args.config, **settings).batch_size
-    distributed.check_batch(batch_size, args.nproc)
+    distributed.check_batch(batch_size, args.nproc, kept=bool(args.resume))
     status, message = distributed.launch(args.nproc, _without_nproc(argv))
     if message:
         print(f"wgan: {message}", file=sys.stderr)
@@ -512,7 +512,7 @@ def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
         return "wgan: interrupted at once, before the run's first checkpoint: no run folder is left"
     if args.command == "train":
         return ("wgan: interrupted at once; the checkpoint last written is kept: continue with `wgan train "
-                f"--resume {run_path}`")
+                f"--resume {shlex.quote(run_path)}`")
     if args.command in ("play", "watch"):
         return f"wgan {args.command}: stopped"
     if args.command == "experiment" and args.name == "all":
@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             distributed.report("\n" + _interrupted(args, None))  # on a line of its own, after the terminal's ^C
             return EXIT_INTERRUPTED
         distributed.report(f"wgan: {stop}; the latest checkpoint is saved: continue with `wgan train --resume "
-                           f"{stop.run_path}`", of_the_run_folder=True)
+                           f"{shlex.quote(str(stop.run_path))}`", of_the_run_folder=True)
         return EXIT_STOPPED
     except (RuntimeError, MemoryError) as error:
         if _out_of_memory(error):

@@ -240,7 +240,7 @@ def world_size_from_environment() -> int:
     """The number of ranks torchrun started (``WORLD_SIZE``), 1 outside torchrun; a WORLD_SIZE that is not a
     whole number of at least 1 is a :class:`WganError`."""
     text = os.environ.get("WORLD_SIZE", "1")
-    if not (text.isdigit() and int(text) >= 1):
+    if not (_is_whole_number(text) and int(text) >= 1):
         raise WganError(f"the environment's WORLD_SIZE {text!r} is not a number of processes of at least 1: unset "
                         "it, or start the processes with torchrun or `wgan train --nproc N`, which set it")
     return int(text)
@@ -250,13 +250,22 @@ def _check_rank_environment(size: int) -> None:
     """torchrun's other variables, as a process of ``size`` > 1 needs them: RANK from 0 to size - 1 (one beyond
     waited for peers that never come), and where rank 0 listens."""
     rank = os.environ.get("RANK", "")
-    if not (rank.isdigit() and int(rank) < size):
+    if not (_is_whole_number(rank) and int(rank) < size):
         raise WganError(f"the environment's RANK {rank!r} is not a rank of WORLD_SIZE {size} (0 to {size - 1}): "
                         "start the processes with torchrun or `wgan train --nproc N`, which set both")
     for name in ("MASTER_ADDR", "MASTER_PORT"):
         if not os.environ.get(name):
             raise WganError(f"WORLD_SIZE is {size} but the environment has no {name}: start the processes with "
                             "torchrun or `wgan train --nproc N`, which set it")
+    port = os.environ["MASTER_PORT"]
+    if not (_is_whole_number(port) and 1 <= int(port) <= 65535):
+        raise WganError(f"the environment's MASTER_PORT {port!r} is not a port number (1 to 65535): start the "
+                        "processes with torchrun or `wgan train --nproc N`, which set it")
+
+
+def _is_whole_number(text: str) -> bool:
+    """Whether ``text`` is written in the digits 0-9 alone (``str.isdigit`` also takes "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def tell_launcher_the_run(folder: str | os.PathLike) -> None:
@@ -289,9 +298,10 @@ def launched_by_wgan() -> bool:
 
 
 def prints_errors() -> bool:
-    """Whether this process reports user errors: rank 0, or a process outside torchrun. Every rank finds the
-    same problems in the settings, and :meth:`World.all_succeed` gathers the rest to rank 0."""
-    return os.environ.get("RANK", "0") == "0"
+    """Whether this process reports user errors: rank 0, or a process outside torchrun (where a RANK left in the
+    environment means nothing). Every rank finds the same problems in the settings, and
+    :meth:`World.all_succeed` gathers the rest to rank 0."""
+    return os.environ.get("RANK", "0") == "0" or os.environ.get("WORLD_SIZE", "1") == "1"
 
 
 # How long a rank other than 0 waits for rank 0 to have reported the error they share (see :func:`report`).
@@ -375,11 +385,17 @@ def pick_device(name: str, world: World) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-def check_batch(batch_size: int, world_size: int) -> None:
-    """The global batch must split evenly over the ranks."""
-    if batch_size % world_size:
-        raise WganError(f"batch_size {batch_size} does not split over {world_size} processes: choose a multiple "
-                        f"of {world_size} (it is the global batch; each process takes batch_size / {world_size})")
+def check_batch(batch_size: int, world_size: int, kept: bool = False) -> None:
+    """The global batch must split evenly over the ranks; ``kept``: the batch size is a resumed run's, which the
+    number of processes must fit instead."""
+    if batch_size % world_size == 0:
+        return
+    if kept:
+        fitting = ", ".join(str(n) for n in range(1, min(batch_size, 16) + 1) if batch_size % n == 0)
+        raise WganError(f"the run's batch_size {batch_size} does not split over {world_size} processes, and a resume "
+                        f"keeps it: resume on a number of processes that divides {batch_size}, such as {fitting}")
+    raise WganError(f"batch_size {batch_size} does not split over {world_size} processes: choose a multiple "
+                    f"of {world_size} (it is the global batch; each process takes batch_size / {world_size})")
 
 
 def sync_batch_norm(module: nn.Module, world: World, device: torch.device) -> nn.Module:

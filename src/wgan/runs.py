@@ -27,6 +27,7 @@ import fcntl
 import io
 import json
 import os
+import shlex
 import shutil
 import socket
 import tempfile
@@ -129,7 +130,7 @@ class RunFolder:
                 except FileExistsError:
                     if config.name:
                         raise WganError(f"run folder '{path}' already exists: choose another --name, or continue "
-                                        f"it with `wgan train --resume {path}`") from None
+                                        f"it with `wgan train --resume {shlex.quote(str(path))}`") from None
                     number += 1
                     path = out / f"{stem}-{number}"
         except WganError:
