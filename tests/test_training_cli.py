@@ -675,7 +675,8 @@ def test_a_finished_run_is_refused_before_anything_is_built_for_it(tmp_path, cap
     monkeypatch.setattr(wgan.api, "_assemble", lambda *args, **kwargs: built.append(args))
     assert main(["train", "--resume", str(tmp_path / "run")]) == 2
     out, error = capsys.readouterr()
-    assert "pass a larger --max-minutes (max_minutes= in Python) to continue it" in error and out == "" and built == []
+    assert ("pass a larger --max-minutes (max_minutes= in Python, or 0 for no limit: it counts the run's training "
+            "in all) to continue it") in error and out == "" and built == []
 
 
 def test_a_checkpoint_without_a_field_of_this_version_is_one_line_not_a_key_error(tmp_path, capsys):

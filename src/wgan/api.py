@@ -565,9 +565,10 @@ def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any])
     if iteration < config.iterations and not out_of_time(config, train_seconds):
         return
     larger = "iterations" if iteration >= config.iterations else "max_minutes"
+    lift = ", or 0 for no limit: it counts the run's training in all" if larger == "max_minutes" else ""
     raise WganError(f"run '{path}' already reached iteration {iteration} of {config.iterations} after "
                     f"{train_seconds / 60:.3g} minutes of training: pass a larger --{larger.replace('_', '-')} "
-                    f"({larger}= in Python) to continue it")
+                    f"({larger}= in Python{lift}) to continue it")
 
 
 def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | None:
