@@ -115,6 +115,12 @@ def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
     assert main(["eval", "--run", str(tmp_path / "run"), "--checkpoint", "latest"]) == 0
     scores = json.loads((tmp_path / "run" / "eval_latest.json").read_text())
     assert scores["iteration"] == 10 and scores["w1"] > 0 and scores["modes_total"] == 8
+    # the scores training logged for the checkpoint (help said "fresh samples"), and others with --seed
+    logged = [row for row in RunFolder.open(tmp_path / "run").history if "eval/w1" in row][-1]
+    assert scores["w1"] == logged["eval/w1"] and scores["seed"] == 1
+    assert main(["eval", "--run", str(tmp_path / "run"), "--checkpoint", "latest", "--seed", "7"]) == 0
+    other = json.loads((tmp_path / "run" / "eval_latest.json").read_text())
+    assert other["seed"] == 7 and other["w1"] != scores["w1"] and abs(other["w1"] - scores["w1"]) < 0.5
     capsys.readouterr()
     training = RunFolder.open(tmp_path / "run")
     training.lock()  # as a `wgan train --resume` holds it: eval wrote into a folder in use

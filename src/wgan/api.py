@@ -644,13 +644,19 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") ->
 
 
 def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu",
-                 ema: bool | None = None) -> dict[str, Any]:
-    """Evaluate a saved run's checkpoint on fresh samples: the critic's estimate, exact W1, and mode coverage
-    (mixtures) or the classifier's scores (labelled images) with their ``metric_card``; of the generator's moving
-    average when the run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the
-    result says which. Data that changed since the run started on it is scored as it is now, with a warning, as
-    a resume warns."""
+                 ema: bool | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Evaluate a saved run's checkpoint: the critic's estimate, exact W1, and mode coverage (mixtures) or the
+    classifier's scores (labelled images) with their ``metric_card``; of the generator's moving average when the
+    run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the result says which.
+    Data that changed since the run started on it is scored as it is now, with a warning, as a resume warns.
+
+    The noise and real samples come from the run's evaluation stream (its seed + 1), so that the scores of a
+    checkpoint are those training logged for it (at the same number of samples); ``seed`` draws them from that
+    seed's stream instead, e.g. to see how much the scores move from one draw to another. ``seed`` in the result
+    says which stream.
+    """
     samples = None if samples is None else whole_number(samples, "samples", 2, 10000)
+    seed = None if seed is None else check_seed(seed)
     run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
     changed = _data_change(run, config, "the scores compare the generator with the data as it is now")
@@ -662,8 +668,9 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     generator = loaded.pick_generator(ema)
     scorer = image_scorer(config, trainer.sampler, progress=False)
     _check_enough_for_scores(scorer, n, "--samples", "samples")
-    result = evaluate(generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n,
-                      config.seed + EVAL_SEED_OFFSET, state.get("normalised_batch", config.batch_size), scorer)
+    drawn = config.seed + EVAL_SEED_OFFSET if seed is None else seed
+    result = evaluate(generator, trainer.critic, trainer.objective, trainer.sampler, config.latent_dim, n, drawn,
+                      state.get("normalised_batch", config.batch_size), scorer)
     card = {"metric_card": scorer.card(n)} if scorer is not None else {}
     return {"iteration": trainer.iteration, "generator": "moving average" if generator is loaded.average
-            else "generator", **result.scalars, **card}
+            else "generator", "seed": drawn, **result.scalars, **card}

@@ -145,15 +145,19 @@ def build_parser() -> Parser:
     sample.add_argument("--seed", type=int, default=0, help="noise seed; default: 0")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes",
-                                   description="Evaluate a checkpoint of a trained run on fresh samples: the "
-                                   "critic's estimate, exact W1 (of points; pixel-space distances of images), the "
-                                   "modes covered (the toy mixtures) or the classifier's scores (labelled images). "
+                                   description="Evaluate a checkpoint of a trained run: the critic's estimate, "
+                                   "exact W1 (of points; pixel-space distances of images), the modes covered (the toy mixtures) or the classifier's scores (labelled images). "
                                    "Prints them as JSON and writes them to RUN_DIR/eval_CHECKPOINT.json "
                                    "(eval_best.json or eval_latest.json), replacing the one an earlier eval of that "
-                                   "checkpoint wrote; the run's checkpoints and logs are only read.")
+                                   "checkpoint wrote; the run's checkpoints and logs are only read. The samples are "
+                                   "drawn as training's evaluations draw them, so that the scores are those it logged "
+                                   "for that checkpoint, unless --seed draws others.")
     _add_run_options(evaluate)
     evaluate.add_argument("--samples", type=int, default=None,
                           help="real and generated samples; default: the run's eval_samples")
+    evaluate.add_argument("--seed", type=int, default=None,
+                          help="draw the samples from this seed's stream; default: the run's evaluation stream (its "
+                          "seed + 1), which gives the scores training logged for the checkpoint")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
                                          description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
@@ -475,7 +479,7 @@ def _unwritable(path: str | Path, error: OSError) -> WganError:
 def _eval(args: argparse.Namespace) -> None:
     """Print the scores, and write them into the run folder unless a training holds it (a second process does
     not write a run folder in use: the scores are then printed alone, with a line saying so)."""
-    scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device, args.ema)
+    scores = api.evaluate_run(args.run, args.checkpoint, args.samples, args.device, args.ema, args.seed)
     out = Path(args.run) / f"eval_{args.checkpoint}.json"
     print(json.dumps(scores, indent=2))
     run = RunFolder(Path(args.run))  # opened and read by evaluate_run already: its lock alone is needed here
