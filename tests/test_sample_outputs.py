@@ -186,10 +186,19 @@ def test_an_out_beneath_a_file_names_the_file(point_run, tmp_path, capsys):  # i
                                                f"'{tmp_path / 'afile'}' is a file, not a folder; choose another place")
 
 
-def test_points_of_more_than_two_dimensions_go_to_an_array_only(tmp_path):
-    with pytest.raises(WganError, match=r"shape \(3,\): write them to a .npy file$"):
-        outputs.write_samples(np.zeros((5, 3), np.float32), tmp_path / "scatter.png", config=None)
-    assert not any(tmp_path.iterdir())
+def test_points_of_more_than_two_dimensions_are_drawn_by_their_first_two_coordinates_as_in_training(tmp_path,
+                                                                                                    capsys):
+    # training drew them so, and `wgan sample --out m.png` refused them
+    points = np.random.default_rng(0).normal(size=(300, 3))
+    np.savetxt(tmp_path / "points.csv", points, delimiter=",")
+    wgan.train(data=str(tmp_path / "points.csv"), out=str(tmp_path), name="run", **TINY)
+    assert sample(tmp_path / "run", "--n", "200", "--out", str(tmp_path / "m.png")) == 0
+    assert "a scatter of 200 generated points beside as many of the data" in capsys.readouterr().out
+    assert Image.open(tmp_path / "m.png").size[0] > 400
+    assert sample(tmp_path / "run", "--n", "5", "--out", str(tmp_path / "folder") + "/") == 2
+    assert capsys.readouterr().err.strip().endswith("is for images; this run's samples are points of shape (3,): "
+                                                    "write them to a .npy file or a .png scatter")
+    assert not (tmp_path / "folder").exists()
 
 
 def test_experiment_help_keeps_hyphenated_names_whole_at_80_columns(monkeypatch, capsys):

@@ -138,7 +138,8 @@ def build_parser() -> Parser:
                         help="number of samples (with --interpolate: number of rows, each between two noise vectors)")
     sample.add_argument("--out", required=True, metavar="OUT",
                         help="FILE.npy (the array), FILE.png (a grid of images, an interpolation strip, a scatter "
-                        "of 2-D points or histograms of 1-D ones) or DIR/ (a new or empty folder: one PNG per image)")
+                        "of points (their first two coordinates) or histograms of 1-D ones) or DIR/ (a new or empty "
+                        "folder: one PNG per image)")
     sample.add_argument("--interpolate", type=int, default=None, metavar="K",
                         help="image runs: write n rows of K images (ends included) along a spherical interpolation "
                         "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")

@@ -31,9 +31,6 @@ from .runs import atomic_write, atomic_write_bytes
 
 FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolation strip, a scatter of 2-D " \
         "points or histograms of 1-D ones) or a folder ending in / (one PNG per image)"
-POINT_FIGURES = {(1,): "histogram", (2,): "scatter"}  # how points of each shape are drawn in a .png
-
-
 def output_form(out: str | os.PathLike) -> str:
     """"array" (.npy), "png" (.png) or "folder" (a path ending in a slash, or an existing folder)."""
     text = os.fspath(out)
@@ -49,9 +46,9 @@ def output_form(out: str | os.PathLike) -> str:
 def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, seed: int = 0, title: str = "") -> str:
     """Write ``samples`` (n, *shape) in the form ``out`` names (:func:`output_form`) and say what was written.
 
-    Images (n, C, H, W) go to any form; 2-D points (n, 2) to an array or a scatter beside ``n`` real points of
-    the run's data (``config``), drawn with ``seed``, and 1-D points (n, 1) likewise to a histogram of each
-    (:func:`wgan.plots.point_scatter`, headed by ``title``); other samples to an array only.
+    Images (n, C, H, W) go to any form; points (n, d) to an array or a scatter beside ``n`` real points of the
+    run's data (``config``), drawn with ``seed`` (of their first two coordinates where d > 2), and 1-D points
+    (n, 1) likewise to a histogram of each (:func:`wgan.plots.point_scatter`, headed by ``title``); not to a folder.
     """
     form = output_form(out)
     if form == "array":
@@ -63,13 +60,12 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
             return f"{_images(len(samples))} of {_size(samples)} as PNG files"
         grid = write_grid(samples, out)
         return f"a grid of {_images(len(samples))} of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
-    figure = POINT_FIGURES.get(samples.shape[1:])
-    if form == "png" and figure:
+    figure = "histogram" if samples.shape[1] == 1 else "scatter"
+    if form == "png":
         atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples, title))
         return f"a {figure} of {len(samples)} generated points beside as many of the data"
-    scatter = f" or a .png {figure}" if figure else ""
-    raise WganError(f"output '{os.fspath(out)}' is for images{' or 1-D and 2-D points' if form == 'png' else ''}; "
-                    f"this run's samples have shape {samples.shape[1:]}: write them to a .npy file{scatter}")
+    raise WganError(f"output '{os.fspath(out)}' is for images; this run's samples are points of shape "
+                    f"{samples.shape[1:]}: write them to a .npy file or a .png {figure}")
 
 
 def _images(count: int) -> str:

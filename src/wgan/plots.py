@@ -125,11 +125,15 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
 
 def point_scatter(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     """Real and generated 2-D points side by side, on the same axes limits, so that each cloud's shape shows
-    without the other drawn over it; 1-D points as two histograms, one above the other (:func:`histogram_pair`).
+    without the other drawn over it (of points in more dimensions, the first two coordinates, as the training
+    figures draw them); 1-D points as two histograms, one above the other (:func:`histogram_pair`).
     ``title``, when given, heads the figure (which run drew the points)."""
     real, fake = _point_pair(real, fake)
     if real.shape[1] == 1:
         return histogram_pair(real, fake, title)
+    if real.shape[1] > 2:
+        title = f"{title}\n(coordinates 1 and 2 of {real.shape[1]})".strip()
+        real, fake = real[:, :2], fake[:, :2]
     low, high = view_bounds(np.concatenate([real, fake]))
     figure, panels = subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
