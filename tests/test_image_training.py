@@ -202,3 +202,17 @@ def test_labelled_images_too_few_for_the_scores_reference_are_one_line_before_an
                           "the images, holds 5 and needs at least 6: add images, or save the data without its labels "
                           "(the run is then scored in pixel space alone)") and len(error.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_of_data_folder_or_array_is_named_after_the_folder_or_file_its_data_dir_gives(tmp_path):
+    # both were named wgan-gp-folder and wgan-gp-array, whatever they read
+    images = np.random.default_rng(0).integers(0, 256, (8, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "faces.npy", images)
+    settings = dict(iterations=1, eval_every=1, eval_samples=16, batch_size=8, width=8, out=str(tmp_path / "runs"),
+                    progress=False)
+    assert wgan.train(data="array", data_dir=str(tmp_path / "faces.npy"), **settings).path.name == "wgan-gp-faces"
+    (tmp_path / "portraits").mkdir()
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / "portraits" / f"{index}.png")
+    assert wgan.train(data="folder", data_dir=str(tmp_path / "portraits"), **settings).path.name == \
+        "wgan-gp-portraits"

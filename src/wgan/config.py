@@ -208,9 +208,11 @@ class Config:
                            + ", ".join(PRESETS) + " (other settings override it)")
     data: str = _setting("8gaussians", "toy set (8gaussians, 25gaussians, swissroll, parallel-lines), your points "
                          "(.npy or .csv, N rows x d numbers), an image set (mnist, fashion-mnist, cifar10 with "
-                         "--data-dir; digits needs no files), a folder of images or a .npy/.npz image array", _PAPER)
+                         "--data-dir; digits needs no files), a folder of images or a .npy/.npz image array (or "
+                         "folder or array, with the path in --data-dir: a config file that other machines read with "
+                         "their own path)", _PAPER)
     data_dir: str = _setting("", "folder holding the files of mnist, fashion-mnist or cifar10 (e.g. the IDX files); "
-                             "with data folder or array, the folder of images or the .npy/.npz file itself")
+                             "for data folder or array: the folder of images, or the .npy/.npz file")
     algorithm: str = _setting("wgan-gp", "gan, gan-ns, wgan, wgan-gp or wgan-lp")
     iterations: int = _setting(1000, "generator iterations to train for")
     max_minutes: float = _setting(0.0, "stop after this many minutes of training (evaluations not counted); 0: "

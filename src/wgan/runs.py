@@ -39,7 +39,7 @@ import torch
 
 from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
-from .data import is_missing_path, reads_data_dir
+from .data import USERS_OWN, is_missing_path, reads_data_dir
 from .errors import WganError, reason
 
 CONFIG_FILE = "config.toml"
@@ -114,10 +114,12 @@ class RunFolder:
         """Make a new folder for ``config`` and write its resolved config.
 
         A name given by the user must be free (a run is never overwritten); the default name
-        ``<algorithm>-<data>`` gets a number when taken.
+        ``<algorithm>-<data>`` (the data's file or folder name, that of ``data_dir`` for data ``folder`` and
+        ``array``) gets a number when taken.
         """
         out = Path(config.out)
-        stem = config.name or f"{config.algorithm}-{Path(config.data).stem}"
+        data = config.data_dir if config.data in USERS_OWN and config.data_dir else config.data
+        stem = config.name or f"{config.algorithm}-{Path(data).stem}"
         path, number = out / stem, 1
         try:
             if out.is_file():
