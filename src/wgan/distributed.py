@@ -454,8 +454,8 @@ def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFail
     """The rank whose failure stopped the others, and its failure, from torchrun's ``{rank: ProcessFailure}``.
 
     Ranks that lost contact with it (:data:`EXIT_LOST_PEER`) or that torchrun's agent then stopped with SIGTERM
-    (which a rank still starting takes as a Ctrl-C: status 130) are its followers, unless every rank is one. Among the rest, the first to fail by torchrun's clock (whole
-    seconds), then the lowest rank: the agent sends SIGKILL to a rank that has not ended 30 s after its SIGTERM,
+    (which a rank still starting takes as a Ctrl-C: status 130) are its followers, unless every rank is one.
+    Among the rest, the first to fail by torchrun's clock (whole seconds), then the lowest rank: the agent sends SIGKILL to a rank that has not ended 30 s after its SIGTERM,
     and records that failure then, so a rank stopped that way comes after the failure that stopped it.
     """
     followers = (EXIT_LOST_PEER, -signal.SIGTERM, EXIT_INTERRUPTED)  # 130: the agent's SIGTERM as a rank starts
