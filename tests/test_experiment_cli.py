@@ -163,9 +163,9 @@ def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_re
     assert page.index("| stale claim, measured longer | 7 | **no** |") < page.index("| other | 1 | yes |") \
         < page.index("| added by hand | 8 | yes |") < page.index("## Measured further") < page.index("## The command")
     assert "| stale claim |" not in page and "- *stale claim, measured longer*. Longer runs say so." in page
-    assert "[the figure](../images/long.png)" in page
+    assert "[the figure](images/long.png)" in page and "[x](#top)" in page  # the links of notes.md from a folder up
     readme = (tmp_path / "parallel-lines" / "README.md").read_text()
-    assert "[the figure](../../images/long.png)" in readme and "[x](#top)" in readme  # links from one folder down
+    assert "[the figure](../images/long.png)" in readme and "[x](#top)" in readme  # as notes.md, beside it
     markdown = (tmp_path / "report.md").read_text()
     assert "| parallel-lines | stale claim, measured longer | 7 | **no** |" in markdown
     assert "| parallel-lines | added by hand | 8 | yes |" in markdown and "| parallel-lines | stale claim |" not in markdown

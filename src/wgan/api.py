@@ -240,18 +240,19 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
     written atomically, so the checkpoints written before are intact.
     """
     run = trainer.run
-    try:
-        trainer.fit(progress=progress)
-    except BaseException as error:
+    with let_pass():  # once training has ended (while it trains, the trainer's handlers): see wgan.signals
+        try:
+            trainer.fit(progress=progress)
+        except BaseException as error:
+            if run is not None:
+                _close(trainer, run, quietly=True)  # the error in flight says what went wrong
+            if isinstance(error, OSError):
+                raise _unwritable(error, trainer) from None
+            if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
+                error.run = _as_run(trainer, run.path if run else None, trainer.history)
+            raise
         if run is not None:
-            _close(trainer, run, quietly=True)  # the error in flight says what went wrong
-        if isinstance(error, OSError):
-            raise _unwritable(error, trainer) from None
-        if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
-            error.run = _as_run(trainer, run.path if run else None, trainer.history)
-        raise
-    if run is not None:
-        _close(trainer, run, quietly=False)
+            _close(trainer, run, quietly=False)
     return _as_run(trainer, run.path if run else None, trainer.history)
 
 
@@ -267,14 +268,13 @@ def _as_run(trainer: Trainer, path: Path | None, history: list[dict[str, Any]]) 
 def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
     """Draw the curves and give the folder back; a figure that cannot be written is an error unless
     ``quietly`` (another error is already on its way)."""
-    with let_pass():  # training has ended: a stop signal now would lose a finished run's figures for good
-        try:
-            _draw_curves(trainer, run)
-        except OSError as error:
-            if not quietly:
-                raise _unwritable(error, trainer) from None
-        finally:
-            run.close()
+    try:
+        _draw_curves(trainer, run)
+    except OSError as error:
+        if not quietly:
+            raise _unwritable(error, trainer) from None
+    finally:
+        run.close()
 
 
 def _unwritable(error: OSError, trainer: Trainer) -> WganError:
@@ -353,24 +353,25 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             created.append(_new_run_folder(config))
             return created[0]
 
-        try:
-            with signals_handled(STOP_SIGNALS, _as_ctrl_c):
-                trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
-            if world.is_writer:
-                for warning in _start_warnings(trainer):
-                    print(f"wgan: warning: {warning}", file=sys.stderr)
-            if progress:
-                print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-            return _finish(trainer, progress)
-        except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
-            if created:
-                with let_pass():  # the agent of `--nproc` stops this rank with SIGTERM as another fails
+        with let_pass():  # under the handlers of the build and of training: a stop signal never meets its default
+            try:
+                with signals_handled(STOP_SIGNALS, _as_ctrl_c):
+                    trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress,
+                                        world=world)
+                    if world.is_writer:
+                        for warning in _start_warnings(trainer):
+                            print(f"wgan: warning: {warning}", file=sys.stderr)
+                    if progress:
+                        print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+                return _finish(trainer, progress)
+            except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
+                if created:  # (the agent of `--nproc` stops this rank with SIGTERM as another fails: let pass)
                     created[0].discard_if_unresumable()
-            raise
-        except Stopped:
-            raise
-        except KeyboardInterrupt:
-            raise Interrupted(_kept(created[0] if created else None)) from None
+                raise
+            except Stopped:
+                raise
+            except KeyboardInterrupt:
+                raise Interrupted(_kept(created[0] if created else None)) from None
 
 
 def _start_warnings(trainer: Trainer) -> list[str]:

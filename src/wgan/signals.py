@@ -10,6 +10,10 @@ them by phase, so that none ends the process half-way through what it writes:
   checkpoint, or waits for its other processes, each is let pass (:func:`let_pass`): the process ends within
   seconds anyway. Ended there by one, it lost the figures of a finished run for good, left a folder that nothing
   could resume, or cut off the other processes, which reported a lost contact.
+
+:func:`let_pass` holds from the build to the end, under the handlers of the build and of training, so that a
+signal never meets its default action between two phases: the agent of `wgan train --nproc` sends SIGTERM to
+the other ranks as one fails, at the moment they find the failure themselves and leave training.
 """
 
 from __future__ import annotations

@@ -364,11 +364,11 @@ class Trainer:
         second SIGINT stops at once (files are written atomically, so none is left torn). NaN or infinity in
         a logged scalar or a weight, found at a log point, rolls the run back (:attr:`Config.on_nan`).
         """
-        config = self.config
-        bar = Progress(config.iterations, self.iteration, self.run.name if self.run else "training", progress)
-        self._last_good = self._snapshot()
-        try:
-            with self._stop_on_signals():
+        with self._stop_on_signals():  # first: a signal between the caller's handlers and these is not lost
+            bar = Progress(self.config.iterations, self.iteration, self.run.name if self.run else "training",
+                           progress)
+            self._last_good = self._snapshot()
+            try:
                 finished, stop = self._stopping()
                 while not (finished or stop):
                     try:
@@ -377,8 +377,8 @@ class Trainer:
                         self._roll_back(diverged)
                         bar.restart(self.iteration)
                         finished, stop = self._stopping()
-        finally:
-            bar.close()
+            finally:
+                bar.close()
         if stop and not finished:
             raise Stopped(self.stop_signal or "a signal to another process", self.iteration,
                           str(self.run.path) if self.run else None)

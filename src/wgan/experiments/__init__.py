@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -73,7 +74,8 @@ class ByHand:
     """What people measured beyond an experiment's run, kept in its folder: ``claims-by-hand.json``, a list of
     claims ({"text", "measured", "holds", "why"}), each with an optional "replaces" (the text of the run's claim it
     stands in for; without one it is added after them), and ``notes.md``, Markdown shown on the page after the
-    claims, its links relative to the page beside the folder. wgan reads both and never writes them."""
+    claims, its links relative to its own folder (as a Markdown file's are). wgan reads both and never writes
+    them."""
 
     claims: tuple[tuple[str, Claim], ...] = ()  # (text of the run's claim replaced, or "", the claim)
     notes: str = ""
@@ -117,7 +119,13 @@ class ByHand:
         return shown + added
 
 
-_RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)")  # "](" before a link target relative to the page
+_RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)([^)\s]+)")  # "](target" of a link relative to its file
+
+
+def _links_from(folder: str, markdown: str) -> str:
+    """``markdown`` written in the folder that ``folder`` leads to, with its relative links as the page where
+    ``folder`` starts sees them: "NAME/../images/x.png" as "images/x.png"."""
+    return _RELATIVE_LINK.sub(lambda link: "](" + posixpath.normpath(folder + link.group(1)), markdown)
 
 
 @dataclass
@@ -160,7 +168,7 @@ class ExperimentResult:
 
         ``folder`` leads from the page to the folder that holds ``figure.png`` and ``results.json``: "" for the
         README.md inside it, "NAME/" for the NAME.md beside it. The notes measured by hand follow the claims, their
-        relative links taken one folder down for the README.
+        relative links taken from the folder to the page.
         """
         def cell(text: str) -> str:  # a bare "|" (as in |theta|) would end the table cell
             return text.replace("|", "\\|")
@@ -168,9 +176,7 @@ class ExperimentResult:
         quote = ["## The paper's claim", "", f"> {self.paper}", ""] if self.paper else []
         rows = [f"| {cell(claim.text)} | {cell(claim.measured)} | {'yes' if claim.holds else '**no**'} |"
                 for claim in self.shown_claims]
-        notes = self.by_hand.notes
-        if notes and not folder:  # the README, one folder down from the page the links were written for
-            notes = _RELATIVE_LINK.sub("](../", notes)
+        notes = _links_from(folder, self.by_hand.notes)
         return "\n".join([
             f"# {self.name}", "", *quote, f"![{self.name}]({folder}figure.png)", "",
             "## What we measured", "", "| claim | measured | holds |", "|---|---|---|", *rows, "",
