@@ -475,6 +475,16 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
         assert not (tmp_path / "killed").exists()
 
 
+def _all_succeed(processes: list[subprocess.Popen], timeout: float) -> None:
+    """Wait for ``processes`` (killed if still running after ``timeout``) and check that each exited 0."""
+    try:
+        outcomes = [process.communicate(timeout=timeout) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.returncode for process in processes] == [0] * len(processes), [err[-2000:] for _, err in outcomes]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -489,12 +499,7 @@ def test_two_nodes_on_one_machine_meet_through_a_c10d_rendezvous_and_train_what_
                                endpoint, "--rdzv-id", "wgan-test", "-m", "wgan", "train", *flags],
                               env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for node in (0, 1)]
-    try:
-        outcomes = [node.communicate(timeout=240) for node in nodes]
-    finally:
-        for node in nodes:
-            node.kill()
-    assert [node.returncode for node in nodes] == [0, 0], [err[-2000:] for _, err in outcomes]
+    _all_succeed(nodes, timeout=240)
     assert main(["train", "--iterations", "3", "--out", str(tmp_path), "--name", "one", *SMOOTH]) == 0
     two, one = _checkpoint(tmp_path / "nodes"), _checkpoint(tmp_path / "one")
     start = _initial_weights(dict(SMALL, activation="elu", lr_decay="none"))
@@ -549,3 +554,45 @@ def test_a_rank_that_lost_contact_says_so_unless_the_wgan_launcher_names_the_fai
     assert main(["train", "--quiet"]) == distributed.EXIT_LOST_PEER
     assert ("rank 1 lost contact with the other processes (Connection closed by peer)" in capsys.readouterr().err) \
         == said
+
+
+def test_processes_started_by_hand_meet_and_train(tmp_path):
+    # RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set without torchrun: the processes meet in wgan's own wait
+    port = str(_free_port())
+    processes = [subprocess.Popen([sys.executable, "-m", "wgan", "train", "--iterations", "3", "--eval-every", "3",
+                                   "--out", str(tmp_path), "--name", "by-hand", *SMALL_FLAGS],
+                                  env={**ONE_THREAD, "WORLD_SIZE": "2", "RANK": rank, "MASTER_ADDR": "127.0.0.1",
+                                       "MASTER_PORT": port}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for rank in ("1", "0")]  # rank 1 first: it waits for rank 0 to listen
+    _all_succeed(processes, timeout=180)
+    assert _checkpoint(tmp_path / "by-hand")["iteration"] == 3
+
+
+LONE_RANK = """
+import sys
+from wgan import distributed
+from wgan.cli import main
+distributed.MEETING_SAID_AFTER_SECONDS = 0.5
+sys.exit(main(["train", "--iterations", "2", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("rank, awaited", [("0", "the other processes"), ("1", "rank 0")])
+def test_a_process_started_by_hand_without_the_others_says_it_waits_and_stops_at_ctrl_c(tmp_path, rank, awaited):
+    # it waited 30 minutes in torch's rendezvous without a word, deaf to Ctrl-C (rank 1 printed c10d's retries)
+    port = _free_port()
+    lone = subprocess.Popen([sys.executable, "-c", LONE_RANK, str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**ONE_THREAD, "WORLD_SIZE": "2", "RANK": rank, "MASTER_ADDR": "127.0.0.1",
+                                 "MASTER_PORT": str(port)})
+    try:
+        said = lone.stderr.readline()
+        lone.send_signal(signal.SIGINT)
+        _, rest = lone.communicate(timeout=30)
+    finally:
+        lone.kill()
+    assert said == (f"wgan: rank {rank} of 2 is waiting for {awaited} at 127.0.0.1:{port}: start every process with "
+                    "the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, or stop this one with Ctrl-C\n")
+    assert lone.returncode == 130 and rest.strip() == ("wgan: interrupted at once, before the run's first checkpoint: "
+                                                       "no run folder is left")
+    assert not (tmp_path / "runs").exists()

@@ -575,8 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
-        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))),
-                           of_the_run_folder=args.command == "train")
+        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # what reads the output has gone (`wgan eval ... | head -1`): the rest is not wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again

@@ -359,9 +359,10 @@ def _launcher_store() -> dist.Store | None:
         return None
     try:
         address = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
-        socket.create_connection(address, timeout=REPORT_WAIT_SECONDS).close()
+        if not _answers(address):
+            return None
         return dist.TCPStore(*address, is_master=False, timeout=timedelta(seconds=REPORT_WAIT_SECONDS))
-    except (KeyError, ValueError, OSError, RuntimeError, dist.DistError):
+    except (KeyError, ValueError, RuntimeError, dist.DistError):
         return None
 
 
@@ -428,12 +429,69 @@ def joined() -> Iterator[World]:
         _check_rank_environment(size)
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":  # torchrun's agents have met already
+            dist.init_process_group(backend)
+        else:
+            rank = int(os.environ["RANK"])
+            dist.init_process_group(backend, store=_met(size, rank), rank=rank, world_size=size)
     control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
     alone = dist.new_group([0])
     yield World(dist.get_rank(), dist.get_world_size(), control, alone)
     with let_pass():  # the launcher passes a stop signal on to every rank: one here cut rank 0 off from this one
         dist.barrier(group=control)  # together, once rank 0 has written its last file (after a failure: exits)
+
+
+# How long processes started by hand wait for each other (torch's own default for gloo), and when they say so.
+MEETING_MINUTES, MEETING_SAID_AFTER_SECONDS = 30, 10
+
+
+def _met(size: int, rank: int) -> dist.Store:
+    """The store of processes started by hand (RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set without
+    torchrun) once all ``size`` of them have come: rank 0 keeps it at MASTER_ADDR:MASTER_PORT.
+
+    They wait for each other here, in Python, before torch's process group: there the wait is torch's, which a
+    Ctrl-C does not reach and which says nothing for 30 minutes (a rank started alone looked hung). Here a
+    process that waits says so after :data:`MEETING_SAID_AFTER_SECONDS`, and gives up after
+    :data:`MEETING_MINUTES` with one line.
+    """
+    address = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    where = f"{address[0]}:{address[1]}"
+    started, said = time.monotonic(), False
+
+    def waited(what: str) -> None:
+        nonlocal said
+        waiting = time.monotonic() - started
+        if waiting > MEETING_MINUTES * 60:
+            raise WganError(f"rank {rank} of {size} waited {MEETING_MINUTES} minutes for {what} at {where}: start "
+                            "every process with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE")
+        if not said and waiting > MEETING_SAID_AFTER_SECONDS:
+            print(f"wgan: rank {rank} of {size} is waiting for {what} at {where}: start every process with the "
+                  "same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, or stop this one with Ctrl-C", file=sys.stderr,
+                  flush=True)
+            said = True
+        time.sleep(0.1)
+
+    timeout = timedelta(minutes=MEETING_MINUTES)
+    if rank == 0:
+        store = dist.TCPStore(*address, size, is_master=True, wait_for_workers=False, timeout=timeout)
+    else:
+        while not _answers(address):  # torch's client would retry in C++, deaf to Ctrl-C, printing stack traces
+            waited("rank 0")
+        store = dist.TCPStore(*address, size, is_master=False, timeout=timeout)
+    store.add("wgan/met", 1)
+    while store.add("wgan/met", 0) < size:
+        waited("the other processes")
+    return store
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    """Whether something listens at ``address`` (a plain connection, closed at once)."""
+    try:
+        socket.create_connection(address, timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal this process gets when its parent ends
