@@ -59,6 +59,8 @@ def test_panel_settings_fill_the_algorithms_defaults_and_blank_what_it_does_not_
     ({"algorithm": ["wgan"]}, "algorithm ['wgan'] is not known"),
     ({"depth": 3}, "setting 'depth' cannot be changed here"),
     ([1, 2], "settings must be an object"),
+    ({"batch_size": 10**400}, "batch_size must be at least 1 and at most 4096, got a number of 401 digits"),
+    ({"lr": 10**400}, "lr must be above 0 and at most 1, got a number of 401 digits"),  # an OverflowError traceback
 ])
 def test_bad_panel_settings_are_one_line_naming_the_setting(settings, says):
     with pytest.raises(WganError, match=None) as raised:
@@ -92,6 +94,7 @@ def test_a_message_becomes_a_command_with_the_resolved_config():
     ('{"action": "start", "panel": "a", "settings": {}}', "'start' takes no settings", "a"),
     ('{"action": "add", "panel": "a", "settings": {"lr": -1}}', "lr must be above 0", "a"),
     ("x" * (MAX_MESSAGE_CHARS + 1), "too long", None),
+    ("[" * 4000, "nests its JSON too deep", None),  # a RecursionError traceback, and the page's connection dropped
 ])
 def test_malformed_messages_are_one_line_errors_naming_their_panel(text, says, panel):
     with pytest.raises(MessageError) as raised:
@@ -378,7 +381,18 @@ def test_the_follower_reads_whole_appended_rows_and_starts_over_when_the_log_shr
     assert follower.latest_figure() == "samples/iter_000004.png"
 
 
-@pytest.mark.parametrize("relative", ["../outside.png", "config.toml", "samples/iter_999999.png", "/etc/passwd"])
+def test_a_line_edited_into_a_followed_log_is_named_by_its_line_in_the_file(run_folder):
+    # the page was told line 1: the line within what was appended since the last look
+    follower = RunFollower(run_folder)
+    lines = len(follower.new_rows()[0])
+    with open(run_folder / "metrics.jsonl", "a") as file:
+        file.write("garbage\n")
+    with pytest.raises(WganError, match=f"metrics.jsonl line {lines + 1} is not a row of the log"):
+        follower.new_rows()
+
+
+@pytest.mark.parametrize("relative", ["../outside.png", "config.toml", "samples/iter_999999.png", "/etc/passwd",
+                                      "samples/\x00.png", "a" * 300 + ".png", "a/" * 3000 + "x.png"])  # 500s
 def test_the_follower_serves_nothing_but_the_runs_figures(run_folder, relative):
     (run_folder.parent / "outside.png").write_bytes(b"png")
     with pytest.raises(WganError, match="is not a figure of run"):

@@ -376,10 +376,11 @@ def _numbered_figures(folder: Path) -> list[tuple[int, Path]]:
             if figure.stem[len(FIGURE_PREFIX):].isdigit()]
 
 
-def parse_rows(text: str) -> list[dict[str, Any]]:
-    """The rows of a metrics log; a last line cut short by a crash is left out. Every row is written with its
-    newline, so a crash leaves a cut line without one: a line that ends with a newline and is not a row (a JSON
-    object with its iteration) was written by something else, and is an error wherever it is."""
+def parse_rows(text: str, first_line: int = 1) -> list[dict[str, Any]]:
+    """The rows of a metrics log (or of its part from line ``first_line`` on); a last line cut short by a crash
+    is left out. Every row is written with its newline, so a crash leaves a cut line without one: a line that
+    ends with a newline and is not a row (a JSON object with its iteration) was written by something else, and
+    is an error wherever it is."""
     lines = text.split("\n")
     rows = []
     for number, line in enumerate(lines):
@@ -389,6 +390,6 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
         if isinstance(row, dict) and isinstance(row.get("iteration"), int):
             rows.append(row)
         elif number < len(lines) - 1:
-            raise WganError(f"metrics.jsonl line {number + 1} is not a row of the log (a JSON object with its "
+            raise WganError(f"metrics.jsonl line {number + first_line} is not a row of the log (a JSON object with its "
                             "iteration): the run folder was edited by hand; restore the line or delete it")
     return rows

@@ -44,6 +44,9 @@ def parse(text: Any, device: str = "cpu") -> Command:
         message = json.loads(text)
     except ValueError as error:
         raise MessageError(f"a message is not valid JSON ({error})") from None
+    except RecursionError:  # "[[[[..." within the length limit: Python's decoder recurses once per level
+        raise MessageError("a message nests its JSON too deep: send one object of action, panel and settings") \
+            from None
     if not isinstance(message, dict):
         raise MessageError(f"a message must be a JSON object, got {type(message).__name__}")
     action, panel = message.get("action"), message.get("panel")

@@ -31,17 +31,24 @@ class Limit:
     def check(self, name: str, value: Any) -> int | float:
         """``value`` as a number of this kind within the bounds, else a :class:`WganError` saying what to give."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (self.kind is int and not float(value).is_integer()):
+                (self.kind is int and isinstance(value, float) and not value.is_integer()):
             what = "a whole number" if self.kind is int else "a number"
-            raise WganError(f"{name} must be {what}, got {value!r}")
-        if not math.isfinite(value):
+            raise WganError(f"{name} must be {what}, got {_shown(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
             raise WganError(f"{name} must be a finite number, got {value!r}")
-        low_ok = value > self.low if self.open_low else value >= self.low
+        low_ok = value > self.low if self.open_low else value >= self.low  # exact for ints beyond float's range
         if not (low_ok and value <= self.high):
             low, high = (f"{bound}" if self.kind is int else f"{bound:g}" for bound in (self.low, self.high))
             raise WganError(f"{name} must be {'above' if self.open_low else 'at least'} {low} and at most {high}, "
-                            f"got {value!r}")  # the seed's 2147483647, not 2.14748e+09
+                            f"got {_shown(value)}")  # the seed's 2147483647, not 2.14748e+09
         return self.kind(value)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message quotes it: a whole number of more than 20 digits by its size alone."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"a number of {len(str(abs(value)))} digits"
+    return repr(value)
 
 
 # The bounds of a panel's numeric settings: wide enough for every experiment a class would try, narrow enough

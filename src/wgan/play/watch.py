@@ -25,7 +25,7 @@ class RunFollower:
         self.folder = RunFolder.open(path)
         self.folder.config(needs_data=False)  # a config.toml that does not read is a user error before anything is served
         self.path = self.folder.path.resolve()
-        self._offset = 0
+        self._offset = self._lines = 0  # bytes and lines of the log read so far
         self._file = None  # (device, inode) of the log read so far: a rewind writes a new file in its place
 
     def describe(self) -> dict[str, Any]:
@@ -45,14 +45,18 @@ class RunFollower:
                 status = os.fstat(file.fileno())
                 replaced = self._file is not None and (status.st_dev, status.st_ino) != self._file
                 restarted = status.st_size < self._offset or (replaced and self._offset > 0)
-                self._file, self._offset = (status.st_dev, status.st_ino), 0 if restarted else self._offset
+                self._file = status.st_dev, status.st_ino
+                if restarted:
+                    self._offset = self._lines = 0
                 file.seek(self._offset)
                 appended = file.read(status.st_size - self._offset)
         except (FileNotFoundError, IsADirectoryError):  # no log yet (or a folder in its place): nothing logged
-            restarted, self._offset, appended = self._offset > 0, 0, b""
+            restarted, appended = self._offset > 0, b""
+            self._offset = self._lines = 0
         complete = appended[:appended.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        return parse_rows(complete.decode(errors="replace")), restarted
+        rows = parse_rows(complete.decode(errors="replace"), first_line=self._lines + 1)
+        self._offset, self._lines = self._offset + len(complete), self._lines + complete.count(b"\n")
+        return rows, restarted
 
     def latest_figure(self) -> str | None:
         """The newest evaluation figure, relative to the folder (``samples/iter_000500.png``), or None yet."""
@@ -62,8 +66,12 @@ class RunFollower:
     def file(self, relative: str) -> Path:
         """The figure ``relative`` names inside the run folder; :class:`WganError` for anything else (a path
         that leaves the folder, another kind of file, a file that is not there)."""
-        candidate = (self.path / relative).resolve()
-        if not candidate.is_relative_to(self.path) or candidate.suffix not in FIGURE_SUFFIXES \
-                or not candidate.is_file():
-            raise WganError(f"'{relative}' is not a figure of run '{self.folder.name}'")
+        try:
+            candidate = (self.path / relative).resolve()
+            found = candidate.is_relative_to(self.path) and candidate.suffix in FIGURE_SUFFIXES \
+                and candidate.is_file()
+        except (ValueError, OSError):  # a null byte in the name, a name too long for the file system
+            found = False
+        if not found:
+            raise WganError(f"'{relative[:200]}' is not a figure of run '{self.folder.name}'")
         return candidate
