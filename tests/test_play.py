@@ -19,6 +19,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect
 
 from wgan.cli import main
@@ -192,6 +193,21 @@ def page():
     page.stage.close()
 
 
+def test_a_closed_page_leaves_the_commands_it_queued(page):
+    # a page that sent 3000 steps and closed kept a core busy for minutes, every step trained and drawn
+    page.send("add", "a")
+    page.wait_for(lambda m: m["type"] == "panel")
+    for _ in range(3000):
+        page.send("step", "a")
+    page.stage.close(timeout=TIMEOUT)
+    assert not page.stage._thread.is_alive()
+    frames = []
+    while not page.messages.empty():
+        message = page.messages.get()
+        frames += [message["iteration"]] if message["type"] == "frame" else []
+    assert max(frames, default=0) < 1000
+
+
 def test_panels_started_together_stay_at_the_same_iteration(page):
     page.send("add", "gan", algorithm="gan")
     page.send("add", "wgan", algorithm="wgan")
@@ -311,6 +327,20 @@ def test_the_play_server_serves_the_page_and_survives_bad_messages(caplog):
             assert _receive_until(socket, lambda m: m["type"] == "frame")["iteration"] == 1
         with client.websocket_connect("/ws") as socket:  # another page, after the first closed
             assert socket.receive_json()["type"] == "hello"
+        with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as socket:  # its own page
+            assert socket.receive_json()["type"] == "hello"
+
+
+@pytest.mark.parametrize("app", ["play", "watch"])
+def test_a_web_socket_opened_by_a_page_of_another_site_is_refused(app, run_folder, caplog):
+    # any site open in the user's browser could open the socket and train on this machine
+    caplog.set_level("WARNING", logger="wgan.play")
+    with TestClient(play_app() if app == "play" else watch_app(run_folder)) as client:
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as socket:
+                socket.receive_json()
+    assert refused.value.code == 1008
+    assert any("a page of http://evil.example was refused" in record.getMessage() for record in caplog.records)
 
 
 def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
@@ -489,3 +519,19 @@ def test_the_commands_bad_input_is_one_line_and_exit_2(arguments, says, capsys):
     assert main(arguments) == 2
     stderr = capsys.readouterr().err
     assert says in stderr and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["play", "watch"])
+def test_sigterm_stops_the_server_with_one_line_as_ctrl_c_does(command, run_folder):
+    # uvicorn raised the signal again once it had shut down, and the process ended of it without a word (-15)
+    process = subprocess.Popen([sys.executable, "-m", "wgan", command, *([str(run_folder)] if command == "watch"
+                                                                          else []), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = re.search(r":(\d+)/ in a browser", process.stdout.readline()).group(1)
+        with _socket_when_served(port):
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and stderr.strip().splitlines()[-1] == f"wgan {command}: stopped"  # after the log

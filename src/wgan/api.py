@@ -43,7 +43,7 @@ from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
 from .runs import CONFIG_FILE, FIGURE_PREFIX, RunFolder
-from .signals import STOP_SIGNALS, let_pass, signals_handled
+from .signals import STOP_SIGNALS, as_ctrl_c, let_pass, signals_handled
 from .trainer import Trainer, out_of_time
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
@@ -355,7 +355,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
 
         with let_pass():  # under the handlers of the build and of training: a stop signal never meets its default
             try:
-                with signals_handled(STOP_SIGNALS, _as_ctrl_c):
+                with signals_handled(STOP_SIGNALS, as_ctrl_c):  # (a SIGTERM had left a folder without a checkpoint)
                     trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress,
                                         world=world)
                     if world.is_writer:
@@ -391,13 +391,6 @@ def _start_warnings(trainer: Trainer) -> list[str]:
                         f"{config.max_minutes:g} may stop the run long before: set --iterations to about what the "
                         "budget reaches, or --lr-decay none")
     return warnings
-
-
-def _as_ctrl_c(number: int, frame) -> None:
-    """The stop signals' handler while a new run is built (once it trains, the trainer's own handlers stop it at
-    the end of an iteration, after saving): a SIGTERM or SIGUSR1 in a run's first seconds used to end the process
-    at once and leave its new folder without a checkpoint, which nothing could resume."""
-    raise KeyboardInterrupt
 
 
 def _kept(run: RunFolder | None) -> str | None:

@@ -3,7 +3,7 @@
 SIGTERM, SIGINT and SIGUSR1 are what a user's Ctrl-C and a scheduler about to preempt a job send. A run answers
 them by phase, so that none ends the process half-way through what it writes:
 
-- while it is built, each interrupts at once, as a Ctrl-C does (:func:`wgan.api.train`): nothing is saved yet;
+- while it is built, each interrupts at once, as a Ctrl-C does (:func:`as_ctrl_c`): nothing is saved yet;
 - while it trains, each asks for a stop at the end of the iteration, after its checkpoint
   (:meth:`wgan.trainer.Trainer.fit`), and a second SIGINT stops at once;
 - once training has ended, while the run draws its figures, removes a new folder that an error left without a
@@ -40,6 +40,12 @@ def signals_handled(numbers: tuple[int, ...], handler: Callable[[int, Any], None
     finally:
         for number, before in previous.items():
             signal.signal(number, before)
+
+
+def as_ctrl_c(number: int, frame: Any) -> None:
+    """A stop signal taken as a Ctrl-C: KeyboardInterrupt, which the commands end on with one line (and a new
+    run's folder, without a checkpoint yet, removed)."""
+    raise KeyboardInterrupt
 
 
 @contextmanager

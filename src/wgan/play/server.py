@@ -9,7 +9,8 @@ frame of each panel: a slow browser sees the latest picture, and the server's me
 (:class:`~wgan.play.watch.RunFollower`) once a second, ``/files/...`` serves the folder's figures.
 
 A bad message gets an ``error`` message on the page and a line in the server's log; nothing a page sends stops
-the server or touches another page.
+the server or touches another page. A web socket opened by a page of another site (its browser's Origin header
+names another host) is refused: any site open in the user's browser could otherwise train on this machine.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import asyncio
 import contextlib
 import errno
 import logging
+import signal
 import socket
 from collections import deque
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -32,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import WganError
+from ..signals import as_ctrl_c, signals_handled
 from .protocol import MessageError, hello, parse
 from .stage import Stage
 from .watch import RunFollower
@@ -41,6 +45,7 @@ WATCH_SECONDS = 1.0  # how often a watched run folder is read
 SHUTDOWN_SECONDS = 5  # Ctrl-C waits this long for open pages to close, then closes them
 MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (shorter ones get a clear error)
 MAX_PORT = 65535  # the largest TCP port number
+WS_POLICY_VIOLATION = 1008  # the web socket close code of a refused connection (RFC 6455)
 log = logging.getLogger("wgan.play")
 
 
@@ -78,6 +83,18 @@ class Outbox:
         return taken
 
 
+async def _accepted(websocket: WebSocket) -> bool:
+    """Accept ``websocket`` unless a page of another site opened it (browsers send the page's Origin; a script
+    without one could reach the port anyway); close it so otherwise, with a line in the log."""
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        log.warning("a page of %s was refused: it is not this server's page", origin[:100])
+        await websocket.close(code=WS_POLICY_VIOLATION)
+        return False
+    await websocket.accept()
+    return True
+
+
 async def _send_all(websocket: WebSocket, outbox: Outbox) -> None:
     while True:
         for message in await outbox.take():
@@ -88,7 +105,8 @@ def play_app(device: str = "cpu") -> Starlette:
     """The application of ``wgan play``: panels train on ``device``."""
 
     async def play_socket(websocket: WebSocket) -> None:
-        await websocket.accept()
+        if not await _accepted(websocket):
+            return
         outbox = Outbox(asyncio.get_running_loop())
         stage = Stage(outbox.put)
         sender = asyncio.create_task(_send_all(websocket, outbox))
@@ -121,7 +139,8 @@ def watch_app(path: str | Path) -> Starlette:
     RunFollower(path)  # a folder that is not a run is a user error before the server starts
 
     async def watch_socket(websocket: WebSocket) -> None:
-        await websocket.accept()
+        if not await _accepted(websocket):
+            return
         figure = None
         closed = asyncio.create_task(websocket.receive())  # the page sends nothing but its going away
         try:
@@ -197,4 +216,5 @@ def serve(app: Starlette, listener: socket.socket, what: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS)
-    uvicorn.Server(config).run(sockets=[listener])
+    with signals_handled((signal.SIGTERM,), as_ctrl_c):  # uvicorn raises the signal again once it has shut down:
+        uvicorn.Server(config).run(sockets=[listener])    # SIGTERM then ended the process without a word

@@ -55,6 +55,7 @@ class Stage:
         self.panels: dict[str, Panel] = {}
         self.running: set[str] = set()
         self._commands: queue.SimpleQueue[Command | None] = queue.SimpleQueue()
+        self._closing = threading.Event()  # set by close: the commands still queued are not carried out
         self._moved: set[str] = set()  # panels with a change not yet shown in a frame
         self._last_frame = 0.0
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
@@ -64,15 +65,17 @@ class Stage:
         self._commands.put(command)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop after the current step and free every panel; wait for that up to ``timeout`` seconds (0: not at
+        """Stop after the current step and free every panel, leaving the commands still queued (a page that sent
+        3000 steps and closed had them all trained first); wait for that up to ``timeout`` seconds (0: not at
         all, the thread ends on its own)."""
-        self._commands.put(None)
+        self._closing.set()
+        self._commands.put(None)  # wakes a thread waiting for a command
         if timeout:
             self._thread.join(timeout)
 
     # The thread ----------------------------------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        while not self._closing.is_set():
             try:  # every queued command is applied before the next step; with nothing to train, wait for one
                 command = self._commands.get(block=not self.running, timeout=IDLE_WAIT_SECONDS)
             except queue.Empty:
