@@ -273,6 +273,7 @@ def test_a_stop_signal_to_the_launcher_once_training_has_ended_lets_both_ranks_f
     script = tmp_path / "ended.py"
     script.write_text(
         "import os, signal, time, wgan\nfrom wgan import api\ndrawn = api._draw_curves\n"
+        "signal.signal(signal.SIGTERM, lambda number, frame: os.write(1, b'handed on\\n'))\n"
         "def signalled_while_drawn(*args):\n    os.kill(os.getppid(), signal.SIGTERM)\n    time.sleep(2)\n"
         "    drawn(*args)\n"
         "api._draw_curves = signalled_while_drawn\n"
@@ -280,6 +281,7 @@ def test_a_stop_signal_to_the_launcher_once_training_has_ended_lets_both_ranks_f
         "os.write(1, f'trained {run.iteration}\\n'.encode())\n")  # one write
     done = _torchrun(str(script), timeout=120)
     assert done.stdout.count("trained 4") == 2, done.stderr[-2000:]
+    assert done.stdout.count("handed on") == 2  # to the script's handler, once both had finished
     assert (tmp_path / "run" / "curves.png").is_file()
 
 
@@ -596,3 +598,36 @@ def test_a_process_started_by_hand_without_the_others_says_it_waits_and_stops_at
     assert lone.returncode == 130 and rest.strip() == ("wgan: interrupted at once, before the run's first checkpoint: "
                                                        "no run folder is left")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture
+def by_hand(monkeypatch):
+    """This process seen as started by hand, rank 0 expected at 127.0.0.1 on a free port (returned)."""
+    port = _free_port()
+    for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
+    monkeypatch.setattr(distributed, "MEETING_HANDSHAKE_SECONDS", 1)
+    return port
+
+
+def test_processes_started_by_hand_with_different_world_sizes_are_told_so(by_hand):
+    # rank 1 of 2 met rank 0 of 4 and waited in torch's process group for ever, deaf to Ctrl-C
+    rank_0 = dist.TCPStore("127.0.0.1", by_hand, 4, is_master=True, wait_for_workers=False)
+    rank_0.set("wgan/world_size", "4")
+    with pytest.raises(WganError, match="rank 1 was started with WORLD_SIZE 2 and rank 0 with 4: give every process "
+                                        "the same WORLD_SIZE"):
+        distributed._met(2, 1)
+
+
+def test_a_port_taken_or_answered_by_another_program_is_one_line_for_processes_started_by_hand(by_hand):
+    # rank 0 said it "lost contact with the other processes"; rank 1 waited for ever in torch's handshake
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", by_hand))
+        other.listen()
+        with pytest.raises(WganError, match=f"rank 0 cannot listen at 127.0.0.1:{by_hand} .*: give every process a "
+                                            "free MASTER_PORT"):
+            distributed._met(2, 0)
+        with pytest.raises(WganError, match=f"rank 1: what answers at 127.0.0.1:{by_hand} is not rank 0 \\(no reply "
+                                            "in 1 s\\)"):
+            distributed._met(2, 1)

@@ -175,6 +175,61 @@ def test_a_stop_signal_once_training_has_ended_lets_the_run_draw_its_figures_and
     assert (tmp_path / "run" / "curves.png").is_file() and (tmp_path / "run" / "progress.gif").is_file()
 
 
+CTRL_C_IN_TRAINING_THEN_IN_THE_FIGURES = """
+import os, signal, sys
+from wgan import api
+from wgan.trainer import Trainer
+drawn, stepped = api._draw_curves, Trainer.step
+
+def interrupted_in_a_step(self):  # the first Ctrl-C: stop at the end of the iteration
+    if self.iteration == 1:
+        os.kill(os.getpid(), signal.SIGINT)
+    return stepped(self)
+
+def interrupted_while_drawn(*args):  # the second: now
+    os.kill(os.getpid(), signal.SIGINT)
+    drawn(*args)
+
+Trainer.step, api._draw_curves = interrupted_in_a_step, interrupted_while_drawn
+from wgan.cli import main
+sys.exit(main(["train", "--iterations", "100", "--out", sys.argv[1], "--name", "run", "--quiet"]))
+"""
+
+
+def test_a_second_ctrl_c_while_a_stopped_run_draws_its_figures_interrupts_at_once(tmp_path):
+    # it took a third: the count started again once training had ended
+    finished = subprocess.run([sys.executable, "-c", CTRL_C_IN_TRAINING_THEN_IN_THE_FIGURES, str(tmp_path)],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+    assert finished.returncode == 130, finished.stderr
+    assert finished.stderr.strip().endswith(f"continue with `wgan train --resume {tmp_path / 'run'}`")
+
+
+A_SCRIPT_THAT_TRAINS_TWICE = """
+import os, signal, sys, wgan
+from wgan import api
+seen = []
+signal.signal(signal.SIGTERM, lambda number, frame: seen.append(number))
+drawn = api._draw_curves
+
+def signalled_while_drawn(*args):
+    os.kill(os.getpid(), signal.SIGTERM)
+    drawn(*args)
+
+api._draw_curves = signalled_while_drawn
+for _ in range(2):
+    wgan.train(iterations=2, eval_every=2, out=sys.argv[1], progress=False)
+    print(len(seen))
+"""
+
+
+def test_a_stop_signal_let_pass_as_a_run_ends_reaches_the_scripts_own_handler_after(tmp_path):
+    # it was let pass and lost: a script that stops its loop of runs on SIGTERM trained on
+    finished = subprocess.run([sys.executable, "-c", A_SCRIPT_THAT_TRAINS_TWICE, str(tmp_path)], capture_output=True,
+                              text=True, env=ENV, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == ["1", "2"]
+
+
 INTERRUPT_DURING_AN_IMPORT = """
 import os, signal, sys
 

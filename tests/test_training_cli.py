@@ -731,6 +731,12 @@ def test_a_resume_given_the_runs_own_settings_again_continues_it(tmp_path, monke
     assert wgan.load_run("runs/run", "latest").iteration == 4
     run = wgan.resume("runs/run", iterations=6, data=str(tmp_path / "points.csv"), width=16, progress=False)
     assert run.iteration == 6
+    # widths set per network beside --width, and --out spelt another way, compare as the run resolved them
+    mixed = ["--width", "16", "--critic-width", "32", "--name", "mixed", "--quiet", "--batch-size", "32",
+             "--eval-samples", "200"]
+    assert main(["train", "--iterations", "2", "--out", "runs/", *mixed]) == 0
+    assert main(["train", "--iterations", "4", "--resume", "runs/mixed", "--out", str(tmp_path / "runs"), *mixed]) == 0
+    assert main(["train", "--iterations", "6", "--resume", "runs/mixed", "--width", "16"]) == 2  # the critic's 16
 
 
 def test_a_decay_that_ends_before_the_last_iteration_is_warned_about(capsys):

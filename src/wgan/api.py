@@ -93,8 +93,9 @@ class Run:
 
     def save_samples(self, out: str | os.PathLike, n: int, seed: int = 0, ema: bool | None = None) -> str:
         """Write ``n`` samples (:meth:`sample`) in the form ``out`` names, as ``wgan sample --out`` does:
-        ``FILE.npy`` the array; ``FILE.png`` a grid of the images, or a scatter of 2-D points beside as many
-        of the data (histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was written, in words."""
+        ``FILE.npy`` the array; ``FILE.png`` a grid of the images, or a scatter of points beside as many of the
+        data (their first two coordinates; histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was
+        written, in words."""
         output_form(out)  # a mistyped out fails before anything is drawn
         drawn_by = "moving average" if self.pick_generator(ema) is self.average else "generator"
         title = (f"{self.path.name if self.path is not None else 'run'}: {self.config.algorithm} on "
@@ -240,10 +241,11 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
     written atomically, so the checkpoints written before are intact.
     """
     run = trainer.run
-    with let_pass():  # once training has ended (while it trains, the trainer's handlers): see wgan.signals
+    with let_pass() as passed:  # once training has ended (while it trains, the trainer's handlers): wgan.signals
         try:
             trainer.fit(progress=progress)
         except BaseException as error:
+            passed.interrupts += trainer.stop_signal == "SIGINT"
             if run is not None:
                 _close(trainer, run, quietly=True)  # the error in flight says what went wrong
             if isinstance(error, OSError):
@@ -251,6 +253,7 @@ def _finish(trainer: Trainer, progress: bool) -> Run:
             if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
                 error.run = _as_run(trainer, run.path if run else None, trainer.history)
             raise
+        passed.interrupts += trainer.stop_signal == "SIGINT"  # the run finished at the iteration it was asked to
         if run is not None:
             _close(trainer, run, quietly=False)
     return _as_run(trainer, run.path if run else None, trainer.history)
@@ -345,7 +348,9 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
                         "leave --sync-batchnorm out, or train on several processes (--nproc, torchrun)")
     if write:
         _require_out_outside_the_images(config)
-    with joined() as world:
+    # A stop signal never meets its default action from here to the end (wgan.signals): let pass, and handed on
+    # once the processes have finished together, under the handlers of joining, building and training.
+    with let_pass(), joined() as world:
         progress = progress and world.is_writer
         created: list[RunFolder] = []  # the new folder, once made (while the trainer is still being built)
 
@@ -353,25 +358,23 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             created.append(_new_run_folder(config))
             return created[0]
 
-        with let_pass():  # under the handlers of the build and of training: a stop signal never meets its default
-            try:
-                with signals_handled(STOP_SIGNALS, as_ctrl_c):  # (a SIGTERM had left a folder without a checkpoint)
-                    trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress,
-                                        world=world)
-                    if world.is_writer:
-                        for warning in _start_warnings(trainer):
-                            print(f"wgan: warning: {warning}", file=sys.stderr)
-                    if progress:
-                        print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-                return _finish(trainer, progress)
-            except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
-                if created:  # (the agent of `--nproc` stops this rank with SIGTERM as another fails: let pass)
-                    created[0].discard_if_unresumable()
-                raise
-            except Stopped:
-                raise
-            except KeyboardInterrupt:
-                raise Interrupted(_kept(created[0] if created else None)) from None
+        try:
+            with signals_handled(STOP_SIGNALS, as_ctrl_c):  # (a SIGTERM had left a folder without a checkpoint)
+                trainer = _assemble(config, new_folder if write else (lambda: None), progress=progress, world=world)
+                if world.is_writer:
+                    for warning in _start_warnings(trainer):
+                        print(f"wgan: warning: {warning}", file=sys.stderr)
+                if progress:
+                    print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
+            return _finish(trainer, progress)
+        except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
+            if created:  # (the agent of `--nproc` stops this rank with SIGTERM as another fails: let pass)
+                created[0].discard_if_unresumable()
+            raise
+        except Stopped:
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted(_kept(created[0] if created else None)) from None
 
 
 def _start_warnings(trainer: Trainer) -> list[str]:
@@ -485,25 +488,27 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         changed = _data_change(run, config, "training continues on the data as it is now")
         return run, config, state, [line for line in (fallback, note, changed) if line]
 
-    with joined() as world:
+    with let_pass(), joined() as world:  # as in train()
         progress = progress and world.is_writer
-        run, config, state, notes = world.all_succeed(read if world.is_writer else lambda: (None,) * 3 + ([],))
-        config, state = world.share((config, state))
+        run = None
         try:
-            trainer = _assemble(config, lambda: run, progress=progress, world=world,
-                                recorded_shape=_recorded_shape(state))
-            trainer.load_state_dict(state)
+            with signals_handled(STOP_SIGNALS, as_ctrl_c):
+                run, config, state, notes = world.all_succeed(read if world.is_writer else lambda: (None,) * 3 + ([],))
+                config, state = world.share((config, state))
+                trainer = _assemble(config, lambda: run, progress=progress, world=world,
+                                    recorded_shape=_recorded_shape(state))
+                trainer.load_state_dict(state)
+                if run is not None:
+                    run.write_config(config)
+                    run.rewind(trainer.iteration)
+                for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
+                    print(f"wgan: warning: {note}", file=sys.stderr)
+                if progress:
+                    print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
         except BaseException:
             if run is not None:
                 run.close()
             raise
-        if run is not None:
-            run.write_config(config)
-            run.rewind(trainer.iteration)
-        for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
-            print(f"wgan: warning: {note}", file=sys.stderr)
-        if progress:
-            print(describe(trainer) + f" | resuming {run.path} at iteration {trainer.iteration}")
         return _finish(trainer, progress)
 
 
@@ -531,13 +536,28 @@ def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, An
                         "--name NEW)")
 
 
+PER_NETWORK = {"model": ("generator_model", "critic_model"), "width": ("generator_width", "critic_width")}
+
+
 def _require_kept(saved: Config, given: dict[str, Any]) -> None:
     """Refuse settings ``given`` to a resume beyond those it changes (:data:`RESUMABLE`) that differ from the
     run's ``saved`` ones; given again as the run has them (its first command, with ``--resume`` added), they
     are accepted."""
     asked = _with_absolute_paths(typed(dataclasses.replace(saved, **given)))  # the data as the run recorded it
-    differ = [f"{name} {_as_written(getattr(asked, name))} (the run's: {_as_written(getattr(saved, name))})"
-              for name in given if getattr(asked, name) != getattr(saved, name)]
+
+    def kept(name: str) -> bool:
+        if name in PER_NETWORK:  # model and width set both networks, unless a per-network flag beside them did
+            return all(given.get(each, getattr(asked, name)) == getattr(saved, each) for each in PER_NETWORK[name])
+        if name == "out":  # "runs/" is "runs"; a relative path reads from here
+            return Path(asked.out).resolve() == Path(saved.out).resolve()
+        return getattr(asked, name) == getattr(saved, name)
+
+    def the_runs(name: str) -> str:
+        if name in PER_NETWORK and getattr(saved, name) is None:  # a pair of models or widths
+            return ", ".join(f"{each} {_as_written(getattr(saved, each))}" for each in PER_NETWORK[name])
+        return _as_written(getattr(saved, name))
+
+    differ = [f"{name} {_as_written(given[name])} (the run's: {the_runs(name)})" for name in given if not kept(name)]
     if differ:
         raise WganError("a resume keeps the settings the run was trained with and changes only its iterations, "
                         f"time budget, evaluation interval and device; these differ: {', '.join(differ)}: leave "

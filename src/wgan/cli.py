@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from . import api, distributed, outputs
+from . import api, distributed, outputs, signals
 from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import EXIT_INTERRUPTED, INTERRUPTED_WHILE_STARTING
@@ -411,6 +411,7 @@ def _flag(name: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> None:
+    signals.hand_on = False  # the process ends once the run returns: one that finished exits 0 (wgan.signals)
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume is not None:
         _check_resume_flags(args)

@@ -38,6 +38,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -54,7 +55,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
 from .randomness import Shard
-from .signals import let_pass
+from .signals import STOP_SIGNALS, as_ctrl_c, let_pass, signals_handled
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -423,20 +424,21 @@ def joined() -> Iterator[World]:
     if size == 1:
         yield World()
         return
-    _end_with_the_launcher()
-    created = not dist.is_initialized()
-    if created:  # from torchrun's variables (a script that joined by other means has checked its own)
-        _check_rank_environment(size)
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":  # torchrun's agents have met already
-            dist.init_process_group(backend)
-        else:
-            rank = int(os.environ["RANK"])
-            dist.init_process_group(backend, store=_met(size, rank), rank=rank, world_size=size)
-    control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
-    alone = dist.new_group([0])
+    with signals_handled(STOP_SIGNALS, as_ctrl_c):  # a stop signal while the processes meet: no run yet
+        _end_with_the_launcher()
+        created = not dist.is_initialized()
+        if created:  # from torchrun's variables (a script that joined by other means has checked its own)
+            _check_rank_environment(size)
+            if torch.cuda.is_available():
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+            backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+            if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":  # torchrun's agents have met already
+                dist.init_process_group(backend)
+            else:
+                rank = int(os.environ["RANK"])
+                dist.init_process_group(backend, store=_met(size, rank), rank=rank, world_size=size)
+        control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        alone = dist.new_group([0])
     yield World(dist.get_rank(), dist.get_world_size(), control, alone)
     with let_pass():  # the launcher passes a stop signal on to every rank: one here cut rank 0 off from this one
         dist.barrier(group=control)  # together, once rank 0 has written its last file (after a failure: exits)
@@ -444,6 +446,7 @@ def joined() -> Iterator[World]:
 
 # How long processes started by hand wait for each other (torch's own default for gloo), and when they say so.
 MEETING_MINUTES, MEETING_SAID_AFTER_SECONDS = 30, 10
+MEETING_HANDSHAKE_SECONDS = 30  # how long a rank waits on what answers at rank 0's address (not rank 0: refused)
 
 
 def _met(size: int, rank: int) -> dist.Store:
@@ -456,7 +459,7 @@ def _met(size: int, rank: int) -> dist.Store:
     :data:`MEETING_MINUTES` with one line.
     """
     address = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
-    where = f"{address[0]}:{address[1]}"
+    where = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
     started, said = time.monotonic(), False
 
     def waited(what: str) -> None:
@@ -472,17 +475,50 @@ def _met(size: int, rank: int) -> dist.Store:
             said = True
         time.sleep(0.1)
 
-    timeout = timedelta(minutes=MEETING_MINUTES)
-    if rank == 0:
-        store = dist.TCPStore(*address, size, is_master=True, wait_for_workers=False, timeout=timeout)
-    else:
-        while not _answers(address):  # torch's client would retry in C++, deaf to Ctrl-C, printing stack traces
-            waited("rank 0")
-        store = dist.TCPStore(*address, size, is_master=False, timeout=timeout)
+    try:
+        if rank == 0:
+            store = dist.TCPStore(*address, size, is_master=True, wait_for_workers=False,
+                                  timeout=timedelta(minutes=MEETING_MINUTES))
+            store.set("wgan/world_size", str(size))
+        else:
+            while not _answers(address):  # torch's client would retry in C++, deaf to Ctrl-C, printing stack traces
+                waited("rank 0")
+            store = _store_client(address, size, rank, where)
+            rank_0_size = int(store.get("wgan/world_size"))
+            if rank_0_size != size:
+                raise WganError(f"rank {rank} was started with WORLD_SIZE {size} and rank 0 with {rank_0_size}: give "
+                                "every process the same WORLD_SIZE")
+    except (RuntimeError, dist.DistError) as error:  # the port taken, or something else than rank 0 answers there
+        what = "listen" if rank == 0 else "reach rank 0's store"
+        raise WganError(f"rank {rank} cannot {what} at {where} ({str(error).strip().splitlines()[0][:200]}): give "
+                        "every process a free MASTER_PORT, the same for all") from None
     store.add("wgan/met", 1)
     while store.add("wgan/met", 0) < size:
         waited("the other processes")
     return store
+
+
+def _store_client(address: tuple[str, int], size: int, rank: int, where: str) -> dist.Store:
+    """A client of rank 0's store at ``address``, made in a thread that this one waits for (a Ctrl-C reaches the
+    wait): what answers there may be another program, which leaves torch's handshake waiting for ever."""
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["store"] = dist.TCPStore(*address, size, is_master=False,
+                                          timeout=timedelta(seconds=MEETING_HANDSHAKE_SECONDS))
+        except (RuntimeError, dist.DistError) as error:
+            made["error"] = error
+
+    thread = threading.Thread(target=connect, name="wgan-store-client", daemon=True)
+    thread.start()
+    thread.join(MEETING_HANDSHAKE_SECONDS)
+    if "error" in made:
+        raise made["error"]
+    if "store" not in made:
+        raise WganError(f"rank {rank}: what answers at {where} is not rank 0 (no reply in "
+                        f"{MEETING_HANDSHAKE_SECONDS} s): give every process a free MASTER_PORT, the same for all")
+    return made["store"]
 
 
 def _answers(address: tuple[str, int]) -> bool:

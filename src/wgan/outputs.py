@@ -1,6 +1,6 @@
 """Samples of a trained run as files a user opens: the array, an image grid, a folder of images, a latent
-interpolation strip, a scatter of 2-D points or histograms of 1-D ones. ``wgan sample`` picks one by the form of
-``--out``.
+interpolation strip, a scatter of points (their first two coordinates) or histograms of 1-D ones. ``wgan sample``
+picks one by the form of ``--out``.
 
 Pure functions over arrays and a generator module: the CLI and Python callers hand in what they sampled. Every
 output is written atomically, a folder included (its files go into a hidden sibling folder that is renamed into
@@ -29,8 +29,10 @@ from .errors import WganError
 from .metrics import evaluation_mode
 from .runs import atomic_write, atomic_write_bytes
 
-FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolation strip, a scatter of 2-D " \
-        "points or histograms of 1-D ones) or a folder ending in / (one PNG per image)"
+FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolation strip, a scatter of points " \
+        "(their first two coordinates) or histograms of 1-D ones) or a folder ending in / (one PNG per image)"
+
+
 def output_form(out: str | os.PathLike) -> str:
     """"array" (.npy), "png" (.png) or "folder" (a path ending in a slash, or an existing folder)."""
     text = os.fspath(out)

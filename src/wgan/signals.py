@@ -7,13 +7,14 @@ them by phase, so that none ends the process half-way through what it writes:
 - while it trains, each asks for a stop at the end of the iteration, after its checkpoint
   (:meth:`wgan.trainer.Trainer.fit`), and a second SIGINT stops at once;
 - once training has ended, while the run draws its figures, removes a new folder that an error left without a
-  checkpoint, or waits for its other processes, each is let pass (:func:`let_pass`): the process ends within
-  seconds anyway. Ended there by one, it lost the figures of a finished run for good, left a folder that nothing
+  checkpoint, or waits for its other processes, each is let pass (:func:`let_pass`) and handed on once that is
+  done. Ended there by one, a process lost the figures of a finished run for good, left a folder that nothing
   could resume, or cut off the other processes, which reported a lost contact.
 
-:func:`let_pass` holds from the build to the end, under the handlers of the build and of training, so that a
-signal never meets its default action between two phases: the agent of `wgan train --nproc` sends SIGTERM to
-the other ranks as one fails, at the moment they find the failure themselves and leave training.
+In :func:`wgan.train` and :func:`wgan.resume`, :func:`let_pass` holds from the build to the end, under the
+handlers of the build and of training, so that a signal never meets its default action between two phases: the
+agent of `wgan train --nproc` sends SIGTERM to the other ranks as one fails, at the moment they find the failure
+themselves and leave training.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
@@ -48,18 +50,36 @@ def as_ctrl_c(number: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+# Whether a stop signal let pass is raised again once its block has ended, for the caller: a script's loop over
+# runs, its own handler, `wgan experiment`. The `wgan train` command, which ends the process once training
+# returns, sets it False: the run has finished as it would have, and exits 0.
+hand_on = True
+
+
+@dataclass
+class Passed:
+    """What a :func:`let_pass` block let pass: the first stop signal, and the SIGINTs (one that asked training to
+    stop counts, added by the caller: a second Ctrl-C interrupts at once, whichever phase it comes in)."""
+
+    first: int | None = None
+    interrupts: int = 0
+
+
 @contextmanager
-def let_pass() -> Iterator[None]:
+def let_pass() -> Iterator[Passed]:
     """Inside the block, the stop signals are let pass, a second SIGINT excepted, which interrupts at once (a
-    user who insists)."""
-    interrupts = 0
+    user who insists). The first one let pass is raised again as the block ends without an error, under the
+    handlers from before it, where :data:`hand_on`."""
+    passed = Passed()
 
     def note(number: int, frame: Any) -> None:
-        nonlocal interrupts
         if number == signal.SIGINT:
-            interrupts += 1
-            if interrupts > 1:
+            passed.interrupts += 1
+            if passed.interrupts > 1:
                 raise KeyboardInterrupt
+        passed.first = passed.first or number
 
     with signals_handled(STOP_SIGNALS, note):
-        yield
+        yield passed
+    if passed.first is not None and hand_on:
+        signal.raise_signal(passed.first)

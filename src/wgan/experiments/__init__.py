@@ -119,7 +119,7 @@ class ByHand:
         return shown + added
 
 
-_RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)([^)\s]+)")  # "](target" of a link relative to its file
+_RELATIVE_LINK = re.compile(r"\]\((?![A-Za-z][A-Za-z0-9+.-]*:|/|#|<)([^)\s]+)")  # "](target" relative to its file
 
 
 def _links_from(folder: str, markdown: str) -> str:
