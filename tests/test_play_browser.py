@@ -31,7 +31,7 @@ def address():
         pytest.fail(f"wgan play did not print its address: {first_line!r} {server.stderr.read()}")
     yield found.group(0)
     server.terminate()
-    assert server.wait(30) == 0 or server.returncode < 0
+    assert server.wait(30) == 130  # stopped by SIGTERM as by Ctrl-C, with its one line
 
 
 @pytest.fixture(scope="module")
