@@ -535,3 +535,29 @@ def test_sigterm_stops_the_server_with_one_line_as_ctrl_c_does(command, run_fold
     finally:
         process.kill()
     assert process.returncode == 130 and stderr.strip().splitlines()[-1] == f"wgan {command}: stopped"  # after the log
+
+
+def test_pages_beyond_the_servers_limit_are_refused_with_a_line_and_a_silent_flood_is_bounded(monkeypatch, caplog):
+    # twenty pages of a panel each took 1.3 GB and 43 threads; a client that sent and never read grew the outbox
+    # without bound, and the log by one line per bad message
+    caplog.set_level("INFO", logger="wgan.play")
+    monkeypatch.setattr(server, "MAX_PAGES", 1)
+    with TestClient(play_app()) as client:
+        with client.websocket_connect("/ws") as first:
+            assert first.receive_json()["type"] == "hello"
+            with client.websocket_connect("/ws") as second:
+                assert "this server has 1 pages open already" in second.receive_json()["message"]
+                with pytest.raises(WebSocketDisconnect):
+                    second.receive_json()
+            for _ in range(server.MAX_UNSENT + 50):
+                first.send_text("x")
+        with client.websocket_connect("/ws") as third:  # the first closed: room again
+            assert third.receive_json()["type"] == "hello"
+    warnings = [record for record in caplog.records if "is not valid JSON" in record.getMessage()]
+    assert len(warnings) == server.LOGGED_ERRORS
+    assert any(f"({server.MAX_UNSENT + 50 - server.LOGGED_ERRORS} more bad messages not logged)" in
+               record.getMessage() for record in caplog.records)
+    outbox = server.Outbox(asyncio.new_event_loop())
+    for number in range(server.MAX_UNSENT + 10):
+        outbox._put({"type": "error", "panel": None, "message": str(number)})
+    assert len(outbox.messages) == server.MAX_UNSENT and outbox.messages[0]["message"] == "10"

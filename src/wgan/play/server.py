@@ -46,16 +46,21 @@ SHUTDOWN_SECONDS = 5  # Ctrl-C waits this long for open pages to close, then clo
 MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (shorter ones get a clear error)
 MAX_PORT = 65535  # the largest TCP port number
 WS_POLICY_VIOLATION = 1008  # the web socket close code of a refused connection (RFC 6455)
+WS_TRY_AGAIN_LATER = 1013  # ... and of one refused while the server is full
+MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames: one per panel)
+MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them
+LOGGED_ERRORS = 20  # a page's bad messages logged, one line each; the rest are counted when it closes
 log = logging.getLogger("wgan.play")
 
 
 class Outbox:
     """Messages from a stage's thread to one web socket, in order, except that a panel's new frame replaces its
-    unsent one, and a message about a panel's state drops its unsent frame (which showed the state before)."""
+    unsent one, and a message about a panel's state drops its unsent frame (which showed the state before); past
+    :data:`MAX_UNSENT` unsent messages, the oldest go (a client that sends and never reads)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.messages: deque[dict[str, Any]] = deque()
+        self.messages: deque[dict[str, Any]] = deque(maxlen=MAX_UNSENT)
         self.frames: dict[str, dict[str, Any]] = {}
         self.ready = asyncio.Event()
 
@@ -104,13 +109,23 @@ async def _send_all(websocket: WebSocket, outbox: Outbox) -> None:
 def play_app(device: str = "cpu") -> Starlette:
     """The application of ``wgan play``: panels train on ``device``."""
 
+    pages: set[WebSocket] = set()
+
     async def play_socket(websocket: WebSocket) -> None:
         if not await _accepted(websocket):
+            return
+        if len(pages) >= MAX_PAGES:  # each trains in a thread of its own: more would share the cores to no end
+            log.warning("a page was refused: %d pages are open already", len(pages))
+            await websocket.send_json({"type": "error", "panel": None, "message": f"this server has {MAX_PAGES} "
+                                       "pages open already: close one, or start another `wgan play`"})
+            await websocket.close(code=WS_TRY_AGAIN_LATER)
             return
         outbox = Outbox(asyncio.get_running_loop())
         stage = Stage(outbox.put)
         sender = asyncio.create_task(_send_all(websocket, outbox))
         client = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "a page"
+        pages.add(websocket)
+        errors = 0
         log.info("page %s opened", client)
         try:
             outbox.put(hello())
@@ -121,14 +136,18 @@ def play_app(device: str = "cpu") -> Starlette:
                 try:
                     stage.submit(parse(message.get("text"), device))
                 except MessageError as error:
-                    log.warning("page %s: %s", client, error)
+                    errors += 1
+                    if errors <= LOGGED_ERRORS:
+                        log.warning("page %s: %s", client, error)
                     outbox.put({"type": "error", "panel": error.panel, "message": " ".join(str(error).split())})
         except WebSocketDisconnect:
             pass
         finally:  # the panels go after the step under way, which may be long: a Ctrl-C does not wait for it
             sender.cancel()
             stage.close(timeout=0)
-            log.info("page %s closed", client)
+            pages.discard(websocket)
+            unlogged = f" ({errors - LOGGED_ERRORS} more bad messages not logged)" if errors > LOGGED_ERRORS else ""
+            log.info("page %s closed%s", client, unlogged)
 
     return Starlette(routes=[Route("/", _page("play.html")), WebSocketRoute("/ws", play_socket),
                              Mount("/static", StaticFiles(directory=STATIC), name="static")])
