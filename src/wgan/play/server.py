@@ -155,7 +155,7 @@ def play_app(device: str = "cpu") -> Starlette:
 
 def watch_app(path: str | Path) -> Starlette:
     """The application of ``wgan watch``, following the run folder at ``path`` (checked here)."""
-    RunFollower(path)  # a folder that is not a run is a user error before the server starts
+    figures = RunFollower(path)  # a folder that is not a run is a user error before the server starts
 
     async def watch_socket(websocket: WebSocket) -> None:
         if not await _accepted(websocket):
@@ -187,7 +187,7 @@ def watch_app(path: str | Path) -> Starlette:
 
     async def run_file(request: Request):
         try:
-            return FileResponse(RunFollower(path).file(request.path_params["relative"]))
+            return FileResponse(figures.file(request.path_params["relative"]))  # not the log read again each time
         except WganError as error:
             return PlainTextResponse(str(error), status_code=404)
 
