@@ -755,3 +755,13 @@ def test_a_time_budget_beside_a_linear_decay_is_warned_about(tmp_path, capsys):
     wgan.train(data="8gaussians", iterations=100000, max_minutes=0.001, lr_decay="none", write=False,
                progress=False, **TINY)
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_value_of_a_runs_config_toml_that_no_run_could_have_names_the_file(tmp_path, capsys):
+    # "iterations must be a positive whole number, got -5", without the file it came from (wgan watch, eval)
+    assert main(["train", "--iterations", "2", "--out", str(tmp_path), "--name", "run", "--quiet", *TINY_FLAGS]) == 0
+    config = tmp_path / "run" / "config.toml"
+    config.write_text(config.read_text().replace("iterations = 2\n", "iterations = -5\n"))
+    assert main(["eval", "--run", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip() == (f"wgan: error: {config}: iterations must be a positive whole number, "
+                                                "got -5 (the run's settings, edited since it was made?)")

@@ -201,7 +201,13 @@ class RunFolder:
             raise WganError(f"run '{self.path}' was trained on {missing[0]} '{missing[1]}', which is not there any "
                             "more: put it back there (the run's config.toml names it) to evaluate or resume the run")
         self._require_recorded_settings()
-        return make_config(self.path / CONFIG_FILE)
+        try:
+            return make_config(self.path / CONFIG_FILE)
+        except WganError as error:
+            if str(self.path / CONFIG_FILE) in str(error):
+                raise
+            raise WganError(f"{self.path / CONFIG_FILE}: {error} (the run's settings, edited since it was made?)") \
+                from None
 
     def recorded_config(self) -> Config:
         """The settings as config.toml records them, resolved when they were written: each value's type checked,
