@@ -411,19 +411,20 @@ def _flag(name: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> None:
-    signals.hand_on = False  # the process ends once the run returns: one that finished exits 0 (wgan.signals)
     settings = {name: getattr(args, name) for name in FIELDS}
     if args.resume is not None:
         _check_resume_flags(args)
-        run = api.resume(args.resume, progress=not args.quiet, decay=args.decay,
-                         **{name: value for name, value in settings.items() if value is not None})
+        with signals.not_handed_on():  # this process ends once the run returns: one that finished exits 0
+            run = api.resume(args.resume, progress=not args.quiet, decay=args.decay,
+                             **{name: value for name, value in settings.items() if value is not None})
     else:
         if args.decay is not None:
             raise WganError(f"--decay {args.decay} has no effect on a new run: it says what a resume does with a "
                             "linear decay's end; use it with --resume")
         config = _naming_the_file(args.config, settings, lambda: api.make_config(args.config, **settings))
         _naming_the_file(args.config, settings, lambda: check_every_setting_counts(config))
-        run = api.train(config, progress=not args.quiet)
+        with signals.not_handed_on():
+            run = api.train(config, progress=not args.quiet)
     if run.path is None:  # a rank that does not write
         return
     last = {key: value for row in run.history for key, value in row.items() if key.startswith("eval/")}

@@ -51,9 +51,20 @@ def as_ctrl_c(number: int, frame: Any) -> None:
 
 
 # Whether a stop signal let pass is raised again once its block has ended, for the caller: a script's loop over
-# runs, its own handler, `wgan experiment`. The `wgan train` command, which ends the process once training
-# returns, sets it False: the run has finished as it would have, and exits 0.
+# runs, its own handler, `wgan experiment`. Not inside :func:`not_handed_on`.
 hand_on = True
+
+
+@contextmanager
+def not_handed_on() -> Iterator[None]:
+    """Inside the block, a stop signal let pass is not handed on: for the `wgan train` command, which ends the
+    process once training returns (the run has finished as it would have, and exits 0)."""
+    global hand_on
+    before, hand_on = hand_on, False
+    try:
+        yield
+    finally:
+        hand_on = before
 
 
 @dataclass
