@@ -148,7 +148,8 @@ def build_parser() -> Parser:
     evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes",
                                    description="Evaluate a checkpoint of a trained run: the critic's estimate, "
                                    "exact W1 (of points; pixel-space distances of images), the modes covered (the "
-                                   "toy mixtures) or the classifier's scores (labelled images). Prints them as JSON and writes them to RUN_DIR/eval_CHECKPOINT.json "
+                                   "toy mixtures) or the classifier's scores (labelled images). Prints them as "
+                                   "JSON and writes them to RUN_DIR/eval_CHECKPOINT.json "
                                    "(eval_best.json or eval_latest.json), replacing the one an earlier eval of that "
                                    "checkpoint wrote; the run's checkpoints and logs are only read. The samples are "
                                    "drawn as training's evaluations draw them, so that the scores are those it logged "

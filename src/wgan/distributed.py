@@ -55,7 +55,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
 from .randomness import Shard
-from .signals import STOP_SIGNALS, as_ctrl_c, let_pass, signals_handled
+from .signals import STOP_SIGNALS, as_ctrl_c, signals_handled
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -440,8 +440,9 @@ def joined() -> Iterator[World]:
         control = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
         alone = dist.new_group([0])
     yield World(dist.get_rank(), dist.get_world_size(), control, alone)
-    with let_pass():  # the launcher passes a stop signal on to every rank: one here cut rank 0 off from this one
-        dist.barrier(group=control)  # together, once rank 0 has written its last file (after a failure: exits)
+    # Together, once rank 0 has written its last file (after a failure: exits). A stop signal here is let pass by
+    # the caller's handler (wgan.train's): one that the launcher passed on here cut rank 0 off from this rank.
+    dist.barrier(group=control)
 
 
 # How long processes started by hand wait for each other (torch's own default for gloo), and when they say so.
@@ -549,8 +550,9 @@ def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFail
 
     Ranks that lost contact with it (:data:`EXIT_LOST_PEER`) or that torchrun's agent then stopped with SIGTERM
     (which a rank still starting takes as a Ctrl-C: status 130) are its followers, unless every rank is one.
-    Among the rest, the first to fail by torchrun's clock (whole seconds), then the lowest rank: the agent sends SIGKILL to a rank that has not ended 30 s after its SIGTERM,
-    and records that failure then, so a rank stopped that way comes after the failure that stopped it.
+    Among the rest, the first to fail by torchrun's clock (whole seconds), then the lowest rank: the agent sends
+    SIGKILL to a rank that has not ended 30 s after its SIGTERM, and records that failure then, so a rank
+    stopped that way comes after the failure that stopped it.
     """
     followers = (EXIT_LOST_PEER, -signal.SIGTERM, EXIT_INTERRUPTED)  # 130: the agent's SIGTERM as a rank starts
     causes = {rank: failure for rank, failure in failures.items() if failure.exitcode not in followers}
@@ -565,9 +567,8 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     SIGINT, SIGUSR1, as schedulers send, or SIGHUP, SIGQUIT) is passed to the ranks; the status is then rank 0's
     (75 once it has saved, 130 at a second Ctrl-C or one while it starts), which it writes in the file
     :data:`OUTCOME_FILE` names, or 128 + the signal's number and a line where rank 0 ended without one (killed
-    before it could save). Otherwise 1 and a line
-    naming the rank that failed first and how: not the ranks that then lost contact with it, nor those
-    torchrun's agent stopped with SIGTERM.
+    before it could save). Otherwise 1 and a line naming the rank that failed first and how: not the ranks that
+    then lost contact with it, nor those torchrun's agent stopped with SIGTERM.
     """
     from torch.distributed.run import get_args_parser, run
 
