@@ -16,6 +16,7 @@ from wgan.config import make_config
 from wgan.data import build_sampler
 from wgan.metrics import evaluate
 from wgan.objectives import build_objective
+from wgan.runs import RunFolder
 
 TINY_IMAGES = ["--data", "digits", "--width", "8", "--batch-size", "16", "--eval-samples", "100",
                "--log-every", "2", "--quiet"]
@@ -216,3 +217,15 @@ def test_a_run_of_data_folder_or_array_is_named_after_the_folder_or_file_its_dat
         Image.fromarray(image).save(tmp_path / "portraits" / f"{index}.png")
     assert wgan.train(data="folder", data_dir=str(tmp_path / "portraits"), **settings).path.name == \
         "wgan-gp-portraits"
+
+
+@pytest.mark.parametrize("data_dir, named", [("/", "wgan-gp-folder"), (".", "wgan-gp-work"), ("work/.", "wgan-gp-work"),
+                                             ("work/..", "wgan-gp-" + "{parent}")])
+def test_a_data_folder_given_as_the_root_dot_or_dot_dot_still_names_the_run(tmp_path, monkeypatch, data_dir, named):
+    # "/" named the run wgan-gp- and "." wgan-gp-, from names that a path's last part does not hold
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work" if data_dir == "." else tmp_path)
+    config = wgan.make_config(data="folder", data_dir=data_dir, out=str(tmp_path / "runs"))
+    folder = RunFolder.create(config)
+    folder.close()
+    assert folder.path.name == named.format(parent=tmp_path.name)

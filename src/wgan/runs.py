@@ -100,6 +100,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda file: file.write(data))
 
 
+def _data_name(config: Config) -> str:
+    """What a run's default name calls its data: the data set's name, or the file or folder that ``data_dir``
+    gives for data ``folder`` and ``array`` (a folder named by ``.`` or ``..`` is called by its own name; the root,
+    which has none, by the data's kind)."""
+    if config.data in USERS_OWN and config.data_dir:
+        return Path(config.data_dir).resolve().stem or config.data
+    return Path(config.data).stem
+
+
 class RunFolder:
     """Reads and writes one run folder. Create it with :meth:`create`; reopen it with :meth:`open`."""
 
@@ -118,8 +127,7 @@ class RunFolder:
         ``array``) gets a number when taken.
         """
         out = Path(config.out)
-        data = config.data_dir if config.data in USERS_OWN and config.data_dir else config.data
-        stem = config.name or f"{config.algorithm}-{Path(data).stem}"
+        stem = config.name or f"{config.algorithm}-{_data_name(config)}"
         path, number = out / stem, 1
         try:
             if out.is_file():
