@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -343,6 +345,46 @@ def test_a_web_socket_opened_by_a_page_of_another_site_is_refused(app, run_folde
     assert any("a page of http://evil.example was refused" in record.getMessage() for record in caplog.records)
 
 
+@pytest.mark.parametrize("host, served", [("localhost:8000", True), ("127.0.0.1:8000", True), ("[::1]:8000", True),
+                                         ("app.localhost", True), ("rebound.example:8000", False),
+                                         ("127.0.0.1.rebound.example", False), ("[::1", False)])
+def test_a_server_on_the_loopback_answers_only_requests_addressed_to_the_loopback(host, served, caplog):
+    # a site whose name its owner points at 127.0.0.1 (DNS rebinding) passed the Origin check: its page's Origin
+    # and Host agree, and it could open the socket and train, or read a watched run's figures
+    caplog.set_level("WARNING", logger="wgan.play")
+    with TestClient(server.loopback_names_only(play_app()), base_url="http://testserver") as client:
+        page = client.get("/", headers={"host": host})
+        assert (page.status_code == 200) == served
+        if served:
+            with client.websocket_connect("/ws", headers={"host": host, "origin": f"http://{host}"}) as socket:
+                assert socket.receive_json()["type"] == "hello"
+        else:
+            assert page.text.startswith("this server answers requests for localhost or 127.0.0.1 only")
+            with pytest.raises(WebSocketDisconnect) as refused:
+                with client.websocket_connect("/ws", headers={"host": host, "origin": f"http://{host}"}) as socket:
+                    socket.receive_json()
+            assert refused.value.code == 1008
+            assert any(f"a request for host {host} was refused" in record.getMessage() for record in caplog.records)
+
+
+def test_wgan_watch_on_the_loopback_refuses_a_request_for_another_host(run_folder):
+    process = subprocess.Popen([sys.executable, "-m", "wgan", "watch", str(run_folder), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = re.search(r":(\d+)/ in a browser", process.stdout.readline()).group(1)
+        answers = {}
+        for host in ("localhost", "rebound.example"):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": f"{host}:{port}"})
+            try:
+                answers[host] = urllib.request.urlopen(request, timeout=TIMEOUT).status
+            except urllib.error.HTTPError as error:
+                answers[host] = error.code
+    finally:
+        process.kill()
+        process.communicate()
+    assert answers == {"localhost": 200, "rebound.example": 400}
+
+
 def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
     # the page's handler waited for the step (up to 30 s), uvicorn cancelled it with a traceback after 5 s, and the
     # interpreter's teardown aborted in the step still running: exit -6 after 30 s (2-core Intel Xeon, 2026-12-06)
@@ -475,6 +517,9 @@ def test_the_watch_page_is_told_when_the_run_folder_goes_or_another_run_takes_it
         shutil.rmtree(run_folder)
         with client.websocket_connect("/ws") as socket:  # a reload: a traceback in the server's log, no message
             assert f"'{run_folder}' does not exist" in socket.receive_json()["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:  # with a close frame that says why
+                socket.receive_json()
+            assert closed.value.code == 1011
 
 
 # The commands ------------------------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ frame of each panel: a slow browser sees the latest picture, and the server's me
 
 A bad message gets an ``error`` message on the page and a line in the server's log; nothing a page sends stops
 the server or touches another page. A web socket opened by a page of another site (its browser's Origin header
-names another host) is refused: any site open in the user's browser could otherwise train on this machine.
+names another host) is refused: any site open in the user's browser could otherwise train on this machine. A
+server that listens on this machine's loopback address answers only requests addressed to it by a loopback name
+(``localhost``, ``127.0.0.1``, ``[::1]``): a site whose own name the attacker points at 127.0.0.1 (DNS rebinding)
+would otherwise be this server's page by the Origin check, and read or train through it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import signal
 import socket
@@ -28,11 +32,13 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
 
 from ..errors import WganError
 from ..signals import as_ctrl_c, signals_handled
@@ -47,6 +53,7 @@ MAX_FRAME_BYTES = 1 << 20  # a longer web-socket message closes its connection (
 MAX_PORT = 65535  # the largest TCP port number
 WS_POLICY_VIOLATION = 1008  # the web socket close code of a refused connection (RFC 6455)
 WS_TRY_AGAIN_LATER = 1013  # ... and of one refused while the server is full
+WS_SERVER_ERROR = 1011  # ... and of one that the server ends on an error
 MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames: one per panel)
 MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them
 LOGGED_ERRORS = 20  # a page's bad messages logged, one line each; the rest are counted when it closes
@@ -182,6 +189,7 @@ def watch_app(path: str | Path) -> Starlette:
             log.warning("watching %s: %s", path, error)
             with contextlib.suppress(Exception):
                 await websocket.send_json({"type": "error", "message": " ".join(str(error).split())})
+                await websocket.close(code=WS_SERVER_ERROR)
         finally:
             closed.cancel()
 
@@ -201,6 +209,41 @@ def _page(name: str):
         return FileResponse(STATIC / name)
 
     return page
+
+
+def _is_loopback_name(host: str | None) -> bool:
+    """Whether a request's Host header names this machine's loopback address (or is absent: a script may send
+    none, and could reach the port anyway)."""
+    if host is None:
+        return True
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # an unclosed [ or a port that is not a number
+        return False
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: every .localhost name is the loopback's
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_names_only(app: ASGIApp) -> ASGIApp:
+    """``app``, answering only requests whose Host names the loopback address (see the module's docstring):
+    others get 400 (a web socket: closed before it opens), with a line in the log."""
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = Headers(scope=scope).get("host")
+            if not _is_loopback_name(host):
+                log.warning("a request for host %s was refused: this server answers localhost alone", host[:100])
+                refusal = (PlainTextResponse("this server answers requests for localhost or 127.0.0.1 only: open "
+                                             "http://localhost:PORT/", status_code=400)
+                           if scope["type"] == "http" else WebSocketClose(code=WS_POLICY_VIOLATION))
+                await refusal(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -225,7 +268,7 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def serve(app: Starlette, listener: socket.socket, what: str) -> None:
+def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     """Serve ``app`` on ``listener`` until Ctrl-C, after printing the address to open."""
     host, port = listener.getsockname()[:2]
     everywhere = host in ("0.0.0.0", "::")  # no browser opens that address: this machine's own one does
@@ -233,6 +276,8 @@ def serve(app: Starlette, listener: socket.socket, what: str) -> None:
     where = " (or this machine's address from another: it listens on all of them)" if everywhere else ""
     print(f"wgan {what}: open http://{shown_host}:{port}/ in a browser{where} (Ctrl-C stops)", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if ipaddress.ip_address(host).is_loopback:
+        app = loopback_names_only(app)
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS)
     with signals_handled((signal.SIGTERM,), as_ctrl_c):  # uvicorn raises the signal again once it has shut down:
