@@ -455,13 +455,38 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
         torch.save(state, latest)
     else:
         latest.unlink()
+    damaged = latest.read_bytes() if latest.is_file() else None
     capsys.readouterr()
-    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 0
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("wgan: warning:")]
     assert len(warning) == 1 and "resuming from the previous checkpoint, iteration 2" in warning[0]
     if damage == "altered":
         assert "does not match its checksum" in warning[0]
-    assert _latest(tmp_path / "run")["iteration"] == 6
+    assert _latest(tmp_path / "run")["iteration"] == 4
+    # the one checkpoint since made the damaged file previous.pt, in place of the state resumed from
+    assert checkpoints.unpack(folder / "previous.pt")["iteration"] == 2
+    if damaged is not None:
+        assert "kept as latest-damaged.pt" in warning[0] and (folder / "latest-damaged.pt").read_bytes() == damaged
+
+
+def test_a_latest_checkpoint_the_system_will_not_open_is_one_line_not_a_fallback(tmp_path, capsys, monkeypatch):
+    # it was called damaged, and the resume went back to the previous checkpoint, dropping the rows after it
+    folder = _two_checkpoints(tmp_path)
+    opened = open
+
+    def refusing_latest(file, *args, **kwargs):
+        if Path(file) == folder / "latest.pt":
+            raise PermissionError(13, "Permission denied")
+        return opened(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", refusing_latest)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"wgan: error: checkpoint '{folder / 'latest.pt'}' cannot be opened (Permission denied): make "
+                     "it readable (chmod u+r) and try again")
+    monkeypatch.undo()
+    assert _latest(tmp_path / "run")["iteration"] == 4 and checkpoints.unpack(folder / "previous.pt")["iteration"] == 2
 
 
 class RunsCode:

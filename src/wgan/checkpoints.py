@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .errors import WganError
+from .errors import WganError, reason
 
 FORMAT = 2
 
@@ -56,6 +56,17 @@ def pack(state: dict[str, Any]) -> dict[str, Any]:
     return {**stamped, "checksum": checksum(stamped)}
 
 
+def require_readable(path: Path) -> None:
+    """Raise :class:`WganError` when the system will not open ``path`` (its permissions): that file is not
+    damaged, and a resume must not fall back from it."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise WganError(f"checkpoint '{path}' cannot be opened ({reason(error)}): make it readable "
+                        "(chmod u+r) and try again") from None
+
+
 def unpack(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Read and check the checkpoint at ``path``; return the state without its stamp.
 
@@ -64,6 +75,7 @@ def unpack(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """
     if not path.is_file():
         raise WganError(f"checkpoint '{path}' does not exist")
+    require_readable(path)
     try:
         with warnings.catch_warnings():  # a file that is not a checkpoint makes torch warn before it fails
             warnings.simplefilter("ignore")

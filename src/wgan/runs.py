@@ -4,11 +4,16 @@
 config.toml          resolved settings (every default filled in)
 metrics.jsonl        one JSON object per log or evaluation point: {"iteration": k, "train/...": x, "eval/...": y}
 tensorboard/         the same scalars as TensorBoard events
-samples/iter_K.png   real vs generated samples over the critic's landscape, at each evaluation
-curves.png           the critic's estimate and the exact W1 against iterations
+samples/iter_K.png   at each evaluation: real vs generated points over the critic's landscape, or a grid of
+                     generated images (samples/ema/: the generator's moving average's, where it has one)
+curves.png           the critic's estimate and the exact W1 (or the image scores) against iterations
+progress.gif         the evaluations' figures in order
 checkpoints/latest.pt, checkpoints/best.pt   everything needed to resume (see Trainer.state_dict)
 checkpoints/previous.pt                      the latest checkpoint before the last one, to fall back on
+checkpoints/latest-damaged.pt                a damaged latest checkpoint that a resume fell back from
 data.json            the fingerprint of the user's data the run started on (a resume says when it changed)
+metric_card.json     an image run's: what its scores were measured with
+eval_best.json, eval_latest.json             written by `wgan eval`: the scores of that checkpoint
 .lock                the process that is writing the folder
 ```
 
@@ -49,6 +54,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = ".lock"
+DAMAGED_LATEST = "latest-damaged.pt"  # a latest checkpoint that a resume found damaged and fell back from
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
@@ -357,7 +363,9 @@ class RunFolder:
 
     def load_resumable(self) -> tuple[dict[str, Any], str | None]:
         """The latest checkpoint, or the previous one when the latest is missing or damaged: the state and a
-        one-line warning when it fell back (None otherwise)."""
+        one-line warning when it fell back (None otherwise). A damaged latest is renamed ``latest-damaged.pt``
+        (the next checkpoint would otherwise make it ``previous``, in place of the state resumed from); one the
+        system will not open is not damaged, and is refused in one line."""
         if not any(self.checkpoint_path(which).is_file() for which in ("latest", "previous")):
             if self.checkpoint_path("best").is_file():  # latest.pt and previous.pt moved or deleted
                 raise WganError(f"run folder '{self.path}' has no latest or previous checkpoint to resume from, only "
@@ -366,14 +374,22 @@ class RunFolder:
             raise WganError(f"run folder '{self.path}' has no checkpoint yet: it stopped before its first "
                             "checkpoint was written (at its first evaluation), so there is nothing to resume; train "
                             "it again under another --name (or delete the folder)")
-        try:
-            return self.load_checkpoint("latest"), None
-        except WganError as latest_problem:
-            if not self.checkpoint_path("previous").is_file():
-                raise
-            state = self.load_checkpoint("previous")
-            return state, (f"{latest_problem}; resuming from the previous checkpoint, iteration "
-                           f"{state['iteration']}")
+        latest = self.checkpoint_path("latest")
+        if latest.is_file():
+            checkpoints.require_readable(latest)
+            try:
+                return self.load_checkpoint("latest"), None
+            except WganError as damaged:
+                if not self.checkpoint_path("previous").is_file():
+                    raise
+                problem = str(damaged)
+        else:
+            problem = f"run folder '{self.path}' has no latest checkpoint ({latest})"
+        state = self.load_checkpoint("previous")
+        if latest.is_file():  # set aside, or the next checkpoint would make the damaged file the fallback
+            os.replace(latest, latest.with_name(DAMAGED_LATEST))
+            problem += f" (kept as {DAMAGED_LATEST})"
+        return state, f"{problem}; resuming from the previous checkpoint, iteration {state['iteration']}"
 
 
 def json_value(line: str) -> Any:
