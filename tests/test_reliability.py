@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import io
 import json
+import math
 import os
 import pickle
 import random
@@ -539,6 +540,40 @@ def test_a_nan_rolls_the_run_back_to_the_last_good_checkpoint_and_it_finishes(tm
         state = checkpoints.unpack(tmp_path / "run" / "checkpoints" / f"{which}.pt")
         assert all(torch.isfinite(tensor).all() for tensor in _weights(state))
     assert _latest(tmp_path / "run")["rollbacks"] == 1
+
+
+@pytest.mark.parametrize("poison", ["huge generator weights", "NaN running statistics"])
+def test_a_state_finite_in_its_weights_but_not_in_its_evaluation_or_statistics_is_rolled_back(
+        tmp_path, capsys, monkeypatch, poison):
+    # a generator whose samples overflow (weights x3e38) or whose batch-norm statistics are NaN, its weights all
+    # finite: the evaluation stopped the run with the exact W1's "y contains NaN or inf entries", no rollback (and
+    # an estimate that overflowed to -Infinity was logged and saved as the last good state)
+    step, poisoned = Trainer.step, []
+
+    def poison_once_before_the_evaluation_at_10(self):
+        result = step(self)
+        if self.iteration == 10 and not poisoned:  # after the steps, which would make a weight NaN
+            poisoned.append(True)
+            with torch.no_grad():
+                if poison == "huge generator weights":
+                    list(self.generator.parameters())[-2].mul_(3e38)
+                else:
+                    next(buffer for name, buffer in self.generator.named_buffers()
+                         if name.endswith("running_mean")).fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(Trainer, "step", poison_once_before_the_evaluation_at_10)
+    run = wgan.train(**TINY_SETTINGS, iterations=20, eval_every=10, log_every=7, generator_norm="batch",
+                     out=str(tmp_path), name="run", progress=False)
+    assert "is not finite at iteration 10: rolled back to iteration 0" in capsys.readouterr().err
+    assert run.iteration == 20
+    rows = _rows(tmp_path / "run")
+    assert all(math.isfinite(value) for row in rows for value in row.values())
+    assert [row["iteration"] for row in rows if "eval/estimate" in row] == [10, 20]
+    for which in ("latest", "best", "previous"):
+        state = checkpoints.unpack(tmp_path / "run" / "checkpoints" / f"{which}.pt")
+        assert all(torch.isfinite(tensor).all() for network in ("generator", "critic")
+                   for tensor in state[network].values() if tensor.is_floating_point())
 
 
 def test_a_run_that_diverges_again_and_again_stops_naming_the_step_and_the_likely_cause(tmp_path):

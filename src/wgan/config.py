@@ -276,7 +276,8 @@ class Config:
                                 "decay (e.g. 0.999), ramped up as min(decay, t / (9 + t)) after generator step t; "
                                 "evaluated beside the generator and used by sample and eval; 0: off",
                                 "ours; Karras et al. 2018 (progressive GAN), Yazici et al. 2019")
-    on_nan: str = _setting("rollback", "when a loss, the estimate or a weight is NaN or infinite at a log point: "
+    on_nan: str = _setting("rollback", "when a loss, the estimate or a weight is NaN or infinite at a log point "
+                           "(or a running statistic, the samples or a score at an evaluation): "
                            "rollback (to the last good checkpoint, with a fresh noise stream), halve-lr (the same, "
                            "and halve both learning rates) or stop")
     nan_retries: int = _setting(3, "roll back at most this many times before stopping with a message")

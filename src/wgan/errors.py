@@ -35,6 +35,11 @@ class Interrupted(KeyboardInterrupt):
         self.run_path = run_path
 
 
+class SamplesNotFinite(WganError):
+    """The generator's samples hold NaN or infinity (a diverged generator, or batch-norm statistics that
+    diverged): there is nothing to score. Training rolls back on it (``on_nan``)."""
+
+
 def reason(error: OSError) -> str:
     """Why the system refused, for a message: the error's text for its errno ("No space left on device"), or its
     message when it has none (numpy's short write says "8000 requested and 0 written")."""

@@ -44,7 +44,7 @@ from .config import Config
 from .data.sampler import Sampler
 from .distributed import World, normalised_batch
 from .ema import GeneratorAverage
-from .errors import Stopped, WganError
+from .errors import SamplesNotFinite, Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, has_batch_norm, interpolate
 from .progress import Progress
 from .randomness import RandomStream
@@ -425,7 +425,7 @@ class Trainer:
         stats = self.world.mean(stats | {"finite weights": self._weights_finite().float()})
         scalars = {f"train/{key}": value.item() for key, value in stats.items()}
         if scalars.pop("train/finite weights") < 1:
-            raise _Diverged("a weight", self.iteration)
+            raise _Diverged("a weight or batch-norm statistic", self.iteration)
         if self.generator_scaler.is_enabled() and not math.isfinite(scalars["train/generator_grad_norm"]):
             # float16: the scaler skipped the step whose gradients overflowed (and lowered its scale), as it does
             # in the first steps from its initial scale; nothing diverged and there is no gradient to log
@@ -439,9 +439,10 @@ class Trainer:
         bar.note(self.iteration, f"{self.objective.estimate_name} {scalars['train/estimate']:.4f}")
 
     def _weights_finite(self) -> Tensor:
-        """Whether every weight of both networks is finite, as a device tensor (no synchronisation)."""
-        return torch.stack([torch.isfinite(p).all() for module in (self.generator, self.critic)
-                            for p in module.parameters()]).all()
+        """Whether every weight and buffer (batch norm's running statistics) of both networks is finite, as a
+        device tensor (no synchronisation)."""
+        return torch.stack([torch.isfinite(tensor).all() for module in (self.generator, self.critic)
+                            for tensor in (*module.parameters(), *module.buffers())]).all()
 
     @property
     def last_good_iteration(self) -> int:
@@ -496,15 +497,23 @@ class Trainer:
             self.history.append({"iteration": self.iteration, **scalars})
 
     def _evaluate_and_save(self) -> None:
-        """Evaluate, log, and checkpoint (latest; best by FD or exact W1 when this is the lowest so far). Weights
-        that are not finite are neither evaluated nor saved: the run rolls back instead."""
+        """Evaluate, log, and checkpoint (latest; best by FD or exact W1 when this is the lowest so far). A state
+        whose weights or running statistics are not finite, or whose evaluation is not (generated samples, the
+        estimate or a score: weights finite but so large that the critic overflows), is neither logged nor
+        saved: the run rolls back instead."""
         if not self._weights_finite().item():
-            raise _Diverged("a weight", self.iteration)
-        if self.evaluator is None:
-            scalars = {}
-        else:
-            with self.world.by_itself(self.generator, self.critic):
-                scalars = self.evaluator(self.iteration, self.average.module if self.average else None)
+            raise _Diverged("a weight or batch-norm statistic", self.iteration)
+        scalars, broken = {}, None
+        if self.evaluator is not None:
+            try:
+                with self.world.by_itself(self.generator, self.critic):
+                    scalars = self.evaluator(self.iteration, self.average.module if self.average else None)
+            except SamplesNotFinite:
+                broken = "the evaluation's generated samples"
+            broken = broken or next((f"eval/{name} ({value})" for name, value in scalars.items()
+                                     if not math.isfinite(value)), None)
+        if self.world.agree(broken is not None, False)[0]:  # rank 0 evaluates; every rank rolls back
+            raise _Diverged(broken or "rank 0's evaluation", self.iteration)
         if scalars:
             self._log({f"eval/{key}": value for key, value in scalars.items()})
         score = next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..data.sampler import Sampler
 from ..distances import sliced_w1, w1
+from ..errors import SamplesNotFinite
 from ..objectives import Objective, has_batch_norm
 from .modes import mode_coverage
 
@@ -129,7 +130,8 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
     objective's distance estimate (mean f(real) - mean f(fake) for WGANs), as the critic sees the samples in
     training batches of ``batch_size`` (:func:`estimate_as_trained`): all ``n`` pairs on points, the metrics'
     pairs on images, where ``scorer`` sees all ``n`` generated images. Scores other than the estimate see
-    generated images clipped to [-1, 1], as an image file would hold them.
+    generated images clipped to [-1, 1], as an image file would hold them. Generated samples that are not
+    finite raise :class:`~wgan.errors.SamplesNotFinite`.
     """
     rng = torch.Generator(sampler.device).manual_seed(seed)
     paired = min(n, EXACT_SAMPLES)
@@ -137,6 +139,9 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
     with evaluation_mode(generator):
         real = sampler.sample(estimated, rng)
         fake = in_batches(generator, torch.randn(n, latent_dim, generator=rng, device=sampler.device))
+        if not torch.isfinite(fake).all():
+            raise SamplesNotFinite("the generator's samples hold NaN or infinity: its weights or batch-norm "
+                                   "statistics diverged, so there is nothing to score; evaluate another checkpoint")
         estimate = estimate_as_trained(objective, critic, real, fake[:estimated], batch_size)
         scalars = {"estimate": estimate.item()}
         if len(sampler.shape) == 3:  # scored as saved: the reference MLP generator has no output tanh
