@@ -26,10 +26,11 @@ import pytest
 import torch
 
 import wgan
-from wgan import checkpoints, cli
+from wgan import checkpoints, cli, plots
 from wgan.cli import main
 from wgan.entry import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
+from wgan.play.watch import RunFollower
 from wgan.runs import RunFolder, atomic_write
 from wgan.trainer import Trainer, learning_rate
 
@@ -680,6 +681,111 @@ def test_an_unwritable_place_is_one_line_not_a_traceback(tmp_path, command):
                             timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("wgan: error: cannot ")
+
+
+def _full_disk(*arguments):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "config.toml")
+
+
+@pytest.mark.parametrize("start", ["new", "resume"])
+def test_a_full_disk_as_a_run_starts_or_resumes_is_one_line_and_leaves_no_new_folder(tmp_path, capsys, monkeypatch,
+                                                                                     start):
+    # a traceback (the config's write is outside training), and a new run's folder stayed with its .lock alone:
+    # the same command then said the folder exists
+    if start == "resume":
+        folder = _two_checkpoints(tmp_path).parent
+        before = {path.name: path.read_bytes() for path in (folder / "checkpoints").iterdir()}
+    monkeypatch.setattr(RunFolder, "write_config", _full_disk)
+    capsys.readouterr()
+    arguments = ["--resume", str(tmp_path / "run")] if start == "resume" else ["--out", str(tmp_path), "--name",
+                                                                               "run", *TINY]
+    assert main(["train", *arguments, "--iterations", "6"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "(No space left on device): make room, and try again" in error
+    if start == "resume":
+        assert {path.name: path.read_bytes() for path in (folder / "checkpoints").iterdir()} == before
+    else:
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_that_cannot_write_its_first_checkpoint_says_its_folder_is_removed(tmp_path, capsys, monkeypatch):
+    # it said "continue with `wgan train --resume runs/run`", a folder it had just removed
+    def full_disk(self, state, which):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.checkpoint_path(which)))
+
+    monkeypatch.setattr(RunFolder, "save_checkpoint", full_disk)
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("(No space left on device): training stopped at iteration 2, before its first checkpoint, "
+                          "so its folder is removed: make room, and start it again")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("problem", ["full disk", "damaged figure"])
+def test_a_finished_run_whose_last_figures_cannot_be_drawn_is_a_warning_not_an_error(tmp_path, capsys, monkeypatch,
+                                                                                      problem):
+    # exit 2 with "make room and continue with --resume", which then refused: the run had reached its iterations
+    write = RunFolder.write_figure
+
+    def failing_for_the_gif(self, relative, figure):
+        if relative == "progress.gif":
+            if problem == "full disk":
+                raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(self.path / relative))
+            (self.path / "samples" / "iter_000002.png").write_bytes(b"not a png")
+            return write(self, relative, plots.progress_gif(
+                [figure.read_bytes() for figure in self.evaluation_figures()]))
+        return write(self, relative, figure)
+
+    monkeypatch.setattr(RunFolder, "write_figure", failing_for_the_gif)
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 0
+    warning = capsys.readouterr().err.strip()
+    assert warning.startswith("wgan: warning: curves.png and progress.gif were not all drawn (")
+    assert warning.endswith("): the run is complete, its checkpoints and metrics are saved")
+    assert ("File too large" if problem == "full disk" else "a figure in samples/ is not an image") in warning
+    assert _latest(tmp_path / "run")["iteration"] == 4 and (tmp_path / "run" / "curves.png").is_file()
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"fingerprint": ', b"\xff\xfe garbage", b"[1, 2]"])
+def test_a_damaged_data_record_is_a_warning_in_eval_and_resume(tmp_path, capsys, damage):
+    # json.loads' traceback in both, though the record only feeds a warning (and a named set's is null)
+    folder = _two_checkpoints(tmp_path).parent
+    (folder / "data.json").write_bytes(damage)
+    capsys.readouterr()
+    assert main(["eval", "--run", str(folder)]) == 0
+    assert f"wgan: warning: {folder / 'data.json'} is damaged, so whether the data changed since the run started " \
+           "on it is not known: the scores compare" in capsys.readouterr().err
+    assert main(["train", "--resume", str(folder), "--iterations", "6", "--quiet"]) == 0
+    assert "is not known: training continues on the data as it is now" in capsys.readouterr().err
+    assert _latest(folder)["iteration"] == 6
+
+
+def test_a_run_folder_whose_files_the_system_refuses_is_one_line_in_every_command(tmp_path, capsys, monkeypatch):
+    # PermissionError's traceback in eval, sample, resume and watch (as root, permissions refuse nothing: the
+    # refusal is made here, and a link to itself stands for it in watch)
+    folder = _two_checkpoints(tmp_path).parent
+    settings = folder / "config.toml"
+
+    def refusing(path, *arguments):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr("wgan.runs.load_toml", refusing)
+    for command in (["eval", "--run", str(folder)], ["sample", "--run", str(folder), "--n", "3", "--out",
+                                                     str(tmp_path / "s.npy")],
+                    ["train", "--resume", str(folder), "--iterations", "8"], ["watch", str(folder), "--port", "0"]):
+        capsys.readouterr()
+        assert main(command) == 2
+        assert capsys.readouterr().err.strip() == (f"wgan: error: cannot use '{settings}' (Permission denied): make "
+                                                   "it readable and writable (chmod u+rw), or use a folder you can "
+                                                   "write in, and try again")
+    monkeypatch.undo()
+    follower = RunFollower(folder)
+    (folder / "metrics.jsonl").unlink()
+    (folder / "metrics.jsonl").symlink_to("metrics.jsonl")
+    with pytest.raises(WganError, match=r"cannot use '.*metrics.jsonl' \(Too many levels of symbolic links\): move "
+                                        "aside what is in its place"):
+        follower.new_rows()  # the server's log had a traceback, the page no word
 
 
 def test_models_too_large_for_memory_are_refused_before_anything_is_allocated_or_written(tmp_path, capsys):

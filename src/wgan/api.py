@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import UnidentifiedImageError
 import torch
 from torch import nn
 
@@ -36,7 +37,7 @@ from .data.points import scale_warning
 from .data.sampler import RecordedShape, Sampler, TensorSampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
                           tell_launcher_the_run, world_size_from_environment)
-from .errors import Interrupted, Stopped, WganError, reason
+from .errors import Interrupted, Stopped, WganError, reason, remedy
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
@@ -269,13 +270,17 @@ def _as_run(trainer: Trainer, path: Path | None, history: list[dict[str, Any]]) 
 
 
 def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
-    """Draw the curves and give the folder back; a figure that cannot be written is an error unless
-    ``quietly`` (another error is already on its way)."""
+    """Draw the curves and give the folder back. A figure that cannot be drawn (a full disk, a damaged figure
+    in samples/) is a warning unless ``quietly`` (another error is already on its way): the run is complete
+    without it, and a resume would refuse to train a finished run again."""
     try:
         _draw_curves(trainer, run)
     except OSError as error:
         if not quietly:
-            raise _unwritable(error, trainer) from None
+            why = "a figure in samples/ is not an image" if isinstance(error, UnidentifiedImageError) else \
+                f"'{error.filename or run.path}': {reason(error)}"
+            print(f"wgan: warning: curves.png and progress.gif were not all drawn ({why}): the run is complete, its "
+                  "checkpoints and metrics are saved", file=sys.stderr)
     finally:
         run.close()
 
@@ -284,10 +289,13 @@ def _unwritable(error: OSError, trainer: Trainer) -> WganError:
     """One line for a file the run could not write, with where its last checkpoint is."""
     run = trainer.run
     where = error.filename or (run.path if run else "the run folder")
-    return WganError(f"cannot write '{where}' ({reason(error)}): training stopped at iteration {trainer.iteration}; "
-                     "the checkpoints written before are intact (the last at iteration "
-                     f"{trainer.last_good_iteration}): make room and continue with `wgan train --resume "
-                     f"{shlex.quote(str(run.path)) if run else 'RUN_DIR'}`")
+    stopped = f"cannot write '{where}' ({reason(error)}): training stopped at iteration {trainer.iteration}"
+    if run is None or not run.resumable():  # a new run's folder, then removed: nothing in it could be resumed
+        return WganError(f"{stopped}, before its first checkpoint, so its folder is removed: {remedy(error)}, and "
+                         "start it again")
+    return WganError(f"{stopped}; the checkpoints written before are intact (the last at iteration "
+                     f"{trainer.last_good_iteration}): {remedy(error)}, and continue with `wgan train --resume "
+                     f"{shlex.quote(str(run.path))}`")
 
 
 def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
@@ -482,10 +490,10 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
             check_batch(config.batch_size, world_size_from_environment(), kept=True)
+            changed = _data_change(run, config, "training continues on the data as it is now")
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
-        changed = _data_change(run, config, "training continues on the data as it is now")
         return run, config, state, [line for line in (fallback, note, changed) if line]
 
     with let_pass(), joined() as world:  # as in train()
@@ -591,7 +599,11 @@ def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | Non
     record = run.path / DATA_RECORD
     if not record.is_file():
         return None
-    started_on = json.loads(record.read_text()).get("fingerprint")
+    try:
+        started_on = json.loads(record.read_bytes()).get("fingerprint")
+    except (ValueError, AttributeError):  # not JSON, not text, or not the record's object: damaged
+        return (f"{record} is damaged, so whether the data changed since the run started on it is not known: "
+                f"{what_follows}")
     if started_on is None or started_on == fingerprint(config.data, config.data_dir):
         return None
     return f"the data {config.data!r} changed since the run started on it: {what_follows}"

@@ -1,8 +1,14 @@
-"""The one error type for problems a user can fix.
+"""The error types for problems a user can fix, and the words for the system's refusals.
 
 Every check of user input raises :class:`WganError` with a message that names the value, what was expected
 and what to do. The CLI prints the message on one line and exits with status 2; library callers catch it.
 """
+
+import errno
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file-size limit (ulimit -f)
+FORBIDDEN = (errno.EACCES, errno.EPERM, errno.EROFS)
+IN_THE_WAY = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ELOOP)  # a folder, file or link where it should not be
 
 
 class WganError(ValueError):
@@ -44,3 +50,20 @@ def reason(error: OSError) -> str:
     """Why the system refused, for a message: the error's text for its errno ("No space left on device"), or its
     message when it has none (numpy's short write says "8000 requested and 0 written")."""
     return error.strerror or str(error)
+
+
+def remedy(error: OSError) -> str:
+    """What to do about ``error``, for a message: make room, fix permissions, or move aside what is in the way."""
+    if error.errno in FULL:
+        return "make room"
+    if error.errno in FORBIDDEN:
+        return "make it readable and writable (chmod u+rw), or use a folder you can write in"
+    if error.errno in IN_THE_WAY:
+        return "move aside what is in its place"
+    return "fix that"
+
+
+def refused(error: OSError) -> str:
+    """One line for a read or write the system refused: the file, why, and what to do."""
+    where = f" '{error.filename}'" if error.filename is not None else ""
+    return f"cannot use{where} ({reason(error)}): {remedy(error)}, and try again"

@@ -45,7 +45,7 @@ import torch
 from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
 from .data import USERS_OWN, is_missing_path, reads_data_dir
-from .errors import WganError, reason
+from .errors import WganError, reason, refused, remedy
 
 CONFIG_FILE = "config.toml"
 FIGURE_PREFIX = "iter_"  # samples/iter_000500.png: the figure of the evaluation at iteration 500
@@ -156,8 +156,16 @@ class RunFolder:
             raise WganError(f"cannot make the run folder '{path}' ({why}): choose an --out you can write to, and "
                             "a --name that a folder can have") from None
         folder = cls(path)
-        folder.lock()
-        folder.write_config(config)
+        try:
+            folder.lock()
+            folder.write_config(config)
+        except BaseException as error:  # a full disk, a signal: the new folder holds nothing worth keeping
+            folder.close()
+            shutil.rmtree(path, ignore_errors=True)
+            if isinstance(error, OSError):
+                raise WganError(f"cannot write the new run folder '{path}' ({reason(error)}): {remedy(error)}, "
+                                "and try again") from None
+            raise
         return folder
 
     @classmethod
@@ -179,7 +187,11 @@ class RunFolder:
             raise WganError(f"'{path}' is not a run folder (no {CONFIG_FILE}): {hint}")
         metrics = folder.path / METRICS_FILE
         if metrics.is_file():
-            folder.history = parse_rows(metrics.read_bytes().decode(errors="replace"))  # a bad byte: a bad line
+            try:
+                logged = metrics.read_bytes()
+            except OSError as error:  # its permissions
+                raise WganError(refused(error)) from None
+            folder.history = parse_rows(logged.decode(errors="replace"))  # a bad byte: a bad line
         return folder
 
     def lock(self) -> None:
@@ -308,10 +320,14 @@ class RunFolder:
             os.close(self._lock)  # closing the file releases its flock
             self._lock = None
 
+    def resumable(self) -> bool:
+        """Whether the folder holds a checkpoint a resume can start from (latest, or previous to fall back on)."""
+        return self.checkpoint_path("latest").is_file() or self.checkpoint_path("previous").is_file()
+
     def discard_if_unresumable(self) -> None:
         """Remove the folder, closing it first, when it holds no checkpoint (a new run that failed before its
         first one: nothing in it can be resumed)."""
-        if not (self.checkpoint_path("latest").is_file() or self.checkpoint_path("previous").is_file()):
+        if not self.resumable():
             self.close()
             shutil.rmtree(self.path, ignore_errors=True)
 

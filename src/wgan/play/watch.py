@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import WganError
+from ..errors import WganError, refused
 from ..runs import CONFIG_FILE, METRICS_FILE, RunFolder, parse_rows
 
 FIGURE_SUFFIXES = (".png", ".gif")  # the files of a run folder a page may ask for
@@ -36,7 +36,7 @@ class RunFollower:
 
     def new_rows(self) -> tuple[list[dict[str, Any]], bool]:
         """The rows appended since the last call, and whether the log started over (then: all its rows); a
-        :class:`WganError` once the folder is gone."""
+        :class:`WganError` once the folder is gone or its log cannot be read."""
         if not (self.path / CONFIG_FILE).is_file():
             raise WganError(f"the run folder '{self.path}' is gone (deleted or moved): nothing more to follow")
         metrics = self.path / METRICS_FILE
@@ -53,6 +53,8 @@ class RunFollower:
         except (FileNotFoundError, IsADirectoryError):  # no log yet (or a folder in its place): nothing logged
             restarted, appended = self._offset > 0, b""
             self._offset = self._lines = 0
+        except OSError as error:  # unreadable, a link to itself: the page is told, the server goes on
+            raise WganError(refused(error)) from None
         complete = appended[:appended.rfind(b"\n") + 1]
         rows = parse_rows(complete.decode(errors="replace"), first_line=self._lines + 1)
         self._offset, self._lines = self._offset + len(complete), self._lines + complete.count(b"\n")
