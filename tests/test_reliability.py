@@ -519,24 +519,30 @@ def test_a_run_without_any_checkpoint_says_it_cannot_be_resumed_and_what_to_do(t
 
 
 # Divergence ---------------------------------------------------------------------------------------------------
-def test_a_nan_rolls_the_run_back_to_the_last_good_checkpoint_and_it_finishes(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("write", [True, False])
+def test_a_nan_rolls_the_run_back_to_the_last_good_checkpoint_and_it_finishes(tmp_path, capsys, monkeypatch, write):
+    # the NaN comes after the row logged at 15, found at 20: without a run folder, the rows after the last good
+    # state stayed in the history and were logged again (5, 10, 15, 15, 20)
     step, poisoned = Trainer.generator_step, []
 
-    def poison_once_at_iteration_13(self):
-        if self.iteration == 13 and not poisoned:
+    def poison_once_at_iteration_17(self):
+        if self.iteration == 17 and not poisoned:
             poisoned.append(True)
             with torch.no_grad():
                 next(self.critic.parameters()).fill_(float("nan"))
         return step(self)
 
-    monkeypatch.setattr(Trainer, "generator_step", poison_once_at_iteration_13)
+    monkeypatch.setattr(Trainer, "generator_step", poison_once_at_iteration_17)
     run = wgan.train(**TINY_SETTINGS, iterations=20, eval_every=10, log_every=5, out=str(tmp_path), name="run",
-                     progress=False)
+                     write=write, progress=False)
     warning = capsys.readouterr().err
-    assert "is not finite at iteration 15: rolled back to iteration 10" in warning
+    assert "is not finite at iteration 20: rolled back to iteration 10" in warning
     assert run.iteration == 20 and all(torch.isfinite(p).all() for p in run.critic.parameters())
+    assert [row["iteration"] for row in run.history if "train/estimate" in row] == [5, 10, 15, 20]
+    if not write:
+        return
     logged = [row["iteration"] for row in _rows(tmp_path / "run") if "train/estimate" in row]
-    assert logged == [5, 10, 15, 20]  # the diverged row at 15 was not kept; 15 was logged again after
+    assert logged == [5, 10, 15, 20]  # the diverged row at 20 was not kept; 15 was logged again after
     for which in ("latest", "best", "previous"):
         state = checkpoints.unpack(tmp_path / "run" / "checkpoints" / f"{which}.pt")
         assert all(torch.isfinite(tensor).all() for tensor in _weights(state))

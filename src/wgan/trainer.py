@@ -348,13 +348,10 @@ class Trainer:
         spent, stop = self.world.agree(out_of_time(self.config, self.train_seconds), self.stop_signal is not None)
         return self.iteration >= self.config.iterations or spent, stop
 
-    @property
-    def finished(self) -> bool:
-        """Reached ``config.iterations``, or spent ``config.max_minutes`` of training time when that is set."""
-        return self._stopping()[0]
 
     def fit(self, progress: bool = True) -> list[dict[str, Any]]:
-        """Train until :attr:`finished` (from the current iteration); returns the history of logged rows.
+        """Train until ``config.iterations`` are done, or ``config.max_minutes`` of training time spent (from the
+        current iteration); returns the history of logged rows.
 
         Training time is measured around the steps and log points only, so evaluations do not eat a time
         budget; on a GPU it is measured at the host, which runs ahead of the device between log points.
@@ -473,7 +470,9 @@ class Trainer:
         self.rollbacks, self.lr_scale = rollbacks, lr_scale
         self.stream.generator.manual_seed(config.seed + FRESH_NOISE_SEED_STEP * rollbacks)
         if self.run is not None:
-            self.run.rewind(back_to)
+            self.run.rewind(back_to)  # its files, and the history it shares with the trainer
+        else:
+            self.history[:] = [row for row in self.history if row["iteration"] <= back_to]
         if self.world.is_writer:
             print(f"wgan: warning: {diverged.what} is not finite at iteration {diverged.iteration}: rolled back to "
                   f"iteration {back_to}, continuing with a fresh noise stream"
