@@ -27,6 +27,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -598,6 +599,22 @@ def test_a_process_started_by_hand_without_the_others_says_it_waits_and_stops_at
     assert lone.returncode == 130 and rest.strip() == ("wgan: interrupted at once, before the run's first checkpoint: "
                                                        "no run folder is left")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("launched", [True, False])
+def test_only_a_launched_rank_whose_launcher_has_gone_stops_itself(monkeypatch, launched):
+    # a process started by hand whose parent is init (a service, nohup after its shell left) sent itself SIGTERM
+    sent, asked = [], []
+    monkeypatch.setattr(distributed.ctypes, "CDLL", lambda *args, **kwargs: SimpleNamespace(
+        prctl=lambda *request: asked.append(request)))
+    monkeypatch.setattr(distributed.os, "getppid", lambda: 1)
+    monkeypatch.setattr(distributed.os, "kill", lambda pid, number: sent.append(number))
+    if launched:
+        monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    else:
+        monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    distributed._end_with_the_launcher()
+    assert (sent, len(asked)) == (([signal.SIGTERM], 1) if launched else ([], 0))
 
 
 @pytest.fixture

@@ -537,8 +537,9 @@ PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal this process gets when 
 def _end_with_the_launcher() -> None:
     """Have Linux send this rank SIGTERM when its parent ends (torchrun's agent, or `wgan train --nproc`): a
     launcher killed outright (SIGKILL, the out-of-memory killer) left its ranks training on their own, holding
-    the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving."""
-    if not sys.platform.startswith("linux"):
+    the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving. Processes
+    started by hand have no launcher: their parent (a shell, or init once it has gone) is left alone."""
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
         return
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() == 1:  # the parent ended before the request: nothing will send it
