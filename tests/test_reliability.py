@@ -15,6 +15,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import random
 import signal
 import subprocess
@@ -948,3 +949,18 @@ def test_each_logged_row_counts_the_training_time_of_its_own_iteration(tmp_path)
                      **TINY_SETTINGS)
     minutes = [row["time/train_minutes"] for row in run.history if "time/train_minutes" in row]
     assert len(minutes) == 2 and 0 < minutes[0] < minutes[1]
+
+
+def test_a_run_whose_checkpoints_folder_is_gone_is_told_to_put_them_back_and_stray_figures_are_ignored(tmp_path,
+                                                                                                    capsys):
+    # it said the run "stopped before its first checkpoint was written" and to delete the folder; a stray
+    # samples/iter_².png made int() fail in every command that lists the figures
+    folder = _two_checkpoints(tmp_path).parent
+    (folder / "samples" / "iter_².png").write_bytes((folder / "samples" / "iter_000002.png").read_bytes())
+    assert [figure.name for figure in RunFolder.open(folder).evaluation_figures()] == ["iter_000002.png",
+                                                                                       "iter_000004.png"]
+    shutil.rmtree(folder / "checkpoints")
+    assert main(["train", "--resume", str(folder), "--iterations", "6"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"wgan: error: run folder '{folder}' has no checkpoint in {folder / 'checkpoints'}, though it was evaluated "
+        "(and checkpointed) up to iteration 4: put its checkpoints back there, or train it again under another --name")

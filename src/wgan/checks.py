@@ -1,4 +1,5 @@
-"""Checks of the values a caller hands the library: numbers read as real arrays, seeds, and on/off switches.
+"""Checks of the values a caller hands the library (numbers read as real arrays, seeds, on/off switches), and
+of the memory they would take.
 
 Each raises :class:`~wgan.errors.WganError` naming the argument, what it holds and what was expected, where numpy
 or torch would warn and go on (complex numbers lose their imaginary part) or fail deep inside with a message about

@@ -217,8 +217,6 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _play(args: argparse.Namespace) -> None:
-    import torch
-
     from .play import server, settings, stage  # the web stack loads only for these commands
 
     if args.threads is not None:
@@ -532,8 +530,9 @@ def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 user error, 3 another rank stopped first, 75
-    stopped by a signal with the checkpoint saved, 130 interrupted at once by a second Ctrl-C).
+    """Run the command line; returns the exit status (0 ok, 1 a rank of `--nproc` failed otherwise, 2 user
+    error, 3 another rank stopped first, 75 stopped by a signal with the checkpoint saved, 130 interrupted at once
+    by a second Ctrl-C, 141 the reader of the output gone).
 
     Under torchrun every rank runs this; rank 0 alone prints user errors (the ranks find the same ones in the
     settings, and gather the others to rank 0), the other ranks waiting until it has (:func:`distributed.report`),

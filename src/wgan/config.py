@@ -178,6 +178,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
 LR_DECAYS = ("none", "linear")
 ON_NAN = ("rollback", "halve-lr", "stop")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"

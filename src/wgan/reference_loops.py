@@ -26,11 +26,10 @@ from contextlib import nullcontext
 import torch
 from torch import Tensor, nn
 
-from .config import Config
+from .config import AUTOCAST_DTYPES, Config
 from .data.sampler import Sampler
 from .errors import WganError
 
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ReferenceLoop:

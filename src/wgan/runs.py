@@ -382,11 +382,16 @@ class RunFolder:
         one-line warning when it fell back (None otherwise). A damaged latest is renamed ``latest-damaged.pt``
         (the next checkpoint would otherwise make it ``previous``, in place of the state resumed from); one the
         system will not open is not damaged, and is refused in one line."""
-        if not any(self.checkpoint_path(which).is_file() for which in ("latest", "previous")):
+        if not self.resumable():
             if self.checkpoint_path("best").is_file():  # latest.pt and previous.pt moved or deleted
                 raise WganError(f"run folder '{self.path}' has no latest or previous checkpoint to resume from, only "
                                 f"best.pt: copy it to {self.checkpoint_path('latest')} to resume from the best "
                                 "iteration (the rows logged after it are dropped)")
+            evaluated = [row["iteration"] for row in self.history if any(key.startswith("eval/") for key in row)]
+            if evaluated:  # each evaluation wrote a checkpoint: they were moved or deleted
+                raise WganError(f"run folder '{self.path}' has no checkpoint in {self.checkpoint_path('latest').parent}"
+                                f", though it was evaluated (and checkpointed) up to iteration {evaluated[-1]}: put "
+                                "its checkpoints back there, or train it again under another --name")
             raise WganError(f"run folder '{self.path}' has no checkpoint yet: it stopped before its first "
                             "checkpoint was written (at its first evaluation), so there is nothing to resume; train "
                             "it again under another --name (or delete the folder)")
@@ -417,9 +422,10 @@ def json_value(line: str) -> Any:
 
 
 def _numbered_figures(folder: Path) -> list[tuple[int, Path]]:
-    """(K, path) of each evaluation figure ``iter_K.png`` in ``folder``."""
-    return [(int(figure.stem[len(FIGURE_PREFIX):]), figure) for figure in folder.glob(f"{FIGURE_PREFIX}*.png")
-            if figure.stem[len(FIGURE_PREFIX):].isdigit()]
+    """(K, path) of each evaluation figure ``iter_K.png`` in ``folder`` (K in ASCII digits: ``int`` refuses the
+    superscripts that ``str.isdigit`` takes, in a stray ``iter_².png``)."""
+    numbered = ((figure.stem[len(FIGURE_PREFIX):], figure) for figure in folder.glob(f"{FIGURE_PREFIX}*.png"))
+    return [(int(number), figure) for number, figure in numbered if number.isascii() and number.isdigit()]
 
 
 def parse_rows(text: str, first_line: int = 1) -> list[dict[str, Any]]:

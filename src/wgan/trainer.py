@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from .allocator import keep_freed_memory
-from .config import Config
+from .config import AUTOCAST_DTYPES, Config
 from .data.sampler import Sampler
 from .distributed import World, normalised_batch
 from .ema import GeneratorAverage
@@ -60,10 +60,9 @@ BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
 # Checkpoint entries an older version did not write: critic_steps_done (before the critic caught up at
 # boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale, the generator's
 # moving average (before it existed: it starts at the generator's weights), the samples' shape (before a run could
-# be sampled without its data).
+# be sampled without its data), the rows a batch-norm critic normalised over (before several processes).
 OPTIONAL_STATE = ("critic_steps_done", "generator_scaler", "critic_scaler", "rollbacks", "lr_scale",
                   "generator_average", "sample_shape", "normalised_batch")
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
 FRESH_NOISE_SEED_STEP = 1_000_003  # a rollback's noise stream: seed + this x rollbacks
 
 
@@ -208,9 +207,10 @@ class Trainer:
         } | ({"generator_average": self.average.state_dict()} if self.average else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s output. A checkpoint written before the critic caught up at boundaries
-        lacks ``critic_steps_done``; its run continues exactly, from the critic steps it had not yet taken. One
-        written before float16 training lacks the (then unused) gradient scalers' states."""
+        """Restore :meth:`state_dict`'s output. A checkpoint of an older version may lack the entries of
+        :data:`OPTIONAL_STATE`: one written before the critic caught up at boundaries lacks ``critic_steps_done``,
+        and its run continues exactly, from the critic steps it had not yet taken; one written before float16
+        training lacks the (then unused) gradient scalers' states."""
         missing = sorted(self.state_dict().keys() - state.keys() - set(OPTIONAL_STATE))
         if missing:
             raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
