@@ -31,7 +31,8 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
-from .config import FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, make_config, resolve, toml_value, typed
+from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, make_config, resolve, toml_value,
+                     typed)
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.points import scale_warning
 from .data.sampler import RecordedShape, Sampler, TensorSampler

@@ -1,5 +1,5 @@
-"""Command line: ``wgan train``, ``sample``, ``eval``, ``experiment``, ``play`` and ``watch``. Parsing and messages only; the work is in api
-(and in outputs for the files ``wgan sample`` writes).
+"""Command line: ``wgan train``, ``sample``, ``eval``, ``experiment``, ``play`` and ``watch``. Parsing and messages
+only; the work is in api (and in outputs for the files ``wgan sample`` writes).
 
 User errors print one line (``wgan: error: ...``) and exit with status 2, without a traceback.
 """
@@ -161,7 +161,7 @@ def build_parser() -> Parser:
                           help="draw the samples from this seed's stream; default: the run's evaluation stream (its "
                           "seed + 1), which gives the scores training logged for the checkpoint")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
-                                         description="Run one of the papers' experiments (or all) and write figure.png, "
+                                     description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
                                      "(the paper's claim, the figure, claim / measured / holds?, the command); "
                                      "'all' also writes report.md and report.html, which each later experiment "

@@ -23,7 +23,7 @@ class RunFollower:
 
     def __init__(self, path: str | Path):
         self.folder = RunFolder.open(path)
-        self.folder.config(needs_data=False)  # a config.toml that does not read is a user error before anything is served
+        self.folder.config(needs_data=False)  # a config.toml that does not read: a user error before anything is served
         self.path = self.folder.path.resolve()
         self._offset = self._lines = 0  # bytes and lines of the log read so far
         self._file = None  # (device, inode) of the log read so far: a rewind writes a new file in its place
