@@ -308,6 +308,15 @@ def test_non_positive_or_non_finite_numbers_are_errors_naming_the_setting(settin
     assert name in message and repr(settings[name]) in message
 
 
+@pytest.mark.parametrize("settings", [{"penalty_weight": 1e300}, {"lr": 1e39},
+                                      {"algorithm": "wgan", "clip": 5e38}])
+def test_a_number_beyond_float32s_range_is_refused_not_blamed_on_the_learning_rate(settings):
+    # penalty_weight 1e300 became inf in float32: three rollbacks, then "the learning rate is likely too high"
+    (name, value), = ((key, value) for key, value in settings.items() if key != "algorithm")
+    assert _error(**settings) == (f"{name} {value:g} is beyond float32's range (3.4e+38), in which training computes "
+                                  "with it: every loss it scales would be infinite; give a smaller one")
+
+
 def test_zero_clip_is_fine_for_algorithms_that_do_not_clip():
     assert make_config(algorithm="wgan-gp", clip=0.0).clip == 0.0
 

@@ -130,6 +130,16 @@ def test_values_beyond_float32_range_count_as_infinite(tmp_path):
     refused(tmp_path / "p.npy", "1 NaN or infinite", "row index 1")
 
 
+def test_points_beyond_float16s_range_are_refused_for_float16_training_before_a_folder(tmp_path):
+    # every step's products were infinite: three rollbacks, then "the learning rate is likely too high"
+    np.save(tmp_path / "far.npy", np.full((100, 2), 7e4) + np.random.default_rng(1).normal(size=(100, 2)))
+    with pytest.raises(WganError, match=r"the points in '.*far.npy' reach 7e\+04, beyond float16's largest number "
+                                        r"\(65504\): --precision fp16 cannot hold them; use bf16 or fp32"):
+        wgan.train(data=str(tmp_path / "far.npy"), precision="fp16", iterations=2, out=str(tmp_path / "runs"),
+                   progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_1d_npy_says_to_reshape_to_n_by_1(tmp_path):
     np.save(tmp_path / "p.npy", np.arange(5.0))
     refused(tmp_path / "p.npy", "1-D", "(5,)", "(N, 1)")

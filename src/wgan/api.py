@@ -192,6 +192,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
             else build_sampler(config.data, device, config.data_dir, config.image_size, channels)
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
+        _check_precision_holds(config, sampler)
         with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
             torch.manual_seed(config.seed)
             generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
@@ -225,6 +226,17 @@ def _check_data_fits(config: Config, shape: tuple[int, ...], samples: int, devic
                          "lower batch_size (--batch-size) or n_critic", device)
     check_fits_in_memory(4 * samples * (config.latent_dim + 2 * row), f"{samples:,} evaluation samples",
                          "lower eval_samples (--eval-samples, --samples)", device)
+
+
+def _check_precision_holds(config: Config, sampler: Sampler) -> None:
+    """Refuse float16 training on points beyond float16's range: the networks' first products would be infinite
+    at every step, and each rollback would blame the learning rate."""
+    if config.precision == "fp16" and isinstance(sampler, TensorSampler) and len(sampler.shape) == 1:
+        largest, limit = sampler.data.abs().max().item(), torch.finfo(torch.float16).max
+        if largest > limit:
+            raise WganError(f"the points in '{config.data}' reach {largest:.3g}, beyond float16's largest number "
+                            f"({limit:g}): --precision fp16 cannot hold them; use bf16 or fp32, or standardise each "
+                            "column ((x - mean) / std)")
 
 
 def _check_enough_for_scores(scorer: ImageScorer | None, samples: int, flag: str, keyword: str) -> None:

@@ -179,6 +179,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
+FLOAT32_LARGEST = torch.finfo(torch.float32).max
 LR_DECAYS = ("none", "linear")
 ON_NAN = ("rollback", "halve-lr", "stop")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
@@ -536,6 +537,10 @@ def validate(config: Config) -> None:
     for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):
         value = getattr(config, name)
         _require(math.isfinite(value), f"{name} must be a finite number, got {value}")
+    for name in ("lr", "clip", "penalty_weight"):  # numbers the training multiplies float32 tensors by
+        value = getattr(config, name)
+        _require(abs(value) <= FLOAT32_LARGEST, f"{name} {value:g} is beyond float32's range ({FLOAT32_LARGEST:.3g}), "
+                 "in which training computes with it: every loss it scales would be infinite; give a smaller one")
     _require(config.max_minutes >= 0, f"max_minutes must be 0 (no limit) or more, got {config.max_minutes}")
     _require(0 <= config.ema_decay < 1, f"ema_decay must lie in [0, 1) (0: no average), got {config.ema_decay}")
     _require(config.lr > 0, f"lr must be positive, got {config.lr}: try the algorithm's default by leaving it out")
