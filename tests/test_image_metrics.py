@@ -446,10 +446,15 @@ def test_a_classifier_at_chance_on_labels_shuffled_apart_from_their_images_is_wa
                 for labels in (train_labels, test_labels)]
     guessing = load_classifier("shuffled", train_images, shuffled[0], test_images, shuffled[1], cache_dir=tmp_path,
                                **TRAINING)
-    assert chance_warning(guessing.test_accuracy, 10).startswith(
+    largest = torch.bincount(shuffled[1]).max().item() / len(shuffled[1])
+    assert chance_warning(guessing.test_accuracy, shuffled[1]).startswith(
         f"the classifier for the image scores reaches a test accuracy of {guessing.test_accuracy:.3f}, near chance "
-        "(0.100 for 10 classes): do the labels belong to their images?")
-    assert chance_warning(0.9, 10) is None and chance_warning(0.55, 2) is not None and chance_warning(0.7, 2) is None
+        f"({largest:.3f}, the largest of 10 classes' share of the held-out images): do the labels belong to their "
+        "images?")
+    even, uneven = torch.arange(10).repeat(10), torch.tensor([0] * 6 + [1] * 2 + [2] * 2)
+    assert chance_warning(0.9, even) is None and chance_warning(0.3, even) is not None
+    # a classifier that always names the class of 6 in 10 scored 0.6, above 1/3 + 0.25 x 2/3: it was not warned about
+    assert chance_warning(0.6, uneven) is not None and chance_warning(0.9, uneven) is None
     np.savez(tmp_path / "shuffled.npz", images=load_digits().images.numpy(),
              labels=load_digits().labels[torch.randperm(1797, generator=torch.Generator().manual_seed(1))].numpy())
     wgan.train(data=str(tmp_path / "shuffled.npz"), iterations=1, eval_every=1, eval_samples=200, batch_size=16,

@@ -119,15 +119,18 @@ class ImageScorer:
         }
 
 
-def chance_warning(accuracy: float, classes: int) -> str | None:
-    """What to say of a classifier whose held-out ``accuracy`` over ``classes`` classes is near chance (less than
-    :data:`NEAR_CHANCE` of the way from 1 / classes to 1), None otherwise: the labels do not tell the images
-    apart (shuffled apart from them, or of something else), and the scores that rest on the classifier say little."""
-    chance = 1 / classes
+def chance_warning(accuracy: float, labels: torch.Tensor) -> str | None:
+    """What to say of a classifier whose ``accuracy`` on the held-out images of ``labels`` is near chance (less
+    than :data:`NEAR_CHANCE` of the way from chance to 1), None otherwise: the labels do not tell the images apart
+    (shuffled apart from them, or of something else), and the scores that rest on the classifier say little.
+    Chance is what always naming the most common class scores: 1 / classes where the classes are alike in size."""
+    counts = torch.bincount(labels.cpu())
+    chance = counts.max().item() / len(labels)
     if accuracy >= chance + NEAR_CHANCE * (1 - chance):
         return None
-    return (f"the classifier for the image scores reaches a test accuracy of {accuracy:.3f}, near chance ({chance:.3f} "
-            f"for {classes} classes): do the labels belong to their images? Its scores (FD, KID, precision, recall, "
+    return (f"the classifier for the image scores reaches a test accuracy of {accuracy:.3f}, near chance ({chance:.3f}, "
+            f"the largest of {int((counts > 0).sum())} classes' share of the held-out images): do the labels belong "
+            "to their images? Its scores (FD, KID, precision, recall, "
             "density, coverage, classes, confidence) say little; save the data without labels to be scored in pixel "
             "space alone")
 
@@ -148,6 +151,6 @@ def image_scorer(config: Config, sampler: Sampler, progress: bool = False) -> Im
                               device=sampler.device, progress=progress)
     if progress:
         print(f"classifier for the image scores: test accuracy {trained.test_accuracy:.4f} ({trained.path})")
-    if (said := chance_warning(trained.test_accuracy, trained.model.num_classes)) is not None:
+    if (said := chance_warning(trained.test_accuracy, test_labels)) is not None:
         print(f"wgan: warning: {said}", file=sys.stderr)
     return ImageScorer(trained, reference_statistics(trained.model, test_images), config.data, split)
