@@ -201,6 +201,17 @@ def test_w1_keeps_its_digits_for_close_points_far_from_the_origin():
     assert w1(x, x + shift) == pytest.approx(math.sqrt(3) * 1e-5, rel=1e-8)
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-15, 1e15, 1e200, 1e300])
+def test_w1_scales_with_the_points_at_any_scale_float64_holds(scale):
+    # the costs' squares underflowed at 1e-200 (W1 0) and overflowed at 1e200 ("infeasible"), and the simplex's
+    # fixed tolerances made the points at 1e-15 37% farther apart
+    generator = np.random.default_rng(0)
+    x, y = generator.normal(size=(50, 2)), generator.normal(size=(60, 2)) + 1
+    assert w1(x * scale, y * scale) / scale == pytest.approx(w1(x, y), rel=1e-12)
+    assert w1(x * scale, y * scale, metric="cityblock") / scale == pytest.approx(w1(x, y, metric="cityblock"),
+                                                                                 rel=1e-12)
+
+
 def test_w1_with_l1_cost_of_a_diagonal_shift_is_the_l1_norm_of_the_shift():
     x = np.random.default_rng(7).normal(size=(150, 2))
     shift = np.array([0.7, 0.7])

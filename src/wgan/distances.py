@@ -381,7 +381,8 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     Notes
     -----
     The cost matrix is ``scipy.spatial.distance.cdist`` (computed from coordinate differences, so that close
-    points keep all their digits) and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
+    points keep all their digits) of the points divided by their largest coordinate, divided by its largest
+    entry (W1 scales with both, and the simplex's tolerances are fixed numbers), and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
     ``EMD_MAX_ITER`` iterations. Time and memory grow as ``n * m``: a few thousand samples a side is the
     practical limit; beyond it use :func:`sliced_w1` or subsample.
 
@@ -403,14 +404,23 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
 
     check_fits_in_memory(COST_COPIES * 8 * x.shape[0] * y.shape[0], f"the exact W1 between {x.shape[0]:,} and "
                          f"{y.shape[0]:,} samples", "subsample both sets, or use sliced_w1")
-    cost = cdist(x, y, metric)
-    value, log = ot.emd2(a, b, cost, numItermax=EMD_MAX_ITER, log=True)
+    # Solved on coordinates and costs of at most 1, and scaled back (a distance scales with the points): the
+    # squares in the costs underflowed at 1e-200 times the points (W1 0) and overflowed at 1e200, and the simplex's
+    # fixed tolerances made 1e-15 times them 37% too far apart.
+    size = max(np.abs(x).max(), np.abs(y).max())
+    if size == 0:
+        return 0.0
+    cost = cdist(x / size, y / size, metric)
+    scale = float(cost.max())
+    if scale == 0:  # the same points
+        return 0.0
+    value, log = ot.emd2(a, b, cost / scale, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:
         raise WganError(
             f"the exact W1 between {x.shape[0]} and {y.shape[0]} samples did not reach optimality "
             f"({log['warning']}); subsample both sets or use sliced_w1"
         )
-    return _finite(float(value))
+    return _finite(float(value) * scale * float(size))
 
 
 def _finite(distance: float) -> float:
