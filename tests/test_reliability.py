@@ -644,6 +644,7 @@ def test_a_full_disk_in_the_middle_of_a_checkpoint_is_one_line_and_the_latest_ch
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "No space left on device" in error and "--resume" in error
     folder = tmp_path / "run" / "checkpoints"
+    assert error.startswith(f"wgan: error: cannot write '{folder / 'latest.pt'}' (")  # it named the run folder
     written = saved[:3]  # the fourth was made, but not written
     assert checkpoints.unpack(folder / "latest.pt")["iteration"] == max(written)  # the last good one, whole
     assert f"(the last at iteration {max(written)})" in error  # it named the one that failed to be written
@@ -879,18 +880,31 @@ def test_an_improved_evaluation_writes_best_before_latest(tmp_path, monkeypatch)
     assert all(written[written.index(("best", it)) + 1] == ("latest", it) for which, it in written if which == "best")
 
 
-def test_a_run_folder_that_cannot_be_written_is_one_line_for_resume_and_a_warning_for_eval(tmp_path, capsys):
+def test_a_run_folder_that_cannot_be_written_is_one_line_for_resume_and_a_warning_for_eval(tmp_path, capsys,
+                                                                                         monkeypatch):
     # a read-only folder (chmod -R a-w, as another user) was a PermissionError traceback from the lock; a lock
-    # file that cannot be opened stands in for it here, where the tests may run as root
+    # file the system refuses to open stands in for it here, where the tests may run as root
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  *TINY]) == 0
-    (tmp_path / "run" / ".lock").unlink(missing_ok=True)
-    (tmp_path / "run" / ".lock").mkdir()
+    opened = os.open
+
+    def read_only(path, *arguments):
+        if Path(path).name == ".lock":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return opened(path, *arguments)
+
+    monkeypatch.setattr("wgan.runs.os.open", read_only)
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith(f"wgan: error: run folder '{tmp_path / 'run'}' cannot be written (") and \
-        "make it writable (chmod -R u+w), or copy it" in error and len(error.splitlines()) == 1
+    assert error == (f"wgan: error: run folder '{tmp_path / 'run'}' cannot be written (Permission denied): make it "
+                     "writable (chmod -R u+w), or copy it to a folder you can write in")
+    monkeypatch.undo()
+    (tmp_path / "run" / ".lock").unlink(missing_ok=True)
+    (tmp_path / "run" / ".lock").mkdir()  # what is in its place, not its permissions
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith("cannot be written (Is a directory): move aside what is in the "
+                                                    "place of its .lock")
     assert main(["eval", "--run", str(tmp_path / "run"), "--samples", "100"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["iteration"] == 2  # the scores, printed
@@ -964,3 +978,17 @@ def test_a_run_whose_checkpoints_folder_is_gone_is_told_to_put_them_back_and_str
     assert capsys.readouterr().err.strip() == (
         f"wgan: error: run folder '{folder}' has no checkpoint in {folder / 'checkpoints'}, though it was evaluated "
         "(and checkpointed) up to iteration 4: put its checkpoints back there, or train it again under another --name")
+
+
+@pytest.mark.parametrize("in_the_way", ["latest.pt", "previous.pt"])
+def test_a_folder_in_the_place_of_a_checkpoint_is_named_with_what_to_do(tmp_path, capsys, in_the_way):
+    # latest.pt as a folder named its hidden temporary copy, previous.pt as one named latest.pt; both said "make room"
+    folder = _two_checkpoints(tmp_path)
+    (folder / in_the_way).unlink()
+    (folder / in_the_way).mkdir()
+    (folder / in_the_way / "kept").write_text("")  # a folder with something in it: no rename replaces it
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"wgan: error: cannot write '{folder / in_the_way}' (")
+    assert "move aside what is in its place, and continue with `wgan train --resume" in error

@@ -411,7 +411,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
                         "UTF-8") from None
     except tomllib.TOMLDecodeError as error:
-        raise WganError(f"config file '{path}' is not valid TOML ({error}): fix the line it names") from None
+        raise WganError(f"config file '{path}' is not valid TOML ({error}): fix it there") from None
     sections = [key for key, value in table.items() if isinstance(value, dict)]
     if sections:
         found = f"a section [{sections[0]}]" if f"[{sections[0]}]" in text else f"a table as the value of {sections[0]}"

@@ -45,7 +45,7 @@ import torch
 from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
 from .data import USERS_OWN, is_missing_path, reads_data_dir
-from .errors import WganError, reason, refused, remedy
+from .errors import IN_THE_WAY, WganError, reason, refused, remedy
 
 CONFIG_FILE = "config.toml"
 FIGURE_PREFIX = "iter_"  # samples/iter_000500.png: the figure of the evaluation at iteration 500
@@ -63,7 +63,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
     ``before_replace()``, if given, runs between the two, once the new content is on disk.
 
     A Ctrl-C during the write surfaces as ``KeyboardInterrupt`` even when the writer's own clean-up fails on the
-    half-written file and raises something else in its place (``torch.save`` finishing its zip archive does).
+    half-written file and raises something else in its place (``torch.save`` finishing its zip archive does). An
+    ``OSError`` names ``path`` (or where a rename was refused), not the temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
         Path(temporary).unlink(missing_ok=True)
         if not isinstance(error, KeyboardInterrupt) and _interrupted(error):
             raise KeyboardInterrupt from error
+        if isinstance(error, OSError):  # named by the file the user knows: a full disk's write names none, and a
+            # rename names its hidden source before the destination that refused it
+            known = error.filename2 or (error.filename if error.filename not in (None, temporary) else path)
+            error.filename, error.filename2 = str(known), None
         raise
     return path
 
@@ -204,8 +209,9 @@ class RunFolder:
         try:
             handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
         except OSError as error:
-            raise WganError(f"run folder '{self.path}' cannot be written ({reason(error)}): make it writable "
-                            "(chmod -R u+w), or copy it to a folder you can write in") from None
+            raise WganError(f"run folder '{self.path}' cannot be written ({reason(error)}): "
+                            + ("move aside what is in the place of its .lock" if error.errno in IN_THE_WAY else
+                               "make it writable (chmod -R u+w), or copy it to a folder you can write in")) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
