@@ -45,7 +45,7 @@ from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
 from .runs import CONFIG_FILE, FIGURE_PREFIX, RunFolder
-from .signals import STOP_SIGNALS, as_ctrl_c, let_pass, signals_handled
+from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
 from .trainer import Trainer, out_of_time
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
@@ -248,28 +248,29 @@ def _check_enough_for_scores(scorer: ImageScorer | None, samples: int, flag: str
                         "Python)")
 
 
-def _finish(trainer: Trainer, progress: bool) -> Run:
+def _finish(trainer: Trainer, progress: bool, passed: Passed) -> Run:
     """Train, then draw the run's curves (also after a stop or an error), and give the folder back.
 
+    ``passed`` counts the stop signals let pass once training has ended (while it trains, the trainer's handlers
+    take them: a Ctrl-C that stopped it counts as the first, so that a second one interrupts the figures at once).
     A file the run cannot write (a full disk, a folder made read-only) stops it with one line: every file is
     written atomically, so the checkpoints written before are intact.
     """
     run = trainer.run
-    with let_pass() as passed:  # once training has ended (while it trains, the trainer's handlers): wgan.signals
-        try:
-            trainer.fit(progress=progress)
-        except BaseException as error:
-            passed.interrupts += trainer.stop_signal == "SIGINT"
-            if run is not None:
-                _close(trainer, run, quietly=True)  # the error in flight says what went wrong
-            if isinstance(error, OSError):
-                raise _unwritable(error, trainer) from None
-            if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
-                error.run = _as_run(trainer, run.path if run else None, trainer.history)
-            raise
-        passed.interrupts += trainer.stop_signal == "SIGINT"  # the run finished at the iteration it was asked to
+    try:
+        trainer.fit(progress=progress)
+    except BaseException as error:
+        passed.interrupts += trainer.stop_signal == "SIGINT"
         if run is not None:
-            _close(trainer, run, quietly=False)
+            _close(trainer, run, quietly=True)  # the error in flight says what went wrong
+        if isinstance(error, OSError):
+            raise _unwritable(error, trainer) from None
+        if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
+            error.run = _as_run(trainer, run.path if run else None, trainer.history)
+        raise
+    passed.interrupts += trainer.stop_signal == "SIGINT"  # the run finished at the iteration it was asked to
+    if run is not None:
+        _close(trainer, run, quietly=False)
     return _as_run(trainer, run.path if run else None, trainer.history)
 
 
@@ -371,7 +372,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
         _require_out_outside_the_images(config)
     # A stop signal never meets its default action from here to the end (wgan.signals): let pass, and handed on
     # once the processes have finished together, under the handlers of joining, building and training.
-    with let_pass(), joined() as world:
+    with let_pass() as passed, joined() as world:
         progress = progress and world.is_writer
         created: list[RunFolder] = []  # the new folder, once made (while the trainer is still being built)
 
@@ -387,7 +388,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
                         print(f"wgan: warning: {warning}", file=sys.stderr)
                 if progress:
                     print(describe(trainer) + (f" | run folder {trainer.run.path}" if trainer.run else ""))
-            return _finish(trainer, progress)
+            return _finish(trainer, progress, passed)
         except Exception:  # an error, not a stop (which saves a checkpoint) or an interrupt (below)
             if created:  # (the agent of `--nproc` stops this rank with SIGTERM as another fails: let pass)
                 created[0].discard_if_unresumable()
@@ -509,7 +510,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             raise
         return run, config, state, [line for line in (fallback, note, changed) if line]
 
-    with let_pass(), joined() as world:  # as in train()
+    with let_pass() as passed, joined() as world:  # as in train()
         progress = progress and world.is_writer
         run = None
         try:
@@ -530,7 +531,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             if run is not None:
                 run.close()
             raise
-        return _finish(trainer, progress)
+        return _finish(trainer, progress, passed)
 
 
 # Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume
