@@ -264,7 +264,7 @@ def _finish(trainer: Trainer, progress: bool, passed: Passed) -> Run:
         if run is not None:
             _close(trainer, run, quietly=True)  # the error in flight says what went wrong
         if isinstance(error, OSError):
-            raise _unwritable(error, trainer) from None
+            raise _training_stopped_writing(error, trainer) from None
         if isinstance(error, Stopped):  # the run so far, for the caller (with write=False, all there is of it)
             error.run = _as_run(trainer, run.path if run else None, trainer.history)
         raise
@@ -299,7 +299,7 @@ def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
         run.close()
 
 
-def _unwritable(error: OSError, trainer: Trainer) -> WganError:
+def _training_stopped_writing(error: OSError, trainer: Trainer) -> WganError:
     """One line for a file the run could not write, with where its last checkpoint is."""
     run = trainer.run
     where = error.filename or (run.path if run else "the run folder")

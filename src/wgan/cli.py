@@ -289,7 +289,7 @@ def _experiment(args: argparse.Namespace) -> None:
         try:  # each page once its experiment ends: a stop or a failure later loses none of them
             result.write(out / name)
         except OSError as error:
-            raise _unwritable(error.filename or out, error) from None
+            raise _output_refused(error.filename or out, error) from None
         print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
         if reported:
             _write_report(out, [ExperimentResult.read(out / each) for each in EXPERIMENTS
@@ -320,7 +320,7 @@ def _write_report(out: Path, results: list[ExperimentResult], said: str) -> None
     try:
         write_report(results, out)
     except OSError as error:
-        raise _unwritable(error.filename or out, error) from None
+        raise _output_refused(error.filename or out, error) from None
     print(f"{said}: {out / 'report.md'} and {out / 'report.html'}")
 
 
@@ -458,7 +458,7 @@ def _sample(args: argparse.Namespace) -> None:
         else:
             written = run.save_samples(args.out, args.n, args.seed, args.ema)
     except OSError as error:
-        raise _unwritable(args.out, error) from None
+        raise _output_refused(args.out, error) from None
     print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}) to {args.out}")
 
 
@@ -467,10 +467,10 @@ def _write(path: Path, write) -> None:
     try:
         atomic_write(path, write)
     except OSError as error:
-        raise _unwritable(path, error) from None
+        raise _output_refused(path, error) from None
 
 
-def _unwritable(path: str | Path, error: OSError) -> WganError:
+def _output_refused(path: str | Path, error: OSError) -> WganError:
     """One line for an output the file system refused, naming a file that stands where a folder should."""
     blocking = next((parent for parent in Path(path).absolute().parents if parent.is_file()), None)
     if blocking is not None:  # the system's words for it are "File exists" or "Not a directory"
