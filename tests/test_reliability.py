@@ -992,3 +992,25 @@ def test_a_folder_in_the_place_of_a_checkpoint_is_named_with_what_to_do(tmp_path
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"wgan: error: cannot write '{folder / in_the_way}' (")
     assert "move aside what is in its place, and continue with `wgan train --resume" in error
+
+
+@pytest.mark.parametrize("command", ["train", "resume"])
+def test_a_second_ctrl_c_while_a_finished_runs_figures_are_drawn_does_not_advise_a_resume(tmp_path, capsys,
+                                                                                          monkeypatch, command):
+    # it said to continue with `wgan train --resume RUN`, which then refused: the run had reached its iterations
+    if command == "resume":
+        _two_checkpoints(tmp_path)
+        arguments = ["--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]
+    else:
+        arguments = ["--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", *TINY]
+
+    def interrupted(trainer, run):  # as the let-pass handler raises at a second Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("wgan.api._draw_curves", interrupted)
+    capsys.readouterr()
+    assert main(["train", *arguments]) == 130
+    assert capsys.readouterr().err.strip() == (
+        f"wgan: interrupted at once as the run's last figures were drawn; the run had finished, and its checkpoints "
+        f"and metrics in {tmp_path / 'run'} are saved (curves.png and progress.gif may be missing)")
+    assert _latest(tmp_path / "run")["iteration"] == (6 if command == "resume" else 4)

@@ -270,7 +270,10 @@ def _finish(trainer: Trainer, progress: bool, passed: Passed) -> Run:
         raise
     passed.interrupts += trainer.stop_signal == "SIGINT"  # the run finished at the iteration it was asked to
     if run is not None:
-        _close(trainer, run, quietly=False)
+        try:
+            _close(trainer, run, quietly=False)
+        except KeyboardInterrupt:  # a second Ctrl-C: a resume would refuse the finished run
+            raise Interrupted(str(run.path), finished=True) from None
     return _as_run(trainer, run.path if run else None, trainer.history)
 
 
@@ -393,7 +396,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
             if created:  # (the agent of `--nproc` stops this rank with SIGTERM as another fails: let pass)
                 created[0].discard_if_unresumable()
             raise
-        except Stopped:
+        except (Stopped, Interrupted):
             raise
         except KeyboardInterrupt:
             raise Interrupted(_kept(created[0] if created else None)) from None

@@ -510,10 +510,13 @@ def _allocation(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _interrupted(args: argparse.Namespace, run_path: str | None) -> str:
+def _interrupted(args: argparse.Namespace, run_path: str | None, finished: bool = False) -> str:
     """What a Ctrl-C that stopped ``args.command`` at once leaves: for training, the run folder ``run_path`` with
     its last checkpoint, or none when the run had written none (the first Ctrl-C of a run in its loop stops it
-    at the end of its iteration instead, see :class:`Stopped`)."""
+    at the end of its iteration instead, see :class:`Stopped`); a ``finished`` run, its last figures undrawn."""
+    if args.command == "train" and finished:
+        return (f"wgan: interrupted at once as the run's last figures were drawn; the run had finished, and its "
+                f"checkpoints and metrics in {run_path} are saved (curves.png and progress.gif may be missing)")
     if args.command == "train" and run_path is None:
         return "wgan: interrupted at once, before the run's first checkpoint: no run folder is left"
     if args.command == "train":
@@ -577,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return distributed.EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
-        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None))))
+        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None)),
+                                               getattr(interrupt, "finished", False)))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # what reads the output has gone (`wgan eval ... | head -1`): the rest is not wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again

@@ -34,11 +34,12 @@ class Stopped(KeyboardInterrupt):
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped training at once (a second one, or one before the loop took over the signal): ``run_path``
     is the run folder kept with the checkpoint it last wrote, or None where the run had written none (its folder
-    is then removed: nothing in it could be resumed)."""
+    is then removed: nothing in it could be resumed). ``finished``: the run had trained all its iterations, and
+    its last figures (curves.png, progress.gif) were being drawn."""
 
-    def __init__(self, run_path: str | None):
+    def __init__(self, run_path: str | None, finished: bool = False):
         super().__init__()
-        self.run_path = run_path
+        self.run_path, self.finished = run_path, finished
 
 
 class SamplesNotFinite(WganError):
