@@ -2,6 +2,10 @@
 scatter of 2-D points) and refuses the rest in one line without writing; a point run's progress.gif; --help
 keeps hyphenated names whole."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -79,6 +83,19 @@ def test_a_folder_out_writes_one_png_per_sample_at_the_images_size(image_run, tm
     expected = levels(wgan.load_run(image_run).sample(5, 0))
     assert np.abs(np.asarray(Image.open(files[4])).astype(int) - expected[4]).max() <= 1
     assert [path.name for path in tmp_path.iterdir()] == ["images"]  # no staging folder left beside it
+
+
+def test_a_staging_folder_left_by_a_writer_killed_outright_is_removed_by_the_next_write(tmp_path):
+    # kill -9 of `wgan sample --out DIR/` left its hidden staging folder beside DIR for good
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".images.{ended.stdout.strip()}.0a1b2c3d.tmp"
+    working = tmp_path / f".images.{os.getpid()}.4e5f6a7b.tmp"  # a writer still running: its folder stays
+    for folder in (stale, working):
+        folder.mkdir()
+        (folder / "000000.png").write_bytes(b"half")
+    outputs.write_image_folder(np.zeros((2, 1, 4, 4)), tmp_path / "images")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [working.name, "images"]
+    assert sorted(path.name for path in (tmp_path / "images").iterdir()) == ["000000.png", "000001.png"]
 
 
 def test_grey_images_map_minus_one_to_black_and_one_to_white(tmp_path):

@@ -13,6 +13,7 @@ resampling, so that it goes into a paper or a slide as the generator made it.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -88,12 +89,25 @@ def write_grid(images: np.ndarray, path: str | os.PathLike, columns: int | None 
     return grid
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's; a number no process has is not one of ours
+        return True
+    return True
+
+
 def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
     """Write each of (n, C, H, W) images in [-1, 1] as ``folder/000000.png``, ... at its own resolution.
 
     ``folder`` must be new or empty: the files are written into a hidden sibling folder that then replaces it
     in one rename, so that on any failure (a full disk, Ctrl-C) the sibling is removed and ``folder`` is as it
-    was. A folder that holds files is refused rather than replaced: it may be anything of the user's.
+    was. A folder that holds files is refused rather than replaced: it may be anything of the user's. The
+    sibling's name holds its writer's process id: one left by a process since killed outright (which removes
+    nothing) is removed by the next write to ``folder``.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -102,7 +116,11 @@ def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
         raise WganError(f"output folder '{folder}' holds files already: give a new or empty folder (the images "
                         "are written as 000000.png, 000001.png, ...)")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.*.*.tmp"):
+        writer = stale.name[len(folder.name) + 2:].split(".")[0]
+        if writer.isascii() and writer.isdigit() and not _alive(int(writer)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()  # with the usual permissions (the umask's), which the renamed folder keeps
     try:
         for index, pixels in enumerate(plots.unit_pixels(images)):
