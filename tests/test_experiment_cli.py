@@ -150,7 +150,8 @@ def _measured_by_hand(folder: Path) -> None:
         {"replaces": "stale claim", "text": "stale claim, measured longer", "measured": "7", "holds": False,
          "why": "Longer runs say so."},
         {"text": "added by hand", "measured": "8", "holds": True}]))
-    (folder / "notes.md").write_text("## Measured further\n\nSee [the figure](../images/long.png) and [x](#top).\n")
+    (folder / "notes.md").write_text("## Measured further\n\nSee [the figure](../images/long.png) and [x](#top), "
+                                     "[y](<../my images/y.png>) and [z][ref].\n\n[ref]: ../images/z.png\n")
 
 
 def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_report(tmp_path):
@@ -164,6 +165,7 @@ def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_re
         < page.index("| added by hand | 8 | yes |") < page.index("## Measured further") < page.index("## The command")
     assert "| stale claim |" not in page and "- *stale claim, measured longer*. Longer runs say so." in page
     assert "[the figure](images/long.png)" in page and "[x](#top)" in page  # the links of notes.md from a folder up
+    assert "[y](<my images/y.png>)" in page and "[ref]: images/z.png" in page  # angle brackets, a reference's
     readme = (tmp_path / "parallel-lines" / "README.md").read_text()
     assert "[the figure](../images/long.png)" in readme and "[x](#top)" in readme  # as notes.md, beside it
     markdown = (tmp_path / "report.md").read_text()

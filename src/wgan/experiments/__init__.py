@@ -119,13 +119,20 @@ class ByHand:
         return shown + added
 
 
-_RELATIVE_LINK = re.compile(r"\]\((?![A-Za-z][A-Za-z0-9+.-]*:|/|#|<)([^)\s]+)")  # "](target" relative to its file
+# A relative link's target and what comes before it: "](target", "](<target with spaces>", and a reference
+# definition's "[label]: target" (plain or in angle brackets); not a URL, an absolute path or an anchor.
+_RELATIVE_LINK = re.compile(r"(\]\(|^ {0,3}\[[^\]\n]+\]:[ \t]*)(?:(<)(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)([^>\n]+)"
+                            r"|(?![A-Za-z][A-Za-z0-9+.-]*:|/|#|<)([^)\s]+))", re.MULTILINE)
 
 
 def _links_from(folder: str, markdown: str) -> str:
     """``markdown`` written in the folder that ``folder`` leads to, with its relative links as the page where
     ``folder`` starts sees them: "NAME/../images/x.png" as "images/x.png"."""
-    return _RELATIVE_LINK.sub(lambda link: "](" + posixpath.normpath(folder + link.group(1)), markdown)
+    def seen_from_the_page(link: re.Match) -> str:
+        before, bracket, bracketed, plain = link.groups()
+        return before + (bracket or "") + posixpath.normpath(folder + (bracketed or plain))
+
+    return _RELATIVE_LINK.sub(seen_from_the_page, markdown)
 
 
 @dataclass
