@@ -472,7 +472,9 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     line that names both.
 
     The continuation is bit-exact: the same random streams and losses as a run that was never interrupted
-    (evaluations draw from their own stream, so how often they come does not change the training). A run may
+    (evaluations draw from their own stream, so how often they come does not change the training), apart from
+    what docs/RELIABILITY.md lists (a time budget's last evaluation stays, a rollback after a resume between two
+    evaluations returns to the resumed checkpoint). A run may
     continue on another number of processes than it started on: its checkpoint is the same either way. Rank 0
     alone reads the folder and hands the settings and the checkpoint to the others. It holds the folder's lock
     while it trains, and a latest checkpoint that is missing or damaged is replaced by the previous one, with a
