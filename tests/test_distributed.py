@@ -286,6 +286,34 @@ def test_a_stop_signal_to_the_launcher_once_training_has_ended_lets_both_ranks_f
     assert (tmp_path / "run" / "curves.png").is_file()
 
 
+ONE_RANKS_STATISTICS_DIVERGE = """
+import os, sys, torch, wgan
+from wgan.trainer import Trainer
+rank, finite, told = int(os.environ["RANK"]), Trainer._weights_finite, []
+
+def rank_1_not_finite_once_at_2(self):  # a batch-norm statistic of rank 1 alone (buffers are not broadcast)
+    if rank == 1 and self.iteration == 2 and not told:
+        told.append(True)
+        return torch.tensor(False)
+    return finite(self)
+
+Trainer._weights_finite = rank_1_not_finite_once_at_2
+run = wgan.train(iterations=6, eval_every=2, log_every=5, width=16, batch_size=16, eval_samples=100, out=sys.argv[1],
+                 name="run", progress=False)
+os.write(1, f"rank {rank} trained {run.iteration}\\n".encode())
+"""
+
+
+def test_a_state_not_finite_on_one_rank_at_an_evaluation_rolls_every_rank_back_together(tmp_path):
+    # that rank alone rolled back, its next collective met rank 0's other one, and gloo aborted the run
+    script = tmp_path / "diverging.py"
+    script.write_text(ONE_RANKS_STATISTICS_DIVERGE)
+    done = _torchrun(str(script), str(tmp_path / "runs"), timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(done.stdout.split("\n")[:2]) == ["rank 0 trained 6", "rank 1 trained 6"]
+    assert "is not finite at iteration 2: rolled back to iteration 0" in done.stderr
+
+
 def test_a_script_under_torchrun_trains_again_after_a_first_run_and_a_refused_one(tmp_path):
     # the second call left the process group and joined it again, which waited for ever on torchrun's store
     script = tmp_path / "sweep.py"

@@ -563,8 +563,6 @@ def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, An
                         "--name NEW)")
 
 
-
-
 def _require_kept(saved: Config, given: dict[str, Any]) -> None:
     """Refuse settings ``given`` to a resume beyond those it changes (:data:`RESUMABLE`) that differ from the
     run's ``saved`` ones; given again as the run has them (its first command, with ``--resume`` added), they

@@ -31,7 +31,6 @@ from .data.sampler import Sampler
 from .errors import WganError
 
 
-
 class ReferenceLoop:
     """One generator iteration at a time: ``n_critic`` critic steps, then one generator step."""
 

@@ -348,7 +348,6 @@ class Trainer:
         spent, stop = self.world.agree(out_of_time(self.config, self.train_seconds), self.stop_signal is not None)
         return self.iteration >= self.config.iterations or spent, stop
 
-
     def fit(self, progress: bool = True) -> list[dict[str, Any]]:
         """Train until ``config.iterations`` are done, or ``config.max_minutes`` of training time spent (from the
         current iteration); returns the history of logged rows.
@@ -500,10 +499,9 @@ class Trainer:
         whose weights or running statistics are not finite, or whose evaluation is not (generated samples, the
         estimate or a score: weights finite but so large that the critic overflows), is neither logged nor
         saved: the run rolls back instead."""
-        if not self._weights_finite().item():
-            raise _Diverged("a weight or batch-norm statistic", self.iteration)
+        finite = bool(self._weights_finite().item())  # each rank's own: batch norm's statistics are per rank
         scalars, broken = {}, None
-        if self.evaluator is not None:
+        if finite and self.evaluator is not None:
             try:
                 with self.world.by_itself(self.generator, self.critic):
                     scalars = self.evaluator(self.iteration, self.average.module if self.average else None)
@@ -511,7 +509,10 @@ class Trainer:
                 broken = "the evaluation's generated samples"
             broken = broken or next((f"eval/{name} ({value})" for name, value in scalars.items()
                                      if not math.isfinite(value)), None)
-        if self.world.agree(broken is not None, False)[0]:  # rank 0 evaluates; every rank rolls back
+        evaluation_broken, weights_broken = self.world.agree(broken is not None, not finite)  # every rank rolls back
+        if weights_broken:
+            raise _Diverged("a weight or batch-norm statistic", self.iteration)
+        if evaluation_broken:
             raise _Diverged(broken or "rank 0's evaluation", self.iteration)
         if scalars:
             self._log({f"eval/{key}": value for key, value in scalars.items()})
