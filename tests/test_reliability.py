@@ -1014,3 +1014,28 @@ def test_a_second_ctrl_c_while_a_finished_runs_figures_are_drawn_does_not_advise
         f"wgan: interrupted at once as the run's last figures were drawn; the run had finished, and its checkpoints "
         f"and metrics in {tmp_path / 'run'} are saved (curves.png and progress.gif may be missing)")
     assert _latest(tmp_path / "run")["iteration"] == (6 if command == "resume" else 4)
+
+
+def test_a_refused_write_names_its_file_and_keeps_a_message_without_an_errno(tmp_path):
+    def full_disk(file):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as write(2): no file named
+
+    def short_write(file):
+        raise OSError("100000 requested and 496 written")  # numpy's, on a full disk: no errno
+
+    with pytest.raises(OSError) as refused:
+        atomic_write(tmp_path / "a.npy", full_disk)
+    assert (refused.value.errno, refused.value.filename) == (errno.ENOSPC, str(tmp_path / "a.npy"))
+    with pytest.raises(OSError, match=r"^100000 requested and 496 written$"):  # it read "[Errno None] None: ..."
+        atomic_write(tmp_path / "a.npy", short_write)
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_os_error_that_is_not_a_files_problem_is_not_told_to_fix_a_file(monkeypatch):
+    # "cannot use (Too many open files): fix that, and try again" would hide where it came from
+    def too_many_open_files(args):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(cli, "_eval", too_many_open_files)
+    with pytest.raises(OSError, match="Too many open files"):
+        main(["eval", "--run", "anything"])

@@ -26,7 +26,7 @@ from . import api, distributed, outputs, signals
 from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import EXIT_INTERRUPTED, INTERRUPTED_WHILE_STARTING
-from .errors import Stopped, WganError, reason, refused
+from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, reason, refused
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
@@ -587,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again
         return EXIT_BROKEN_PIPE
     except OSError as error:  # the system refused a file (full, unreadable, a folder in its place): the files are
-        distributed.report("wgan: error: " + refused(error))  # written atomically, so none is left torn
+        if error.filename is None and error.errno not in (*FULL, *FORBIDDEN, *IN_THE_WAY):  # written atomically,
+            raise  # so none is left torn; not a file's problem (too many open files, a fork refused): a traceback
+        distributed.report("wgan: error: " + refused(error))
         return EXIT_USER_ERROR
     return 0

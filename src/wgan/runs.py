@@ -82,10 +82,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
         Path(temporary).unlink(missing_ok=True)
         if not isinstance(error, KeyboardInterrupt) and _interrupted(error):
             raise KeyboardInterrupt from error
-        if isinstance(error, OSError):  # named by the file the user knows: a full disk's write names none, and a
-            # rename names its hidden source before the destination that refused it
+        if isinstance(error, OSError) and error.errno is not None:  # named by the file the user knows: a full
+            # disk's write names none, and a rename names its hidden source before the destination that refused it
             known = error.filename2 or (error.filename if error.filename not in (None, temporary) else path)
-            error.filename, error.filename2 = str(known), None
+            raise OSError(error.errno, error.strerror, str(known)) from None  # (its subclass, by the errno)
         raise
     return path
 
