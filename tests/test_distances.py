@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.spatial.distance import jensenshannon
+from scipy.spatial.distance import cdist, jensenshannon
 from scipy.stats import wasserstein_distance
 
 from wgan.distances import (
@@ -210,6 +210,14 @@ def test_w1_scales_with_the_points_at_any_scale_float64_holds(scale):
     assert w1(x * scale, y * scale) / scale == pytest.approx(w1(x, y), rel=1e-12)
     assert w1(x * scale, y * scale, metric="cityblock") / scale == pytest.approx(w1(x, y, metric="cityblock"),
                                                                                  rel=1e-12)
+
+
+def test_w1_leaves_points_of_no_weight_out_of_its_scale_and_keeps_the_digits_of_its_costs():
+    # a far point of weight 0 set the scale, and the real costs fell below the simplex's tolerances: 1.0, not 0.5
+    assert w1([[0.0], [1.0], [1e20]], [[0.5], [1.5]], a=[0.5, 0.5, 0.0]) == 0.5
+    x = np.random.default_rng(3).normal(size=(40, 2)) * 10 + 1e6  # scaled by powers of two: no digit lost
+    y = x + np.array([1e-7, -1e-7])
+    assert w1(x, y) == np.diag(cdist(x, y)).mean()
 
 
 def test_w1_with_l1_cost_of_a_diagonal_shift_is_the_l1_norm_of_the_shift():

@@ -381,8 +381,9 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     Notes
     -----
     The cost matrix is ``scipy.spatial.distance.cdist`` (computed from coordinate differences, so that close
-    points keep all their digits) of the points divided by their largest coordinate, divided by its largest
-    entry (W1 scales with both, and the simplex's tolerances are fixed numbers), and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
+    points keep all their digits) of the points scaled to coordinates of at most 1, and scaled to entries of at
+    most 1 (W1 scales with both, and the simplex's tolerances are fixed numbers; the scales are powers of two),
+    and the linear program is solved exactly by ``ot.emd2`` (network simplex) with up to
     ``EMD_MAX_ITER`` iterations. Time and memory grow as ``n * m``: a few thousand samples a side is the
     practical limit; beyond it use :func:`sliced_w1` or subsample.
 
@@ -404,23 +405,26 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
 
     check_fits_in_memory(COST_COPIES * 8 * x.shape[0] * y.shape[0], f"the exact W1 between {x.shape[0]:,} and "
                          f"{y.shape[0]:,} samples", "subsample both sets, or use sliced_w1")
+    # Points of no weight change nothing: left out, they do not set the scale below.
+    x, a, y, b = x[a > 0], a[a > 0], y[b > 0], b[b > 0]
     # Solved on coordinates and costs of at most 1, and scaled back (a distance scales with the points): the
     # squares in the costs underflowed at 1e-200 times the points (W1 0) and overflowed at 1e200, and the simplex's
-    # fixed tolerances made 1e-15 times them 37% too far apart.
-    size = max(np.abs(x).max(), np.abs(y).max())
-    if size == 0:
-        return 0.0
+    # fixed tolerances made 1e-15 times them 37% too far apart. The scales are powers of two, which divide exactly.
+    size = _power_of_two_above(max(np.abs(x).max(), np.abs(y).max()))
     cost = cdist(x / size, y / size, metric)
-    scale = float(cost.max())
-    if scale == 0:  # the same points
-        return 0.0
+    scale = _power_of_two_above(cost.max())
     value, log = ot.emd2(a, b, cost / scale, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:
         raise WganError(
             f"the exact W1 between {x.shape[0]} and {y.shape[0]} samples did not reach optimality "
             f"({log['warning']}); subsample both sets or use sliced_w1"
         )
-    return _finite(float(value) * scale * float(size))
+    return _finite(float(value) * scale * size)
+
+
+def _power_of_two_above(value: float) -> float:
+    """The smallest power of two at least ``value`` (1 for 0: nothing to scale)."""
+    return float(np.ldexp(1.0, np.frexp(value)[1])) if value > 0 else 1.0
 
 
 def _finite(distance: float) -> float:
