@@ -469,7 +469,23 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
     # the one checkpoint since made the damaged file previous.pt, in place of the state resumed from
     assert checkpoints.unpack(folder / "previous.pt")["iteration"] == 2
     if damaged is not None:
-        assert "kept as latest-damaged.pt" in warning[0] and (folder / "latest-damaged.pt").read_bytes() == damaged
+        assert "the next checkpoint keeps it as latest-damaged.pt" in warning[0]
+        assert (folder / "latest-damaged.pt").read_bytes() == damaged
+
+
+def test_a_refused_resume_leaves_a_damaged_latest_where_it_is(tmp_path, capsys):
+    # it was renamed as the resume read it, before a setting the resume then refused, without a word
+    folder = _two_checkpoints(tmp_path)
+    damaged = (folder / "latest.pt").read_bytes()[:1000]
+    (folder / "latest.pt").write_bytes(damaged)
+    (folder / "latest-damaged.pt").write_bytes(b"an earlier one")
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--lr", "0.5"]) == 2
+    assert (folder / "latest.pt").read_bytes() == damaged
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 0
+    assert "the next checkpoint keeps it as latest-damaged-2.pt" in capsys.readouterr().err
+    assert (folder / "latest-damaged-2.pt").read_bytes() == damaged
+    assert (folder / "latest-damaged.pt").read_bytes() == b"an earlier one"
 
 
 def test_a_latest_checkpoint_the_system_will_not_open_is_one_line_not_a_fallback(tmp_path, capsys, monkeypatch):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import itertools
 import json
 import os
 import shlex
@@ -128,6 +129,7 @@ class RunFolder:
         self.history: list[dict[str, Any]] = []
         self._tensorboard = None
         self._lock: int | None = None  # the open lock file, while this process writes the folder
+        self._damaged_latest = False  # the latest checkpoint is one a resume fell back from
 
     @classmethod
     def create(cls, config: Config) -> RunFolder:
@@ -364,7 +366,8 @@ class RunFolder:
 
         def keep_as_previous():
             if which == "latest" and path.is_file():
-                os.replace(path, self.checkpoint_path("previous"))
+                os.replace(path, self._damaged_name() if self._damaged_latest else self.checkpoint_path("previous"))
+                self._damaged_latest = False
 
         return atomic_write(path, lambda file: file.write(_serialised(checkpoints.pack(state))), keep_as_previous)
 
@@ -385,9 +388,10 @@ class RunFolder:
 
     def load_resumable(self) -> tuple[dict[str, Any], str | None]:
         """The latest checkpoint, or the previous one when the latest is missing or damaged: the state and a
-        one-line warning when it fell back (None otherwise). A damaged latest is renamed ``latest-damaged.pt``
-        (the next checkpoint would otherwise make it ``previous``, in place of the state resumed from); one the
-        system will not open is not damaged, and is refused in one line."""
+        one-line warning when it fell back (None otherwise). A damaged latest is renamed ``latest-damaged.pt`` by
+        the next checkpoint, which would otherwise make it ``previous`` in place of the state resumed from (a
+        resume refused before then leaves it where it is); one the system will not open is not damaged, and is
+        refused in one line."""
         if not self.resumable():
             if self.checkpoint_path("best").is_file():  # latest.pt and previous.pt moved or deleted
                 raise WganError(f"run folder '{self.path}' has no latest or previous checkpoint to resume from, only "
@@ -413,10 +417,16 @@ class RunFolder:
         else:
             problem = f"run folder '{self.path}' has no latest checkpoint ({latest})"
         state = self.load_checkpoint("previous")
-        if latest.is_file():  # set aside, or the next checkpoint would make the damaged file the fallback
-            os.replace(latest, latest.with_name(DAMAGED_LATEST))
-            problem += f" (kept as {DAMAGED_LATEST})"
+        if latest.is_file():  # set aside by the next checkpoint, which would otherwise make it the fallback
+            self._damaged_latest = True
+            problem += f" (the next checkpoint keeps it as {self._damaged_name().name})"
         return state, f"{problem}; resuming from the previous checkpoint, iteration {state['iteration']}"
+
+    def _damaged_name(self) -> Path:
+        """Where a damaged latest checkpoint goes: ``latest-damaged.pt``, numbered beside earlier ones."""
+        first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
+        numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
+        return next(path for path in itertools.chain([first], numbered) if not path.exists())
 
 
 def json_value(line: str) -> Any:
