@@ -151,7 +151,8 @@ def _measured_by_hand(folder: Path) -> None:
          "why": "Longer runs say so."},
         {"text": "added by hand", "measured": "8", "holds": True}]))
     (folder / "notes.md").write_text("## Measured further\n\nSee [the figure](../images/long.png) and [x](#top), "
-                                     "[y](<../my images/y.png>) and [z][ref].\n\n[ref]: ../images/z.png\n")
+                                     "[y](<../my images/y.png>) and [z][ref].[^1]\n\n[ref]: ../images/z.png\n"
+                                     "[^1]: Measured on 2 cores\n\n```\n[as written](../code.png)\n```\n")
 
 
 def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_report(tmp_path):
@@ -166,6 +167,7 @@ def test_claims_and_notes_measured_by_hand_survive_every_rewrite_of_pages_and_re
     assert "| stale claim |" not in page and "- *stale claim, measured longer*. Longer runs say so." in page
     assert "[the figure](images/long.png)" in page and "[x](#top)" in page  # the links of notes.md from a folder up
     assert "[y](<my images/y.png>)" in page and "[ref]: images/z.png" in page  # angle brackets, a reference's
+    assert "[^1]: Measured on 2 cores" in page and "[as written](../code.png)" in page  # a footnote, a code block
     readme = (tmp_path / "parallel-lines" / "README.md").read_text()
     assert "[the figure](../images/long.png)" in readme and "[x](#top)" in readme  # as notes.md, beside it
     markdown = (tmp_path / "report.md").read_text()

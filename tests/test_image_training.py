@@ -229,3 +229,12 @@ def test_a_data_folder_given_as_the_root_dot_or_dot_dot_still_names_the_run(tmp_
     folder = RunFolder.create(config)
     folder.close()
     assert folder.path.name == named.format(parent=tmp_path.name)
+
+
+def test_a_data_folder_given_by_a_link_names_the_run_after_the_link(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar").symlink_to(tmp_path / "cifar-10-batches-py")
+    config = wgan.make_config(data="folder", data_dir=str(tmp_path / "cifar"), out=str(tmp_path / "runs"))
+    folder = RunFolder.create(config)
+    folder.close()
+    assert folder.path.name == "wgan-gp-cifar"

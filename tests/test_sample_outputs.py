@@ -3,6 +3,8 @@ scatter of 2-D points) and refuses the rest in one line without writing; a point
 keeps hyphenated names whole."""
 
 import os
+import re
+import socket
 import subprocess
 import sys
 
@@ -88,13 +90,16 @@ def test_a_folder_out_writes_one_png_per_sample_at_the_images_size(image_run, tm
 def test_a_staging_folder_left_by_a_writer_killed_outright_is_removed_by_the_next_write(tmp_path):
     # kill -9 of `wgan sample --out DIR/` left its hidden staging folder beside DIR for good
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".images.{ended.stdout.strip()}.0a1b2c3d.tmp"
-    working = tmp_path / f".images.{os.getpid()}.4e5f6a7b.tmp"  # a writer still running: its folder stays
-    for folder in (stale, working):
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    stale = tmp_path / f".images.{host}-{ended.stdout.strip()}.0a1b2c3d.tmp"
+    kept = [tmp_path / f".images.{host}-{os.getpid()}.4e5f6a7b.tmp",  # a writer still running
+            tmp_path / f".images.another-host-{ended.stdout.strip()}.0a1b2c3d.tmp",  # one this host cannot see
+            tmp_path / f".images.2024.{host}-{ended.stdout.strip()}.0a1b2c3d.tmp"]  # a writer of images.2024
+    for folder in (stale, *kept):
         folder.mkdir()
         (folder / "000000.png").write_bytes(b"half")
     outputs.write_image_folder(np.zeros((2, 1, 4, 4)), tmp_path / "images")
-    assert sorted(path.name for path in tmp_path.iterdir()) == [working.name, "images"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*(path.name for path in kept), "images"])
     assert sorted(path.name for path in (tmp_path / "images").iterdir()) == ["000000.png", "000001.png"]
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
@@ -106,8 +108,8 @@ def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
     ``folder`` must be new or empty: the files are written into a hidden sibling folder that then replaces it
     in one rename, so that on any failure (a full disk, Ctrl-C) the sibling is removed and ``folder`` is as it
     was. A folder that holds files is refused rather than replaced: it may be anything of the user's. The
-    sibling's name holds its writer's process id: one left by a process since killed outright (which removes
-    nothing) is removed by the next write to ``folder``.
+    sibling's name holds its writer's host and process id: one left by a process of this host since killed
+    outright (which removes nothing) is removed by the next write to ``folder``.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -116,11 +118,13 @@ def write_image_folder(images: np.ndarray, folder: str | os.PathLike) -> Path:
         raise WganError(f"output folder '{folder}' holds files already: give a new or empty folder (the images "
                         "are written as 000000.png, 000001.png, ...)")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.*.*.tmp"):
-        writer = stale.name[len(folder.name) + 2:].split(".")[0]
-        if writer.isascii() and writer.isdigit() and not _alive(int(writer)):
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    ours = re.compile(rf"\.{re.escape(folder.name)}\.{re.escape(host)}-([0-9]+)\.[0-9a-f]{{8}}\.tmp")
+    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.*.tmp"):
+        writer = ours.fullmatch(stale.name)
+        if writer is not None and not _alive(int(writer.group(1))):
             shutil.rmtree(stale, ignore_errors=True)
-    staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    staging = folder.parent / f".{folder.name}.{host}-{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()  # with the usual permissions (the umask's), which the renamed folder keeps
     try:
         for index, pixels in enumerate(plots.unit_pixels(images)):

@@ -114,10 +114,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def _data_name(config: Config) -> str:
     """What a run's default name calls its data: the data set's name, or the file or folder that ``data_dir``
-    gives for data ``folder`` and ``array`` (a folder named by ``.`` or ``..`` is called by its own name; the root,
-    which has none, by the data's kind)."""
+    gives for data ``folder`` and ``array`` (a folder named by ``.`` or ``..`` is called by its own name, a link by
+    its own, not its target's; the root, which has none, by the data's kind)."""
     if config.data in USERS_OWN and config.data_dir:
-        return Path(config.data_dir).resolve().stem or config.data
+        return Path(os.path.abspath(config.data_dir)).stem or config.data
     return Path(config.data).stem
 
 

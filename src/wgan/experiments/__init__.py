@@ -120,9 +120,11 @@ class ByHand:
 
 
 # A relative link's target and what comes before it: "](target", "](<target with spaces>", and a reference
-# definition's "[label]: target" (plain or in angle brackets); not a URL, an absolute path or an anchor.
-_RELATIVE_LINK = re.compile(r"(\]\(|^ {0,3}\[[^\]\n]+\]:[ \t]*)(?:(<)(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)([^>\n]+)"
+# definition's "[label]: target" (plain or in angle brackets; not a footnote's "[^1]: text"); not a URL, an
+# absolute path or an anchor.
+_RELATIVE_LINK = re.compile(r"(\]\(|^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*)(?:(<)(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)([^>\n]+)"
                             r"|(?![A-Za-z][A-Za-z0-9+.-]*:|/|#|<)([^)\s]+))", re.MULTILINE)
+_FENCED_CODE = re.compile(r"^ {0,3}(```|~~~).*?(^ {0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)  # kept as written
 
 
 def _links_from(folder: str, markdown: str) -> str:
@@ -132,7 +134,11 @@ def _links_from(folder: str, markdown: str) -> str:
         before, bracket, bracketed, plain = link.groups()
         return before + (bracket or "") + posixpath.normpath(folder + (bracketed or plain))
 
-    return _RELATIVE_LINK.sub(seen_from_the_page, markdown)
+    pieces, start = [], 0
+    for code in _FENCED_CODE.finditer(markdown):
+        pieces += [_RELATIVE_LINK.sub(seen_from_the_page, markdown[start:code.start()]), code.group()]
+        start = code.end()
+    return "".join(pieces) + _RELATIVE_LINK.sub(seen_from_the_page, markdown[start:])
 
 
 @dataclass
