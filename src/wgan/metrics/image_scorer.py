@@ -128,9 +128,9 @@ def chance_warning(accuracy: float, labels: torch.Tensor) -> str | None:
     chance = counts.max().item() / len(labels)
     if accuracy >= chance + NEAR_CHANCE * (1 - chance):
         return None
-    return (f"the classifier for the image scores reaches a test accuracy of {accuracy:.3f}, near chance ({chance:.3f}, "
-            f"the largest of {int((counts > 0).sum())} classes' share of the held-out images): do the labels belong "
-            "to their images? Its scores (FD, KID, precision, recall, "
+    return (f"the classifier for the image scores reaches a test accuracy of {accuracy:.3f}, near chance "
+            f"({chance:.3f}, the largest of {int((counts > 0).sum())} classes' share of the held-out images): do the "
+            "labels belong to their images? Its scores (FD, KID, precision, recall, "
             "density, coverage, classes, confidence) say little; save the data without labels to be scored in pixel "
             "space alone")
 
