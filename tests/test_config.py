@@ -10,9 +10,10 @@ import pytest
 
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
+from wgan.cli import main
 from wgan.data import TOY_DATASET_NAMES, data_kind
-from wgan.models import CRITICS, GENERATORS
 from wgan.errors import WganError
+from wgan.models import CRITICS, GENERATORS
 
 
 # ---------------------------------------------------------------------------------------- algorithm defaults
@@ -480,6 +481,25 @@ def test_a_byte_order_mark_a_pipe_and_a_home_folder_are_read_as_a_user_means_the
     monkeypatch.setenv("HOME", str(tmp_path))
     np.save(tmp_path / "points.npy", np.random.default_rng(0).normal(size=(100, 2)))
     assert make_config(_write(tmp_path, 'data = "~/points.npy"\n')).data == str(tmp_path / "points.npy")
+
+
+def test_an_error_in_a_piped_config_file_names_the_file(tmp_path, capsys):
+    # the file is read again to say which settings it gave, and a pipe, read once, then gave none
+    reading, writing = os.pipe()  # --config <(printf 'n_critic = 0\n')
+    os.write(writing, b"n_critic = 0\n")
+    os.close(writing)
+    try:
+        assert main(["train", "--config", f"/dev/fd/{reading}", "--out", str(tmp_path)]) == 2
+    finally:
+        os.close(reading)
+    assert capsys.readouterr().err.strip().startswith(f"wgan: error: config file '/dev/fd/{reading}': n_critic ")
+    reading, writing = os.pipe()  # another pipe, which may take the same /dev/fd/N: its own settings
+    os.write(writing, b"lr = 0.03\n")
+    os.close(writing)
+    try:
+        assert make_config(f"/dev/fd/{reading}").lr == 0.03
+    finally:
+        os.close(reading)
 
 
 def test_a_decay_that_ends_before_its_recorded_start_names_the_line_to_delete():

@@ -396,8 +396,12 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     return value
 
 
+_PIPED: dict[tuple[str, int, int], bytes] = {}  # what each pipe given as a config file held: it reads once
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read settings from a TOML file of ``key = value`` lines (the format :func:`to_toml` writes)."""
+    """Read settings from a TOML file of ``key = value`` lines (the format :func:`to_toml` writes). A pipe
+    (``--config <(...)``) is read once; a later call for it gets what it held."""
     if not os.fspath(path).strip():
         raise WganError("the config file's path is empty (an unset shell variable?): give the path of a TOML file")
     path = Path(path)
@@ -405,7 +409,15 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         problem = "is a folder" if path.is_dir() else "does not exist"
         raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # read once (a pipe reads once); a byte-order mark is no error
+        if path.is_file():
+            data = path.read_bytes()
+        else:  # a pipe, known by its inode (a later pipe may take its /dev/fd/N): read once
+            status = path.stat()
+            pipe = (str(path), status.st_dev, status.st_ino)
+            if pipe not in _PIPED:
+                _PIPED[pipe] = path.read_bytes()
+            data = _PIPED[pipe]
+        text = data.decode("utf-8-sig")  # a byte-order mark is no error
         table = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
