@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
+from wgan.cli import main
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
-from wgan.cli import main
 from wgan.data import TOY_DATASET_NAMES, data_kind
 from wgan.errors import WganError
 from wgan.models import CRITICS, GENERATORS
