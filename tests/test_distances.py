@@ -372,3 +372,15 @@ def test_parallel_lines_curves_give_the_four_curves_of_figure_1():
 def test_parallel_lines_rejects_a_theta_that_is_not_a_finite_number(theta):
     with pytest.raises(WganError, match="theta"):
         parallel_lines(theta)
+
+
+def test_the_measures_hold_at_the_edges_of_float64():
+    # (found by the measuring hunt) JS of a mass of 5e-324 was infinite, its mixture halved to 0; a coordinate of
+    # 1e308 made the exact W1's scale infinite; an integer beyond float64 was an OverflowError's traceback
+    assert js([1, 5e-324], [1, 0]) == 0.0 and js([2, 1e-323], [1, 0], normalize=True) == 0.0
+    assert js([1, 0], [0, 1]) == math.log(2)
+    assert w1([1e308], [1e308]) == 0.0 and w1([[1e308], [0.0]], [[1e308], [1e307]]) == pytest.approx(5e306)
+    with pytest.raises(WganError, match="x could not be read as numbers .int too large to convert to float."):
+        w1([10**400], [0])
+    with pytest.raises(WganError, match="normalize must be True or False, got 'no'"):  # it normalised: a true string
+        js([1, 2], [2, 1], normalize="no")

@@ -88,6 +88,18 @@ def _noisy(images, std, seed=0):
 
 
 # ------------------------------------------------------------------------------------------- Frechet distance
+@pytest.mark.parametrize("scale", [1e-100, 1e100, 1e150])
+def test_frechet_distance_scales_with_the_square_of_the_features_at_any_scale(scale):
+    # covariances of 1e200 gave 0 (their product overflowed, and max(0, nan) is 0), those of 1e-200 five times
+    # the distance (their product underflowed)
+    features = np.random.default_rng(0).normal(size=(100, 3))
+    (mu1, sigma1), (mu2, sigma2) = feature_statistics(features), feature_statistics(features * 1.5 + 0.5)
+    assert frechet_distance(mu1 * scale, sigma1 * scale**2, mu2 * scale, sigma2 * scale**2) / scale**2 == \
+        pytest.approx(frechet_distance(mu1, sigma1, mu2, sigma2), rel=1e-12)
+    with pytest.raises(WganError, match="the Frechet distance of these Gaussians overflows float64"):
+        frechet_distance([1e308], [[1e308]], [-1e308], [[1e307]])
+
+
 def test_frechet_distance_of_a_feature_set_with_itself_is_zero():
     features = np.random.default_rng(0).normal(size=(500, 16)) @ np.diag(np.arange(1.0, 17.0))
     mu, sigma = feature_statistics(features)

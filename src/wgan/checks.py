@@ -28,7 +28,7 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
         x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # numpy has no bfloat16
     try:
         array = np.asarray(x)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:  # OverflowError: an integer beyond float64
         raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
     if np.iscomplexobj(array):
         raise WganError(f"{name} holds complex numbers; expected real ones: pass its real part (.real) or its "
@@ -37,7 +37,7 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
         return array
     try:
         return array.astype(np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
 
 

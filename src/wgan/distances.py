@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wgan.checks import check_fits_in_memory, numpy_seed, real_array
+from wgan.checks import check_fits_in_memory, check_flag, numpy_seed, real_array
 from wgan.errors import WganError
 
 __all__ = [
@@ -80,6 +80,7 @@ def _masses(
     Dividing by the sum also inside the tolerance makes the result a probability vector up to rounding,
     so that closed forms (JS of disjoint supports = log 2) come out to the last digit.
     """
+    normalize = check_flag(normalize, "normalize")  # "no" would otherwise normalise, being a true string
     if p.size == 0:
         raise WganError(f"{name} is empty; expected at least one entry")
     _check_finite(p, name)
@@ -191,8 +192,15 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def _js(p: np.ndarray, q: np.ndarray) -> float:
-    m = 0.5 * (p + q)
-    return 0.5 * _kl(p, m) + 0.5 * _kl(q, m)
+    """JS = 1/2 sum p log(2p / (p + q)) + 1/2 sum q log(2q / (p + q)): the KLs to the mixture m = (p + q) / 2,
+    with m's halving inside the ratio, where it cannot underflow (m of a p of 5e-324 was 0, and JS infinite)."""
+    total = p + q
+
+    def half(mass: np.ndarray) -> float:
+        support = mass > 0
+        return 0.5 * float(np.sum(mass[support] * np.log(2.0 * (mass[support] / total[support]))))
+
+    return min(math.log(2.0), max(0.0, half(p) + half(q)))  # in [0, log 2]; the clips remove rounding
 
 
 def tv(p, q, *, normalize: bool = False) -> float:
@@ -410,9 +418,9 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     # Solved on coordinates and costs of at most 1, and scaled back (a distance scales with the points): the
     # squares in the costs underflowed at 1e-200 times the points (W1 0) and overflowed at 1e200, and the simplex's
     # fixed tolerances made 1e-15 times them 37% too far apart. The scales are powers of two, which divide exactly.
-    size = _power_of_two_above(max(np.abs(x).max(), np.abs(y).max()))
+    size = power_of_two_above(max(np.abs(x).max(), np.abs(y).max()))
     cost = cdist(x / size, y / size, metric)
-    scale = _power_of_two_above(cost.max())
+    scale = power_of_two_above(cost.max())
     value, log = ot.emd2(a, b, cost / scale, numItermax=EMD_MAX_ITER, log=True)
     if log["result_code"] != 1:
         raise WganError(
@@ -422,9 +430,10 @@ def w1(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     return _finite(float(value) * scale * size)
 
 
-def _power_of_two_above(value: float) -> float:
-    """The smallest power of two at least ``value`` (1 for 0: nothing to scale)."""
-    return float(np.ldexp(1.0, np.frexp(value)[1])) if value > 0 else 1.0
+def power_of_two_above(value: float) -> float:
+    """The smallest power of two at least ``value`` (1 for 0: nothing to scale), at most float64's largest,
+    2^1023: a scale to divide by without rounding."""
+    return float(np.ldexp(1.0, min(int(np.frexp(value)[1]), 1023))) if value > 0 else 1.0
 
 
 def _finite(distance: float) -> float:

@@ -28,13 +28,14 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..checks import numpy_seed
-from ..distances import kl, sliced_w1, w1
+from ..distances import kl, power_of_two_above, sliced_w1, w1
 from ..errors import WganError
 from .classifier import Classifier, check_images, classify, to_unit_range
 from .feature_metrics import ReferenceFeatures, feature_scores, finite_array, reference_features
@@ -137,12 +138,21 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
         )
     for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
         _check_covariance(sigma, name)
+    # computed for the Gaussians scaled by a power of two s to entries of at most 1, and scaled back (d^2 scales
+    # with s^2): the products of covariances of 1e200 overflowed (d^2 0), those of 1e-200 underflowed
+    scale = power_of_two_above(max(np.abs(mu1).max(), np.abs(mu2).max(),
+                                   np.sqrt(np.abs(sigma1).max()), np.sqrt(np.abs(sigma2).max())))
+    mu1, mu2, sigma1, sigma2 = mu1 / scale, mu2 / scale, sigma1 / scale / scale, sigma2 / scale / scale
     root1 = _psd_root(sigma1)
     product = root1 @ sigma2 @ root1
     eigenvalues = np.linalg.eigvalsh(0.5 * (product + product.T))
     trace_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
-    value = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_root
-    return max(0.0, float(value))
+    value = max(0.0, float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_root))
+    value = value * scale * scale  # (scale**2 alone may overflow)
+    if not math.isfinite(value):
+        raise WganError("the Frechet distance of these Gaussians overflows float64: divide both means by the same "
+                        "factor s and the covariances by s^2 (the distance scales with s^2), and multiply it back")
+    return value
 
 
 @dataclass(frozen=True, eq=False)
