@@ -66,7 +66,7 @@ def test_a_distance_that_overflows_float64_is_refused_not_returned_as_inf(distan
 
 def test_work_larger_than_the_memory_is_refused_before_it_is_asked_for():
     huge = np.zeros((10**6, 1))
-    with pytest.raises(WganError, match="the exact W1 between 1,000,000 and 1,000,000 samples needs about 24,000.0 GB"):
+    with pytest.raises(WganError, match="the exact W1 between 1,000,000 and 1,000,000 samples needs about 48,000.0 GB"):
         w1(huge, huge)  # numpy asked for 7.3 TiB
     with pytest.raises(WganError, match="sliced_w1 with 1,000,000,000,000 projections needs about"):
         sliced_w1(POINTS, POINTS, n_projections=10**12)
@@ -89,3 +89,12 @@ def test_a_switch_is_true_or_false(value):
     if value is None:
         assert check_flag(value, "ema", none=True) is None
     assert check_flag(np.bool_(True), "progress") is True
+
+
+@pytest.mark.parametrize("given, said", [(["1", "2"], "x holds text"), (None, "x is None"),
+                                         (np.ma.masked_array([1.0, 2.0, 99.0], mask=[0, 0, 1]),
+                                          "x is a masked array, whose mask the measures would ignore")])
+def test_text_none_and_masked_arrays_are_not_read_as_numbers(given, said):
+    # text was read as numbers, None as NaN ("is nan"), and a masked array's hidden 99 counted: W1 32.5, not 0
+    with pytest.raises(WganError, match=said):
+        w1(given, [1.0, 2.0])

@@ -23,6 +23,11 @@ LARGEST_SEED = 2**62  # a seed plus the offsets added to it (evaluation, iterati
 def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
     """``x`` (array-like, or a tensor on any device) as a float64 numpy array, float32 kept as it is with
     ``keep_float32``; complex numbers, and what does not read as numbers, are refused."""
+    if x is None:
+        raise WganError(f"{name} is None; expected numbers: pass a numpy array or tensor")
+    if isinstance(x, np.ma.MaskedArray):  # np.asarray would keep the masked values and drop the mask
+        raise WganError(f"{name} is a masked array, whose mask the measures would ignore: pass {name}.compressed() "
+                        "(the values not masked) or a filled array")
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # numpy has no bfloat16
@@ -30,6 +35,8 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
         array = np.asarray(x)
     except (TypeError, ValueError, OverflowError) as error:  # OverflowError: an integer beyond float64
         raise WganError(f"{name} could not be read as numbers ({error}); pass a numpy array or tensor") from None
+    if array.dtype.kind in "USO" and any(isinstance(item, (str, bytes)) for item in array.flat):
+        raise WganError(f"{name} holds text; expected numbers: convert it first (np.asarray(..., dtype=float))")
     if np.iscomplexobj(array):
         raise WganError(f"{name} holds complex numbers; expected real ones: pass its real part (.real) or its "
                         "modulus (abs) if that is what is meant")
