@@ -318,6 +318,12 @@ def test_a_number_beyond_float32s_range_is_refused_not_blamed_on_the_learning_ra
                                   "with it: every loss it scales would be infinite; give a smaller one")
 
 
+def test_a_learning_rate_below_float32s_smallest_normal_number_is_refused():
+    # 1e-45, 1e-300 and 5e-324 trained as a no-op, every run ending alike, without a word
+    assert _error(lr=1e-45) == ("lr 1e-45 is below float32's smallest normal number (1.18e-38), in which the updates "
+                                "are computed: they would vanish and train nothing; give a larger one")
+
+
 def test_zero_clip_is_fine_for_algorithms_that_do_not_clip():
     assert make_config(algorithm="wgan-gp", clip=0.0).clip == 0.0
 

@@ -111,3 +111,11 @@ def test_mode_coverage_rejects_invalid_input_with_a_message_naming_it(samples, c
     kwargs = {"std": STD, **kwargs}
     with pytest.raises(WganError, match=words):
         mode_coverage(samples, centres, **kwargs)
+
+
+def test_a_centre_given_twice_and_a_switch_for_a_number_are_refused():
+    # 4 samples on two identical centres counted for one: 1 of 2 modes covered; std=True read as 1
+    with pytest.raises(WganError, match="centres 0 and 1 are the same point"):
+        mode_coverage(np.zeros((4, 2)), np.zeros((2, 2)), 1.0)
+    with pytest.raises(WganError, match="std is True; expected a positive standard deviation"):
+        mode_coverage(np.zeros((4, 2)), np.zeros((1, 2)), True)

@@ -179,7 +179,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh")
 NORMS = ("none", "layer", "batch")
 PRECISIONS = ("fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # precision -> autocast dtype (fp32: none)
-FLOAT32_LARGEST = torch.finfo(torch.float32).max
+FLOAT32_LARGEST, FLOAT32_SMALLEST = torch.finfo(torch.float32).max, torch.finfo(torch.float32).tiny
 LR_DECAYS = ("none", "linear")
 ON_NAN = ("rollback", "halve-lr", "stop")
 _PAPER = "WGAN-GP toy code (Gulrajani et al. 2017, gan_toy.py)"
@@ -553,6 +553,9 @@ def validate(config: Config) -> None:
         value = getattr(config, name)
         _require(abs(value) <= FLOAT32_LARGEST, f"{name} {value:g} is beyond float32's range ({FLOAT32_LARGEST:.3g}), "
                  "in which training computes with it: every loss it scales would be infinite; give a smaller one")
+    _require(not 0 < config.lr < FLOAT32_SMALLEST, f"lr {config.lr:g} is below float32's smallest normal number "
+             f"({FLOAT32_SMALLEST:.3g}), in which the updates are computed: they would vanish and train "
+             "nothing; give a larger one")
     _require(config.max_minutes >= 0, f"max_minutes must be 0 (no limit) or more, got {config.max_minutes}")
     _require(0 <= config.ema_decay < 1, f"ema_decay must lie in [0, 1) (0: no average), got {config.ema_decay}")
     _require(config.lr > 0, f"lr must be positive, got {config.lr}: try the algorithm's default by leaving it out")

@@ -66,7 +66,9 @@ def _as_tensor(x, name: str, device: torch.device) -> torch.Tensor:
 
 
 def _number(x, name: str, ok, what: str) -> float:
-    """``x`` as a float, checked by ``ok``; the message says ``what`` was expected."""
+    """``x`` as a float, checked by ``ok``; the message says ``what`` was expected (True is no number here)."""
+    if isinstance(x, (bool, np.bool_)):
+        raise WganError(f"{name} is {x!r}; expected {what}")
     try:
         value = float(x)
     except (TypeError, ValueError):
@@ -128,6 +130,11 @@ def mode_coverage(samples, centres, std, *, n_std: float = 3.0, min_share: float
             f"samples have dimension {x.shape[1]} but centres have dimension {c.shape[1]}; "
             "pass centres in the space of the samples"
         )
+    repeated = torch.nonzero(torch.triu((torch.cdist(c, c) == 0), diagonal=1))
+    if len(repeated):
+        first, second = repeated[0].tolist()
+        raise WganError(f"centres {first} and {second} are the same point; the samples near it would count for "
+                        "one of them alone: give each mode once")
     std = _number(std, "std", lambda v: v > 0, "a positive standard deviation per coordinate")
     n_std = _number(n_std, "n_std", lambda v: v > 0, "a positive radius in standard deviations, such as 3")
     min_share = _number(
