@@ -72,6 +72,14 @@ def test_work_larger_than_the_memory_is_refused_before_it_is_asked_for():
         sliced_w1(POINTS, POINTS, n_projections=10**12)
 
 
+def test_w1_1d_beyond_the_memory_is_refused_before_it_sorts(monkeypatch):
+    # it had no check: about 3.5e8 samples ran out of memory on a 24 GB machine (found by the measuring hunt)
+    monkeypatch.setattr("wgan.checks.free_memory", lambda device: 10**6)  # a machine with 1 MB free
+    with pytest.raises(WganError, match=r"w1_1d of 10,000 and 10,000 samples needs about 0.0 GB and this machine "
+                                        r"has 0.0 GB free: subsample both sets"):
+        w1_1d(np.zeros(10_000), np.zeros(10_000))
+
+
 @pytest.mark.parametrize("sigma, problem", [(-np.eye(3), "not positive semi-definite"),
                                             (np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 1]]), "not symmetric")])
 def test_a_matrix_that_is_not_a_covariance_has_no_frechet_distance(sigma, problem):
