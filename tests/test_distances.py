@@ -380,6 +380,7 @@ def test_the_measures_hold_at_the_edges_of_float64():
     assert js([1, 5e-324], [1, 0]) == 0.0 and js([2, 1e-323], [1, 0], normalize=True) == 0.0
     assert js([1, 0], [0, 1]) == math.log(2)
     assert w1([1e308], [1e308]) == 0.0 and w1([[1e308], [0.0]], [[1e308], [1e307]]) == pytest.approx(5e306)
+    assert sliced_w1([[1.5e308, 1.5e308]], [[1.5e308, 1.5e308]]) == 0.0 and sliced_w1([1e308, 0], [-1e308, 0]) == 1e308
     with pytest.raises(WganError, match="x could not be read as numbers .int too large to convert to float."):
         w1([10**400], [0])
     with pytest.raises(WganError, match="normalize must be True or False, got 'no'"):  # it normalised: a true string

@@ -550,9 +550,12 @@ def sliced_w1(x, y, *, n_projections: int = 200, seed: int = 0) -> float:
                          f"sliced_w1 with {int(n_projections):,} projections", "use fewer n_projections")
     theta = rng.standard_normal((int(n_projections), x.shape[1]))
     theta /= np.linalg.norm(theta, axis=1, keepdims=True)
+    # projected from points scaled by a power of two to coordinates of at most 1, and scaled back (each W1
+    # scales with the points): projections of points near 1.5e308 overflowed, though the answer was finite
+    size = power_of_two_above(max(np.abs(x).max(), np.abs(y).max()))
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by _finite
-        per_direction = _w1_sorted(np.sort(x @ theta.T, axis=0), np.sort(y @ theta.T, axis=0))
-        return _finite(float(per_direction.mean()))
+        per_direction = _w1_sorted(np.sort((x / size) @ theta.T, axis=0), np.sort((y / size) @ theta.T, axis=0))
+        return _finite(float(per_direction.mean()) * size)
 
 
 # ------------------------------------------------------------------------------ Example 1 of the WGAN paper
