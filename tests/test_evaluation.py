@@ -3,12 +3,14 @@ EXACT_SAMPLES of them."""
 
 import copy
 
+import pytest
 import torch
 from torch import nn
 
 from wgan.config import make_config
 from wgan.data import build_sampler
 from wgan.distances import w1
+from wgan.errors import WganError
 from wgan.metrics import EXACT_SAMPLES, evaluate
 from wgan.objectives import build_objective
 
@@ -54,3 +56,14 @@ def test_a_batch_norm_critics_estimate_is_read_batch_by_batch_as_in_training_and
         with_running_statistics = critic(real).mean() - critic(fake).mean()
     assert abs(result.scalars["estimate"] - in_training.item()) < 1e-5
     assert abs(in_training - with_running_statistics).item() > 1e-2  # the test tells the two readings apart
+
+
+@pytest.mark.parametrize("n, seed, outputs, said", [
+    (0, 7, 2, "n is 0; expected a whole number of at least 2"), (-1, 7, 2, "n is -1"), (10, 1.5, 2, "seed"),
+    (10, 7, 3, r"the generator makes samples of shape \(3,\), and the data's are \(2,\)")])
+def test_evaluate_refuses_what_it_cannot_measure_in_one_line(n, seed, outputs, said):
+    # reshape, negative-dimension, manual_seed and matrix-shape errors from inside torch (found by the measuring hunt)
+    sampler = build_sampler("8gaussians", torch.device("cpu"))
+    with pytest.raises(WganError, match=said):
+        evaluate(nn.Linear(2, outputs), nn.Linear(2, 1), build_objective(make_config(algorithm="wgan-gp")), sampler,
+                 2, n, seed=seed, batch_size=64)

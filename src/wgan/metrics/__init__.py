@@ -29,7 +29,8 @@ from torch import nn
 
 from ..data.sampler import Sampler
 from ..distances import sliced_w1, w1
-from ..errors import SamplesNotFinite
+from ..checks import check_seed, whole_number
+from ..errors import SamplesNotFinite, WganError
 from ..objectives import Objective, has_batch_norm
 from .modes import mode_coverage
 
@@ -133,12 +134,16 @@ def evaluate(generator: nn.Module, critic: nn.Module, objective: Objective, samp
     generated images clipped to [-1, 1], as an image file would hold them. Generated samples that are not
     finite raise :class:`~wgan.errors.SamplesNotFinite`.
     """
+    n, seed = whole_number(n, "n", 2, 1000), check_seed(seed)  # the metrics compare sets of samples
     rng = torch.Generator(sampler.device).manual_seed(seed)
     paired = min(n, EXACT_SAMPLES)
     estimated = n if len(sampler.shape) == 1 else paired
     with evaluation_mode(generator):
         real = sampler.sample(estimated, rng)
         fake = in_batches(generator, torch.randn(n, latent_dim, generator=rng, device=sampler.device))
+        if tuple(fake.shape[1:]) != tuple(sampler.shape):
+            raise WganError(f"the generator makes samples of shape {tuple(fake.shape[1:])}, and the data's are "
+                            f"{tuple(sampler.shape)}: give the generator trained on this data")
         if not torch.isfinite(fake).all():
             raise SamplesNotFinite("the generator's samples hold NaN or infinity: its weights or batch-norm "
                                    "statistics diverged, so there is nothing to score; evaluate another checkpoint")
