@@ -100,9 +100,16 @@ def test_a_switch_is_true_or_false(value):
 
 
 @pytest.mark.parametrize("given, said", [(["1", "2"], "x holds text"), (None, "x is None"),
+                                         (np.array([2**62 + 1, 2**62]), "x holds integers beyond 2.53"),
+                                         (torch.zeros(2, device="meta"), "x is a meta tensor, which holds no values"),
                                          (np.ma.masked_array([1.0, 2.0, 99.0], mask=[0, 0, 1]),
                                           "x is a masked array, whose mask the measures would ignore")])
 def test_text_none_and_masked_arrays_are_not_read_as_numbers(given, said):
-    # text was read as numbers, None as NaN ("is nan"), and a masked array's hidden 99 counted: W1 32.5, not 0
+    # text was read as numbers, None as NaN ("is nan"), a masked array's hidden 99 counted (W1 32.5, not 0), 2^62 + 1
+    # was 2^62, and a meta tensor was torch's NotImplementedError
     with pytest.raises(WganError, match=said):
         w1(given, [1.0, 2.0])
+
+
+def test_a_sparse_tensor_is_measured_by_its_values():
+    assert w1(torch.eye(3).to_sparse(), torch.eye(3)) == 0.0  # torch's "can't convert Sparse layout tensor"

@@ -29,7 +29,10 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
         raise WganError(f"{name} is a masked array, whose mask the measures would ignore: pass {name}.compressed() "
                         "(the values not masked) or a filled array")
     if isinstance(x, torch.Tensor):
+        if x.device.type == "meta":
+            raise WganError(f"{name} is a meta tensor, which holds no values: pass a tensor with data")
         x = x.detach().cpu()
+        x = x.to_dense() if x.layout != torch.strided else x  # a sparse tensor's values, zeros in place
         x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # numpy has no bfloat16
     try:
         array = np.asarray(x)
@@ -40,6 +43,9 @@ def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
     if np.iscomplexobj(array):
         raise WganError(f"{name} holds complex numbers; expected real ones: pass its real part (.real) or its "
                         "modulus (abs) if that is what is meant")
+    if array.dtype.kind in "iu" and array.size and (array.max() > 2**53 or array.min() < -(2**53)):
+        raise WganError(f"{name} holds integers beyond 2^53, which float64 cannot hold exactly (2^62 + 1 and 2^62 "
+                        "would be one number): subtract a common offset first, or pass floats")
     if keep_float32 and array.dtype == np.float32:
         return array
     try:
