@@ -67,3 +67,12 @@ def test_evaluate_refuses_what_it_cannot_measure_in_one_line(n, seed, outputs, s
     with pytest.raises(WganError, match=said):
         evaluate(nn.Linear(2, outputs), nn.Linear(2, 1), build_objective(make_config(algorithm="wgan-gp")), sampler,
                  2, n, seed=seed, batch_size=64)
+
+
+def test_a_run_of_the_largest_seed_is_evaluated():
+    # its evaluation stream, seed + 1, is past the largest seed a run may have, which evaluate refused
+    import wgan
+
+    run = wgan.train(seed=2**62, iterations=1, eval_every=1, width=8, batch_size=16, eval_samples=50, write=False,
+                     progress=False)
+    assert "eval/w1" in run.history[-1]
