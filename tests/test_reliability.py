@@ -29,6 +29,7 @@ import torch
 import wgan
 from wgan import checkpoints, cli, plots
 from wgan.cli import main
+from wgan.config import load_toml
 from wgan.entry import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
 from wgan.play.watch import RunFollower
@@ -55,6 +56,17 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 60) -> Non
 
 def _weights(state: dict) -> list[torch.Tensor]:
     return [tensor for net in ("generator", "critic") for tensor in state[net].values()]
+
+
+def _refusing(opener, refused):
+    """``opener`` (open, os.open, ...) as the system runs it where it refuses the paths that ``refused`` picks:
+    as root, the tests cannot take a file's permissions away."""
+    def opening(path, *arguments, **keywords):
+        if refused(Path(path)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return opener(path, *arguments, **keywords)
+
+    return opening
 
 
 def _latest(run: Path) -> dict:
@@ -491,14 +503,7 @@ def test_a_refused_resume_leaves_a_damaged_latest_where_it_is(tmp_path, capsys):
 def test_a_latest_checkpoint_the_system_will_not_open_is_one_line_not_a_fallback(tmp_path, capsys, monkeypatch):
     # it was called damaged, and the resume went back to the previous checkpoint, dropping the rows after it
     folder = _two_checkpoints(tmp_path)
-    opened = open
-
-    def refusing_latest(file, *args, **kwargs):
-        if Path(file) == folder / "latest.pt":
-            raise PermissionError(13, "Permission denied")
-        return opened(file, *args, **kwargs)
-
-    monkeypatch.setattr("builtins.open", refusing_latest)
+    monkeypatch.setattr("builtins.open", _refusing(open, lambda path: path == folder / "latest.pt"))
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
@@ -790,11 +795,7 @@ def test_a_run_folder_whose_files_the_system_refuses_is_one_line_in_every_comman
     # refusal is made here, and a link to itself stands for it in watch)
     folder = _two_checkpoints(tmp_path).parent
     settings = folder / "config.toml"
-
-    def refusing(path, *arguments):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-
-    monkeypatch.setattr("wgan.runs.load_toml", refusing)
+    monkeypatch.setattr("wgan.runs.load_toml", _refusing(load_toml, lambda path: True))
     for command in (["eval", "--run", str(folder)], ["sample", "--run", str(folder), "--n", "3", "--out",
                                                      str(tmp_path / "s.npy")],
                     ["train", "--resume", str(folder), "--iterations", "8"], ["watch", str(folder), "--port", "0"]):
@@ -902,14 +903,7 @@ def test_a_run_folder_that_cannot_be_written_is_one_line_for_resume_and_a_warnin
     # file the system refuses to open stands in for it here, where the tests may run as root
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  *TINY]) == 0
-    opened = os.open
-
-    def read_only(path, *arguments):
-        if Path(path).name == ".lock":
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-        return opened(path, *arguments)
-
-    monkeypatch.setattr("wgan.runs.os.open", read_only)
+    monkeypatch.setattr("wgan.runs.os.open", _refusing(os.open, lambda path: path.name == ".lock"))
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "4", "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
