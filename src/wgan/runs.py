@@ -307,7 +307,7 @@ class RunFolder:
         metrics.jsonl, TensorBoard's events (its writer is reopened to purge them) and the evaluations' figures,
         which would otherwise stay in samples/ and progress.gif where the run resumed from an earlier checkpoint
         (previous.pt) or evaluates at other iterations now."""
-        self.history[:] = [row for row in self.history if row["iteration"] <= iteration]
+        drop_rows_after(self.history, iteration)
         text = "".join(json.dumps(row) + "\n" for row in self.history)
         atomic_write_bytes(self.path / METRICS_FILE, text.encode())
         self._close_tensorboard()
@@ -427,6 +427,12 @@ class RunFolder:
         first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
         numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
         return next(path for path in itertools.chain([first], numbered) if not path.exists())
+
+
+def drop_rows_after(history: list[dict[str, Any]], iteration: int) -> None:
+    """Drop the rows of ``history`` logged after ``iteration``, in place (the trainer and its run folder share
+    the list)."""
+    history[:] = [row for row in history if row["iteration"] <= iteration]
 
 
 def json_value(line: str) -> Any:

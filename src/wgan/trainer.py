@@ -48,7 +48,7 @@ from .errors import SamplesNotFinite, Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, has_batch_norm, interpolate
 from .progress import Progress
 from .randomness import RandomStream
-from .runs import RunFolder
+from .runs import RunFolder, drop_rows_after
 from .signals import STOP_SIGNALS, signals_handled
 
 # evaluator(iteration, average) -> scalars, with ``average`` the generator's moving average or None.
@@ -471,7 +471,7 @@ class Trainer:
         if self.run is not None:
             self.run.rewind(back_to)  # its files, and the history it shares with the trainer
         else:
-            self.history[:] = [row for row in self.history if row["iteration"] <= back_to]
+            drop_rows_after(self.history, back_to)
         if self.world.is_writer:
             print(f"wgan: warning: {diverged.what} is not finite at iteration {diverged.iteration}: rolled back to "
                   f"iteration {back_to}, continuing with a fresh noise stream"
