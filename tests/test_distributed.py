@@ -475,6 +475,26 @@ def test_the_launcher_names_the_rank_that_failed_first(failures, first):
     assert (rank, failure) == (first, failures[first])
 
 
+@pytest.mark.parametrize("made, checkpoint, kept", [
+    (distributed.NEW_FOLDER, None, False),  # rank 0 ended before it could remove it: the launcher does
+    (distributed.NEW_FOLDER, "previous", True),  # a checkpoint to resume from: kept
+    (distributed.RESUMED_FOLDER, None, True),  # a folder this launch did not make is never removed
+])
+def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint(tmp_path, made, checkpoint, kept):
+    folder = tmp_path / "run with space"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text("")
+    if checkpoint:
+        (folder / "checkpoints" / f"{checkpoint}.pt").write_bytes(b"saved")
+    told = tmp_path / "told"
+    told.write_text(f"{made}\n{folder}")
+    advice = distributed._resume_advice(str(told), 2)
+    assert folder.exists() == kept
+    assert advice == (f"continue from its last checkpoint with `wgan train --resume '{folder}' --nproc 2`" if kept else
+                      f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it "
+                      "again")
+
+
 @pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "before-its-first-checkpoint"])
 def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path, checkpointed):
     # before its first checkpoint, the agent's SIGTERM to rank 0 ended it as it handled the lost contact: the new
@@ -558,10 +578,12 @@ def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_ran
     finally:
         launcher.kill()
     lines = stderr.strip().splitlines()
-    if sent == signal.SIGHUP:  # the ranks die of it: the launcher says so, and nothing was saved at the signal
+    if sent == signal.SIGHUP:  # the ranks die of it: the launcher says so, and nothing was saved at the signal;
+        # rank 0 could not remove its new folder, which held no checkpoint: the launcher does
         assert launcher.returncode == 128 + signal.SIGHUP and lines == [
-            "wgan: stopped by SIGHUP before the processes could save: continue from its last checkpoint, "
-            f"if it has one, with `wgan train --resume {tmp_path / 'stopped'} --nproc 2`"]
+            "wgan: stopped by SIGHUP before the processes could save: the run stopped before its first checkpoint, "
+            f"and its folder {tmp_path / 'stopped'} is removed: start it again"]
+        assert not (tmp_path / "stopped").exists()
         return
     assert launcher.returncode == 75
     assert len(lines) == 1 and lines[0].startswith(f"wgan: stopped by {sent.name} at iteration ")  # rank 0 alone

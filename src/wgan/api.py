@@ -202,8 +202,6 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         scorer = image_scorer(config, sampler, progress) if scores and world.is_writer else None
         _check_enough_for_scores(scorer, config.eval_samples, "--eval-samples", "eval_samples")
         run = open_run() if world.is_writer else None
-        if run is not None:
-            tell_launcher_the_run(run.path)
         if run is not None and scorer is not None:  # what the image scores can be compared with
             run.write_json(METRIC_CARD, scorer.card(config.eval_samples))
         rows = normalised_batch(config.batch_size, world.size, config.sync_batchnorm)
@@ -444,6 +442,7 @@ def _require_out_outside_the_images(config: Config) -> None:
 def _new_run_folder(config: Config) -> RunFolder:
     """A new run's folder, with the fingerprint of the data it starts on (what a resume compares)."""
     run = RunFolder.create(config)
+    tell_launcher_the_run(run.path, new=True)
     run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data, config.data_dir)})
     return run
 
@@ -498,7 +497,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
 
     def read() -> tuple[RunFolder, Config, dict[str, Any], list[str]]:
         run = RunFolder.open(path)
-        tell_launcher_the_run(run.path)
+        tell_launcher_the_run(run.path, new=False)
         run.lock()
         try:
             state, fallback = run.load_resumable()

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import torch
@@ -52,6 +53,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from . import runs
 from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
 from .randomness import Shard
@@ -68,7 +70,8 @@ warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides
 EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
 EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
 EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
-RUN_FOLDER_FILE = "WGAN_RUN_FOLDER_FILE"  # and where it writes the run folder's path once it has opened it
+RUN_FOLDER_FILE = "WGAN_RUN_FOLDER_FILE"  # and where it writes the run folder's path once it has opened it,
+NEW_FOLDER, RESUMED_FOLDER = "new", "resumed"  # after a line saying which
 LAUNCHER_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"  # passed on to the ranks: torchrun's own, and SIGUSR1
 
 
@@ -269,9 +272,10 @@ def _is_whole_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def tell_launcher_the_run(folder: str | os.PathLike) -> None:
-    """Tell the launcher the run folder's path, so that its line after a failure names the folder to resume."""
-    tell_launcher(RUN_FOLDER_FILE, str(folder))
+def tell_launcher_the_run(folder: str | os.PathLike, new: bool) -> None:
+    """Tell the launcher the run folder's path, and whether this launch made it (``new``), so that its line after
+    a failure names the folder to resume, or a new folder left without a checkpoint is removed."""
+    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{folder}")
 
 
 def exit_process(status: int) -> NoReturn:
@@ -617,12 +621,17 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
 
 def _resume_advice(run_folder: str, nproc: int) -> str:
     """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
-    (:func:`tell_launcher_the_run`), or by starting again where there is none (not opened yet, or removed)."""
-    if os.path.exists(run_folder):
-        with open(run_folder) as file:
-            folder = file.read()
-        if not os.path.isdir(folder):  # a new run's, removed by rank 0 since nothing in it could be resumed
-            return f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it again"
-        return (f"continue from its last checkpoint, if it has one, with `wgan train --resume {shlex.quote(folder)} "
-                f"--nproc {nproc}`")
-    return "the run had opened no folder yet: start it again"
+    (:func:`tell_launcher_the_run`), or by starting again where there is none (not opened yet, or removed).
+
+    A new folder without a checkpoint is removed here if rank 0 could not remove it itself: torchrun's agent
+    kills a rank that has not ended 30 s after its SIGTERM, and gloo can abort a rank as it fails.
+    """
+    if not os.path.exists(run_folder):
+        return "the run had opened no folder yet: start it again"
+    with open(run_folder) as file:
+        made, folder = file.read().split("\n", 1)
+    if made == NEW_FOLDER:
+        runs.discard_if_unresumable(Path(folder))
+    if not os.path.isdir(folder):  # a new run's: nothing in it could be resumed
+        return f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it again"
+    return f"continue from its last checkpoint with `wgan train --resume {shlex.quote(folder)} --nproc {nproc}`"

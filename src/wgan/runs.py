@@ -330,14 +330,14 @@ class RunFolder:
 
     def resumable(self) -> bool:
         """Whether the folder holds a checkpoint a resume can start from (latest, or previous to fall back on)."""
-        return self.checkpoint_path("latest").is_file() or self.checkpoint_path("previous").is_file()
+        return resumable(self.path)
 
     def discard_if_unresumable(self) -> None:
         """Remove the folder, closing it first, when it holds no checkpoint (a new run that failed before its
         first one: nothing in it can be resumed)."""
         if not self.resumable():
             self.close()
-            shutil.rmtree(self.path, ignore_errors=True)
+            discard_if_unresumable(self.path)
 
     # Files ---------------------------------------------------------------------------------------------------
     def write_figure(self, relative: str, png: bytes) -> Path:
@@ -352,7 +352,7 @@ class RunFolder:
         return atomic_write_bytes(self.path / relative, (json.dumps(value, indent=1) + "\n").encode())
 
     def checkpoint_path(self, which: str) -> Path:
-        return self.path / "checkpoints" / f"{which}.pt"
+        return checkpoint_path(self.path, which)
 
     def save_checkpoint(self, state: dict[str, Any], which: str) -> Path:
         """Write checkpoint ``which`` (latest or best) atomically, with its checksum. The latest one it replaces
@@ -427,6 +427,24 @@ class RunFolder:
         first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
         numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
         return next(path for path in itertools.chain([first], numbered) if not path.exists())
+
+
+def checkpoint_path(folder: Path, which: str) -> Path:
+    """Where the run folder ``folder`` keeps checkpoint ``which`` (latest, previous, best)."""
+    return folder / "checkpoints" / f"{which}.pt"
+
+
+def resumable(folder: Path) -> bool:
+    """Whether the run folder ``folder`` holds a checkpoint a resume can start from (latest, or previous to fall
+    back on)."""
+    return checkpoint_path(folder, "latest").is_file() or checkpoint_path(folder, "previous").is_file()
+
+
+def discard_if_unresumable(folder: Path) -> None:
+    """Remove the run folder ``folder`` when it holds no checkpoint (a new run that failed before its first one:
+    nothing in it can be resumed), by whoever knows it ended: its own process, or the launcher of its ranks."""
+    if not resumable(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def drop_rows_after(history: list[dict[str, Any]], iteration: int) -> None:
