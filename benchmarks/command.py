@@ -14,8 +14,8 @@ from typing import Any
 
 from wgan import cli
 from wgan.errors import WganError, reason
+from wgan.exits import EXIT_INTERRUPTED, EXIT_USER_ERROR
 
-EXIT_USER_ERROR, EXIT_INTERRUPTED = cli.EXIT_USER_ERROR, cli.EXIT_INTERRUPTED
 PROJECT = Path(__file__).resolve().parent.parent  # the benchmarks' files are found from here, not the working folder
 MNIST_DIR = PROJECT.parent / "shared" / "data" / "mnist"  # the MNIST IDX files beside the project, where they are kept
 

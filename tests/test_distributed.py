@@ -37,11 +37,11 @@ from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 import wgan
 from wgan.api import _assemble
 from wgan.cli import _without_nproc, main
-from wgan.entry import OUTCOME_FILE
 from wgan.data import build_sampler
-from wgan import cli, distributed
+from wgan import cli, distributed, launcher
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
+from wgan.exits import EXIT_LOST_PEER, NEW_FOLDER, OUTCOME_FILE, RESUMED_FOLDER
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -465,20 +465,20 @@ def _failure(rank: int, exitcode: int, timestamp: int) -> ProcessFailure:
     # rank 1 killed; rank 0 did not end within 30 s of the agent's SIGTERM and was killed then
     ({1: (-signal.SIGKILL, 100), 0: (-signal.SIGKILL, 130)}, 1),
     # rank 1 failed; rank 0 lost contact with it and the agent stopped rank 2, both in the same second
-    ({0: (distributed.EXIT_LOST_PEER, 100), 1: (1, 100), 2: (-signal.SIGTERM, 100)}, 1),
+    ({0: (EXIT_LOST_PEER, 100), 1: (1, 100), 2: (-signal.SIGTERM, 100)}, 1),
     ({0: (1, 100), 1: (-signal.SIGSEGV, 100)}, 0),  # in the same second: the lower rank
-    ({1: (distributed.EXIT_LOST_PEER, 101), 2: (-signal.SIGTERM, 100)}, 2),  # all followers: the first
+    ({1: (EXIT_LOST_PEER, 101), 2: (-signal.SIGTERM, 100)}, 2),  # all followers: the first
 ])
 def test_the_launcher_names_the_rank_that_failed_first(failures, first):
     failures = {rank: _failure(rank, exitcode, timestamp) for rank, (exitcode, timestamp) in failures.items()}
-    rank, failure = distributed.first_failure(failures)
+    rank, failure = launcher.first_failure(failures)
     assert (rank, failure) == (first, failures[first])
 
 
 @pytest.mark.parametrize("made, checkpoint, kept", [
-    (distributed.NEW_FOLDER, None, False),  # rank 0 ended before it could remove it: the launcher does
-    (distributed.NEW_FOLDER, "previous", True),  # a checkpoint to resume from: kept
-    (distributed.RESUMED_FOLDER, None, True),  # a folder this launch did not make is never removed
+    (NEW_FOLDER, None, False),  # rank 0 ended before it could remove it: the launcher does
+    (NEW_FOLDER, "previous", True),  # a checkpoint to resume from: kept
+    (RESUMED_FOLDER, None, True),  # a folder this launch did not make is never removed
 ])
 def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint(tmp_path, made, checkpoint, kept):
     folder = tmp_path / "run with space"
@@ -488,7 +488,7 @@ def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint
         (folder / "checkpoints" / f"{checkpoint}.pt").write_bytes(b"saved")
     told = tmp_path / "told"
     told.write_text(f"{made}\n{folder}")
-    advice = distributed._resume_advice(str(told), 2)
+    advice = launcher._resume_advice(str(told), 2)
     assert folder.exists() == kept
     assert advice == (f"continue from its last checkpoint with `wgan train --resume '{folder}' --nproc 2`" if kept else
                       f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it "
@@ -604,7 +604,7 @@ def test_a_rank_that_lost_contact_says_so_unless_the_wgan_launcher_names_the_fai
     monkeypatch.setenv("RANK", "1")
     if launcher != "torchrun":
         monkeypatch.setenv(OUTCOME_FILE, "/nonexistent/status")
-    assert main(["train", "--quiet"]) == distributed.EXIT_LOST_PEER
+    assert main(["train", "--quiet"]) == EXIT_LOST_PEER
     assert ("rank 1 lost contact with the other processes (Connection closed by peer)" in capsys.readouterr().err) \
         == said
 

@@ -30,7 +30,7 @@ import wgan
 from wgan import checkpoints, cli, plots
 from wgan.cli import main
 from wgan.config import load_toml
-from wgan.entry import OUTCOME_FILE
+from wgan.exits import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
 from wgan.play.watch import RunFollower
 from wgan.runs import RunFolder, atomic_write

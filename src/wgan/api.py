@@ -37,8 +37,9 @@ from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.points import scale_warning
 from .data.sampler import RecordedShape, Sampler, TensorSampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
-                          tell_launcher_the_run, world_size_from_environment)
+                          world_size_from_environment)
 from .errors import Interrupted, Stopped, WganError, reason, remedy
+from .exits import tell_launcher_the_run
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters

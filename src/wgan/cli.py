@@ -12,7 +12,6 @@ import math
 import os
 import re
 import shlex
-import signal
 import sys
 import tempfile
 import textwrap
@@ -22,19 +21,17 @@ from typing import Any
 
 import torch
 
-from . import api, distributed, outputs, signals
+from . import api, distributed, launcher, outputs, signals
 from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
-from .entry import EXIT_INTERRUPTED, INTERRUPTED_WHILE_STARTING
+from .entry import INTERRUPTED_WHILE_STARTING
 from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, reason, refused
+from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
 from .runs import RunFolder, atomic_write
 
-EXIT_USER_ERROR = distributed.EXIT_USER_ERROR
-EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # as a tool that SIGPIPE ends, the shell's 141
-EXIT_STOPPED = distributed.EXIT_STOPPED  # stopped by a signal after saving: resume it (sysexits' EX_TEMPFAIL)
 MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "train": "lower --batch-size, --eval-samples or the model's --width",
     "sample": "lower --n", "eval": "lower --samples", "experiment": "close other programs, or run it with --quick",
@@ -374,7 +371,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         batch_size = api.make_config(args.config, **settings).batch_size
     distributed.check_batch(batch_size, args.nproc, kept=bool(args.resume))
-    status, message = distributed.launch(args.nproc, _without_nproc(argv))
+    status, message = launcher.launch(args.nproc, _without_nproc(argv))
     if message:
         print(f"wgan: {message}", file=sys.stderr)
     return status
@@ -578,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         if not distributed.launched_by_wgan():  # whose line names the rank that failed first, and how
             print(f"wgan: error: rank {os.environ.get('RANK', '?')} lost contact with the other processes "
                   f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
-        return distributed.EXIT_LOST_PEER
+        return EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
         distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None)),
                                                getattr(interrupt, "finished", False)))

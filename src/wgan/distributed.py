@@ -5,7 +5,7 @@ Launch with PyTorch's own launcher, one process per GPU (or a few per CPU machin
     torchrun --standalone --nproc_per_node 4 -m wgan train --preset mnist-wgan-gp --data-dir DIR
     torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
         -m wgan train ...           # and --node_rank 1 on the second machine
-    wgan train --nproc 2 ...        # the same as torchrun --standalone --nproc_per_node 2 (see :func:`launch`)
+    wgan train --nproc 2 ...        # the same as torchrun --standalone --nproc_per_node 2 (:mod:`wgan.launcher`)
 
 How the work is shared among the W processes ("ranks"):
 
@@ -31,13 +31,10 @@ How the work is shared among the W processes ("ranks"):
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
-import shlex
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -45,34 +42,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from . import runs
-from .entry import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
 from .errors import WganError
+from .exits import OUTCOME_FILE, tell_launcher
 from .randomness import Shard
 from .signals import STOP_SIGNALS, as_ctrl_c, signals_handled
-
-if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
-    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
 T = TypeVar("T")
 # A conv weight with one input channel kept channels-last has strides (C*k*k, 1, k, 1), and autograd hands back
 # its gradient as (k*k, k*k, k, 1): the same memory order spelt two ways. DDP's stride check sees two layouts
 # and copies the gradient into its bucket (a few KB); its warning about it says nothing a user can act on.
 warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides", UserWarning)
-EXIT_USER_ERROR = 2  # a problem with the input, printed by rank 0
-EXIT_LOST_PEER = 3  # this rank lost contact with another, which stopped first
-EXIT_STOPPED = 75  # stopped by a signal after saving its checkpoint (sysexits.h EX_TEMPFAIL: try again)
-RUN_FOLDER_FILE = "WGAN_RUN_FOLDER_FILE"  # and where it writes the run folder's path once it has opened it,
-NEW_FOLDER, RESUMED_FOLDER = "new", "resumed"  # after a line saying which
-LAUNCHER_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"  # passed on to the ranks: torchrun's own, and SIGUSR1
 
 
 class ParallelModule(DistributedDataParallel):
@@ -272,12 +258,6 @@ def _is_whole_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def tell_launcher_the_run(folder: str | os.PathLike, new: bool) -> None:
-    """Tell the launcher the run folder's path, and whether this launch made it (``new``), so that its line after
-    a failure names the folder to resume, or a new folder left without a checkpoint is removed."""
-    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{folder}")
-
-
 def exit_process(status: int) -> NoReturn:
     """End the process with ``status``: a rank under torchrun now, its output flushed, without the interpreter's
     teardown; a process alone as usual (``sys.exit``).
@@ -298,7 +278,8 @@ def exit_process(status: int) -> NoReturn:
 
 
 def launched_by_wgan() -> bool:
-    """Whether this process is a rank of `wgan train --nproc` (:func:`launch`), which reports a failure itself."""
+    """Whether this process is a rank of `wgan train --nproc` (:func:`wgan.launcher.launch`), which reports a
+    failure itself."""
     return bool(os.environ.get(OUTCOME_FILE))
 
 
@@ -548,90 +529,3 @@ def _end_with_the_launcher() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() == 1:  # the parent ended before the request: nothing will send it
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def first_failure(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure]:
-    """The rank whose failure stopped the others, and its failure, from torchrun's ``{rank: ProcessFailure}``.
-
-    Ranks that lost contact with it (:data:`EXIT_LOST_PEER`) or that torchrun's agent then stopped with SIGTERM
-    (which a rank still starting takes as a Ctrl-C: status 130) are its followers, unless every rank is one.
-    Among the rest, the first to fail by torchrun's clock (whole seconds), then the lowest rank: the agent sends
-    SIGKILL to a rank that has not ended 30 s after its SIGTERM, and records that failure then, so a rank
-    stopped that way comes after the failure that stopped it.
-    """
-    followers = (EXIT_LOST_PEER, -signal.SIGTERM, EXIT_INTERRUPTED)  # 130: the agent's SIGTERM as a rank starts
-    causes = {rank: failure for rank, failure in failures.items() if failure.exitcode not in followers}
-    return min((causes or failures).items(), key=lambda item: (item[1].timestamp, item[0]))
-
-
-def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
-    """Start ``wgan`` with ``argv`` on ``nproc`` local processes through torchrun's own API (``--standalone``).
-
-    Returns the exit status and a message for the user, to follow "wgan: ": 0 and none; 2 or 75 and none when the
-    ranks stopped on a user error or a stop signal (rank 0 has said so). A signal to this launcher (SIGTERM,
-    SIGINT, SIGUSR1, as schedulers send, or SIGHUP, SIGQUIT) is passed to the ranks; the status is then rank 0's
-    (75 once it has saved, 130 at a second Ctrl-C or one while it starts), which it writes in the file
-    :data:`OUTCOME_FILE` names, or 128 + the signal's number and a line where rank 0 ended without one (killed
-    before it could save). Otherwise 1 and a line naming the rank that failed first and how: not the ranks that
-    then lost contact with it, nor those torchrun's agent stopped with SIGTERM.
-    """
-    from torch.distributed.run import get_args_parser, run
-
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    for name in list(logging.root.manager.loggerDict):  # failures and stops get our one line, not its log
-        if name.startswith("torch.distributed.elastic"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
-                                              f"--signals-to-handle={LAUNCHER_SIGNALS}", "--module", "wgan", *argv])
-    with tempfile.TemporaryDirectory(prefix="wgan-launch-") as folder:
-        told = {OUTCOME_FILE: os.path.join(folder, "rank0-status"), RUN_FOLDER_FILE: os.path.join(folder, "run")}
-        os.environ.update(told)
-        try:
-            return _launched(run, arguments, told[OUTCOME_FILE], told[RUN_FOLDER_FILE], nproc)
-        finally:
-            for name in told:  # for this launch only: a later one, or a script, has its own
-                del os.environ[name]
-
-
-def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folder: str, nproc: int
-              ) -> tuple[int, str]:
-    """torchrun's ``run(arguments)``, and the status and line that :func:`launch` returns for it."""
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
-    try:
-        run(arguments)
-    except SignalException as stop:
-        if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
-            with open(outcome) as file:
-                return int(file.read()), ""
-        return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: "
-                                   f"{_resume_advice(run_folder, nproc)}")
-    except ChildFailedError as error:
-        for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
-            if any(failure.exitcode == status for failure in error.failures.values()):
-                return status, ""
-        rank, failure = first_failure(error.failures)
-        how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
-               else f"exited with status {failure.exitcode}")
-        return 1, (f"error: rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
-                   f"{_resume_advice(run_folder, nproc)}")
-    return 0, ""
-
-
-def _resume_advice(run_folder: str, nproc: int) -> str:
-    """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
-    (:func:`tell_launcher_the_run`), or by starting again where there is none (not opened yet, or removed).
-
-    A new folder without a checkpoint is removed here if rank 0 could not remove it itself: torchrun's agent
-    kills a rank that has not ended 30 s after its SIGTERM, and gloo can abort a rank as it fails.
-    """
-    if not os.path.exists(run_folder):
-        return "the run had opened no folder yet: start it again"
-    with open(run_folder) as file:
-        made, folder = file.read().split("\n", 1)
-    if made == NEW_FOLDER:
-        runs.discard_if_unresumable(Path(folder))
-    if not os.path.isdir(folder):  # a new run's: nothing in it could be resumed
-        return f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it again"
-    return f"continue from its last checkpoint with `wgan train --resume {shlex.quote(folder)} --nproc {nproc}`"

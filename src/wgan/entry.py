@@ -13,22 +13,10 @@ import os
 import signal
 import sys
 
-EXIT_INTERRUPTED = 130  # a shell's status for a process ended by SIGINT (128 + 2)
+from .exits import EXIT_INTERRUPTED, OUTCOME_FILE, tell_launcher
+
 HOLDS_SIGNALS = hasattr(signal, "pthread_sigmask")  # POSIX; elsewhere a Ctrl-C comes when it comes
 INTERRUPTED_WHILE_STARTING = "wgan: interrupted while starting, before anything was read or written"
-OUTCOME_FILE = "WGAN_OUTCOME_FILE"  # the variable naming where rank 0 writes its exit status for the launcher
-
-
-def tell_launcher(variable: str, text: str) -> None:
-    """Write ``text`` into the file that the environment's ``variable`` names for `wgan train --nproc`
-    (:func:`wgan.distributed.launch`); nothing outside such a launch."""
-    told = os.environ.get(variable)
-    if told:
-        try:
-            with open(told, "w") as file:
-                file.write(text)
-        except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
-            pass
 
 
 def main() -> None:
