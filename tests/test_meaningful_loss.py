@@ -44,3 +44,10 @@ def test_the_why_of_a_low_spearman_names_the_successive_points_where_estimate_an
     why = meaningful_loss._out_of_order(history, "FD")
     assert why.startswith("Over 4 evaluation points, the estimate moves against the FD between 1 of the 3 pairs")
     assert "iterations 200 -> 300: estimate 0.3 -> 0.35, FD 7 -> 5" in why and "100 -> 200" not in why
+
+
+def test_the_why_of_a_low_spearman_without_such_points_has_no_empty_list():
+    # "between 0 of the 5 pairs of successive points ()."
+    history = {"iteration": [100, 200, 300], "estimate": [0.5, 0.5, 0.5], "quality": [9.0, 7.0, 5.0]}
+    why = meaningful_loss._out_of_order(history, "FD")
+    assert why.endswith("between 0 of the 2 pairs of successive points.")

@@ -73,8 +73,33 @@ def test_the_critic_curve_spans_the_histograms_range_of_x(monkeypatch):
     assert curve.get_label() == "critic value f(x)"
     np.testing.assert_allclose(curve.get_xdata()[[0, -1]], density.get_xlim())
     np.testing.assert_allclose(curve.get_ydata(), -curve.get_xdata())
-    assert [text.get_text() for text in density.get_legend().get_texts()] == ["real", "generated",
-                                                                             "critic value f(x)"]
+    outside = int((fake[:, 0] > density.get_xlim()[1]).sum())
+    assert outside > 0 and [text.get_text() for text in density.get_legend().get_texts()] == [
+        "real", f"generated ({outside} of 400 outside the view)", "critic value f(x)"]
+
+
+@pytest.mark.parametrize("dimensions", [1, 2])
+def test_the_landscapes_of_a_run_share_the_real_points_view_whatever_the_generator(monkeypatch, dimensions):
+    # each frame took its limits from its own real and generated points: in progress.gif the fixed real data
+    # seemed to zoom in and out as the generator moved
+    figures = drawn_figures(monkeypatch)
+    real = np.random.default_rng(0).normal(size=(500, dimensions))
+    fakes = [np.random.default_rng(1).normal(scale=scale, size=(500, dimensions)) for scale in (0.1, 4.0)]
+    for fake in fakes:
+        plots.critic_landscape(real, fake, None, "title")
+    views = [(figure.axes[0].get_xlim(), figure.axes[0].get_ylim() if dimensions == 2 else None) for figure in figures]
+    assert views[0] == views[1]
+    low, high = views[0][0]
+    assert low < np.percentile(real[:, 0], 1) and high > np.percentile(real[:, 0], 99) and high < 4
+    (bottom, top) = views[0][1] or (-np.inf, np.inf)
+    outside = int(np.sum((fakes[1][:, 0] < low) | (fakes[1][:, 0] > high) |
+                         (fakes[1][:, -1] < bottom) | (fakes[1][:, -1] > top)))
+    labels = [figure.axes[0].get_legend().get_texts()[1].get_text() for figure in figures]
+    assert labels == ["generated", f"generated ({outside} of 500 outside the view)"] and outside > 100
+    if dimensions == 1:  # the generated histogram's area is the share of its points inside the view, not 1
+        x, y = figures[1].axes[0].patches[2].get_path().vertices.T  # its filled outline, closed on y = 0
+        area = abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
+        assert area == pytest.approx(1 - outside / 500, rel=1e-6)
 
 
 def test_real_and_generated_histograms_share_their_bins_and_x_limits(monkeypatch):

@@ -100,14 +100,16 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     real, fake : (n, d) arrays; the first two coordinates are drawn (the only one when d is 1).
     critic : maps (m, d) grid points to (m,) values, or None to draw points only (data of more than 2 dims).
 
-    The figure keeps its size whatever its tick labels (constrained layout, no tight crop): the frames of a
-    run's progress.gif.
+    The view is the real points' (:func:`view_bounds`), and the figure keeps its size whatever its tick labels
+    (constrained layout, no tight crop): the frames of a run's progress.gif, whose real sample is the same at
+    every evaluation, share their axes, so that what moves from frame to frame is the generator. Generated points
+    outside the view are counted in the legend.
     """
     real, fake = _point_pair(real, fake)
     resolution = whole_number(resolution, "resolution", 2, 128)
     if real.shape[1] == 1:
         return critic_along_x(real, fake, critic, title, resolution)
-    low, high = view_bounds(np.concatenate([real[:, :2], fake[:, :2]]))
+    low, high = view_bounds(real[:, :2])
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
@@ -116,7 +118,9 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
         filled = axes.contourf(grid_x, grid_y, values, levels=24, cmap="Greys", alpha=0.8)
         figure.colorbar(filled, ax=axes, fraction=0.046, pad=0.04, label="critic value f(x)")
     axes.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOUR, alpha=0.5, label="real", linewidths=0)
-    axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, label="generated", linewidths=0)
+    outside = int(np.any((fake[:, :2] < low) | (fake[:, :2] > high), axis=1).sum())
+    axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, label=_generated_label(outside, len(fake)),
+                 linewidths=0)
     axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal")
     axes.set_title(title, fontsize=10)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4, frameon=False)
@@ -147,30 +151,39 @@ def point_scatter(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     return figure_png(figure)
 
 
-def histogram_edges(real: np.ndarray, fake: np.ndarray) -> np.ndarray:
-    """The bin edges that both the real and the generated 1-D points (n, 1) are counted in: about sqrt(n) bins
-    (between :data:`FEWEST_BINS` and :data:`MOST_BINS`) evenly over their :func:`view_bounds`."""
-    low, high = view_bounds(np.concatenate([real, fake]))
-    count = int(np.clip(round(math.sqrt(max(len(real), len(fake)))), FEWEST_BINS, MOST_BINS))
+def _generated_label(outside: int, total: int) -> str:
+    """The legend's name for the generated points, with how many of them lie outside the view, if any."""
+    return f"generated ({outside:,} of {total:,} outside the view)" if outside else "generated"
+
+
+def histogram_edges(*point_sets: np.ndarray) -> np.ndarray:
+    """The bin edges that each set of 1-D points (n, 1) is counted in: about sqrt(n) bins of the largest set
+    (between :data:`FEWEST_BINS` and :data:`MOST_BINS`) evenly over the :func:`view_bounds` of them all."""
+    low, high = view_bounds(np.concatenate(point_sets))
+    count = int(np.clip(round(math.sqrt(max(map(len, point_sets)))), FEWEST_BINS, MOST_BINS))
     return np.linspace(low[0], high[0], count + 1)
 
 
 def draw_histogram(axes: Axes, values: np.ndarray, edges: np.ndarray, colour: str, label: str) -> None:
-    """The density of ``values`` over ``edges``: filled lightly, with a solid outline that shows through another
+    """The density of ``values`` over the evenly spaced ``edges``, as a share of all of them (values outside the
+    edges leave the area drawn under 1): filled lightly, with a solid outline that shows through another
     histogram drawn over it."""
-    axes.hist(values, bins=edges, density=True, histtype="stepfilled", color=colour, alpha=0.25)
-    axes.hist(values, bins=edges, density=True, histtype="step", color=colour, linewidth=1.5, label=label)
+    weights = np.full(len(values), 1 / (len(values) * (edges[1] - edges[0])))
+    axes.hist(values, bins=edges, weights=weights, histtype="stepfilled", color=colour, alpha=0.25)
+    axes.hist(values, bins=edges, weights=weights, histtype="step", color=colour, linewidth=1.5, label=label)
 
 
 def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
                    title: str, resolution: int = 128) -> bytes:
     """The real and generated distributions of 1-D points (n, 1), as histograms over the same bins, and the
     critic's value f(x) as a curve over the same range of x on a second y-axis (none when ``critic`` is None;
-    it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size."""
-    edges = histogram_edges(real, fake)
+    it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size, over the real
+    points' range of x."""
+    edges = histogram_edges(real)
+    outside = int(((fake[:, 0] < edges[0]) | (fake[:, 0] > edges[-1])).sum())
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     draw_histogram(axes, real[:, 0], edges, REAL_COLOUR, "real")
-    draw_histogram(axes, fake[:, 0], edges, FAKE_COLOUR, "generated")
+    draw_histogram(axes, fake[:, 0], edges, FAKE_COLOUR, _generated_label(outside, len(fake)))
     axes.set(xlim=(edges[0], edges[-1]), xlabel="x", ylabel="density")
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)

@@ -100,8 +100,9 @@ def _out_of_order(history: dict[str, list[float]], label: str, shown: int = 3) -
                       f"{estimate[i + 1]:.3g}, {label} {quality[i]:.3g} -> {quality[i + 1]:.3g}"
                       for i in against[:shown])
     more = f" and {len(against) - shown} more" if len(against) > shown else ""
+    which = f" ({steps}{more})" if against else ""
     return (f"Over {len(iterations)} evaluation points, the estimate moves against the {label} between "
-            f"{len(against)} of the {len(iterations) - 1} pairs of successive points ({steps}{more}).")
+            f"{len(against)} of the {len(iterations) - 1} pairs of successive points{which}.")
 
 
 def run(quick: bool = True, seed: int = 0, data: ImageData = ImageData()) -> ExperimentResult:

@@ -168,6 +168,6 @@ def _figure(numbers: dict) -> bytes:
     for ax in (values, gradients):
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     figure.suptitle(f"Optimal discriminator vs critics, real N({REAL_MEAN:g}, {STD:g}²) and fake "
-                    f"N({FAKE_MEAN:g}, {STD:g}²): D saturates, each critic is linear between them")
+                    f"N({FAKE_MEAN:g}, {STD:g}²): D saturates, the critics' gradients do not vanish")
     figure.tight_layout()
     return figure_png(figure)
