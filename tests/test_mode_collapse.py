@@ -80,3 +80,17 @@ def test_few_modes_with_most_samples_on_them_is_called_collapse_and_with_few_on_
     unresolved = mode_collapse._why_few_modes("wgan", 0.6, 0.07, numbers)
     assert unresolved.startswith("Not mode collapse: only 7% of the samples") and "reference loop" in unresolved
     assert "reference loop" not in mode_collapse._why_few_modes("wgan-gp", 10.0, 0.3, numbers)
+
+
+def test_the_sample_panels_count_the_samples_outside_their_frame(monkeypatch):
+    # the frame is the modes' (+-4.6): the rays and clouds of the collapsed runs ran off it unsaid
+    figures = []
+    monkeypatch.setattr(mode_collapse, "figure_png", lambda figure: figures.append(figure) or b"")
+    numbers = {**_numbers({key: [20, 20] for key in KEYS}), "depth": 3, "width": 512}
+    inside = np.zeros((100, 2))
+    samples = {algorithm: inside for algorithm in mode_collapse.ALGORITHMS}
+    samples["gan"] = np.concatenate([inside[:70], np.full((30, 2), 50.0)])
+    mode_collapse._figure(numbers, samples)
+    titles = [axes.get_title() for axes in figures[0].axes[:4]]
+    assert titles[0].endswith("50% high quality, 30 of 100 outside the frame")
+    assert all(title.endswith("50% high quality") for title in titles[1:])

@@ -182,9 +182,11 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
         for centre in centres:
             axes.add_patch(Circle(centre, radius, fill=False, color="#444444", linewidth=0.5))
         key = _key(algorithm)
+        outside = int(np.any(np.abs(points) > extent, axis=1).sum())  # the frame is the modes': say what it cuts
         axes.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal", xticks=[], yticks=[],
                  title=f"{label}, seed {seed}: {numbers[f'modes_covered_{key}'][0]}/{numbers['modes_total']} "
-                       f"modes,\n{numbers[f'high_quality_{key}'][0]:.0%} high quality")
+                       f"modes,\n{numbers[f'high_quality_{key}'][0]:.0%} high quality"
+                       + (f", {outside:,} of {len(points):,} outside the frame" if outside else ""))
         axes.title.set_fontsize(10)
 
     positions = np.arange(len(ALGORITHMS))
