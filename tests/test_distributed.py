@@ -38,10 +38,12 @@ import wgan
 from wgan.api import _assemble
 from wgan.cli import _without_nproc, main
 from wgan.data import build_sampler
-from wgan import cli, distributed, launcher
+from wgan import cli, distributed
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
-from wgan.exits import EXIT_LOST_PEER, NEW_FOLDER, OUTCOME_FILE, RESUMED_FOLDER
+from wgan.exits import (EXIT_LOST_PEER, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE, RESUMED_FOLDER, RUN_FOLDER_FILE,
+                        tell_launcher_the_run)
+from wgan.launcher import _launched, first_failure
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -471,28 +473,69 @@ def _failure(rank: int, exitcode: int, timestamp: int) -> ProcessFailure:
 ])
 def test_the_launcher_names_the_rank_that_failed_first(failures, first):
     failures = {rank: _failure(rank, exitcode, timestamp) for rank, (exitcode, timestamp) in failures.items()}
-    rank, failure = launcher.first_failure(failures)
+    rank, failure = first_failure(failures)
     assert (rank, failure) == (first, failures[first])
 
 
-@pytest.mark.parametrize("made, checkpoint, kept", [
-    (NEW_FOLDER, None, False),  # rank 0 ended before it could remove it: the launcher does
-    (NEW_FOLDER, "previous", True),  # a checkpoint to resume from: kept
-    (RESUMED_FOLDER, None, True),  # a folder this launch did not make is never removed
+def _launch_failing(tmp_path: Path, told: str | None, status: int = -signal.SIGKILL) -> tuple[int, str]:
+    """The launcher's status and line after rank 1 ended with ``status``, rank 0 having written ``told`` (or
+    nothing) as the run folder's record."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    def run(arguments):
+        raise ChildFailedError("wgan", {1: _failure(1, status, 100)})
+
+    record = tmp_path / "told"
+    if told is not None:
+        record.write_text(told)
+    return _launched(run, None, str(tmp_path / "outcome"), str(record), 2)
+
+
+@pytest.mark.parametrize("made, checkpoint, config, kept", [
+    (NEW_FOLDER, None, True, False),  # rank 0 ended before it could remove it: the launcher does
+    (NEW_FOLDER, "previous", True, True),  # a checkpoint to resume from: kept
+    (NEW_FOLDER, None, False, True),  # not a run folder (no config.toml): never removed
+    (RESUMED_FOLDER, None, True, True),  # a folder this launch did not make: never removed
 ])
-def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint(tmp_path, made, checkpoint, kept):
+def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint(tmp_path, made, checkpoint, config,
+                                                                                  kept):
     folder = tmp_path / "run with space"
     (folder / "checkpoints").mkdir(parents=True)
-    (folder / "metrics.jsonl").write_text("")
+    if config:
+        (folder / "config.toml").write_text("")
     if checkpoint:
         (folder / "checkpoints" / f"{checkpoint}.pt").write_bytes(b"saved")
-    told = tmp_path / "told"
-    told.write_text(f"{made}\n{folder}")
-    advice = launcher._resume_advice(str(told), 2)
-    assert folder.exists() == kept
-    assert advice == (f"continue from its last checkpoint with `wgan train --resume '{folder}' --nproc 2`" if kept else
-                      f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it "
-                      "again")
+    status, line = _launch_failing(tmp_path, f"{made}\n{folder}")
+    assert status == 1 and folder.exists() == kept
+    assert line.endswith(f"continue from its last checkpoint with `wgan train --resume '{folder}' --nproc 2`" if kept
+                         else f"the run stopped before its first checkpoint, and its folder {folder} is removed: "
+                              "start it again")
+
+
+def test_the_launcher_removes_the_new_folder_whatever_the_status_a_rank_ended_with(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.toml").write_text("")
+    assert _launch_failing(tmp_path, f"{NEW_FOLDER}\n{folder}", status=EXIT_USER_ERROR) == (2, "")
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("told", [None, "", NEW_FOLDER, f"{NEW_FOLDER}\n", f"{NEW_FOLDER}\nrelative", "other\n/x"])
+def test_a_run_folder_record_not_in_its_form_removes_nothing(tmp_path, monkeypatch, told):
+    # a record "new\n" (an empty path) emptied the launcher's working folder; an empty one was a traceback
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "relative").mkdir()
+    (tmp_path / "config.toml").write_text("")
+    (tmp_path / "relative" / "config.toml").write_text("")
+    status, line = _launch_failing(tmp_path, told)
+    assert status == 1 and line.endswith("the run had opened no folder yet: start it again")
+    assert (tmp_path / "config.toml").is_file() and (tmp_path / "relative" / "config.toml").is_file()
+
+
+def test_a_resumed_folder_gone_is_not_called_removed(tmp_path):
+    status, line = _launch_failing(tmp_path, f"{RESUMED_FOLDER}\n{tmp_path / 'moved'}")
+    assert line.endswith(f"its run folder {tmp_path / 'moved'} is no longer there (moved or removed): resume it "
+                         "where it is now, with `wgan train --resume FOLDER --nproc 2`")
 
 
 @pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "before-its-first-checkpoint"])
@@ -698,3 +741,12 @@ def test_a_port_taken_or_answered_by_another_program_is_one_line_for_processes_s
         with pytest.raises(WganError, match=f"rank 1: what answers at 127.0.0.1:{by_hand} is not rank 0 \\(no reply "
                                             "in 1 s\\)"):
             distributed._met(2, 1)
+
+
+def test_rank_0_tells_the_launcher_its_run_folder_by_its_absolute_path(tmp_path, monkeypatch):
+    # the launcher reads the record from its own working folder, and removes nothing named by a relative path
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(RUN_FOLDER_FILE, str(tmp_path / "told"))
+    tell_launcher_the_run("runs/new one", new=True)
+    assert (tmp_path / "told").read_text() == f"{NEW_FOLDER}\n{tmp_path / 'runs' / 'new one'}"
+    assert not (tmp_path / "told.part").exists()

@@ -34,8 +34,9 @@ def tell_launcher(variable: str, text: str) -> None:
     told = os.environ.get(variable)
     if told:
         try:
-            with open(told, "w") as file:
+            with open(told + ".part", "w") as file:
                 file.write(text)
+            os.replace(told + ".part", told)  # whole or not at all: the launcher reads it after any end
         except OSError:  # the launcher has gone, and its folder with it: nobody is left to read it
             pass
 
@@ -43,4 +44,4 @@ def tell_launcher(variable: str, text: str) -> None:
 def tell_launcher_the_run(folder: str | os.PathLike, new: bool) -> None:
     """Tell the launcher the run folder's path, and whether this launch made it (``new``), so that its line after
     a failure names the folder to resume, or a new folder left without a checkpoint is removed."""
-    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{folder}")
+    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{os.path.abspath(folder)}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import runs
 from .exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
-                    RUN_FOLDER_FILE)
+                    RESUMED_FOLDER, RUN_FOLDER_FILE)
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -78,17 +78,21 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
 
     try:
         run(arguments)
-    except SignalException as stop:
+        ended: Exception | None = None
+    except (SignalException, ChildFailedError) as error:
+        ended = error
+    _discard_new_folder_left_unresumable(run_folder)  # every rank has ended by now
+    if isinstance(ended, SignalException):
         if os.path.exists(outcome):  # rank 0 has said where it stopped and how to resume, or why not
             with open(outcome) as file:
                 return int(file.read()), ""
-        return 128 + stop.sigval, (f"stopped by {stop.sigval.name} before the processes could save: "
-                                   f"{_resume_advice(run_folder, nproc)}")
-    except ChildFailedError as error:
+        return 128 + ended.sigval, (f"stopped by {ended.sigval.name} before the processes could save: "
+                                    f"{_resume_advice(run_folder, nproc)}")
+    if isinstance(ended, ChildFailedError):
         for status in (EXIT_USER_ERROR, EXIT_STOPPED):  # rank 0 has said what happened
-            if any(failure.exitcode == status for failure in error.failures.values()):
+            if any(failure.exitcode == status for failure in ended.failures.values()):
                 return status, ""
-        rank, failure = first_failure(error.failures)
+        rank, failure = first_failure(ended.failures)
         how = (f"was stopped by signal {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
         return 1, (f"error: rank {rank} of {nproc} (pid {failure.pid}) {how}, and the other ranks were stopped; "
@@ -96,19 +100,38 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
     return 0, ""
 
 
-def _resume_advice(run_folder: str, nproc: int) -> str:
-    """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``
-    (:func:`wgan.exits.tell_launcher_the_run`), or by starting again where there is none (not opened yet, or removed).
+def _told_run(run_folder: str) -> tuple[str, str] | None:
+    """What rank 0 wrote into the file ``run_folder`` (:func:`wgan.exits.tell_launcher_the_run`): whether this
+    launch made its run folder or resumed it (:data:`NEW_FOLDER`, :data:`RESUMED_FOLDER`) and the folder's
+    absolute path; None where it wrote nothing (no folder opened yet) or not in that form."""
+    try:
+        with open(run_folder) as file:
+            made, _, folder = file.read().partition("\n")
+    except FileNotFoundError:
+        return None
+    return (made, folder) if made in (NEW_FOLDER, RESUMED_FOLDER) and os.path.isabs(folder) else None
 
-    A new folder without a checkpoint is removed here if rank 0 could not remove it itself: torchrun's agent
-    kills a rank that has not ended 30 s after its SIGTERM, and gloo can abort a rank as it fails.
-    """
-    if not os.path.exists(run_folder):
+
+def _discard_new_folder_left_unresumable(run_folder: str) -> None:
+    """Remove the run folder this launch made if it holds no checkpoint, as rank 0 does when it fails, for a
+    rank 0 that ended before it could: torchrun's agent kills a rank that has not ended 30 s after its SIGTERM,
+    gloo can abort a rank as it fails, and the ranks do not catch SIGHUP. Only a run folder (its config file
+    there) that rank 0 said it made is removed, never one it resumed."""
+    told = _told_run(run_folder)
+    if told is not None and told[0] == NEW_FOLDER and (Path(told[1]) / runs.CONFIG_FILE).is_file():
+        runs.discard_if_unresumable(Path(told[1]))
+
+
+def _resume_advice(run_folder: str, nproc: int) -> str:
+    """How to continue a launch that failed: with the run folder that rank 0 wrote into the file ``run_folder``,
+    or by starting again where there is none (not opened yet, or a new one removed)."""
+    told = _told_run(run_folder)
+    if told is None:
         return "the run had opened no folder yet: start it again"
-    with open(run_folder) as file:
-        made, folder = file.read().split("\n", 1)
-    if made == NEW_FOLDER:
-        runs.discard_if_unresumable(Path(folder))
-    if not os.path.isdir(folder):  # a new run's: nothing in it could be resumed
+    made, folder = told
+    if os.path.isdir(folder):
+        return f"continue from its last checkpoint with `wgan train --resume {shlex.quote(folder)} --nproc {nproc}`"
+    if made == NEW_FOLDER:  # nothing in it could be resumed
         return f"the run stopped before its first checkpoint, and its folder {folder} is removed: start it again"
-    return f"continue from its last checkpoint with `wgan train --resume {shlex.quote(folder)} --nproc {nproc}`"
+    return (f"its run folder {folder} is no longer there (moved or removed): resume it where it is now, with "
+            f"`wgan train --resume FOLDER --nproc {nproc}`")
