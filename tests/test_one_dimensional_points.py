@@ -122,3 +122,19 @@ def test_a_one_column_runs_landscapes_draw_the_critics_value(tmp_path, monkeypat
     np.save(tmp_path / "line.npy", normal_points(200))
     wgan.train(data=str(tmp_path / "line.npy"), out=str(tmp_path), name="line", **TINY)
     assert len(critics) == 2 and all(critic is not None for critic in critics)
+
+
+def test_real_points_that_do_not_spread_along_an_axis_still_get_a_view(monkeypatch):
+    # the view was the real points' alone: the parallel lines' x (all 0) was +-1.5e-4 wide, a blank sliver with
+    # every generated point outside, and real points all at one place framed nothing at all
+    figures = drawn_figures(monkeypatch)
+    rng = np.random.default_rng(0)
+    lines = np.c_[np.zeros(500), rng.random(500)], np.c_[np.full(500, 0.5), rng.random(500)]
+    plots.critic_landscape(*lines, lambda points: points[:, 0], "title")
+    plots.critic_landscape(np.zeros((400, 1)), normal_points(400, mean=1.0), None, "title")
+    square, one_point = figures[0].axes[0], figures[1].axes[0]
+    (left, right), (bottom, top) = square.get_xlim(), square.get_ylim()
+    assert right - left == pytest.approx(top - bottom) and left < -0.5 and right > 0.5
+    assert square.get_legend().get_texts()[1].get_text() == "generated"
+    low, high = one_point.get_xlim()
+    assert low < 0 and high > np.percentile(normal_points(400, mean=1.0), 99)

@@ -90,6 +90,23 @@ def view_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low - margin, high + margin
 
 
+def square_view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`view_bounds` of ``points`` widened to a square (a cube) about its centre, as wide as its widest
+    side: drawn at an equal aspect, circles stay round and an axis along which the points do not spread (the
+    parallel lines' x) is as wide as the others."""
+    low, high = view_bounds(points)
+    centre, half = (low + high) / 2, float(np.max(high - low)) / 2
+    return centre - half, centre + half
+
+
+def evaluation_view(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The view of a run's evaluation figures: the :func:`square_view` of the real points, the same at every
+    evaluation of a run (whose real sample is drawn from a fixed seed), so that what moves from frame to frame
+    is the generator; of the generated points too where every real one is the same point, a view of nothing."""
+    low, high = np.percentile(real, [0.5, 99.5], axis=0)
+    return square_view(real if np.any(high > low) else np.concatenate([real, fake]))
+
+
 def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
                      title: str, resolution: int = 128) -> bytes:
     """Real and generated points over the contour of the critic's value, as in WGAN-GP's toy figures; for 1-D
@@ -100,16 +117,15 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     real, fake : (n, d) arrays; the first two coordinates are drawn (the only one when d is 1).
     critic : maps (m, d) grid points to (m,) values, or None to draw points only (data of more than 2 dims).
 
-    The view is the real points' (:func:`view_bounds`), and the figure keeps its size whatever its tick labels
-    (constrained layout, no tight crop): the frames of a run's progress.gif, whose real sample is the same at
-    every evaluation, share their axes, so that what moves from frame to frame is the generator. Generated points
-    outside the view are counted in the legend.
+    The view is :func:`evaluation_view`'s, and the figure keeps its size whatever its tick labels (constrained
+    layout, no tight crop): the frames of a run's progress.gif share their axes. Generated points outside the
+    view are counted in the legend.
     """
     real, fake = _point_pair(real, fake)
     resolution = whole_number(resolution, "resolution", 2, 128)
     if real.shape[1] == 1:
         return critic_along_x(real, fake, critic, title, resolution)
-    low, high = view_bounds(real[:, :2])
+    low, high = evaluation_view(real[:, :2], fake[:, :2])
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
@@ -156,12 +172,11 @@ def _generated_label(outside: int, total: int) -> str:
     return f"generated ({outside:,} of {total:,} outside the view)" if outside else "generated"
 
 
-def histogram_edges(*point_sets: np.ndarray) -> np.ndarray:
-    """The bin edges that each set of 1-D points (n, 1) is counted in: about sqrt(n) bins of the largest set
-    (between :data:`FEWEST_BINS` and :data:`MOST_BINS`) evenly over the :func:`view_bounds` of them all."""
-    low, high = view_bounds(np.concatenate(point_sets))
-    count = int(np.clip(round(math.sqrt(max(map(len, point_sets)))), FEWEST_BINS, MOST_BINS))
-    return np.linspace(low[0], high[0], count + 1)
+def histogram_edges(view: tuple[np.ndarray, np.ndarray], real: np.ndarray, fake: np.ndarray) -> np.ndarray:
+    """The bin edges that both the real and the generated 1-D points (n, 1) are counted in: about sqrt(n) bins
+    (between :data:`FEWEST_BINS` and :data:`MOST_BINS`) evenly over ``view``, a (low, high) pair."""
+    count = int(np.clip(round(math.sqrt(max(len(real), len(fake)))), FEWEST_BINS, MOST_BINS))
+    return np.linspace(view[0][0], view[1][0], count + 1)
 
 
 def draw_histogram(axes: Axes, values: np.ndarray, edges: np.ndarray, colour: str, label: str) -> None:
@@ -177,9 +192,9 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
                    title: str, resolution: int = 128) -> bytes:
     """The real and generated distributions of 1-D points (n, 1), as histograms over the same bins, and the
     critic's value f(x) as a curve over the same range of x on a second y-axis (none when ``critic`` is None;
-    it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size, over the real
-    points' range of x."""
-    edges = histogram_edges(real)
+    it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size and over its
+    :func:`evaluation_view`."""
+    edges = histogram_edges(evaluation_view(real, fake), real, fake)
     outside = int(((fake[:, 0] < edges[0]) | (fake[:, 0] > edges[-1])).sum())
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     draw_histogram(axes, real[:, 0], edges, REAL_COLOUR, "real")
@@ -203,7 +218,7 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
 def histogram_pair(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     """Histograms of real and generated 1-D points (n, 1), one above the other over the same bins, x limits and
     density scale, so that each distribution's shape shows without the other drawn over it; ``title`` above."""
-    edges = histogram_edges(real, fake)
+    edges = histogram_edges(view_bounds(np.concatenate([real, fake])), real, fake)
     figure, panels = subplots(2, 1, figsize=(8, 5.6), sharex=True, sharey=True, layout="constrained")
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
                                        (panels[1], fake, FAKE_COLOUR, "generated")):

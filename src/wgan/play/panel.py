@@ -28,7 +28,7 @@ import torch
 from ..api import EVAL_SEED_OFFSET, build_trainer
 from ..config import Config
 from ..metrics import METRICS, evaluation_mode
-from ..plots import view_bounds
+from ..plots import square_view
 from .settings import shown
 
 FRAME_SAMPLES = 200  # real and generated points per frame: exact W1 between them takes 2-4 ms
@@ -49,9 +49,7 @@ class Panel:
             self.trainer = build_trainer(config)
         sampler, device = self.trainer.sampler, self.trainer.device
         draws = torch.Generator(device).manual_seed(config.seed + EVAL_SEED_OFFSET)  # apart from training's
-        low, high = view_bounds(sampler.sample(VIEW_SAMPLES, draws).cpu().numpy())
-        centre, half = (low + high) / 2, float(np.max(high - low)) / 2  # a square view, so circles stay round
-        self.view = (centre - half, centre + half)
+        self.view = square_view(sampler.sample(VIEW_SAMPLES, draws).cpu().numpy())
         axes = [np.linspace(self.view[0][i], self.view[1][i], LANDSCAPE_SIZE) for i in range(2)]
         grid_x, grid_y = np.meshgrid(*axes)  # row r holds y = axes[1][r], from the bottom of the view up
         grid = torch.as_tensor(np.stack([grid_x.ravel(), grid_y.ravel()], axis=1), dtype=torch.float32)
