@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import re
 import struct
 import warnings
 
@@ -24,6 +25,7 @@ from wgan.data.images import (
     load_array,
     load_cifar10_dir,
     load_digits,
+    list_images,
     load_idx,
     load_image_folder,
     load_mnist_dir,
@@ -691,3 +693,52 @@ def test_npz_of_two_unnamed_arrays_takes_the_second_as_labels_when_it_holds_one_
     assert load_array(tmp_path / "d.npz").labels.tolist() == [2, 0, 1]
     np.savez(tmp_path / "other.npz", np.zeros((3, 4, 4), np.uint8) + 9, np.zeros((3, 4, 4), np.uint8))
     assert load_array(tmp_path / "other.npz").labels is None  # a second set of images is not labels
+
+
+def test_a_named_pipe_with_an_image_name_is_not_listed(tmp_path):
+    # opening it waited for a writer: `wgan train --data FOLDER` hung without a word
+    Image.new("L", (8, 8)).save(tmp_path / "one.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nothing.png")  # a broken link is still read, and named
+    assert [path.name for path in list_images(tmp_path)] == ["gone.png", "one.png"]
+
+
+def test_a_run_folder_linked_into_the_folder_of_images_is_refused(tmp_path):
+    # a run whose --out was linked inside the images trained its next runs on its figures, without a word
+    images, out = tmp_path / "images", tmp_path / "runs"
+    (out / "run" / "checkpoints").mkdir(parents=True)
+    (out / "run" / "config.toml").write_text("")
+    (out / "run" / "curves.png").write_bytes(b"")
+    images.mkdir()
+    Image.new("L", (8, 8)).save(images / "one.png")
+    (images / "outputs").symlink_to(out)
+    with pytest.raises(WganError, match=r"outputs/run' in the folder of images .* is a wgan run folder: its figures"):
+        list_images(images)
+
+
+def test_an_array_numpy_cannot_allocate_is_called_truncated_or_too_large_not_damaged(tmp_path, monkeypatch):
+    # "is not a readable numpy file (Unable to allocate 114. GiB ...): re-save it", for a valid file too large
+    truncated = tmp_path / "truncated.npy"
+    with open(truncated, "wb") as file:  # a header for 10^12 pixels, and none of them
+        np.lib.format.write_array_header_1_0(file, {"descr": "|u1", "fortran_order": False,
+                                                    "shape": (10**6, 1000, 1000)})
+    with pytest.raises(WganError, match=r"truncated.npy' is truncated: its header declares [\d,]+ bytes and it holds "):
+        load_array(truncated)
+    whole = tmp_path / "whole.npy"
+    np.save(whole, np.zeros((2, 4, 4), np.uint8))
+
+    def too_large(*args, **kwargs):
+        raise MemoryError("Unable to allocate 114. GiB for an array")
+
+    monkeypatch.setattr(np, "load", too_large)
+    with pytest.raises(WganError, match=r"whole.npy' does not fit in this machine's memory \(Unable to allocate 114"):
+        load_array(whole)
+
+
+def test_sixteen_bit_and_boolean_arrays_are_told_a_conversion_that_keeps_their_pixels(tmp_path):
+    # both were told images.astype(numpy.uint8): 16-bit values wrapped round 256, booleans became 0 and 1
+    for name, array, advice in (("deep", np.full((2, 4, 4), 1000, np.uint16), "numpy.rint(images / 257)"),
+                                ("bool", np.ones((2, 4, 4), bool), "images.astype(numpy.uint8) * 255")):
+        np.save(tmp_path / f"{name}.npy", array)
+        with pytest.raises(WganError, match=re.escape(advice)):
+            load_array(tmp_path / f"{name}.npy")

@@ -263,3 +263,12 @@ def test_training_on_points_far_from_the_toy_scale_warns_and_says_how_to_scale_t
     if warned:
         assert f"standard deviations up to {points.std(axis=0, ddof=1).max():.3g}" in error
         assert "(x - mean) / std" in error
+
+
+def test_a_points_file_numpy_cannot_allocate_is_called_truncated_not_damaged(tmp_path):
+    # "is not a readable .npy array (Unable to allocate 72.8 TiB ...): write it again", for a truncated file
+    path = tmp_path / "points.npy"
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 10)})
+    with pytest.raises(WganError, match=r"points.npy' is truncated: its header declares"):
+        load_points(path)

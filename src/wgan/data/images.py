@@ -310,9 +310,15 @@ def load_cifar10_dir(directory: str | os.PathLike, split: str = "train") -> Imag
 # ---------------------------------------------------------------------------------------------------------------
 # Folders of images (LSUN-style)
 
+RUN_FOLDER_MARKS = ("config.toml", "checkpoints")  # what every wgan run folder holds (wgan.runs)
+
+
 def list_images(directory: Path) -> list[Path]:
     """Image files under ``directory``, recursively and through links to folders (each folder once, so that a
-    link to a folder above ends), in a stable order; hidden files and folders skipped."""
+    link to a folder above ends), in a stable order; hidden files and folders skipped, and named pipes, sockets
+    and devices with an image's name (opening a pipe waits for a writer for ever). A wgan run folder inside,
+    reached through a link (the run's own --out is refused before), is refused: its figures would be trained on.
+    """
     found, seen = [], set()
     for root, dirs, files in os.walk(directory, followlinks=True):
         real = os.path.realpath(root)
@@ -320,9 +326,14 @@ def list_images(directory: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
+        if RUN_FOLDER_MARKS[0] in files and RUN_FOLDER_MARKS[1] in dirs:
+            raise WganError(f"'{root}' in the folder of images '{directory}' is a wgan run folder: its figures "
+                            "(curves, sample grids) would become training data; move it, or the link to it, out of "
+                            "the folder of images")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / f for f in sorted(files)
-                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
+        found += [path for path in (Path(root) / f for f in sorted(files)
+                                    if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+                  if path.is_file() or not path.exists()]  # a broken link is read, and named as such
     return found
 
 
@@ -515,6 +526,34 @@ def load_image_folder(
 # Arrays and scikit-learn digits
 
 _ACCEPTED_SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}"
+
+
+def _to_uint8(dtype: np.dtype) -> str:
+    """How to make an array of ``dtype`` one of 8-bit pixels, for the message that refuses it."""
+    if dtype.kind == "b":
+        return "images.astype(numpy.uint8) * 255 (True as white)"
+    if dtype == np.uint16:  # a cast alone would wrap 16-bit values round 256
+        return "numpy.rint(images / 257).astype(numpy.uint8) for 16-bit pixels (0 to 65535)"
+    return "images.astype(numpy.uint8), if its values are 0 to 255"
+
+
+def npy_too_large(path: Path, error: MemoryError) -> str:
+    """Why numpy could not allocate the array it read from ``path``, to follow the file's name: a .npy file shorter
+    than its header says (truncated: its header's shape is then no size to go by), or an array larger than the
+    memory free."""
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape, _, dtype = read[version](file)
+            declared = file.tell() + math.prod(shape) * dtype.itemsize
+        if os.path.getsize(path) < declared:
+            return (f"is truncated: its header declares {declared:,} bytes and it holds {os.path.getsize(path):,}: "
+                    "copy or save it again")
+    except (OSError, ValueError, KeyError):  # not a .npy file (an .npz archive): only its size is to blame
+        pass
+    return (f"does not fit in this machine's memory ({_one_line(error)}): train on a part of it, e.g. "
+            "numpy.save(path, array[:n])")
 SMALLEST_SIDE = 4  # an array of smaller "images" is points or sequences saved in 3-D, not pictures
 
 
@@ -553,6 +592,8 @@ def load_array(path: str | os.PathLike) -> ImageSet:
                         labels = second
     except WganError:
         raise
+    except MemoryError as error:
+        raise WganError(f"file {str(path)!r} {npy_too_large(path, error)}") from None
     except Exception as exc:  # a damaged header or archive makes numpy raise ValueError, SyntaxError, BadZipFile...
         # numpy takes a file that is neither .npy nor a zip archive for a pickle, and says so
         why = "neither a .npy array nor an .npz archive" if "pickled" in str(exc) else _one_line(exc)
@@ -605,7 +646,7 @@ def load_array(path: str | os.PathLike) -> ImageSet:
     else:
         raise WganError(
             f"file {str(path)!r} holds dtype {images.dtype}, expected uint8 or float in [0, 1]: convert it, "
-            "e.g. images.astype(numpy.uint8)"
+            f"e.g. {_to_uint8(images.dtype)}"
         )
     if labels is not None:
         _check_labels(labels, len(pixels), path)

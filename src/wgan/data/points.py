@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from wgan.data.images import npy_too_large
 from wgan.data.sampler import TensorSampler
 from wgan.errors import WganError
 
@@ -79,6 +80,8 @@ def _read_npy(path: Path) -> np.ndarray:
             read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
             dtype = read_header[version](f)[2] if version in read_header else None
         array = None if dtype is not None and dtype.hasobject else np.load(path, allow_pickle=False)
+    except MemoryError as error:
+        raise WganError(f"data file '{path}' {npy_too_large(path, error)}") from None
     except Exception as error:  # a damaged header makes numpy raise ValueError, SyntaxError, TokenError, ...
         raise WganError(
             f"data file '{path}' is not a readable .npy array ({_one_line(error)}): write it again with numpy.save"
