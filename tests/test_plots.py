@@ -131,3 +131,40 @@ def test_a_sample_grid_of_large_images_keeps_every_separating_line(size, count):
 
 def test_a_sample_grid_of_small_images_keeps_its_size():
     assert Image.open(io.BytesIO(plots.sample_grid(np.zeros((64, 1, 28, 28)), "t"))).size == (660, 726)
+
+
+def _figures_drawn(monkeypatch) -> list:
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append(figure) or b"")
+    return figures
+
+
+def test_points_whose_columns_spread_on_different_scales_get_an_axis_each(monkeypatch):
+    # at an equal aspect a column in the thousands left one within 1 a flat line, in the sample scatter and in
+    # the training figures alike
+    figures = _figures_drawn(monkeypatch)
+    rng = np.random.default_rng(0)
+    real = np.c_[rng.normal(3000, 500, 1000), rng.normal(0.5, 0.01, 1000)]
+    fake = np.c_[rng.normal(3000, 500, 1000), rng.normal(0.5, 0.02, 1000)]
+    plots.point_scatter(real, fake)
+    plots.critic_landscape(real, fake, None, "title")
+    for axes in (figures[0].axes[0], figures[1].axes[0]):
+        low, high = axes.get_ylim()
+        assert axes.get_aspect() == "auto" and 0.3 < low < 0.5 < high < 0.7
+    circles = np.random.default_rng(1).normal(size=(500, 2))  # comparable spreads: one scale, circles round
+    plots.point_scatter(circles, circles)
+    assert figures[2].axes[0].get_aspect() == 1.0
+
+
+def test_the_sample_figures_count_the_points_their_view_leaves_out(monkeypatch):
+    # the scatter hid 19 of 2000 generated points, the 1-D histograms both tails, without a word
+    figures = _figures_drawn(monkeypatch)
+    real = np.random.default_rng(0).normal(size=(1000, 2))
+    fake = np.concatenate([real[:990], np.full((10, 2), 100.0)])
+    plots.point_scatter(real, fake)
+    plots.point_scatter(real[:, :1], fake[:, :1])
+    for figure in figures:
+        titles = [axes.get_title() for axes in figure.axes]
+        assert titles[1].startswith("generated (1,000 points, ") and titles[1].endswith(" outside the view)")
+        assert int(titles[1].split(", ")[1].split()[0]) >= 10
+    assert plots.outside(fake, np.array([-5, -5]), np.array([5, 5])) == 10

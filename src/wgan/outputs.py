@@ -68,7 +68,7 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
     figure = "histogram" if samples.shape[1] == 1 else "scatter"
     if form == "png":
         atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples, title))
-        return f"a {figure} of {len(samples)} generated points beside as many of the data"
+        return f"a {figure} of {len(samples):,} generated point{'s' * (len(samples) != 1)} beside as many of the data"
     raise WganError(f"output '{os.fspath(out)}' is for images; this run's samples are points of shape "
                     f"{samples.shape[1:]}: write them to a .npy file or a .png {figure}")
 

@@ -99,12 +99,39 @@ def square_view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centre - half, centre + half
 
 
-def evaluation_view(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The view of a run's evaluation figures: the :func:`square_view` of the real points, the same at every
+EQUAL_SCALE_SPREADS = 10.0  # axes whose points spread more than this many times apart get a scale each
+
+
+def framed_view(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(low, high, aspect) of a view of (n, d) ``points``: their :func:`square_view` at an equal aspect, so that
+    circles stay round, where the axes' spreads are within :data:`EQUAL_SCALE_SPREADS` of each other or one of
+    them has none (the parallel lines' x); otherwise their :func:`view_bounds`, each axis to its own scale: at
+    one scale, a column in the thousands beside one within 1 leaves the second a flat line."""
+    low, high = np.percentile(points, [0.5, 99.5], axis=0)
+    spreads = high - low
+    if spreads.min() == 0 or spreads.max() <= EQUAL_SCALE_SPREADS * spreads.min():
+        return (*square_view(points), "equal")
+    return (*view_bounds(points), "auto")
+
+
+def evaluation_view(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The view of a run's evaluation figures: the :func:`framed_view` of the real points, the same at every
     evaluation of a run (whose real sample is drawn from a fixed seed), so that what moves from frame to frame
     is the generator; of the generated points too where every real one is the same point, a view of nothing."""
     low, high = np.percentile(real, [0.5, 99.5], axis=0)
-    return square_view(real if np.any(high > low) else np.concatenate([real, fake]))
+    return framed_view(real if np.any(high > low) else np.concatenate([real, fake]))
+
+
+def outside(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> int:
+    """How many of the (n, d) ``points`` lie outside the view from ``low`` to ``high`` (per axis)."""
+    return int(np.any((points < low) | (points > high), axis=1).sum())
+
+
+def _counted(name: str, points: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
+    """'generated (2,000 points, 12 outside the view)': a panel's title, with the points it does not show."""
+    left_out = outside(points, low, high)
+    count = len(points)
+    return f"{name} ({count:,} point{'s' * (count != 1)}{f', {left_out:,} outside the view' if left_out else ''})"
 
 
 def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndarray], np.ndarray] | None,
@@ -125,7 +152,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     resolution = whole_number(resolution, "resolution", 2, 128)
     if real.shape[1] == 1:
         return critic_along_x(real, fake, critic, title, resolution)
-    low, high = evaluation_view(real[:, :2], fake[:, :2])
+    low, high, aspect = evaluation_view(real[:, :2], fake[:, :2])
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
@@ -134,10 +161,9 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
         filled = axes.contourf(grid_x, grid_y, values, levels=24, cmap="Greys", alpha=0.8)
         figure.colorbar(filled, ax=axes, fraction=0.046, pad=0.04, label="critic value f(x)")
     axes.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOUR, alpha=0.5, label="real", linewidths=0)
-    outside = int(np.any((fake[:, :2] < low) | (fake[:, :2] > high), axis=1).sum())
-    axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, label=_generated_label(outside, len(fake)),
-                 linewidths=0)
-    axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal")
+    axes.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOUR, alpha=0.5, linewidths=0,
+                 label=_generated_label(outside(fake[:, :2], low, high), len(fake)))
+    axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect=aspect)
     axes.set_title(title, fontsize=10)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4, frameon=False)
     return figure_png(figure, tight=False)
@@ -154,14 +180,14 @@ def point_scatter(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     if real.shape[1] > 2:
         title = f"{title}\n(coordinates 1 and 2 of {real.shape[1]})".strip()
         real, fake = real[:, :2], fake[:, :2]
-    low, high = view_bounds(np.concatenate([real, fake]))
+    low, high, aspect = framed_view(np.concatenate([real, fake]))
     figure, panels = subplots(1, 2, figsize=(9, 4.6), sharex=True, sharey=True, layout="constrained")
     size = float(np.clip(2000 / len(fake), 1, 12))  # fewer points, bigger dots
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
                                        (panels[1], fake, FAKE_COLOUR, "generated")):
         axes.scatter(points[:, 0], points[:, 1], s=size, c=colour, alpha=0.6, linewidths=0)
-        axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect="equal",
-                 title=f"{name} ({len(points):,} points)")
+        axes.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), aspect=aspect,
+                 title=_counted(name, points, low, high))
         axes.grid(alpha=0.3)
     figure.suptitle(title)
     return figure_png(figure)
@@ -194,11 +220,11 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
     critic's value f(x) as a curve over the same range of x on a second y-axis (none when ``critic`` is None;
     it maps (m, 1) points to m values). The 1-D form of :func:`critic_landscape`, at its size and over its
     :func:`evaluation_view`."""
-    edges = histogram_edges(evaluation_view(real, fake), real, fake)
-    outside = int(((fake[:, 0] < edges[0]) | (fake[:, 0] > edges[-1])).sum())
+    low, high, _ = evaluation_view(real, fake)
+    edges = histogram_edges((low, high), real, fake)
     figure, axes = subplots(figsize=(6, 5.4), layout="constrained")
     draw_histogram(axes, real[:, 0], edges, REAL_COLOUR, "real")
-    draw_histogram(axes, fake[:, 0], edges, FAKE_COLOUR, _generated_label(outside, len(fake)))
+    draw_histogram(axes, fake[:, 0], edges, FAKE_COLOUR, _generated_label(outside(fake, low, high), len(fake)))
     axes.set(xlim=(edges[0], edges[-1]), xlabel="x", ylabel="density")
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
@@ -218,12 +244,13 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
 def histogram_pair(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
     """Histograms of real and generated 1-D points (n, 1), one above the other over the same bins, x limits and
     density scale, so that each distribution's shape shows without the other drawn over it; ``title`` above."""
-    edges = histogram_edges(view_bounds(np.concatenate([real, fake])), real, fake)
+    view = view_bounds(np.concatenate([real, fake]))
+    edges = histogram_edges(view, real, fake)
     figure, panels = subplots(2, 1, figsize=(8, 5.6), sharex=True, sharey=True, layout="constrained")
     for axes, points, colour, name in ((panels[0], real, REAL_COLOUR, "real data"),
                                        (panels[1], fake, FAKE_COLOUR, "generated")):
         draw_histogram(axes, points[:, 0], edges, colour, name)
-        axes.set(xlim=(edges[0], edges[-1]), ylabel="density", title=f"{name} ({len(points):,} points)")
+        axes.set(xlim=(edges[0], edges[-1]), ylabel="density", title=_counted(name, points, *view))
         axes.grid(alpha=0.3)
     panels[1].set_xlabel("x")
     figure.suptitle(title)
