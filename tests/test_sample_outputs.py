@@ -228,3 +228,22 @@ def test_experiment_help_keeps_hyphenated_names_whole_at_80_columns(monkeypatch,
     assert main(["experiment", "--help"]) == 0
     help_text = capsys.readouterr().out
     assert "mode-collapse" in help_text and not any(line.endswith("-") for line in help_text.splitlines())
+
+
+def test_image_samples_are_in_minus_one_to_one_whatever_the_generator_puts_out(image_run):
+    # the MLP generator (the reference code's) has no output tanh: samples came back from -3.1 to 2.6, while the
+    # docs and `wgan sample --help` promise [-1, 1] and (x + 1) * 127.5 overflowed uint8
+    run = wgan.train(data=str(image_run.parent / "squares.npy"), image_size=SIDE, model="mlp", write=False, **TINY)
+    with torch.no_grad():
+        for parameter in run.generator.parameters():
+            parameter.mul_(50)
+    samples = run.sample(200)
+    assert samples.min() >= -1 and samples.max() <= 1 and np.isin([-1.0, 1.0], samples).all()
+
+
+@pytest.mark.parametrize("device", ["gpu", "mps", "cuda:x"])
+def test_a_device_train_would_refuse_is_refused_by_load_and_eval_too(point_run, device):
+    # `wgan sample --device gpu` and load_run(device="gpu") sampled on the CPU, unsaid
+    for load in (wgan.load_run, wgan.evaluate_run):
+        with pytest.raises(WganError, match=f"device '{device}' is not known: use auto, cpu, cuda or cuda:N"):
+            load(point_run, device=device)

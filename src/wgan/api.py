@@ -31,8 +31,8 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
-from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, make_config, resolve, toml_value,
-                     typed)
+from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_device, check_every_setting_counts, make_config, resolve,
+                     toml_value, typed)
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.points import scale_warning
 from .data.sampler import RecordedShape, Sampler, TensorSampler
@@ -61,7 +61,8 @@ class Run:
     The generator and its average come in eval mode, as :meth:`sample` runs them: a batch-norm generator uses
     its running statistics, and calling it changes nothing. The critic comes in training mode, as the logged
     estimate reads it (a batch-norm critic normalises each batch by its own statistics). Images are generated
-    as ``(n, C, H, W)`` in [-1, 1]; points as ``(n, d)`` in the data's units.
+    as ``(n, C, H, W)`` in [-1, 1] (clipped there, as the figures and scores take them: the MLP generator of
+    the reference code has no output tanh); points as ``(n, d)`` in the data's units.
     """
 
     path: Path | None
@@ -92,7 +93,8 @@ class Run:
         """``n`` generated samples as a numpy array of shape (n, *sample_shape), from :meth:`pick_generator`."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise WganError(f"n must be a positive whole number of samples, got {n!r}")
-        return generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_seed(seed))
+        samples = generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_seed(seed))
+        return np.clip(samples, -1, 1, out=samples) if samples.ndim == 4 else samples
 
     def save_samples(self, out: str | os.PathLike, n: int, seed: int = 0, ema: bool | None = None) -> str:
         """Write ``n`` samples (:meth:`sample`) in the form ``out`` names, as ``wgan sample --out`` does:
@@ -660,6 +662,7 @@ def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = Tru
     written before the shape was recorded builds them from the data."""
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
+    check_device(device)
     run = RunFolder.open(path)
     state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
     shape_only = not needs_data and "sample_shape" in state
@@ -678,7 +681,8 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
-    """Load a trained run's modules from a checkpoint (``best`` by exact W1, or ``latest``), built from the
+    """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
+    lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
     samples' shape the checkpoint records: a run whose data has moved or changed since loads too (it can be
     sampled; evaluating it reads the data)."""
     run, trainer, _ = _load(path, checkpoint, device, needs_data=False)

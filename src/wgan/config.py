@@ -528,6 +528,13 @@ def _require(condition: bool, message: str) -> None:
         raise WganError(message)
 
 
+def check_device(device: Any) -> None:
+    """Refuse a device name that is not auto, cpu, cuda or cuda:N: torch reads others ("gpu", "mps") as it can,
+    or not at all."""
+    _require(isinstance(device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", device) is not None,
+             f"device {device!r} is not known: use auto, cpu, cuda or cuda:N")
+
+
 def _choice(config: Config, name: str, choices: tuple[str, ...]) -> None:
     value = getattr(config, name)
     _require(value in choices, f"{name} {value!r} is not known: choose one of {', '.join(choices)}")
@@ -593,8 +600,7 @@ def validate(config: Config) -> None:
              f"the linear decay would end (iteration {decay_end}) before it starts ({config.lr_decay_start}): "
              "give a later lr_decay_end or iterations, or an earlier lr_decay_start (a resumed run's config.toml "
              "records where its decay restarted: delete that line to decay from the start)")
-    _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device) is not None,
-             f"device {config.device!r} is not known: use auto, cpu, cuda or cuda:N")
+    check_device(config.device)
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
