@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import pydoc
 import re
@@ -152,6 +153,15 @@ def test_sample_and_eval_commands_read_a_trained_run(tmp_path, capsys):
     assert main(["eval", "--run", str(tmp_path / "run")]) == 2  # it said "or pick --checkpoint latest" here too
     assert capsys.readouterr().err.strip().endswith(f"best.pt): nor a latest one: put its checkpoints back in "
                                                     f"{tmp_path / 'run' / 'checkpoints'}, or train the run again")
+    # a run still training towards its first checkpoint was told to put its checkpoints back
+    with open(tmp_path / "run" / ".lock", "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("process 4242 on trainer-host\n")
+        held.flush()
+        assert main(["sample", "--run", str(tmp_path / "run"), "--n", "2", "--out", str(tmp_path / "s.npy")]) == 2
+    assert capsys.readouterr().err.strip().endswith("best.pt): nor a latest one yet: process 4242 on trainer-host is "
+                                                    "training it and writes its first checkpoint at its first "
+                                                    "evaluation; wait for that")
 
 
 def test_python_api_returns_history_and_trained_modules_without_writing(tmp_path, monkeypatch):

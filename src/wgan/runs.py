@@ -227,6 +227,21 @@ class RunFolder:
         for stale in self.path.rglob(".*.tmp"):  # left by a writer killed in the middle of a write
             stale.unlink(missing_ok=True)
 
+    def in_use_by(self) -> str | None:
+        """Who holds the folder's lock (a process training the run, as :meth:`lock` records it), or None: probed
+        with a shared lock, given back at once."""
+        try:
+            handle = os.open(self.path / LOCK_FILE, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.read(handle, 200).decode(errors="replace").strip() or "another process"
+        finally:
+            os.close(handle)  # which gives the probe's lock back
+        return None
+
     def config(self, needs_data: bool = True) -> Config:
         """The run's settings (config.toml), checked as a new run's are. With ``needs_data`` (loading the run to
         evaluate or resume it), data that is no longer where they say is named as the run's first."""
@@ -375,8 +390,11 @@ class RunFolder:
         path = self.checkpoint_path(which)
         if not path.is_file():
             other = "latest" if which == "best" else "best"
+            training = None if self.checkpoint_path(other).is_file() else self.in_use_by()
             instead = (f"pick --checkpoint {other} (checkpoint='{other}' in Python)"
                        if self.checkpoint_path(other).is_file() else
+                       f"nor a {other} one yet: {training} is training it and writes its first checkpoint at its "
+                       "first evaluation; wait for that" if training else
                        f"nor a {other} one: put its checkpoints back in {path.parent}, or train the run again")
             raise WganError(f"run folder '{self.path}' has no {which} checkpoint ({path}): {instead}")
         try:
