@@ -490,6 +490,12 @@ def test_resuming_on_data_whose_values_changed_says_so_and_goes_on(tmp_path, cap
     assert main(["eval", "--run", str(tmp_path / "run")]) == 0  # eval said nothing of it
     assert capsys.readouterr().err.strip() == (f"wgan: warning: the data {data!r} changed since the run started on "
                                                "it: the scores compare the generator with the data as it is now")
+    # the scatter drew the changed data as the run's "real data", without a word
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "s.png")]) == 0
+    assert capsys.readouterr().err.strip() == (f"wgan: warning: the data {data!r} changed since the run started on "
+                                               "it: the figure draws the data as it is now")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "s.npy")]) == 0
+    assert capsys.readouterr().err == ""  # the samples alone do not read the data
 
 
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):

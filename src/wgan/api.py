@@ -101,11 +101,16 @@ class Run:
         ``FILE.npy`` the array; ``FILE.png`` a grid of the images, or a scatter of points beside as many of the
         data (their first two coordinates; histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was
         written, in words."""
-        output_form(out)  # a mistyped out fails before anything is drawn
+        form = output_form(out)  # a mistyped out fails before anything is drawn
         drawn_by = "moving average" if self.pick_generator(ema) is self.average else "generator"
         title = (f"{self.path.name if self.path is not None else 'run'}: {self.config.algorithm} on "
                  f"{Path(self.config.data).name}, iteration {self.iteration}, {drawn_by} (seed {seed})")
-        return write_samples(self.sample(n, seed, ema), out, self.config, seed, title)
+        samples = self.sample(n, seed, ema)
+        if samples.ndim == 2 and form == "png" and self.path is not None:  # drawn beside the data: which data?
+            changed = _data_change(self.path, self.config, "the figure draws the data as it is now")
+            if changed:
+                print(f"wgan: warning: {changed}", file=sys.stderr)
+        return write_samples(samples, out, self.config, seed, title)
 
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
@@ -511,7 +516,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
             check_batch(config.batch_size, world_size_from_environment(), kept=True)
-            changed = _data_change(run, config, "training continues on the data as it is now")
+            changed = _data_change(run.path, config, "training continues on the data as it is now")
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
@@ -611,10 +616,10 @@ def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any])
                     f"({larger}= in Python{lift}) to continue it")
 
 
-def _data_change(run: RunFolder, config: Config, what_follows: str) -> str | None:
-    """A line saying that the run's data is not what the run started on (its fingerprint, recorded then, differs)
-    and ``what_follows``, or None; runs written before the record have none to compare."""
-    record = run.path / DATA_RECORD
+def _data_change(folder: Path, config: Config, what_follows: str) -> str | None:
+    """A line saying that the data of the run in ``folder`` is not what the run started on (its fingerprint,
+    recorded then, differs) and ``what_follows``, or None; runs written before the record have none to compare."""
+    record = folder / DATA_RECORD
     if not record.is_file():
         return None
     try:
@@ -705,7 +710,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     seed = None if seed is None else check_seed(seed)
     run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
-    changed = _data_change(run, config, "the scores compare the generator with the data as it is now")
+    changed = _data_change(run.path, config, "the scores compare the generator with the data as it is now")
     if changed:
         print(f"wgan: warning: {changed}", file=sys.stderr)
     n = config.eval_samples if samples is None else samples
