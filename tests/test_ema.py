@@ -61,6 +61,7 @@ def test_sample_and_eval_use_the_average_unless_told_otherwise(tmp_path, capsys)
     assert (run.sample(5, seed=1) == wgan.api.generate(run.average, run.config.latent_dim, 5, 1)).all()
     assert (run.sample(5, seed=1, ema=False) == wgan.api.generate(run.generator, run.config.latent_dim, 5, 1)).all()
     assert wgan.evaluate_run(tmp_path / "run", samples=100)["generator"] == "moving average"
+    assert wgan.evaluate_run(tmp_path / "run", samples=100)["samples"] == 100  # eval_best.json did not say
     assert wgan.evaluate_run(tmp_path / "run", samples=100, ema=False)["generator"] == "generator"
 
     plain = wgan.train(name="plain", iterations=2, eval_every=2, out=str(tmp_path), progress=False, **TINY)

@@ -704,7 +704,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     The noise and real samples come from the run's evaluation stream (its seed + 1), so that the scores of a
     checkpoint are those training logged for it (at the same number of samples); ``seed`` draws them from that
     seed's stream instead, e.g. to see how much the scores move from one draw to another. ``seed`` in the result
-    says which stream.
+    says which stream, and ``samples`` how many were scored (eval_samples unless ``samples`` is given).
     """
     samples = None if samples is None else whole_number(samples, "samples", 2, 10000)
     seed = None if seed is None else check_seed(seed)
@@ -724,4 +724,4 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
                       state.get("normalised_batch", config.batch_size), scorer)
     card = {"metric_card": scorer.card(n)} if scorer is not None else {}
     return {"iteration": trainer.iteration, "generator": "moving average" if generator is loaded.average
-            else "generator", "seed": drawn, **result.scalars, **card}
+            else "generator", "seed": drawn, "samples": n, **result.scalars, **card}
