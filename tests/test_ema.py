@@ -21,7 +21,7 @@ def test_the_ramp_forgets_the_initial_weights_fast_and_then_holds_the_decay():
     assert average_decay(0.9, 1000) == 0.9
 
 
-def test_each_update_is_the_ramped_lerp_and_buffers_are_copied():
+def test_each_update_is_the_ramped_lerp_and_buffers_are_the_generators():
     generator = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     average = GeneratorAverage(generator, decay=0.99)
     expected = [p.detach().clone() for p in generator.parameters()]
@@ -37,6 +37,15 @@ def test_each_update_is_the_ramped_lerp_and_buffers_are_copied():
         torch.testing.assert_close(got, want)
     torch.testing.assert_close(average.module[1].running_mean, generator[1].running_mean)
     assert not any(p.requires_grad for p in average.module.parameters()) and not average.module.training
+    # the critic steps after a generator step move the generator's statistics again: a copy made at the update
+    # lagged n_critic passes behind at every evaluation and checkpoint
+    generator(torch.randn(8, 3))
+    assert all(torch.equal(mine, its) for mine, its in zip(average.module.buffers(), generator.buffers()))
+    state = {name: value.clone() for name, value in average.state_dict().items()}
+    state["1.running_mean"] += 1  # a checkpoint's stale copy (older code) does not overwrite the generator's own
+    before = generator[1].running_mean.clone()
+    average.load_state_dict(state)
+    assert torch.equal(generator[1].running_mean, before) and torch.equal(average.module[0].weight, state["0.weight"])
 
 
 def test_a_run_with_an_average_evaluates_both_checkpoints_it_and_resumes_it_exactly(tmp_path):

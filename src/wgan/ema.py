@@ -7,8 +7,10 @@ After generator step t (counted from 1) every weight theta of the average moves 
 The ramp (the ``num_updates`` form of TensorFlow's ``ExponentialMovingAverage``) lets the average forget the
 random initial weights in the first steps, where a fixed beta = 0.999 would keep them for thousands of steps;
 StyleGAN2 ramps its EMA half-life with the images seen for the same reason. Buffers (batch-norm running
-statistics) are copied from the generator, not averaged, as in StyleGAN2's training loop: the average is read in
-eval mode with statistics that suit the generator it follows.
+statistics) are the generator's own, not averaged, as StyleGAN2's training loop copies them: the average is read
+in eval mode with statistics that suit the generator it follows. They are shared, not copied after each generator
+step: the critic steps that follow run the generator in training mode and move its statistics again, and a copy
+lagged those n_critic passes behind at every evaluation and checkpoint.
 
 Averaging the generator's iterates damps the oscillation of the two-player game around its equilibrium (Yazici
 et al., "The Unusual Effectiveness of Averaging in GAN Training", ICLR 2019); Karras et al. (progressive GAN,
@@ -36,21 +38,29 @@ class GeneratorAverage:
         self.decay = decay
         self.module = copy.deepcopy(generator).requires_grad_(False).eval()
         self._generator = generator
+        averaged_layers = dict(self.module.named_modules())
+        for name, layer in generator.named_modules():  # the generator's buffers themselves (the docstring)
+            for buffer_name, buffer in layer.named_buffers(recurse=False):
+                setattr(averaged_layers[name], buffer_name, buffer)
 
     @torch.no_grad()
     def update(self, step: int) -> None:
-        """Move the average towards the generator after generator step ``step`` (from 1); copy its buffers."""
+        """Move the average towards the generator after generator step ``step`` (from 1)."""
         beta = average_decay(self.decay, step)
         torch._foreach_lerp_(list(self.module.parameters()), list(self._generator.parameters()), 1 - beta)
-        averaged_buffers = list(self.module.buffers())
-        if averaged_buffers:
-            torch._foreach_copy_(averaged_buffers, list(self._generator.buffers()))
 
     def state_dict(self) -> dict:
         return self.module.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state)
+        """The averaged weights of ``state``; its buffers, the generator's when it was saved (or a copy that lagged
+        behind them, in a checkpoint of older code), are left to the generator's own state."""
+        buffers = {name for name, _ in self.module.named_buffers()}
+        keys = self.module.load_state_dict({name: value for name, value in state.items() if name not in buffers},
+                                           strict=False)
+        if set(keys.missing_keys) - buffers or keys.unexpected_keys:
+            raise RuntimeError(f"the moving average's state does not fit its generator: missing "
+                               f"{sorted(set(keys.missing_keys) - buffers)}, unexpected {keys.unexpected_keys}")
 
     def reset(self) -> None:
         """Start the average at the generator's current weights (a checkpoint written without one)."""
