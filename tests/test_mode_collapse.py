@@ -92,5 +92,5 @@ def test_the_sample_panels_count_the_samples_outside_their_frame(monkeypatch):
     samples["gan"] = np.concatenate([inside[:70], np.full((30, 2), 50.0)])
     mode_collapse._figure(numbers, samples)
     titles = [axes.get_title() for axes in figures[0].axes[:4]]
-    assert titles[0].endswith("50% high quality, 30 of 100 outside the frame")
+    assert titles[0].endswith("50% high quality\n30 of 100 outside the frame")
     assert all(title.endswith("50% high quality") for title in titles[1:])

@@ -186,7 +186,7 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
         axes.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal", xticks=[], yticks=[],
                  title=f"{label}, seed {seed}: {numbers[f'modes_covered_{key}'][0]}/{numbers['modes_total']} "
                        f"modes,\n{numbers[f'high_quality_{key}'][0]:.0%} high quality"
-                       + (f", {outside:,} of {len(points):,} outside the frame" if outside else ""))
+                       + (f"\n{outside:,} of {len(points):,} outside the frame" if outside else ""))
         axes.title.set_fontsize(10)
 
     positions = np.arange(len(ALGORITHMS))

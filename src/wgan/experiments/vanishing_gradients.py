@@ -30,9 +30,8 @@ from ..config import make_config
 from ..data.toy import eight_gaussians
 from ..models import build_models
 from ..objectives import Objective
-from ..randomness import RandomStream
 from ..trainer import make_optimizer
-from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, ratio, subplots
+from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, ratio, subplots, train_critic
 
 NAME = "vanishing-gradients"
 PAPER = ("Paraphrased: when the real and generated distributions have disjoint supports or lie on low-dimensional "
@@ -56,9 +55,13 @@ LOSSES = {  # logged name -> the generator loss it is, as the figure labels it
 
 @dataclass(frozen=True)
 class Size:
-    steps: int  # discriminator / critic steps
+    steps: int  # discriminator / critic steps, a multiple of log_every
     log_every: int
     batch_size: int
+
+    def __post_init__(self):
+        if self.steps % self.log_every:
+            raise ValueError(f"steps {self.steps} is not a multiple of log_every {self.log_every}")
 
 
 QUICK = Size(steps=1000, log_every=20, batch_size=256)
@@ -98,19 +101,17 @@ def _train_and_log(algorithm: str, generator_losses: dict[str, Objective], gener
     critic = build_critic(objective.config, (2,), seed)
     optimizer = make_optimizer(critic.parameters(), objective.config)
     norms: dict[str, list[float]] = {name: [] for name in generator_losses}
-    for step in range(size.steps + 1):
-        if step % size.log_every == 0:
-            for name, loss in generator_losses.items():
-                norms[name].append(generator_gradient_norm(loss, critic, generator, z_fixed))
-        if step == size.steps:
-            break
-        with torch.no_grad():
-            fake = generator(torch.randn((size.batch_size, 1), generator=rng))
-        loss, _ = objective.critic_loss(critic, data.sample(size.batch_size, rng), fake, RandomStream(rng))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        objective.constrain(critic)
+
+    @torch.no_grad()  # the discriminator's steps leave the generator's gradients alone
+    def fake(rows: int) -> Tensor:
+        return generator(torch.randn((rows, 1), generator=rng))
+
+    for step in range(0, size.steps + 1, size.log_every):
+        for name, loss in generator_losses.items():
+            norms[name].append(generator_gradient_norm(loss, critic, generator, z_fixed))
+        if step < size.steps:
+            train_critic(objective, critic, lambda rows: data.sample(rows, rng), fake, size.log_every,
+                         size.batch_size, rng, optimizer)
     return norms, critic
 
 
