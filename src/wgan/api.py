@@ -31,7 +31,7 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
-from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_device, check_every_setting_counts, make_config, resolve,
+from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, device_name, make_config, resolve,
                      toml_value, typed)
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
 from .data.points import scale_warning
@@ -667,7 +667,7 @@ def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = Tru
     written before the shape was recorded builds them from the data."""
     if checkpoint not in ("best", "latest"):
         raise WganError(f"checkpoint '{checkpoint}' is not known: choose best or latest")
-    check_device(device)
+    device = device_name(device)
     run = RunFolder.open(path)
     state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
     shape_only = not needs_data and "sample_shape" in state

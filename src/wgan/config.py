@@ -528,11 +528,13 @@ def _require(condition: bool, message: str) -> None:
         raise WganError(message)
 
 
-def check_device(device: Any) -> None:
-    """Refuse a device name that is not auto, cpu, cuda or cuda:N: torch reads others ("gpu", "mps") as it can,
-    or not at all."""
-    _require(isinstance(device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", device) is not None,
+def device_name(device: Any) -> str:
+    """``device`` (a name or a ``torch.device``) as its name, refused unless auto, cpu, cuda or cuda:N: torch
+    reads others ("gpu", "mps") as it can, or not at all."""
+    name = str(device) if isinstance(device, torch.device) else device
+    _require(isinstance(name, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is not None,
              f"device {device!r} is not known: use auto, cpu, cuda or cuda:N")
+    return name
 
 
 def _choice(config: Config, name: str, choices: tuple[str, ...]) -> None:
@@ -600,7 +602,7 @@ def validate(config: Config) -> None:
              f"the linear decay would end (iteration {decay_end}) before it starts ({config.lr_decay_start}): "
              "give a later lr_decay_end or iterations, or an earlier lr_decay_start (a resumed run's config.toml "
              "records where its decay restarted: delete that line to decay from the start)")
-    check_device(config.device)
+    device_name(config.device)
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name, without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
