@@ -85,7 +85,7 @@ class Run:
         ema = check_flag(ema, "ema", none=True)
         if ema and self.average is None:
             raise WganError("this run has no moving average of its generator (it was trained without "
-                            "--ema-decay): leave out --ema (ema=True in Python) to sample the generator itself")
+                            "--ema-decay): leave out --ema (ema=True in Python) to use the generator itself")
         return self.average if self.average is not None and ema is not False else self.generator
 
     @torch.no_grad()
