@@ -43,9 +43,24 @@ def test_each_update_is_the_ramped_lerp_and_buffers_are_the_generators():
     assert all(torch.equal(mine, its) for mine, its in zip(average.module.buffers(), generator.buffers()))
     state = {name: value.clone() for name, value in average.state_dict().items()}
     state["1.running_mean"] += 1  # a checkpoint's stale copy (older code) does not overwrite the generator's own
+    state["0.weight"] += 1  # while its weights are loaded
     before = generator[1].running_mean.clone()
     average.load_state_dict(state)
     assert torch.equal(generator[1].running_mean, before) and torch.equal(average.module[0].weight, state["0.weight"])
+
+
+def test_a_batch_norm_generators_average_resumes_bit_for_bit_with_the_generators_statistics(tmp_path):
+    common = dict(data="digits", model="dcgan", image_size=16, width=8, batch_size=16, eval_samples=64, eval_every=2,
+                  ema_decay=0.9, lr_decay="none", n_critic=2, warmup=False, out=str(tmp_path), progress=False)
+    straight = wgan.train(name="straight", iterations=4, **common)
+    wgan.train(name="split", iterations=2, **common)
+    resumed = wgan.resume(tmp_path / "split", iterations=4, progress=False)
+    for mine, its in ((straight.average, resumed.average), (straight.generator, resumed.generator)):
+        assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), its.state_dict().values()))
+    saved = RunFolder.open(tmp_path / "split").load_checkpoint("latest")
+    statistics = [name for name in saved["generator"] if "running" in name or "num_batches" in name]
+    assert statistics and all(torch.equal(saved["generator_average"][name], saved["generator"][name])
+                               for name in statistics)  # the average's statistics are the generator's
 
 
 def test_a_run_with_an_average_evaluates_both_checkpoints_it_and_resumes_it_exactly(tmp_path):

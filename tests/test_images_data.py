@@ -706,8 +706,9 @@ def test_a_named_pipe_with_an_image_name_is_not_listed(tmp_path):
 def test_a_run_folder_linked_into_the_folder_of_images_is_refused(tmp_path):
     # a run whose --out was linked inside the images trained its next runs on its figures, without a word
     images, out = tmp_path / "images", tmp_path / "runs"
-    (out / "run" / "checkpoints").mkdir(parents=True)
+    (out / "run").mkdir(parents=True)  # as a run holds from its start, before its first checkpoint
     (out / "run" / "config.toml").write_text("")
+    (out / "run" / ".lock").write_text("process 1 on host")
     (out / "run" / "curves.png").write_bytes(b"")
     images.mkdir()
     Image.new("L", (8, 8)).save(images / "one.png")

@@ -496,6 +496,10 @@ def test_resuming_on_data_whose_values_changed_says_so_and_goes_on(tmp_path, cap
                                                "it: the figure draws the data as it is now")
     assert main(["sample", "--run", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "s.npy")]) == 0
     assert capsys.readouterr().err == ""  # the samples alone do not read the data
+    (tmp_path / "points.csv").rename(tmp_path / "moved.csv")  # data not there: not "changed", but not there
+    assert main(["sample", "--run", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "s.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "changed" not in error and "not where" in error
 
 
 def test_the_python_api_names_a_wrong_argument_in_its_own_terms(tmp_path, monkeypatch):

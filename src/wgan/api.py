@@ -627,7 +627,8 @@ def _data_change(folder: Path, config: Config, what_follows: str) -> str | None:
     except (ValueError, AttributeError):  # not JSON, not text, or not the record's object: damaged
         return (f"{record} is damaged, so whether the data changed since the run started on it is not known: "
                 f"{what_follows}")
-    if started_on is None or started_on == fingerprint(config.data, config.data_dir):
+    now = fingerprint(config.data, config.data_dir)
+    if started_on is None or now is None or started_on == now:  # (data that is not there: its reader says so)
         return None
     return f"the data {config.data!r} changed since the run started on it: {what_follows}"
 
@@ -659,7 +660,7 @@ def build_trainer(config: Config) -> Trainer:
     return _assemble(resolve(config), lambda: None, scores=False)
 
 
-def _load(path: str | Path, checkpoint: str, device: str, needs_data: bool = True
+def _load(path: str | Path, checkpoint: str, device: str | torch.device, needs_data: bool = True
           ) -> tuple[RunFolder, Trainer, dict[str, Any]]:
     """The run in ``path`` with its ``checkpoint`` loaded, and that checkpoint. Without ``needs_data``
     (sampling), the models are built from the samples' shape the checkpoint records, without reading the data:
@@ -685,7 +686,7 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
     return tuple(state["sample_shape"]) if "sample_shape" in state else None
 
 
-def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> Run:
+def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
     lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
     samples' shape the checkpoint records: a run whose data has moved or changed since loads too (it can be
@@ -694,8 +695,9 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str = "cpu") ->
     return _as_run(trainer, run.path, run.history)
 
 
-def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None, device: str = "cpu",
-                 ema: bool | None = None, seed: int | None = None) -> dict[str, Any]:
+def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None,
+                 device: str | torch.device = "cpu", ema: bool | None = None, seed: int | None = None
+                 ) -> dict[str, Any]:
     """Evaluate a saved run's checkpoint: the critic's estimate, exact W1, and mode coverage (mixtures) or the
     classifier's scores (labelled images) with their ``metric_card``; of the generator's moving average when the
     run kept one, unless ``ema=False`` (see :meth:`Run.pick_generator`). ``generator`` in the result says which.

@@ -10,7 +10,10 @@ StyleGAN2 ramps its EMA half-life with the images seen for the same reason. Buff
 statistics) are the generator's own, not averaged, as StyleGAN2's training loop copies them: the average is read
 in eval mode with statistics that suit the generator it follows. They are shared, not copied after each generator
 step: the critic steps that follow run the generator in training mode and move its statistics again, and a copy
-lagged those n_critic passes behind at every evaluation and checkpoint.
+lagged those n_critic passes behind at every evaluation and checkpoint. Whatever moves the generator's statistics
+(running it in training mode) moves the average's too; moving the generator to another device or dtype would
+give it new buffers, and the average would keep the old ones (the trainer moves its models before it makes the
+average).
 
 Averaging the generator's iterates damps the oscillation of the two-player game around its equilibrium (Yazici
 et al., "The Unusual Effectiveness of Averaging in GAN Training", ICLR 2019); Karras et al. (progressive GAN,
@@ -24,6 +27,8 @@ import copy
 
 import torch
 from torch import nn
+
+from .errors import WganError
 
 
 def average_decay(decay: float, step: int) -> float:
@@ -59,8 +64,9 @@ class GeneratorAverage:
         keys = self.module.load_state_dict({name: value for name, value in state.items() if name not in buffers},
                                            strict=False)
         if set(keys.missing_keys) - buffers or keys.unexpected_keys:
-            raise RuntimeError(f"the moving average's state does not fit its generator: missing "
-                               f"{sorted(set(keys.missing_keys) - buffers)}, unexpected {keys.unexpected_keys}")
+            raise WganError(f"the checkpoint's moving average does not fit its generator (missing "
+                            f"{sorted(set(keys.missing_keys) - buffers)}, unexpected {keys.unexpected_keys}): "
+                            "load it with the settings it was trained with")
 
     def reset(self) -> None:
         """Start the average at the generator's current weights (a checkpoint written without one)."""

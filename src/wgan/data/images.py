@@ -310,7 +310,7 @@ def load_cifar10_dir(directory: str | os.PathLike, split: str = "train") -> Imag
 # ---------------------------------------------------------------------------------------------------------------
 # Folders of images (LSUN-style)
 
-RUN_FOLDER_MARKS = ("config.toml", "checkpoints")  # what every wgan run folder holds (wgan.runs)
+RUN_FOLDER_MARKS = {"config.toml", ".lock"}  # what every wgan run folder holds from its start (wgan.runs)
 
 
 def list_images(directory: Path) -> list[Path]:
@@ -326,7 +326,7 @@ def list_images(directory: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
-        if RUN_FOLDER_MARKS[0] in files and RUN_FOLDER_MARKS[1] in dirs:
+        if RUN_FOLDER_MARKS <= set(files):
             raise WganError(f"'{root}' in the folder of images '{directory}' is a wgan run folder: its figures "
                             "(curves, sample grids) would become training data; move it, or the link to it, out of "
                             "the folder of images")
@@ -553,7 +553,9 @@ def npy_too_large(path: Path, error: MemoryError) -> str:
     except (OSError, ValueError, KeyError):  # not a .npy file (an .npz archive): only its size is to blame
         pass
     return (f"does not fit in this machine's memory ({_one_line(error)}): train on a part of it, e.g. "
-            "numpy.save(path, array[:n])")
+            "numpy.save(part, numpy.load(path, mmap_mode='r')[:n])")
+
+
 SMALLEST_SIDE = 4  # an array of smaller "images" is points or sequences saved in 3-D, not pictures
 
 
