@@ -247,3 +247,19 @@ def test_a_device_train_would_refuse_is_refused_by_load_and_eval_too(point_run, 
     for load in (wgan.load_run, wgan.evaluate_run):
         with pytest.raises(WganError, match=f"device '{device}' is not known: use auto, cpu, cuda or cuda:N"):
             load(point_run, device=device)
+
+
+@pytest.mark.parametrize("inside", ["samples/iter_000004.png", "curves.png", "checkpoints/best.npy", "config.toml.png"])
+def test_an_out_among_the_runs_own_files_is_refused_and_they_are_kept(point_run, inside, capsys):
+    # `wgan sample --out RUN/samples/iter_000030.png` replaced the evaluation figure progress.gif is drawn from
+    out = point_run / inside
+    before = out.read_bytes() if out.is_file() else None
+    if inside == "config.toml.png":  # a name of the user's own beside the run's files: written
+        assert sample(point_run, "--n", "3", "--out", str(out)) == 0
+        return
+    assert sample(point_run, "--n", "3", "--out", str(out)) == 2
+    assert capsys.readouterr().err.strip().startswith(f"wgan: error: out '{out}' is among the files the run writes "
+                                                      f"itself ({inside})")
+    assert (out.read_bytes() if out.is_file() else None) == before
+    with pytest.raises(WganError, match="is among the files the run writes itself"):
+        wgan.load_run(point_run).save_samples(out, 3)

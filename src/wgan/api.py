@@ -45,7 +45,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
-from .runs import CONFIG_FILE, FIGURE_PREFIX, RunFolder
+from .runs import CONFIG_FILE, CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
 from .trainer import Trainer, out_of_time
 
@@ -102,6 +102,8 @@ class Run:
         data (their first two coordinates; histograms of 1-D ones); ``DIR/`` one PNG per image. Returns what was
         written, in words."""
         form = output_form(out)  # a mistyped out fails before anything is drawn
+        if self.path is not None:
+            refuse_the_runs_own(self.path, out)
         drawn_by = "moving average" if self.pick_generator(ema) is self.average else "generator"
         title = (f"{self.path.name if self.path is not None else 'run'}: {self.config.algorithm} on "
                  f"{Path(self.config.data).name}, iteration {self.iteration}, {drawn_by} (seed {seed})")
@@ -140,8 +142,6 @@ def _summary(scalars: dict[str, float], objective: Objective) -> str:
     return " | ".join(parts)
 
 
-METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
-DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
 GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first noise vectors of the fixed seed
 
 
@@ -326,12 +326,12 @@ def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
     images, the samples over the critic's landscape of points."""
     if not run.history:
         return
-    run.write_figure("curves.png", plots.training_curves(
+    run.write_figure(CURVES, plots.training_curves(
         run.history, trainer.objective.estimate_name,
         f"{trainer.config.algorithm} on {Path(trainer.config.data).name}", images=len(trainer.sampler.shape) == 3))
     frames = run.evaluation_figures()
     if frames:
-        run.write_figure("progress.gif", plots.progress_gif([frame.read_bytes() for frame in frames]))
+        run.write_figure(PROGRESS, plots.progress_gif([frame.read_bytes() for frame in frames]))
 
 
 def describe(trainer: Trainer) -> str:

@@ -30,7 +30,7 @@ from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOP
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES
 from .experiments.report import write_report
-from .runs import RunFolder, atomic_write
+from .runs import CURVES, RunFolder, atomic_write, refuse_the_runs_own
 
 MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "train": "lower --batch-size, --eval-samples or the model's --width",
@@ -427,7 +427,7 @@ def _train(args: argparse.Namespace) -> None:
     budget = (f" (stopped by --max-minutes {run.config.max_minutes:g} at iteration {run.iteration} of "
               f"{run.config.iterations})" if run.iteration < run.config.iterations else "")
     print(f"done: {run.path}{budget} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
-    print(f"figures: {run.path / 'curves.png'} and {run.path / 'samples'}/")
+    print(f"figures: {run.path / CURVES} and {run.path / 'samples'}/")
 
 
 def _naming_the_file(file: str | None, flags: dict[str, Any], check: Callable[[], Any]) -> Any:
@@ -447,6 +447,7 @@ def _sample(args: argparse.Namespace) -> None:
         raise WganError(f"--n must be a positive number of samples, got {args.n}")
     check_seed(args.seed, "--seed")
     outputs.output_form(args.out)  # a mistyped --out fails before the run is loaded
+    refuse_the_runs_own(args.run, args.out)
     run = api.load_run(args.run, args.checkpoint, args.device)
     try:
         if args.interpolate is not None:

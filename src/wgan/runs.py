@@ -55,6 +55,11 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = ".lock"
+METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
+DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
+CURVES, PROGRESS = "curves.png", "progress.gif"  # the run's figures over its whole course
+OWN_FILES = (CONFIG_FILE, METRICS_FILE, LOCK_FILE, METRIC_CARD, DATA_RECORD, CURVES, PROGRESS)
+OWN_FOLDERS = ("samples", "checkpoints", "tensorboard")  # what the run writes below its folder
 DAMAGED_LATEST = "latest-damaged.pt"  # a latest checkpoint that a resume found damaged and fell back from
 
 
@@ -445,6 +450,20 @@ class RunFolder:
         first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
         numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
         return next(path for path in itertools.chain([first], numbered) if not path.exists())
+
+
+def refuse_the_runs_own(folder: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Refuse ``out`` where it is one of the files the run in ``folder`` writes itself (its settings, records,
+    figures, checkpoints), which samples written there would replace: `wgan sample --out
+    RUN/samples/iter_000030.png` overwrote the evaluation figure that progress.gif is drawn from."""
+    try:
+        inside = Path(os.path.realpath(out)).relative_to(os.path.realpath(folder)).parts
+    except ValueError:  # outside the run folder
+        return
+    if inside and (inside[0] in OWN_FOLDERS or len(inside) == 1 and inside[0] in OWN_FILES):
+        raise WganError(f"out '{os.fspath(out)}' is among the files the run writes itself ({Path(*inside)}): "
+                        f"samples there would replace it; give a name of your own, e.g. "
+                        f"{Path(folder) / 'generated.npy'}")
 
 
 def checkpoint_path(folder: Path, which: str) -> Path:
