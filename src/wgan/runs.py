@@ -47,19 +47,13 @@ from . import checkpoints
 from .config import Config, load_toml, make_config, to_toml, typed
 from .data import USERS_OWN, is_missing_path, reads_data_dir
 from .errors import IN_THE_WAY, WganError, reason, refused, remedy
+from .run_files import (CONFIG_FILE, CURVES, DATA_RECORD, LOCK_FILE, METRIC_CARD, METRICS_FILE, OWN_FILES, OWN_FOLDERS,
+                        PROGRESS)
 
-CONFIG_FILE = "config.toml"
 FIGURE_PREFIX = "iter_"  # samples/iter_000500.png: the figure of the evaluation at iteration 500
 RECORDED = ("algorithm", "data")  # settings that every config.toml of a run holds
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
-METRICS_FILE = "metrics.jsonl"
-LOCK_FILE = ".lock"
-METRIC_CARD = "metric_card.json"  # in an image run's folder: what its scores were measured with
-DATA_RECORD = "data.json"  # in a run's folder: the fingerprint of the user's data it started on
-CURVES, PROGRESS = "curves.png", "progress.gif"  # the run's figures over its whole course
-OWN_FILES = (CONFIG_FILE, METRICS_FILE, LOCK_FILE, METRIC_CARD, DATA_RECORD, CURVES, PROGRESS)
-OWN_FOLDERS = ("samples", "checkpoints", "tensorboard")  # what the run writes below its folder
 DAMAGED_LATEST = "latest-damaged.pt"  # a latest checkpoint that a resume found damaged and fell back from
 
 
@@ -222,7 +216,7 @@ class RunFolder:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(handle, 200).decode(errors="replace").strip() or "another process"
+            holder = _holder(handle)
             os.close(handle)
             raise WganError(f"run folder '{self.path}' is in use by {holder}: wait for it to finish, or stop it "
                             "first") from None
@@ -242,7 +236,7 @@ class RunFolder:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.read(handle, 200).decode(errors="replace").strip() or "another process"
+            return _holder(handle)
         finally:
             os.close(handle)  # which gives the probe's lock back
         return None
@@ -450,6 +444,11 @@ class RunFolder:
         first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
         numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
         return next(path for path in itertools.chain([first], numbered) if not path.exists())
+
+
+def _holder(lock: int) -> str:
+    """Who holds the lock whose file is open as ``lock``, as :meth:`RunFolder.lock` wrote it."""
+    return os.read(lock, 200).decode(errors="replace").strip() or "another process"
 
 
 def refuse_the_runs_own(folder: str | os.PathLike, out: str | os.PathLike) -> None:

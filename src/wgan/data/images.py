@@ -27,7 +27,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from wgan.checks import check_fits_in_memory
 from wgan.data.sampler import Modes
 from wgan.errors import WganError
+from wgan.run_files import CONFIG_FILE, LOCK_FILE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -310,7 +311,7 @@ def load_cifar10_dir(directory: str | os.PathLike, split: str = "train") -> Imag
 # ---------------------------------------------------------------------------------------------------------------
 # Folders of images (LSUN-style)
 
-RUN_FOLDER_MARKS = {"config.toml", ".lock"}  # what every wgan run folder holds from its start (wgan.runs)
+RUN_FOLDER_MARKS = {CONFIG_FILE, LOCK_FILE}  # what every wgan run folder holds from its start
 
 
 def list_images(directory: Path) -> list[Path]:
@@ -537,20 +538,26 @@ def _to_uint8(dtype: np.dtype) -> str:
     return "images.astype(numpy.uint8), if its values are 0 to 255"
 
 
+def npy_header(file: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype] | None:
+    """(shape, Fortran order, dtype) from the header of the .npy file open at its start, without reading its
+    data; None for a format version numpy's public readers do not know. ValueError where it is not .npy."""
+    version = np.lib.format.read_magic(file)
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    return read[version](file) if version in read else None
+
+
 def npy_too_large(path: Path, error: MemoryError) -> str:
     """Why numpy could not allocate the array it read from ``path``, to follow the file's name: a .npy file shorter
     than its header says (truncated: its header's shape is then no size to go by), or an array larger than the
     memory free."""
     try:
         with open(path, "rb") as file:
-            version = np.lib.format.read_magic(file)
-            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-            shape, _, dtype = read[version](file)
+            shape, _, dtype = npy_header(file)
             declared = file.tell() + math.prod(shape) * dtype.itemsize
         if os.path.getsize(path) < declared:
             return (f"is truncated: its header declares {declared:,} bytes and it holds {os.path.getsize(path):,}: "
                     "copy or save it again")
-    except (OSError, ValueError, KeyError):  # not a .npy file (an .npz archive): only its size is to blame
+    except (OSError, ValueError, TypeError):  # not a .npy file (an .npz archive): only its size is to blame
         pass
     return (f"does not fit in this machine's memory ({_one_line(error)}): train on a part of it, e.g. "
             "numpy.save(part, numpy.load(path, mmap_mode='r')[:n])")

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wgan.data.images import npy_too_large
+from wgan.data.images import npy_header, npy_too_large
 from wgan.data.sampler import TensorSampler
 from wgan.errors import WganError
 
@@ -76,9 +76,8 @@ def _read_npy(path: Path) -> np.ndarray:
     # Read the header first: it tells object arrays (which we never unpickle) from damaged files.
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-            dtype = read_header[version](f)[2] if version in read_header else None
+            header = npy_header(f)
+        dtype = header[2] if header is not None else None
         array = None if dtype is not None and dtype.hasobject else np.load(path, allow_pickle=False)
     except MemoryError as error:
         raise WganError(f"data file '{path}' {npy_too_large(path, error)}") from None
