@@ -11,7 +11,7 @@ import pytest
 from wgan.cli import main
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
-from wgan.data import TOY_DATASET_NAMES, data_kind
+from wgan.data import TOY_DATASET_NAMES, build_sampler, data_kind
 from wgan.errors import WganError
 from wgan.models import CRITICS, GENERATORS
 
@@ -69,6 +69,18 @@ def test_toy_sets_and_point_files_are_points_and_image_sets_folders_and_image_ar
     assert data_kind(tmp_path / "points.npy") == "points" and data_kind(tmp_path / "images.npy") == "images"
     for data in ("mnist", "digits", "cifar10", str(tmp_path), "faces.npz"):
         assert data_kind(data) == "images", data
+
+
+def test_an_image_npy_that_is_truncated_or_of_objects_is_images_by_its_header(tmp_path):
+    np.save(tmp_path / "whole.npy", np.zeros((10, 16, 16), dtype=np.uint8))
+    whole = (tmp_path / "whole.npy").read_bytes()
+    (tmp_path / "truncated.npy").write_bytes(whole[:-100])
+    np.save(tmp_path / "objects.npy", np.full((10, 8, 8), None, dtype=object), allow_pickle=True)
+    assert data_kind(tmp_path / "truncated.npy") == "images" and data_kind(tmp_path / "objects.npy") == "images"
+    with pytest.raises(WganError, match=r"truncated.npy' is not a readable numpy file \(Failed to read all data"):
+        build_sampler(make_config(data=str(tmp_path / "truncated.npy"), image_size=16).data, "cpu", image_size=16)
+    with pytest.raises(WganError, match=r"objects.npy' holds Python objects, not pixels: save the images as numbers"):
+        build_sampler(str(tmp_path / "objects.npy"), "cpu")
 
 
 # ---------------------------------------------------------------------------------------- data and model defaults

@@ -471,7 +471,7 @@ def test_float_arrays_in_unit_interval_become_uint8(tmp_path):
     assert load_array(tmp_path / "f.npy").images.flatten().tolist() == [0, 128, 255, 255] * 4
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 5, 3), (2, 4, 4, 2)])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5, 3), (2, 6, 6, 5)])
 def test_arrays_of_wrong_rank_or_channel_count_state_the_shape_found_and_accepted(tmp_path, shape):
     np.save(tmp_path / "bad.npy", np.zeros(shape, np.uint8))
     with pytest.raises(WganError, match=rf"bad\.npy.*shape \({', '.join(map(str, shape))}\).*\(N, C, H, W\) with C"):
@@ -483,7 +483,11 @@ def test_arrays_of_wrong_rank_or_channel_count_state_the_shape_found_and_accepte
     ((50, 2), "a 2-D array of shape (50, 2), which is points, not images: save points one per row"),
     # 5 points of 2 coordinates each trained as 5x2 images, cropped to 2x2
     ((100, 5, 2), "images 5x2 pixels, under 4 a side: if these are points, give one per row"),
-    ((2, 4, 4, 4), "images of 4 channels: drop the alpha channel, images[..., :3]"),
+    ((2, 4, 4, 4), "images of 4 channels (RGB and alpha): drop the alpha channel, images[..., :3]"),
+    # these three were told to "reshape or transpose it"
+    ((2, 4, 8, 8), "images of 4 channels (RGB and alpha): drop the alpha channel, images[:, :3]"),
+    ((2, 8, 8, 2), "images of 2 channels (grey and alpha): drop the alpha channel, images[..., :1]"),
+    ((2, 2, 8, 8), "images of 2 channels (grey and alpha): drop the alpha channel, images[:, :1]"),
 ])
 def test_arrays_that_are_not_pictures_say_what_they_look_like(tmp_path, shape, named):
     np.savez(tmp_path / "bad.npz", images=np.zeros(shape, np.float32))

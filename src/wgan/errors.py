@@ -15,6 +15,12 @@ class WganError(ValueError):
     """A problem with the user's input (configuration, data file, run folder): the message says how to fix it."""
 
 
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (its whitespace runs, newlines included, made one space), to quote
+    inside a WganError's message; the exception's type name where it has no message."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class Stopped(KeyboardInterrupt):
     """Training stopped before its end at a stop signal (Ctrl-C, or SIGTERM or SIGUSR1 as schedulers send them
     before preempting a job), at the end of an iteration, after saving its latest checkpoint where the run writes

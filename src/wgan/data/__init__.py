@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from wgan.data.images import IMAGE_DATASETS, IMAGE_EXTENSIONS, ImageSampler, build_image_sampler, list_images
+from wgan.data.images import IMAGE_DATASETS, IMAGE_EXTENSIONS, ImageSampler, build_image_sampler, list_images, \
+    npy_header
 from wgan.data.points import POINT_FILE_SUFFIXES, load_points, points_sampler
 from wgan.data.sampler import Modes, Sampler, TensorSampler
 from wgan.data.toy import TOY_DATASETS, toy_sampler
@@ -94,7 +95,8 @@ def fingerprint(data: str | os.PathLike, data_dir: str | os.PathLike = "") -> st
 def data_kind(data: str | os.PathLike) -> str:
     """"points" (toy sets, N x d files) or "images" (image set names, folders, .npz, .npy of rank 3 or 4).
 
-    A .npy file is told apart by its rank, read from its header without loading it; a file that cannot be read
+    A .npy file is told apart by the rank its header declares, read without its data (so that a truncated file
+    or one of objects goes to the loader of its kind, which names the problem); a file whose header cannot be read
     counts as points, whose loader then names the problem.
     """
     data = os.fspath(data)
@@ -105,9 +107,12 @@ def data_kind(data: str | os.PathLike) -> str:
         return "images"  # a single image file among them, which the image loader refuses
     if path.suffix.lower() == ".npy" and path.is_file():
         try:
-            return "images" if np.load(path, mmap_mode="r").ndim >= 3 else "points"
+            with open(path, "rb") as file:
+                header = npy_header(file)
+            rank = len(header[0]) if header is not None else np.load(path, mmap_mode="r").ndim
         except Exception:  # any damage: the points loader reads it again and names the problem
             return "points"
+        return "images" if rank >= 3 else "points"
     return "points"
 
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from wgan.checks import check_fits_in_memory
 from wgan.data.sampler import Modes
-from wgan.errors import WganError
+from wgan.errors import WganError, one_line
 from wgan.run_files import CONFIG_FILE, LOCK_FILE
 
 if TYPE_CHECKING:
@@ -67,11 +67,6 @@ class ImageSet:
     images: torch.Tensor
     labels: torch.Tensor | None
     name: str
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_split(split: str, what: str) -> str:
@@ -114,7 +109,7 @@ def _read_maybe_gzip(path: Path) -> bytes:
         try:
             return gzip.GzipFile(fileobj=f).read()
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise WganError(f"file {str(path)!r} is truncated or not gzip ({_one_line(exc)}): re-copy it") from exc
+            raise WganError(f"file {str(path)!r} is truncated or not gzip ({one_line(exc)}): re-copy it") from exc
 
 
 def _idx_header(raw: bytes, path: Path, magic: int, n_dims: int) -> tuple[int, ...]:
@@ -260,7 +255,7 @@ def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArrayUnpickler(f, encoding="bytes").load()
     except Exception as exc:  # a damaged pickle can raise anything while it is read (no code runs: see above)
         raise WganError(
-            f"file {str(path)!r} is not a readable CIFAR-10 batch ({_one_line(exc)}): re-copy it from the "
+            f"file {str(path)!r} is not a readable CIFAR-10 batch ({one_line(exc)}): re-copy it from the "
             "CIFAR-10 python version archive"
         ) from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
@@ -397,7 +392,7 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
         raise
     except Exception as exc:  # Pillow's plugins raise many types (OSError, SyntaxError, ValueError, struct.error)
         raise WganError(
-            f"file {str(path)!r} has an image extension but Pillow cannot read it ({_one_line(exc)}): "
+            f"file {str(path)!r} has an image extension but Pillow cannot read it ({one_line(exc)}): "
             "remove or replace the file"
         ) from exc
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
@@ -457,7 +452,7 @@ def _cached_folder(directory: Path, files: list[Path], image_size: int, channels
         _atomic_write_text(index_path, json.dumps(index))
     except OSError as exc:
         raise WganError(
-            f"cannot write the image cache in {str(cache_dir)!r} ({_one_line(exc)}): pass a writable cache_dir "
+            f"cannot write the image cache in {str(cache_dir)!r} ({one_line(exc)}): pass a writable cache_dir "
             "with room for it, or none to decode in memory"
         ) from exc
     return np.memmap(data_path, dtype=np.uint8, mode="c", shape=shape)
@@ -559,11 +554,24 @@ def npy_too_large(path: Path, error: MemoryError) -> str:
                     "copy or save it again")
     except (OSError, ValueError, TypeError):  # not a .npy file (an .npz archive): only its size is to blame
         pass
-    return (f"does not fit in this machine's memory ({_one_line(error)}): train on a part of it, e.g. "
+    return (f"does not fit in this machine's memory ({one_line(error)}): train on a part of it, e.g. "
             "numpy.save(part, numpy.load(path, mmap_mode='r')[:n])")
 
 
 SMALLEST_SIDE = 4  # an array of smaller "images" is points or sequences saved in 3-D, not pictures
+
+
+def _alpha_channel(shape: tuple[int, ...]) -> tuple[int, str] | None:
+    """(channels, the slice that drops the last) for images of grey and alpha (2 channels) or RGBA (4), on the last
+    axis or on the second (torch's layout); None for any other shape."""
+    if len(shape) != 4:
+        return None
+    first, last = shape[1], shape[-1]
+    if last in (2, 4) and first not in (1, 3):
+        return last, f"images[..., :{last - 1}]"
+    if first in (2, 4) and last > 4:
+        return first, f"images[:, :{first - 1}]"
+    return None
 
 
 def load_array(path: str | os.PathLike) -> ImageSet:
@@ -583,11 +591,16 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         raise WganError(f"file {str(path)!r} does not exist: check the path")
     labels = None
     try:
+        with path.open("rb") as file:
+            one_array = file.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+            file.seek(0)
+            header = npy_header(file) if one_array else None
         if suffix == ".npy":
+            if header is not None and header[2].hasobject:  # never unpickled
+                raise WganError(f"file {str(path)!r} holds Python objects, not pixels: save the images as numbers, "
+                                "e.g. numpy.save(path, numpy.stack(images).astype(numpy.uint8))")
             images = np.load(path, allow_pickle=False)
         else:
-            with path.open("rb") as file:
-                one_array = file.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
             if one_array:
                 raise WganError(f"file {str(path)!r} holds one .npy array, not an .npz archive: rename it "
                                 f"{path.with_suffix('.npy').name}")
@@ -605,7 +618,7 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         raise WganError(f"file {str(path)!r} {npy_too_large(path, error)}") from None
     except Exception as exc:  # a damaged header or archive makes numpy raise ValueError, SyntaxError, BadZipFile...
         # numpy takes a file that is neither .npy nor a zip archive for a pickle, and says so
-        why = "neither a .npy array nor an .npz archive" if "pickled" in str(exc) else _one_line(exc)
+        why = "neither a .npy array nor an .npz archive" if "pickled" in str(exc) else one_line(exc)
         raise WganError(f"file {str(path)!r} is not a readable numpy file ({why}): re-save it") from None
 
     found_shape = images.shape
@@ -613,9 +626,12 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         raise WganError(f"file {str(path)!r} holds a 2-D array of shape {found_shape}, which is points, not images: "
                         "save points one per row with numpy.save as a .npy file (or as a .csv) and give that file "
                         f"as --data; images are {_ACCEPTED_SHAPES}")
-    if images.ndim == 4 and images.shape[-1] == 4 and images.shape[1] not in (1, 3):
-        raise WganError(f"file {str(path)!r} holds an array of shape {found_shape}, images of 4 channels: drop the "
-                        "alpha channel, images[..., :3], or composite them on a background")
+    with_alpha = _alpha_channel(found_shape)
+    if with_alpha is not None:
+        channels, without_it = with_alpha
+        raise WganError(f"file {str(path)!r} holds an array of shape {found_shape}, images of {channels} channels "
+                        f"({'grey' if channels == 2 else 'RGB'} and alpha): drop the alpha channel, {without_it}, or "
+                        "composite them on a background")
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[3] not in (1, 3):

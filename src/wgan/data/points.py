@@ -17,7 +17,7 @@ import torch
 
 from wgan.data.images import npy_header, npy_too_large
 from wgan.data.sampler import TensorSampler
-from wgan.errors import WganError
+from wgan.errors import WganError, one_line
 
 POINT_FILE_SUFFIXES = (".npy", ".csv")
 
@@ -68,10 +68,6 @@ def scale_warning(points: torch.Tensor, data: str | os.PathLike) -> str | None:
             "stall; standardise each column ((x - mean) / std) and undo it on the samples (x * std + mean)")
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def _read_npy(path: Path) -> np.ndarray:
     # Read the header first: it tells object arrays (which we never unpickle) from damaged files.
     try:
@@ -83,7 +79,7 @@ def _read_npy(path: Path) -> np.ndarray:
         raise WganError(f"data file '{path}' {npy_too_large(path, error)}") from None
     except Exception as error:  # a damaged header makes numpy raise ValueError, SyntaxError, TokenError, ...
         raise WganError(
-            f"data file '{path}' is not a readable .npy array ({_one_line(error)}): write it again with numpy.save"
+            f"data file '{path}' is not a readable .npy array ({one_line(error)}): write it again with numpy.save"
         ) from None
     if array is None or array.dtype.kind not in "iuf":
         shown = "object" if array is None else str(array.dtype)
@@ -136,7 +132,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, int]:
             rows = list(csv.reader(f))
     except (UnicodeDecodeError, csv.Error) as error:
         raise WganError(
-            f"data file '{path}' is not a readable CSV text file ({_one_line(error)}): "
+            f"data file '{path}' is not a readable CSV text file ({one_line(error)}): "
             "save it as UTF-8 text with comma-separated numbers"
         ) from None
     while rows and not any(field.strip() for field in rows[-1]):
