@@ -88,6 +88,11 @@ def test_sample_and_eval_use_the_average_unless_told_otherwise(tmp_path, capsys)
     assert wgan.evaluate_run(tmp_path / "run", samples=100)["samples"] == 100  # eval_best.json did not say
     assert wgan.evaluate_run(tmp_path / "run", samples=100, ema=False)["generator"] == "generator"
 
+    for flags, drawn_by in (([], "its moving average"), (["--no-ema"], "its generator")):  # the line did not say
+        assert main(["sample", "--run", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "s.npy"),
+                     *flags]) == 0
+        assert f"(best, iteration 4, {drawn_by}) to " in capsys.readouterr().out
+
     plain = wgan.train(name="plain", iterations=2, eval_every=2, out=str(tmp_path), progress=False, **TINY)
     assert plain.average is None
     assert main(["eval", "--run", str(tmp_path / "plain"), "--samples", "50", "--ema"]) == 2

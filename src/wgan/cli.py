@@ -457,7 +457,8 @@ def _sample(args: argparse.Namespace) -> None:
             written = run.save_samples(args.out, args.n, args.seed, args.ema)
     except OSError as error:
         raise _output_refused(args.out, error) from None
-    print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}) to {args.out}")
+    drawn_by = "its moving average" if run.pick_generator(args.ema) is run.average else "its generator"
+    print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}, {drawn_by}) to {args.out}")
 
 
 def _write(path: Path, write) -> None:
