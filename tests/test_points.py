@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -106,6 +108,37 @@ def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
     # it said "only a first row of column names may hold text" of the first row
     refused(write(tmp_path / "p.csv", "x,2020\n2,3\n4,5\n"), "row 1 column 1", "'x'",
             "skipped only when none of them reads as a number: rename those that do (e.g. y2020) or delete the row")
+
+
+@pytest.mark.parametrize("text, fragments", [
+    # each was told "a first row of column names is skipped only when none of them reads as a number"
+    ("1,2,\n3,4,\n", ["row 1 column 3 is ''", "the row ends with a comma: remove the commas at the ends"]),
+    ("1,NA\n3,4\n", ["row 1 column 2 is 'NA'", "a missing value", "drop the rows with missing values"]),
+    ('"1,000",2\n3,4\n', ["row 1 column 1 is '1,000'", "without thousands separators (1000)"]),
+    ("1,2\n3,\n", ["row 2 column 2 is ''", "the row ends with a comma"]),
+    ("1,,2\n3,4,5\n", ["row 1 column 2 is ''", "a missing value"]),
+    # semicolons with decimal commas were "ragged", without a word of the separator
+    ("1,5;2,25\n3;4\n", ["row 1 column 2 is '5;2'", "separated by semicolons", "a point in each (1.5, not 1,5)"]),
+    ("1,5\n2;3\n", ["row 2 has 1 columns but row 1 has 2", "separated by semicolons"]),
+])
+def test_csv_fields_that_tables_write_say_what_to_change(tmp_path, text, fragments):
+    refused(write(tmp_path / "p.csv", text), *fragments)
+
+
+def test_reading_a_csv_takes_a_few_times_its_size_in_memory(tmp_path):
+    path = tmp_path / "p.csv"
+    np.savetxt(path, np.random.default_rng(0).normal(size=(20_000, 2)), delimiter=",", fmt="%.6f")
+    tracemalloc.start()
+    try:
+        points = load_points(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert points.shape == (20_000, 2) and peak < 4 * path.stat().st_size  # the fields as strings: 16 times
+
+
+def test_blank_lines_before_the_first_row_are_skipped(tmp_path):
+    assert load_points(write(tmp_path / "p.csv", "\n\nx,y\n1,2\n3,4\n")).tolist() == [[1, 2], [3, 4]]
 
 
 def test_a_blank_line_between_csv_rows_is_named(tmp_path):

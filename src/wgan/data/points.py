@@ -7,10 +7,12 @@ from 1, header included; ``.npy`` rows are counted from 0, like ``x[i]``.
 
 from __future__ import annotations
 
+import array
 import csv
 import os
+import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -27,7 +29,7 @@ def load_points(path: str | os.PathLike) -> torch.Tensor:
 
     A CSV holds comma-separated numbers, one point per row; its first row is a header, and skipped, when
     every field in it is not a number, or when it numbers the columns as pandas does (:func:`_numbers_columns`).
-    Blank lines at the end are ignored.
+    Blank lines before the first row and after the last are ignored.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -113,71 +115,140 @@ def _is_whole(field: str) -> bool:
     return field.strip().lstrip("+-").isdigit()
 
 
-def _numbers_columns(rows: list[list[str]]) -> bool:
-    """Whether the first row is the header ``0,1,...,d-1`` (d >= 2) that pandas' ``to_csv`` writes for a
-    DataFrame of unnamed columns, such as one made from a numpy array: every later row then holds a number with
-    a point or an exponent (pandas writes floats so: 0.0). Points written as whole numbers read as points."""
-    names = [field.strip() for field in rows[0]]
-    return len(names) >= 2 and names == [str(i) for i in range(len(names))] and len(rows) > 1 and \
-        all(not all(_is_whole(field) for field in row) for row in rows[1:])
+def _numbers_columns(row: list[str]) -> bool:
+    """Whether ``row`` reads as the header ``0,1,...,d-1`` (d >= 2) that pandas' ``to_csv`` writes for a DataFrame
+    of unnamed columns, such as one made from a numpy array. It is taken for a header when every later row holds
+    a number with a point or an exponent (pandas writes floats so: 0.0): points written as whole numbers read as
+    points (:class:`_CsvRows`)."""
+    names = [field.strip() for field in row]
+    return len(names) >= 2 and names == [str(i) for i in range(len(names))]
 
 
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}  # what a spreadsheet may save instead of commas
+MISSING_MARKS = {"na", "n/a", "null", "none", "missing", "?"}  # how tables write a missing value
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # "1,000" or "12,345.6", quoted in a CSV
+_WITH_COMMAS = "save it with commas between the numbers and a point in each (1.5, not 1,5)"
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, int]:
     """Return the numbers of a CSV file and the (1-based) row number of its first data row."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
+            return _CsvRows(path).read(csv.reader(f))
     except (UnicodeDecodeError, csv.Error) as error:
         raise WganError(
             f"data file '{path}' is not a readable CSV text file ({one_line(error)}): "
             "save it as UTF-8 text with comma-separated numbers"
         ) from None
-    while rows and not any(field.strip() for field in rows[-1]):
-        rows.pop()
-    quoted = next((i for i, row in enumerate(rows) if any("\n" in field or "\r" in field for field in row)), None)
-    if quoted is not None:  # a quote left open runs on over the line ends, and the rest of the file is one field
-        raise WganError(f"data file '{path}' row {quoted + 1} opens a quote (\") that is not closed on that row: "
-                        "close it or remove it")
-    first_row = 1
-    if rows and not any(_is_number(field) for field in rows[0]):
-        if [name.strip() for name in rows[0][:1]] == [""] and \
-                [row[0].strip() if row else None for row in rows[1:]] == [str(i) for i in range(len(rows) - 1)]:
-            raise WganError(f"data file '{path}' begins with a column of row numbers under an empty name, as pandas' "
-                            "to_csv writes its index: save it with to_csv(path, index=False)")
-        rows, first_row = rows[1:], 2  # a header of column names
-    elif rows and _numbers_columns(rows):
-        rows, first_row = rows[1:], 2
-    width = len(rows[0]) if rows else 0
-    for i, row in enumerate(rows):
-        if not any(field.strip() for field in row):
-            raise WganError(
-                f"data file '{path}' row {first_row + i} is blank but more rows follow: delete the blank line"
-            )
-        if len(row) != width:
-            raise WganError(
-                f"data file '{path}' row {first_row + i} has {len(row)} columns but row {first_row} has {width}: "
-                "every row needs the same number of numbers"
-            )
-    try:
-        array = np.array(rows, dtype=str).astype(np.float64)
-    except ValueError:
-        for i, row in enumerate(rows):  # only when something is wrong: find the first bad field
-            for j, field in enumerate(row):
-                if not _is_number(field):
-                    separator = next((name for mark, name in OTHER_SEPARATORS.items() if mark in field), None)
-                    mixed_header = first_row + i == 1  # names beside a name that reads as a number (2020)
-                    raise WganError(
-                        f"data file '{path}' row {first_row + i} column {j + 1} is {field!r}, not a number: "
-                        + (f"the file seems separated by {separator}; save it with commas" if separator else
-                           "a first row of column names is skipped only when none of them reads as a number: "
-                           "rename those that do (e.g. y2020) or delete the row" if mixed_header else
-                           "every field must be a number (only a first row of column names may hold text)")
-                    ) from None
-        raise
-    return array.reshape(len(rows), width), first_row
+
+
+class _CsvRows:
+    """The numbers of a CSV file's rows, converted as they are read: 8 bytes a number in memory (the file's
+    fields kept as strings took 16 to 29 times its size). The first problem in the file's order is the one named.
+
+    A first row of pandas' column numbers is a header only when no later row is whole numbers alone
+    (:func:`_numbers_columns`), and a header over pandas' index column is known by every later row: both are
+    settled at the end, from what the rows showed on the way.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.numbers = array.array("d")
+        self.rows = 0  # data rows converted
+        self.width = 0
+        self.first_row = 0  # the file's row number of the first data row, 0 until one is read
+        self.column_numbers: tuple[list[float], int] | None = None  # a first row that reads as 0, 1, ..., d-1
+        self.whole_rows = False  # a data row of whole numbers alone: the column numbers were a point after all
+        self.index_column = False  # the data rows begin 0, 1, 2, ... under an empty first name
+        self.blank = 0  # the row number of the first blank row after the data: an error if more data follows
+
+    def read(self, rows: Iterator[list[str]]) -> tuple[np.ndarray, int]:
+        header_read = False
+        for number, row in enumerate(rows, start=1):
+            if any("\n" in field or "\r" in field for field in row):
+                # a quote left open runs on over the line ends, and the rest of the file is one field
+                raise self._error(f"row {number} opens a quote (\") that is not closed on that row: close it or "
+                                  "remove it")
+            if not any(field.strip() for field in row):
+                if (header_read or self.rows) and not self.blank:  # blank rows before the first are skipped
+                    self.blank = number
+            elif self.blank:
+                raise self._error(f"row {self.blank} is blank but more rows follow: delete the blank line")
+            elif not header_read and self.rows == 0:
+                header_read = self._header(row, number)
+            else:
+                self._add(row, number)
+        return self._numbers()
+
+    def _header(self, row: list[str], number: int) -> bool:
+        """Take the first row that is not blank: a header (True) or data (False)."""
+        if not any(_is_number(field) for field in row):
+            self.index_column = row[0].strip() == ""
+            return True
+        if _numbers_columns(row):
+            self.column_numbers = ([float(field) for field in row], number)
+            return True
+        self._add(row, number)
+        return False
+
+    def _add(self, row: list[str], number: int) -> None:
+        if not self.first_row:
+            self.first_row, self.width = number, len(row)
+        elif len(row) != self.width:
+            raise self._error(f"row {number} has {len(row)} columns but row {self.first_row} has {self.width}: every "
+                              "row needs the same number of numbers" + _separator_hint(row))
+        try:
+            values = [float(field) for field in row]
+        except ValueError:
+            column, field = next((j, field) for j, field in enumerate(row, start=1) if not _is_number(field))
+            raise self._error(f"row {number} column {column} is {field!r}, not a number: "
+                              + _field_hint(field, column == len(row), number == 1)) from None
+        self.index_column = self.index_column and row[0].strip() == str(self.rows)
+        self.whole_rows = self.whole_rows or self.column_numbers is not None and all(map(_is_whole, row))
+        self.numbers.extend(values)
+        self.rows += 1
+
+    def _numbers(self) -> tuple[np.ndarray, int]:
+        if self.index_column and self.rows:
+            raise self._error("begins with a column of row numbers under an empty name, as pandas' to_csv writes "
+                              "its index: save it with to_csv(path, index=False)")
+        if self.column_numbers is not None and (self.whole_rows or not self.rows):  # a point, not column numbers
+            values, number = self.column_numbers
+            if self.rows and len(values) != self.width:
+                raise self._error(f"row {self.first_row} has {self.width} columns but row {number} has "
+                                  f"{len(values)}: every row needs the same number of numbers")
+            self.numbers[:0] = array.array("d", values)
+            self.rows, self.width, self.first_row = self.rows + 1, len(values), number
+        points = np.frombuffer(self.numbers, dtype=np.float64).reshape(self.rows, self.width)
+        return points, self.first_row or 1
+
+    def _error(self, problem: str) -> WganError:
+        return WganError(f"data file '{self.path}' {problem}")
+
+
+def _separator_hint(row: list[str]) -> str:
+    """What a row's fields say of the file's separator, if they hold another one."""
+    separator = next((name for mark, name in OTHER_SEPARATORS.items() if any(mark in field for field in row)), None)
+    return f"; the file seems separated by {separator}: {_WITH_COMMAS}" if separator else ""
+
+
+def _field_hint(field: str, last: bool, first_row: bool) -> str:
+    """What to do about a CSV field that is not a number."""
+    text = field.strip()
+    separator = next((name for mark, name in OTHER_SEPARATORS.items() if mark in text), None)
+    if separator:
+        return f"the file seems separated by {separator}; {_WITH_COMMAS}"
+    if not text and last:
+        return "the row ends with a comma: remove the commas at the ends of the rows"
+    if not text or text.lower() in MISSING_MARKS:
+        return ("a missing value: every point needs a number in each column; drop the rows with missing values "
+                "(pandas: df.dropna()) or fill them in")
+    if THOUSANDS.fullmatch(text):
+        return f"write numbers without thousands separators ({text.replace(',', '')})"
+    if first_row:  # names beside a name that reads as a number (2020)
+        return ("a first row of column names is skipped only when none of them reads as a number: rename those "
+                "that do (e.g. y2020) or delete the row")
+    return "every field must be a number (only a first row of column names may hold text)"
 
 
 LARGEST_COORDINATE = 1e18  # squared differences (W1's ground cost, the losses) stay within float32 (3.4e38)
