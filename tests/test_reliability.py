@@ -1054,3 +1054,26 @@ def test_an_os_error_that_is_not_a_files_problem_is_not_told_to_fix_a_file(monke
     monkeypatch.setattr(cli, "_eval", too_many_open_files)
     with pytest.raises(OSError, match="Too many open files"):
         main(["eval", "--run", "anything"])
+
+
+def test_a_checkpoint_whose_random_stream_is_a_gpus_loads_evaluates_and_resumes_on_the_cpu(tmp_path, capsys):
+    # A CUDA generator's state (16 bytes of Philox seed and offset) made load_run, evaluate_run, wgan sample and
+    # wgan eval of a GPU-trained run a RuntimeError on the CPU: "Expected a CPUGeneratorImplState of size 5056"
+    wgan.train(name="gpu", iterations=2, eval_every=2, out=str(tmp_path), progress=False, **TINY_SETTINGS)
+    folder = RunFolder.open(tmp_path / "gpu")
+    for which in ("latest", "best"):
+        state = folder.load_checkpoint(which)
+        state["rng"] = torch.tensor([7] * 8 + [0] * 8, dtype=torch.uint8)  # seed 7..., offset 0, as CUDA saves it
+        folder.save_checkpoint(state, which)
+    shutil.copytree(tmp_path / "gpu", tmp_path / "again")
+    assert wgan.load_run(tmp_path / "gpu").sample(3).shape == (3, 2)
+    assert wgan.evaluate_run(tmp_path / "gpu", samples=100)["samples"] == 100
+    capsys.readouterr()
+    resumed = wgan.resume(tmp_path / "gpu", iterations=4, progress=False)
+    assert "wgan: warning: the run's random stream was saved on another kind of device than cpu" in \
+        capsys.readouterr().err
+    again = wgan.resume(tmp_path / "again", iterations=4, progress=False)  # the fresh stream is the same each time
+    assert all(torch.equal(a, b) for a, b in zip(resumed.generator.parameters(), again.generator.parameters()))
+    capsys.readouterr()
+    wgan.resume(tmp_path / "gpu", iterations=6, progress=False)  # its own stream, saved on the CPU, continues
+    assert "random stream" not in capsys.readouterr().err

@@ -532,6 +532,10 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                 trainer = _assemble(config, lambda: run, progress=progress, world=world,
                                     recorded_shape=_recorded_shape(state))
                 trainer.load_state_dict(state)
+                if trainer.stream_restarted and world.is_writer:
+                    notes.append(f"the run's random stream was saved on another kind of device than {trainer.device}"
+                                 ", which cannot continue it: it starts afresh from the seed and iteration, so this "
+                                 "continuation draws other numbers than the run would have drawn there")
                 if run is not None:
                     run.write_config(config)
                     run.rewind(trainer.iteration)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -74,5 +75,14 @@ class RandomStream:
     def get_state(self) -> Tensor:
         return self.generator.get_state()
 
-    def set_state(self, state: Tensor) -> None:
-        self.generator.set_state(state.cpu())
+    def restore(self, state: Tensor, seed: int, iteration: int) -> bool:
+        """Continue from ``state``, as :meth:`get_state` gave it, and return True; or, where it is another kind of
+        device's state (a CPU generator's is 5,056 bytes of Mersenne Twister, a CUDA one's 16 of Philox seed and
+        offset: a run trained on a GPU, continued or loaded on the CPU), start afresh from ``seed`` and
+        ``iteration`` together and return False: the numbers that follow are not those the run would have drawn
+        on its own device."""
+        if state.numel() == self.generator.get_state().numel():
+            self.generator.set_state(state.cpu())
+            return True
+        self.generator.manual_seed(int(np.random.SeedSequence([seed, iteration]).generate_state(1, np.uint64)[0]))
+        return False

@@ -175,6 +175,7 @@ class Trainer:
                                                      for _ in range(2))
         self.average = GeneratorAverage(generator, config.ema_decay) if config.ema_decay else None
         self.iteration = 0
+        self.stream_restarted = False  # the loaded random stream was another kind of device's (RandomStream.restore)
         self.critic_steps_done = 0  # critic steps already taken against the current generator
         self.train_seconds = 0.0  # time spent in training steps (not evaluations), for config.max_minutes
         self.best_score = math.inf
@@ -210,7 +211,8 @@ class Trainer:
         """Restore :meth:`state_dict`'s output. A checkpoint of an older version may lack the entries of
         :data:`OPTIONAL_STATE`: one written before the critic caught up at boundaries lacks ``critic_steps_done``,
         and its run continues exactly, from the critic steps it had not yet taken; one written before float16
-        training lacks the (then unused) gradient scalers' states."""
+        training lacks the (then unused) gradient scalers' states. A random stream saved on another kind of device
+        starts afresh (:meth:`RandomStream.restore`), and :attr:`stream_restarted` says so."""
         missing = sorted(self.state_dict().keys() - state.keys() - set(OPTIONAL_STATE))
         if missing:
             raise WganError(f"the checkpoint lacks {', '.join(missing)}: an older version of wgan wrote it; "
@@ -228,8 +230,8 @@ class Trainer:
         for name in ("generator_scaler", "critic_scaler"):
             if state.get(name):
                 getattr(self, name).load_state_dict(state[name])
-        self.stream.set_state(state["rng"])
         self.iteration = state["iteration"]
+        self.stream_restarted = not self.stream.restore(state["rng"], self.config.seed, self.iteration)
         self.critic_steps_done = state.get("critic_steps_done", 0)
         self.train_seconds = state["train_seconds"]
         self.best_score = state["best_score"]
