@@ -58,8 +58,12 @@ def test_a_run_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(tmp_path, p
                      **dict(SMALL, eval_every=2))
     assert next(run.generator.parameters()).is_cuda
     assert all(torch.isfinite(torch.tensor(row["eval/w1"])) for row in run.history if "eval/w1" in row)
-    loaded = wgan.load_run(tmp_path / precision, checkpoint="latest", device="cpu")
+    loaded = wgan.load_run(tmp_path / precision, checkpoint="latest", device="cpu")  # its stream is CUDA's
     assert loaded.iteration == 4 and loaded.sample(10).shape == (10, 2)
+    on_the_gpu = wgan.load_run(tmp_path / precision, checkpoint="latest", device="cuda")
+    assert abs(on_the_gpu.sample(10, seed=3) - loaded.sample(10, seed=3)).max() < 1e-3  # the same noise
+    resumed = wgan.resume(tmp_path / precision, iterations=6, device="cpu", progress=False)
+    assert resumed.iteration == 6 and not next(resumed.generator.parameters()).is_cuda
 
 
 @pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan"])  # WGAN: RMSProp's compiled step, its rate a CPU tensor

@@ -117,11 +117,12 @@ class Run:
 
 def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """``n`` samples from ``generator`` (in eval mode) with noise from ``seed``, on the host: the noise drawn at
-    once, the generator run on :data:`GENERATED_AT_ONCE` of it at a time, so that its activations take the same
-    memory whatever ``n`` (a million 16x16 images at once took 24 GB)."""
+    once on the CPU (the same noise whatever the generator's device), the generator run on
+    :data:`GENERATED_AT_ONCE` of it at a time, so that its activations take the same memory whatever ``n`` (a
+    million 16x16 images at once took 24 GB)."""
     device = next(generator.parameters()).device
     check_fits_in_memory(4 * n * latent_dim, f"the noise of {n:,} samples", "draw fewer", device)
-    noise = torch.randn(n, latent_dim, generator=torch.Generator(device).manual_seed(seed), device=device)
+    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     with evaluation_mode(generator), torch.no_grad():
         first, *rest = noise.split(GENERATED_AT_ONCE)
         parts = [generator(first).float().cpu().numpy()]
@@ -708,7 +709,8 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     Data that changed since the run started on it is scored as it is now, with a warning, as a resume warns.
 
     The noise and real samples come from the run's evaluation stream (its seed + 1), so that the scores of a
-    checkpoint are those training logged for it (at the same number of samples); ``seed`` draws them from that
+    checkpoint are those training logged for it (at the same number of samples, on the kind of device it trained
+    on: a GPU's generator draws other numbers than the CPU's); ``seed`` draws them from that
     seed's stream instead, e.g. to see how much the scores move from one draw to another. ``seed`` in the result
     says which stream, and ``samples`` how many were scored (eval_samples unless ``samples`` is given).
     """

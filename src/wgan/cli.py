@@ -140,7 +140,8 @@ def build_parser() -> Parser:
     sample.add_argument("--interpolate", type=int, default=None, metavar="K",
                         help="image runs: write n rows of K images (ends included) along a spherical interpolation "
                         "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")
-    sample.add_argument("--seed", type=int, default=0, help="noise seed; default: 0")
+    sample.add_argument("--seed", type=int, default=0,
+                        help="noise seed (drawn on the CPU: the same samples on any device); default: 0")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes",
                                    description="Evaluate a checkpoint of a trained run: the critic's estimate, "
@@ -156,7 +157,8 @@ def build_parser() -> Parser:
                           help="real and generated samples; default: the run's eval_samples")
     evaluate.add_argument("--seed", type=int, default=None,
                           help="draw the samples from this seed's stream; default: the run's evaluation stream (its "
-                          "seed + 1), which gives the scores training logged for the checkpoint")
+                          "seed + 1), which gives the scores training logged for the checkpoint (on the kind of "
+                          "device it trained on: a GPU draws other numbers than the CPU)")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
                                      description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "

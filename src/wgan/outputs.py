@@ -168,8 +168,9 @@ def slerp(start: torch.Tensor, end: torch.Tensor, t: torch.Tensor) -> torch.Tens
 def interpolation_noise(latent_dim: int, rows: int, seed: int, device: torch.device | str = "cpu"
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ends of ``rows`` interpolations: (rows, latent_dim) starts and ends, drawn as 2 * rows standard normal
-    vectors from ``seed`` (row r runs from vector 2r to 2r + 1), the noise ``Run.sample(2 * rows, seed)`` uses."""
-    noise = torch.randn(2 * rows, latent_dim, generator=torch.Generator(device).manual_seed(seed), device=device)
+    vectors from ``seed`` on the CPU and moved to ``device`` (row r runs from vector 2r to 2r + 1), the noise
+    ``Run.sample(2 * rows, seed)`` uses."""
+    noise = torch.randn(2 * rows, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     return noise[0::2], noise[1::2]
 
 
