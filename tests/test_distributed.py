@@ -750,3 +750,15 @@ def test_rank_0_tells_the_launcher_its_run_folder_by_its_absolute_path(tmp_path,
     tell_launcher_the_run("runs/new one", new=True)
     assert (tmp_path / "told").read_text() == f"{NEW_FOLDER}\n{tmp_path / 'runs' / 'new one'}"
     assert not (tmp_path / "told.part").exists()
+
+
+def test_one_process_is_given_its_gpu_with_an_index_and_a_gpu_not_there_is_one_line(monkeypatch):
+    # torch.device("cuda") != torch.device("cuda", 0), the device of the tensors on it: the image sampler took a
+    # set already on the GPU for one on the host and copied its indices across at every batch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert [distributed.pick_device(name, World()) for name in ("auto", "cuda", "cuda:1")] == \
+        [torch.device("cuda", 0), torch.device("cuda", 0), torch.device("cuda", 1)]
+    with pytest.raises(WganError, match=r"device 'cuda:2' is not on this machine, which has 2 GPU\(s\): use cuda:0 "):
+        distributed.pick_device("cuda:2", World())  # it was CUDA's "invalid device ordinal" at the first use

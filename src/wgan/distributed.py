@@ -354,14 +354,19 @@ def _launcher_store() -> dist.Store | None:
 
 def pick_device(name: str, world: World) -> torch.device:
     """``auto`` is CUDA when available, else CPU; an unavailable CUDA device is a user error. With several
-    ranks, each takes the GPU of its ``LOCAL_RANK`` (one GPU per rank)."""
+    ranks, each takes the GPU of its ``LOCAL_RANK`` (one GPU per rank). A GPU is given with its index (``cuda``
+    is the current one): torch.device("cuda") is not equal to the "cuda:0" that tensors report."""
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise WganError(f"device '{name}' was asked for but this machine has no CUDA GPU: use --device cpu "
                         "(device='cpu' in Python)")
     if name == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     if world.size == 1:
-        return torch.device("cuda" if name == "auto" else name)
+        index = int(name.partition(":")[2] or torch.cuda.current_device())
+        if index >= torch.cuda.device_count():
+            raise WganError(f"device '{name}' is not on this machine, which has {torch.cuda.device_count()} GPU(s): "
+                            f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}, or cuda for the first")
+        return torch.device("cuda", index)
     if name not in ("auto", "cuda"):
         raise WganError(f"device '{name}' names one GPU, but with {world.size} processes each takes the GPU of "
                         "its LOCAL_RANK: use --device cuda")
