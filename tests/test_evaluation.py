@@ -62,6 +62,28 @@ def test_a_batch_norm_critics_estimate_is_read_batch_by_batch_as_in_training_and
     assert abs(in_training - with_running_statistics).item() > 1e-2  # the test tells the two readings apart
 
 
+class _ProcessGroupLike:
+    """Stands for the process group a SyncBatchNorm layer holds while rank 0 evaluates alone, which cannot be
+    copied ("cannot pickle 'ProcessGroup' object")."""
+
+    def __deepcopy__(self, memo):
+        raise TypeError("cannot pickle 'torch._C._distributed_c10d.ProcessGroup' object")
+
+
+def test_a_sync_batch_norm_critic_is_read_as_in_training_with_its_process_group_kept_not_copied():
+    # --sync-batchnorm with a batch-norm critic: rank 0's first evaluation copied the critic, process group and all
+    sampler = build_sampler("8gaussians", torch.device("cpu"))
+    torch.manual_seed(0)
+    generator = nn.Linear(2, 2)
+    critic = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(critic))
+    group = synced[1].process_group = _ProcessGroupLike()
+    objective = build_objective(make_config(algorithm="wgan"))
+    plain = evaluate(generator, critic, objective, sampler, 2, 640, seed=7, batch_size=64)
+    result = evaluate(generator, synced, objective, sampler, 2, 640, seed=7, batch_size=64)
+    assert abs(result.scalars["estimate"] - plain.scalars["estimate"]) < 1e-6 and synced[1].process_group is group
+
+
 @pytest.mark.parametrize("n, seed, outputs, said", [
     (0, 7, 2, "n is 0; expected a whole number of at least 2"), (-1, 7, 2, "n is -1"), (10, 1.5, 2, "seed"),
     (10, 7, 3, r"the generator makes samples of shape \(3,\), and the data's are \(2,\)")])

@@ -113,7 +113,9 @@ def estimate_as_trained(objective: Objective, critic: nn.Module, real: torch.Ten
     if not has_batch_norm(critic):
         with evaluation_mode(critic):
             return objective.estimate(in_batches(critic, real), in_batches(critic, generated))
-    as_in_training = copy.deepcopy(critic).train()
+    process_groups = {id(layer.process_group): layer.process_group for layer in critic.modules()
+                      if isinstance(layer, nn.SyncBatchNorm) and layer.process_group is not None}
+    as_in_training = copy.deepcopy(critic, memo=process_groups).train()  # a process group is shared: no copy
 
     def scores(samples: torch.Tensor) -> torch.Tensor:
         batches = samples.tensor_split(max(1, math.ceil(len(samples) / batch_size)))
