@@ -107,7 +107,8 @@ def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
     if not config.compile:
         return torch.optim.RMSprop(parameters, lr=config.lr, foreach=True)
-    optimizer = torch.optim.RMSprop(parameters, lr=torch.tensor(config.lr), foreach=True)
+    parameters = list(parameters)  # the rate on their device: compiled on a GPU, the step is capturable, reads it there
+    optimizer = torch.optim.RMSprop(parameters, lr=torch.tensor(config.lr, device=parameters[0].device), foreach=True)
     # the step itself, without the wrapper torch puts around it for its profiler and step hooks (none here), whose
     # profiler context torch.compile ignores with a warning in the user's output
     optimizer.step = torch.compile(functools.partial(type(optimizer).step.__wrapped__, optimizer))
@@ -118,7 +119,7 @@ def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
 def _tensor_learning_rates(optimizer: torch.optim.Optimizer) -> None:
     """Make each group's learning rate a tensor again after a checkpoint with plain numbers was loaded."""
     for group in optimizer.param_groups:
-        group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32).clone()
+        group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32, device=group["params"][0].device).clone()
 
 
 def gradient_norm(module: nn.Module) -> Tensor:
