@@ -14,6 +14,7 @@ Launched by torchrun, :func:`train` and :func:`resume` train on all the processe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from . import plots
+from .allocator import release_freed_memory
 from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
 from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, device_name, make_config, resolve,
                      toml_value, typed)
@@ -346,6 +348,22 @@ def describe(trainer: Trainer) -> str:
                                                  "first" if config.max_minutes else ""))
 
 
+def _gives_freed_memory_back(function: Callable) -> Callable:
+    """``function`` (a call of the Python API that builds a trainer) with glibc's malloc set back to its defaults
+    as it returns or raises: on the CPU the trainer sets it to keep the memory a step frees
+    (:func:`~wgan.allocator.keep_freed_memory`), which would go on keeping what the caller's own work frees."""
+
+    @functools.wraps(function)
+    def giving_it_back(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            release_freed_memory()
+
+    return giving_it_back
+
+
+@_gives_freed_memory_back
 def train(config: Config | None = None, *, write: bool = True, progress: bool = True, **settings: Any) -> Run:
     """Train a GAN/WGAN and return the :class:`Run`.
 
@@ -469,6 +487,7 @@ DECAY_CHOICES = ("restart", "keep")
 RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
 
 
+@_gives_freed_memory_back
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
            max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
            device: str | None = None, **others: Any) -> Run:
@@ -691,6 +710,7 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
     return tuple(state["sample_shape"]) if "sample_shape" in state else None
 
 
+@_gives_freed_memory_back
 def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
     lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
@@ -700,6 +720,7 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
     return _as_run(trainer, run.path, run.history)
 
 
+@_gives_freed_memory_back
 def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None,
                  device: str | torch.device = "cpu", ema: bool | None = None, seed: int | None = None
                  ) -> dict[str, Any]:
