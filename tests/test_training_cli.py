@@ -785,3 +785,14 @@ def test_a_value_of_a_runs_config_toml_that_no_run_could_have_names_the_file(tmp
     assert main(["eval", "--run", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.strip() == (f"wgan: error: {config}: iterations must be a positive whole number, "
                                                 "got -5 (the run's settings, edited since it was made?)")
+
+
+def test_building_a_run_reseeds_no_gpu_generator_of_the_caller(monkeypatch):
+    # torch.manual_seed inside fork_rng(devices=[]) reseeded every GPU's generator and left it so: a notebook's
+    # CUDA stream changed under it at each wgan.train, load_run or evaluate_run
+    reseeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", reseeded.append)
+    monkeypatch.setattr(torch.cuda, "manual_seed", reseeded.append)
+    before = torch.get_rng_state()
+    wgan.train(iterations=1, width=8, depth=1, batch_size=16, eval_samples=50, write=False, progress=False)
+    assert reseeded == [] and torch.equal(torch.get_rng_state(), before)

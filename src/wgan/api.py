@@ -47,6 +47,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
+from .randomness import global_cpu_seed
 from .runs import CONFIG_FILE, CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
 from .trainer import Trainer, out_of_time
@@ -204,8 +205,7 @@ def _assemble(config: Config, open_run: Callable[[], RunFolder | None], scores: 
         check_fits(config, sampler.shape, device)
         _check_data_fits(config, sampler.shape, config.eval_samples, device)
         _check_precision_holds(config, sampler)
-        with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
-            torch.manual_seed(config.seed)
+        with global_cpu_seed(config.seed):  # the caller's random state is left as it was
             generator, critic = (module.to(device) for module in build_models(config, sampler.shape))
         if config.sync_batchnorm:
             generator, critic = (sync_batch_norm(module, world, device) for module in (generator, critic))

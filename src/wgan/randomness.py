@@ -10,6 +10,8 @@ generator's forward and backward pass over it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,16 @@ import torch
 from torch import Tensor
 
 from .data.sampler import Sampler
+
+
+@contextmanager
+def global_cpu_seed(seed: int) -> Iterator[None]:
+    """Within it, torch's global CPU generator starts from ``seed`` (what layers draw their initial weights from,
+    built on the CPU); after it, that generator is as it was. No GPU's generator is touched: torch.manual_seed
+    would reseed every one, and fork_rng(devices=[]) leaves them so, a change to the caller's CUDA streams."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ..errors import WganError
 from ..models import build_models
 from ..objectives import Objective, build_objective
 from ..plots import figure_png, new_figure, subplots
-from ..randomness import RandomStream
+from ..randomness import RandomStream, global_cpu_seed
 from ..runs import atomic_write_bytes
 from ..trainer import make_optimizer
 
@@ -287,8 +287,7 @@ def build_critic(config: Config, sample_shape: tuple[int, ...], seed: int) -> nn
 
     The global torch seed is forked, so building a critic neither depends on nor disturbs the caller's stream.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with global_cpu_seed(seed):
         _, critic = build_models(config, sample_shape)
     return critic
 

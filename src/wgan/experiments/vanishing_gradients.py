@@ -30,6 +30,7 @@ from ..config import make_config
 from ..data.toy import eight_gaussians
 from ..models import build_models
 from ..objectives import Objective
+from ..randomness import global_cpu_seed
 from ..trainer import make_optimizer
 from . import Claim, ExperimentResult, build_critic, figure_png, make_objective, ratio, subplots, train_critic
 
@@ -71,8 +72,7 @@ FULL = Size(steps=5000, log_every=50, batch_size=256)
 def frozen_generator(seed: int) -> nn.Module:
     """A random 1-D-latent MLP generator whose samples lie on a curve of the given spread around the centre."""
     config = make_config(latent_dim=1, width=GENERATOR_WIDTH, depth=GENERATOR_DEPTH)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with global_cpu_seed(seed):
         generator, _ = build_models(config, (2,))
     output = [layer for layer in generator.net if isinstance(layer, nn.Linear)][-1]
     z = torch.randn((GRADIENT_SAMPLES, 1), generator=torch.Generator().manual_seed(seed))

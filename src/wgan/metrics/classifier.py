@@ -38,6 +38,7 @@ from torch import nn
 from ..checks import whole_number
 from ..errors import WganError
 from ..progress import Progress
+from ..randomness import global_cpu_seed
 from ..runs import atomic_write
 
 __all__ = [
@@ -241,8 +242,7 @@ def train_classifier(
     device = torch.device(device)
 
     num_classes = int(max(y_train.max(), y_test.max())) + 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with global_cpu_seed(seed):
         model = Classifier(x_train.shape[1], x_train.shape[2], num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     steps_per_epoch = -(-len(x_train) // batch_size)
