@@ -52,6 +52,13 @@ def test_tf32_follows_its_setting(tf32):
     assert torch.backends.cuda.matmul.allow_tf32 is tf32 and torch.backends.cudnn.allow_tf32 is tf32
 
 
+def test_the_python_api_leaves_the_callers_tf32_switches_as_they_were():
+    torch.set_float32_matmul_precision("highest")  # the caller's full float32, and a run that takes TF32
+    torch.backends.cudnn.allow_tf32 = False
+    wgan.train(iterations=1, write=False, progress=False, tf32=True, **SMALL)
+    assert torch.get_float32_matmul_precision() == "highest" and torch.backends.cudnn.allow_tf32 is False
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_a_run_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(tmp_path, precision):
     run = wgan.train(iterations=4, precision=precision, out=str(tmp_path), name=precision, progress=False,

@@ -348,22 +348,27 @@ def describe(trainer: Trainer) -> str:
                                                  "first" if config.max_minutes else ""))
 
 
-def _gives_freed_memory_back(function: Callable) -> Callable:
-    """``function`` (a call of the Python API that builds a trainer) with glibc's malloc set back to its defaults
-    as it returns or raises: on the CPU the trainer sets it to keep the memory a step frees
-    (:func:`~wgan.allocator.keep_freed_memory`), which would go on keeping what the caller's own work frees."""
+def _leaves_the_process_as_it_was(function: Callable) -> Callable:
+    """``function`` (a call of the Python API that builds a trainer) with the process's settings that building
+    one changes set back as it returns or raises: on a GPU torch's TF32 switches (``config.tf32``), as the caller
+    had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
+    (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
+    to its defaults."""
 
     @functools.wraps(function)
-    def giving_it_back(*args: Any, **kwargs: Any) -> Any:
+    def setting_them_back(*args: Any, **kwargs: Any) -> Any:
+        matmul_precision, cudnn_tf32 = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
         try:
             return function(*args, **kwargs)
         finally:
+            torch.set_float32_matmul_precision(matmul_precision)
+            torch.backends.cudnn.allow_tf32 = cudnn_tf32
             release_freed_memory()
 
-    return giving_it_back
+    return setting_them_back
 
 
-@_gives_freed_memory_back
+@_leaves_the_process_as_it_was
 def train(config: Config | None = None, *, write: bool = True, progress: bool = True, **settings: Any) -> Run:
     """Train a GAN/WGAN and return the :class:`Run`.
 
@@ -487,7 +492,7 @@ DECAY_CHOICES = ("restart", "keep")
 RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
 
 
-@_gives_freed_memory_back
+@_leaves_the_process_as_it_was
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
            max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
            device: str | None = None, **others: Any) -> Run:
@@ -710,7 +715,7 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
     return tuple(state["sample_shape"]) if "sample_shape" in state else None
 
 
-@_gives_freed_memory_back
+@_leaves_the_process_as_it_was
 def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
     lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
@@ -720,7 +725,7 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
     return _as_run(trainer, run.path, run.history)
 
 
-@_gives_freed_memory_back
+@_leaves_the_process_as_it_was
 def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None,
                  device: str | torch.device = "cpu", ema: bool | None = None, seed: int | None = None
                  ) -> dict[str, Any]:
