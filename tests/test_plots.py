@@ -93,6 +93,12 @@ POINTS = np.random.default_rng(0).random((50, 2))
     (lambda: plots.sample_grid(np.zeros((4, 2, 8, 8)), "t"), "images have shape (4, 2, 8, 8)"),
     (lambda: plots.progress_gif([]), "progress_gif needs at least one frame"),
     (lambda: plots.training_curves([{"eval/w1": 0.5}], "W", "t", images=False), "history must be rows of logged"),
+    # these were IndexError, ValueError from numpy and Pillow's UnidentifiedImageError
+    (lambda: plots.histogram_pair(np.full((5, 1), np.nan), POINTS[:, :1]), "real holds NaN or inf"),
+    (lambda: plots.histogram_pair(POINTS[:0, :1], POINTS[:, :1]), "real has shape (0, 1)"),
+    (lambda: plots.histogram_pair(POINTS, POINTS), "histogram_pair draws points of one coordinate, and these have 2"),
+    (lambda: plots.critic_landscape(POINTS, POINTS, lambda x: x, "t"), "the critic gave 32768 values for 16384 "),
+    (lambda: plots.progress_gif([b"junk"]), "frame 0 is not the bytes of an image"),
 ])
 def test_a_figure_of_the_wrong_input_is_one_line_naming_it(draw, named):
     # each failed inside numpy, matplotlib or Pillow (IndexError, ZeroDivisionError, KeyError...) or drew nonsense
@@ -103,6 +109,8 @@ def test_a_figure_of_the_wrong_input_is_one_line_naming_it(draw, named):
 
 def test_figures_take_lists_and_tensors_of_points_and_images():
     assert plots.point_scatter(POINTS.tolist(), torch.from_numpy(POINTS)).startswith(b"\x89PNG")
+    for column in (POINTS[:, 0], POINTS[:, :1].tolist(), torch.from_numpy(POINTS[:, 0])):  # a TypeError, an IndexError
+        assert plots.histogram_pair(column, POINTS[:, :1]).startswith(b"\x89PNG")
     assert plots.image_grid(torch.zeros(4, 1, 8, 8)).shape == (19, 19, 1)
 
 

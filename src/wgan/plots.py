@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .checks import real_array, whole_number
-from .errors import WganError
+from .errors import WganError, one_line
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -70,6 +70,15 @@ def _point_pair(real: Any, fake: Any) -> tuple[np.ndarray, np.ndarray]:
         raise WganError(f"real points have {pair[0].shape[1]} coordinates and fake ones {pair[1].shape[1]}: draw "
                         "points of the same dimension")
     return pair
+
+
+def _critic_values(critic: Callable[[np.ndarray], Any], points: np.ndarray) -> np.ndarray:
+    """The critic's values at (m, d) ``points`` as an (m,) array: one per point, or a line saying what came back."""
+    values = np.asarray(critic(points), dtype=float).reshape(-1)
+    if values.size != len(points):
+        raise WganError(f"the critic gave {values.size} values for {len(points)} points: it must map an (m, d) array "
+                        "of points to m values, one per point")
+    return values
 
 
 def _images(images: Any) -> np.ndarray:
@@ -157,7 +166,7 @@ def critic_landscape(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.nd
     if critic is not None:
         xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
         grid_x, grid_y = np.meshgrid(xs, ys)
-        values = critic(np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)).reshape(grid_x.shape)
+        values = _critic_values(critic, np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)).reshape(grid_x.shape)
         filled = axes.contourf(grid_x, grid_y, values, levels=24, cmap="Greys", alpha=0.8)
         figure.colorbar(filled, ax=axes, fraction=0.046, pad=0.04, label="critic value f(x)")
     axes.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOUR, alpha=0.5, label="real", linewidths=0)
@@ -232,7 +241,7 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
     if critic is not None:
         xs = np.linspace(edges[0], edges[-1], resolution)
         values = axes.twinx()
-        values.plot(xs, np.asarray(critic(xs[:, None])).reshape(-1), color=CRITIC_COLOUR, linewidth=1.8,
+        values.plot(xs, _critic_values(critic, xs[:, None]), color=CRITIC_COLOUR, linewidth=1.8,
                     label="critic value f(x)")
         values.set_ylabel("critic value f(x)")
         more_handles, more_labels = values.get_legend_handles_labels()
@@ -242,8 +251,14 @@ def critic_along_x(real: np.ndarray, fake: np.ndarray, critic: Callable[[np.ndar
 
 
 def histogram_pair(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
-    """Histograms of real and generated 1-D points (n, 1), one above the other over the same bins, x limits and
-    density scale, so that each distribution's shape shows without the other drawn over it; ``title`` above."""
+    """Histograms of real and generated 1-D points ((n, 1) or (n,) arrays, lists or tensors), one above the other
+    over the same bins, x limits and density scale, so that each distribution's shape shows without the other
+    drawn over it; ``title`` above."""
+    columns = (real_array(points, name, keep_float32=True) for points, name in ((real, "real"), (fake, "fake")))
+    real, fake = _point_pair(*(points[:, None] if points.ndim == 1 else points for points in columns))
+    if real.shape[1] != 1:
+        raise WganError(f"histogram_pair draws points of one coordinate, and these have {real.shape[1]}: draw them "
+                        "with point_scatter")
     view = view_bounds(np.concatenate([real, fake]))
     edges = histogram_edges(view, real, fake)
     figure, panels = subplots(2, 1, figsize=(8, 5.6), sharex=True, sharey=True, layout="constrained")
@@ -323,7 +338,13 @@ def progress_gif(frames: Sequence[bytes], milliseconds: int = 600) -> bytes:
     milliseconds = whole_number(milliseconds, "milliseconds", 1, 600)
     if not frames:
         raise WganError("progress_gif needs at least one frame (the PNG bytes of each figure, in order)")
-    images = [Image.open(io.BytesIO(frame)).convert("RGB") for frame in frames]
+    images = []
+    for index, frame in enumerate(frames):
+        try:
+            images.append(Image.open(io.BytesIO(frame)).convert("RGB"))
+        except (OSError, TypeError) as error:  # PIL's UnidentifiedImageError is an OSError
+            raise WganError(f"frame {index} is not the bytes of an image ({one_line(error)}): give each figure's "
+                            "PNG bytes, in order") from None
     size = images[0].size
     images = [image if image.size == size else image.resize(size) for image in images]
     durations = [milliseconds] * (len(images) - 1) + [3 * milliseconds]
