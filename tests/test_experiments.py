@@ -5,11 +5,13 @@ writes its figure, numbers and claims table."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
 from wgan import distances
+from wgan.errors import WganError
 from wgan.experiments import (EXPERIMENTS, NO_WHY, Claim, ExperimentResult, meaningful_loss, optimal_critic,
                               parallel_lines, vanishing_gradients)
 
@@ -36,11 +38,27 @@ def vanishing():
 
 
 def test_registry_runs_each_experiment_by_its_name():
-    assert EXPERIMENTS["parallel-lines"] is parallel_lines.run
-    assert EXPERIMENTS["optimal-critic"] is optimal_critic.run
-    assert EXPERIMENTS["vanishing-gradients"] is vanishing_gradients.run
-    assert EXPERIMENTS["meaningful-loss"] is meaningful_loss.run
+    assert EXPERIMENTS["parallel-lines"].__wrapped__ is parallel_lines.run
+    assert EXPERIMENTS["optimal-critic"].__wrapped__ is optimal_critic.run
+    assert EXPERIMENTS["vanishing-gradients"].__wrapped__ is vanishing_gradients.run
+    assert EXPERIMENTS["meaningful-loss"].__wrapped__ is meaningful_loss.run
     assert {"clipping-vs-penalty", "lipschitz", "mode-collapse", "no-batchnorm", "mlp-generator"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (dict(seed=1.5), "seed must be a whole number"),  # torch's RuntimeError from manual_seed
+    (dict(seed=None), "seed must be a whole number"),
+    (dict(quick="yes"), "quick must be True or False, got 'yes'"),  # taken for True
+])
+def test_an_experiments_seed_and_size_are_checked_in_one_line(arguments, said):
+    with pytest.raises(WganError, match=re.escape(said)):
+        EXPERIMENTS["parallel-lines"](**arguments)
+
+
+def test_an_experiments_result_prints_as_one_line(critic_vs_discriminator):
+    shown = critic_vs_discriminator.shown_claims
+    assert repr(critic_vs_discriminator) == f"ExperimentResult(optimal-critic: {sum(c.holds for c in shown)} of " \
+        f"{len(shown)} claims hold)"  # 393,005 characters, the figure's bytes among them
 
 
 # ------------------------------------------------------------------------------------------------- parallel lines
