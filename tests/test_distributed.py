@@ -762,3 +762,12 @@ def test_one_process_is_given_its_gpu_with_an_index_and_a_gpu_not_there_is_one_l
         [torch.device("cuda", 0), torch.device("cuda", 0), torch.device("cuda", 1)]
     with pytest.raises(WganError, match=r"device 'cuda:2' is not on this machine, which has 2 GPU\(s\): use cuda:0 "):
         distributed.pick_device("cuda:2", World())  # it was CUDA's "invalid device ordinal" at the first use
+
+
+def test_importing_wgan_adds_no_warnings_filter():
+    # distributed.py hid DDP's stride warning in the importing process's own code, whether or not it trained on
+    # several ranks
+    code = ("import warnings, torch; before = len(warnings.filters); import wgan, wgan.api, wgan.distributed; "
+            "print(len(warnings.filters) - before)")
+    added = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert added.stdout.strip() == "0", added.stderr

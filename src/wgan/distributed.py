@@ -55,10 +55,6 @@ from .randomness import Shard
 from .signals import STOP_SIGNALS, as_ctrl_c, signals_handled
 
 T = TypeVar("T")
-# A conv weight with one input channel kept channels-last has strides (C*k*k, 1, k, 1), and autograd hands back
-# its gradient as (k*k, k*k, k, 1): the same memory order spelt two ways. DDP's stride check sees two layouts
-# and copies the gradient into its bucket (a few KB); its warning about it says nothing a user can act on.
-warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides", UserWarning)
 
 
 class ParallelModule(DistributedDataParallel):
@@ -124,6 +120,12 @@ class World:
         """
         if self.size == 1:
             return module
+        # A conv weight with one input channel kept channels-last has strides (C*k*k, 1, k, 1), and autograd hands
+        # back its gradient as (k*k, k*k, k, 1): the same memory order spelt two ways. DDP's stride check sees two
+        # layouts and copies the gradient into its bucket (a few KB); its warning about it, raised in the backward
+        # passes, says nothing a user can act on. Set for the process here, where it trains on several ranks, and
+        # not as wgan is imported (a filter in the caller's process).
+        warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides", UserWarning)
         device = next(module.parameters()).device
         with warnings.catch_warnings():  # its successor, forward_sync_buffers=False, still syncs buffers at init
             warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated", FutureWarning)
