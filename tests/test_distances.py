@@ -178,6 +178,15 @@ def test_densities_reject_a_cell_volume_that_is_not_a_positive_number(dx):
         js_density(np.ones(10), np.ones(10), dx)
 
 
+def test_a_density_whose_integral_is_at_the_tolerance_by_rounding_is_accepted():
+    # 1001 grid points over [0, 1], both ends in: sum * dx = 1.0010000000000001, refused as "1.001, expected 1
+    # within 0.001"
+    x = np.linspace(0, 1, 1001)
+    assert tv_density(np.ones(1001), np.ones(1001), x[1] - x[0]) == 0.0
+    with pytest.raises(WganError, match="expected 1 within 0.001"):
+        tv_density(np.ones(1002), np.ones(1002), x[1] - x[0])
+
+
 def test_densities_reject_negative_values_naming_the_density():
     with pytest.raises(WganError, match="g has negative entries"):
         kl_density(np.ones(4) / 4, np.array([0.5, -0.25, 0.5, 0.25]), 1.0)
@@ -368,10 +377,15 @@ def test_parallel_lines_curves_give_the_four_curves_of_figure_1():
     np.testing.assert_array_equal(curves["tv"], [1.0, 1.0, 0.0, 1.0])
 
 
-@pytest.mark.parametrize("theta", [math.nan, math.inf, [0.1, 0.2], "a"])
+@pytest.mark.parametrize("theta", [math.nan, math.inf, [0.1, 0.2], "a", True, np.bool_(False)])  # True was 1
 def test_parallel_lines_rejects_a_theta_that_is_not_a_finite_number(theta):
     with pytest.raises(WganError, match="theta"):
         parallel_lines(theta)
+
+
+def test_parallel_lines_curves_refuse_a_grid_of_thetas_they_would_flatten():
+    with pytest.raises(WganError, match=r"thetas has shape \(2, 2\); expected a 1-D array"):
+        parallel_lines_curves([[0, 1], [2, 3]])
 
 
 def test_the_measures_hold_at_the_edges_of_float64():

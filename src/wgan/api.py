@@ -59,7 +59,9 @@ GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (genera
 @dataclass(repr=False)
 class Run:
     """A trained (or loaded) run: its folder, settings, history of logged rows and the trained modules, with the
-    moving average of the generator's weights when the run kept one (``ema_decay``), else ``None``.
+    moving average of the generator's weights when the run kept one (``ema_decay``), else ``None``. ``iteration``
+    is the modules' own; the history is the whole run's, also past a loaded best checkpoint's iteration (its rows
+    are those with ``row["iteration"] <= run.iteration``).
 
     The generator and its average come in eval mode, as :meth:`sample` runs them: a batch-norm generator uses
     its running statistics, and calling it changes nothing. The critic comes in training mode, as the logged
@@ -720,7 +722,8 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
     """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
     lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
     samples' shape the checkpoint records: a run whose data has moved or changed since loads too (it can be
-    sampled; evaluating it reads the data)."""
+    sampled; evaluating it reads the data). Its history is the whole run's, beyond the best checkpoint too
+    (:class:`Run`)."""
     run, trainer, _ = _load(path, checkpoint, device, needs_data=False)
     return _as_run(trainer, run.path, run.history)
 

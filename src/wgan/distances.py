@@ -99,7 +99,7 @@ def _masses(
     if normalize:
         if s <= 0:
             raise WganError(f"{name} has {total} 0; cannot normalize an all-zero input; pass a non-zero one")
-    elif abs(s - 1.0) > tol:
+    elif abs(s - 1.0) > tol * (1 + 1e-9):  # at the tolerance itself by rounding: 1001 cells of 0.001 sum to 1.001
         raise WganError(
             f"{name} has {total} {s:.8g}, expected 1 within {tol:g}; divide it by its sum {fix}"
         )
@@ -133,6 +133,8 @@ def _cell_masses(f, g, dx, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scalar(x, name: str) -> float:
+    if isinstance(x, (bool, np.bool_)) or str(getattr(x, "dtype", "")) in ("bool", "torch.bool"):  # numpy, torch
+        raise WganError(f"{name} is {x!r}; expected a number, not a truth value")  # True was theta 1
     arr = _to_numpy(x, name)
     if arr.ndim != 0:
         raise WganError(f"{name} has shape {arr.shape}; expected a single number")
@@ -614,6 +616,9 @@ def parallel_lines_curves(thetas) -> dict[str, np.ndarray]:
     dict of str to numpy.ndarray, each of shape (t,)
         Keys ``"theta"``, ``"w"``, ``"js"``, ``"kl"``, ``"tv"``.
     """
-    t = _to_numpy(thetas, "thetas").reshape(-1)
+    t = _to_numpy(thetas, "thetas")
+    if t.ndim > 1:  # a grid of thetas came back flattened
+        raise WganError(f"thetas has shape {t.shape}; expected a 1-D array of thetas")
+    t = t.reshape(-1)
     rows = [parallel_lines(v) for v in t]
     return {"theta": t, **{k: np.array([getattr(r, k) for r in rows]) for k in ("w", "js", "kl", "tv")}}
