@@ -796,3 +796,15 @@ def test_building_a_run_reseeds_no_gpu_generator_of_the_caller(monkeypatch):
     before = torch.get_rng_state()
     wgan.train(iterations=1, width=8, depth=1, batch_size=16, eval_samples=50, write=False, progress=False)
     assert reseeded == [] and torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_version_is_said_by_the_command_and_the_package(capsys):
+    assert main(["--version"]) == 0
+    said = capsys.readouterr().out
+    assert said == f"wgan {wgan.__version__} (torch {torch.__version__})\n" and wgan.__version__.count(".") >= 1
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_run_name_of_dot_or_dot_dot_is_told_so(name):
+    with pytest.raises(WganError, match=re.escape(f"run name '{name}' must be a plain folder name: not '.' or '..'")):
+        wgan.train(name=name, write=False, progress=False)  # it said "without '/'", and the name had none

@@ -18,6 +18,9 @@ __all__ = sorted(PUBLIC)
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # the installed package's, as `wgan --version` says it
+        from importlib.metadata import version
+        return version(__name__)
     if name in MODULES:  # imported by their first use, as the names above
         return import_module(f"{__name__}.{name}")  # which sets it on the package
     if name not in PUBLIC:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> Parser:
     parser = Parser(prog="wgan", description="Train and measure WGAN, WGAN-GP and standard GANs "
                     "(Arjovsky et al. 2017; Gulrajani et al. 2017).")
+    parser.add_argument("--version", action="version",
+                        version=f"wgan {metadata.version('wgan')} (torch {torch.__version__})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     train = commands.add_parser("train", help="train a model (default: WGAN-GP on 8gaussians)",

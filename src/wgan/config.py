@@ -604,7 +604,7 @@ def validate(config: Config) -> None:
              "records where its decay restarted: delete that line to decay from the start)")
     device_name(config.device)
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
-             f"run name {config.name!r} must be a plain folder name, without '/'")
+             f"run name {config.name!r} must be a plain folder name: not '.' or '..', and without '/'")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 
