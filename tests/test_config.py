@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+import wgan
 from wgan.cli import main
 from wgan.config import (ALGORITHM_DEFAULTS, DATA_DEFAULTS, IMAGE_MODEL_DEFAULTS, MODELS, POINT_DATA_OVERRIDES, PRESETS,
                          Config, make_config, to_toml)
@@ -530,3 +531,12 @@ def test_adam_for_wgan_takes_the_reference_codes_betas_not_rmsprops_zeros():
     adam, rmsprop = make_config(algorithm="wgan", optimizer="adam"), make_config(algorithm="wgan")
     assert (adam.beta1, adam.beta2) == (0.5, 0.999) and (rmsprop.beta1, rmsprop.beta2) == (0.0, 0.0)
     assert make_config(algorithm="wgan", optimizer="adam", beta1=0.2).beta1 == 0.2
+
+
+def test_a_setting_of_the_wrong_type_reads_alike_from_a_keyword_and_from_a_config():
+    said = []
+    for build in (lambda: make_config(iterations=2.0), lambda: wgan.train(Config(iterations=2.0), write=False)):
+        with pytest.raises(WganError) as error:
+            build()
+        said.append(str(error.value))
+    assert said == ["setting: iterations = 2.0 is a float, expected int"] * 2  # the first began "option:"

@@ -443,7 +443,7 @@ def make_config(file: str | Path | None = None, **overrides: Any) -> Config:
         keywords = ": settings go as keywords, make_config(**settings)" if isinstance(file, dict) else ""
         raise WganError(f"make_config's file is the path of a TOML file, not a {type(file).__name__}{keywords}")
     settings: dict[str, Any] = {}
-    tables = ((f"config file '{file}'", load_toml(file) if file is not None else {}), ("option", overrides))
+    tables = ((f"config file '{file}'", load_toml(file) if file is not None else {}), ("setting", overrides))
     preset = next((table["preset"] for _, table in reversed(tables) if table.get("preset")), "")
     if preset:
         if not isinstance(preset, str) or preset not in PRESETS:
