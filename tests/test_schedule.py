@@ -232,7 +232,7 @@ def test_each_critic_step_of_a_phase_gets_its_own_batch_of_the_generator_on_its_
     trainer.critic_step = recording_critic_step
     trainer.critic_steps_until(5)
     assert rows == passes and [len(fake) for fake in fakes] == [3] * 5
-    trainer.stream.set_state(stream_state)
+    trainer.stream.generator.set_state(stream_state)
     phase_noise = trainer.stream.normal(3, config.latent_dim, batches=5).split(3) if len(passes) == 1 else None
     for step, fake in enumerate(fakes):
         if phase_noise is not None:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import UnidentifiedImageError
 import torch
 from torch import nn
 
@@ -303,9 +302,9 @@ def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
     without it, and a resume would refuse to train a finished run again."""
     try:
         _draw_curves(trainer, run)
-    except OSError as error:
+    except (OSError, WganError) as error:  # plots.progress_gif's WganError: a frame that is not an image
         if not quietly:
-            why = "a figure in samples/ is not an image" if isinstance(error, UnidentifiedImageError) else \
+            why = "a figure in samples/ is not an image" if isinstance(error, WganError) else \
                 f"'{error.filename or run.path}': {reason(error)}"
             print(f"wgan: warning: curves.png and progress.gif were not all drawn ({why}): the run is complete, its "
                   "checkpoints and metrics are saved", file=sys.stderr)

@@ -529,13 +529,14 @@ class Trainer:
         latest is written (a write that fails leaves the last good state the one on disk, which a full disk's
         message names). Best goes first: latest records the best score so far, and a process killed between the
         two writes must not leave a latest whose best was never written (a resume would not write it again
-        unless a later evaluation beat it)."""
-        state = self.state_dict()
+        unless a later evaluation beat it). The state is copied to the host once, for the checksums, the files and
+        the rollback alike (on a GPU, each of them copied it from the device)."""
+        state = _to_host(self.state_dict())
         if self.run is not None:
             if improved:
                 self.run.save_checkpoint(state, "best")
             self.run.save_checkpoint(state, "latest")
-        self._last_good = _to_host(state)
+        self._last_good = state
 
 
 @contextmanager
