@@ -540,3 +540,10 @@ def test_a_setting_of_the_wrong_type_reads_alike_from_a_keyword_and_from_a_confi
             build()
         said.append(str(error.value))
     assert said == ["setting: iterations = 2.0 is a float, expected int"] * 2  # the first began "option:"
+
+
+@pytest.mark.parametrize("value", ["[" * 2000 + "]" * 2000, "{x=" * 2000 + "1" + "}" * 2000])
+def test_a_config_file_nested_too_deeply_is_one_line(tmp_path, value):
+    (tmp_path / "deep.toml").write_text(f"a = {value}\n")  # tomllib's RecursionError, a traceback
+    with pytest.raises(WganError, match=r"deep.toml' is not valid TOML \(its values nest too deeply\)"):
+        make_config(tmp_path / "deep.toml")

@@ -276,6 +276,9 @@ BAD_INPUTS = {
                                 "image scores"),
     "decay of a new run": (["--decay", "keep"], "--decay keep has no effect on a new run"),
     "layers beyond 64 bits": (["--width", str(10**10)], "layers too large to count in 64 bits: lower --width"),
+    # these two were tracebacks: torch's TypeError "Overflow when unpacking long long", and a read without end
+    "latent size beyond 2**63": (["--latent-dim", str(10**19)], "layers too large to count in 64 bits: lower"),
+    "config file without end": (["--config", "/dev/zero"], "config file '/dev/zero' holds more than 1 MB"),
     "batch beyond 64 bits": (["--batch-size", str(2**63 - 1)], "a batch of 9,223,372,036,854,775,807 with n_critic"),
     "depth of 1e8": (["--depth", str(10**8)], "depth 100000000 is more than 1000 hidden layers"),  # it hung
     "sync batch norm alone": (["--sync-batchnorm"], "sync_batchnorm has no effect in one process"),

@@ -399,6 +399,20 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 _PIPED: dict[tuple[str, int, int], bytes] = {}  # what each pipe given as a config file held: it reads once
 
 
+LARGEST_SETTINGS_FILE = 2**20  # bytes: a run's config.toml is about 3 KB
+
+
+def _settings_bytes(path: Path) -> bytes:
+    """The bytes of a settings file, refused past :data:`LARGEST_SETTINGS_FILE` before they are all read (a
+    device such as /dev/zero never ends)."""
+    with open(path, "rb") as file:
+        data = file.read(LARGEST_SETTINGS_FILE + 1)
+    if len(data) > LARGEST_SETTINGS_FILE:
+        raise WganError(f"config file '{path}' holds more than {LARGEST_SETTINGS_FILE // 2**20} MB, and a settings "
+                        "file is a few dozen `key = value` lines: give the path of a TOML file of settings")
+    return data
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read settings from a TOML file of ``key = value`` lines (the format :func:`to_toml` writes). A pipe
     (``--config <(...)``) is read once; a later call for it gets what it held."""
@@ -410,15 +424,18 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise WganError(f"config file '{path}' {problem}: give the path of a TOML file")
     try:
         if path.is_file():
-            data = path.read_bytes()
+            data = _settings_bytes(path)
         else:  # a pipe, known by its inode (a later pipe may take its /dev/fd/N): read once
             status = path.stat()
             pipe = (str(path), status.st_dev, status.st_ino)
             if pipe not in _PIPED:
-                _PIPED[pipe] = path.read_bytes()
+                _PIPED[pipe] = _settings_bytes(path)
             data = _PIPED[pipe]
         text = data.decode("utf-8-sig")  # a byte-order mark is no error
         table = tomllib.loads(text)
+    except RecursionError:  # tomllib's parser recurses into each nested array or table
+        raise WganError(f"config file '{path}' is not valid TOML (its values nest too deeply): settings are plain "
+                        "`key = value` lines; fix it there") from None
     except UnicodeDecodeError as error:
         raise WganError(f"config file '{path}' is not UTF-8 text (byte {error.start} cannot be read): save it as "
                         "UTF-8") from None

@@ -92,8 +92,8 @@ def check_fits(config: Config, sample_shape: tuple[int, ...], device: torch.devi
     try:
         with torch.device("meta"):
             sizes = [count_parameters(module) for module in build_models(config, sample_shape)]
-    except RuntimeError as error:  # a layer whose size 64 bits cannot hold ("Storage size calculation overflowed")
-        if "overflow" not in str(error):
+    except (RuntimeError, TypeError) as error:  # a layer whose size 64 bits cannot hold: "Storage size calculation
+        if "overflow" not in str(error).lower():  # overflowed", or a size beyond 2**63 ("Overflow when unpacking")
             raise
         raise WganError(f"the models have layers too large to count in 64 bits: {lower}") from None
     needed, free = TRAINING_COPIES * 4 * sum(sizes), free_memory(device)
