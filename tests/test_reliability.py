@@ -1077,3 +1077,21 @@ def test_a_checkpoint_whose_random_stream_is_a_gpus_loads_evaluates_and_resumes_
     capsys.readouterr()
     wgan.resume(tmp_path / "gpu", iterations=6, progress=False)  # its own stream, saved on the CPU, continues
     assert "random stream" not in capsys.readouterr().err
+
+
+def test_a_stop_that_comes_as_a_run_rolls_back_saves_the_state_it_rolled_back_to(tmp_path, monkeypatch, capsys):
+    # a new run diverging at every step and stopped between two rollbacks said "the latest checkpoint is saved:
+    # continue with --resume" of a folder without one, which the resume then refused
+    roll_back = Trainer._roll_back
+
+    def rolled_back_then_stopped(self, diverged):
+        roll_back(self, diverged)
+        self.stop_signal = "SIGTERM"
+
+    monkeypatch.setattr(Trainer, "_roll_back", rolled_back_then_stopped)
+    with pytest.raises(Stopped):
+        wgan.train(name="run", iterations=4, eval_every=4, log_every=1, lr=1e30, nan_retries=100, out=str(tmp_path),
+                   progress=False, **TINY_SETTINGS)
+    assert RunFolder.open(tmp_path / "run").load_checkpoint("latest")["iteration"] == 0
+    monkeypatch.setattr(Trainer, "fit", lambda self, progress: self.history)  # it resumes (and would diverge again)
+    assert wgan.resume(tmp_path / "run", progress=False).iteration == 0

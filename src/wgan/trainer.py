@@ -376,6 +376,8 @@ class Trainer:
                         self._roll_back(diverged)
                         bar.restart(self.iteration)
                         finished, stop = self._stopping()
+                        if stop:  # the stop's checkpoint, of the state rolled back to: a new run may have none yet
+                            self._save(improved=False)
             finally:
                 bar.close()
         if stop and not finished:
