@@ -281,6 +281,10 @@ BAD_INPUTS = {
     "config file without end": (["--config", "/dev/zero"], "config file '/dev/zero' holds more than 1 MB"),
     "batch beyond 64 bits": (["--batch-size", str(2**63 - 1)], "a batch of 9,223,372,036,854,775,807 with n_critic"),
     "depth of 1e8": (["--depth", str(10**8)], "depth 100000000 is more than 1000 hidden layers"),  # it hung
+    # a stop signal waited for all of them: SIGTERM was ignored for good
+    "warm-up of 1e30 steps": (["--algorithm", "wgan", "--warmup-critic-steps", str(10**30)], "warmup_critic_steps "
+                              "1000000000000000000000000000000 is more than 10,000 critic steps in one phase"),
+    "n_critic of 1e5": (["--n-critic", str(10**5)], "n_critic 100000 is more than 10,000 critic steps in one phase"),
     "sync batch norm alone": (["--sync-batchnorm"], "sync_batchnorm has no effect in one process"),
     # the next four trained, recording a setting that nothing read
     "depth of a dcgan": (["--data", "digits", "--depth", "5"], "depth 5 has no effect: only MLPs take it"),

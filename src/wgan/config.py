@@ -82,6 +82,9 @@ POINT_DATA_OVERRIDES: dict[str, dict[str, Any]] = {"wgan-gp": _POINT_DATA_PENALT
 WGAN_ADAM_BETAS = {"beta1": 0.5, "beta2": 0.999}
 PENALISED = ("wgan-gp", "wgan-lp")  # the algorithms with a gradient penalty (and penalty_weight)
 MAX_DEPTH = 1000  # hidden layers of an MLP: deeper ones are refused before their layers are built one by one
+# Critic steps in one phase (n_critic, warmup_critic_steps): a stop signal is taken at the end of an iteration,
+# so a phase of more steps keeps it waiting for all of them (10^30 warm-up steps ignored SIGTERM for good).
+MAX_CRITIC_STEPS = 10_000  # the papers take 5 and 100
 
 
 def algorithm_defaults(algorithm: str, data: str) -> AlgorithmDefaults:
@@ -570,6 +573,10 @@ def validate(config: Config) -> None:
     check_seed(config.seed)
     _require(config.depth is None or config.depth <= MAX_DEPTH, f"depth {config.depth} is more than {MAX_DEPTH} "
              "hidden layers: lower --depth (the papers' MLPs have 3 or 4)")
+    for name in ("n_critic", "warmup_critic_steps"):
+        _require(getattr(config, name) <= MAX_CRITIC_STEPS, f"{name} {getattr(config, name)} is more than "
+                 f"{MAX_CRITIC_STEPS:,} critic steps in one phase, which a stop signal (Ctrl-C, a scheduler's "
+                 "SIGTERM) would wait for: the papers take 5 and 100")
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
     for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):
