@@ -571,6 +571,39 @@ def test_a_run_stopped_by_its_time_budget_says_so_when_done(tmp_path, capsys):
     assert done.split(" | ")[0].endswith("of 100000)")
 
 
+@pytest.mark.parametrize("name, said", [  # each made a folder of that name, and the "done:" line broke in two
+    ("a\nb", "run name 'a\\nb' holds a line break, a tab or another control character"),
+    ("a\tb", "run name 'a\\tb' holds a line break"), (" ", "run name ' ' holds"), ("\x01", "run name '\\x01' holds"),
+])
+def test_a_run_name_of_control_characters_or_blanks_is_one_line(tmp_path, capsys, name, said):
+    assert main(["train", "--out", str(tmp_path), "--name", name, "--quiet"]) == 2
+    assert said in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_an_empty_out_is_refused_not_the_working_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # it wrote ./wgan-gp-8gaussians/
+    assert main(["train", "--out", "", "--quiet"]) == 2
+    assert "out is empty (an unset shell variable?)" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("what", ["a file", "a link to nothing"])
+def test_a_name_taken_by_what_is_no_run_folder_is_not_offered_for_a_resume(tmp_path, capsys, what):
+    if what == "a file":
+        (tmp_path / "taken").write_text("")
+    else:
+        (tmp_path / "taken").symlink_to(tmp_path / "nowhere")
+    assert main(["train", "--out", str(tmp_path), "--name", "taken", "--quiet"]) == 2
+    assert f"'{tmp_path / 'taken'}' is already there and is no run folder: choose another --name" in \
+        capsys.readouterr().err  # it said "run folder ... already exists: continue it with wgan train --resume"
+
+
+def test_an_out_that_links_to_nothing_says_so(tmp_path, capsys):
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    assert main(["train", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert f"out '{tmp_path / 'out'}' is a link to '{tmp_path / 'nowhere'}', which is not there" in \
+        capsys.readouterr().err  # it said "cannot make the run folder (File exists)"
+
+
 def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
     # and the resume command its line gives can be pasted as it is: a name with a space had broken it in two
     flags = ["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "my run",

@@ -629,6 +629,11 @@ def validate(config: Config) -> None:
     device_name(config.device)
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name: not '.' or '..', and without '/'")
+    _require(config.name == config.name.strip() and config.name.isprintable(), f"run name {config.name!r} holds "
+             "a line break, a tab or another control character, or spaces at its ends: name the run with printable "
+             "characters")
+    _require(config.out.strip() != "", "out is empty (an unset shell variable?): name the folder that holds the run "
+             "folders, e.g. --out runs")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 

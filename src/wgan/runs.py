@@ -144,12 +144,18 @@ class RunFolder:
         try:
             if out.is_file():
                 raise WganError(f"out '{out}' is a file: choose a folder for the run folders (--out)")
+            if out.is_symlink() and not out.exists():
+                raise WganError(f"out '{out}' is a link to '{os.readlink(out)}', which is not there: make that "
+                                "folder, or choose another --out")
             out.mkdir(parents=True, exist_ok=True)
             while True:  # made, not looked for first: runs started at once in one out folder each get their own
                 try:
                     path.mkdir()
                     break
                 except FileExistsError:
+                    if config.name and not (path / CONFIG_FILE).is_file():  # a file, a link to nothing, a folder
+                        raise WganError(f"'{path}' is already there and is no run folder: choose another --name "
+                                        "(or move it away)") from None
                     if config.name:
                         raise WganError(f"run folder '{path}' already exists: choose another --name, or continue "
                                         f"it with `wgan train --resume {shlex.quote(str(path))}`") from None
