@@ -288,6 +288,15 @@ def test_an_unreadable_cache_file_is_an_error_that_says_to_delete_it(digits, tmp
         load_classifier("digits", *digits, cache_dir=tmp_path, epochs=1, batch_size=700)
 
 
+def test_a_cache_folder_that_is_a_file_is_one_line_before_any_training(digits, tmp_path, monkeypatch):
+    # it trained the classifier first, then failed to write it with "[Errno 17] File exists"
+    monkeypatch.setattr(classifier_module, "train_classifier", lambda *args, **kwargs: pytest.fail("trained"))
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(WganError, match=r"cannot make the classifier cache folder '.*cache' \(a file is in its "
+                                        r"place\): set WGAN_CACHE_DIR"):
+        load_classifier("digits", *digits, cache_dir=tmp_path / "cache", epochs=1, batch_size=700)
+
+
 def test_training_with_a_seed_is_deterministic_and_leaves_the_global_random_state_alone(digits):
     state = torch.get_rng_state()
     subset = (digits[0][:200], digits[1][:200], digits[2][:50], digits[3][:50])

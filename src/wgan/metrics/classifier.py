@@ -23,6 +23,7 @@ References
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import whole_number
-from ..errors import WganError
+from ..errors import WganError, reason
 from ..progress import Progress
 from ..randomness import global_cpu_seed
 from ..runs import atomic_write
@@ -346,6 +347,13 @@ def load_classifier(
             ) from exc
         return TrainedClassifier(model.eval(), accuracy, path)
 
+    try:  # before the training whose result it keeps, not after it
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in its place" if path.parent.is_file() or exc.errno in (errno.EEXIST, errno.ENOTDIR) \
+            else reason(exc)
+        raise WganError(f"cannot make the classifier cache folder {str(path.parent)!r} ({why}): set WGAN_CACHE_DIR to "
+                        "a folder you can write to (cache_dir= in Python)") from None
     model, accuracy = train_classifier(
         *arrays, epochs=epochs, batch_size=batch_size, seed=seed, device=device, progress=progress
     )
