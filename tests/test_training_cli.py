@@ -848,3 +848,15 @@ def test_the_version_is_said_by_the_command_and_the_package(capsys):
 def test_a_run_name_of_dot_or_dot_dot_is_told_so(name):
     with pytest.raises(WganError, match=re.escape(f"run name '{name}' must be a plain folder name: not '.' or '..'")):
         wgan.train(name=name, write=False, progress=False)  # it said "without '/'", and the name had none
+
+
+def test_the_python_api_trains_for_a_caller_who_set_torchs_newer_precision_switches():
+    # reading the older switches beside the newer ones is a RuntimeError ("a mix of the legacy and new APIs"):
+    # wgan.train failed on the CPU, before it trained
+    before = torch.backends.cuda.matmul.fp32_precision
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    try:
+        run = wgan.train(iterations=1, width=8, depth=1, batch_size=16, eval_samples=50, write=False, progress=False)
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = before
+    assert run.iteration == 1

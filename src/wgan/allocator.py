@@ -19,29 +19,43 @@ import platform
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 32 * 2**20  # blocks up to this size come from the heap (glibc's maximum on 64-bit)
 KEPT_FREE_BYTES = 2**30  # free memory at the top of the heap kept before any is returned to the OS
-GLIBC_DEFAULT_BYTES = 128 * 2**10  # glibc's initial mmap and trim thresholds (mallopt(3))
+GLIBC_DEFAULT_BYTES = 128 * 2**10  # glibc's initial trim threshold (mallopt(3))
+
+
+_kept = False  # whether keep_freed_memory set the thresholds, and release_freed_memory has not set one back
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, where it is glibc (whose mallopt parameters these are); None elsewhere."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(None)
 
 
 def keep_freed_memory() -> bool:
     """Set glibc's malloc to reuse freed blocks of up to 32 MiB and keep up to 1 GiB free; returns whether it
     could (False with another C library, where nothing changes). The setting is the whole process's."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    global _kept
+    libc = _glibc()
+    if libc is None:
         return False
-    libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-                and libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
+    _kept = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+                 and libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
+    return _kept
 
 
 def release_freed_memory() -> bool:
-    """Set glibc's thresholds back to its defaults and hand the heap's free memory back to the OS; returns whether
-    it could (False with another C library). For the Python API's calls, which return to the caller's own work:
-    with :func:`keep_freed_memory`'s setting left on, arrays the caller frees later stay in the process (40 freed
-    arrays of 20 MB kept 800 MB). glibc has no getter for these settings, so they return to its documented
-    defaults; the threshold that glibc moves up as large blocks are freed stays where it is set."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    """Hand the heap's free memory back to the OS and set glibc's trim threshold back to its default (128 KiB),
+    where :func:`keep_freed_memory` raised it; returns whether it did. For the Python API's calls, which return
+    to the caller's own work: with the threshold left at 1 GiB, arrays the caller frees later stay in the process
+    (40 freed arrays of 20 MB kept 800 MB). The mmap threshold stays at 32 MiB: glibc has no getter for it, and
+    setting it back by hand would also turn off the threshold glibc moves up as large blocks are freed (a 4 MB
+    array allocated 2,000 times then faulted 6,001 pages against 503)."""
+    global _kept
+    libc = _glibc()
+    if libc is None or not _kept:
         return False
-    libc = ctypes.CDLL(None)
-    reset = bool(libc.mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_BYTES)
-                 and libc.mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_BYTES))
+    _kept = False
+    reset = bool(libc.mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_BYTES))
     libc.malloc_trim(0)
     return reset

@@ -358,15 +358,25 @@ def _leaves_the_process_as_it_was(function: Callable) -> Callable:
 
     @functools.wraps(function)
     def setting_them_back(*args: Any, **kwargs: Any) -> Any:
-        matmul_precision, cudnn_tf32 = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+        before = _tf32_switches()
         try:
             return function(*args, **kwargs)
         finally:
-            torch.set_float32_matmul_precision(matmul_precision)
-            torch.backends.cudnn.allow_tf32 = cudnn_tf32
+            if before is not None and _tf32_switches() != before:  # a CUDA run set them
+                torch.set_float32_matmul_precision(before[0])
+                torch.backends.cudnn.allow_tf32 = before[1]
             release_freed_memory()
 
     return setting_them_back
+
+
+def _tf32_switches() -> tuple[str, bool] | None:
+    """torch's float32 matmul precision and cuDNN's TF32 switch, as :func:`_assemble` sets them on a GPU; None where
+    the caller set torch's newer per-backend ``fp32_precision``, beside which the older switches cannot be read."""
+    try:
+        return torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    except RuntimeError:  # "a mix of the legacy and new APIs"
+        return None
 
 
 @_leaves_the_process_as_it_was
