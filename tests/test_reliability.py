@@ -1095,3 +1095,13 @@ def test_a_stop_that_comes_as_a_run_rolls_back_saves_the_state_it_rolled_back_to
     assert RunFolder.open(tmp_path / "run").load_checkpoint("latest")["iteration"] == 0
     monkeypatch.setattr(Trainer, "fit", lambda self, progress: self.history)  # it resumes (and would diverge again)
     assert wgan.resume(tmp_path / "run", progress=False).iteration == 0
+
+
+def test_a_run_whose_recorded_name_the_new_checks_refuse_still_evaluates_and_resumes(tmp_path):
+    # a name with a space at its end, made by an earlier version: the checks of new names made its folder
+    # unreadable ("the run's settings, edited since it was made?")
+    wgan.train(name="run", iterations=2, eval_every=2, out=str(tmp_path), progress=False, **TINY_SETTINGS)
+    config = tmp_path / "run" / "config.toml"
+    config.write_text(config.read_text().replace('name = "run"', 'name = "run "'))
+    assert wgan.evaluate_run(tmp_path / "run", samples=50)["iteration"] == 2
+    assert wgan.resume(tmp_path / "run", iterations=3, progress=False).iteration == 3

@@ -573,10 +573,6 @@ def validate(config: Config) -> None:
     check_seed(config.seed)
     _require(config.depth is None or config.depth <= MAX_DEPTH, f"depth {config.depth} is more than {MAX_DEPTH} "
              "hidden layers: lower --depth (the papers' MLPs have 3 or 4)")
-    for name in ("n_critic", "warmup_critic_steps"):
-        _require(getattr(config, name) <= MAX_CRITIC_STEPS, f"{name} {getattr(config, name)} is more than "
-                 f"{MAX_CRITIC_STEPS:,} critic steps in one phase, which a stop signal (Ctrl-C, a scheduler's "
-                 "SIGTERM) would wait for: the papers take 5 and 100")
     _require(config.warmup_generator_iters >= 0,
              f"warmup_generator_iters must be 0 or more, got {config.warmup_generator_iters}")
     for name in ("lr", "beta1", "beta2", "clip", "penalty_weight", "max_minutes", "ema_decay"):
@@ -629,17 +625,22 @@ def validate(config: Config) -> None:
     device_name(config.device)
     _require(config.name == "" or (Path(config.name).name == config.name and config.name not in (".", "..")),
              f"run name {config.name!r} must be a plain folder name: not '.' or '..', and without '/'")
-    _require(config.name == config.name.strip() and config.name.isprintable(), f"run name {config.name!r} holds "
-             "a line break, a tab or another control character, or spaces at its ends: name the run with printable "
-             "characters")
-    _require(config.out.strip() != "", "out is empty (an unset shell variable?): name the folder that holds the run "
-             "folders, e.g. --out runs")
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 
 def check_every_setting_counts(config: Config) -> None:
     """Refuse settings of a new run given with a value that nothing in its configuration reads (their defaults
-    pass). Not part of :func:`validate`: a run folder written before these checks must still load."""
+    pass), and names, folders and phases that earlier versions let through. Not part of :func:`validate`: a run
+    folder written before these checks must still load."""
+    _require(config.name == config.name.strip() and config.name.isprintable(), f"run name {config.name!r} holds "
+             "a line break, a tab or another control character, or spaces at its ends: name the run with printable "
+             "characters")
+    _require(config.out.strip() != "", "out is empty (an unset shell variable?): name the folder that holds the run "
+             "folders, e.g. --out runs")
+    for name in ("n_critic", "warmup_critic_steps"):
+        _require(getattr(config, name) <= MAX_CRITIC_STEPS, f"{name} {getattr(config, name)} is more than "
+                 f"{MAX_CRITIC_STEPS:,} critic steps in one phase, which a stop signal (Ctrl-C, a scheduler's "
+                 "SIGTERM) would wait for: the papers take 5 and 100")
     if config.optimizer == "rmsprop":  # a beta other than the algorithm's default was given, and RMSProp has none
         defaults = algorithm_defaults(config.algorithm, config.data)
         for name in ("beta1", "beta2"):
