@@ -5,6 +5,7 @@ writes its figure, numbers and claims table."""
 
 import json
 import math
+import pickle
 import re
 
 import numpy as np
@@ -53,6 +54,14 @@ def test_registry_runs_each_experiment_by_its_name():
 def test_an_experiments_seed_and_size_are_checked_in_one_line(arguments, said):
     with pytest.raises(WganError, match=re.escape(said)):
         EXPERIMENTS["parallel-lines"](**arguments)
+
+
+def test_the_registrys_entries_take_their_arguments_by_position_and_pickle():
+    # the first checking wrapper took keywords alone, and could not be pickled for a pool of processes
+    assert pickle.loads(pickle.dumps(EXPERIMENTS["parallel-lines"])) == EXPERIMENTS["parallel-lines"]
+    with pytest.raises(WganError, match="seed must be a whole number"):
+        EXPERIMENTS["parallel-lines"](True, 0.5)
+
 
 
 def test_an_experiments_result_prints_as_one_line(critic_vs_discriminator):

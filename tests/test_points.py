@@ -139,6 +139,7 @@ def test_reading_a_csv_takes_a_few_times_its_size_in_memory(tmp_path):
 
 def test_blank_lines_before_the_first_row_are_skipped(tmp_path):
     assert load_points(write(tmp_path / "p.csv", "\n\nx,y\n1,2\n3,4\n")).tolist() == [[1, 2], [3, 4]]
+    refused(write(tmp_path / "q.csv", "\nx,2020\n1,2\n3,4\n"), "row 2 column 1 is 'x'", "rename those that do")
 
 
 def test_a_blank_line_between_csv_rows_is_named(tmp_path):

@@ -586,15 +586,21 @@ def test_an_empty_out_is_refused_not_the_working_folder(tmp_path, capsys, monkey
     assert "out is empty (an unset shell variable?)" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("what", ["a file", "a link to nothing"])
-def test_a_name_taken_by_what_is_no_run_folder_is_not_offered_for_a_resume(tmp_path, capsys, what):
+@pytest.mark.parametrize("what, said", [
+    ("a file", "is already there and is no run folder: choose another --name"),
+    ("a link to nothing", "is already there and is no run folder: choose another --name"),
+    ("a folder without config.toml", "is there without its config.toml: another run of this --name is starting"),
+])
+def test_a_name_taken_by_what_is_no_run_folder_is_not_offered_for_a_resume(tmp_path, capsys, what, said):
+    # each was told "run folder ... already exists: continue it with wgan train --resume"
     if what == "a file":
         (tmp_path / "taken").write_text("")
-    else:
+    elif what == "a link to nothing":
         (tmp_path / "taken").symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / "taken").mkdir()
     assert main(["train", "--out", str(tmp_path), "--name", "taken", "--quiet"]) == 2
-    assert f"'{tmp_path / 'taken'}' is already there and is no run folder: choose another --name" in \
-        capsys.readouterr().err  # it said "run folder ... already exists: continue it with wgan train --resume"
+    assert said in capsys.readouterr().err
 
 
 def test_an_out_that_links_to_nothing_says_so(tmp_path, capsys):
@@ -860,3 +866,15 @@ def test_the_python_api_trains_for_a_caller_who_set_torchs_newer_precision_switc
     finally:
         torch.backends.cuda.matmul.fp32_precision = before
     assert run.iteration == 1
+
+
+def test_a_wgan_run_from_a_source_tree_without_its_metadata_still_parses_and_says_so(monkeypatch, capsys):
+    # importlib.metadata's PackageNotFoundError, raised as the parser was built, was a traceback for every command
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("wgan unknown (not installed) (torch ")

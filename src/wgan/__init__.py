@@ -19,8 +19,11 @@ __all__ = sorted(PUBLIC)
 
 def __getattr__(name: str):
     if name == "__version__":  # the installed package's, as `wgan --version` says it
-        from importlib.metadata import version
-        return version(__name__)
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version(__name__)
+        except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not installed
+            return "unknown (not installed)"
     if name in MODULES:  # imported by their first use, as the names above
         return import_module(f"{__name__}.{name}")  # which sets it on the package
     if name not in PUBLIC:

@@ -302,9 +302,9 @@ def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
     without it, and a resume would refuse to train a finished run again."""
     try:
         _draw_curves(trainer, run)
-    except (OSError, WganError) as error:  # plots.progress_gif's WganError: a frame that is not an image
+    except (OSError, _DamagedFigure) as error:
         if not quietly:
-            why = "a figure in samples/ is not an image" if isinstance(error, WganError) else \
+            why = str(error) if isinstance(error, _DamagedFigure) else \
                 f"'{error.filename or run.path}': {reason(error)}"
             print(f"wgan: warning: curves.png and progress.gif were not all drawn ({why}): the run is complete, its "
                   "checkpoints and metrics are saved", file=sys.stderr)
@@ -335,7 +335,15 @@ def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
         f"{trainer.config.algorithm} on {Path(trainer.config.data).name}", images=len(trainer.sampler.shape) == 3))
     frames = run.evaluation_figures()
     if frames:
-        run.write_figure(PROGRESS, plots.progress_gif([frame.read_bytes() for frame in frames]))
+        try:
+            animation = plots.progress_gif([frame.read_bytes() for frame in frames])
+        except WganError:  # a frame that is not an image
+            raise _DamagedFigure("a figure in samples/ is not an image") from None
+        run.write_figure(PROGRESS, animation)
+
+
+class _DamagedFigure(Exception):
+    """A run's evaluation figure that is no longer an image, met as progress.gif is drawn from them."""
 
 
 def describe(trainer: Trainer) -> str:

@@ -16,12 +16,12 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
+import wgan
 from . import api, distributed, launcher, outputs, signals
 from .checks import check_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
@@ -98,8 +98,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> Parser:
     parser = Parser(prog="wgan", description="Train and measure WGAN, WGAN-GP and standard GANs "
                     "(Arjovsky et al. 2017; Gulrajani et al. 2017).")
-    parser.add_argument("--version", action="version",
-                        version=f"wgan {metadata.version('wgan')} (torch {torch.__version__})")
+    parser.add_argument("--version", action="version", version=f"wgan {wgan.__version__} (torch {torch.__version__})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     train = commands.add_parser("train", help="train a model (default: WGAN-GP on 8gaussians)",

@@ -617,7 +617,7 @@ def parallel_lines_curves(thetas) -> dict[str, np.ndarray]:
         Keys ``"theta"``, ``"w"``, ``"js"``, ``"kl"``, ``"tv"``.
     """
     t = _to_numpy(thetas, "thetas")
-    if t.ndim > 1:  # a grid of thetas came back flattened
+    if sum(size > 1 for size in t.shape) > 1:  # a grid of thetas came back flattened (a column is one line)
         raise WganError(f"thetas has shape {t.shape}; expected a 1-D array of thetas")
     t = t.reshape(-1)
     rows = [parallel_lines(v) for v in t]

@@ -470,7 +470,7 @@ class Trainer:
                 f"(last good state: iteration {back_to}). The learning rate ({config.lr:g}) is likely too high for "
                 f"this model and objective{' in float16' if config.precision == 'fp16' else ''}: {remedy}")
         rollbacks, lr_scale = self.rollbacks, self.lr_scale * (0.5 if config.on_nan == "halve-lr" else 1.0)
-        self.load_state_dict(self._last_good)
+        self.load_state_dict(_to_host(self._last_good))  # a copy: the CPU optimisers take its tensors as theirs
         self.rollbacks, self.lr_scale = rollbacks, lr_scale
         self.stream.generator.manual_seed(config.seed + FRESH_NOISE_SEED_STEP * rollbacks)
         if self.run is not None:

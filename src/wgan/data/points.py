@@ -188,10 +188,11 @@ class _CsvRows:
         if _numbers_columns(row):
             self.column_numbers = ([float(field) for field in row], number)
             return True
-        self._add(row, number)
+        self._add(row, number, first=True)
         return False
 
-    def _add(self, row: list[str], number: int) -> None:
+    def _add(self, row: list[str], number: int, first: bool = False) -> None:
+        """Convert the data row ``row``, the file's row ``number`` (``first``: its first row that is not blank)."""
         if not self.first_row:
             self.first_row, self.width = number, len(row)
         elif len(row) != self.width:
@@ -202,7 +203,7 @@ class _CsvRows:
         except ValueError:
             column, field = next((j, field) for j, field in enumerate(row, start=1) if not _is_number(field))
             raise self._error(f"row {number} column {column} is {field!r}, not a number: "
-                              + _field_hint(field, column == len(row), number == 1)) from None
+                              + _field_hint(field, column == len(row), first)) from None
         self.index_column = self.index_column and row[0].strip() == str(self.rows)
         self.whole_rows = self.whole_rows or self.column_numbers is not None and all(map(_is_whole, row))
         self.numbers.extend(values)
@@ -226,16 +227,21 @@ class _CsvRows:
         return WganError(f"data file '{self.path}' {problem}")
 
 
+def _other_separator(fields: list[str]) -> str | None:
+    """The name of the separator other than a comma that ``fields`` hold, if any (:data:`OTHER_SEPARATORS`)."""
+    return next((name for mark, name in OTHER_SEPARATORS.items() if any(mark in field for field in fields)), None)
+
+
 def _separator_hint(row: list[str]) -> str:
     """What a row's fields say of the file's separator, if they hold another one."""
-    separator = next((name for mark, name in OTHER_SEPARATORS.items() if any(mark in field for field in row)), None)
+    separator = _other_separator(row)
     return f"; the file seems separated by {separator}: {_WITH_COMMAS}" if separator else ""
 
 
 def _field_hint(field: str, last: bool, first_row: bool) -> str:
     """What to do about a CSV field that is not a number."""
     text = field.strip()
-    separator = next((name for mark, name in OTHER_SEPARATORS.items() if mark in text), None)
+    separator = _other_separator([text])
     if separator:
         return f"the file seems separated by {separator}; {_WITH_COMMAS}"
     if not text and last:

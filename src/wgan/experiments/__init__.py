@@ -19,7 +19,6 @@ distributions, and a matplotlib figure as PNG bytes.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import posixpath
@@ -323,18 +322,23 @@ from . import (  # noqa: E402
 from .image_runs import ImageData  # noqa: E402
 
 
-def _arguments_checked(run: Callable[..., ExperimentResult]) -> Callable[..., ExperimentResult]:
+@dataclass(frozen=True)
+class CheckedRun:
     """An experiment's ``run(quick=True, seed=0, ...)`` with ``quick`` and ``seed`` checked as the rest of the API
-    checks them: a float seed was torch's RuntimeError, and quick="yes" was taken for True."""
+    checks them (a float seed was torch's RuntimeError, and quick="yes" was taken for True). A class, not a
+    closure, so that the registry's entries pickle (for a pool of processes); ``__wrapped__`` is the run."""
 
-    @functools.wraps(run)
-    def checked(*, quick: bool = True, seed: int = 0, **others: Any) -> ExperimentResult:
-        return run(quick=check_flag(quick, "quick"), seed=check_seed(seed), **others)
+    run: Callable[..., ExperimentResult]
 
-    return checked
+    def __call__(self, quick: bool = True, seed: int = 0, **others: Any) -> ExperimentResult:
+        return self.run(quick=check_flag(quick, "quick"), seed=check_seed(seed), **others)
+
+    @property
+    def __wrapped__(self) -> Callable[..., ExperimentResult]:
+        return self.run
 
 
-EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {name: _arguments_checked(run) for name, run in {
+EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {name: CheckedRun(run) for name, run in {
     "parallel-lines": parallel_lines.run,
     "optimal-critic": optimal_critic.run,
     "vanishing-gradients": vanishing_gradients.run,
