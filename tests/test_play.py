@@ -64,6 +64,9 @@ def test_panel_settings_fill_the_algorithms_defaults_and_blank_what_it_does_not_
     ([1, 2], "settings must be an object"),
     ({"batch_size": 10**400}, "batch_size must be at least 1 and at most 4096, got a number of 401 digits"),
     ({"lr": 10**400}, "lr must be above 0 and at most 1, got a number of 401 digits"),  # an OverflowError traceback
+    # each bound held, and a step took over 250 s, the page's pause waiting for it
+    ({"width": 1024, "batch_size": 4096, "n_critic": 100}, "batch_size 4096, width 1024 and n_critic 100 make each "
+                                                           "step 1,280 times the default panel's work"),
 ])
 def test_bad_panel_settings_are_one_line_naming_the_setting(settings, says):
     with pytest.raises(WganError, match=None) as raised:
@@ -394,7 +397,7 @@ def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
         port = re.search(r":(\d+)/ in a browser", process.stdout.readline()).group(1)
         with _socket_when_served(port) as socket:
             socket.send(json.dumps({"action": "add", "panel": "h", "settings": {
-                "width": 1024, "batch_size": 4096, "n_critic": 100}}))  # seconds a step on 2 cores
+                "width": 1024, "batch_size": 4096, "n_critic": 5}}))  # the largest step, seconds on 2 cores
             socket.send(json.dumps({"action": "start", "panel": "h"}))
             while json.loads(socket.recv(timeout=TIMEOUT))["type"] != "frame":  # iteration 0's: the step begins
                 pass
@@ -406,6 +409,62 @@ def test_ctrl_c_during_a_long_step_stops_play_at_once_in_one_line():
         process.kill()
     assert process.returncode == 130 and time.monotonic() - asked < 10
     assert "Traceback" not in errors and errors.strip().splitlines()[-1] == "wgan play: stopped"
+
+
+class _StageStandIn:
+    """A page's stage as the server counts it: alive until ``ends_after`` seconds of waiting (None: never)."""
+
+    def __init__(self, closing: bool, ends_after: float | None):
+        self.closing, self.ends_after, self.alive = closing, ends_after, True
+
+    def wait(self, timeout: float) -> None:
+        if self.ends_after is not None and self.ends_after <= timeout:
+            self.alive = False
+
+
+def test_a_closed_page_counts_until_its_step_ends(monkeypatch):
+    # a closed page's thread went on with its step (minutes, at the largest settings) uncounted: twelve pages
+    # opened and closed in turn trained at once, 15 GB on a 23 GB machine
+    monkeypatch.setattr(server, "MAX_PAGES", 1)
+    still_stepping = {_StageStandIn(closing=True, ends_after=None)}
+    assert not asyncio.run(server._room(still_stepping)) and len(still_stepping) == 1
+    ending = {_StageStandIn(closing=True, ends_after=0.1)}
+    assert asyncio.run(server._room(ending)) and not ending  # waited for, and gone
+    assert not asyncio.run(server._room({_StageStandIn(closing=False, ends_after=None)}))  # an open page
+
+
+def test_a_pages_failed_commands_are_logged_under_the_same_cap_as_its_bad_messages(caplog):
+    # 2000 "start" of a panel that is not there logged 2000 lines
+    caplog.set_level("INFO", logger="wgan.play")
+    with TestClient(play_app()) as client, client.websocket_connect("/ws") as page:
+        assert page.receive_json()["type"] == "hello"
+        for _ in range(server.LOGGED_ERRORS + 15):
+            page.send_text(json.dumps({"action": "start", "panel": "zz"}))
+        errors = 0
+        while errors < server.LOGGED_ERRORS + 15:
+            errors += page.receive_json()["type"] == "error"
+    lines = [record.getMessage() for record in caplog.records]
+    assert sum("there is no panel 'zz'" in line for line in lines) == server.LOGGED_ERRORS
+    assert any(line.endswith("(15 more bad messages not logged)") for line in lines)
+    assert all(line.startswith("page testclient") for line in lines if "there is no panel" in line)
+
+
+def test_the_server_bounds_its_connections_and_logs_a_bad_frame_without_a_traceback(monkeypatch):
+    # 200 half-sent requests under `ulimit -n 120` exhausted the descriptors: 73,686 tracebacks in 8 s; a text
+    # frame that is not UTF-8 logged the decoder's traceback
+    configs = []
+    monkeypatch.setattr(server.uvicorn.Server, "run", lambda self, sockets: configs.append(self.config))
+    listener = listen("127.0.0.1", 0)
+    try:
+        server.serve(play_app(), listener, "play")
+    finally:
+        listener.close()
+    assert configs[0].limit_concurrency == server.MAX_CONNECTIONS
+    try:
+        b"\xff".decode()
+    except UnicodeDecodeError:
+        record = server.logging.LogRecord("uvicorn.error", 40, "", 0, "Invalid UTF-8", None, sys.exc_info())
+    assert server._no_traceback_for_bad_frames(record) and record.exc_info is None
 
 
 def test_small_wordings_of_play_and_watch(capsys):
@@ -591,7 +650,8 @@ def test_pages_beyond_the_servers_limit_are_refused_with_a_line_and_a_silent_flo
         with client.websocket_connect("/ws") as first:
             assert first.receive_json()["type"] == "hello"
             with client.websocket_connect("/ws") as second:
-                assert "this server has 1 pages open already" in second.receive_json()["message"]
+                assert "this server has 1 pages open (or closed and finishing a step) already" in \
+                    second.receive_json()["message"]
                 with pytest.raises(WebSocketDisconnect):
                     second.receive_json()
             for _ in range(server.MAX_UNSENT + 50):

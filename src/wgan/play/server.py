@@ -55,8 +55,11 @@ WS_POLICY_VIOLATION = 1008  # the web socket close code of a refused connection 
 WS_TRY_AGAIN_LATER = 1013  # ... and of one refused while the server is full
 WS_SERVER_ERROR = 1011  # ... and of one that the server ends on an error
 MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames: one per panel)
-MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them
-LOGGED_ERRORS = 20  # a page's bad messages logged, one line each; the rest are counted when it closes
+MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them; a closed
+# page's thread counts until the step under way ends (it cannot be cut short)
+CLOSING_WAIT_SECONDS = 1.0  # a page refused for want of room waits this long for a closed page's thread to end
+MAX_CONNECTIONS = 64  # open at once (pages, their files, half-sent requests); more get 503 at once, not a descriptor
+LOGGED_ERRORS = 20  # a page's bad messages and failed commands logged, one line each; the rest are counted
 log = logging.getLogger("wgan.play")
 
 
@@ -95,6 +98,31 @@ class Outbox:
         return taken
 
 
+class PageLog:
+    """A page's lines in the server's log: its first :data:`LOGGED_ERRORS` bad messages and failed commands, one
+    line each, naming the page; the rest are counted (``count``), so that one page cannot flood the log."""
+
+    def __init__(self, client: str):
+        self.client, self.count = client, 0
+
+    def warning(self, message: str) -> None:
+        """Log ``message`` (from the server's loop or the page's training thread) while under the cap."""
+        self.count += 1
+        if self.count <= LOGGED_ERRORS:
+            log.warning("page %s: %s", self.client, " ".join(message.split()))
+
+
+async def _room(stages: set[Stage]) -> bool:
+    """Whether a page may open: fewer than :data:`MAX_PAGES` stages still run, a closed page's counted until its
+    step ends (waiting up to :data:`CLOSING_WAIT_SECONDS` for one). Stages that have ended leave ``stages``."""
+    if sum(stage.alive for stage in stages) >= MAX_PAGES:
+        closing = next((stage for stage in stages if stage.closing and stage.alive), None)
+        if closing is not None:
+            await asyncio.to_thread(closing.wait, CLOSING_WAIT_SECONDS)
+    stages.difference_update({stage for stage in stages if not stage.alive})
+    return len(stages) < MAX_PAGES
+
+
 async def _accepted(websocket: WebSocket) -> bool:
     """Accept ``websocket`` unless a page of another site opened it (browsers send the page's Origin; a script
     without one could reach the port anyway); close it so otherwise, with a line in the log."""
@@ -116,23 +144,24 @@ async def _send_all(websocket: WebSocket, outbox: Outbox) -> None:
 def play_app(device: str = "cpu") -> Starlette:
     """The application of ``wgan play``: panels train on ``device``."""
 
-    pages: set[WebSocket] = set()
+    stages: set[Stage] = set()  # of the pages open, and of those closed whose step is still under way
 
     async def play_socket(websocket: WebSocket) -> None:
         if not await _accepted(websocket):
             return
-        if len(pages) >= MAX_PAGES:  # each trains in a thread of its own: more would share the cores to no end
-            log.warning("a page was refused: %d pages are open already", len(pages))
+        if not await _room(stages):  # each trains in a thread of its own: more would share the cores to no end
+            log.warning("a page was refused: %d pages are open or finishing a step", len(stages))
             await websocket.send_json({"type": "error", "panel": None, "message": f"this server has {MAX_PAGES} "
-                                       "pages open already: close one, or start another `wgan play`"})
+                                       "pages open (or closed and finishing a step) already: close one, or start "
+                                       "another `wgan play`"})
             await websocket.close(code=WS_TRY_AGAIN_LATER)
             return
-        outbox = Outbox(asyncio.get_running_loop())
-        stage = Stage(outbox.put)
-        sender = asyncio.create_task(_send_all(websocket, outbox))
         client = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "a page"
-        pages.add(websocket)
-        errors = 0
+        page_log = PageLog(client)
+        outbox = Outbox(asyncio.get_running_loop())
+        stage = Stage(outbox.put, warn=page_log.warning)
+        sender = asyncio.create_task(_send_all(websocket, outbox))
+        stages.add(stage)
         log.info("page %s opened", client)
         try:
             outbox.put(hello())
@@ -143,18 +172,15 @@ def play_app(device: str = "cpu") -> Starlette:
                 try:
                     stage.submit(parse(message.get("text"), device))
                 except MessageError as error:
-                    errors += 1
-                    if errors <= LOGGED_ERRORS:
-                        log.warning("page %s: %s", client, error)
+                    page_log.warning(str(error))
                     outbox.put({"type": "error", "panel": error.panel, "message": " ".join(str(error).split())})
         except WebSocketDisconnect:
             pass
         finally:  # the panels go after the step under way, which may be long: a Ctrl-C does not wait for it
             sender.cancel()
             stage.close(timeout=0)
-            pages.discard(websocket)
-            unlogged = f" ({errors - LOGGED_ERRORS} more bad messages not logged)" if errors > LOGGED_ERRORS else ""
-            log.info("page %s closed%s", client, unlogged)
+            unlogged = page_log.count - LOGGED_ERRORS
+            log.info("page %s closed%s", client, f" ({unlogged} more bad messages not logged)" if unlogged > 0 else "")
 
     return Starlette(routes=[Route("/", _page("play.html")), WebSocketRoute("/ws", play_socket),
                              Mount("/static", StaticFiles(directory=STATIC), name="static")])
@@ -268,6 +294,14 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _no_traceback_for_bad_frames(record: logging.LogRecord) -> bool:
+    """Keep uvicorn's line about a web-socket frame of text that is not UTF-8 (the client gets close code 1007),
+    without the decoder's traceback under it: bad input from a page is one line."""
+    if record.exc_info and isinstance(record.exc_info[1], UnicodeDecodeError):
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
 def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     """Serve ``app`` on ``listener`` until Ctrl-C, after printing the address to open."""
     host, port = listener.getsockname()[:2]
@@ -278,7 +312,8 @@ def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if ipaddress.ip_address(host).is_loopback:
         app = loopback_names_only(app)
+    logging.getLogger("uvicorn.error").addFilter(_no_traceback_for_bad_frames)
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
-                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS, limit_concurrency=MAX_CONNECTIONS)
     with signals_handled((signal.SIGTERM,), as_ctrl_c):  # uvicorn raises the signal again once it has shut down:
         uvicorn.Server(config).run(sockets=[listener])    # SIGTERM then ended the process without a word

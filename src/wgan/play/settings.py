@@ -63,6 +63,11 @@ LIMITS: dict[str, Limit] = {
     "iterations": Limit(int, 1, 1_000_000),
     "seed": Limit(int, 0, 2**31 - 1),
 }
+# Each bound above alone keeps a step within seconds; together they did not (batch 4096, width 1024 and
+# n_critic 100: one step over 250 s, the page's pause and other panels waiting for it). A step's products grow
+# as batch_size x width^2 x n_critic: at most this many times the default panel's (256 x 512^2 x 5), about 0.07 s
+# a step on 2 cores (Intel Xeon), so some 5 s at the most.
+MOST_WORK_PER_STEP = 64
 CHOICES: dict[str, tuple[str, ...]] = {"data": TOY_DATASET_NAMES, "algorithm": tuple(ALGORITHM_DEFAULTS)}
 EDITABLE = (*CHOICES, *LIMITS)  # every setting a page may send, in the order the page shows them
 DEFAULTS = {"data": "8gaussians", "algorithm": "wgan-gp", "seed": 0}  # a new panel's, beside the config's
@@ -84,7 +89,19 @@ def panel_config(settings: Any, device: str = "cpu") -> Config:
         if name in given and given[name] not in choices:
             raise WganError(f"{name} {given[name]!r} is not known: choose one of {', '.join(choices)}")
     checked = {name: LIMITS[name].check(name, value) for name, value in given.items() if name in LIMITS}
-    return make_config(**(DEFAULTS | given | checked), device=device)
+    config = make_config(**(DEFAULTS | given | checked), device=device)
+    default = make_config(**DEFAULTS, device=device)
+    work = _step_work(config) / _step_work(default)
+    if work > MOST_WORK_PER_STEP:
+        raise WganError(f"batch_size {config.batch_size}, width {config.critic_width} and n_critic {config.n_critic} "
+                        f"make each step {work:,.0f} times the default panel's work (a step of minutes): lower one "
+                        f"of them, to at most {MOST_WORK_PER_STEP} times (batch_size x width^2 x n_critic)")
+    return config
+
+
+def _step_work(config: Config) -> int:
+    """What a training step's products grow as: batch_size x width^2 x n_critic (the critic's widest layers)."""
+    return config.batch_size * max(config.critic_width, config.generator_width) ** 2 * config.n_critic
 
 
 def shown(config: Config) -> dict[str, Any]:

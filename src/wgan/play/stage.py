@@ -50,8 +50,9 @@ class Stage:
     """The thread that trains a page's panels; ``publish(message)`` is called from it with every message for the
     page (a dict that JSON can carry). :meth:`submit` and :meth:`close` may be called from any thread."""
 
-    def __init__(self, publish: Callable[[dict[str, Any]], None], frame_seconds: float = FRAME_SECONDS):
-        self.publish, self.frame_seconds = publish, frame_seconds
+    def __init__(self, publish: Callable[[dict[str, Any]], None], frame_seconds: float = FRAME_SECONDS,
+                 warn: Callable[[str], None] = log.warning):
+        self.publish, self.frame_seconds, self.warn = publish, frame_seconds, warn
         self.panels: dict[str, Panel] = {}
         self.running: set[str] = set()
         self._commands: queue.SimpleQueue[Command | None] = queue.SimpleQueue()
@@ -71,7 +72,20 @@ class Stage:
         self._closing.set()
         self._commands.put(None)  # wakes a thread waiting for a command
         if timeout:
-            self._thread.join(timeout)
+            self.wait(timeout)
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the thread to end (after :meth:`close`)."""
+        self._thread.join(timeout)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread still runs: a closed page's stage until the step under way ends."""
+        return self._thread.is_alive()
 
     # The thread ----------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -177,7 +191,7 @@ class Stage:
             self._error(name, f"training stopped: {type(failure).__name__}: {failure}")
 
     def _error(self, name: str | None, message: str) -> None:
-        log.warning("panel %r: %s", name, message)
+        self.warn(f"panel {name!r}: {message}")
         self.publish({"type": "error", "panel": name, "message": " ".join(message.split()),
                       "running": name in self.running})
 
