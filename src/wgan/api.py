@@ -14,7 +14,6 @@ Launched by torchrun, :func:`train` and :func:`resume` train on all the processe
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -30,7 +29,6 @@ import torch
 from torch import nn
 
 from . import plots
-from .allocator import release_freed_memory
 from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
 from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, device_name, make_config, resolve,
                      toml_value, typed)
@@ -46,6 +44,7 @@ from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
 from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
+from .process_settings import leaves_the_process_as_it_was
 from .randomness import global_cpu_seed
 from .runs import CONFIG_FILE, CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
@@ -357,37 +356,7 @@ def describe(trainer: Trainer) -> str:
                                                  "first" if config.max_minutes else ""))
 
 
-def _leaves_the_process_as_it_was(function: Callable) -> Callable:
-    """``function`` (a call of the Python API that builds a trainer) with the process's settings that building
-    one changes set back as it returns or raises: on a GPU torch's TF32 switches (``config.tf32``), as the caller
-    had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
-    (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
-    to its defaults."""
-
-    @functools.wraps(function)
-    def setting_them_back(*args: Any, **kwargs: Any) -> Any:
-        before = _tf32_switches()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if before is not None and _tf32_switches() != before:  # a CUDA run set them
-                torch.set_float32_matmul_precision(before[0])
-                torch.backends.cudnn.allow_tf32 = before[1]
-            release_freed_memory()
-
-    return setting_them_back
-
-
-def _tf32_switches() -> tuple[str, bool] | None:
-    """torch's float32 matmul precision and cuDNN's TF32 switch, as :func:`_assemble` sets them on a GPU; None where
-    the caller set torch's newer per-backend ``fp32_precision``, beside which the older switches cannot be read."""
-    try:
-        return torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
-    except RuntimeError:  # "a mix of the legacy and new APIs"
-        return None
-
-
-@_leaves_the_process_as_it_was
+@leaves_the_process_as_it_was
 def train(config: Config | None = None, *, write: bool = True, progress: bool = True, **settings: Any) -> Run:
     """Train a GAN/WGAN and return the :class:`Run`.
 
@@ -511,7 +480,7 @@ DECAY_CHOICES = ("restart", "keep")
 RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
 
 
-@_leaves_the_process_as_it_was
+@leaves_the_process_as_it_was
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
            max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
            device: str | None = None, **others: Any) -> Run:
@@ -734,7 +703,7 @@ def _recorded_shape(state: dict[str, Any]) -> tuple[int, ...] | None:
     return tuple(state["sample_shape"]) if "sample_shape" in state else None
 
 
-@_leaves_the_process_as_it_was
+@leaves_the_process_as_it_was
 def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
     """Load a trained run's modules from a checkpoint (``best``: the lowest FD for labelled images, else the
     lowest exact W1, of the moving average when the run kept one; or ``latest``), built from the
@@ -745,7 +714,7 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
     return _as_run(trainer, run.path, run.history)
 
 
-@_leaves_the_process_as_it_was
+@leaves_the_process_as_it_was
 def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None = None,
                  device: str | torch.device = "cpu", ema: bool | None = None, seed: int | None = None
                  ) -> dict[str, Any]:

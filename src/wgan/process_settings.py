@@ -1,0 +1,47 @@
+"""What building a trainer changes in the whole process, and setting it back for the Python API's callers.
+
+On a GPU :func:`wgan.api._assemble` sets torch's float32 matmul precision and cuDNN's TF32 switch from
+``config.tf32``; on the CPU the trainer sets glibc's malloc to keep the memory a step frees
+(:mod:`wgan.allocator`). Both are the process's, and a script or notebook that calls ``wgan.train`` goes on
+with its own work afterwards: :func:`leaves_the_process_as_it_was` sets them back as such a call returns.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .allocator import release_freed_memory
+
+
+def leaves_the_process_as_it_was(function: Callable) -> Callable:
+    """``function`` (a call of the Python API that builds a trainer) with the process's settings that building
+    one changes set back as it returns or raises: on a GPU torch's TF32 switches (``config.tf32``), as the caller
+    had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
+    (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
+    to its default trim threshold (:func:`~wgan.allocator.release_freed_memory`)."""
+
+    @functools.wraps(function)
+    def setting_them_back(*args: Any, **kwargs: Any) -> Any:
+        before = _tf32_switches()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if before is not None and _tf32_switches() != before:  # a CUDA run set them
+                torch.set_float32_matmul_precision(before[0])
+                torch.backends.cudnn.allow_tf32 = before[1]
+            release_freed_memory()
+
+    return setting_them_back
+
+
+def _tf32_switches() -> tuple[str, bool] | None:
+    """torch's float32 matmul precision and cuDNN's TF32 switch, as ``_assemble`` sets them on a GPU; None where
+    the caller set torch's newer per-backend ``fp32_precision``, beside which the older switches cannot be read."""
+    try:
+        return torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    except RuntimeError:  # "a mix of the legacy and new APIs"
+        return None
