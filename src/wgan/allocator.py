@@ -7,8 +7,9 @@ fresh pages, and the kernel zeroes and maps each one on its first touch. Measure
 process, per generator iteration: 4,000 page faults and 12 ms of system time in a 100 ms WGAN-GP toy iteration
 (bf16), 27,000 faults and 73 ms in a 800 ms DCGAN 32 WGAN-GP one; with the thresholds below, under 100 faults
 and about 1 ms. The price is that the heap keeps up to ``KEPT_FREE_BYTES`` it no longer uses: the Python API's
-calls that build a trainer (``wgan.train``, ``resume``, ``load_run``, ``evaluate_run``) set glibc's defaults back
-as they return (:func:`release_freed_memory`), so that the caller's own work does not keep it.
+calls that build a trainer (``wgan.train``, ``resume``, ``load_run``, ``evaluate_run``) set the trim threshold back
+and hand the free heap back as they return (:func:`release_freed_memory`), so that the caller's own work does not
+keep it.
 """
 
 from __future__ import annotations
