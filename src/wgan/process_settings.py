@@ -22,7 +22,7 @@ def leaves_the_process_as_it_was(function: Callable) -> Callable:
     one changes set back as it returns or raises: on a GPU torch's TF32 switches (``config.tf32``), as the caller
     had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
     (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
-    to its default trim threshold (:func:`~wgan.allocator.release_freed_memory`)."""
+    to the thresholds glibc starts with (:func:`~wgan.allocator.release_freed_memory`)."""
 
     @functools.wraps(function)
     def setting_them_back(*args: Any, **kwargs: Any) -> Any:
