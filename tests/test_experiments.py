@@ -59,9 +59,9 @@ def test_an_experiments_seed_and_size_are_checked_in_one_line(arguments, said):
 def test_the_registrys_entries_take_their_arguments_by_position_and_pickle():
     # the first checking wrapper took keywords alone, and could not be pickled for a pool of processes
     assert pickle.loads(pickle.dumps(EXPERIMENTS["parallel-lines"])) == EXPERIMENTS["parallel-lines"]
+    assert repr(EXPERIMENTS["parallel-lines"]) == "CheckedRun(wgan.experiments.parallel_lines.run)"
     with pytest.raises(WganError, match="seed must be a whole number"):
         EXPERIMENTS["parallel-lines"](True, 0.5)
-
 
 
 def test_an_experiments_result_prints_as_one_line(critic_vs_discriminator):

@@ -3,6 +3,7 @@ a page's panels, the run-folder follower, and both servers through Starlette's t
 
 import asyncio
 import json
+import logging
 import math
 import os
 import queue
@@ -65,8 +66,11 @@ def test_panel_settings_fill_the_algorithms_defaults_and_blank_what_it_does_not_
     ({"batch_size": 10**400}, "batch_size must be at least 1 and at most 4096, got a number of 401 digits"),
     ({"lr": 10**400}, "lr must be above 0 and at most 1, got a number of 401 digits"),  # an OverflowError traceback
     # each bound held, and a step took over 250 s, the page's pause waiting for it
-    ({"width": 1024, "batch_size": 4096, "n_critic": 100}, "batch_size 4096, width 1024 and n_critic 100 make each "
-                                                           "step 1,280 times the default panel's work"),
+    ({"width": 1024, "batch_size": 4096, "n_critic": 100}, "batch_size 4096, width 1024 and n_critic 100 make a "
+                                                           "step 1,280 times the default panel's work, over the 64"),
+    # WGAN's warm-up: 100 critic steps for the first 25 iterations, 95 s each
+    ({"algorithm": "wgan", "width": 1024, "batch_size": 4096}, "width 1024 and the warm-up's 100 critic steps make a "
+                                                               "step 1,280 times"),
 ])
 def test_bad_panel_settings_are_one_line_naming_the_setting(settings, says):
     with pytest.raises(WganError, match=None) as raised:
@@ -445,26 +449,26 @@ def test_a_pages_failed_commands_are_logged_under_the_same_cap_as_its_bad_messag
             errors += page.receive_json()["type"] == "error"
     lines = [record.getMessage() for record in caplog.records]
     assert sum("there is no panel 'zz'" in line for line in lines) == server.LOGGED_ERRORS
-    assert any(line.endswith("(15 more bad messages not logged)") for line in lines)
+    assert any(line.endswith("(15 more problems not logged)") for line in lines)
     assert all(line.startswith("page testclient") for line in lines if "there is no panel" in line)
 
 
-def test_the_server_bounds_its_connections_and_logs_a_bad_frame_without_a_traceback(monkeypatch):
-    # 200 half-sent requests under `ulimit -n 120` exhausted the descriptors: 73,686 tracebacks in 8 s; a text
-    # frame that is not UTF-8 logged the decoder's traceback
-    configs = []
-    monkeypatch.setattr(server.uvicorn.Server, "run", lambda self, sockets: configs.append(self.config))
-    listener = listen("127.0.0.1", 0)
-    try:
-        server.serve(play_app(), listener, "play")
-    finally:
-        listener.close()
-    assert configs[0].limit_concurrency == server.MAX_CONNECTIONS
-    try:
-        b"\xff".decode()
-    except UnicodeDecodeError:
-        record = server.logging.LogRecord("uvicorn.error", 40, "", 0, "Invalid UTF-8", None, sys.exc_info())
-    assert server._no_traceback_for_bad_frames(record) and record.exc_info is None
+def test_the_servers_log_keeps_a_bad_frame_and_failed_accepts_to_a_line_now_and_then():
+    # 200 half-sent requests under `ulimit -n 120` exhausted the descriptors: asyncio logged 73,686 tracebacks in
+    # 8 s; a text frame that is not UTF-8 logged the decoder's traceback
+    def record(name, message):
+        try:
+            b"\xff".decode()
+        except UnicodeDecodeError:
+            return logging.LogRecord(name, logging.ERROR, "", 0, message, None, sys.exc_info())
+
+    bad_frame = record("uvicorn.error", "Invalid UTF-8 sequence received from client.")
+    assert server._no_traceback_for_bad_frames(bad_frame) and bad_frame.exc_info is None
+    our_bug = record("uvicorn.error", "Exception in ASGI application")  # keeps its traceback
+    assert server._no_traceback_for_bad_frames(our_bug) and our_bug.exc_info is not None
+    accepts = server._AcceptFailuresNowAndThen()
+    failures = [record("asyncio", "socket.accept() out of system resource\nsocket: <socket>") for _ in range(1000)]
+    assert [accepts.filter(failure) for failure in failures].count(True) == 1 and failures[0].exc_info is None
 
 
 def test_small_wordings_of_play_and_watch(capsys):
@@ -660,7 +664,7 @@ def test_pages_beyond_the_servers_limit_are_refused_with_a_line_and_a_silent_flo
             assert third.receive_json()["type"] == "hello"
     warnings = [record for record in caplog.records if "is not valid JSON" in record.getMessage()]
     assert len(warnings) == server.LOGGED_ERRORS
-    assert any(f"({server.MAX_UNSENT + 50 - server.LOGGED_ERRORS} more bad messages not logged)" in
+    assert any(f"({server.MAX_UNSENT + 50 - server.LOGGED_ERRORS} more problems not logged)" in
                record.getMessage() for record in caplog.records)
     outbox = server.Outbox(asyncio.new_event_loop())
     for number in range(server.MAX_UNSENT + 10):

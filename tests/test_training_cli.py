@@ -590,14 +590,19 @@ def test_an_empty_out_is_refused_not_the_working_folder(tmp_path, capsys, monkey
 @pytest.mark.parametrize("what, said", [
     ("a file", "is already there and is no run folder: choose another --name"),
     ("a link to nothing", "is already there and is no run folder: choose another --name"),
-    ("a folder without config.toml", "is there without its config.toml: another run of this --name is starting"),
+    ("a folder without config.toml", "is a folder without a config.toml: another run of this --name is starting"),
+    ("a link to a run folder", "already exists: choose another --name, or continue it with `wgan train --resume"),
 ])
 def test_a_name_taken_by_what_is_no_run_folder_is_not_offered_for_a_resume(tmp_path, capsys, what, said):
-    # each was told "run folder ... already exists: continue it with wgan train --resume"
+    # each but the last was told "run folder ... already exists: continue it with wgan train --resume"
     if what == "a file":
         (tmp_path / "taken").write_text("")
     elif what == "a link to nothing":
         (tmp_path / "taken").symlink_to(tmp_path / "nowhere")
+    elif what == "a link to a run folder":
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "config.toml").write_text("")
+        (tmp_path / "taken").symlink_to(tmp_path / "run")
     else:
         (tmp_path / "taken").mkdir()
     assert main(["train", "--out", str(tmp_path), "--name", "taken", "--quiet"]) == 2
@@ -878,4 +883,4 @@ def test_a_wgan_run_from_a_source_tree_without_its_metadata_still_parses_and_say
 
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.startswith("wgan unknown (not installed) (torch ")
+    assert capsys.readouterr().out.startswith("wgan 0+unknown (torch ")  # a version packaging can parse

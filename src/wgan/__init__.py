@@ -22,8 +22,8 @@ def __getattr__(name: str):
         from importlib.metadata import PackageNotFoundError, version
         try:
             return version(__name__)
-        except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not installed
-            return "unknown (not installed)"
+        except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not installed: a PEP 440 local version
+            return "0+unknown"
     if name in MODULES:  # imported by their first use, as the names above
         return import_module(f"{__name__}.{name}")  # which sets it on the package
     if name not in PUBLIC:

@@ -153,13 +153,13 @@ class RunFolder:
                     path.mkdir()
                     break
                 except FileExistsError:
-                    if config.name and (path.is_symlink() or not path.is_dir()):  # a file, a link to nothing
+                    if config.name and not path.is_dir():  # a file, a link to nothing
                         raise WganError(f"'{path}' is already there and is no run folder: choose another --name "
                                         "(or move it away)") from None
                     if config.name and not (path / CONFIG_FILE).is_file():  # another start of this name, under way
-                        raise WganError(f"run folder '{path}' is there without its {CONFIG_FILE}: another run of "
-                                        "this --name is starting, or one failed to start (then remove the empty "
-                                        "folder); choose another --name") from None
+                        raise WganError(f"'{path}' is a folder without a {CONFIG_FILE}: another run of this --name "
+                                        "is starting, or one failed to start, or it is no run's; choose another "
+                                        "--name") from None
                     if config.name:
                         raise WganError(f"run folder '{path}' already exists: choose another --name, or continue "
                                         f"it with `wgan train --resume {shlex.quote(str(path))}`") from None

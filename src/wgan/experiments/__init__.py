@@ -333,6 +333,9 @@ class CheckedRun:
     def __call__(self, quick: bool = True, seed: int = 0, **others: Any) -> ExperimentResult:
         return self.run(quick=check_flag(quick, "quick"), seed=check_seed(seed), **others)
 
+    def __repr__(self) -> str:  # each experiment's function is called run: its module says which
+        return f"CheckedRun({self.run.__module__}.{self.run.__qualname__})"
+
     @property
     def __wrapped__(self) -> Callable[..., ExperimentResult]:
         return self.run

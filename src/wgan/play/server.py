@@ -23,8 +23,11 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import math
 import signal
 import socket
+import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -58,7 +61,7 @@ MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames
 MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them; a closed
 # page's thread counts until the step under way ends (it cannot be cut short)
 CLOSING_WAIT_SECONDS = 1.0  # a page refused for want of room waits this long for a closed page's thread to end
-MAX_CONNECTIONS = 64  # open at once (pages, their files, half-sent requests); more get 503 at once, not a descriptor
+ACCEPT_FAILURES_LOGGED_EVERY = 10.0  # seconds: asyncio logs each failed accept (out of file descriptors) once
 LOGGED_ERRORS = 20  # a page's bad messages and failed commands logged, one line each; the rest are counted
 log = logging.getLogger("wgan.play")
 
@@ -104,11 +107,14 @@ class PageLog:
 
     def __init__(self, client: str):
         self.client, self.count = client, 0
+        self._lock = threading.Lock()  # the server's loop and the page's training thread both log
 
     def warning(self, message: str) -> None:
-        """Log ``message`` (from the server's loop or the page's training thread) while under the cap."""
-        self.count += 1
-        if self.count <= LOGGED_ERRORS:
+        """Log ``message`` while under the cap."""
+        with self._lock:
+            self.count += 1
+            logged = self.count <= LOGGED_ERRORS
+        if logged:
             log.warning("page %s: %s", self.client, " ".join(message.split()))
 
 
@@ -180,7 +186,7 @@ def play_app(device: str = "cpu") -> Starlette:
             sender.cancel()
             stage.close(timeout=0)
             unlogged = page_log.count - LOGGED_ERRORS
-            log.info("page %s closed%s", client, f" ({unlogged} more bad messages not logged)" if unlogged > 0 else "")
+            log.info("page %s closed%s", client, f" ({unlogged} more problems not logged)" if unlogged > 0 else "")
 
     return Starlette(routes=[Route("/", _page("play.html")), WebSocketRoute("/ws", play_socket),
                              Mount("/static", StaticFiles(directory=STATIC), name="static")])
@@ -296,10 +302,30 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _no_traceback_for_bad_frames(record: logging.LogRecord) -> bool:
     """Keep uvicorn's line about a web-socket frame of text that is not UTF-8 (the client gets close code 1007),
-    without the decoder's traceback under it: bad input from a page is one line."""
-    if record.exc_info and isinstance(record.exc_info[1], UnicodeDecodeError):
+    without the decoder's traceback under it: bad input from a page is one line. Other errors keep theirs."""
+    if record.getMessage() == "Invalid UTF-8 sequence received from client.":
         record.exc_info, record.exc_text = None, None
     return True
+
+
+class _AcceptFailuresNowAndThen(logging.Filter):
+    """asyncio's line for an accept that failed (out of file descriptors: many connections held open, or a low
+    ``ulimit -n``), once every :data:`ACCEPT_FAILURES_LOGGED_EVERY` seconds and without its traceback: it logged
+    each retry, 73,686 tracebacks in 8 seconds."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = -math.inf
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("socket.accept() out of system resource"):
+            return True
+        now = time.monotonic()
+        if now - self.last < ACCEPT_FAILURES_LOGGED_EVERY:
+            return False
+        self.last = now
+        record.exc_info, record.exc_text = None, None
+        return True
 
 
 def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
@@ -313,7 +339,10 @@ def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     if ipaddress.ip_address(host).is_loopback:
         app = loopback_names_only(app)
     logging.getLogger("uvicorn.error").addFilter(_no_traceback_for_bad_frames)
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(each, _AcceptFailuresNowAndThen) for each in asyncio_log.filters):
+        asyncio_log.addFilter(_AcceptFailuresNowAndThen())
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
-                            timeout_graceful_shutdown=SHUTDOWN_SECONDS, limit_concurrency=MAX_CONNECTIONS)
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
     with signals_handled((signal.SIGTERM,), as_ctrl_c):  # uvicorn raises the signal again once it has shut down:
         uvicorn.Server(config).run(sockets=[listener])    # SIGTERM then ended the process without a word

@@ -90,18 +90,27 @@ def panel_config(settings: Any, device: str = "cpu") -> Config:
             raise WganError(f"{name} {given[name]!r} is not known: choose one of {', '.join(choices)}")
     checked = {name: LIMITS[name].check(name, value) for name, value in given.items() if name in LIMITS}
     config = make_config(**(DEFAULTS | given | checked), device=device)
-    default = make_config(**DEFAULTS, device=device)
-    work = _step_work(config) / _step_work(default)
+    work = _step_work(config) / _DEFAULT_WORK
     if work > MOST_WORK_PER_STEP:
-        raise WganError(f"batch_size {config.batch_size}, width {config.critic_width} and n_critic {config.n_critic} "
-                        f"make each step {work:,.0f} times the default panel's work (a step of minutes): lower one "
-                        f"of them, to at most {MOST_WORK_PER_STEP} times (batch_size x width^2 x n_critic)")
+        steps = (f"the warm-up's {config.warmup_critic_steps} critic steps" if _critic_steps(config) > config.n_critic
+                 else f"n_critic {config.n_critic}")
+        raise WganError(f"batch_size {config.batch_size}, width {config.critic_width} and {steps} make a step "
+                        f"{work:,.0f} times the default panel's work, over the {MOST_WORK_PER_STEP} times that keep "
+                        "a step within seconds: lower one of them")
     return config
 
 
+def _critic_steps(config: Config) -> int:
+    """The most critic steps in one of a panel's steps: n_critic, or the warm-up's (WGAN's, on by default)."""
+    return max(config.n_critic, config.warmup_critic_steps if config.warmup else 0)
+
+
 def _step_work(config: Config) -> int:
-    """What a training step's products grow as: batch_size x width^2 x n_critic (the critic's widest layers)."""
-    return config.batch_size * max(config.critic_width, config.generator_width) ** 2 * config.n_critic
+    """What a training step's products grow as: batch_size x width^2 x critic steps (the widest layers)."""
+    return config.batch_size * max(config.critic_width, config.generator_width) ** 2 * _critic_steps(config)
+
+
+_DEFAULT_WORK = _step_work(make_config(**DEFAULTS))
 
 
 def shown(config: Config) -> dict[str, Any]:
