@@ -884,3 +884,21 @@ def test_a_wgan_run_from_a_source_tree_without_its_metadata_still_parses_and_say
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("wgan 0+unknown (torch ")  # a version packaging can parse
+
+
+def test_the_python_api_sets_torchs_newer_precision_switches_back_where_a_gpu_run_rewrote_them(monkeypatch):
+    # on a GPU _assemble sets the older switches, which rewrite the newer per-backend ones: a caller's
+    # cuda.matmul "tf32" came back "ieee"; here the older switches are set as _assemble sets them there
+    from wgan.process_settings import leaves_the_process_as_it_was
+
+    def as_on_a_gpu():
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cudnn.allow_tf32 = False
+
+    matmul, conv = torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
+    torch.backends.cuda.matmul.fp32_precision = torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        leaves_the_process_as_it_was(as_on_a_gpu)()
+        assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision) == ("tf32",) * 2
+    finally:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul, conv

@@ -26,16 +26,41 @@ def leaves_the_process_as_it_was(function: Callable) -> Callable:
 
     @functools.wraps(function)
     def setting_them_back(*args: Any, **kwargs: Any) -> Any:
-        before = _tf32_switches()
+        before, newer_before = _tf32_switches(), _newer_switches()
         try:
             return function(*args, **kwargs)
         finally:
             if before is not None and _tf32_switches() != before:  # a CUDA run set them
                 torch.set_float32_matmul_precision(before[0])
                 torch.backends.cudnn.allow_tf32 = before[1]
+            if _newer_switches() != newer_before:  # the older switches rewrite the newer ones
+                for path, value in newer_before.items():
+                    setattr(_backend(path), "fp32_precision", value)
             release_freed_memory()
 
     return setting_them_back
+
+
+# The per-backend switches of torch's newer API (torch 2.9 on), parents before children: setting a parent's
+# may set its children's.
+NEWER_SWITCHES = ("", "cuda.matmul", "cudnn", "cudnn.conv", "cudnn.rnn", "mkldnn", "mkldnn.matmul", "mkldnn.conv",
+                  "mkldnn.rnn")
+
+
+def _backend(path: str) -> Any:
+    """``torch.backends`` or the backend at ``path`` beneath it ("cudnn.conv")."""
+    return functools.reduce(getattr, path.split(".") if path else [], torch.backends)
+
+
+def _newer_switches() -> dict[str, str]:
+    """The newer API's ``fp32_precision`` of each backend of :data:`NEWER_SWITCHES` that this torch has."""
+    found = {}
+    for path in NEWER_SWITCHES:
+        try:
+            found[path] = _backend(path).fp32_precision
+        except AttributeError:  # an older torch
+            continue
+    return found
 
 
 def _tf32_switches() -> tuple[str, bool] | None:
