@@ -153,16 +153,8 @@ class RunFolder:
                     path.mkdir()
                     break
                 except FileExistsError:
-                    if config.name and not path.is_dir():  # a file, a link to nothing
-                        raise WganError(f"'{path}' is already there and is no run folder: choose another --name "
-                                        "(or move it away)") from None
-                    if config.name and not (path / CONFIG_FILE).is_file():  # another start of this name, under way
-                        raise WganError(f"'{path}' is a folder without a {CONFIG_FILE}: another run of this --name "
-                                        "is starting, or one failed to start, or it is no run's; choose another "
-                                        "--name") from None
                     if config.name:
-                        raise WganError(f"run folder '{path}' already exists: choose another --name, or continue "
-                                        f"it with `wgan train --resume {shlex.quote(str(path))}`") from None
+                        raise _name_taken(path) from None
                     number += 1
                     path = out / f"{stem}-{number}"
         except WganError:
@@ -454,6 +446,17 @@ class RunFolder:
         first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
         numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
         return next(path for path in itertools.chain([first], numbered) if not path.exists())
+
+
+def _name_taken(path: Path) -> WganError:
+    """Why a run cannot be made at ``path``, the folder of the name the user gave, which is there already."""
+    if not path.is_dir():  # a file, a link to nothing
+        return WganError(f"'{path}' is already there and is no run folder: choose another --name (or move it away)")
+    if not (path / CONFIG_FILE).is_file():  # another start of this name, under way
+        return WganError(f"'{path}' is a folder without a {CONFIG_FILE}: another run of this --name is starting, or "
+                         "one failed to start, or it is no run's; choose another --name")
+    return WganError(f"run folder '{path}' already exists: choose another --name, or continue it with `wgan train "
+                     f"--resume {shlex.quote(str(path))}`")
 
 
 def _holder(lock: int) -> str:
