@@ -43,7 +43,7 @@ from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.exits import (EXIT_LOST_PEER, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE, RESUMED_FOLDER, RUN_FOLDER_FILE,
                         tell_launcher_the_run)
-from wgan.launcher import _launched, first_failure
+from wgan.launcher import _launched, first_failure, launch
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -251,6 +251,21 @@ def test_a_launch_environment_that_torchrun_would_not_set_is_one_line(tmp_path, 
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"wgan: error: {named}") and len(error.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("set_by_user, ranks_get", [(None, "ERROR"), ("INFO", "INFO")])
+def test_the_launched_ranks_keep_c10d_retry_warnings_off_the_users_screen(monkeypatch, set_by_user, ranks_get):
+    # a rank's first connection to the launcher's store was reset on a loaded machine, and its retry succeeded, but
+    # the run's one line came after two C++ stack traces
+    import torch.distributed.run as torchrun
+
+    monkeypatch.setenv("TORCH_CPP_LOG_LEVEL", set_by_user or "")  # the test's process gets its own back
+    if set_by_user is None:
+        monkeypatch.delenv("TORCH_CPP_LOG_LEVEL")
+    seen = []
+    monkeypatch.setattr(torchrun, "run", lambda arguments: seen.append(os.environ.get("TORCH_CPP_LOG_LEVEL")))
+    assert launch(2, ["train"]) == (0, "")
+    assert seen == [ranks_get]
 
 
 def test_more_processes_than_the_machine_could_run_side_by_side_are_refused(tmp_path, capsys):

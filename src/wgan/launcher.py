@@ -55,6 +55,9 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
     from torch.distributed.run import get_args_parser, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # c10d's C++ warnings, each with a stack trace, as a rank's first try at the store fails and its retry succeeds
+    # (a loaded machine): errors still show, and a user's own level is kept
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     for name in list(logging.root.manager.loggerDict):  # failures and stops get our one line, not its log
         if name.startswith("torch.distributed.elastic"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
