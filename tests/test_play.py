@@ -12,13 +12,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from socket import create_connection
 
 import numpy as np
 import pytest
 import torch
+import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -469,6 +472,32 @@ def test_the_servers_log_keeps_a_bad_frame_and_failed_accepts_to_a_line_now_and_
     accepts = server._AcceptFailuresNowAndThen()
     failures = [record("asyncio", "socket.accept() out of system resource\nsocket: <socket>") for _ in range(1000)]
     assert [accepts.filter(failure) for failure in failures].count(True) == 1 and failures[0].exc_info is None
+
+
+def test_a_connection_that_never_finishes_its_request_is_closed_and_an_open_page_is_not(monkeypatch):
+    # each half-sent request held its file descriptor for good: a few hundred left the server unable to accept a page
+    monkeypatch.setattr(server, "REQUEST_HEAD_SECONDS", 0.5)
+    listener = listen("127.0.0.1", 0)
+    address = listener.getsockname()
+    served = uvicorn.Server(server.uvicorn_config(play_app()))
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        with _socket_when_served(address[1]) as page, create_connection(address) as half_sent:
+            assert json.loads(page.recv(timeout=TIMEOUT))["type"] == "hello"
+            half_sent.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: the head goes on
+            half_sent.settimeout(TIMEOUT)
+            sent = time.monotonic()
+            assert half_sent.recv(1) == b""  # closed by the server
+            assert time.monotonic() - sent < 5
+            time.sleep(1.0)  # the page's web socket, open for twice the deadline, still answers
+            page.send("x")
+            assert "is not valid JSON" in json.loads(page.recv(timeout=TIMEOUT))["message"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/", timeout=TIMEOUT) as answer:
+            assert answer.status == 200  # a whole request is answered
+    finally:
+        served.should_exit = True
+        thread.join(timeout=30)
 
 
 def test_small_wordings_of_play_and_watch(capsys):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import h11
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -42,6 +43,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import WganError
 from ..signals import as_ctrl_c, signals_handled
@@ -61,6 +63,7 @@ MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames
 MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them; a closed
 # page's thread counts until the step under way ends (it cannot be cut short)
 CLOSING_WAIT_SECONDS = 1.0  # a page refused for want of room waits this long for a closed page's thread to end
+REQUEST_HEAD_SECONDS = 10.0  # a connection that has not sent a whole request's head by then is closed
 ACCEPT_FAILURES_LOGGED_EVERY = 10.0  # seconds: asyncio logs each failed accept (out of file descriptors) once
 LOGGED_ERRORS = 20  # a page's bad messages and failed commands logged, one line each; the rest are counted
 log = logging.getLogger("wgan.play")
@@ -328,6 +331,39 @@ class _AcceptFailuresNowAndThen(logging.Filter):
         return True
 
 
+class _RequestHeadDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, closed where its request's head has not all come :data:`REQUEST_HEAD_SECONDS`
+    after the connection opened or its last response ended. uvicorn times out an idle kept-alive connection, but
+    not one that has sent part of a request: each held a file descriptor for good, and a few hundred (under
+    ``ulimit -n 1024``) left the server unable to accept a page. A web socket, once upgraded, is another protocol
+    and is not timed."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_deadline = self.loop.call_later(REQUEST_HEAD_SECONDS, self._close_if_head_unfinished)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._head_deadline.cancel()
+        self._head_deadline = self.loop.call_later(REQUEST_HEAD_SECONDS, self._close_if_head_unfinished)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _close_if_head_unfinished(self) -> None:
+        waiting = self.conn.their_state is h11.IDLE and self.transport.get_protocol() is self
+        if waiting and not self.transport.is_closing():
+            self.transport.close()
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """How uvicorn serves ``app``: quiet below warnings, web-socket messages up to :data:`MAX_FRAME_BYTES`, open pages
+    given :data:`SHUTDOWN_SECONDS` to close at Ctrl-C, and a deadline for each request's head."""
+    return uvicorn.Config(app, http=_RequestHeadDeadline, log_level="warning", ws_max_size=MAX_FRAME_BYTES,
+                          lifespan="off", timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+
+
 def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     """Serve ``app`` on ``listener`` until Ctrl-C, after printing the address to open."""
     host, port = listener.getsockname()[:2]
@@ -342,7 +378,5 @@ def serve(app: ASGIApp, listener: socket.socket, what: str) -> None:
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(each, _AcceptFailuresNowAndThen) for each in asyncio_log.filters):
         asyncio_log.addFilter(_AcceptFailuresNowAndThen())
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_FRAME_BYTES, lifespan="off",
-                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
     with signals_handled((signal.SIGTERM,), as_ctrl_c):  # uvicorn raises the signal again once it has shut down:
-        uvicorn.Server(config).run(sockets=[listener])    # SIGTERM then ended the process without a word
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[listener])  # SIGTERM then ended the process without a word
