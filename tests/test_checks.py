@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from wgan.checks import check_flag, numpy_seed, real_array
+from wgan.checks import check_flag, check_torch_seed, numpy_seed, real_array
 from wgan.distances import js, kl, sliced_w1, w1, w1_1d
 from wgan.errors import WganError
 from wgan.metrics.feature_metrics import kid
@@ -49,6 +49,18 @@ def test_a_negative_seed_is_a_stream_of_its_own_and_seeds_from_zero_up_keep_thei
     images = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
     assert pixel_distances(images, images.flip(0), n=10, seed=-3) == pixel_distances(images, images.flip(0), n=10,
                                                                                       seed=-3)
+
+
+def test_seeds_that_go_to_torch_are_those_its_generator_tells_apart():
+    # torch's CPU generator keeps a seed's low 32 bits: seeds 7 and 7 + 2**32 trained the same run
+    def drawn(seed):
+        return torch.rand(4, generator=torch.Generator().manual_seed(seed)).tolist()
+
+    assert drawn(7) == drawn(7 + 2**32) and drawn(2**32 - 1) == drawn(-1)  # why the range is what it is
+    assert check_torch_seed(0) == 0 and check_torch_seed(np.uint32(2**32 - 1)) == 2**32 - 1
+    for seed in (2**32, -1, 2**62, 1.0, True, "7"):
+        with pytest.raises(WganError, match=r"^--seed must be a whole number from 0 to 2\*\*32 - 1 \(torch's "):
+            check_torch_seed(seed, "--seed")
 
 
 def test_probabilities_whose_sum_overflows_are_normalised_as_the_same_distribution():

@@ -99,6 +99,28 @@ def test_a_run_of_the_largest_seed_is_evaluated():
     # its evaluation stream, seed + 1, is past the largest seed a run may have, which evaluate refused
     import wgan
 
-    run = wgan.train(seed=2**62, iterations=1, eval_every=1, width=8, batch_size=16, eval_samples=50, write=False,
+    run = wgan.train(seed=2**32 - 1, iterations=1, eval_every=1, width=8, batch_size=16, eval_samples=50, write=False,
                      progress=False)
     assert "eval/w1" in run.history[-1]
+
+
+def test_seeds_torch_would_alias_are_refused_for_new_runs_and_samples_and_an_older_runs_seed_still_loads(
+        tmp_path, monkeypatch):
+    # seeds 7 and 7 + 2**32 trained the same run: torch's generator keeps a seed's low 32 bits
+    import wgan
+
+    small = dict(iterations=1, eval_every=1, width=8, batch_size=16, eval_samples=50, progress=False)
+    for seed in (2**32 + 7, -1):
+        with pytest.raises(WganError, match=r"^seed must be a whole number from 0 to 2\*\*32 - 1"):
+            wgan.train(seed=seed, out=str(tmp_path), **small)
+    assert not any(tmp_path.iterdir())
+    run = wgan.train(seed=7, out=str(tmp_path), **small)
+    with pytest.raises(WganError, match=r"^seed must be a whole number from 0 to 2\*\*32 - 1"):
+        run.sample(10, seed=2**32)
+    with pytest.raises(WganError, match=r"^seed must be a whole number from 0 to 2\*\*32 - 1"):
+        wgan.evaluate_run(run.path, "latest", seed=-1)
+    monkeypatch.setattr(wgan.config, "check_torch_seed", lambda seed: seed)  # as earlier versions let through
+    older = wgan.train(seed=-5, out=str(tmp_path), name="older", **small).path
+    monkeypatch.undo()
+    assert wgan.load_run(older, "latest").config.seed == -5
+    assert wgan.evaluate_run(older, "latest")["seed"] == -4

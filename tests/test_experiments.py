@@ -49,6 +49,8 @@ def test_registry_runs_each_experiment_by_its_name():
 @pytest.mark.parametrize("arguments, said", [
     (dict(seed=1.5), "seed must be a whole number"),  # torch's RuntimeError from manual_seed
     (dict(seed=None), "seed must be a whole number"),
+    (dict(seed=2**32), "seed must be a whole number from 0 to 2**32 - 1"),  # the numbers of seed 0
+    (dict(seed=-1), "seed must be a whole number from 0 to 2**32 - 1"),
     (dict(quick="yes"), "quick must be True or False, got 'yes'"),  # taken for True
 ])
 def test_an_experiments_seed_and_size_are_checked_in_one_line(arguments, said):

@@ -94,3 +94,15 @@ def test_the_sample_panels_count_the_samples_outside_their_frame(monkeypatch):
     titles = [axes.get_title() for axes in figures[0].axes[:4]]
     assert titles[0].endswith("50% high quality\n30 of 100 outside the frame")
     assert all(title.endswith("50% high quality") for title in titles[1:])
+
+
+def test_the_largest_seed_goes_on_with_seed_0_for_the_next_runs_and_the_scoring_stream(monkeypatch):
+    # seed + 1 for the scoring samples was refused after all the training: seeds stay within torch's 32 bits
+    monkeypatch.setattr(mode_collapse, "QUICK", mode_collapse.Size(seeds=2, iterations=1, width=8, depth=1,
+                                                                   batch_size=16, checks_high_coverage=False))
+    scored = []
+    train_and_score = mode_collapse.train_and_score
+    monkeypatch.setattr(mode_collapse, "train_and_score",
+                        lambda algorithm, size, seed: scored.append(seed) or train_and_score(algorithm, size, seed))
+    result = mode_collapse.run(quick=True, seed=2**32 - 1)
+    assert result.numbers["seeds"] == [2**32 - 1, 0] and scored == [2**32 - 1, 0] * len(mode_collapse.ALGORITHMS)

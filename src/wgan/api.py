@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import plots
-from .checks import check_fits_in_memory, check_flag, check_seed, whole_number
+from .checks import check_fits_in_memory, check_flag, check_torch_seed, whole_number
 from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, device_name, make_config, resolve,
                      toml_value, typed)
 from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
@@ -96,7 +96,7 @@ class Run:
         """``n`` generated samples as a numpy array of shape (n, *sample_shape), from :meth:`pick_generator`."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise WganError(f"n must be a positive whole number of samples, got {n!r}")
-        samples = generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_seed(seed))
+        samples = generate(self.pick_generator(ema), self.config.latent_dim, int(n), check_torch_seed(seed))
         return np.clip(samples, -1, 1, out=samples) if samples.ndim == 4 else samples
 
     def save_samples(self, out: str | os.PathLike, n: int, seed: int = 0, ema: bool | None = None) -> str:
@@ -730,7 +730,7 @@ def evaluate_run(path: str | Path, checkpoint: str = "best", samples: int | None
     says which stream, and ``samples`` how many were scored (eval_samples unless ``samples`` is given).
     """
     samples = None if samples is None else whole_number(samples, "samples", 2, 10000)
-    seed = None if seed is None else check_seed(seed)
+    seed = None if seed is None else check_torch_seed(seed)
     run, trainer, state = _load(path, checkpoint, device)
     config = trainer.config
     changed = _data_change(run.path, config, "the scores compare the generator with the data as it is now")

@@ -18,6 +18,7 @@ import torch
 from .errors import WganError
 
 LARGEST_SEED = 2**62  # a seed plus the offsets added to it (evaluation, iteration) stays within torch's 64 bits
+TORCH_SEEDS = 2**32  # torch's CPU generator (mt19937) keeps a seed's low 32 bits: 7 and 7 + 2**32 draw alike
 
 
 def real_array(x: Any, name: str, *, keep_float32: bool = False) -> np.ndarray:
@@ -64,12 +65,29 @@ def whole_number(value: Any, name: str, least: int, example: int) -> int:
 
 def check_seed(seed: Any, name: str = "seed") -> int:
     """``seed`` if it is a whole number no larger than :data:`LARGEST_SEED` either way, else :class:`WganError`
-    naming ``name``."""
-    if isinstance(seed, np.integer):
-        seed = int(seed)
-    if not isinstance(seed, int) or isinstance(seed, bool) or abs(seed) > LARGEST_SEED:
+    naming ``name``. For numpy's generators, which tell apart all of these; see :func:`check_torch_seed`."""
+    whole = _whole(seed)
+    if whole is None or abs(whole) > LARGEST_SEED:
         raise WganError(f"{name} must be a whole number between -2**62 and 2**62, got {seed!r}")
-    return seed
+    return whole
+
+
+def check_torch_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` if it is a whole number from 0 to ``2**32 - 1``, the seeds torch's CPU generator tells apart, else
+    :class:`WganError` naming ``name``: it keeps a seed's low 32 bits, so a larger or a negative seed would
+    silently draw the numbers of one of these."""
+    whole = _whole(seed)
+    if whole is None or not 0 <= whole < TORCH_SEEDS:
+        raise WganError(f"{name} must be a whole number from 0 to 2**32 - 1 (torch's generator keeps 32 bits of a "
+                        f"seed: any other would draw the numbers of one of these), got {seed!r}")
+    return whole
+
+
+def _whole(seed: Any) -> int | None:
+    """``seed`` as a Python int where it is a whole number (numpy's integers included, bools not), else None."""
+    if isinstance(seed, np.integer):
+        return int(seed)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def numpy_seed(seed: Any, name: str = "seed") -> int:

@@ -23,7 +23,7 @@ import torch
 
 import wgan
 from . import api, distributed, launcher, outputs, signals
-from .checks import check_seed
+from .checks import check_torch_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import INTERRUPTED_WHILE_STARTING
 from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, reason, refused
@@ -143,7 +143,8 @@ def build_parser() -> Parser:
                         help="image runs: write n rows of K images (ends included) along a spherical interpolation "
                         "(slerp) between two noise vectors drawn from --seed, to --out FILE.png")
     sample.add_argument("--seed", type=int, default=0,
-                        help="noise seed (drawn on the CPU: the same samples on any device); default: 0")
+                        help="noise seed, 0 to 2**32 - 1 (drawn on the CPU: the same samples on any device); "
+                        "default: 0")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run: W estimate, exact W1, modes",
                                    description="Evaluate a checkpoint of a trained run: the critic's estimate, "
@@ -176,7 +177,7 @@ def build_parser() -> Parser:
     experiment.add_argument("--quick", action="store_true", help="the small size the tests use: a smoke test, "
                             "too short for the papers' claims (5-50 s each on an idle 2-core CPU)")
     experiment.add_argument("--out", default="experiments", help="output folder; default: experiments")
-    experiment.add_argument("--seed", type=int, default=0, help="random seed; default: 0")
+    experiment.add_argument("--seed", type=int, default=0, help="random seed, 0 to 2**32 - 1; default: 0")
     experiment.add_argument("--data-dir", default=None, metavar="MNIST_DIR",
                             help="folder of the MNIST IDX files: the image experiments "
                             f"({', '.join(IMAGE_EXPERIMENTS)}) then train the paper's MNIST presets at the full "
@@ -263,7 +264,7 @@ def _experiment(args: argparse.Namespace) -> None:
     if not (args.minutes > 0 and math.isfinite(args.minutes)):
         raise WganError(f"--minutes must be a positive number, got {args.minutes:g}: the training time of each "
                         "MNIST run")
-    check_seed(args.seed, "--seed")
+    check_torch_seed(args.seed, "--seed")
     _check_image_flags_count(args)
     if not args.out.strip():  # Path("") is the working directory, where the pages went
         raise WganError("--out is empty: name the folder for the pages, e.g. --out experiments")
@@ -449,7 +450,7 @@ def _naming_the_file(file: str | None, flags: dict[str, Any], check: Callable[[]
 def _sample(args: argparse.Namespace) -> None:
     if args.n <= 0:
         raise WganError(f"--n must be a positive number of samples, got {args.n}")
-    check_seed(args.seed, "--seed")
+    check_torch_seed(args.seed, "--seed")
     outputs.output_form(args.out)  # a mistyped --out fails before the run is loaded
     refuse_the_runs_own(args.run, args.out)
     run = api.load_run(args.run, args.checkpoint, args.device)

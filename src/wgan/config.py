@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import check_seed
+from .checks import check_seed, check_torch_seed
 from .data import DATASET_NAMES, data_kind, is_missing_path, reads_data_dir
 from .models import CRITICS, GENERATORS, MODELS
 from .models.dcgan import check_image_size
@@ -276,7 +276,7 @@ class Config:
                              "1.1-1.15x in float32) and least on the toy (1.1x in bf16, 1.02x in float32)")
     sync_batchnorm: bool = _setting(False, "with several processes, batch norm over the whole global batch "
                                     "(nn.SyncBatchNorm, CUDA only) instead of each process's share of it")
-    seed: int = _setting(0, "random seed of the models, data and noise")
+    seed: int = _setting(0, "random seed of the models, data and noise, 0 to 2**32 - 1")
     ema_decay: float = _setting(0.0, "keep an exponential moving average of the generator's weights with this "
                                 "decay (e.g. 0.999), ramped up as min(decay, t / (9 + t)) after generator step t; "
                                 "evaluated beside the generator and used by sample and eval; 0: off",
@@ -570,7 +570,10 @@ def validate(config: Config) -> None:
         _require(value is None or value > 0, f"{name} must be a positive whole number, got {value}")
     _require(config.eval_samples >= 2, f"eval_samples must be at least 2 (the metrics compare sets of samples), "
              f"got {config.eval_samples}")
-    check_seed(config.seed)
+    try:
+        check_seed(config.seed)  # a run written before seeds were held to torch's 32 bits (new runs) still loads
+    except WganError:
+        check_torch_seed(config.seed)  # raises, naming the seeds a run may be given
     _require(config.depth is None or config.depth <= MAX_DEPTH, f"depth {config.depth} is more than {MAX_DEPTH} "
              "hidden layers: lower --depth (the papers' MLPs have 3 or 4)")
     _require(config.warmup_generator_iters >= 0,
@@ -637,6 +640,7 @@ def check_every_setting_counts(config: Config) -> None:
              "characters")
     _require(config.out.strip() != "", "out is empty (an unset shell variable?): name the folder that holds the run "
              "folders, e.g. --out runs")
+    check_torch_seed(config.seed)
     for name in ("n_critic", "warmup_critic_steps"):
         _require(getattr(config, name) <= MAX_CRITIC_STEPS, f"{name} {getattr(config, name)} is more than "
                  f"{MAX_CRITIC_STEPS:,} critic steps in one phase, which a stop signal (Ctrl-C, a scheduler's "

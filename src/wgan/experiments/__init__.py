@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_flag, check_seed
+from ..checks import check_flag, check_torch_seed
 from ..config import Config, make_config
 from ..errors import WganError
 from ..models import build_models
@@ -331,7 +331,7 @@ class CheckedRun:
     run: Callable[..., ExperimentResult]
 
     def __call__(self, quick: bool = True, seed: int = 0, **others: Any) -> ExperimentResult:
-        return self.run(quick=check_flag(quick, "quick"), seed=check_seed(seed), **others)
+        return self.run(quick=check_flag(quick, "quick"), seed=check_torch_seed(seed), **others)
 
     def __repr__(self) -> str:  # each experiment's function is called run: its module says which
         return f"CheckedRun({self.run.__module__}.{self.run.__qualname__})"
