@@ -134,7 +134,10 @@ def test_ctrl_c_stops_toy_quality_and_its_workers_without_a_traceback(tmp_path):
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert process.stdout.readline().startswith("real-data floor 8gaussians")
-        time.sleep(4)  # the worker starts, imports and trains (a Ctrl-C while the pool starts is not seen)
+        deadline = time.monotonic() + 120  # the worker starts, imports and trains: a Ctrl-C while the pool starts
+        while not (tmp_path / "runs" / "wgan-gp-8gaussians-fp32-s0").is_dir():  # is not seen
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
         os.killpg(process.pid, signal.SIGINT)
         out, error = process.communicate(timeout=60)
     finally:  # a run of 100,000 iterations is not left behind by a failure
