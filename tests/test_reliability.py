@@ -1125,3 +1125,20 @@ def test_a_rollback_leaves_the_state_it_returns_to_as_it_was_for_the_next_one():
         moments = [value for state in trainer._last_good[name]["state"].values() for value in state.values()]
         kept = [value for state in good[name]["state"].values() for value in state.values()]
         assert moments and all(torch.equal(a, b) for a, b in zip(moments, kept)), name
+
+
+def test_taking_a_run_folder_removes_its_stale_temporary_files_and_leaves_a_samples_staging_folder(tmp_path):
+    # a folder left by a killed `wgan sample --out RUN/gen/` was unlinked as a file: resume and eval failed ("Is a
+    # directory"), and the temporary files of a live one inside it would have been removed under it
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 *TINY]) == 0
+    run = tmp_path / "run"
+    killed_writes = [run / ".metrics.jsonl.k3x9q2ab.tmp", run / "checkpoints" / ".latest.pt.0ab1cd2e.tmp"]
+    staging = run / ".gen.host-999999.0123abcd.tmp"
+    staging.mkdir()
+    for path in (*killed_writes, staging / ".000001.png.5tq2mz8w.tmp", staging / "000000.png"):
+        path.write_bytes(b"x")
+    assert main(["eval", "--run", str(run), "--checkpoint", "latest"]) == 0
+    assert main(["train", "--resume", str(run), "--iterations", "6", "--quiet"]) == 0
+    assert not any(path.exists() for path in killed_writes)
+    assert sorted(path.name for path in staging.iterdir()) == [".000001.png.5tq2mz8w.tmp", "000000.png"]

@@ -225,8 +225,18 @@ class RunFolder:
         os.ftruncate(handle, 0)
         os.write(handle, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
         self._lock = handle
-        for stale in self.path.rglob(".*.tmp"):  # left by a writer killed in the middle of a write
-            stale.unlink(missing_ok=True)
+        self._remove_stale_temporary_files()
+
+    def _remove_stale_temporary_files(self) -> None:
+        """Remove the temporary files of :func:`atomic_write` left in the folder by a writer killed in the middle
+        of a write: called with the lock held, so no writer of the run's own files is alive. Hidden folders are
+        not entered, nor removed: ``wgan sample --out RUN/gen/`` stages its images in one
+        (:func:`wgan.outputs.write_image_folder`), alive or not, and removes its own."""
+        for folder, subfolders, files in os.walk(self.path):
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    (Path(folder) / name).unlink(missing_ok=True)
 
     def in_use_by(self) -> str | None:
         """Who holds the folder's lock (a process training the run, as :meth:`lock` records it), or None: probed
