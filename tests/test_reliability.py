@@ -35,7 +35,7 @@ from wgan.exits import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
 from wgan.play.watch import RunFollower
 from wgan.runs import RunFolder, atomic_write
-from wgan.trainer import Trainer, learning_rate
+from wgan.trainer import BEST_SCORES, Trainer, learning_rate
 
 TINY = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--quiet"]
 TINY_SETTINGS = dict(width=16, depth=2, batch_size=32, eval_samples=200)
@@ -484,6 +484,32 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
     if damaged is not None:
         assert "the next checkpoint keeps it as latest-damaged.pt" in warning[0]
         assert (folder / "latest-damaged.pt").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("resumed_was_best", [True, False])
+def test_a_best_checkpoint_later_than_the_one_a_resume_fell_back_on_is_set_aside(tmp_path, capsys, resumed_was_best):
+    # eval and sample went on reading best.pt of iteration 400, though the resume from 350 had dropped its rows
+    folder, run = _two_checkpoints(tmp_path), tmp_path / "run"
+    shutil.copyfile(folder / "latest.pt", folder / "best.pt")  # the best at iteration 4, after the fallback's 2
+    later_best = (folder / "best.pt").read_bytes()
+    row = next(row for row in RunFolder.open(run).history if row["iteration"] == 2 and "eval/w1" in row)
+    score = next(row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row)
+    state = checkpoints.unpack(folder / "previous.pt")
+    state["best_score"] = score if resumed_was_best else score - 1  # else an earlier evaluation was better
+    torch.save(checkpoints.pack(state), folder / "previous.pt")
+    (folder / "latest.pt").unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--iterations", "3", "--quiet"]) == 0
+    said = capsys.readouterr().err
+    assert "best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt, and " in said
+    assert (folder / "best-dropped.pt").read_bytes() == later_best
+    best = checkpoints.unpack(folder / "best.pt")["iteration"]
+    if resumed_was_best:
+        assert "best.pt is now iteration 2's, the best until then" in said and best in (2, 3)
+    else:
+        assert "the best checkpoint until iteration 2 was not kept, so the next evaluation writes best.pt" in said
+        assert best == 3
+    assert wgan.load_run(run).iteration == best
 
 
 def test_a_refused_resume_leaves_a_damaged_latest_where_it_is(tmp_path, capsys):

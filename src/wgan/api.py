@@ -48,7 +48,7 @@ from .process_settings import leaves_the_process_as_it_was
 from .randomness import global_cpu_seed
 from .runs import CONFIG_FILE, CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
-from .trainer import Trainer, out_of_time
+from .trainer import BEST_SCORES, Trainer, out_of_time
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
@@ -516,7 +516,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     changes = {name: value for name, value in zip(RESUMABLE, (iterations, max_minutes, eval_every, device))
                if value is not None}
 
-    def read() -> tuple[RunFolder, Config, dict[str, Any], list[str]]:
+    def read() -> tuple[RunFolder, Config, dict[str, Any], list[str], bool]:
         run = RunFolder.open(path)
         tell_launcher_the_run(run.path, new=False)
         run.lock()
@@ -533,14 +533,15 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
-        return run, config, state, [line for line in (fallback, note, changed) if line]
+        return run, config, state, [line for line in (fallback, note, changed) if line], fallback is not None
 
     with let_pass() as passed, joined() as world:  # as in train()
         progress = progress and world.is_writer
         run = None
         try:
             with signals_handled(STOP_SIGNALS, as_ctrl_c):
-                run, config, state, notes = world.all_succeed(read if world.is_writer else lambda: (None,) * 3 + ([],))
+                run, config, state, notes, fell_back = world.all_succeed(
+                    read if world.is_writer else lambda: (None,) * 3 + ([], False))
                 config, state = world.share((config, state))
                 trainer = _assemble(config, lambda: run, progress=progress, world=world,
                                     recorded_shape=_recorded_shape(state))
@@ -552,6 +553,8 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                 if run is not None:
                     run.write_config(config)
                     run.rewind(trainer.iteration)
+                    if fell_back:
+                        notes += _best_kept_in_history(run, trainer)
                 for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
                     print(f"wgan: warning: {note}", file=sys.stderr)
                 if progress:
@@ -561,6 +564,19 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                 run.close()
             raise
         return _finish(trainer, progress, passed)
+
+
+def _best_kept_in_history(run: RunFolder, trainer: Trainer) -> list[str]:
+    """After a resume fell back to the previous checkpoint: best.pt made of the rows it drops is set aside
+    (:meth:`RunFolder.drop_best_after`), and where the checkpoint resumed from is not the best of the rows kept,
+    whose checkpoint is gone, the next evaluation writes best.pt (the trainer's best score starts afresh)."""
+    row = next((row for row in run.history if row["iteration"] == trainer.iteration), {})
+    score = next((row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row), None)
+    resumed_was_best = score == trainer.best_score
+    said = run.drop_best_after(trainer.iteration, resumed_was_best)
+    if said is not None and not resumed_was_best:
+        trainer.best_score = math.inf
+    return [said] if said is not None else []
 
 
 # Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume

@@ -55,6 +55,7 @@ RECORDED = ("algorithm", "data")  # settings that every config.toml of a run hol
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once: new files get the usual permissions (mkstemp would make them owner-only)
 DAMAGED_LATEST = "latest-damaged.pt"  # a latest checkpoint that a resume found damaged and fell back from
+DROPPED_BEST = "best-dropped.pt"  # a best checkpoint later than the one such a resume continued from
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any],
@@ -453,9 +454,38 @@ class RunFolder:
 
     def _damaged_name(self) -> Path:
         """Where a damaged latest checkpoint goes: ``latest-damaged.pt``, numbered beside earlier ones."""
-        first = self.checkpoint_path("latest").with_name(DAMAGED_LATEST)
-        numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
-        return next(path for path in itertools.chain([first], numbered) if not path.exists())
+        return _unused(self.checkpoint_path("latest").with_name(DAMAGED_LATEST))
+
+    def drop_best_after(self, iteration: int, resumed_was_best: bool) -> str | None:
+        """After a resume fell back to the previous checkpoint, at ``iteration``: a best.pt of a later iteration,
+        which the run's history no longer holds (:meth:`rewind`), is kept as ``best-dropped.pt``, and previous.pt
+        becomes best.pt where it was the best until ``iteration`` (``resumed_was_best``). What was done, in a line;
+        None where best.pt is not later (or cannot be read: its own message comes when it is used)."""
+        best = self.checkpoint_path("best")
+        try:
+            best_iteration = checkpoints.unpack(best)["iteration"] if best.is_file() else None
+        except WganError:
+            return None
+        if best_iteration is None or best_iteration <= iteration:
+            return None
+        dropped = _unused(best.with_name(DROPPED_BEST))
+        if resumed_was_best:
+            previous = self.checkpoint_path("previous").read_bytes()
+            shutil.copyfile(best, dropped)  # then replaced in one step: no moment without a best.pt
+            atomic_write_bytes(best, previous)
+            now = f"best.pt is now iteration {iteration}'s, the best until then"
+        else:
+            os.replace(best, dropped)
+            now = (f"the best checkpoint until iteration {iteration} was not kept, so the next evaluation writes "
+                   "best.pt")
+        return (f"best.pt was iteration {best_iteration}'s, after the checkpoint resumed from: it is kept as "
+                f"{dropped.name}, and {now}")
+
+
+def _unused(first: Path) -> Path:
+    """``first``, or where it is taken the first free one of ``first`` numbered from 2 (``latest-damaged-2.pt``)."""
+    numbered = (first.with_stem(f"{first.stem}-{number}") for number in itertools.count(2))
+    return next(path for path in itertools.chain([first], numbered) if not path.exists())
 
 
 def _name_taken(path: Path) -> WganError:
