@@ -512,6 +512,28 @@ def test_a_best_checkpoint_later_than_the_one_a_resume_fell_back_on_is_set_aside
     assert wgan.load_run(run).iteration == best
 
 
+def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_an_edited_decay_window_is_refused(
+        tmp_path, capsys):
+    # the resume took the edited end as the decay's, and the learning rate jumped from 0 to 1/3 of its base
+    assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "edited",
+                 *TINY]) == 0
+    shutil.copytree(tmp_path / "edited", tmp_path / "flag")
+    config = tmp_path / "edited" / "config.toml"
+    written = config.read_text()
+    config.write_text(written.replace("iterations = 4\n", "iterations = 6\n"))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "edited"), "--quiet"]) == 0
+    said = capsys.readouterr().err
+    assert "config.toml's iterations 6 (trained with 4) is taken as --iterations 6 would be" in said
+    assert "the linear decay restarts at iteration 4" in said
+    assert main(["train", "--resume", str(tmp_path / "flag"), "--iterations", "6", "--quiet"]) == 0
+    edited, flag = _latest(tmp_path / "edited"), _latest(tmp_path / "flag")
+    assert all(torch.equal(a, b) for a, b in zip(_weights(edited), _weights(flag)))
+    config.write_text(config.read_text().replace("lr_decay_start = 4\n", "lr_decay_start = 5\n"))
+    assert main(["train", "--resume", str(tmp_path / "edited"), "--iterations", "8", "--quiet"]) == 2
+    assert "lr_decay_start = 5 (trained with 4)" in capsys.readouterr().err
+
+
 def test_a_refused_resume_leaves_a_damaged_latest_where_it_is(tmp_path, capsys):
     # it was renamed as the resume read it, before a setting the resume then refused, without a word
     folder = _two_checkpoints(tmp_path)
@@ -879,7 +901,9 @@ def test_a_restart_after_an_earlier_keep_restarts_and_a_decay_that_changes_nothi
     config = RunFolder.open(tmp_path / "run").config()
     assert [learning_rate(config, iteration) / config.lr for iteration in (12, 14, 16)] == pytest.approx([1, 0.5, 0])
     file = tmp_path / "run" / "config.toml"  # as a resume to 20 leaves it when stopped before its first checkpoint
-    file.write_text(file.read_text().replace("iterations = 16", "iterations = 20"))
+    assert "lr_decay_start = 12\n" in file.read_text()
+    file.write_text(file.read_text().replace("iterations = 16", "iterations = 20").replace("lr_decay_start = 12\n",
+                                                                                            "lr_decay_start = 16\n"))
     assert main(["train", "--resume", str(tmp_path / "run"), "--eval-every", "2", "--decay", "keep", "--quiet"]) == 2
     assert ("--decay keep (decay='keep' in Python) has no effect here: only a new --iterations (iterations=) moves "
             "the end of the decay; leave it out") in capsys.readouterr().err

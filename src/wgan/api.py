@@ -525,7 +525,8 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             saved = run.config()
             _require_trained_settings(run, saved, state)
             _require_kept(saved, others)
-            changed = typed(dataclasses.replace(saved, **changes))
+            saved, given, edit = _iterations_edited_by_hand(saved, state, changes)
+            changed = typed(dataclasses.replace(saved, **given))
             _require_unfinished(path, changed, state)
             config, note = _extended(saved, changed, state["iteration"], decay)
             check_batch(config.batch_size, world_size_from_environment(), kept=True)
@@ -533,7 +534,8 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
             run.close()
             raise
-        return run, config, state, [line for line in (fallback, note, changed) if line], fallback is not None
+        notes = [line for line in (fallback, edit, note, changed) if line]
+        return run, config, state, notes, fallback is not None
 
     with let_pass() as passed, joined() as world:  # as in train()
         progress = progress and world.is_writer
@@ -590,10 +592,12 @@ def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, An
     edited settings (another learning rate, algorithm or seed) without a word, and one that changed the models
     or the optimiser fails to load. A named data set counts as a setting, a path to the data does not."""
     trained = state.get("config") or {}  # a checkpoint of an older version records the settings it knew
+    same_end = trained.get("iterations", saved.iterations) == saved.iterations  # the decay's window moves with it
     edited = [(name, getattr(saved, name), value) for name, value in trained.items()
               if name in FIELDS and getattr(saved, name) != value
               and (name not in MAY_DIFFER_FROM_CHECKPOINT
-                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES))]
+                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES)
+                   or name in ("lr_decay_start", "lr_decay_end") and same_end)]
     if edited:
         said = ", ".join(f"{name} = {_as_written(now)} (trained with {_as_written(then)})"
                          for name, now, then in edited[:3]) + (f" and {len(edited) - 3} more" if edited[3:] else "")
@@ -601,6 +605,23 @@ def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, An
                         "a run continues with the settings it was trained with: put them back in config.toml (to "
                         f"train with the new ones, start a new run: wgan train --config {run.path / CONFIG_FILE} "
                         "--name NEW)")
+
+
+def _iterations_edited_by_hand(saved: Config, state: dict[str, Any], changes: dict[str, Any]
+                               ) -> tuple[Config, dict[str, Any], str | None]:
+    """A config.toml whose ``iterations`` differs from the checkpoint's with the same decay window was edited by
+    hand (a resume that moves the end of a linear decay writes another window with it): the edit is taken as
+    ``--iterations`` would be, so that the decay restarts or keeps its end (:func:`_extended`) instead of its
+    window jumping to the new end. The settings to extend from (the trained iterations), the changes (with the
+    edited iterations unless ``--iterations`` was given) and a line saying so, or the arguments as they were."""
+    trained = state.get("config") or {}
+    window = ("lr_decay_start", "lr_decay_end")
+    iterations = trained.get("iterations", saved.iterations)
+    if iterations == saved.iterations or any(trained.get(name, 0) != getattr(saved, name) for name in window):
+        return saved, changes, None
+    edit = (f"config.toml's iterations {saved.iterations} (trained with {iterations}) is taken as --iterations "
+            f"{changes.get('iterations', saved.iterations)} would be")
+    return dataclasses.replace(saved, iterations=iterations), {"iterations": saved.iterations, **changes}, edit
 
 
 def _require_kept(saved: Config, given: dict[str, Any]) -> None:
