@@ -429,7 +429,7 @@ def test_a_whole_metrics_line_that_is_not_json_is_named_even_when_it_is_the_last
     for edited, line in ((rows + "iteration 3: 0.5\n", rows.count("\n") + 1), ("not a row\n", 1),
                          (rows + "\xff\xfe\n", rows.count("\n") + 1), ("5\n" + rows, 1)):
         metrics.write_bytes(edited.encode("latin-1"))
-        with pytest.raises(WganError, match=f"metrics.jsonl line {line} is not a row of the log .a JSON object"):
+        with pytest.raises(WganError, match=f"^{metrics} line {line} is not a row of the log .a JSON object"):
             RunFolder.open(tmp_path / "run")
     metrics.write_text(rows + "iteration 3")  # no newline: a cut line, left out
     assert RunFolder.open(tmp_path / "run").history == [json.loads(line) for line in rows.splitlines()]

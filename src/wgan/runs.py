@@ -200,7 +200,7 @@ class RunFolder:
                 logged = metrics.read_bytes()
             except OSError as error:  # its permissions
                 raise WganError(refused(error)) from None
-            folder.history = parse_rows(logged.decode(errors="replace"))  # a bad byte: a bad line
+            folder.history = parse_rows(logged.decode(errors="replace"), metrics)  # a bad byte: a bad line
         return folder
 
     def lock(self) -> None:
@@ -557,9 +557,9 @@ def _numbered_figures(folder: Path) -> list[tuple[int, Path]]:
     return [(int(number), figure) for number, figure in numbered if number.isascii() and number.isdigit()]
 
 
-def parse_rows(text: str, first_line: int = 1) -> list[dict[str, Any]]:
-    """The rows of a metrics log (or of its part from line ``first_line`` on); a last line cut short by a crash
-    is left out. Every row is written with its newline, so a crash leaves a cut line without one: a line that
+def parse_rows(text: str, log: Path, first_line: int = 1) -> list[dict[str, Any]]:
+    """The rows of the metrics log ``log`` (or of its part from line ``first_line`` on); a last line cut short by
+    a crash is left out. Every row is written with its newline, so a crash leaves a cut line without one: a line that
     ends with a newline and is not a row (a JSON object with its iteration) was written by something else, and
     is an error wherever it is."""
     lines = text.split("\n")
@@ -571,6 +571,6 @@ def parse_rows(text: str, first_line: int = 1) -> list[dict[str, Any]]:
         if isinstance(row, dict) and isinstance(row.get("iteration"), int):
             rows.append(row)
         elif number < len(lines) - 1:
-            raise WganError(f"metrics.jsonl line {number + first_line} is not a row of the log (a JSON object with its "
+            raise WganError(f"{log} line {number + first_line} is not a row of the log (a JSON object with its "
                             "iteration): the run folder was edited by hand; restore the line or delete it")
     return rows

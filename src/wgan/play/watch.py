@@ -56,7 +56,7 @@ class RunFollower:
         except OSError as error:  # unreadable, a link to itself: the page is told, the server goes on
             raise WganError(refused(error)) from None
         complete = appended[:appended.rfind(b"\n") + 1]
-        rows = parse_rows(complete.decode(errors="replace"), first_line=self._lines + 1)
+        rows = parse_rows(complete.decode(errors="replace"), metrics, first_line=self._lines + 1)
         self._offset, self._lines = self._offset + len(complete), self._lines + complete.count(b"\n")
         return rows, restarted
 
