@@ -73,6 +73,58 @@ def test_minutes_that_are_not_a_positive_number_are_one_line_and_exit_2(tmp_path
     assert [path.name for path in tmp_path.iterdir()] == ["mnist"]
 
 
+def _mnist_files(folder: Path, prefixes: tuple[str, ...] = ("train", "t10k")) -> Path:
+    """``folder`` with empty MNIST IDX files of the splits named by ``prefixes``: the checks find them, never
+    read them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix in prefixes:
+        for kind in ("images-idx3", "labels-idx1"):
+            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(b"")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["no-batchnorm", "meaningful-loss", "all"])
+@pytest.mark.parametrize("prefixes, missing", [((), "no mnist train images file"),
+                                               (("train",), "no mnist test images file")])  # the scorer's split
+def test_a_data_dir_without_the_mnist_files_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch, name,
+                                                                            prefixes, missing):
+    # meaningful-loss trained its toy runs (minutes) before reading MNIST failed; all, after several experiments
+    ran = [_stand_in(monkeypatch, each) for each in EXPERIMENTS]
+    data_dir = _mnist_files(tmp_path / "mnist", prefixes)
+    assert main(["experiment", name, "--data-dir", str(data_dir), "--runs", str(tmp_path / "runs"),
+                 "--out", str(tmp_path / "out")]) == 2
+    printed = capsys.readouterr()
+    error = printed.err.strip()
+    assert error.startswith(f"wgan: error: --data-dir: {missing} in '{data_dir}': looked for ")
+    assert len(error.splitlines()) == 1 and "running" not in printed.out
+    assert not any(ran) and sorted(path.name for path in tmp_path.iterdir()) == ["mnist"]  # no runs, no pages
+
+
+def test_meaningful_loss_called_from_python_refuses_a_data_dir_without_mnist_before_its_toy_runs(tmp_path,
+                                                                                                 monkeypatch):
+    from wgan.experiments import meaningful_loss
+
+    toy_runs = []
+    monkeypatch.setattr(meaningful_loss, "_toy_history", lambda *arguments: toy_runs.append(arguments))
+    with pytest.raises(WganError, match="no mnist train images file in"):
+        EXPERIMENTS["meaningful-loss"](quick=False, data=ImageData(str(_mnist_files(tmp_path / "mnist", ()))))
+    assert toy_runs == []
+
+
+@pytest.mark.parametrize("runs", ["a-file", "a-file/inside", "/proc/forbidden"])
+def test_a_runs_that_cannot_hold_the_mnist_runs_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch, runs):
+    # a file was found when the first MNIST run started, as "out 'afile' is a file: ... (--out)", a flag not given
+    (tmp_path / "a-file").write_text("not a folder")
+    runs = runs if runs.startswith("/") else str(tmp_path / runs)
+    ran = _stand_in(monkeypatch, "no-batchnorm")
+    assert main(["experiment", "no-batchnorm", "--data-dir", str(_mnist_files(tmp_path / "mnist")), "--runs", runs,
+                 "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("wgan: error: ") and len(error.splitlines()) == 1
+    assert f"--runs '{runs}'" in error and error.endswith("for --runs") and "--out" not in error
+    assert ran == [] and sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "mnist"]
+
+
 @pytest.mark.parametrize("flags, named", [(["parallel-lines", "--data-dir", "DIR"], "--data-dir has no effect on "
                                                                                     "parallel-lines"),
                                            (["no-batchnorm", "--runs", "old/runs"], "--runs has no effect without"),
@@ -119,7 +171,7 @@ def test_the_page_gives_the_command_that_made_it_with_the_mnist_options(tmp_path
         return ExperimentResult("no-batchnorm", {}, [Claim("c", "1", True)], b"\x89PNG")
 
     monkeypatch.setitem(EXPERIMENTS, "no-batchnorm", experiment)
-    (tmp_path / "mnist").mkdir()
+    _mnist_files(tmp_path / "mnist")
     assert main(["experiment", "no-batchnorm", "--out", str(tmp_path / "docs"), "--data-dir", str(tmp_path / "mnist"),
                  "--runs", "old/runs", "--minutes", "30"]) == 0
     assert seen["data"] == ImageData(str(tmp_path / "mnist"), Path("old/runs"), 30.0)

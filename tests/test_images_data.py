@@ -22,6 +22,7 @@ from wgan.data.images import (
     ImageSampler,
     ImageSet,
     build_image_sampler,
+    find_mnist_files,
     load_array,
     load_cifar10_dir,
     load_digits,
@@ -156,6 +157,15 @@ def test_label_count_must_match_image_count(tmp_path):
 def test_mnist_dir_without_files_lists_the_names_looked_for(tmp_path):
     with pytest.raises(WganError, match=r"t10k-images-idx3-ubyte, t10k-images-idx3-ubyte\.gz"):
         load_mnist_dir(tmp_path, "test")
+
+
+def test_mnist_files_are_found_raw_or_gzip_without_reading_them_and_a_missing_one_is_named(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")  # empty: not IDX, so found without being read
+    with pytest.raises(WganError, match=r"^no mnist test labels file in .*t10k-labels-idx1-ubyte\.gz; copy"):
+        find_mnist_files(tmp_path, "test")
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    assert find_mnist_files(tmp_path, "test") == (tmp_path / "t10k-images-idx3-ubyte",
+                                                   tmp_path / "t10k-labels-idx1-ubyte.gz")
 
 
 def test_missing_directory_is_an_error_naming_it(tmp_path):

@@ -29,7 +29,7 @@ from .entry import INTERRUPTED_WHILE_STARTING
 from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, reason, refused
 from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
-from .experiments.image_runs import PRESET_MINUTES
+from .experiments.image_runs import PRESET_MINUTES, check_mnist_files
 from .experiments.report import write_report
 from .runs import CURVES, RunFolder, atomic_write, refuse_the_runs_own
 
@@ -269,7 +269,8 @@ def _experiment(args: argparse.Namespace) -> None:
     if not args.out.strip():  # Path("") is the working directory, where the pages went
         raise WganError("--out is empty: name the folder for the pages, e.g. --out experiments")
     out = Path(args.out)
-    _check_writable(out)
+    _check_writable(out, "--out")
+    _check_mnist_runs(args)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     reported = (out / "report.md").is_file()  # an earlier 'all' report, kept current as each experiment ends
     for name in EXPERIMENTS if reported else names:  # what the pages and the report will show: read before
@@ -288,10 +289,7 @@ def _experiment(args: argparse.Namespace) -> None:
         for claim in result.claims:
             print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
         results.append(result)
-        try:  # each page once its experiment ends: a stop or a failure later loses none of them
-            result.write(out / name)
-        except OSError as error:
-            raise _output_refused(error.filename or out, error) from None
+        result.write(out / name)  # each page once its experiment ends: a stop or a failure later loses none of them
         print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
         if reported:
             _write_report(out, [ExperimentResult.read(out / each) for each in EXPERIMENTS
@@ -315,6 +313,19 @@ def _check_image_flags_count(args: argparse.Namespace) -> None:
             if value != default:
                 raise WganError(f"{flag} has no effect without --data-dir: it is for the image experiments' MNIST "
                                 "runs; give --data-dir MNIST_DIR, or leave it out")
+
+
+def _check_mnist_runs(args: argparse.Namespace) -> None:
+    """With --data-dir: the MNIST files that the preset runs read are there, and --runs can hold the runs. Checked
+    before anything runs: a folder without the files was found after meaningful-loss's toy runs (minutes), and a
+    --runs that is a file when the first MNIST run started, in a message naming --out."""
+    if args.data_dir is None:
+        return
+    try:
+        check_mnist_files(args.data_dir)
+    except WganError as error:
+        raise WganError(f"--data-dir: {error}") from None
+    _check_writable(Path(args.runs), "--runs")
 
 
 def _write_report(out: Path, results: list[ExperimentResult], said: str) -> None:
@@ -344,16 +355,18 @@ def _check_page_places(out: Path, name: str, quick: bool) -> None:
                             "--quick run would replace: choose another --out, or move the folder away")
 
 
-def _check_writable(folder: Path) -> None:
-    """Raise WganError unless ``folder`` is, or can be made as, a folder this process can write in: checked
-    before a long run, without making it."""
+def _check_writable(folder: Path, flag: str) -> None:
+    """Raise WganError, naming ``flag`` (the option that gave ``folder``), unless ``folder`` is, or can be made as,
+    a folder this process can write in: checked before a long run, without making it."""
     existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
     if not existing.is_dir():
-        raise WganError(f"--out '{folder}' needs '{existing}' to be a folder, but it is a file: choose another --out")
+        raise WganError(f"{flag} '{folder}' needs '{existing}' to be a folder, but it is a file: choose another "
+                        f"folder for {flag}")
     try:  # a folder made and removed at once: os.access says yes to root where the file system says no (/proc)
         os.rmdir(tempfile.mkdtemp(prefix=".wgan-check-", dir=existing))
     except OSError as error:
-        raise WganError(f"cannot write in '{existing}' ({reason(error)}): choose an --out you can write to") from None
+        raise WganError(f"cannot write in '{existing}' ({reason(error)}), where {flag} '{folder}' is: choose a folder "
+                        f"you can write to for {flag}") from None
 
 
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:

@@ -190,22 +190,30 @@ FIRST_LABELS = {  # the first ten labels of each split as distributed, which tel
 }
 
 
-def load_mnist_dir(directory: str | os.PathLike, split: str = "train", *, name: str = "mnist") -> ImageSet:
-    """Load the MNIST (or Fashion-MNIST, same file names) ``split`` from a directory of IDX files.
+def find_mnist_files(directory: str | os.PathLike, split: str = "train", *, name: str = "mnist") -> tuple[Path, Path]:
+    """The (images, labels) IDX files of the MNIST (or Fashion-MNIST, same file names) ``split`` in ``directory``,
+    found without reading them, so that a command can refuse a folder that lacks them before it trains anything.
 
-    Looks for ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` (``t10k-*`` for the test split),
-    each raw or with ``.gz``. Returns ``(60000, 1, 28, 28)`` for the MNIST train split.
+    Looks for ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` (``t10k-*`` for the test split), each raw
+    or with ``.gz``; raises :class:`WganError` naming the file that is missing.
     """
     _check_split(split, name)
     directory = _existing_dir(directory, name)
     prefix = {"train": "train", "test": "t10k"}[split]
     stems = {"images": f"{prefix}-images-idx3-ubyte", "labels": f"{prefix}-labels-idx1-ubyte"}
-    images_path = _find_first(directory, [stems["images"], stems["images"] + ".gz"], f"{name} {split} images")
-    labels_path = _find_first(directory, [stems["labels"], stems["labels"] + ".gz"], f"{name} {split} labels")
+    return (_find_first(directory, [stems["images"], stems["images"] + ".gz"], f"{name} {split} images"),
+            _find_first(directory, [stems["labels"], stems["labels"] + ".gz"], f"{name} {split} labels"))
+
+
+def load_mnist_dir(directory: str | os.PathLike, split: str = "train", *, name: str = "mnist") -> ImageSet:
+    """Load the MNIST (or Fashion-MNIST, same file names) ``split`` from a directory of IDX files, those that
+    :func:`find_mnist_files` finds. Returns ``(60000, 1, 28, 28)`` for the MNIST train split.
+    """
+    images_path, labels_path = find_mnist_files(directory, split, name=name)
     image_set = load_idx(images_path, labels_path)
     for other, first_labels in FIRST_LABELS.items():  # the two sets share file names, shapes and label range
         if other != name and image_set.labels[:len(first_labels[split])].tolist() == first_labels[split]:
-            raise WganError(f"the {split} files in {str(directory)!r} are {other}'s (their first labels are "
+            raise WganError(f"the {split} files in {str(images_path.parent)!r} are {other}'s (their first labels are "
                             f"{other}'s), not {name}'s: use --data {other}, or a data_dir that holds {name}'s files")
     return ImageSet(image_set.images, image_set.labels, f"{name}-{split}")
 

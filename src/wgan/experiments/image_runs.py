@@ -6,7 +6,9 @@ With ``data_dir`` (a folder of MNIST IDX files) at the full size, a run is the p
 (:data:`PRESET_MINUTES` unless given) of training time on this machine, evaluated every :data:`PRESET_EVAL_EVERY`
 generator iterations, in ``runs/<preset>-fp32-s<seed>``. These are the folder names and settings of
 ``benchmarks/image_quality.py``: a run that the benchmark or an earlier experiment left there is read back, not
-trained again (one that stopped short of the budget is resumed to it, one that went past is read up to it).
+trained again (one that stopped short of the budget is resumed to it, one that went past is read up to it). A run
+is labelled with the minutes it had trained where it reached the budget, and the budget beside them where the two
+differ (a first iteration, with the warm-up's extra critic steps, may take longer than a short budget).
 
 Without ``data_dir``, and at the quick size, the same algorithm and model train on the 8x8 digits (resized to
 16 x 16, built in) for a fixed number of iterations with narrow networks, in a temporary folder. WGAN's warm-up
@@ -28,6 +30,7 @@ from typing import Any
 
 from ..api import Run, load_run, resume, train
 from ..config import PRESETS, make_config
+from ..data.images import SPLITS, find_mnist_files
 from ..errors import WganError
 from ..runs import RunFolder
 
@@ -64,7 +67,7 @@ DIGITS_FULL = DigitsSize(iterations=2000, width={"dcgan": 32, "dcgan-constant": 
 class ImageRun:
     """One run's evaluation rows (``iteration`` and the ``eval/`` scores) and its last sample grid (PNG)."""
 
-    data: str  # "mnist (preset mnist-wgan-nobn, 10 min)" or "digits (300 iterations)"
+    data: str  # "MNIST, preset mnist-wgan-nobn, 10 min", "... 0.651 min (budget 0.01)" or "digits 16x16, ..."
     evaluations: list[dict[str, Any]]
     grid_png: bytes
 
@@ -96,6 +99,14 @@ def image_run(algorithm: str, model: str, quick: bool, seed: int, data: ImageDat
     if data.data_dir is not None and not quick:
         return _preset_run(preset_name(algorithm, model, critic), seed, data)
     return _digits_run(algorithm, model, critic, DIGITS_QUICK if quick else DIGITS_FULL, seed)
+
+
+def check_mnist_files(data_dir: str) -> None:
+    """Raise :class:`WganError` unless ``data_dir`` holds the MNIST files that a preset run reads: the train split
+    that it trains on and the test split that its scorer holds out (:mod:`wgan.metrics.image_scorer`). They are
+    found, not read, so that a missing one is refused before anything trains."""
+    for split in SPLITS:
+        find_mnist_files(data_dir, split)
 
 
 def train_preset(preset: str, folder: Path, minutes: float, data_dir: str, precision: str = "fp32", seed: int = 0,
@@ -141,15 +152,23 @@ def _preset_run(preset: str, seed: int, data: ImageData) -> ImageRun:
         print(f"  training {preset} to {data.minutes:g} minutes in {folder}", flush=True)
         train_preset(preset, folder, data.minutes, data.data_dir, seed=seed)
     history = RunFolder.open(folder).history
-    end = _budget_end(history, data.minutes)
-    rows = [row for row in history if "eval/fd" in row and row["iteration"] <= end]
+    reached = _budget_row(history, data.minutes)
+    rows = [row for row in history if "eval/fd" in row and row["iteration"] <= reached["iteration"]]
     grid = folder / "samples" / f"iter_{rows[-1]['iteration']:06d}.png"
-    return ImageRun(f"MNIST, preset {preset}, {data.minutes:g} min", rows, grid.read_bytes())
+    trained = f"{reached['time/train_minutes']:.3g}"
+    budget = "" if trained == f"{data.minutes:.3g}" else f" (budget {data.minutes:g})"
+    return ImageRun(f"MNIST, preset {preset}, {trained} min{budget}", rows, grid.read_bytes())
+
+
+def _budget_row(history: list[dict[str, Any]], minutes: float) -> dict[str, Any] | None:
+    """The first logged row at which the run's training time reached ``minutes``, or None if it has not."""
+    return next((row for row in history if row.get("time/train_minutes", 0) >= minutes), None)
 
 
 def _budget_end(history: list[dict[str, Any]], minutes: float) -> int | None:
     """The iteration at which the run's training time reached ``minutes``, or None if it has not."""
-    return next((row["iteration"] for row in history if row.get("time/train_minutes", 0) >= minutes), None)
+    reached = _budget_row(history, minutes)
+    return None if reached is None else reached["iteration"]
 
 
 def _digits_run(algorithm: str, model: str, critic: str | None, size: DigitsSize, seed: int) -> ImageRun:

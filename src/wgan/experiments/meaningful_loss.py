@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..api import train
 from . import Claim, ExperimentResult, figure_png, subplots
-from .image_runs import QUICK_CHECK, ImageData, image_run
+from .image_runs import QUICK_CHECK, ImageData, check_mnist_files, image_run
 
 NAME = "meaningful-loss"
 ALGORITHMS = {"wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "gan": "GAN (minimax)"}
@@ -106,6 +106,8 @@ def _out_of_order(history: dict[str, list[float]], label: str, shown: int = 3) -
 
 
 def run(quick: bool = True, seed: int = 0, data: ImageData = ImageData()) -> ExperimentResult:
+    if data.data_dir is not None and not quick:  # before the toy runs (minutes), not after them
+        check_mnist_files(data.data_dir)
     size = QUICK if quick else FULL
     algorithms = QUICK_ALGORITHMS if quick else tuple(ALGORITHMS)
     histories = {"25gaussians": {algorithm: _toy_history(algorithm, size, seed) for algorithm in algorithms},
