@@ -134,3 +134,28 @@ def test_a_live_critic_that_has_not_learned_gets_the_fds_course_over_the_run():
     why = generator_ablation._why_not_learned(_evaluated([1100.0, 700.0, 1300.0, 950.0], [0.3, 0.2, 0.0, 0.1]))
     assert "2000 generator iterations" in why and "700.0 at its best (iteration 1000)" in why
     assert why.endswith("FD along the way: 1100, 700, 1300, 950.") and "died" not in why
+
+
+def test_an_mlp_critic_dead_at_every_evaluation_is_dead_from_the_first_and_its_loss_constant():
+    # estimates of exactly 0 from the first evaluation on were read as a live critic: "last estimate 0"
+    dead_from_start = _evaluated([1200.0, 1190.0], [0.0, 0.0])  # the last two evaluations: the fewest that count
+    assert generator_ablation._death(dead_from_start) == 0
+    claim = generator_ablation._constant_loss_claim(dead_from_start, "")
+    assert claim.holds and "estimate exactly 0 from iteration 500 on" in claim.measured
+    assert generator_ablation._why_not_learned(dead_from_start).endswith(
+        "the FD stays at 1190.0; it was dead at the first evaluation.")
+    assert generator_ablation._death(_evaluated([1200.0], [0.0])) is None  # one evaluation is not yet constant
+
+
+def test_a_preset_run_far_past_a_short_budget_is_labelled_with_the_minutes_it_trained(tmp_path, monkeypatch):
+    # a run whose first logged row was at 0.651 min was labelled "0.01 min" when read back for --minutes 0.01
+    _fake_preset_run(tmp_path / "mnist-wgan-nobn-fp32-s0", minutes_per_row=0.651)
+    monkeypatch.setattr(image_runs, "train", lambda **settings: pytest.fail("trained again"))
+    run = image_runs.image_run("wgan", "dcgan-constant", quick=False, seed=0,
+                               data=ImageData("mnist-files", tmp_path, minutes=0.01))
+    assert run.data == "MNIST, preset mnist-wgan-nobn, 0.651 min (budget 0.01)"
+    assert [row["iteration"] for row in run.evaluations] == [150]
+    _fake_preset_run(tmp_path / "near" / "mnist-wgan-nobn-fp32-s0", minutes_per_row=5.002)
+    near = image_runs.image_run("wgan", "dcgan-constant", quick=False, seed=0,
+                                data=ImageData("mnist-files", tmp_path / "near", minutes=10.0))
+    assert near.data == "MNIST, preset mnist-wgan-nobn, 10 min"  # reached at 10.004: the budget, to 3 digits

@@ -115,10 +115,11 @@ def make_experiment(name: str) -> Callable[..., ExperimentResult]:
 
 def _death(run: ImageRun) -> int | None:
     """The index of the evaluation from which the estimate is exactly 0 to the end (at the last two or more):
-    a constant critic. None while it lives."""
+    a constant critic; 0 for one dead at every evaluation. None while it lives."""
     estimate = run.series("estimate")
     alive = [i for i, value in enumerate(estimate) if value != 0.0]
-    return alive[-1] + 1 if alive and alive[-1] < len(estimate) - 2 else None
+    dead = alive[-1] + 1 if alive else 0
+    return dead if dead <= len(estimate) - 2 else None
 
 
 def _constant_loss_claim(run: ImageRun, measured: str) -> Claim:
@@ -139,9 +140,11 @@ def _why_not_learned(run: ImageRun) -> str:
     best = min(range(len(fd)), key=fd.__getitem__)
     dead = _death(run)
     if dead is not None:
+        before = (f"until then the FD had fallen from {fd[0]:.1f} to {min(fd[:dead + 1]):.1f}" if dead else
+                  "it was dead at the first evaluation")
         return (f"The critic died: from iteration {iterations[dead]} on its estimate is exactly 0 (its output is "
                 f"the same for every image, so the generator gets no gradient) and the FD stays at {fd[-1]:.1f}; "
-                f"until then the FD had fallen from {fd[0]:.1f} to {min(fd[:dead + 1]):.1f}.")
+                f"{before}.")
     return (f"The run ({run.data}, {iterations[-1]} generator iterations) had not learned digits by its end: FD "
             f"{fd[0]:.1f} at iteration {iterations[0]}, {fd[best]:.1f} at its best (iteration {iterations[best]}), "
             f"{fd[-1]:.1f} at the end, {run.last['eval/classes_covered']}/10 classes; FD along the way: "
