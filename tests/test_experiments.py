@@ -189,3 +189,23 @@ def test_write_marks_a_claim_that_does_not_hold_and_escapes_bars_in_the_table(tm
     result = ExperimentResult("demo", {"x": -1.0}, [Claim("|x| is 2", "|x| = 1.0", False)], PNG_SIGNATURE)
     readme = result.write(tmp_path).joinpath("README.md").read_text()
     assert "| \\|x\\| is 2 | \\|x\\| = 1.0 | **no** |" in readme and not result.all_hold
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".", ""])
+def test_write_refuses_a_name_that_is_not_one_file_name_and_writes_nothing(tmp_path, name):
+    # ExperimentResult("../evil", ...).write(tmp/x/y) wrote tmp/x/evil.md, outside the folder
+    with pytest.raises(WganError, match=r"^experiment name .* is not a single file name: its page is written as "
+                                        r"NAME\.md beside .*; give a name without '/' \(and not '\.' or '\.\.'\)$"):
+        ExperimentResult(name, {}, [], b"", "").write(tmp_path / "x" / "y")
+    assert list(tmp_path.rglob("*")) == []
+
+
+@pytest.mark.parametrize("place", ["a-file", "a-file/inside"])
+def test_write_into_or_under_a_file_is_one_line_naming_the_file(tmp_path, place):
+    # a raw FileExistsError (into the file) or NotADirectoryError (under it)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(WganError) as refused:
+        ExperimentResult("demo", {}, [], b"", "").write(tmp_path / place)
+    assert str(refused.value) == (f"cannot write the pages into '{tmp_path / place}': '{tmp_path / 'a-file'}' is a "
+                                  "file, not a folder; choose another folder")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]

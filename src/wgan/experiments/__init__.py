@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..checks import check_flag, check_torch_seed
 from ..config import Config, make_config
-from ..errors import WganError
+from ..errors import WganError, reason
 from ..models import build_models
 from ..objectives import Objective, build_objective
 from ..plots import figure_png, new_figure, subplots
@@ -232,16 +232,33 @@ class ExperimentResult:
 
         So ``wgan experiment NAME --out docs/experiments`` leaves ``docs/experiments/NAME/`` and
         ``docs/experiments/NAME.md``. The pages show what ``out_dir`` holds measured by hand (:class:`ByHand`),
-        which is left as it is.
+        which is left as it is. A name that is not one file name, or a place the file system refuses, is a
+        :class:`WganError`.
         """
+        if self.name in ("", ".", "..") or Path(self.name).name != self.name or "\0" in self.name:
+            raise WganError(f"experiment name {self.name!r} is not a single file name: its page is written as "
+                            f"NAME.md beside '{out_dir}'; give a name without '/' (and not '.' or '..')")
         out = Path(out_dir)
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"  # strict JSON: see _json_numbers
         shown = replace(self, by_hand=ByHand.read(out))
-        atomic_write_bytes(out / "figure.png", self.figure_png)
-        atomic_write_bytes(out / "results.json", text.encode())
-        atomic_write_bytes(out / "README.md", shown.page().encode())
-        atomic_write_bytes(out.parent / f"{self.name}.md", shown.page(f"{out.name}/").encode())
+        try:
+            atomic_write_bytes(out / "figure.png", self.figure_png)
+            atomic_write_bytes(out / "results.json", text.encode())
+            atomic_write_bytes(out / "README.md", shown.page().encode())
+            atomic_write_bytes(out.parent / f"{self.name}.md", shown.page(f"{out.name}/").encode())
+        except OSError as error:
+            raise _pages_refused(out, error) from None
         return out
+
+
+def _pages_refused(out: Path, error: OSError) -> WganError:
+    """One line for pages that the file system refused: a file where the folder ``out`` or one above it should be
+    is named (the system says only "File exists" or "Not a directory"), as the CLI's other outputs name it."""
+    blocking = next((place for place in (out.absolute(), *out.absolute().parents) if place.is_file()), None)
+    if blocking is not None:
+        return WganError(f"cannot write the pages into '{out}': '{blocking}' is a file, not a folder; choose another "
+                         "folder")
+    return WganError(f"cannot write '{error.filename or out}' ({reason(error)}): choose a folder you can write to")
 
 
 def _json_numbers(value: Any) -> Any:
