@@ -534,6 +534,20 @@ def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_an
     assert "lr_decay_start = 5 (trained with 4)" in capsys.readouterr().err
 
 
+def test_a_damaged_latest_and_previous_are_both_named_with_what_to_do(tmp_path, capsys):
+    # only previous.pt was named, without a word of latest.pt or of best.pt, which could serve
+    folder = _two_checkpoints(tmp_path)
+    for name in ("latest.pt", "previous.pt"):
+        (folder / name).write_bytes(b"x")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"wgan: error: checkpoint '{folder / 'latest.pt'}' ")
+    assert f", and its fallback cannot serve: checkpoint '{folder / 'previous.pt'}' " in error
+    assert error.endswith(f"copy {folder / 'best.pt'} to {folder / 'latest.pt'} to resume from the best iteration "
+                          "(the rows logged after it are dropped)")
+
+
 def test_a_refused_resume_leaves_a_damaged_latest_where_it_is(tmp_path, capsys):
     # it was renamed as the resume read it, before a setting the resume then refused, without a word
     folder = _two_checkpoints(tmp_path)

@@ -446,7 +446,13 @@ class RunFolder:
                 problem = str(damaged)
         else:
             problem = f"run folder '{self.path}' has no latest checkpoint ({latest})"
-        state = self.load_checkpoint("previous")
+        try:
+            state = self.load_checkpoint("previous")
+        except WganError as previous_damaged:
+            best = self.checkpoint_path("best")
+            instead = (f"copy {best} to {latest} to resume from the best iteration (the rows logged after it are "
+                       "dropped)" if best.is_file() else "train the run again under another --name")
+            raise WganError(f"{problem}, and its fallback cannot serve: {previous_damaged}; {instead}") from None
         if latest.is_file():  # set aside by the next checkpoint, which would otherwise make it the fallback
             self._damaged_latest = True
             problem += f" (the next checkpoint keeps it as {self._damaged_name().name})"
