@@ -125,6 +125,16 @@ def test_a_runs_that_cannot_hold_the_mnist_runs_is_refused_before_anything_runs(
     assert ran == [] and sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "mnist"]
 
 
+def test_an_empty_runs_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    # the MNIST runs went into the working folder
+    ran = _stand_in(monkeypatch, "no-batchnorm")
+    assert main(["experiment", "no-batchnorm", "--data-dir", str(_mnist_files(tmp_path / "mnist")), "--runs", " ",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == ("wgan: error: --runs is empty: name the folder for the MNIST runs, "
+                                               "e.g. --runs runs")
+    assert ran == []
+
+
 @pytest.mark.parametrize("flags, named", [(["parallel-lines", "--data-dir", "DIR"], "--data-dir has no effect on "
                                                                                     "parallel-lines"),
                                            (["no-batchnorm", "--runs", "old/runs"], "--runs has no effect without"),

@@ -325,6 +325,8 @@ def _check_mnist_runs(args: argparse.Namespace) -> None:
         check_mnist_files(args.data_dir)
     except WganError as error:
         raise WganError(f"--data-dir: {error}") from None
+    if not args.runs.strip():  # Path("") is the working directory
+        raise WganError("--runs is empty: name the folder for the MNIST runs, e.g. --runs runs")
     _check_writable(Path(args.runs), "--runs")
 
 
