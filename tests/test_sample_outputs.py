@@ -162,6 +162,22 @@ def test_a_png_out_of_a_point_run_is_a_scatter_beside_the_data(point_run, tmp_pa
     assert width > 1.5 * height  # two panels side by side
 
 
+def test_a_scatter_of_a_run_whose_data_file_changed_shape_says_so(tmp_path, capsys):
+    # "real points have 2 coordinates and fake ones 1: draw points of the same dimension", of a run the user never
+    # told to draw anything of another dimension
+    data = tmp_path / "points.csv"
+    data.write_text("\n".join(str(value) for value in np.linspace(-1, 1, 64)) + "\n")
+    wgan.train(data=str(data), depth=1, out=str(tmp_path), name="line", **TINY)
+    data.write_text("\n".join(f"{value},{value}" for value in np.linspace(-1, 1, 64)) + "\n")
+    capsys.readouterr()
+    assert sample(tmp_path / "line", "--n", "5", "--out", str(tmp_path / "line.png")) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # after the warning that the data changed
+        f"wgan: error: a .png of points draws the run's data beside them, and its data '{data}' now holds points of 2 "
+        "coordinates where the run generates 1: it changed since the run trained; write the samples to a .npy file, "
+        "or put the data back")
+    assert not (tmp_path / "line.png").exists()
+
+
 def test_the_scatter_is_headed_by_the_run_it_was_drawn_from(point_run, tmp_path, monkeypatch):
     titles, scatter = [], outputs.plots.point_scatter  # it had no title: two files of two runs looked alike
     monkeypatch.setattr(outputs.plots, "point_scatter", lambda *args: titles.append(args[2]) or scatter(*args))

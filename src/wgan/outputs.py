@@ -67,7 +67,12 @@ def write_samples(samples: np.ndarray, out: str | os.PathLike, config: Config, s
         return f"a grid of {_images(len(samples))} of {_size(samples)} ({grid.shape[1]} x {grid.shape[0]} pixels)"
     figure = "histogram" if samples.shape[1] == 1 else "scatter"
     if form == "png":
-        atomic_write_bytes(out, plots.point_scatter(real_points(config, len(samples), seed), samples, title))
+        real = real_points(config, len(samples), seed)
+        if real.shape[1:] != samples.shape[1:]:
+            raise WganError(f"a .png of points draws the run's data beside them, and its data '{config.data}' now "
+                            f"holds points of {real.shape[1]} coordinates where the run generates {samples.shape[1]}: "
+                            "it changed since the run trained; write the samples to a .npy file, or put the data back")
+        atomic_write_bytes(out, plots.point_scatter(real, samples, title))
         return f"a {figure} of {len(samples):,} generated point{'s' * (len(samples) != 1)} beside as many of the data"
     raise WganError(f"output '{os.fspath(out)}' is for images; this run's samples are points of shape "
                     f"{samples.shape[1:]}: write them to a .npy file or a .png {figure}")
