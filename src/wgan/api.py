@@ -30,9 +30,9 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_torch_seed, whole_number
-from .config import (FIELDS, PATHS, PER_NETWORK, Config, check_every_setting_counts, device_name, make_config, resolve,
-                     toml_value, typed)
-from .data import DATASET_NAMES, build_sampler, fingerprint, users_own
+from .config import (FIELDS, PATHS, Config, check_every_setting_counts, device_name, make_config, resolve, typed,
+                     with_absolute_paths)
+from .data import build_sampler, fingerprint, users_own
 from .data.points import scale_warning
 from .data.sampler import RecordedShape, Sampler, TensorSampler
 from .distributed import (World, check_batch, joined, normalised_batch, pick_device, sync_batch_norm,
@@ -46,9 +46,11 @@ from .objectives import Objective, build_objective
 from .outputs import output_form, write_samples
 from .process_settings import leaves_the_process_as_it_was
 from .randomness import global_cpu_seed
-from .runs import CONFIG_FILE, CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
+from .resume_rules import (DECAY_CHOICES, RESUMABLE, best_kept_in_history, extended, iterations_edited_by_hand,
+                           require_kept, require_trained_settings, require_unfinished)
+from .runs import CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
-from .trainer import BEST_SCORES, Trainer, out_of_time
+from .trainer import Trainer
 
 EVAL_SEED_OFFSET = 1  # evaluation noise comes from seed + 1, apart from the training stream
 GENERATED_AT_ONCE = 4096  # samples per generator call when drawing many (generate)
@@ -383,7 +385,7 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
     if config is not None and not isinstance(config, Config):
         raise WganError(f"train() takes a Config or keyword settings, not the {type(config).__name__} {config!r}: "
                         "train(make_config('settings.toml')) reads a file, train(iterations=500) sets one value")
-    config = _with_absolute_paths(resolve(config) if config is not None else make_config(**settings))
+    config = with_absolute_paths(resolve(config) if config is not None else make_config(**settings))
     check_every_setting_counts(config)
     check_batch(config.batch_size, world_size_from_environment())
     if config.sync_batchnorm and world_size_from_environment() == 1:  # a resume may go on in one process
@@ -467,19 +469,6 @@ def _new_run_folder(config: Config) -> RunFolder:
     return run
 
 
-def _with_absolute_paths(config: Config) -> Config:
-    """``config`` with its data file or folder and its ``data_dir`` as absolute paths, so that the run folder's
-    config.toml finds them from any working directory (``wgan sample``, ``eval``, ``--resume`` elsewhere)."""
-    given = {"data": config.data, "data_dir": config.data_dir}
-    paths = {name: str(Path(value).absolute()) for name, value in given.items()
-             if value and value not in DATASET_NAMES and Path(value).exists()}
-    return dataclasses.replace(config, **paths)
-
-
-DECAY_CHOICES = ("restart", "keep")
-RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
-
-
 @leaves_the_process_as_it_was
 def resume(path: str | Path, iterations: int | None = None, progress: bool = True,
            max_minutes: float | None = None, eval_every: int | None = None, decay: str | None = None,
@@ -523,12 +512,12 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
         try:
             state, fallback = run.load_resumable()
             saved = run.config()
-            _require_trained_settings(run, saved, state)
-            _require_kept(saved, others)
-            saved, given, edit = _iterations_edited_by_hand(saved, state, changes)
+            require_trained_settings(run, saved, state)
+            require_kept(saved, others)
+            saved, given, edit = iterations_edited_by_hand(saved, state, changes)
             changed = typed(dataclasses.replace(saved, **given))
-            _require_unfinished(path, changed, state)
-            config, note = _extended(saved, changed, state["iteration"], decay)
+            require_unfinished(path, changed, state)
+            config, note = extended(saved, changed, state["iteration"], decay)
             check_batch(config.batch_size, world_size_from_environment(), kept=True)
             changed = _data_change(run.path, config, "training continues on the data as it is now")
         except BaseException:  # whatever went wrong, the folder is not left locked for the rest of the process
@@ -556,7 +545,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                     run.write_config(config)
                     run.rewind(trainer.iteration)
                     if fell_back:
-                        notes += _best_kept_in_history(run, trainer)
+                        notes += best_kept_in_history(run, trainer)
                 for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
                     print(f"wgan: warning: {note}", file=sys.stderr)
                 if progress:
@@ -566,108 +555,6 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                 run.close()
             raise
         return _finish(trainer, progress, passed)
-
-
-def _best_kept_in_history(run: RunFolder, trainer: Trainer) -> list[str]:
-    """After a resume fell back to the previous checkpoint: best.pt made of the rows it drops is set aside
-    (:meth:`RunFolder.drop_best_after`), and where the checkpoint resumed from is not the best of the rows kept,
-    whose checkpoint is gone, the next evaluation writes best.pt (the trainer's best score starts afresh)."""
-    row = next((row for row in run.history if row["iteration"] == trainer.iteration), {})
-    score = next((row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row), None)
-    resumed_was_best = score == trainer.best_score
-    said = run.drop_best_after(trainer.iteration, resumed_was_best)
-    if said is not None and not resumed_was_best:
-        trainer.best_score = math.inf
-    return [said] if said is not None else []
-
-
-# Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume
-# changes (config.toml is written as it starts, before its first checkpoint), where this machine keeps things
-# (the data's paths are fingerprinted instead: _data_change) and the run's labels.
-MAY_DIFFER_FROM_CHECKPOINT = (*RESUMABLE, "lr_decay_start", "lr_decay_end", *PATHS, "name", "preset")
-
-
-def _require_trained_settings(run: RunFolder, saved: Config, state: dict[str, Any]) -> None:
-    """Refuse a config.toml edited since the checkpoint ``state`` was written: a resume would train on with the
-    edited settings (another learning rate, algorithm or seed) without a word, and one that changed the models
-    or the optimiser fails to load. A named data set counts as a setting, a path to the data does not."""
-    trained = state.get("config") or {}  # a checkpoint of an older version records the settings it knew
-    same_end = trained.get("iterations", saved.iterations) == saved.iterations  # the decay's window moves with it
-    edited = [(name, getattr(saved, name), value) for name, value in trained.items()
-              if name in FIELDS and getattr(saved, name) != value
-              and (name not in MAY_DIFFER_FROM_CHECKPOINT
-                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES)
-                   or name in ("lr_decay_start", "lr_decay_end") and same_end)]
-    if edited:
-        said = ", ".join(f"{name} = {_as_written(now)} (trained with {_as_written(then)})"
-                         for name, now, then in edited[:3]) + (f" and {len(edited) - 3} more" if edited[3:] else "")
-        raise WganError(f"run '{run.path}': its config.toml was edited since the checkpoint was written: {said}; "
-                        "a run continues with the settings it was trained with: put them back in config.toml (to "
-                        f"train with the new ones, start a new run: wgan train --config {run.path / CONFIG_FILE} "
-                        "--name NEW)")
-
-
-def _iterations_edited_by_hand(saved: Config, state: dict[str, Any], changes: dict[str, Any]
-                               ) -> tuple[Config, dict[str, Any], str | None]:
-    """A config.toml whose ``iterations`` differs from the checkpoint's with the same decay window was edited by
-    hand (a resume that moves the end of a linear decay writes another window with it): the edit is taken as
-    ``--iterations`` would be, so that the decay restarts or keeps its end (:func:`_extended`) instead of its
-    window jumping to the new end. The settings to extend from (the trained iterations), the changes (with the
-    edited iterations unless ``--iterations`` was given) and a line saying so, or the arguments as they were."""
-    trained = state.get("config") or {}
-    window = ("lr_decay_start", "lr_decay_end")
-    iterations = trained.get("iterations", saved.iterations)
-    if iterations == saved.iterations or any(trained.get(name, 0) != getattr(saved, name) for name in window):
-        return saved, changes, None
-    edit = (f"config.toml's iterations {saved.iterations} (trained with {iterations}) is taken as --iterations "
-            f"{changes.get('iterations', saved.iterations)} would be")
-    return dataclasses.replace(saved, iterations=iterations), {"iterations": saved.iterations, **changes}, edit
-
-
-def _require_kept(saved: Config, given: dict[str, Any]) -> None:
-    """Refuse settings ``given`` to a resume beyond those it changes (:data:`RESUMABLE`) that differ from the
-    run's ``saved`` ones; given again as the run has them (its first command, with ``--resume`` added), they
-    are accepted."""
-    asked = _with_absolute_paths(typed(dataclasses.replace(saved, **given)))  # the data as the run recorded it
-
-    def kept(name: str) -> bool:
-        if name in PER_NETWORK:  # model and width set both networks, unless a per-network flag beside them did
-            return all(given.get(each, getattr(asked, name)) == getattr(saved, each) for each in PER_NETWORK[name])
-        if name == "out":  # "runs/" is "runs"; a relative path reads from here
-            return Path(asked.out).resolve() == Path(saved.out).resolve()
-        return getattr(asked, name) == getattr(saved, name)
-
-    def the_runs(name: str) -> str:
-        if name in PER_NETWORK and getattr(saved, name) is None:  # a pair of models or widths
-            return ", ".join(f"{each} {_as_written(getattr(saved, each))}" for each in PER_NETWORK[name])
-        return _as_written(getattr(saved, name))
-
-    differ = [f"{name} {_as_written(given[name])} (the run's: {the_runs(name)})" for name in given if not kept(name)]
-    if differ:
-        raise WganError("a resume keeps the settings the run was trained with and changes only its iterations, "
-                        f"time budget, evaluation interval and device; these differ: {', '.join(differ)}: leave "
-                        "them out, or train a new run to change them")
-
-
-def _as_written(value: Any) -> str:
-    """A setting's value as config.toml writes it; ``unset`` for None, which it leaves out."""
-    return "unset" if value is None else toml_value(value)
-
-
-def _require_unfinished(path: str | Path, config: Config, state: dict[str, Any]) -> None:
-    """Refuse to resume a run that ``config`` would stop at once, before anything is built for it (the image
-    scores' classifier, the models): its iterations done, or its training time spent (by the checkpoint
-    ``state``; one that lacks either is named when it loads)."""
-    iteration, train_seconds = state.get("iteration"), state.get("train_seconds")
-    if iteration is None or train_seconds is None or config.iterations < 1 or config.max_minutes < 0:
-        return  # named when the checkpoint loads, or by the settings' checks
-    if iteration < config.iterations and not out_of_time(config, train_seconds):
-        return
-    larger = "iterations" if iteration >= config.iterations else "max_minutes"
-    lift = ", or 0 for no limit: it counts the run's training in all" if larger == "max_minutes" else ""
-    raise WganError(f"run '{path}' already reached iteration {iteration} of {config.iterations} after "
-                    f"{train_seconds / 60:.3g} minutes of training: pass a larger --{larger.replace('_', '-')} "
-                    f"({larger}= in Python{lift}) to continue it")
 
 
 def _data_change(folder: Path, config: Config, what_follows: str) -> str | None:
@@ -685,27 +572,6 @@ def _data_change(folder: Path, config: Config, what_follows: str) -> str | None:
     if started_on is None or now is None or started_on == now:  # (data that is not there: its reader says so)
         return None
     return f"the data {config.data!r} changed since the run started on it: {what_follows}"
-
-
-def _extended(saved: Config, changed: Config, iteration: int, decay: str | None) -> tuple[Config, str | None]:
-    """The resumed run's settings, with the linear decay's window set by ``decay`` (None: restart) when
-    ``iterations`` moved its end; and a line saying what happens to the decay then. ``decay`` given where it
-    changes nothing is refused: it would be ignored without a word."""
-    moved = changed.iterations != saved.iterations and changed.iterations > iteration
-    if saved.lr_decay != "linear" or not moved:
-        if decay is not None:
-            why = ("the run's learning rate does not decay (lr_decay none)" if saved.lr_decay != "linear" else
-                   "only a new --iterations (iterations=) moves the end of the decay")
-            raise WganError(f"--decay {decay} (decay='{decay}' in Python) has no effect here: {why}; leave it out")
-        return resolve(changed), None
-    end = saved.lr_decay_end or saved.iterations
-    if decay == "keep":
-        note = (f"the learning rate keeps decaying to 0 at iteration {end}, as it did (--decay keep), and stays "
-                f"at 0 to iteration {changed.iterations}")
-        return resolve(dataclasses.replace(changed, lr_decay_end=end)), note
-    note = (f"the linear decay restarts at iteration {iteration} from lr {saved.lr:g} to 0 at iteration "
-            f"{changed.iterations} (--decay keep would keep its end at {end})")
-    return resolve(dataclasses.replace(changed, lr_decay_start=iteration, lr_decay_end=0)), note
 
 
 def build_trainer(config: Config) -> Trainer:
@@ -727,7 +593,7 @@ def _load(path: str | Path, checkpoint: str, device: str | torch.device, needs_d
     state = run.load_checkpoint(checkpoint, "cpu")  # moved to the device by load_state_dict
     shape_only = not needs_data and "sample_shape" in state
     recorded = run.recorded_config() if shape_only else run.config()  # config() names data that has moved
-    _require_trained_settings(run, recorded, state)
+    require_trained_settings(run, recorded, state)
     config = typed(dataclasses.replace(recorded, device=device))
     trainer = _assemble(config if shape_only else resolve(config), lambda: None, scores=False,
                         recorded_shape=_recorded_shape(state), shape_only=shape_only)

@@ -31,6 +31,7 @@ from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOP
 from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
 from .experiments.image_runs import PRESET_MINUTES, check_mnist_files
 from .experiments.report import write_report
+from .resume_rules import DECAY_CHOICES, RESUMABLE
 from .runs import CURVES, RunFolder, atomic_write, refuse_the_runs_own
 
 MEMORY_HINTS = {  # what to lower when a command runs out of memory
@@ -110,7 +111,7 @@ def build_parser() -> Parser:
                        "(bit-exact); of its settings only --iterations, --max-minutes, --eval-every and "
                        "--device (a GPU run continues on the CPU) may change; other flags are accepted where they "
                        "equal the run's")
-    train.add_argument("--decay", choices=api.DECAY_CHOICES, default=None,
+    train.add_argument("--decay", choices=DECAY_CHOICES, default=None,
                        help="with --resume and a new --iterations, on a run whose learning rate decays linearly to "
                        "0 at its last iteration: restart the decay from the resumed iteration to the new end, or "
                        "keep its end where it was (the rate then stays 0); a line says which; default: restart "
@@ -416,7 +417,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     """A resume's other settings are the run's (its folder's config.toml): --config is refused, and flags that
     differ from the run's settings are refused by the resume itself."""
     if args.config is not None:
-        allowed = ", ".join(map(_flag, api.RESUMABLE[:-1])) + f" and {_flag(api.RESUMABLE[-1])}"
+        allowed = ", ".join(map(_flag, RESUMABLE[:-1])) + f" and {_flag(RESUMABLE[-1])}"
         raise WganError(f"--resume continues a run with its saved settings; only {allowed} may change, not "
                         "--config")
 

@@ -631,6 +631,15 @@ def validate(config: Config) -> None:
     _require(config.data != "", "data is empty: give a toy dataset name or a .npy/.csv file")
 
 
+def with_absolute_paths(config: Config) -> Config:
+    """``config`` with its data file or folder and its ``data_dir`` as absolute paths, so that the run folder's
+    config.toml finds them from any working directory (``wgan sample``, ``eval``, ``--resume`` elsewhere)."""
+    given = {"data": config.data, "data_dir": config.data_dir}
+    paths = {name: str(Path(value).absolute()) for name, value in given.items()
+             if value and value not in DATASET_NAMES and Path(value).exists()}
+    return dataclasses.replace(config, **paths)
+
+
 def check_every_setting_counts(config: Config) -> None:
     """Refuse settings of a new run given with a value that nothing in its configuration reads (their defaults
     pass), and names, folders and phases that earlier versions let through. Not part of :func:`validate`: a run
