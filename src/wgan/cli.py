@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shlex
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -26,11 +24,11 @@ from . import api, distributed, launcher, outputs, signals
 from .checks import check_torch_seed
 from .config import FIELDS, check_every_setting_counts, default_text, field_type, load_toml
 from .entry import INTERRUPTED_WHILE_STARTING
-from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, reason, refused
+from .errors import FORBIDDEN, FULL, IN_THE_WAY, Stopped, WganError, output_refused, refused
 from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR
-from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES, ByHand, ExperimentResult, ImageData
-from .experiments.image_runs import PRESET_MINUTES, check_mnist_files
-from .experiments.report import write_report
+from .experiment_command import EXPERIMENT_RUNS, run_experiments
+from .experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, SUMMARIES
+from .experiments.image_runs import PRESET_MINUTES
 from .resume_rules import DECAY_CHOICES, RESUMABLE
 from .runs import CURVES, RunFolder, atomic_write, refuse_the_runs_own
 
@@ -40,7 +38,6 @@ MEMORY_HINTS = {  # what to lower when a command runs out of memory
     "play": "close other programs", "watch": "close other programs",
 }
 PROCESSES_PER_CORE = 4  # --nproc's bound on a machine without as many GPUs (100,000 processes hung it)
-EXPERIMENT_RUNS = "runs/experiments"  # where `wgan experiment --data-dir` keeps its MNIST runs
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -247,131 +244,6 @@ def _watch(args: argparse.Namespace) -> None:
     server.serve(server.watch_app(args.run), server.listen(args.host, args.port), "watch")
 
 
-def _experiment_command(args: argparse.Namespace, name: str) -> str:
-    """The command line that makes experiment ``name`` as ``args`` did, for its page."""
-    words = ["wgan", "experiment", args.name, *(["--quick"] if args.quick else []), "--out", args.out,
-             *(["--seed", str(args.seed)] if args.seed else [])]
-    if name in IMAGE_EXPERIMENTS and args.data_dir is not None:
-        words += ["--data-dir", args.data_dir, "--runs", args.runs, "--minutes", f"{args.minutes:g}"]
-    return shlex.join(words)  # a path with a space is quoted, as a shell would need it pasted
-
-
-def _experiment(args: argparse.Namespace) -> None:
-    if args.name != "all" and args.name not in EXPERIMENTS:
-        raise WganError(f"unknown experiment '{args.name}': choose one of {', '.join(EXPERIMENTS)}, or all")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise WganError(f"--data-dir '{args.data_dir}' is not a folder: give the folder that holds the MNIST IDX "
-                        "files (train-images-idx3-ubyte.gz ...), or leave it out to use the built-in digits")
-    if not (args.minutes > 0 and math.isfinite(args.minutes)):
-        raise WganError(f"--minutes must be a positive number, got {args.minutes:g}: the training time of each "
-                        "MNIST run")
-    check_torch_seed(args.seed, "--seed")
-    _check_image_flags_count(args)
-    if not args.out.strip():  # Path("") is the working directory, where the pages went
-        raise WganError("--out is empty: name the folder for the pages, e.g. --out experiments")
-    out = Path(args.out)
-    _check_writable(out, "--out")
-    _check_mnist_runs(args)
-    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
-    reported = (out / "report.md").is_file()  # an earlier 'all' report, kept current as each experiment ends
-    for name in EXPERIMENTS if reported else names:  # what the pages and the report will show: read before
-        ByHand.read(out / name)                      # anything runs, as the pages of the others that it shows
-        if name not in names and (out / name / "results.json").is_file():
-            ExperimentResult.read(out / name)
-    for name in names:
-        _check_page_places(out, name, args.quick)
-    results = []
-    for name in names:
-        size = "quick size: a smoke test, too short for the paper's claims" if args.quick else "full size"
-        print(f"running {name} ({size})...", flush=True)
-        images = {"data": ImageData(args.data_dir, Path(args.runs), args.minutes)} if name in IMAGE_EXPERIMENTS else {}
-        result = EXPERIMENTS[name](quick=args.quick, seed=args.seed, **images)
-        result.command = _experiment_command(args, name)
-        for claim in result.claims:
-            print(f"  [{'holds' if claim.holds else 'DOES NOT HOLD'}] {claim.text}: {claim.measured}")
-        results.append(result)
-        result.write(out / name)  # each page once its experiment ends: a stop or a failure later loses none of them
-        print(f"written to {out / name}/ (figure.png, results.json, README.md) and {out / name}.md")
-        if reported:
-            _write_report(out, [ExperimentResult.read(out / each) for each in EXPERIMENTS
-                                if (out / each / "results.json").is_file()], "report updated")
-    if args.name == "all":
-        _write_report(out, results, "report")
-
-
-def _check_image_flags_count(args: argparse.Namespace) -> None:
-    """--data-dir feeds the image experiments alone, and --runs and --minutes the MNIST runs that it starts:
-    refused where nothing would read them, as `wgan train` refuses settings its run would ignore."""
-    if args.data_dir is not None and args.name != "all" and args.name not in IMAGE_EXPERIMENTS:
-        raise WganError(f"--data-dir has no effect on {args.name}: only the image experiments "
-                        f"({', '.join(IMAGE_EXPERIMENTS)}) read it; leave it out")
-    if args.data_dir is not None and args.quick:
-        raise WganError("--data-dir has no effect with --quick, whose image runs train on the built-in 8x8 digits: "
-                        "leave one of them out")
-    if args.data_dir is None:
-        for flag, value, default in (("--runs", args.runs, EXPERIMENT_RUNS), ("--minutes", args.minutes,
-                                                                              PRESET_MINUTES)):
-            if value != default:
-                raise WganError(f"{flag} has no effect without --data-dir: it is for the image experiments' MNIST "
-                                "runs; give --data-dir MNIST_DIR, or leave it out")
-
-
-def _check_mnist_runs(args: argparse.Namespace) -> None:
-    """With --data-dir: the MNIST files that the preset runs read are there, and --runs can hold the runs. Checked
-    before anything runs: a folder without the files was found after meaningful-loss's toy runs (minutes), and a
-    --runs that is a file when the first MNIST run started, in a message naming --out."""
-    if args.data_dir is None:
-        return
-    try:
-        check_mnist_files(args.data_dir)
-    except WganError as error:
-        raise WganError(f"--data-dir: {error}") from None
-    if not args.runs.strip():  # Path("") is the working directory
-        raise WganError("--runs is empty: name the folder for the MNIST runs, e.g. --runs runs")
-    _check_writable(Path(args.runs), "--runs")
-
-
-def _write_report(out: Path, results: list[ExperimentResult], said: str) -> None:
-    """The report over ``results`` in ``out``, and a line that begins with ``said``."""
-    try:
-        write_report(results, out)
-    except OSError as error:
-        raise _output_refused(error.filename or out, error) from None
-    print(f"{said}: {out / 'report.md'} and {out / 'report.html'}")
-
-
-def _check_page_places(out: Path, name: str, quick: bool) -> None:
-    """Before experiment ``name`` runs: its folder and its page beside it can be written where a folder and a
-    file are, and a --quick run does not replace the full size's results (hours of training, for some)."""
-    for place, folder in ((out / name, True), (out / f"{name}.md", False)):
-        if place.exists() and place.is_dir() != folder:
-            raise WganError(f"'{place}' is a {'folder' if place.is_dir() else 'file'}, where {name} writes its "
-                            f"{'folder' if folder else 'page'}: move it away, or choose another --out")
-    saved = out / name / "results.json"
-    if quick and saved.is_file():
-        try:
-            command = ExperimentResult.read(out / name).made_with
-        except WganError:  # a result that does not read is no loss: the run replaces it
-            return
-        if "--quick" not in shlex.split(command):
-            raise WganError(f"'{out / name}' holds {name}'s full-size results (made with `{command}`), which a "
-                            "--quick run would replace: choose another --out, or move the folder away")
-
-
-def _check_writable(folder: Path, flag: str) -> None:
-    """Raise WganError, naming ``flag`` (the option that gave ``folder``), unless ``folder`` is, or can be made as,
-    a folder this process can write in: checked before a long run, without making it."""
-    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
-    if not existing.is_dir():
-        raise WganError(f"{flag} '{folder}' needs '{existing}' to be a folder, but it is a file: choose another "
-                        f"folder for {flag}")
-    try:  # a folder made and removed at once: os.access says yes to root where the file system says no (/proc)
-        os.rmdir(tempfile.mkdtemp(prefix=".wgan-check-", dir=existing))
-    except OSError as error:
-        raise WganError(f"cannot write in '{existing}' ({reason(error)}), where {flag} '{folder}' is: choose a folder "
-                        f"you can write to for {flag}") from None
-
-
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     """``wgan train --nproc N``: check the settings here, then start N ranks of the same command."""
     if args.nproc < 1:
@@ -477,7 +349,7 @@ def _sample(args: argparse.Namespace) -> None:
         else:
             written = run.save_samples(args.out, args.n, args.seed, args.ema)
     except OSError as error:
-        raise _output_refused(args.out, error) from None
+        raise output_refused(args.out, error) from None
     drawn_by = "its moving average" if run.pick_generator(args.ema) is run.average else "its generator"
     print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}, {drawn_by}) to {args.out}")
 
@@ -487,15 +359,7 @@ def _write(path: Path, write) -> None:
     try:
         atomic_write(path, write)
     except OSError as error:
-        raise _output_refused(path, error) from None
-
-
-def _output_refused(path: str | Path, error: OSError) -> WganError:
-    """One line for an output the file system refused, naming a file that stands where a folder should."""
-    blocking = next((parent for parent in Path(path).absolute().parents if parent.is_file()), None)
-    if blocking is not None:  # the system's words for it are "File exists" or "Not a directory"
-        return WganError(f"cannot write '{path}': '{blocking}' is a file, not a folder; choose another place")
-    return WganError(f"cannot write '{path}' ({reason(error)}): choose a place you can write to")
+        raise output_refused(path, error) from None
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -576,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train" and args.nproc != 1:
             return _launch(args, argv)
-        {"train": _train, "sample": _sample, "eval": _eval, "experiment": _experiment, "play": _play,
+        {"train": _train, "sample": _sample, "eval": _eval, "experiment": run_experiments, "play": _play,
          "watch": _watch}[args.command](args)
     except WganError as error:  # one line, whatever a value quoted in the message holds
         distributed.report("wgan: error: " + " ".join(str(error).splitlines()))

@@ -5,6 +5,7 @@ and what to do. The CLI prints the message on one line and exits with status 2; 
 """
 
 import errno
+from pathlib import Path
 
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file-size limit (ulimit -f)
 FORBIDDEN = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -74,3 +75,11 @@ def refused(error: OSError) -> str:
     """One line for a read or write the system refused: the file, why, and what to do."""
     where = f" '{error.filename}'" if error.filename is not None else ""
     return f"cannot use{where} ({reason(error)}): {remedy(error)}, and try again"
+
+
+def output_refused(path: str | Path, error: OSError) -> WganError:
+    """One line for an output the file system refused, naming a file that stands where a folder should."""
+    blocking = next((parent for parent in Path(path).absolute().parents if parent.is_file()), None)
+    if blocking is not None:  # the system's words for it are "File exists" or "Not a directory"
+        return WganError(f"cannot write '{path}': '{blocking}' is a file, not a folder; choose another place")
+    return WganError(f"cannot write '{path}' ({reason(error)}): choose a place you can write to")
