@@ -34,6 +34,7 @@ from wgan.config import load_toml
 from wgan.exits import OUTCOME_FILE
 from wgan.errors import Stopped, WganError
 from wgan.play.watch import RunFollower
+from wgan.resume_rules import require_trained_settings
 from wgan.runs import RunFolder, atomic_write
 from wgan.trainer import BEST_SCORES, Trainer, learning_rate
 
@@ -512,7 +513,7 @@ def test_a_best_checkpoint_later_than_the_one_a_resume_fell_back_on_is_set_aside
     assert wgan.load_run(run).iteration == best
 
 
-def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_an_edited_decay_window_is_refused(
+def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_a_kept_end_is_not_taken_for_an_edit(
         tmp_path, capsys):
     # the resume took the edited end as the decay's, and the learning rate jumped from 0 to 1/3 of its base
     assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "edited",
@@ -529,9 +530,23 @@ def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_an
     assert main(["train", "--resume", str(tmp_path / "flag"), "--iterations", "6", "--quiet"]) == 0
     edited, flag = _latest(tmp_path / "edited"), _latest(tmp_path / "flag")
     assert all(torch.equal(a, b) for a, b in zip(_weights(edited), _weights(flag)))
-    config.write_text(config.read_text().replace("lr_decay_start = 4\n", "lr_decay_start = 5\n"))
-    assert main(["train", "--resume", str(tmp_path / "edited"), "--iterations", "8", "--quiet"]) == 2
-    assert "lr_decay_start = 5 (trained with 4)" in capsys.readouterr().err
+    # a second --decay keep writes the iterations alone (the end was written by the first): stopped before its
+    # first checkpoint, it was taken for a hand edit, and the decay restarted from 0 to the base rate
+    assert main(["train", "--resume", str(tmp_path / "flag"), "--iterations", "8", "--decay", "keep", "--quiet"]) == 0
+    config = tmp_path / "flag" / "config.toml"
+    assert "lr_decay_end = 6\n" in config.read_text()
+    config.write_text(config.read_text().replace("iterations = 8\n", "iterations = 10\n"))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "flag"), "--quiet"]) == 0
+    assert "taken as --iterations" not in capsys.readouterr().err
+    resumed = RunFolder.open(tmp_path / "flag").config()
+    assert [learning_rate(resumed, iteration) for iteration in (8, 9, 10)] == [0, 0, 0]
+    # a checkpoint of an earlier window (best.pt before a restart, brought back to the same iterations) still
+    # loads: the window does not change a trained model
+    early = checkpoints.unpack(tmp_path / "edited" / "checkpoints" / "previous.pt")
+    early["config"] |= {"lr_decay_start": 0, "lr_decay_end": 0}
+    require_trained_settings(RunFolder.open(tmp_path / "edited"), dataclasses.replace(
+        RunFolder.open(tmp_path / "edited").config(), iterations=early["config"]["iterations"]), early)
 
 
 def test_a_damaged_latest_and_previous_are_both_named_with_what_to_do(tmp_path, capsys):

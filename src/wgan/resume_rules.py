@@ -45,12 +45,10 @@ def require_trained_settings(run: RunFolder, saved: Config, state: dict[str, Any
     edited settings (another learning rate, algorithm or seed) without a word, and one that changed the models
     or the optimiser fails to load. A named data set counts as a setting, a path to the data does not."""
     trained = state.get("config") or {}  # a checkpoint of an older version records the settings it knew
-    same_end = trained.get("iterations", saved.iterations) == saved.iterations  # the decay's window moves with it
     edited = [(name, getattr(saved, name), value) for name, value in trained.items()
               if name in FIELDS and getattr(saved, name) != value
               and (name not in MAY_DIFFER_FROM_CHECKPOINT
-                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES)
-                   or name in ("lr_decay_start", "lr_decay_end") and same_end)]
+                   or name == "data" and (value in DATASET_NAMES or saved.data in DATASET_NAMES))]
     if edited:
         said = ", ".join(f"{name} = {_as_written(now)} (trained with {_as_written(then)})"
                          for name, now, then in edited[:3]) + (f" and {len(edited) - 3} more" if edited[3:] else "")
@@ -62,19 +60,26 @@ def require_trained_settings(run: RunFolder, saved: Config, state: dict[str, Any
 
 def iterations_edited_by_hand(saved: Config, state: dict[str, Any], changes: dict[str, Any]
                                ) -> tuple[Config, dict[str, Any], str | None]:
-    """A config.toml whose ``iterations`` differs from the checkpoint's with the same decay window was edited by
-    hand (a resume that moves the end of a linear decay writes another window with it): the edit is taken as
-    ``--iterations`` would be, so that the decay restarts or keeps its end (:func:`extended`) instead of its
-    window jumping to the new end. The settings to extend from (the trained iterations), the changes (with the
-    edited iterations unless ``--iterations`` was given) and a line saying so, or the arguments as they were."""
+    """A config.toml whose ``iterations`` differs from the checkpoint's, under a linear decay whose end follows
+    the iterations (``lr_decay_end`` 0) and with the checkpoint's window, was edited by hand: a resume that moves
+    that end writes another window with it (a restart's start, a kept end). The edit is taken as ``--iterations``
+    would be, so that the decay restarts or keeps its end (:func:`extended`) instead of jumping to the new end.
+    The settings to extend from (the trained iterations), the changes (with the edited iterations unless
+    ``--iterations`` was given, which a line then need not explain) and a line saying so; or the arguments as
+    they were."""
     trained = state.get("config") or {}
-    window = ("lr_decay_start", "lr_decay_end")
     iterations = trained.get("iterations", saved.iterations)
-    if iterations == saved.iterations or any(trained.get(name, 0) != getattr(saved, name) for name in window):
+    window = (saved.lr_decay_start, saved.lr_decay_end)
+    trained_window = (trained.get("lr_decay_start", 0), trained.get("lr_decay_end", 0))
+    if (iterations == saved.iterations or saved.lr_decay != "linear" or saved.lr_decay_end
+            or window != trained_window):
         return saved, changes, None
+    from_trained = dataclasses.replace(saved, iterations=iterations)
+    if "iterations" in changes:
+        return from_trained, changes, None
     edit = (f"config.toml's iterations {saved.iterations} (trained with {iterations}) is taken as --iterations "
-            f"{changes.get('iterations', saved.iterations)} would be")
-    return dataclasses.replace(saved, iterations=iterations), {"iterations": saved.iterations, **changes}, edit
+            f"{saved.iterations} would be")
+    return from_trained, {"iterations": saved.iterations, **changes}, edit
 
 
 def require_kept(saved: Config, given: dict[str, Any]) -> None:
