@@ -487,30 +487,42 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
         assert (folder / "latest-damaged.pt").read_bytes() == damaged
 
 
+@pytest.mark.parametrize("best", ["later, after a fallback", "missing"])
 @pytest.mark.parametrize("resumed_was_best", [True, False])
-def test_a_best_checkpoint_later_than_the_one_a_resume_fell_back_on_is_set_aside(tmp_path, capsys, resumed_was_best):
-    # eval and sample went on reading best.pt of iteration 400, though the resume from 350 had dropped its rows
+def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys, best, resumed_was_best):
+    # eval and sample went on reading best.pt of iteration 400, though the resume from 350 had dropped its rows;
+    # and a best.pt set aside by a resume stopped before its next evaluation was never written again
     folder, run = _two_checkpoints(tmp_path), tmp_path / "run"
-    shutil.copyfile(folder / "latest.pt", folder / "best.pt")  # the best at iteration 4, after the fallback's 2
-    later_best = (folder / "best.pt").read_bytes()
-    row = next(row for row in RunFolder.open(run).history if row["iteration"] == 2 and "eval/w1" in row)
+    resumed = "previous" if best.startswith("later") else "latest"
+    resumed_at = checkpoints.unpack(folder / f"{resumed}.pt")["iteration"]
+    row = next(row for row in RunFolder.open(run).history if row["iteration"] == resumed_at and "eval/w1" in row)
     score = next(row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row)
-    state = checkpoints.unpack(folder / "previous.pt")
+    state = checkpoints.unpack(folder / f"{resumed}.pt")
     state["best_score"] = score if resumed_was_best else score - 1  # else an earlier evaluation was better
-    torch.save(checkpoints.pack(state), folder / "previous.pt")
-    (folder / "latest.pt").unlink()
-    capsys.readouterr()
-    assert main(["train", "--resume", str(run), "--iterations", "3", "--quiet"]) == 0
-    said = capsys.readouterr().err
-    assert "best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt, and " in said
-    assert (folder / "best-dropped.pt").read_bytes() == later_best
-    best = checkpoints.unpack(folder / "best.pt")["iteration"]
-    if resumed_was_best:
-        assert "best.pt is now iteration 2's, the best until then" in said and best in (2, 3)
+    torch.save(checkpoints.pack(state), folder / f"{resumed}.pt")
+    if resumed == "previous":
+        shutil.copyfile(folder / "latest.pt", folder / "best.pt")  # the best at iteration 4, after the fallback's 2
+        later_best = (folder / "best.pt").read_bytes()
+        (folder / "latest.pt").unlink()
     else:
-        assert "the best checkpoint until iteration 2 was not kept, so the next evaluation writes best.pt" in said
-        assert best == 3
-    assert wgan.load_run(run).iteration == best
+        (folder / "best.pt").unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--iterations", str(resumed_at + 1), "--quiet"]) == 0
+    said = capsys.readouterr().err
+    if resumed == "previous":
+        assert f"best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt; " in said
+        assert (folder / "best-dropped.pt").read_bytes() == later_best
+    else:
+        assert "the run has no best.pt; " in said
+    written = checkpoints.unpack(folder / "best.pt")["iteration"]
+    if resumed_was_best:
+        assert f"best.pt is now iteration {resumed_at}'s, the best until then" in said
+        assert written in (resumed_at, resumed_at + 1)
+    else:
+        assert (f"the best checkpoint until iteration {resumed_at} was not kept, so the next evaluation writes "
+                "best.pt") in said
+        assert written == resumed_at + 1
+    assert wgan.load_run(run).iteration == written
 
 
 def test_iterations_edited_in_config_toml_extend_the_run_as_the_flag_does_and_a_kept_end_is_not_taken_for_an_edit(

@@ -505,7 +505,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
     changes = {name: value for name, value in zip(RESUMABLE, (iterations, max_minutes, eval_every, device))
                if value is not None}
 
-    def read() -> tuple[RunFolder, Config, dict[str, Any], list[str], bool]:
+    def read() -> tuple[RunFolder, Config, dict[str, Any], list[str], str]:
         run = RunFolder.open(path)
         tell_launcher_the_run(run.path, new=False)
         run.lock()
@@ -524,15 +524,15 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
             run.close()
             raise
         notes = [line for line in (fallback, edit, note, changed) if line]
-        return run, config, state, notes, fallback is not None
+        return run, config, state, notes, "latest" if fallback is None else "previous"
 
     with let_pass() as passed, joined() as world:  # as in train()
         progress = progress and world.is_writer
         run = None
         try:
             with signals_handled(STOP_SIGNALS, as_ctrl_c):
-                run, config, state, notes, fell_back = world.all_succeed(
-                    read if world.is_writer else lambda: (None,) * 3 + ([], False))
+                run, config, state, notes, resumed = world.all_succeed(
+                    read if world.is_writer else lambda: (None,) * 3 + ([], ""))
                 config, state = world.share((config, state))
                 trainer = _assemble(config, lambda: run, progress=progress, world=world,
                                     recorded_shape=_recorded_shape(state))
@@ -544,8 +544,7 @@ def resume(path: str | Path, iterations: int | None = None, progress: bool = Tru
                 if run is not None:
                     run.write_config(config)
                     run.rewind(trainer.iteration)
-                    if fell_back:
-                        notes += best_kept_in_history(run, trainer)
+                    notes += best_kept_in_history(run, trainer, resumed)
                 for note in notes:  # a fallback to the previous checkpoint, what happens to the decay
                     print(f"wgan: warning: {note}", file=sys.stderr)
                 if progress:

@@ -21,17 +21,31 @@ DECAY_CHOICES = ("restart", "keep")
 RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
 
 
-def best_kept_in_history(run: RunFolder, trainer: Trainer) -> list[str]:
-    """After a resume fell back to the previous checkpoint: best.pt made of the rows it drops is set aside
-    (:meth:`RunFolder.drop_best_after`), and where the checkpoint resumed from is not the best of the rows kept,
-    whose checkpoint is gone, the next evaluation writes best.pt (the trainer's best score starts afresh)."""
-    row = next((row for row in run.history if row["iteration"] == trainer.iteration), {})
-    score = next((row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row), None)
-    resumed_was_best = score == trainer.best_score
-    said = run.drop_best_after(trainer.iteration, resumed_was_best)
-    if said is not None and not resumed_was_best:
-        trainer.best_score = math.inf
-    return [said] if said is not None else []
+def best_kept_in_history(run: RunFolder, trainer: Trainer, resumed: str) -> list[str]:
+    """best.pt as of the history a resume continues, from the checkpoint ``resumed`` (latest, or previous after a
+    fallback), in a line where it changed: a best.pt of a later iteration (the fallback dropped its rows, or a
+    kill came between the writes of best and latest) is set aside as best-dropped.pt; where it is set aside or
+    missing, the checkpoint resumed from becomes best.pt if it scored the best so far, else the trainer's best
+    score starts afresh, so that the next evaluation writes one (a best.pt set aside by a resume stopped before
+    that evaluation was not written again)."""
+    iteration = trainer.iteration
+    if run.checkpoint_path("best").is_file():
+        best = run.checkpoint_iteration("best")
+        if best is None or best <= iteration:
+            return []
+        what = (f"best.pt was iteration {best}'s, after the checkpoint resumed from: it is kept as "
+                f"{run.set_aside_best().name}")
+    elif math.isfinite(trainer.best_score):  # evaluated before, yet no best.pt: removed, or set aside above
+        what = "the run has no best.pt"
+    else:
+        return []
+    logged = {key: value for row in run.history if row["iteration"] == iteration for key, value in row.items()}
+    if next((logged[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in logged), None) == trainer.best_score:
+        run.copy_checkpoint(resumed, "best")
+        return [f"{what}; best.pt is now iteration {iteration}'s, the best until then"]
+    trainer.best_score = math.inf
+    return [f"{what}; the best checkpoint until iteration {iteration} was not kept, so the next evaluation writes "
+            "best.pt"]
 
 
 # Settings whose config.toml value may differ from the one a checkpoint was trained with: what a resume

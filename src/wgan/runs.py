@@ -11,6 +11,7 @@ progress.gif         the evaluations' figures in order
 checkpoints/latest.pt, checkpoints/best.pt   everything needed to resume (see Trainer.state_dict)
 checkpoints/previous.pt                      the latest checkpoint before the last one, to fall back on
 checkpoints/latest-damaged.pt                a damaged latest checkpoint that a resume fell back from
+checkpoints/best-dropped.pt                  a best checkpoint of iterations a resume dropped
 data.json            the fingerprint of the user's data the run started on (a resume says when it changed)
 metric_card.json     an image run's: what its scores were measured with
 eval_best.json, eval_latest.json             written by `wgan eval`: the scores of that checkpoint
@@ -462,30 +463,25 @@ class RunFolder:
         """Where a damaged latest checkpoint goes: ``latest-damaged.pt``, numbered beside earlier ones."""
         return _unused(self.checkpoint_path("latest").with_name(DAMAGED_LATEST))
 
-    def drop_best_after(self, iteration: int, resumed_was_best: bool) -> str | None:
-        """After a resume fell back to the previous checkpoint, at ``iteration``: a best.pt of a later iteration,
-        which the run's history no longer holds (:meth:`rewind`), is kept as ``best-dropped.pt``, and previous.pt
-        becomes best.pt where it was the best until ``iteration`` (``resumed_was_best``). What was done, in a line;
-        None where best.pt is not later (or cannot be read: its own message comes when it is used)."""
-        best = self.checkpoint_path("best")
+    def checkpoint_iteration(self, which: str) -> int | None:
+        """The iteration of checkpoint ``which``; None where there is none or it cannot be read (its own message
+        comes when it is loaded)."""
         try:
-            best_iteration = checkpoints.unpack(best)["iteration"] if best.is_file() else None
-        except WganError:
+            return checkpoints.unpack(self.checkpoint_path(which))["iteration"]
+        except (WganError, OSError):
             return None
-        if best_iteration is None or best_iteration <= iteration:
-            return None
-        dropped = _unused(best.with_name(DROPPED_BEST))
-        if resumed_was_best:
-            previous = self.checkpoint_path("previous").read_bytes()
-            shutil.copyfile(best, dropped)  # then replaced in one step: no moment without a best.pt
-            atomic_write_bytes(best, previous)
-            now = f"best.pt is now iteration {iteration}'s, the best until then"
-        else:
-            os.replace(best, dropped)
-            now = (f"the best checkpoint until iteration {iteration} was not kept, so the next evaluation writes "
-                   "best.pt")
-        return (f"best.pt was iteration {best_iteration}'s, after the checkpoint resumed from: it is kept as "
-                f"{dropped.name}, and {now}")
+
+    def set_aside_best(self) -> Path:
+        """Move best.pt to ``best-dropped.pt`` (numbered beside earlier ones), a whole copy first: a best.pt that
+        the run's history no longer holds (a resume dropped the rows of its iteration)."""
+        best = self.checkpoint_path("best")
+        dropped = atomic_write_bytes(_unused(best.with_name(DROPPED_BEST)), best.read_bytes())
+        best.unlink()
+        return dropped
+
+    def copy_checkpoint(self, source: str, target: str) -> None:
+        """Write checkpoint ``source``'s file as checkpoint ``target``, atomically."""
+        atomic_write_bytes(self.checkpoint_path(target), self.checkpoint_path(source).read_bytes())
 
 
 def _unused(first: Path) -> Path:
