@@ -493,6 +493,19 @@ def test_a_connection_that_never_finishes_its_request_is_closed_and_an_open_page
             time.sleep(1.0)  # the page's web socket, open for twice the deadline, still answers
             page.send("x")
             assert "is not valid JSON" in json.loads(page.recv(timeout=TIMEOUT))["message"]
+        with create_connection(address) as trickling:  # a body a byte at a time kept uvicorn's keep-alive timer off
+            trickling.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+            trickling.settimeout(0.2)
+            sent, closed = time.monotonic(), False
+            while not closed and time.monotonic() - sent < 5:
+                try:
+                    closed = trickling.recv(65536) == b""  # its 405 first, then the end
+                except TimeoutError:
+                    try:
+                        trickling.sendall(b"x")
+                    except OSError:  # reset by the server
+                        closed = True
+            assert closed
         with urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/", timeout=TIMEOUT) as answer:
             assert answer.status == 200  # a whole request is answered
     finally:

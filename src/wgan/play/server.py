@@ -63,7 +63,7 @@ MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames
 MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them; a closed
 # page's thread counts until the step under way ends (it cannot be cut short)
 CLOSING_WAIT_SECONDS = 1.0  # a page refused for want of room waits this long for a closed page's thread to end
-REQUEST_HEAD_SECONDS = 10.0  # a connection that has not sent a whole request's head by then is closed
+REQUEST_HEAD_SECONDS = 10.0  # a connection that has not sent a whole request (head, and body if any) by then is closed
 ACCEPT_FAILURES_LOGGED_EVERY = 10.0  # seconds: asyncio logs each failed accept (out of file descriptors) once
 LOGGED_ERRORS = 20  # a page's bad messages and failed commands logged, one line each; the rest are counted
 log = logging.getLogger("wgan.play")
@@ -335,8 +335,9 @@ class _RequestHeadDeadline(H11Protocol):
     """uvicorn's HTTP/1.1 connection, closed where its request's head has not all come :data:`REQUEST_HEAD_SECONDS`
     after the connection opened or its last response ended. uvicorn times out an idle kept-alive connection, but
     not one that has sent part of a request: each held a file descriptor for good, and a few hundred (under
-    ``ulimit -n 1024``) left the server unable to accept a page. A web socket, once upgraded, is another protocol
-    and is not timed."""
+    ``ulimit -n 1024``) left the server unable to accept a page. So is one still sending a request's body then: no
+    page or route takes one, and a body trickled in a byte at a time kept uvicorn's keep-alive timer off for good.
+    A web socket, once upgraded, is another protocol and is not timed."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -352,7 +353,7 @@ class _RequestHeadDeadline(H11Protocol):
         super().connection_lost(exc)
 
     def _close_if_head_unfinished(self) -> None:
-        waiting = self.conn.their_state is h11.IDLE and self.transport.get_protocol() is self
+        waiting = self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and self.transport.get_protocol() is self
         if waiting and not self.transport.is_closing():
             self.transport.close()
 
