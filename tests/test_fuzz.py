@@ -139,15 +139,18 @@ def test_an_idx_file_with_any_header_and_length_is_images_or_one_line(magic, dim
 
 
 def _image_bytes(kind: str, side: int) -> bytes:
+    """An image of mode ``kind``, ``side`` pixels a side, of a diagonal ramp (images of one flat colour are refused
+    as data)."""
     buffer = io.BytesIO()
+    ramp = (np.add.outer(np.arange(side), np.arange(side)) * 255 // max(1, 2 * side - 2)).astype(np.uint8)
     if kind == "16-bit":
-        Image.fromarray(np.full((side, side), 40000, dtype=np.uint16)).save(buffer, format="PNG")
+        Image.fromarray(ramp.astype(np.uint16) * 257).save(buffer, format="PNG")
     elif kind == "palette":
-        Image.new("P", (side, side), 3).save(buffer, format="PNG")
+        Image.fromarray(ramp).convert("P").save(buffer, format="PNG")
     elif kind == "cmyk":
-        Image.new("CMYK", (side, side), (1, 2, 3, 4)).save(buffer, format="JPEG")
+        Image.fromarray(ramp).convert("CMYK").save(buffer, format="JPEG")
     elif kind == "animated":
-        frames = [Image.new("L", (side, side), value) for value in (0, 128, 255)]
+        frames = [Image.fromarray(ramp // value) for value in (1, 2, 4)]
         frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
     elif kind == "bomb":  # a PNG header claiming 100,000 x 100,000 pixels, then nothing
         Image.new("L", (side, side)).save(buffer, format="PNG")
@@ -155,7 +158,7 @@ def _image_bytes(kind: str, side: int) -> bytes:
         data[16:24] = struct.pack(">II", 100_000, 100_000)
         return bytes(data)
     elif kind == "rgba":
-        Image.new("RGBA", (side, side), (1, 2, 3, 4)).save(buffer, format="PNG")
+        Image.fromarray(np.stack([ramp, ramp, ramp, 255 - ramp], axis=-1), "RGBA").save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -329,6 +329,36 @@ def test_transparent_pixels_are_white_not_the_colour_they_hide(tmp_path, mode):
         assert abs(int(pixels[0, 4]) - 127) <= 1
 
 
+@pytest.mark.parametrize("mode", ["LA", "RGBA"])
+def test_white_shapes_on_a_transparent_background_are_refused_saying_transparent_pixels_are_drawn_on_white(
+        tmp_path, mode):
+    # white-on-transparent glyphs decoded to blank white images, and trained without a word
+    (tmp_path / "glyphs").mkdir()
+    for index in range(3):
+        white_and_shape = np.stack([np.full((8, 8), 255, np.uint8), RNG.integers(0, 256, (8, 8), dtype=np.uint8)], -1)
+        Image.fromarray(white_and_shape, "LA").convert(mode).save(tmp_path / "glyphs" / f"{index}.png")
+    with pytest.raises(WganError) as error:
+        load_image_folder(tmp_path / "glyphs", 8)
+    assert re.search(r"every one of the 3 images in the folder '.*glyphs' decodes to one flat colour: their "
+                     r"transparent pixels are drawn on white, .* save them as shapes on an opaque background",
+                     str(error.value)) and "\n" not in str(error.value)
+
+
+def test_images_all_of_one_flat_colour_are_refused_and_flat_images_of_several_colours_are_data(tmp_path):
+    # an array or a folder of blank images trained without a word
+    np.save(tmp_path / "blank.npy", np.zeros((5, 8, 8), np.uint8))
+    with pytest.raises(WganError, match=r"every one of the 5 images in file '.*blank\.npy' is the same flat colour "
+                                        r"\(pixel values 0\), with nothing to learn"):
+        load_array(tmp_path / "blank.npy")
+    (tmp_path / "white").mkdir()
+    for index in range(2):
+        save_image(tmp_path / "white" / f"{index}.png", np.full((8, 8, 3), 255, np.uint8))
+    with pytest.raises(WganError, match=r"2 images in the folder .* same flat colour \(pixel values 255, 255, 255\)"):
+        load_image_folder(tmp_path / "white", 8, channels=3)
+    np.save(tmp_path / "shades.npy", np.arange(0, 250, 50, dtype=np.uint8)[:, None, None].repeat(8, 1).repeat(8, 2))
+    assert load_array(tmp_path / "shades.npy").images.shape == (5, 1, 8, 8)
+
+
 def test_a_grey_set_drawn_for_a_run_built_for_rgb_repeats_its_channel(tmp_path):
     # runs that read a grey folder as RGB before grey folders had one channel resume on it
     grey = ImageSet(images=torch.arange(2 * 16, dtype=torch.uint8).reshape(2, 1, 4, 4), labels=None, name="g")
@@ -363,7 +393,7 @@ def test_a_photo_larger_than_pillows_bomb_warning_threshold_is_read_without_the_
     # two lines of Pillow's DecompressionBombWarning came before "done" for a 12000x12000 photo
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)  # 16x16 = 256 pixels: past it, short of twice it
     (tmp_path / "big").mkdir()
-    save_image(tmp_path / "big" / "a.png", np.zeros((16, 16), np.uint8))
+    save_image(tmp_path / "big" / "a.png", RNG.integers(0, 256, (16, 16), dtype=np.uint8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_image_folder(tmp_path / "big", 8, channels=1).images.shape == (1, 1, 8, 8)
@@ -452,10 +482,19 @@ def test_npz_labels_that_skip_a_class_index_name_it_and_the_renumbering(tmp_path
         load_array(tmp_path / "d.npz")
 
 
+def test_npz_labels_of_one_class_are_refused_saying_to_drop_them_or_give_the_classes(tmp_path):
+    # they trained with classes_covered 1/1 at confidence 1: scores that meant nothing
+    np.savez(tmp_path / "d.npz", images=RNG.integers(0, 256, (4, 8, 8), dtype=np.uint8), labels=np.zeros(4, int))
+    with pytest.raises(WganError, match=r"d\.npz' holds labels of one class, 0, for all 4 images, expected at least 2 "
+                                        r"classes .*: drop the labels array \(the images are then scored in pixel "
+                                        r"space\) or give each image its class"):
+        load_array(tmp_path / "d.npz")
+
+
 def test_npz_without_named_keys_uses_the_first_array(tmp_path):
-    np.savez(tmp_path / "d.npz", np.zeros((2, 4, 4, 1), np.uint8), np.ones(3))
+    np.savez(tmp_path / "d.npz", RNG.integers(0, 256, (2, 4, 4, 1), dtype=np.uint8), np.ones(3))
     assert load_array(tmp_path / "d.npz").images.shape == (2, 1, 4, 4)
-    np.savez(tmp_path / "one.npz", faces=np.zeros((2, 4, 4), np.uint8), y=np.arange(2))
+    np.savez(tmp_path / "one.npz", faces=RNG.integers(0, 256, (2, 4, 4), dtype=np.uint8), y=np.arange(2))
     assert load_array(tmp_path / "one.npz").labels.tolist() == [0, 1]
 
 
@@ -590,7 +629,7 @@ def test_build_image_sampler_by_name_and_by_path(tmp_path):
     write_mnist_dir(tmp_path / "fm", gz=True)
     sampler = build_image_sampler("fashion-mnist", "cpu", data_dir=tmp_path / "fm", image_size=32, split="test")
     assert sampler.shape == (1, 32, 32) and len(sampler) == 3 and sampler.name == "fashion-mnist-test"
-    np.save(tmp_path / "x.npy", np.zeros((3, 4, 4, 3), np.uint8))
+    np.save(tmp_path / "x.npy", RNG.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8))
     assert build_image_sampler(tmp_path / "x.npy", "cpu").shape == (3, 4, 4)
     assert build_image_sampler("array", "cpu", data_dir=tmp_path / "x.npy").shape == (3, 4, 4)
     make_image_folder(tmp_path / "imgs")
@@ -624,7 +663,7 @@ def test_arrays_that_would_train_on_something_else_than_meant_say_what_they_hold
 
 def test_array_and_image_file_names_are_read_whatever_their_case_and_one_image_file_points_to_its_folder(tmp_path):
     # UPPER.NPY was "neither a known name nor ... .npy/.npz file"; one .png was taken for points
-    np.save(tmp_path / "x.npy", np.full((3, 4, 4), 9, np.uint8))
+    np.save(tmp_path / "x.npy", RNG.integers(0, 256, (3, 4, 4), dtype=np.uint8))
     (tmp_path / "x.npy").rename(tmp_path / "UPPER.NPY")
     assert build_image_sampler(tmp_path / "UPPER.NPY", "cpu").shape == (1, 4, 4)
     save_image(tmp_path / "one.png", np.zeros((8, 8), np.uint8))
@@ -696,16 +735,16 @@ def test_an_image_size_too_large_for_memory_names_image_size_before_anything_is_
     make_image_folder(tmp_path / "imgs")
     with pytest.raises(WganError, match=r"images of 1048576x1048576 needs about .* GB .*: lower image_size"):
         load_image_folder(tmp_path / "imgs", 2**20)
-    np.save(tmp_path / "x.npy", np.full((3, 4, 4), 9, np.uint8))
+    np.save(tmp_path / "x.npy", RNG.integers(0, 256, (3, 4, 4), dtype=np.uint8))
     with pytest.raises(WganError, match=r"3 images resized to 1048576x1048576 needs .*: lower image_size"):
         build_image_sampler(tmp_path / "x.npy", "cpu", image_size=2**20)
 
 
 def test_npz_of_two_unnamed_arrays_takes_the_second_as_labels_when_it_holds_one_integer_per_image(tmp_path):
     # numpy.savez(f, images, labels) trained without its labels, and so without the class scores
-    np.savez(tmp_path / "d.npz", np.zeros((3, 4, 4), np.uint8) + 9, np.array([2, 0, 1]))
+    np.savez(tmp_path / "d.npz", RNG.integers(0, 256, (3, 4, 4), dtype=np.uint8), np.array([2, 0, 1]))
     assert load_array(tmp_path / "d.npz").labels.tolist() == [2, 0, 1]
-    np.savez(tmp_path / "other.npz", np.zeros((3, 4, 4), np.uint8) + 9, np.zeros((3, 4, 4), np.uint8))
+    np.savez(tmp_path / "other.npz", RNG.integers(0, 256, (3, 4, 4), dtype=np.uint8), np.zeros((3, 4, 4), np.uint8))
     assert load_array(tmp_path / "other.npz").labels is None  # a second set of images is not labels
 
 

@@ -370,6 +370,26 @@ def _on_white(img: Image.Image) -> Image.Image:
     return background.convert("RGB")
 
 
+def _open(path: Path) -> Image.Image:
+    """The image file at ``path``, opened lazily by Pillow, without the warning it gives of a large photo."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a large photo, resized anyway
+        return Image.open(path)
+
+
+def _transparent(img: Image.Image) -> bool:
+    """Whether an image has transparency: an alpha channel, or a colour key (a palette's or a grey level's)."""
+    return img.mode in ("RGBA", "PA", "LA") or "transparency" in img.info
+
+
+def _file_transparent(path: Path) -> bool:
+    """Whether the image file at ``path`` has transparency (:func:`_transparent`), read from its header alone."""
+    with _open(path) as img:
+        return _transparent(img)
+
+
 def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     """One image as ``(channels, image_size, image_size)`` uint8: short side resized, then centre-cropped;
     16-bit, 32-bit and float grey images scaled to 8 bits (:func:`_eight_bit`), transparent ones put over white
@@ -377,12 +397,9 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a large photo, resized here anyway
-            img = Image.open(path)
-        with img:
+        with _open(path) as img:
             img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "PA", "LA") or "transparency" in img.info:  # alpha, or a colour key
+            if _transparent(img):
                 img = _on_white(img)
             elif img.mode[0] in HIGH_DEPTH_WHITE:  # I, I;16, I;16B... and F
                 img = _eight_bit(img, path)
@@ -476,6 +493,38 @@ def _all_grey(images: np.ndarray, chunk: int = 1024) -> bool:
     return True
 
 
+def _flat_colours(images: np.ndarray, chunk: int = 1024) -> np.ndarray | None:
+    """Each image's one colour, ``(N, C)``, where every one of ``(N, C, H, W)`` images is a single flat colour;
+    None as soon as a chunk of ``chunk`` images holds one that is not (the first chunk, for pictures)."""
+    colours = []
+    for start in range(0, len(images), chunk):
+        part = np.asarray(images[start:start + chunk])
+        pixels = part.reshape(len(part), part.shape[1], -1)
+        if not (pixels == pixels[:, :, :1]).all():
+            return None
+        colours.append(pixels[:, :, 0])
+    return np.concatenate(colours)
+
+
+def _check_not_blank(images: np.ndarray, source: str, transparent: Callable[[], bool] | None = None) -> None:
+    """Refuse ``(N, C, H, W)`` images from ``source`` (e.g. ``"file 'x.npy'"``) that are each one flat colour,
+    where ``transparent()`` says their files have transparency (transparent pixels are drawn on white, so a white
+    shape that the alpha channel alone draws vanishes), or where all are the same colour (one blank picture,
+    nothing to learn). Flat images of several colours are a distribution of colours, and stay data."""
+    colours = _flat_colours(images)
+    if colours is None:
+        return
+    count = f"every one of the {len(images):,} images in {source}"
+    if transparent is not None and transparent():
+        raise WganError(f"{count} decodes to one flat colour: their transparent pixels are drawn on white, so white "
+                        "shapes on a transparent background (as icons and glyphs are often saved) vanish; save them "
+                        "as shapes on an opaque background, e.g. white on black")
+    if (colours == colours[0]).all():
+        colour = ", ".join(str(int(value)) for value in colours[0])
+        raise WganError(f"{count} is the same flat colour (pixel values {colour}), with nothing to learn: check that "
+                        "the data holds the pictures meant and how they were saved")
+
+
 def load_image_folder(
     directory: str | os.PathLike, image_size: int, channels: int | None = None,
     cache_dir: str | os.PathLike | None = None
@@ -523,6 +572,7 @@ def load_image_folder(
             images[i] = _decode(path, image_size, decoded)
     if channels is None and _all_grey(images):  # a cache's view stays on disk; in memory, a third of the pixels
         images = images[:, :1] if cache_dir is not None else np.ascontiguousarray(images[:, :1])
+    _check_not_blank(images, f"the folder {str(directory)!r}", lambda: any(_file_transparent(path) for path in files))
     return _set(images, None, directory.name)
 
 
@@ -683,7 +733,9 @@ def load_array(path: str | os.PathLike) -> ImageSet:
         )
     if labels is not None:
         _check_labels(labels, len(pixels), path)
-    return _set(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)), labels, path.stem)
+    pixels = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
+    _check_not_blank(pixels, f"file {str(path)!r}")
+    return _set(pixels, labels, path.stem)
 
 
 IMAGE_KEYS = ("images", "image", "imgs", "x", "x_train", "data")  # an .npz's images, any case, first found
@@ -710,7 +762,8 @@ def _archive_keys(keys: list[str], path: Path) -> tuple[str, str | None]:
 
 def _check_labels(labels: np.ndarray, count: int, path: Path) -> None:
     """The labels of ``count`` images in ``path`` must be class indices: integers from 0 to K - 1 for K classes
-    (K at most ``count``, since the image scores' classifier has one output per index up to the largest)."""
+    (2 <= K <= ``count``, since the image scores' classifier has one output per index up to the largest, and one
+    output tells nothing apart)."""
     renumber = "renumber them 0, 1, ... (numpy.unique(labels, return_inverse=True)[1]) or drop the labels array"
     if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
         raise WganError(f"file {str(path)!r} holds labels of shape {labels.shape} and dtype {labels.dtype}, "
@@ -724,6 +777,10 @@ def _check_labels(labels: np.ndarray, count: int, path: Path) -> None:
         named = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise WganError(f"file {str(path)!r} holds labels from {low} to {high} but none of class {named}, expected "
                         f"every class index from 0 to {high} (the image scores count {high + 1} classes): {renumber}")
+    if high == 0:  # a classifier of one class is always right: the scores would cover 1/1 at confidence 1
+        raise WganError(f"file {str(path)!r} holds labels of one class, 0, for all {count} images, expected at least 2 "
+                        "classes for the image scores to mean anything: drop the labels array (the images are then "
+                        "scored in pixel space) or give each image its class")
 
 
 def load_digits() -> ImageSet:
