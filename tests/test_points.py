@@ -50,6 +50,14 @@ def test_pandas_header_numbering_unnamed_columns_is_skipped_and_whole_number_poi
     assert kept.shape == (3, 2)
 
 
+@pytest.mark.parametrize("text", [",0,1\n0,1.5,2.5\n1,3.5,4.5\n2,5.5,6.5\n", ",0\n0,1.5\n1,2.5\n",
+                                  ",0,1\n3,1.5,2.5\n7,3.5,4.5\n"])
+def test_pandas_index_over_numbered_columns_is_told_to_save_with_index_false(tmp_path, text):
+    # the header was taken as data: "row 1 column 1 is '' ... a missing value ... df.dropna()"
+    refused(write(tmp_path / "p.csv", text), "begins with a column of row numbers under an empty name",
+            "to_csv(path, index=False)")
+
+
 def test_blank_trailing_lines_of_a_csv_are_ignored(tmp_path):
     x = load_points(write(tmp_path / "p.csv", "1,2\n3,4\n\n  \n\n"))
     assert x.shape == (2, 2)
@@ -115,7 +123,10 @@ def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
     ("1,2,\n3,4,\n", ["row 1 column 3 is ''", "the row ends with a comma: remove the commas at the ends"]),
     ("1,NA\n3,4\n", ["row 1 column 2 is 'NA'", "a missing value", "drop the rows with missing values"]),
     ('"1,000",2\n3,4\n', ["row 1 column 1 is '1,000'", "without thousands separators (1000)"]),
-    ("1,2\n3,\n", ["row 2 column 2 is ''", "the row ends with a comma"]),
+    # a row as wide as the first was told to drop its trailing comma, which made it ragged
+    ("1,2\n3,\n5,6\n", ["row 2 column 2 is ''", "a missing value", "df.dropna()"]),
+    ("x,y\n1.5,\n3,4\n", ["row 2 column 2 is ''", "a missing value"]),
+    ("x,y,\n1,2,\n", ["row 2 column 3 is ''", "the row ends with a comma"]),
     ("1,,2\n3,4,5\n", ["row 1 column 2 is ''", "a missing value"]),
     # semicolons with decimal commas were "ragged", without a word of the separator
     ("1,5;2,25\n3;4\n", ["row 1 column 2 is '5;2'", "separated by semicolons", "a point in each (1.5, not 1,5)"]),

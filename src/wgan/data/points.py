@@ -115,19 +115,22 @@ def _is_whole(field: str) -> bool:
     return field.strip().lstrip("+-").isdigit()
 
 
-def _numbers_columns(row: list[str]) -> bool:
-    """Whether ``row`` reads as the header ``0,1,...,d-1`` (d >= 2) that pandas' ``to_csv`` writes for a DataFrame
-    of unnamed columns, such as one made from a numpy array. It is taken for a header when every later row holds
-    a number with a point or an exponent (pandas writes floats so: 0.0): points written as whole numbers read as
-    points (:class:`_CsvRows`)."""
+def _numbers_columns(row: list[str], least: int = 2) -> bool:
+    """Whether ``row`` reads as the header ``0,1,...,d-1`` (d >= ``least``) that pandas' ``to_csv`` writes for a
+    DataFrame of unnamed columns, such as one made from a numpy array. It is taken for a header when every later
+    row holds a number with a point or an exponent (pandas writes floats so: 0.0): points written as whole numbers
+    read as points (:class:`_CsvRows`). A lone ``0`` is not taken (``least`` 2): a column whose first point is 0
+    would lose it, where pandas' one-column header would add the point 0."""
     names = [field.strip() for field in row]
-    return len(names) >= 2 and names == [str(i) for i in range(len(names))]
+    return len(names) >= least and names == [str(i) for i in range(len(names))]
 
 
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}  # what a spreadsheet may save instead of commas
 MISSING_MARKS = {"na", "n/a", "null", "none", "missing", "?"}  # how tables write a missing value
 THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # "1,000" or "12,345.6", quoted in a CSV
 _WITH_COMMAS = "save it with commas between the numbers and a point in each (1.5, not 1,5)"
+INDEX_COLUMN = ("begins with a column of row numbers under an empty name, as pandas' to_csv writes its index: save "
+                "it with to_csv(path, index=False)")
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, int]:
@@ -147,8 +150,9 @@ class _CsvRows:
     fields kept as strings took 16 to 29 times its size). The first problem in the file's order is the one named.
 
     A first row of pandas' column numbers is a header only when no later row is whole numbers alone
-    (:func:`_numbers_columns`), and a header over pandas' index column is known by every later row: both are
-    settled at the end, from what the rows showed on the way.
+    (:func:`_numbers_columns`), and a header of names over pandas' index column is known by every later row: both
+    are settled at the end, from what the rows showed on the way. Column numbers after an empty name (``,0,1``) are
+    pandas' header over its index whatever the rows hold, and refused at once.
     """
 
     def __init__(self, path: Path):
@@ -160,6 +164,7 @@ class _CsvRows:
         self.column_numbers: tuple[list[float], int] | None = None  # a first row that reads as 0, 1, ..., d-1
         self.whole_rows = False  # a data row of whole numbers alone: the column numbers were a point after all
         self.index_column = False  # the data rows begin 0, 1, 2, ... under an empty first name
+        self.named_width = 0  # the columns a header names, its last name not blank (0: none, or one ending ",")
         self.blank = 0  # the row number of the first blank row after the data: an error if more data follows
 
     def read(self, rows: Iterator[list[str]]) -> tuple[np.ndarray, int]:
@@ -184,9 +189,13 @@ class _CsvRows:
         """Take the first row that is not blank: a header (True) or data (False)."""
         if not any(_is_number(field) for field in row):
             self.index_column = row[0].strip() == ""
+            self.named_width = len(row) if row[-1].strip() else 0
             return True
+        if row[0].strip() == "" and _numbers_columns(row[1:], least=1):  # ",0,1": pandas' index and column numbers
+            raise self._error(INDEX_COLUMN)
         if _numbers_columns(row):
             self.column_numbers = ([float(field) for field in row], number)
+            self.named_width = len(row)
             return True
         self._add(row, number, first=True)
         return False
@@ -202,8 +211,11 @@ class _CsvRows:
             values = [float(field) for field in row]
         except ValueError:
             column, field = next((j, field) for j, field in enumerate(row, start=1) if not _is_number(field))
+            # an empty last field is a missing value where a row before shows that column: the first data row
+            # (as wide: the ragged are refused above), or a header naming each column
+            ends_with_comma = column == len(row) and number == self.first_row and len(row) != self.named_width
             raise self._error(f"row {number} column {column} is {field!r}, not a number: "
-                              + _field_hint(field, column == len(row), first)) from None
+                              + _field_hint(field, ends_with_comma, first)) from None
         self.index_column = self.index_column and row[0].strip() == str(self.rows)
         self.whole_rows = self.whole_rows or self.column_numbers is not None and all(map(_is_whole, row))
         self.numbers.extend(values)
@@ -211,8 +223,7 @@ class _CsvRows:
 
     def _numbers(self) -> tuple[np.ndarray, int]:
         if self.index_column and self.rows:
-            raise self._error("begins with a column of row numbers under an empty name, as pandas' to_csv writes "
-                              "its index: save it with to_csv(path, index=False)")
+            raise self._error(INDEX_COLUMN)
         if self.column_numbers is not None and (self.whole_rows or not self.rows):  # a point, not column numbers
             values, number = self.column_numbers
             if self.rows and len(values) != self.width:
@@ -238,13 +249,14 @@ def _separator_hint(row: list[str]) -> str:
     return f"; the file seems separated by {separator}: {_WITH_COMMAS}" if separator else ""
 
 
-def _field_hint(field: str, last: bool, first_row: bool) -> str:
-    """What to do about a CSV field that is not a number."""
+def _field_hint(field: str, ends_with_comma: bool, first_row: bool) -> str:
+    """What to do about a CSV field that is not a number (``ends_with_comma``: an empty last field that no row
+    before shows to be a column of the data)."""
     text = field.strip()
     separator = _other_separator([text])
     if separator:
         return f"the file seems separated by {separator}; {_WITH_COMMAS}"
-    if not text and last:
+    if not text and ends_with_comma:
         return "the row ends with a comma: remove the commas at the ends of the rows"
     if not text or text.lower() in MISSING_MARKS:
         return ("a missing value: every point needs a number in each column; drop the rows with missing values "
