@@ -357,6 +357,10 @@ def test_images_all_of_one_flat_colour_are_refused_and_flat_images_of_several_co
         load_image_folder(tmp_path / "white", 8, channels=3)
     np.save(tmp_path / "shades.npy", np.arange(0, 250, 50, dtype=np.uint8)[:, None, None].repeat(8, 1).repeat(8, 2))
     assert load_array(tmp_path / "shades.npy").images.shape == (5, 1, 8, 8)
+    (tmp_path / "swatches").mkdir()  # opaque RGBA, as many tools save PNGs: refused as transparent glyphs once
+    for index, colour in enumerate([(255, 0, 0, 255), (0, 255, 0, 255), (20, 30, 40, 255)]):
+        Image.new("RGBA", (8, 8), colour).save(tmp_path / "swatches" / f"{index}.png")
+    assert load_image_folder(tmp_path / "swatches", 8).images.shape == (3, 3, 8, 8)
 
 
 def test_a_grey_set_drawn_for_a_run_built_for_rgb_repeats_its_channel(tmp_path):

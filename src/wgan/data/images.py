@@ -500,29 +500,29 @@ def _flat_colours(images: np.ndarray, chunk: int = 1024) -> np.ndarray | None:
     for start in range(0, len(images), chunk):
         part = np.asarray(images[start:start + chunk])
         pixels = part.reshape(len(part), part.shape[1], -1)
-        if not (pixels == pixels[:, :, :1]).all():
+        low = pixels.min(axis=-1)
+        if not (low == pixels.max(axis=-1)).all():
             return None
-        colours.append(pixels[:, :, 0])
+        colours.append(low)
     return np.concatenate(colours)
 
 
 def _check_not_blank(images: np.ndarray, source: str, transparent: Callable[[], bool] | None = None) -> None:
-    """Refuse ``(N, C, H, W)`` images from ``source`` (e.g. ``"file 'x.npy'"``) that are each one flat colour,
-    where ``transparent()`` says their files have transparency (transparent pixels are drawn on white, so a white
-    shape that the alpha channel alone draws vanishes), or where all are the same colour (one blank picture,
-    nothing to learn). Flat images of several colours are a distribution of colours, and stay data."""
+    """Refuse ``(N, C, H, W)`` images from ``source`` (e.g. ``"file 'x.npy'"``) that are all one and the same flat
+    colour (one blank picture, nothing to learn), saying so where ``transparent()`` says their files have
+    transparency: transparent pixels are drawn on white, so white shapes that the alpha channel alone draws vanish.
+    Flat images of several colours (swatches, opaque RGBA ones too) are a distribution of colours, and stay data."""
     colours = _flat_colours(images)
-    if colours is None:
+    if colours is None or not (colours == colours[0]).all():
         return
     count = f"every one of the {len(images):,} images in {source}"
     if transparent is not None and transparent():
         raise WganError(f"{count} decodes to one flat colour: their transparent pixels are drawn on white, so white "
                         "shapes on a transparent background (as icons and glyphs are often saved) vanish; save them "
                         "as shapes on an opaque background, e.g. white on black")
-    if (colours == colours[0]).all():
-        colour = ", ".join(str(int(value)) for value in colours[0])
-        raise WganError(f"{count} is the same flat colour (pixel values {colour}), with nothing to learn: check that "
-                        "the data holds the pictures meant and how they were saved")
+    colour = ", ".join(str(int(value)) for value in colours[0])
+    raise WganError(f"{count} is the same flat colour (pixel values {colour}), with nothing to learn: check that "
+                    "the data holds the pictures meant and how they were saved")
 
 
 def load_image_folder(
