@@ -487,13 +487,17 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
         assert (folder / "latest-damaged.pt").read_bytes() == damaged
 
 
-@pytest.mark.parametrize("best", ["later, after a fallback", "missing"])
+@pytest.mark.parametrize("best", ["later, after a fallback", "later, after a kill between its write and latest's",
+                                  "missing"])
 @pytest.mark.parametrize("resumed_was_best", [True, False])
 def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys, best, resumed_was_best):
     # eval and sample went on reading best.pt of iteration 400, though the resume from 350 had dropped its rows;
     # and a best.pt set aside by a resume stopped before its next evaluation was never written again
     folder, run = _two_checkpoints(tmp_path), tmp_path / "run"
-    resumed = "previous" if best.startswith("later") else "latest"
+    resumed = "previous" if best.endswith("fallback") else "latest"
+    if best.endswith("latest's"):  # best.pt of iteration 4 written, latest.pt still iteration 2's
+        shutil.copyfile(folder / "latest.pt", folder / "best.pt")
+        shutil.copyfile(folder / "previous.pt", folder / "latest.pt")
     resumed_at = checkpoints.unpack(folder / f"{resumed}.pt")["iteration"]
     row = next(row for row in RunFolder.open(run).history if row["iteration"] == resumed_at and "eval/w1" in row)
     score = next(row[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in row)
@@ -502,15 +506,15 @@ def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys
     torch.save(checkpoints.pack(state), folder / f"{resumed}.pt")
     if resumed == "previous":
         shutil.copyfile(folder / "latest.pt", folder / "best.pt")  # the best at iteration 4, after the fallback's 2
-        later_best = (folder / "best.pt").read_bytes()
         (folder / "latest.pt").unlink()
-    else:
+    elif best == "missing":
         (folder / "best.pt").unlink()
+    later_best = (folder / "best.pt").read_bytes() if best.startswith("later") else None
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--iterations", str(resumed_at + 1), "--quiet"]) == 0
     said = capsys.readouterr().err
-    if resumed == "previous":
-        assert f"best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt; " in said
+    if best.startswith("later"):
+        assert "best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt; " in said
         assert (folder / "best-dropped.pt").read_bytes() == later_best
     else:
         assert "the run has no best.pt; " in said

@@ -1,7 +1,7 @@
 """What a resume may change, and how the run continues: the settings a run folder's config.toml and a resume's
 arguments may differ in from the checkpoint (:data:`RESUMABLE`), a config.toml edited by hand, a run already
-finished, the linear decay's window when ``iterations`` moves its end (``--decay restart`` or ``keep``), and the
-best checkpoint after a resume fell back on the previous one. :func:`wgan.api.resume` applies them in turn.
+finished, the linear decay's window when ``iterations`` moves its end (``--decay restart`` or ``keep``), and
+best.pt within the history the resume continues. :func:`wgan.api.resume` applies them in turn.
 """
 
 from __future__ import annotations

@@ -472,11 +472,11 @@ class RunFolder:
             return None
 
     def set_aside_best(self) -> Path:
-        """Move best.pt to ``best-dropped.pt`` (numbered beside earlier ones), a whole copy first: a best.pt that
-        the run's history no longer holds (a resume dropped the rows of its iteration)."""
+        """Rename best.pt to ``best-dropped.pt`` (numbered beside earlier ones), in one step: a best.pt that the
+        run's history no longer holds (a resume dropped the rows of its iteration)."""
         best = self.checkpoint_path("best")
-        dropped = atomic_write_bytes(_unused(best.with_name(DROPPED_BEST)), best.read_bytes())
-        best.unlink()
+        dropped = _unused(best.with_name(DROPPED_BEST))
+        os.replace(best, dropped)
         return dropped
 
     def copy_checkpoint(self, source: str, target: str) -> None:
