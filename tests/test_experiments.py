@@ -206,6 +206,6 @@ def test_write_into_or_under_a_file_is_one_line_naming_the_file(tmp_path, place)
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(WganError) as refused:
         ExperimentResult("demo", {}, [], b"", "").write(tmp_path / place)
-    assert str(refused.value) == (f"cannot write the pages into '{tmp_path / place}': '{tmp_path / 'a-file'}' is a "
-                                  "file, not a folder; choose another folder")
+    assert str(refused.value) == (f"cannot write '{tmp_path / place}': '{tmp_path / 'a-file'}' is a file, not a "
+                                  "folder; choose another place")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]

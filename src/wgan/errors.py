@@ -78,8 +78,11 @@ def refused(error: OSError) -> str:
 
 
 def output_refused(path: str | Path, error: OSError) -> WganError:
-    """One line for an output the file system refused, naming a file that stands where a folder should."""
-    blocking = next((parent for parent in Path(path).absolute().parents if parent.is_file()), None)
+    """One line for an output the file system refused, naming a file that stands where a folder should: above
+    ``path``, or ``path`` itself where the system would not make it a folder."""
+    absolute = Path(path).absolute()
+    places = (absolute, *absolute.parents) if error.errno in (errno.EEXIST, errno.ENOTDIR) else absolute.parents
+    blocking = next((place for place in places if place.is_file()), None)
     if blocking is not None:  # the system's words for it are "File exists" or "Not a directory"
         return WganError(f"cannot write '{path}': '{blocking}' is a file, not a folder; choose another place")
     return WganError(f"cannot write '{path}' ({reason(error)}): choose a place you can write to")

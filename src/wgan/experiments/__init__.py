@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..checks import check_flag, check_torch_seed
 from ..config import Config, make_config
-from ..errors import WganError, reason
+from ..errors import WganError, output_refused
 from ..models import build_models
 from ..objectives import Objective, build_objective
 from ..plots import figure_png, new_figure, subplots
@@ -247,18 +247,8 @@ class ExperimentResult:
             atomic_write_bytes(out / "README.md", shown.page().encode())
             atomic_write_bytes(out.parent / f"{self.name}.md", shown.page(f"{out.name}/").encode())
         except OSError as error:
-            raise _pages_refused(out, error) from None
+            raise output_refused(error.filename or out, error) from None
         return out
-
-
-def _pages_refused(out: Path, error: OSError) -> WganError:
-    """One line for pages that the file system refused: a file where the folder ``out`` or one above it should be
-    is named (the system says only "File exists" or "Not a directory"), as the CLI's other outputs name it."""
-    blocking = next((place for place in (out.absolute(), *out.absolute().parents) if place.is_file()), None)
-    if blocking is not None:
-        return WganError(f"cannot write the pages into '{out}': '{blocking}' is a file, not a folder; choose another "
-                         "folder")
-    return WganError(f"cannot write '{error.filename or out}' ({reason(error)}): choose a folder you can write to")
 
 
 def _json_numbers(value: Any) -> Any:
