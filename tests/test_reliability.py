@@ -488,7 +488,7 @@ def test_a_damaged_latest_checkpoint_falls_back_on_the_previous_one_with_a_warni
 
 
 @pytest.mark.parametrize("best", ["later, after a fallback", "later, after a kill between its write and latest's",
-                                  "missing"])
+                                  "missing", "damaged"])
 @pytest.mark.parametrize("resumed_was_best", [True, False])
 def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys, best, resumed_was_best):
     # eval and sample went on reading best.pt of iteration 400, though the resume from 350 had dropped its rows;
@@ -509,6 +509,8 @@ def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys
         (folder / "latest.pt").unlink()
     elif best == "missing":
         (folder / "best.pt").unlink()
+    elif best == "damaged":  # sample and eval failed on their default checkpoint until an evaluation beat its score
+        (folder / "best.pt").write_bytes(b"damaged")
     later_best = (folder / "best.pt").read_bytes() if best.startswith("later") else None
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--iterations", str(resumed_at + 1), "--quiet"]) == 0
@@ -516,8 +518,11 @@ def test_a_resume_keeps_best_pt_within_the_history_it_continues(tmp_path, capsys
     if best.startswith("later"):
         assert "best.pt was iteration 4's, after the checkpoint resumed from: it is kept as best-dropped.pt; " in said
         assert (folder / "best-dropped.pt").read_bytes() == later_best
-    else:
+    elif best == "missing":
         assert "the run has no best.pt; " in said
+    else:
+        assert "best.pt cannot be read: it is kept as best-dropped.pt; " in said
+        assert (folder / "best-dropped.pt").read_bytes() == b"damaged"
     written = checkpoints.unpack(folder / "best.pt")["iteration"]
     if resumed_was_best:
         assert f"best.pt is now iteration {resumed_at}'s, the best until then" in said

@@ -24,17 +24,18 @@ RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the setting
 def best_kept_in_history(run: RunFolder, trainer: Trainer, resumed: str) -> list[str]:
     """best.pt as of the history a resume continues, from the checkpoint ``resumed`` (latest, or previous after a
     fallback), in a line where it changed: a best.pt of a later iteration (the fallback dropped its rows, or a
-    kill came between the writes of best and latest) is set aside as best-dropped.pt; where it is set aside or
+    kill came between the writes of best and latest), or one that cannot be read (damaged: sample and eval, whose
+    default it is, would fail on it), is set aside as best-dropped.pt; where it is set aside or
     missing, the checkpoint resumed from becomes best.pt if it scored the best so far, else the trainer's best
     score starts afresh, so that the next evaluation writes one (a best.pt set aside by a resume stopped before
     that evaluation was not written again)."""
     iteration = trainer.iteration
     if run.checkpoint_path("best").is_file():
         best = run.checkpoint_iteration("best")
-        if best is None or best <= iteration:
+        if best is not None and best <= iteration:
             return []
-        what = (f"best.pt was iteration {best}'s, after the checkpoint resumed from: it is kept as "
-                f"{run.set_aside_best().name}")
+        why = "cannot be read" if best is None else f"was iteration {best}'s, after the checkpoint resumed from"
+        what = f"best.pt {why}: it is kept as {run.set_aside_best().name}"
     elif math.isfinite(trainer.best_score):  # evaluated before, yet no best.pt: removed, or set aside above
         what = "the run has no best.pt"
     else:

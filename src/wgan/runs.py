@@ -464,8 +464,8 @@ class RunFolder:
         return _unused(self.checkpoint_path("latest").with_name(DAMAGED_LATEST))
 
     def checkpoint_iteration(self, which: str) -> int | None:
-        """The iteration of checkpoint ``which``; None where there is none or it cannot be read (its own message
-        comes when it is loaded)."""
+        """The iteration of checkpoint ``which``; None where there is none or it cannot be read (damaged, or
+        refused by the system)."""
         try:
             return checkpoints.unpack(self.checkpoint_path(which))["iteration"]
         except (WganError, OSError):
