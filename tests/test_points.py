@@ -127,6 +127,7 @@ def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
     ("1,2\n3,\n5,6\n", ["row 2 column 2 is ''", "a missing value", "df.dropna()"]),
     ("x,y\n1.5,\n3,4\n", ["row 2 column 2 is ''", "a missing value"]),
     ("x,y,\n1,2,\n", ["row 2 column 3 is ''", "the row ends with a comma"]),
+    ("3,\n5,6\n", ["row 1 column 2 is ''", "or, where the rows below hold a number there, fill in the missing value"]),
     ("1,,2\n3,4,5\n", ["row 1 column 2 is ''", "a missing value"]),
     # semicolons with decimal commas were "ragged", without a word of the separator
     ("1,5;2,25\n3;4\n", ["row 1 column 2 is '5;2'", "separated by semicolons", "a point in each (1.5, not 1,5)"]),

@@ -257,7 +257,8 @@ def _field_hint(field: str, ends_with_comma: bool, first_row: bool) -> str:
     if separator:
         return f"the file seems separated by {separator}; {_WITH_COMMAS}"
     if not text and ends_with_comma:
-        return "the row ends with a comma: remove the commas at the ends of the rows"
+        return ("the row ends with a comma: remove the commas at the ends of the rows, or, where the rows below hold "
+                "a number there, fill in the missing value")
     if not text or text.lower() in MISSING_MARKS:
         return ("a missing value: every point needs a number in each column; drop the rows with missing values "
                 "(pandas: df.dropna()) or fill them in")
