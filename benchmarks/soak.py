@@ -23,6 +23,7 @@ import numpy as np
 import wgan
 from wgan.api import _assemble, _finish
 from wgan.runs import RunFolder
+from wgan.signals import Passed
 
 from wgan.errors import WganError
 
@@ -69,7 +70,7 @@ def main() -> None:
 
         trainer.evaluator = watched
         started = time.perf_counter()
-        _finish(trainer, progress=True)
+        _finish(trainer, progress=True, passed=Passed())
         minutes = (time.perf_counter() - started) / 60
     warm = samples[max(1, len(samples) // 10):]
     iterations, memory, files = (np.array(column) for column in zip(*warm))
