@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from wgan import cli
 from wgan.errors import WganError, reason
 from wgan.exits import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from wgan.signals import as_ctrl_c, signals_handled
 
 PROJECT = Path(__file__).resolve().parent.parent  # the benchmarks' files are found from here, not the working folder
 MNIST_DIR = PROJECT.parent / "shared" / "data" / "mnist"  # the MNIST IDX files beside the project, where they are kept
@@ -95,10 +97,11 @@ def readable(path: Path, what: str) -> Path:
 
 def run(main: Callable[[], None]) -> None:
     """Run a script's ``main``: a WganError or a file the system refuses is one line and exit status 2, a
-    Ctrl-C exit status 130, as for the wgan command."""
+    Ctrl-C or a SIGTERM exit status 130, as for the wgan command."""
     name = Path(sys.argv[0]).name
     try:
-        main()
+        with signals_handled((signal.SIGTERM,), as_ctrl_c):  # `timeout`'s and schedulers' stop: the finally blocks
+            main()                                           # run (a play server started is stopped, not orphaned)
     except WganError as error:
         print(f"{name}: error: {' '.join(str(error).splitlines())}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)

@@ -75,6 +75,8 @@ def main() -> None:
     if args.table:
         print(table(Path(args.results)))
         return
+    if args.preset is None and args.data is None:  # it trained the default toy set, recorded as run "None"
+        parser.error("give --preset (with --data-dir) or --data: the run to measure")
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = {"preset": args.preset, "data_dir": args.data_dir} if args.preset else {"data": args.data}

@@ -37,6 +37,7 @@ from toy_quality import table  # noqa: E402
     # found unwritable only after the measurement
     (["soak.py", "--iterations", "10", "--eval-every", "100"], "gives 1 evaluation(s); the memory's slope needs"),
     (["soak.py", "--json", "/nonexistent/x.jsonl"], "cannot write '/nonexistent/x.jsonl'"),
+    (["ema_quality.py", "--read-at", "4"], "give --preset (with --data-dir) or --data"),  # trained run "None"
     (["play_soak.py", "--minutes", "0.5"], "--minutes 0.5 holds under 4 cycles of 12.5 s"),
     (["play_soak.py", "--minutes", "1", "--seconds", "1", "--json", "/nonexistent/x.jsonl"], "cannot write"),
     (["play_page.py", "--json", "/nonexistent/x.jsonl"], "cannot write '/nonexistent/x.jsonl'"),
@@ -154,3 +155,43 @@ def test_a_toy_quality_run_writes_its_result_and_ends_without_a_leaked_semaphore
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "leaked" not in result.stderr, result.stderr
     assert json.loads((tmp_path / "results.jsonl").read_text())["iterations"] == 4
+
+
+def test_the_soak_runs_and_writes_its_figures(tmp_path):
+    # every run was a TypeError traceback once the API's _finish took the signals let pass
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "soak.py"), "--iterations", "40", "--eval-every", "10",
+                           "--json", "soak.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads((tmp_path / "soak.jsonl").read_text())
+    assert row["iterations"] == 40 and row["evaluations"] >= 4 and row["open_files_last"] > 0
+
+
+SLEEPS_UNDER_RUN = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from command import run
+
+def main():
+    try:
+        print("started", flush=True)
+        time.sleep(60)
+    finally:
+        open(sys.argv[2], "w").close()
+
+run(main)
+"""
+
+
+def test_a_sigterm_to_a_benchmark_runs_its_clean_up_and_exits_as_a_ctrl_c(tmp_path):
+    # play_page.py's wgan play server outlived a SIGTERM (timeout's, a scheduler's) as an orphan using the CPU
+    script = subprocess.Popen([sys.executable, "-c", SLEEPS_UNDER_RUN, str(BENCHMARKS), str(tmp_path / "cleaned")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert script.stdout.readline() == "started\n"
+        script.send_signal(signal.SIGTERM)
+        _, stderr = script.communicate(timeout=30)
+    finally:
+        script.kill()
+    assert script.returncode == 130 and stderr.strip() == "-c: interrupted"
+    assert (tmp_path / "cleaned").exists()
