@@ -60,8 +60,8 @@ def main() -> None:
     subset = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(args.seed))[:args.n]
     scores = classifier_scores(trained.model, train.images[subset.to(train.images.device)], reference)
     scores_seconds = time.perf_counter() - start
-    print(f"{min(args.n, len(train.images))} train images vs the test split ({scores_seconds:.1f} s, with the "
-          "reference statistics):")
+    scored = len(subset)  # --n, or the whole train split where it holds fewer
+    print(f"{scored} train images vs the test split ({scores_seconds:.1f} s, with the reference statistics):")
     print("| FD | KID (std) | precision | recall | density | coverage | classes | class KL | confidence |")
     print(f"| {scores['fd']:.4g} | {scores['kid']:.4g} ({scores['kid_std']:.3g}) | {scores['precision']:.4f} "
           f"| {scores['recall']:.4f} | {scores['density']:.4f} | {scores['coverage']:.4f} "
@@ -71,15 +71,18 @@ def main() -> None:
     start = time.perf_counter()
     pixels = pixel_distances(train.images, test.images, n=args.pixel_n, seed=args.seed)
     pixel_seconds = time.perf_counter() - start
-    print(f"pixels, {args.pixel_n} train vs {args.pixel_n} test images ({pixel_seconds:.1f} s): "
+    pixel_n = {split: min(args.pixel_n, len(images)) for split, images in (("train", train.images),
+                                                                           ("test", test.images))}
+    print(f"pixels, {pixel_n['train']} train vs {pixel_n['test']} test images ({pixel_seconds:.1f} s): "
           + ", ".join(f"{key} {value:.4g}" for key, value in pixels.items()))
 
     print(json.dumps({
         "data": args.name, "image_size": args.image_size, "threads": torch.get_num_threads(),
         "test_accuracy": trained.test_accuracy, "classifier_seconds": round(classifier_seconds, 1),
         "classifier_cpu_seconds": round(classifier_cpu, 1),
-        "n": args.n, **scores, "scores_seconds": round(scores_seconds, 1),
-        "pixel_n": args.pixel_n, **pixels, "pixel_seconds": round(pixel_seconds, 1),
+        "n": scored, **scores, "scores_seconds": round(scores_seconds, 1),
+        "pixel_n_train": pixel_n["train"], "pixel_n_test": pixel_n["test"], **pixels,
+        "pixel_seconds": round(pixel_seconds, 1),
     }))
 
 
