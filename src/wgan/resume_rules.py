@@ -15,7 +15,7 @@ from .config import FIELDS, PATHS, PER_NETWORK, Config, resolve, toml_value, typ
 from .data import DATASET_NAMES
 from .errors import WganError
 from .runs import CONFIG_FILE, RunFolder
-from .trainer import BEST_SCORES, Trainer, out_of_time
+from .trainer import Trainer, best_score, out_of_time
 
 DECAY_CHOICES = ("restart", "keep")
 RESUMABLE = ("iterations", "max_minutes", "eval_every", "device")  # the settings a resume may change
@@ -40,8 +40,10 @@ def best_kept_in_history(run: RunFolder, trainer: Trainer, resumed: str) -> list
         what = "the run has no best.pt"
     else:
         return []
-    logged = {key: value for row in run.history if row["iteration"] == iteration for key, value in row.items()}
-    if next((logged[f"eval/{name}"] for name in BEST_SCORES if f"eval/{name}" in logged), None) == trainer.best_score:
+    evaluated = {key.removeprefix("eval/"): value for row in run.history if row["iteration"] == iteration
+                 for key, value in row.items() if key.startswith("eval/")}
+    score = best_score(evaluated)
+    if math.isfinite(score) and score == trainer.best_score:
         run.copy_checkpoint(resumed, "best")
         return [f"{what}; best.pt is now iteration {iteration}'s, the best until then"]
     trainer.best_score = math.inf

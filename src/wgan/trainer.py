@@ -57,6 +57,14 @@ Evaluator = Callable[[int, "nn.Module | None"], dict[str, float]]
 # has a classifier (images), else exact W1; that of the generator's moving average where there is one, since
 # sampling and evaluating a run use it.
 BEST_SCORES = ("ema_fd", "fd", "ema_w1", "w1")
+
+
+def best_score(scalars: dict[str, float]) -> float:
+    """The score of an evaluation's ``scalars`` that picks best.pt (the first of :data:`BEST_SCORES` there),
+    lower is better; infinity where there is none."""
+    return next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)
+
+
 # Checkpoint entries an older version did not write: critic_steps_done (before the critic caught up at
 # boundaries), the gradient scalers (before float16), the rollback count and learning-rate scale, the generator's
 # moving average (before it existed: it starts at the generator's weights), the samples' shape (before a run could
@@ -521,7 +529,7 @@ class Trainer:
             raise _Diverged(broken or "rank 0's evaluation", self.iteration)
         if scalars:
             self._log({f"eval/{key}": value for key, value in scalars.items()})
-        score = next((scalars[name] for name in BEST_SCORES if name in scalars), math.inf)
+        score = best_score(scalars)
         improved = score < self.best_score
         self.best_score = min(self.best_score, score)
         self._save(improved)
