@@ -476,7 +476,7 @@ def test_the_servers_log_keeps_a_bad_frame_and_failed_accepts_to_a_line_now_and_
 
 def test_a_connection_that_never_finishes_its_request_is_closed_and_an_open_page_is_not(monkeypatch):
     # each half-sent request held its file descriptor for good: a few hundred left the server unable to accept a page
-    monkeypatch.setattr(server, "REQUEST_HEAD_SECONDS", 0.5)
+    monkeypatch.setattr(server, "REQUEST_SECONDS", 0.5)
     listener = listen("127.0.0.1", 0)
     address = listener.getsockname()
     served = uvicorn.Server(server.uvicorn_config(play_app()))

@@ -63,7 +63,7 @@ MAX_UNSENT = 256  # messages kept for a page that does not read them (its frames
 MAX_PAGES = 8  # pages open at once, each with up to MAX_PANELS panels and a thread that trains them; a closed
 # page's thread counts until the step under way ends (it cannot be cut short)
 CLOSING_WAIT_SECONDS = 1.0  # a page refused for want of room waits this long for a closed page's thread to end
-REQUEST_HEAD_SECONDS = 10.0  # a connection that has not sent a whole request (head, and body if any) by then is closed
+REQUEST_SECONDS = 10.0  # a connection that has not sent a whole request (head, and body if any) by then is closed
 ACCEPT_FAILURES_LOGGED_EVERY = 10.0  # seconds: asyncio logs each failed accept (out of file descriptors) once
 LOGGED_ERRORS = 20  # a page's bad messages and failed commands logged, one line each; the rest are counted
 log = logging.getLogger("wgan.play")
@@ -331,8 +331,8 @@ class _AcceptFailuresNowAndThen(logging.Filter):
         return True
 
 
-class _RequestHeadDeadline(H11Protocol):
-    """uvicorn's HTTP/1.1 connection, closed where its request's head has not all come :data:`REQUEST_HEAD_SECONDS`
+class _RequestDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, closed where its request's head has not all come :data:`REQUEST_SECONDS`
     after the connection opened or its last response ended. uvicorn times out an idle kept-alive connection, but
     not one that has sent part of a request: each held a file descriptor for good, and a few hundred (under
     ``ulimit -n 1024``) left the server unable to accept a page. So is one still sending a request's body then: no
@@ -341,18 +341,18 @@ class _RequestHeadDeadline(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_deadline = self.loop.call_later(REQUEST_HEAD_SECONDS, self._close_if_head_unfinished)
+        self._request_deadline = self.loop.call_later(REQUEST_SECONDS, self._close_if_request_unfinished)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._head_deadline.cancel()
-        self._head_deadline = self.loop.call_later(REQUEST_HEAD_SECONDS, self._close_if_head_unfinished)
+        self._request_deadline.cancel()
+        self._request_deadline = self.loop.call_later(REQUEST_SECONDS, self._close_if_request_unfinished)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._head_deadline.cancel()
+        self._request_deadline.cancel()
         super().connection_lost(exc)
 
-    def _close_if_head_unfinished(self) -> None:
+    def _close_if_request_unfinished(self) -> None:
         waiting = self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and self.transport.get_protocol() is self
         if waiting and not self.transport.is_closing():
             self.transport.close()
@@ -361,7 +361,7 @@ class _RequestHeadDeadline(H11Protocol):
 def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     """How uvicorn serves ``app``: quiet below warnings, web-socket messages up to :data:`MAX_FRAME_BYTES`, open pages
     given :data:`SHUTDOWN_SECONDS` to close at Ctrl-C, and a deadline for each request's head."""
-    return uvicorn.Config(app, http=_RequestHeadDeadline, log_level="warning", ws_max_size=MAX_FRAME_BYTES,
+    return uvicorn.Config(app, http=_RequestDeadline, log_level="warning", ws_max_size=MAX_FRAME_BYTES,
                           lifespan="off", timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
