@@ -40,8 +40,9 @@ def test_blocks_a_step_frees_stay_in_the_heap_for_the_next_step():
     blocks = [torch.empty(block // 4).fill_(1.0) for _ in range(8)]  # from the heap, not mmap: under 32 MiB
     kept_before = _free_bytes_kept()
     del blocks
-    # glibc's defaults would hand all but a few MiB of the freed top back to the OS
-    assert _free_bytes_kept() - kept_before >= 8 * block
+    # glibc's defaults would hand all but the trim threshold (128 KiB) of the freed top back to the OS; the heap's
+    # own small allocations between the two readings may take a few hundred bytes of it (720 in one CI run)
+    assert _free_bytes_kept() - kept_before >= 8 * block - 2**16
 
 
 CALLER_AFTER_TRAINING = """
