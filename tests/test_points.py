@@ -132,6 +132,12 @@ def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
     # semicolons with decimal commas were "ragged", without a word of the separator
     ("1,5;2,25\n3;4\n", ["row 1 column 2 is '5;2'", "separated by semicolons", "a point in each (1.5, not 1,5)"]),
     ("1,5\n2;3\n", ["row 2 has 1 columns but row 1 has 2", "separated by semicolons"]),
+    # spaces between the numbers were "every field must be a number", after a first row read as names
+    ("1.5 2.5\n3 4\n", ["row 2 column 1 is '3 4'", "separated by spaces", "a point in each (1.5, not 1,5)"]),
+    ("x y\n1.5  -2\n", ["row 2 column 1 is '1.5  -2'", "separated by spaces"]),
+    # Python's float() reads digits grouped by underscores, so "1_000" trained as 1000
+    ("1_000,2\n3,4\n", ["row 1 column 1 is '1_000'", "without underscores (1000)"]),
+    ("1,2\n3,4_5\n", ["row 2 column 2 is '4_5'", "without underscores (45)"]),
 ])
 def test_csv_fields_that_tables_write_say_what_to_change(tmp_path, text, fragments):
     refused(write(tmp_path / "p.csv", text), *fragments)

@@ -102,9 +102,17 @@ def _read_npy(path: Path) -> np.ndarray:
     return array
 
 
+def _number(field: str) -> float:
+    """The number a CSV field writes, read as ``float`` reads it, except digits grouped by underscores (``1_000``):
+    Python's literals allow them and no table writes them, so they are refused rather than read as 1000."""
+    if "_" in field:
+        raise ValueError(f"underscore in {field!r}")
+    return float(field)
+
+
 def _is_number(field: str) -> bool:
     try:
-        float(field)
+        _number(field)
     except ValueError:
         return False
     return True
@@ -208,7 +216,7 @@ class _CsvRows:
             raise self._error(f"row {number} has {len(row)} columns but row {self.first_row} has {self.width}: every "
                               "row needs the same number of numbers" + _separator_hint(row))
         try:
-            values = [float(field) for field in row]
+            values = [_number(field) for field in row]
         except ValueError:
             column, field = next((j, field) for j, field in enumerate(row, start=1) if not _is_number(field))
             # an empty last field is a missing value where a row before shows that column: the first data row
@@ -239,8 +247,12 @@ class _CsvRows:
 
 
 def _other_separator(fields: list[str]) -> str | None:
-    """The name of the separator other than a comma that ``fields`` hold, if any (:data:`OTHER_SEPARATORS`)."""
-    return next((name for mark, name in OTHER_SEPARATORS.items() if any(mark in field for field in fields)), None)
+    """The name of the separator other than a comma that ``fields`` hold, if any (:data:`OTHER_SEPARATORS`, or
+    spaces between numbers)."""
+    named = next((name for mark, name in OTHER_SEPARATORS.items() if any(mark in field for field in fields)), None)
+    if named is None and any(len(field.split()) > 1 and all(map(_is_number, field.split())) for field in fields):
+        return "spaces"
+    return named
 
 
 def _separator_hint(row: list[str]) -> str:
@@ -264,6 +276,8 @@ def _field_hint(field: str, ends_with_comma: bool, first_row: bool) -> str:
                 "(pandas: df.dropna()) or fill them in")
     if THOUSANDS.fullmatch(text):
         return f"write numbers without thousands separators ({text.replace(',', '')})"
+    if "_" in text and _is_number(text.replace("_", "")):
+        return f"write numbers without underscores ({text.replace('_', '')})"
     if first_row:  # names beside a name that reads as a number (2020)
         return ("a first row of column names is skipped only when none of them reads as a number: rename those "
                 "that do (e.g. y2020) or delete the row")
