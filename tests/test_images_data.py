@@ -760,6 +760,16 @@ def test_a_named_pipe_with_an_image_name_is_not_listed(tmp_path):
     assert [path.name for path in list_images(tmp_path)] == ["gone.png", "one.png"]
 
 
+def test_a_broken_link_in_the_folder_of_images_is_named_as_one(tmp_path):
+    # it was "has an image extension but Pillow cannot read it ([Errno 2] No such file or directory ...)"
+    for index in range(3):
+        Image.fromarray(RNG.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / f"{index}.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "moved" / "gone.png")
+    with pytest.raises(WganError, match=r"'.*gone\.png' is a link to '.*moved/gone\.png', which does not exist: "
+                                        r"remove the link or put the file back"):
+        load_image_folder(tmp_path, image_size=8)
+
+
 def test_a_run_folder_linked_into_the_folder_of_images_is_refused(tmp_path):
     # a run whose --out was linked inside the images trained its next runs on its figures, without a word
     images, out = tmp_path / "images", tmp_path / "runs"

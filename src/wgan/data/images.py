@@ -416,6 +416,9 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     except WganError:
         raise
     except Exception as exc:  # Pillow's plugins raise many types (OSError, SyntaxError, ValueError, struct.error)
+        if path.is_symlink() and not path.exists():
+            raise WganError(f"file {str(path)!r} is a link to {os.readlink(path)!r}, which does not exist: remove the "
+                            "link or put the file back") from None
         raise WganError(
             f"file {str(path)!r} has an image extension but Pillow cannot read it ({one_line(exc)}): "
             "remove or replace the file"
