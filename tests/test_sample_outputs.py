@@ -265,6 +265,34 @@ def test_a_device_train_would_refuse_is_refused_by_load_and_eval_too(point_run, 
             load(point_run, device=device)
 
 
+def test_an_out_that_is_the_runs_data_file_is_refused_and_the_data_kept(image_run, capsys):
+    # `wgan sample --out squares.npy` replaced the 64 training images with the samples, and a resume then trained on
+    # them after a warning that the data had changed
+    data = image_run.parent / "squares.npy"
+    before = data.read_bytes()
+    assert sample(image_run, "--n", "3", "--out", str(data)) == 2
+    assert capsys.readouterr().err.strip() == (f"wgan: error: out '{data}' is the data file the run trains on: samples "
+                                               "written there would replace it; give another name")
+    with pytest.raises(WganError, match="is the data file the run trains on"):
+        wgan.load_run(image_run).save_samples(data, 3)
+    assert data.read_bytes() == before
+
+
+def test_an_out_inside_the_runs_folder_of_images_is_refused(tmp_path, capsys, one_thread):
+    # a grid written among the images became a training image of every later run and resume on that folder
+    images = tmp_path / "images"
+    images.mkdir()
+    for index, colour in enumerate(np.random.default_rng(0).integers(0, 256, (24, 3))):
+        Image.new("RGB", (SIDE, SIDE), tuple(int(c) for c in colour)).save(images / f"{index}.png")
+    run = wgan.train(data=str(images), image_size=SIDE, out=str(tmp_path / "runs"), name="folder", **TINY).path
+    for out in (images / "grid.png", images / "generated" / "", images / "strip.png"):
+        flags = ["--interpolate", "2"] if out.name == "strip.png" else []
+        assert sample(run, "--n", "3", *flags, "--out", str(out) + ("/" if out.name == "generated" else "")) == 2
+        assert (f"lies inside the folder of images '{images}' that the run trains on: samples written there would "
+                "become training data; give a name outside it") in capsys.readouterr().err
+    assert sorted(path.name for path in images.iterdir()) == sorted(f"{index}.png" for index in range(24))
+
+
 @pytest.mark.parametrize("inside", ["samples/iter_000004.png", "curves.png", "checkpoints/best.npy", "config.toml.png"])
 def test_an_out_among_the_runs_own_files_is_refused_and_they_are_kept(point_run, inside, capsys):
     # `wgan sample --out RUN/samples/iter_000030.png` replaced the evaluation figure progress.gif is drawn from

@@ -109,6 +109,7 @@ class Run:
         form = output_form(out)  # a mistyped out fails before anything is drawn
         if self.path is not None:
             refuse_the_runs_own(self.path, out)
+        refuse_the_data(self.config, out)
         drawn_by = "moving average" if self.pick_generator(ema) is self.average else "generator"
         title = (f"{self.path.name if self.path is not None else 'run'}: {self.config.algorithm} on "
                  f"{Path(self.config.data).name}, iteration {self.iteration}, {drawn_by} (seed {seed})")
@@ -453,12 +454,29 @@ def _require_out_outside_the_images(config: Config) -> None:
     """Refuse a run folder inside the folder of images the run trains on: its figures (curves, sample grids)
     are images, which this run's resume and every later run on that folder would read as data."""
     images = users_own(config.data, config.data_dir)
-    if images is None or not images.is_dir():
+    if images is not None and images.is_dir() and _lies_within(config.out, images):
+        raise WganError(f"out '{config.out}' lies inside the folder of images '{images.resolve()}' that the run trains "
+                        "on: its figures would become training data; choose an out folder outside it (--out)")
+
+
+def refuse_the_data(config: Config, out: str | os.PathLike) -> None:
+    """Refuse ``out`` where samples written there would change the data the run of ``config`` trains on: its
+    data file, which they would replace, or a place in its folder of images, where they would become images of
+    its resume and of every later run on that folder."""
+    data = users_own(config.data, config.data_dir)
+    if data is None or not _lies_within(out, data):
         return
-    out, images = Path(config.out).resolve(), images.resolve()
-    if out == images or images in out.parents:
-        raise WganError(f"out '{config.out}' lies inside the folder of images '{images}' that the run trains on: "
-                        "its figures would become training data; choose an out folder outside it (--out)")
+    if data.is_dir():
+        raise WganError(f"out '{os.fspath(out)}' lies inside the folder of images '{data.resolve()}' that the run "
+                        "trains on: samples written there would become training data; give a name outside it")
+    raise WganError(f"out '{os.fspath(out)}' is the data file the run trains on: samples written there would replace "
+                    "it; give another name")
+
+
+def _lies_within(path: str | os.PathLike, place: Path) -> bool:
+    """Whether ``path`` is ``place`` or lies inside it, links followed."""
+    path, place = Path(os.path.realpath(path)), Path(os.path.realpath(place))
+    return path == place or place in path.parents
 
 
 def _new_run_folder(config: Config) -> RunFolder:

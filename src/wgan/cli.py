@@ -342,6 +342,7 @@ def _sample(args: argparse.Namespace) -> None:
     outputs.output_form(args.out)  # a mistyped --out fails before the run is loaded
     refuse_the_runs_own(args.run, args.out)
     run = api.load_run(args.run, args.checkpoint, args.device)
+    api.refuse_the_data(run.config, args.out)  # (the interpolation's strip; save_samples asks too)
     try:
         if args.interpolate is not None:
             written = outputs.write_interpolation(run.pick_generator(args.ema), run.config.latent_dim, args.out,
