@@ -876,6 +876,39 @@ def test_the_python_api_trains_for_a_caller_who_set_torchs_newer_precision_switc
     assert run.iteration == 1
 
 
+@pytest.fixture
+def float64_by_default():
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_the_python_api_works_for_a_caller_whose_default_dtype_is_float64(tmp_path, float64_by_default):
+    # "mat1 and mat2 must have the same dtype" from train, evaluate_run and Run.sample; load_run built float64 models
+    settings = dict(width=8, depth=1, batch_size=16, eval_samples=50, log_every=2, eval_every=2, progress=False)
+    run = wgan.train(iterations=2, out=str(tmp_path), name="run", **settings)
+    assert run.sample(3).dtype == np.float32 and torch.get_default_dtype() == torch.float64
+    loaded = wgan.load_run(run.path)
+    assert {p.dtype for p in loaded.generator.parameters()} == {torch.float32}
+    assert np.array_equal(loaded.sample(3, seed=4), run.sample(3, seed=4))
+    assert wgan.evaluate_run(run.path, samples=50)["iteration"] == 2
+    assert wgan.resume(run.path, iterations=3).iteration == 3
+    assert torch.get_default_dtype() == torch.float64
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_the_python_api_trains_inside_a_callers_no_grad_or_inference_mode(tmp_path, mode):
+    # "element 0 of tensors does not require grad and does not have a grad_fn", from autograd's depths
+    settings = dict(width=8, depth=1, batch_size=16, eval_samples=50, log_every=2, eval_every=2, progress=False)
+    with mode():
+        run = wgan.train(iterations=2, out=str(tmp_path), name="run", **settings)
+        assert wgan.resume(run.path, iterations=3).iteration == 3
+        assert not torch.is_grad_enabled()
+    assert run.sample(2).shape == (2, 2)
+
+
 def test_a_wgan_run_from_a_source_tree_without_its_metadata_still_parses_and_says_so(monkeypatch, capsys):
     # importlib.metadata's PackageNotFoundError, raised as the parser was built, was a traceback for every command
     import importlib.metadata

@@ -128,7 +128,7 @@ def generate(generator: nn.Module, latent_dim: int, n: int, seed: int) -> np.nda
     million 16x16 images at once took 24 GB)."""
     device = next(generator.parameters()).device
     check_fits_in_memory(4 * n * latent_dim, f"the noise of {n:,} samples", "draw fewer", device)
-    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float32).to(device)
     with evaluation_mode(generator), torch.no_grad():
         first, *rest = noise.split(GENERATED_AT_ONCE)
         parts = [generator(first).float().cpu().numpy()]

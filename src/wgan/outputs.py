@@ -175,7 +175,8 @@ def interpolation_noise(latent_dim: int, rows: int, seed: int, device: torch.dev
     """The ends of ``rows`` interpolations: (rows, latent_dim) starts and ends, drawn as 2 * rows standard normal
     vectors from ``seed`` on the CPU and moved to ``device`` (row r runs from vector 2r to 2r + 1), the noise
     ``Run.sample(2 * rows, seed)`` uses."""
-    noise = torch.randn(2 * rows, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    noise = torch.randn(2 * rows, latent_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
+    noise = noise.to(device)
     return noise[0::2], noise[1::2]
 
 

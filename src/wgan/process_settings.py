@@ -1,9 +1,13 @@
-"""What building a trainer changes in the whole process, and setting it back for the Python API's callers.
+"""What building a trainer changes in the whole process, and setting it back for the Python API's callers; and
+the caller's modes that the API's calls do not take on.
 
 On a GPU :func:`wgan.api._assemble` sets torch's float32 matmul precision and cuDNN's TF32 switch from
 ``config.tf32``; on the CPU the trainer sets glibc's malloc to keep the memory a step frees
 (:mod:`wgan.allocator`). Both are the process's, and a script or notebook that calls ``wgan.train`` goes on
-with its own work afterwards: :func:`leaves_the_process_as_it_was` sets them back as such a call returns.
+with its own work afterwards: :func:`leaves_the_process_as_it_was` sets them back as such a call returns. It
+also runs the call in float32 with gradients, whatever the caller's default dtype (``torch.set_default_dtype``)
+and grad mode (``torch.no_grad``, ``torch.inference_mode``): the models are float32 (their checkpoints hold
+float32), and training differentiates.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ def leaves_the_process_as_it_was(function: Callable) -> Callable:
     one changes set back as it returns or raises: on a GPU torch's TF32 switches (``config.tf32``), as the caller
     had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
     (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
-    to the thresholds glibc starts with (:func:`~wgan.allocator.release_freed_memory`)."""
+    to the thresholds glibc starts with (:func:`~wgan.allocator.release_freed_memory`). The call runs with
+    float32 as torch's default dtype and with gradients on (the caller's are set back as it returns)."""
 
     @functools.wraps(function)
     def setting_them_back(*args: Any, **kwargs: Any) -> Any:
-        before, newer_before = _tf32_switches(), _newer_switches()
+        before, newer_before, dtype_before = _tf32_switches(), _newer_switches(), torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
         try:
-            return function(*args, **kwargs)
+            with torch.inference_mode(False), torch.enable_grad():
+                return function(*args, **kwargs)
         finally:
+            torch.set_default_dtype(dtype_before)
             if before is not None and _tf32_switches() != before:  # a CUDA run set them
                 torch.set_float32_matmul_precision(before[0])
                 torch.backends.cudnn.allow_tf32 = before[1]
