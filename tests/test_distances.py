@@ -204,6 +204,12 @@ def test_w1_of_a_sample_with_itself_is_zero():
     assert w1(x, x) == 0.0
 
 
+def test_a_ground_distance_given_where_the_weights_go_is_named():  # it said "a holds text"
+    with pytest.raises(WganError, match=r"a \(the weights of x\) is 'cityblock', a ground distance: give it by name, "
+                                        r"metric='cityblock'"):
+        w1(np.zeros((2, 2)), np.ones((2, 2)), "cityblock")
+
+
 def test_w1_keeps_its_digits_for_close_points_far_from_the_origin():
     x = np.random.default_rng(6).normal(size=(200, 3)) * 10 + 100
     shift = np.array([1e-5, -1e-5, 1e-5])

@@ -175,6 +175,9 @@ def _same_dimension(x: np.ndarray, y: np.ndarray) -> None:
 def _weights(a, n: int, name: str, sample: str) -> np.ndarray:
     if a is None:
         return np.full(n, 1.0 / n)
+    if isinstance(a, str) and a in _METRICS:  # w1(x, y, "cityblock")
+        raise WganError(f"{name} (the weights of {sample}) is {a!r}, a ground distance: give it by name, "
+                        f"metric={a!r}")
     a = _to_numpy(a, name)
     if a.ndim != 1 or a.shape[0] != n:
         raise WganError(f"{name} has shape {a.shape}; expected one weight per sample of {sample}, shape ({n},)")
