@@ -41,9 +41,9 @@ from wgan.data import build_sampler
 from wgan import cli, distributed
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
-from wgan.exits import (EXIT_LOST_PEER, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE, RESUMED_FOLDER, RUN_FOLDER_FILE,
-                        tell_launcher_the_run)
-from wgan.launcher import _launched, first_failure, launch
+from wgan.exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
+                        RESUMED_FOLDER, RUN_FOLDER_FILE, tell_launcher_the_run)
+from wgan.launcher import _launched, child_processes, first_failure, launch
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -360,7 +360,7 @@ def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alo
         while not (tmp_path / "orphaned" / "metrics.jsonl").is_file():
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
-        ranks = _children(launcher.pid)
+        ranks = child_processes(launcher.pid)
     finally:
         launcher.kill()
     assert len(ranks) == 2
@@ -430,6 +430,21 @@ def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_
     assert capfd.readouterr().err == ""  # where the checkpoint is, rank 0 alone knows and says
 
 
+def test_a_ctrl_c_to_a_rank_waiting_for_rank_0s_word_ends_the_wait_without_a_traceback(launcher_store, monkeypatch,
+                                                                                        capfd):
+    # a second Ctrl-C, which the launcher passes on, met rank 1 after its stop, waiting to hear that rank 0 had
+    # said where the checkpoint is: a KeyboardInterrupt traceback under [rank1]
+    monkeypatch.setenv("RANK", "1")
+
+    def ctrl_c(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", ctrl_c)
+    distributed.report("wgan: stopped ...: continue with `wgan train --resume None`", of_the_run_folder=True)
+    distributed.report("wgan: error: the same on every rank")
+    assert capfd.readouterr().err == ""  # rank 0 says it, or said it already
+
+
 def test_a_rank_whose_launcher_has_gone_prints_at_once_without_c10d_retries(monkeypatch, capfd):
     with socket.socket() as closed:  # a port where nothing listens, as the killed agent's store
         closed.bind(("127.0.0.1", 0))
@@ -450,20 +465,6 @@ def test_a_finished_rank_exits_with_its_status_and_output_but_without_the_interp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "WORLD_SIZE": world_size})
     assert (done.returncode, done.stdout) == (3, "saved" + torn_down)  # a rank runs no atexit handler: no teardown
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _rank_of(pid: int) -> int | None:
@@ -567,7 +568,7 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
         while not written.is_file():  # both ranks are training
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
-        ranks = {_rank_of(pid): pid for pid in _children(launcher.pid)}
+        ranks = {_rank_of(pid): pid for pid in child_processes(launcher.pid)}
         os.kill(ranks[1], signal.SIGKILL)
         _, stderr = launcher.communicate(timeout=60)  # no hang: the launcher returns within a minute
     finally:
@@ -649,6 +650,36 @@ def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_ran
     assert f"at iteration {state['iteration']};" in lines[0] and 0 < state["iteration"] < 1000
     assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(state["iteration"] + 2),
                  "--quiet"]) == 0
+
+
+def test_a_second_ctrl_c_to_the_launcher_reaches_the_ranks_and_the_launcher_ends_after_them(tmp_path):
+    # torchrun's handler raised again inside its wait for the ranks: the launcher said "stopped by SIGINT before the
+    # processes could save" (130) of a run that rank 0 then saved, rank 0's own line came after the launcher had
+    # returned, and the second Ctrl-C never reached the ranks
+    command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
+               "20", "--lr-decay", "none", "--out", str(tmp_path), "--name", "stopped", "--nproc", "2",
+               *SMALL_FLAGS, "--width", "512"]  # iterations long enough for the second Ctrl-C to come as they stop
+    launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "stopped" / "checkpoints" / "latest.pt").is_file():  # (a stop at once keeps it)
+            assert time.monotonic() < deadline and launcher.poll() is None
+            time.sleep(0.2)
+        ranks = child_processes(launcher.pid)
+        launcher.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        launcher.send_signal(signal.SIGINT)
+        _, stderr = launcher.communicate(timeout=60)
+        outlived = [pid for pid in ranks if Path(f"/proc/{pid}").exists()]  # reaped by the launcher, or orphans
+    finally:
+        launcher.kill()
+    assert outlived == [] and len(ranks) == 2
+    said = {EXIT_INTERRUPTED: "wgan: interrupted at once; the checkpoint last written is kept: continue with ",
+            EXIT_STOPPED: "wgan: stopped by SIGINT at iteration "}  # the second Ctrl-C as rank 0 stops, or after
+    lines = stderr.strip().splitlines()
+    assert launcher.returncode in said and len(lines) == 1 and lines[0].startswith(said[launcher.returncode]), stderr
+    iteration = _checkpoint(tmp_path / "stopped")["iteration"]
+    assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(iteration + 2), "--quiet"]) == 0
 
 
 @pytest.mark.parametrize("launcher, said", [("torchrun", True), ("wgan train --nproc", False)])

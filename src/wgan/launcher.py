@@ -8,12 +8,13 @@ these and torchrun's failure records the launcher names the rank that failed fir
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,10 +68,55 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
         told = {OUTCOME_FILE: os.path.join(folder, "rank0-status"), RUN_FOLDER_FILE: os.path.join(folder, "run")}
         os.environ.update(told)
         try:
-            return _launched(run, arguments, told[OUTCOME_FILE], told[RUN_FOLDER_FILE], nproc)
+            with _later_signals_passed_to_the_ranks():
+                return _launched(run, arguments, told[OUTCOME_FILE], told[RUN_FOLDER_FILE], nproc)
         finally:
             for name in told:  # for this launch only: a later one, or a script, has its own
                 del os.environ[name]
+
+
+@contextlib.contextmanager
+def _later_signals_passed_to_the_ranks() -> Iterator[None]:
+    """Inside the block, torchrun's handler of the launcher's signals takes the first one alone: it raises in the
+    agent, which passes that signal to the ranks and waits for them to end (30 s, then SIGKILL). A later signal
+    is passed to the ranks instead (a second Ctrl-C stops them at once, as it stops one process): raised again,
+    it broke off that wait, and the launcher returned while rank 0 was still saving ("stopped by SIGINT before
+    the processes could save", then rank 0's line after the shell's prompt), and the ranks never got it."""
+    from torch.distributed.elastic.multiprocessing import api
+
+    raising = api._terminate_process_handler  # looked up by name as the agent installs it for each signal
+    received: list[int] = []
+
+    def first_raised_later_passed_on(number: int, frame: Any) -> None:
+        if not received:
+            received.append(number)
+            raising(number, frame)
+        for pid in child_processes(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, number)
+
+    api._terminate_process_handler = first_raised_later_passed_on
+    try:
+        yield
+    finally:
+        api._terminate_process_handler = raising
+
+
+def child_processes(parent: int) -> list[int]:
+    """The ids of the processes whose parent is ``parent``, from Linux's /proc (the ranks of a launch); none
+    where there is no /proc."""
+    found: list[int] = []
+    if not os.path.isdir("/proc"):
+        return found
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
 
 
 def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folder: str, nproc: int
