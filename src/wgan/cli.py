@@ -263,7 +263,7 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
         batch_size = RunFolder.open(args.resume).config().batch_size
     else:
         batch_size = api.make_config(args.config, **settings).batch_size
-    distributed.check_batch(batch_size, args.nproc, kept=bool(args.resume))
+    distributed.check_batch(batch_size, args.nproc, kept=bool(args.resume), most=most)
     status, message = launcher.launch(args.nproc, _without_nproc(argv))
     if message:
         print(f"wgan: {message}", file=sys.stderr)

@@ -382,13 +382,13 @@ def pick_device(name: str, world: World) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-def check_batch(batch_size: int, world_size: int, kept: bool = False) -> None:
+def check_batch(batch_size: int, world_size: int, kept: bool = False, most: int = 16) -> None:
     """The global batch must split evenly over the ranks; ``kept``: the batch size is a resumed run's, which the
-    number of processes must fit instead."""
+    number of processes must fit instead (the numbers offered go up to ``most``, what the launch may start)."""
     if batch_size % world_size == 0:
         return
     if kept:
-        fitting = ", ".join(str(n) for n in range(1, min(batch_size, 16) + 1) if batch_size % n == 0)
+        fitting = ", ".join(str(n) for n in range(1, min(batch_size, most) + 1) if batch_size % n == 0)
         raise WganError(f"the run's batch_size {batch_size} does not split over {world_size} processes, and a resume "
                         f"keeps it: resume on a number of processes that divides {batch_size}, such as {fitting}")
     raise WganError(f"batch_size {batch_size} does not split over {world_size} processes: choose a multiple "
