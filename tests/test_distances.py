@@ -375,6 +375,11 @@ def test_parallel_lines_w_matches_the_exact_w1_of_samples_of_the_two_lines():
     assert w1(p0, pt) == pytest.approx(parallel_lines(theta).w, rel=1e-12)
 
 
+def test_a_theta_that_is_not_a_number_is_named_by_its_place_among_the_thetas():  # "theta is nan"
+    with pytest.raises(WganError, match=r"^thetas\[1\] is nan; expected a finite number$"):
+        parallel_lines_curves([0.0, np.nan, 1.0])
+
+
 def test_parallel_lines_curves_give_the_four_curves_of_figure_1():
     curves = parallel_lines_curves(np.array([-1.0, -0.3, 0.0, 0.5]))
     np.testing.assert_array_equal(curves["w"], [1.0, 0.3, 0.0, 0.5])

@@ -623,5 +623,7 @@ def parallel_lines_curves(thetas) -> dict[str, np.ndarray]:
     if sum(size > 1 for size in t.shape) > 1:  # a grid of thetas came back flattened (a column is one line)
         raise WganError(f"thetas has shape {t.shape}; expected a 1-D array of thetas")
     t = t.reshape(-1)
+    for place, theta in enumerate(t):
+        _scalar(theta, f"thetas[{place}]")
     rows = [parallel_lines(v) for v in t]
     return {"theta": t, **{k: np.array([getattr(r, k) for r in rows]) for k in ("w", "js", "kl", "tv")}}
