@@ -138,6 +138,8 @@ def test_a_first_row_mixing_names_and_numbers_is_not_a_header(tmp_path):
     # Python's float() reads digits grouped by underscores, so "1_000" trained as 1000
     ("1_000,2\n3,4\n", ["row 1 column 1 is '1_000'", "without underscores (1000)"]),
     ("1,2\n3,4_5\n", ["row 2 column 2 is '4_5'", "without underscores (45)"]),
+    ("1_000,2_000\n3,4\n", ["row 1 column 1 is '1_000'", "without underscores (1000)"]),  # not a header
+    ("1_5\n3\n", ["row 1 column 1 is '1_5'", "without underscores (15)"]),
 ])
 def test_csv_fields_that_tables_write_say_what_to_change(tmp_path, text, fragments):
     refused(write(tmp_path / "p.csv", text), *fragments)

@@ -195,7 +195,7 @@ class _CsvRows:
 
     def _header(self, row: list[str], number: int) -> bool:
         """Take the first row that is not blank: a header (True) or data (False)."""
-        if not any(_is_number(field) for field in row):
+        if not any(_is_number(field.replace("_", "")) for field in row):  # (1_000 is refused as data, below)
             self.index_column = row[0].strip() == ""
             self.named_width = len(row) if row[-1].strip() else 0
             return True
