@@ -320,8 +320,9 @@ RUN_FOLDER_MARKS = {CONFIG_FILE, LOCK_FILE}  # what every wgan run folder holds 
 def list_images(directory: Path) -> list[Path]:
     """Image files under ``directory``, recursively and through links to folders (each folder once, so that a
     link to a folder above ends), in a stable order; hidden files and folders skipped, and named pipes, sockets
-    and devices with an image's name (opening a pipe waits for a writer for ever). A wgan run folder inside,
-    reached through a link (the run's own --out is refused before), is refused: its figures would be trained on.
+    and devices with an image's name (opening a pipe waits for a writer for ever); a broken link is refused. A wgan
+    run folder inside, reached through a link (the run's own --out is refused before), is refused: its figures
+    would be trained on.
     """
     found, seen = [], set()
     for root, dirs, files in os.walk(directory, followlinks=True):
@@ -335,9 +336,13 @@ def list_images(directory: Path) -> list[Path]:
                             "(curves, sample grids) would become training data; move it, or the link to it, out of "
                             "the folder of images")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [path for path in (Path(root) / f for f in sorted(files)
-                                    if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
-                  if path.is_file() or not path.exists()]  # a broken link is read, and named as such
+        for path in (Path(root) / f for f in sorted(files)
+                     if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS):
+            if path.is_symlink() and not path.exists():
+                raise WganError(f"file {str(path)!r} is a link to {os.readlink(path)!r}, which does not exist: "
+                                "remove the link or put the file back")
+            if path.is_file():
+                found.append(path)
     return found
 
 
@@ -416,9 +421,6 @@ def _decode(path: Path, image_size: int, channels: int) -> np.ndarray:
     except WganError:
         raise
     except Exception as exc:  # Pillow's plugins raise many types (OSError, SyntaxError, ValueError, struct.error)
-        if path.is_symlink() and not path.exists():
-            raise WganError(f"file {str(path)!r} is a link to {os.readlink(path)!r}, which does not exist: remove the "
-                            "link or put the file back") from None
         raise WganError(
             f"file {str(path)!r} has an image extension but Pillow cannot read it ({one_line(exc)}): "
             "remove or replace the file"
