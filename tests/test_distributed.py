@@ -39,6 +39,7 @@ from wgan.api import _assemble
 from wgan.cli import _without_nproc, main
 from wgan.data import build_sampler
 from wgan import cli, distributed
+from wgan import launcher as launcher_module
 from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
@@ -433,8 +434,7 @@ def test_a_rank_that_hears_nothing_from_rank_0_prints_the_error_itself(launcher_
     assert capfd.readouterr().err == ""  # where the checkpoint is, rank 0 alone knows and says
 
 
-def test_a_ctrl_c_to_a_rank_waiting_for_rank_0s_word_ends_the_wait_without_a_traceback(launcher_store, monkeypatch,
-                                                                                        capfd):
+def test_a_ctrl_c_to_a_rank_waiting_for_rank_0s_word_ends_the_wait_as_if_unheard(launcher_store, monkeypatch, capfd):
     # a second Ctrl-C, which the launcher passes on, met rank 1 after its stop, waiting to hear that rank 0 had
     # said where the checkpoint is: a KeyboardInterrupt traceback under [rank1]
     monkeypatch.setenv("RANK", "1")
@@ -444,8 +444,9 @@ def test_a_ctrl_c_to_a_rank_waiting_for_rank_0s_word_ends_the_wait_without_a_tra
 
     monkeypatch.setattr(time, "sleep", ctrl_c)
     distributed.report("wgan: stopped ...: continue with `wgan train --resume None`", of_the_run_folder=True)
-    distributed.report("wgan: error: the same on every rank")
-    assert capfd.readouterr().err == ""  # rank 0 says it, or said it already
+    assert capfd.readouterr().err == ""  # where the checkpoint is, rank 0 alone knows and says
+    distributed.report("wgan: error: out of memory on rank 1 alone")
+    assert capfd.readouterr().err == "wgan: error: out of memory on rank 1 alone\n"  # perhaps no other rank knows
 
 
 def test_a_rank_whose_launcher_has_gone_prints_at_once_without_c10d_retries(monkeypatch, capfd):
@@ -683,6 +684,26 @@ def test_a_second_ctrl_c_to_the_launcher_reaches_the_ranks_and_the_launcher_ends
     assert launcher.returncode in said and len(lines) == 1 and lines[0].startswith(said[launcher.returncode]), stderr
     iteration = _checkpoint(tmp_path / "stopped")["iteration"]
     assert main(["train", "--resume", str(tmp_path / "stopped"), "--iterations", str(iteration + 2), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("ranks", [[4242, 4243], []])
+def test_a_later_signal_to_the_launcher_is_passed_to_its_ranks_or_raised_where_there_are_none(monkeypatch, ranks):
+    # with no ranks found (all ended, or no /proc) a later signal must still end torchrun's wait, as it did
+    from torch.distributed.elastic.multiprocessing import api
+
+    sent = []
+    monkeypatch.setattr(launcher_module, "child_processes", lambda parent: ranks)
+    monkeypatch.setattr(os, "kill", lambda pid, number: sent.append((pid, number)))
+    with launcher_module._later_signals_passed_to_the_ranks():
+        with pytest.raises(api.SignalException):  # the first: torchrun's agent stops the ranks with it
+            api._terminate_process_handler(signal.SIGINT, None)
+        if ranks:
+            api._terminate_process_handler(signal.SIGINT, None)
+            assert sent == [(pid, signal.SIGINT) for pid in ranks]
+        else:
+            with pytest.raises(api.SignalException):
+                api._terminate_process_handler(signal.SIGINT, None)
+    assert api._terminate_process_handler.__name__ == "_terminate_process_handler"  # torchrun's own, given back
 
 
 @pytest.mark.parametrize("launcher, said", [("torchrun", True), ("wgan train --nproc", False)])

@@ -304,8 +304,9 @@ def report(message: str, of_the_run_folder: bool = False) -> None:
     error first (rank 0 may still be importing) could get rank 0 stopped before it had printed anything. A rank
     that hears nothing within :data:`REPORT_WAIT_SECONDS` (rank 0 found no error, or is gone) prints the message
     itself, unless it is ``of_the_run_folder``: where a stopped run's checkpoint is, which rank 0 alone knows (the
-    others' line named the folder None) and says whenever training stops; a Ctrl-C ends the wait, and leaves the
-    saying to rank 0. Outside torchrun the process just prints it.
+    others' line named the folder None) and says whenever training stops. A Ctrl-C ends the wait as if nothing
+    was heard (an error found on this rank alone would otherwise go unsaid). Outside torchrun the process just
+    prints it.
     """
     key = f"wgan/reported/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"  # one key per attempt
     if prints_errors():
@@ -320,8 +321,8 @@ def report(message: str, of_the_run_folder: bool = False) -> None:
     store = _launcher_store()
     try:
         heard = store is not None and _heard(store, key, time.monotonic() + REPORT_WAIT_SECONDS)
-    except KeyboardInterrupt:  # a second Ctrl-C, passed on by the launcher: stop at once; rank 0 says it
-        return
+    except KeyboardInterrupt:  # a Ctrl-C passed on by the launcher: the wait ends, and an error may be this rank's
+        heard = False
     if not (heard or of_the_run_folder):
         print(message, file=sys.stderr, flush=True)
 

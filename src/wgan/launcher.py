@@ -88,10 +88,11 @@ def _later_signals_passed_to_the_ranks() -> Iterator[None]:
     received: list[int] = []
 
     def first_raised_later_passed_on(number: int, frame: Any) -> None:
-        if not received:
+        ranks = child_processes(os.getpid())
+        if not received or not ranks:  # (no ranks found: all ended, or no /proc to find them by)
             received.append(number)
             raising(number, frame)
-        for pid in child_processes(os.getpid()):
+        for pid in ranks:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, number)
 
