@@ -937,3 +937,33 @@ def test_the_python_api_sets_torchs_newer_precision_switches_back_where_a_gpu_ru
         assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision) == ("tf32",) * 2
     finally:
         torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul, conv
+
+
+def _stopped_at_5(config, progress):
+    raise wgan.Stopped("SIGINT", 5, "/runs/my run")
+
+
+def _stopped_at_5_then_a_ctrl_c_as_it_unwinds(config, progress):
+    try:
+        _stopped_at_5(config, progress)
+    finally:
+        raise KeyboardInterrupt  # a second Ctrl-C as the call returns, its SIGINT handler the default again
+
+
+@pytest.mark.parametrize("train, reports", [(_stopped_at_5, 2), (_stopped_at_5_then_a_ctrl_c_as_it_unwinds, 1)])
+def test_a_second_ctrl_c_as_a_saved_stop_is_said_says_the_checkpoint_is_kept(monkeypatch, train, reports):
+    # under --nproc the launcher passes a second Ctrl-C on to every rank, and one came as rank 1 said its stop: a
+    # KeyboardInterrupt traceback; one that came as the stop unwound was told "before the run's first checkpoint:
+    # no run folder is left", of a run whose folder held its checkpoints
+    said = []
+
+    def report(message, of_the_run_folder=False):
+        said.append(message)
+        if len(said) == 1 and reports == 2:
+            raise KeyboardInterrupt  # as the stop's line is said
+
+    monkeypatch.setattr(wgan.api, "train", train)
+    monkeypatch.setattr(wgan.cli.distributed, "report", report)
+    assert main(["train", "--iterations", "10"]) == 130
+    assert len(said) == reports and said[-1] == ("\nwgan: interrupted at once; the checkpoint last written is kept: "
+                                                 "continue with `wgan train --resume '/runs/my run'`")

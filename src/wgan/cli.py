@@ -417,6 +417,17 @@ def _interrupted(args: argparse.Namespace, run_path: str | None, finished: bool 
     return f"wgan {args.command}: interrupted; nothing was written"
 
 
+def _interrupted_run(interrupt: KeyboardInterrupt, args: argparse.Namespace) -> str | None:
+    """The run folder that an interrupt at once leaves with its checkpoints: the one it names (the API's
+    ``Interrupted``), or that of a stop it came in on, as the stop ended (its checkpoint saved), or the one
+    resumed; None where there is none."""
+    if hasattr(interrupt, "run_path"):
+        return interrupt.run_path
+    if isinstance(interrupt.__context__, Stopped) and interrupt.__context__.run_path is not None:
+        return str(interrupt.__context__.run_path)
+    return getattr(args, "resume", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 a rank of `--nproc` failed otherwise, 2 user
     error, 3 another rank stopped first, 75 stopped by a signal with the checkpoint saved, 130 interrupted at once
@@ -438,6 +449,16 @@ def main(argv: list[str] | None = None) -> int:
         distributed.report(f"wgan {args.command}: error: unrecognized arguments: {' '.join(unknown)} (see wgan "
                            f"{args.command} --help)")
         return EXIT_USER_ERROR
+    try:
+        return _outcome(args, argv)
+    except KeyboardInterrupt as interrupt:  # a Ctrl-C as the outcome was being said (`--nproc` passes a second
+        if isinstance(interrupt.__context__, Stopped):  # one on to every rank): a stop's, whose checkpoint is saved
+            distributed.report("\n" + _interrupted(args, _interrupted_run(interrupt, args)), of_the_run_folder=True)
+        return EXIT_INTERRUPTED  # (an error's line is said first thing)
+
+
+def _outcome(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run the command of ``args`` and say how it ended: its exit status (:func:`main`)."""
     try:
         if args.command == "train" and args.nproc != 1:
             return _launch(args, argv)
@@ -465,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({lost}): another rank stopped, and its message or torchrun's says why", file=sys.stderr)
         return EXIT_LOST_PEER
     except KeyboardInterrupt as interrupt:
-        distributed.report("\n" + _interrupted(args, getattr(interrupt, "run_path", getattr(args, "resume", None)),
+        distributed.report("\n" + _interrupted(args, _interrupted_run(interrupt, args),
                                                getattr(interrupt, "finished", False)))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # what reads the output has gone (`wgan eval ... | head -1`): the rest is not wanted
