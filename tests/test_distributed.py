@@ -661,7 +661,7 @@ def test_a_second_ctrl_c_to_the_launcher_reaches_the_ranks_and_the_launcher_ends
     # processes could save" (130) of a run that rank 0 then saved, rank 0's own line came after the launcher had
     # returned, and the second Ctrl-C never reached the ranks
     command = [sys.executable, "-m", "wgan", "train", "--iterations", "100000", "--log-every", "1", "--eval-every",
-               "20", "--lr-decay", "none", "--out", str(tmp_path), "--name", "stopped", "--nproc", "2",
+               "5", "--lr-decay", "none", "--out", str(tmp_path), "--name", "stopped", "--nproc", "2",
                *SMALL_FLAGS, "--width", "512"]  # iterations long enough for the second Ctrl-C to come as they stop
     launcher = subprocess.Popen(command, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -704,6 +704,21 @@ def test_a_later_signal_to_the_launcher_is_passed_to_its_ranks_or_raised_where_t
             with pytest.raises(api.SignalException):
                 api._terminate_process_handler(signal.SIGINT, None)
     assert api._terminate_process_handler.__name__ == "_terminate_process_handler"  # torchrun's own, given back
+
+
+def test_a_later_signal_goes_to_rank_0_alone_while_it_runs():
+    # every rank stopped at once on its own: one waited in a collective operation, another for rank 0's word, until
+    # torchrun's agent killed them 30 s later, rank 0 before it could say anything
+    ranks = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, "RANK": rank})
+             for rank in ("1", "0")]
+    try:
+        pids = [rank.pid for rank in ranks]
+        assert launcher_module.deciding_rank(pids) == [pids[1]]
+        assert launcher_module.deciding_rank(pids[:1]) == pids[:1]  # rank 0 ended: the others
+    finally:
+        for rank in ranks:
+            rank.kill()
+            rank.wait()
 
 
 @pytest.mark.parametrize("launcher, said", [("torchrun", True), ("wgan train --nproc", False)])

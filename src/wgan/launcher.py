@@ -79,9 +79,10 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
 def _later_signals_passed_to_the_ranks() -> Iterator[None]:
     """Inside the block, torchrun's handler of the launcher's signals takes the first one alone: it raises in the
     agent, which passes that signal to the ranks and waits for them to end (30 s, then SIGKILL). A later signal
-    is passed to the ranks instead (a second Ctrl-C stops them at once, as it stops one process): raised again,
-    it broke off that wait, and the launcher returned while rank 0 was still saving ("stopped by SIGINT before
-    the processes could save", then rank 0's line after the shell's prompt), and the ranks never got it."""
+    is passed to rank 0 instead (:func:`deciding_rank`; a second Ctrl-C stops it at once, as it stops one
+    process, and the others find it gone): raised again, it broke off that wait, and the launcher returned while
+    rank 0 was still saving ("stopped by SIGINT before the processes could save", then rank 0's line after the
+    shell's prompt), and the ranks never got it."""
     from torch.distributed.elastic.multiprocessing import api
 
     raising = api._terminate_process_handler  # looked up by name as the agent installs it for each signal
@@ -92,7 +93,7 @@ def _later_signals_passed_to_the_ranks() -> Iterator[None]:
         if not received or not ranks:  # (no ranks found: all ended, or no /proc to find them by)
             received.append(number)
             raising(number, frame)
-        for pid in ranks:
+        for pid in deciding_rank(ranks):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, number)
 
@@ -101,6 +102,20 @@ def _later_signals_passed_to_the_ranks() -> Iterator[None]:
         yield
     finally:
         api._terminate_process_handler = raising
+
+
+def deciding_rank(ranks: list[int]) -> list[int]:
+    """Rank 0 of the processes ``ranks`` (by the RANK its environment was started with), or all of them where it
+    is not among them (ended). Rank 0 alone is sent a second Ctrl-C: ranks stopped at once each on their own
+    waited for each other, one in a collective operation and another for rank 0's word, until torchrun's agent
+    killed them 30 s later, rank 0 before it could say anything."""
+    for pid in ranks:
+        try:
+            if b"RANK=0" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return [pid]
+        except OSError:  # ended meanwhile
+            continue
+    return ranks
 
 
 def child_processes(parent: int) -> list[int]:
