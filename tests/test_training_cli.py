@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -895,6 +897,31 @@ def test_the_python_api_works_for_a_caller_whose_default_dtype_is_float64(tmp_pa
     assert np.array_equal(loaded.sample(3, seed=4), run.sample(3, seed=4))
     assert wgan.evaluate_run(run.path, samples=50)["iteration"] == 2
     assert wgan.resume(run.path, iterations=3).iteration == 3
+    assert torch.get_default_dtype() == torch.float64
+
+
+def test_a_call_that_returns_leaves_float32_to_a_call_still_training_in_another_thread(float64_by_default):
+    # the first to return set the caller's float64 back while the other trained on: "mat1 and mat2 must have the
+    # same dtype", and the one that ended last set float32 back as the caller's
+    settings = dict(width=8, depth=1, batch_size=16, eval_samples=50, log_every=50, eval_every=50, progress=False)
+    outcomes = {}
+
+    def run(name, minutes):
+        try:
+            outcomes[name] = wgan.train(iterations=1_000_000, max_minutes=minutes, write=False, **settings)
+        except Exception as error:  # noqa: BLE001 (asserted below)
+            outcomes[name] = error
+
+    first, second = (threading.Thread(target=run, args=(name, minutes)) for name, minutes in (("first", 0.1),
+                                                                                              ("second", 0.3)))
+    first.start()
+    while torch.get_default_dtype() != torch.float32:  # the first call has begun
+        time.sleep(0.01)
+    second.start()
+    first.join(timeout=120)
+    assert second.is_alive() and torch.get_default_dtype() == torch.float32
+    second.join(timeout=120)
+    assert all(isinstance(outcomes[name], wgan.Run) for name in ("first", "second")), outcomes
     assert torch.get_default_dtype() == torch.float64
 
 

@@ -5,15 +5,17 @@ On a GPU :func:`wgan.api._assemble` sets torch's float32 matmul precision and cu
 ``config.tf32``; on the CPU the trainer sets glibc's malloc to keep the memory a step frees
 (:mod:`wgan.allocator`). Both are the process's, and a script or notebook that calls ``wgan.train`` goes on
 with its own work afterwards: :func:`leaves_the_process_as_it_was` sets them back as such a call returns. It
-also runs the call in float32 with gradients, whatever the caller's default dtype (``torch.set_default_dtype``)
-and grad mode (``torch.no_grad``, ``torch.inference_mode``): the models are float32 (their checkpoints hold
-float32), and training differentiates.
+also runs the call in float32 with gradients, whatever the caller's default dtype (``torch.set_default_dtype``,
+the process's: other threads see float32 while a call runs) and grad mode (``torch.no_grad``,
+``torch.inference_mode``): the models are float32 (their checkpoints hold float32), and training differentiates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -27,17 +29,15 @@ def leaves_the_process_as_it_was(function: Callable) -> Callable:
     had them; on the CPU glibc's malloc, which the trainer sets to keep the memory a step frees
     (:func:`~wgan.allocator.keep_freed_memory`) and which would go on keeping what the caller's own work frees,
     to the thresholds glibc starts with (:func:`~wgan.allocator.release_freed_memory`). The call runs with
-    float32 as torch's default dtype and with gradients on (the caller's are set back as it returns)."""
+    gradients on (:func:`_in_float32` for the default dtype)."""
 
     @functools.wraps(function)
     def setting_them_back(*args: Any, **kwargs: Any) -> Any:
-        before, newer_before, dtype_before = _tf32_switches(), _newer_switches(), torch.get_default_dtype()
-        torch.set_default_dtype(torch.float32)
+        before, newer_before = _tf32_switches(), _newer_switches()
         try:
-            with torch.inference_mode(False), torch.enable_grad():
+            with _in_float32(), torch.inference_mode(False), torch.enable_grad():
                 return function(*args, **kwargs)
         finally:
-            torch.set_default_dtype(dtype_before)
             if before is not None and _tf32_switches() != before:  # a CUDA run set them
                 torch.set_float32_matmul_precision(before[0])
                 torch.backends.cudnn.allow_tf32 = before[1]
@@ -47,6 +47,32 @@ def leaves_the_process_as_it_was(function: Callable) -> Callable:
             release_freed_memory()
 
     return setting_them_back
+
+
+_default_dtype_lock = threading.Lock()
+_calls_in_float32 = 0  # the calls under _in_float32 in progress, in all threads
+_callers_default_dtype = torch.float32  # the default dtype before the first of them
+
+
+@contextlib.contextmanager
+def _in_float32() -> Iterator[None]:
+    """torch's default dtype float32 inside the block (the models and their checkpoints are float32), and the
+    caller's set back once the last block in progress in any thread has ended: the default dtype is the
+    process's, so that a caller's other threads see float32 meanwhile, and a block that set it back while
+    another thread's was still training had that one fail with float64 noise against float32 weights."""
+    global _calls_in_float32, _callers_default_dtype
+    with _default_dtype_lock:
+        if _calls_in_float32 == 0:
+            _callers_default_dtype = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float32)
+        _calls_in_float32 += 1
+    try:
+        yield
+    finally:
+        with _default_dtype_lock:
+            _calls_in_float32 -= 1
+            if _calls_in_float32 == 0:
+                torch.set_default_dtype(_callers_default_dtype)
 
 
 # The per-backend switches of torch's newer API (torch 2.9 on), parents before children: setting a parent's
