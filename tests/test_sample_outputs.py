@@ -265,7 +265,12 @@ def test_a_device_train_would_refuse_is_refused_by_load_and_eval_too(point_run, 
             load(point_run, device=device)
 
 
-@pytest.mark.parametrize("out", [None, 123, b"samples.npy"])
+class _BytesPath(os.PathLike):
+    def __fspath__(self):
+        return b"samples.npy"
+
+
+@pytest.mark.parametrize("out", [None, 123, b"samples.npy", _BytesPath()])
 def test_an_out_that_is_not_a_path_is_named(point_run, out):  # a bare TypeError from os.fspath, or bytes taken
     with pytest.raises(WganError, match=rf"out is a path \(str or pathlib.Path\), not the {type(out).__name__} "):
         wgan.load_run(point_run).save_samples(out, 3)

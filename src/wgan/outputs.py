@@ -38,9 +38,9 @@ FORMS = "a .npy file (the array), a .png file (a grid of images, an interpolatio
 
 def output_form(out: str | os.PathLike) -> str:
     """"array" (.npy), "png" (.png) or "folder" (a path ending in a slash, or an existing folder)."""
-    if not isinstance(out, (str, os.PathLike)):
+    text = os.fspath(out) if isinstance(out, (str, os.PathLike)) else None
+    if not isinstance(text, str):  # (a path object may give bytes)
         raise WganError(f"out is a path (str or pathlib.Path), not the {type(out).__name__} {out!r}: give {FORMS}")
-    text = os.fspath(out)
     if text.endswith(("/", os.sep)) or Path(text).is_dir():
         return "folder"
     forms = {".npy": "array", ".png": "png"}
