@@ -45,7 +45,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import wgan
 from wgan.api import _assemble
+from wgan.cpu_precision import emulated
 from wgan.distributed import exit_process, joined
+from wgan.errors import WganError
 from wgan.models.fast_convs import torch_layers_
 from wgan.reference_loops import reference_loop
 from wgan.trainer import Trainer
@@ -285,6 +287,8 @@ def main() -> None:
                               compile=args.compile, device=args.device, warmup=False)
     with joined() as world:
         trainer = _assemble(config, lambda: None, scores=False, world=world)
+        if slow := emulated(config.precision, trainer.device):  # its matmul peak alone took an hour
+            raise WganError(f"{slow}, so that its timings here measure that emulation: time --precision fp32")
         loops = {"wgan": trainer_iterations(trainer)}
         if args.against == "reference":
             loops["reference"] = reference_iterations(trainer)

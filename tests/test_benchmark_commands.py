@@ -195,3 +195,16 @@ def test_a_sigterm_to_a_benchmark_runs_its_clean_up_and_exits_as_a_ctrl_c(tmp_pa
         script.kill()
     assert script.returncode == 130 and stderr.strip() == "-c: interrupted"
     assert (tmp_path / "cleaned").exists()
+
+
+def test_throughput_refuses_a_precision_this_cpu_only_emulates_before_it_measures(monkeypatch):
+    # on an AVX2 CPU its bf16 matmul peak alone (66 products of 2048 x 2048 at 64 s each) ran over an hour
+    import throughput
+    from wgan.errors import WganError
+
+    monkeypatch.setattr(throughput, "emulated", lambda precision, device: f"this CPU has no {precision} instructions")
+    monkeypatch.setattr(throughput, "measure", lambda *args: pytest.fail("measured"))
+    monkeypatch.setattr(sys, "argv", ["throughput.py", "--config", "toy", "--precision", "bf16", "--set", "width=8"])
+    with pytest.raises(WganError, match="^this CPU has no bf16 instructions, so that its timings here measure that "
+                                        "emulation: time --precision fp32$"):
+        throughput.main()

@@ -30,6 +30,7 @@ from torch import nn
 
 from . import plots
 from .checks import check_fits_in_memory, check_flag, check_torch_seed, whole_number
+from .cpu_precision import emulated
 from .config import (FIELDS, PATHS, Config, check_every_setting_counts, device_name, make_config, resolve, typed,
                      with_absolute_paths)
 from .data import build_sampler, fingerprint, users_own
@@ -424,9 +425,11 @@ def train(config: Config | None = None, *, write: bool = True, progress: bool = 
 
 
 def _start_warnings(trainer: Trainer) -> list[str]:
-    """What a new run should be told before it trains: points far from the defaults' scale, and a learning rate
-    that decays over more iterations than a time budget may reach."""
+    """What a new run should be told before it trains: points far from the defaults' scale, a learning rate
+    that decays over more iterations than a time budget may reach, and a precision this CPU only emulates."""
     config, sampler, warnings = trainer.config, trainer.sampler, []
+    if slow := emulated(config.precision, trainer.device):
+        warnings.append(f"{slow}: use --precision fp32")
     if isinstance(sampler, TensorSampler) and len(sampler.shape) == 1 \
             and (far := scale_warning(sampler.data, config.data)):
         warnings.append(far)

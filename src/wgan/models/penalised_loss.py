@@ -46,6 +46,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..cpu_precision import runs_natively
 from . import fast_convs, piecewise, winograd
 from .activations import activation as out_of_place_activation
 
@@ -77,13 +78,6 @@ def _activation(pre_activation: Tensor, negative_slope: float) -> Tensor:
     return pre_activation.relu_()
 
 
-@functools.cache
-def _onednn_has_bf16() -> bool:
-    """Whether oneDNN runs bf16 products on this CPU (AVX-512 BF16 or AMX): on one without (AVX2 alone), its fused
-    bf16 product cannot be made at all, where torch's own bf16 products still run."""
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 class _Dense:
     """An ``nn.Linear`` layer x -> x W^T + b, its weights cast to ``dtype``; inputs are rows (n, features)."""
 
@@ -99,7 +93,7 @@ class _Dense:
         is computed, where addmm first fills the output with the bias and a then passes over it again (the
         toy's 768x512 layers: 1.1 ms against 1.4, 2-core Intel Xeon with AMX; the same values)."""
         if (torch.compiler.is_compiling()  # Inductor fuses the bias and activation itself
-                or x.device.type != "cpu" or x.dtype != torch.bfloat16 or not _onednn_has_bf16()):
+                or x.device.type != "cpu" or x.dtype != torch.bfloat16 or not runs_natively("bf16")):
             return _activation(self(x), negative_slope)
         attribute, scalars = ("leaky_relu", [negative_slope]) if negative_slope else ("relu", [None])
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, attribute, scalars, "")
