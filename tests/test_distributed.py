@@ -694,7 +694,7 @@ def test_a_later_signal_to_the_launcher_is_passed_to_its_ranks_or_raised_where_t
     sent = []
     monkeypatch.setattr(launcher_module, "child_processes", lambda parent: ranks)
     monkeypatch.setattr(os, "kill", lambda pid, number: sent.append((pid, number)))
-    with launcher_module._later_signals_passed_to_the_ranks():
+    with launcher_module._later_signals_passed_to_rank_0():
         with pytest.raises(api.SignalException):  # the first: torchrun's agent stops the ranks with it
             api._terminate_process_handler(signal.SIGINT, None)
         if ranks:

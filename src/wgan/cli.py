@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _outcome(args, argv)
     except KeyboardInterrupt as interrupt:  # a Ctrl-C as the outcome was being said (`--nproc` passes a second
-        if isinstance(interrupt.__context__, Stopped):  # one on to every rank): a stop's, whose checkpoint is saved
+        if isinstance(interrupt.__context__, Stopped):  # one on to rank 0): a stop's, whose checkpoint is saved
             distributed.report("\n" + _interrupted(args, _interrupted_run(interrupt, args)), of_the_run_folder=True)
         return EXIT_INTERRUPTED  # (an error's line is said first thing)
 

@@ -68,7 +68,7 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
         told = {OUTCOME_FILE: os.path.join(folder, "rank0-status"), RUN_FOLDER_FILE: os.path.join(folder, "run")}
         os.environ.update(told)
         try:
-            with _later_signals_passed_to_the_ranks():
+            with _later_signals_passed_to_rank_0():
                 return _launched(run, arguments, told[OUTCOME_FILE], told[RUN_FOLDER_FILE], nproc)
         finally:
             for name in told:  # for this launch only: a later one, or a script, has its own
@@ -76,7 +76,7 @@ def launch(nproc: int, argv: list[str]) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def _later_signals_passed_to_the_ranks() -> Iterator[None]:
+def _later_signals_passed_to_rank_0() -> Iterator[None]:
     """Inside the block, torchrun's handler of the launcher's signals takes the first one alone: it raises in the
     agent, which passes that signal to the ranks and waits for them to end (30 s, then SIGKILL). A later signal
     is passed to rank 0 instead (:func:`deciding_rank`; a second Ctrl-C stops it at once, as it stops one
