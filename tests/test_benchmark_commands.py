@@ -1,8 +1,11 @@
 """The benchmark scripts meet the wgan command's promise on bad input: one line naming the problem, exit status 2,
 no traceback, before anything is measured (each printed a traceback, or measured and then failed to write)."""
 
+import contextlib
+import io
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -10,12 +13,32 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from command import settings  # noqa: E402  (the benchmarks' modules, found beside the scripts)
 from toy_quality import table  # noqa: E402
+
+
+def _run_script(command: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``python benchmarks/SCRIPT ARGS`` in ``cwd`` within this process (its exit status, stdout and stderr):
+    a refusal comes before anything is measured, so each case is spared a new interpreter's start (3 s of
+    imports, most of these tests' time). An exception the script lets out fails the test, as its traceback would."""
+    script = str(BENCHMARKS / command[0])
+    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", [script, *command[1:]])
+        try:
+            runpy.run_path(script, run_name="__main__")
+            status = 0
+        except SystemExit as ended:
+            status = ended.code if isinstance(ended.code, int) else 1
+        finally:  # a script that sets its threads leaves this worker's share as it was
+            torch.set_num_threads(threads)
+    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("command, named", [
@@ -49,18 +72,16 @@ from toy_quality import table  # noqa: E402
      "--read-at 3: the run has no evaluation there (it evaluates every 5 iterations and at the last, 7)"),
 ])
 def test_a_benchmark_given_bad_input_says_so_in_one_line_and_exits_2(tmp_path, command, named):
-    result = subprocess.run([sys.executable, str(BENCHMARKS / command[0]), *command[1:]], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and result.stdout == "", (result.returncode, result.stderr)
-    error = result.stderr.strip()
+    status, out, error = _run_script(command, tmp_path)
+    assert status == 2 and out == "", (status, error)
+    error = error.strip()
     assert error.startswith(f"{command[0]}: error: ") and named in error and len(error.splitlines()) == 1
     assert not any(tmp_path.iterdir())  # throughput left an empty --json file after a refusal
 
 
 def test_a_results_file_checked_before_a_refused_measurement_is_not_left_empty(tmp_path):
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "throughput.py"), "--set", "nope=1", "--json",
-                             str(tmp_path / "e.jsonl")], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and not (tmp_path / "e.jsonl").exists()
+    status, _, _ = _run_script(["throughput.py", "--set", "nope=1", "--json", str(tmp_path / "e.jsonl")], tmp_path)
+    assert status == 2 and not (tmp_path / "e.jsonl").exists()
 
 
 def test_the_gpu_check_reads_help_and_refuses_other_options_instead_of_running(tmp_path):
@@ -98,10 +119,9 @@ def test_the_toy_quality_table_names_the_iterations_its_runs_reached(tmp_path):
 ])
 def test_a_results_file_this_script_did_not_write_is_one_line(tmp_path, script, content, named):
     (tmp_path / "results.jsonl").write_bytes(content.encode("latin-1"))
-    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--table", "--results", "results.jsonl"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert f"results file 'results.jsonl'" in result.stderr and named in result.stderr
+    status, _, error = _run_script([script, "--table", "--results", "results.jsonl"], tmp_path)
+    assert status == 2 and error.count("\n") == 1, error
+    assert f"results file 'results.jsonl'" in error and named in error
 
 
 def test_the_toy_quality_table_shows_a_data_set_of_its_own_after_the_toy_sets(tmp_path):
@@ -118,12 +138,11 @@ def test_toy_quality_refuses_a_run_folder_it_made_before_and_names_its_own_optio
     # the refusal came from a worker after the real-data floors, and told the user to give --name or --resume,
     # which the script does not have
     (tmp_path / "runs" / "wgan-gp-8gaussians-fp32-s0").mkdir(parents=True)
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "toy_quality.py"), "--runs", "wgan-gp:fp32", "--data",
-                             "8gaussians", "--iterations", "4", "--out", "runs", "--results", "r.jsonl"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
-    assert "run folder 'runs/wgan-gp-8gaussians-fp32-s0' already exists" in result.stderr
-    assert "give another --out" in result.stderr and "--name" not in result.stderr
+    status, out, error = _run_script(["toy_quality.py", "--runs", "wgan-gp:fp32", "--data", "8gaussians",
+                                      "--iterations", "4", "--out", "runs", "--results", "r.jsonl"], tmp_path)
+    assert status == 2 and out == "" and error.count("\n") == 1, error
+    assert "run folder 'runs/wgan-gp-8gaussians-fp32-s0' already exists" in error
+    assert "give another --out" in error and "--name" not in error
 
 
 def test_ctrl_c_stops_toy_quality_and_its_workers_without_a_traceback(tmp_path):

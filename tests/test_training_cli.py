@@ -912,8 +912,8 @@ def test_a_call_that_returns_leaves_float32_to_a_call_still_training_in_another_
         except Exception as error:  # noqa: BLE001 (asserted below)
             outcomes[name] = error
 
-    first, second = (threading.Thread(target=run, args=(name, minutes)) for name, minutes in (("first", 0.1),
-                                                                                              ("second", 0.3)))
+    first, second = (threading.Thread(target=run, args=(name, minutes)) for name, minutes in (("first", 0.05),
+                                                                                              ("second", 0.15)))
     first.start()
     while torch.get_default_dtype() != torch.float32:  # the first call has begun
         time.sleep(0.01)
