@@ -24,8 +24,9 @@ shared with other jobs, one seed took 136 s for WGAN-GP, 111 s for WGAN (n_criti
 2000 iterations, about a minute) is too short for any algorithm to cover most modes (WGAN-GP covered 4 to 7 in
 seeds 0-4, the minimax GAN 0 or 1; at 1000 iterations 0 to 3 against 0 or 1, too few for one seed to tell them
 apart: WGAN-GP covered more in two seeds of five), so it checks only the directional claims, WGAN-GP ahead of the
-minimax GAN; the claims of a high coverage, at least :data:`HIGH_COVERAGE` of the 25 modes on average (at most
-one mode in five missed), need the full size.
+minimax GAN, and trains the three algorithms they name (WGAN, whose clipped critic takes n_critic = 5 steps and the
+warm-up, was 40% of the quick size's time, for no claim of it); the claims of a high coverage, at least
+:data:`HIGH_COVERAGE` of the 25 modes on average (at most one mode in five missed), need the full size.
 
 References: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, abstract and Sec. 4.3;
 I. Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, and its gan_toy.py in
@@ -59,6 +60,7 @@ PAPER = ('"In no experiment did we see evidence of mode collapse for the WGAN al
 
 @dataclass(frozen=True)
 class Size:
+    algorithms: tuple[str, ...]  # of ALGORITHMS, in its order
     seeds: int  # runs per algorithm, from the given seed on
     iterations: int  # generator iterations
     width: int  # hidden units of both networks
@@ -67,12 +69,20 @@ class Size:
     checks_high_coverage: bool  # whether the runs are long enough to check HIGH_COVERAGE
 
 
-QUICK = Size(seeds=1, iterations=2000, width=64, depth=3, batch_size=256, checks_high_coverage=False)
-FULL = Size(seeds=5, iterations=4000, width=128, depth=3, batch_size=256, checks_high_coverage=True)
+QUICK = Size(algorithms=("gan", "gan-ns", "wgan-gp"), seeds=1, iterations=2000, width=64, depth=3, batch_size=256,
+             checks_high_coverage=False)
+FULL = Size(algorithms=tuple(ALGORITHMS), seeds=5, iterations=4000, width=128, depth=3, batch_size=256,
+            checks_high_coverage=True)
 
 
 def _key(algorithm: str) -> str:
     return algorithm.replace("-", "_")
+
+
+def _trained(numbers: dict) -> dict[str, str]:
+    """The algorithms the numbers hold, with their labels (the quick size leaves WGAN out)."""
+    return {algorithm: label for algorithm, label in ALGORITHMS.items()
+            if f"modes_covered_{_key(algorithm)}" in numbers}
 
 
 def _runs(numbers: dict) -> str:
@@ -95,14 +105,14 @@ def train_and_score(algorithm: str, size: Size, seed: int, **settings) -> tuple[
 
 
 def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
-    """Train every algorithm with every seed at the quick (tests) or full (documentation) size; see the module
-    docstring. The figure's samples are those of the first seed."""
+    """Train the size's algorithms with every seed at the quick (tests) or full (documentation) size; see the
+    module docstring. The figure's samples are those of the first seed."""
     size = QUICK if quick else FULL
     seeds = [(seed + run) % TORCH_SEEDS for run in range(size.seeds)]  # the largest seed goes on with 0
     numbers: dict = {"seeds": seeds, "iterations": size.iterations, "width": size.width, "depth": size.depth,
                      "batch_size": size.batch_size, "eval_samples": EVAL_SAMPLES}
     first_samples = {}
-    for algorithm in ALGORITHMS:
+    for algorithm in size.algorithms:
         covered, high_quality = [], []
         for run_seed in seeds:
             coverage, samples = train_and_score(algorithm, size, run_seed)
@@ -127,12 +137,12 @@ def _summary(numbers: dict, measure: str, style: str, seed_style: str) -> str:
         mean, sd = numbers[f"{measure}_mean_{key}"], numbers[f"{measure}_std_{key}"]
         return f"{mean:{style}} ± {sd:{style}} ({min(values):{seed_style}} to {max(values):{seed_style}})"
 
-    return "; ".join(f"{label} {summary(_key(algorithm))}" for algorithm, label in ALGORITHMS.items())
+    return "; ".join(f"{label} {summary(_key(algorithm))}" for algorithm, label in _trained(numbers).items())
 
 
 def _claims(numbers: dict, size: Size) -> list[Claim]:
-    modes = {algorithm: numbers[f"modes_covered_mean_{_key(algorithm)}"] for algorithm in ALGORITHMS}
-    quality = {algorithm: numbers[f"high_quality_mean_{_key(algorithm)}"] for algorithm in ALGORITHMS}
+    modes = {algorithm: numbers[f"modes_covered_mean_{_key(algorithm)}"] for algorithm in _trained(numbers)}
+    quality = {algorithm: numbers[f"high_quality_mean_{_key(algorithm)}"] for algorithm in _trained(numbers)}
     total = numbers["modes_total"]
     claims = [
         Claim(f"WGAN-GP covers more of the {total} modes on average than the minimax GAN ({_runs(numbers)}; mean ± sd, "
@@ -173,11 +183,13 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
     modes = twenty_five_gaussians("cpu").modes
     centres, radius = modes.centres.numpy(), N_STD * modes.std
     extent = np.abs(centres).max() + 0.6
-    figure = new_figure(figsize=(15, 7.8))
-    grid = figure.add_gridspec(2, 4, height_ratios=[1, 0.8], hspace=0.2, wspace=0.25)
+    trained = _trained(numbers)
+    columns = len(trained)  # a sample panel each above; each of the two summaries spans half of them
+    figure = new_figure(figsize=(4 * columns, 7.8))
+    grid = figure.add_gridspec(2, 2 * columns, height_ratios=[1, 0.8], hspace=0.2, wspace=1.0)
     seed = numbers["seeds"][0]
-    for column, (algorithm, label) in enumerate(ALGORITHMS.items()):
-        axes = figure.add_subplot(grid[0, column])
+    for column, (algorithm, label) in enumerate(trained.items()):
+        axes = figure.add_subplot(grid[0, 2 * column:2 * column + 2])
         points = samples[algorithm]
         axes.scatter(points[:, 0], points[:, 1], s=2, c=COLOURS[algorithm], linewidths=0, alpha=0.5)
         for centre in centres:
@@ -190,11 +202,11 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
                        + (f"\n{outside:,} of {len(points):,} outside the frame" if outside else ""))
         axes.title.set_fontsize(10)
 
-    positions = np.arange(len(ALGORITHMS))
+    positions = np.arange(columns)
     for column, (measure, ylabel, top) in enumerate((("modes_covered", "modes covered", numbers["modes_total"]),
                                                      ("high_quality", "high-quality fraction", 1.0))):
-        axes = figure.add_subplot(grid[1, 2 * column:2 * column + 2])
-        for position, algorithm in zip(positions, ALGORITHMS):
+        axes = figure.add_subplot(grid[1, columns * column:columns * (column + 1)])
+        for position, algorithm in zip(positions, trained):
             key = _key(algorithm)
             values = numbers[f"{measure}_{key}"]
             offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)  # side by side
@@ -205,7 +217,7 @@ def _figure(numbers: dict, samples: dict[str, np.ndarray]) -> bytes:
             axes.axhline(HIGH_COVERAGE, color="#59a14f", linestyle="--", linewidth=1,
                          label=f"high coverage: {HIGH_COVERAGE} of {numbers['modes_total']}")
             axes.legend(fontsize=8, loc="upper left")
-        axes.set(xticks=positions, xticklabels=list(ALGORITHMS.values()), ylabel=ylabel, ylim=(-0.04 * top, 1.04 * top),
+        axes.set(xticks=positions, xticklabels=list(trained.values()), ylabel=ylabel, ylim=(-0.04 * top, 1.04 * top),
                  title=f"{ylabel} per seed (dots) and mean ± sd (diamond)")
         axes.title.set_fontsize(10)
         axes.grid(alpha=0.3, axis="y")
