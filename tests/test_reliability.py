@@ -178,7 +178,8 @@ def signalled_while_drawn(*args):  # training has ended, its last checkpoint wri
 
 api._draw_curves = signalled_while_drawn
 from wgan.cli import main
-sys.exit(main(["train", "--iterations", "4", "--eval-every", "2", "--out", sys.argv[1], "--name", "run", "--quiet"]))
+sys.exit(main(["train", "--iterations", "4", "--eval-every", "2", "--out", sys.argv[1], "--name", "run", "--quiet",
+               "--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200"]))
 """
 
 
@@ -210,7 +211,8 @@ def interrupted_while_drawn(*args):  # the second: now
 
 Trainer.step, api._draw_curves = interrupted_in_a_step, interrupted_while_drawn
 from wgan.cli import main
-sys.exit(main(["train", "--iterations", "100", "--out", sys.argv[1], "--name", "run", "--quiet"]))
+sys.exit(main(["train", "--iterations", "100", "--out", sys.argv[1], "--name", "run", "--quiet", "--width", "16",
+               "--depth", "2", "--batch-size", "32", "--eval-samples", "200"]))
 """
 
 
@@ -235,7 +237,8 @@ def signalled_while_drawn(*args):
 
 api._draw_curves = signalled_while_drawn
 for _ in range(2):
-    wgan.train(iterations=2, eval_every=2, out=sys.argv[1], progress=False)
+    wgan.train(iterations=2, eval_every=2, out=sys.argv[1], progress=False, width=16, depth=2, batch_size=32,
+               eval_samples=200)
     print(len(seen))
 """
 
