@@ -199,12 +199,11 @@ def test_the_api_leaves_the_callers_random_state_and_returns_generators_ready_to
         assert all(torch.equal(tensor, statistics[name]) for name, tensor in loaded.generator.state_dict().items())
 
 
-def test_module_entry_point_runs_as_a_subprocess(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "wgan", "train", "--iterations", "4", "--eval-every", "4",
-                             "--out", str(tmp_path), "--name", "run", "--quiet", "--algorithm", "gan-ns",
-                             *TINY_FLAGS], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "run" / "checkpoints" / "latest.pt").is_file()
+def test_module_entry_point_runs_as_a_subprocess():
+    # (the fault tests train through `python -m wgan train` in subprocesses of their own)
+    result = subprocess.run([sys.executable, "-m", "wgan", "train", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage: wgan train "), result.stderr
 
 
 def test_the_command_line_starts_without_the_libraries_it_needs_only_to_measure_or_draw():
