@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -22,23 +23,53 @@ from command import settings  # noqa: E402  (the benchmarks' modules, found besi
 from toy_quality import table  # noqa: E402
 
 
+SCRIPT_SECONDS = 120  # a refusal takes seconds: a script still going after this is measuring
+
+
+class _Overran(Exception):
+    """A benchmark script ran past :data:`SCRIPT_SECONDS` in the test process."""
+
+
 def _run_script(command: list[str], cwd: Path) -> tuple[int, str, str]:
-    """Run ``python benchmarks/SCRIPT ARGS`` in ``cwd`` within this process (its exit status, stdout and stderr):
-    a refusal comes before anything is measured, so each case is spared a new interpreter's start (3 s of
-    imports, most of these tests' time). An exception the script lets out fails the test, as its traceback would."""
+    """Run ``python benchmarks/SCRIPT ARGS`` in ``cwd``: its exit status, stdout and stderr. Within this process
+    (a refusal comes before anything is measured, so each case is spared a new interpreter's start, 3 s of imports
+    and most of these tests' time), but for play_page.py, whose Playwright driver writes to the process's own
+    stderr. An exception the script lets out fails the test as its traceback would, a warning it gives is a line
+    of its stderr, and a script still running after SCRIPT_SECONDS fails the test instead of measuring in it."""
     script = str(BENCHMARKS / command[0])
-    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    if command[0] == "play_page.py":
+        done = subprocess.run([sys.executable, script, *command[1:]], cwd=cwd, capture_output=True, text=True,
+                              timeout=SCRIPT_SECONDS)
+        return done.returncode, done.stdout, done.stderr
+    out, err = io.StringIO(), io.StringIO()
+    threads, precision, cudnn_tf32 = (torch.get_num_threads(), torch.get_float32_matmul_precision(),
+                                      torch.backends.cudnn.allow_tf32)
+
+    def overran(number, frame):
+        raise _Overran(f"{command[0]} ran past {SCRIPT_SECONDS} s: it measures instead of refusing")
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.alarm(SCRIPT_SECONDS)
+    with (pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+          warnings.catch_warnings(record=True) as warned):
+        warnings.simplefilter("always")
         patch.chdir(cwd)
         patch.setattr(sys, "argv", [script, *command[1:]])
         try:
             runpy.run_path(script, run_name="__main__")
             status = 0
-        except SystemExit as ended:
-            status = ended.code if isinstance(ended.code, int) else 1
-        finally:  # a script that sets its threads leaves this worker's share as it was
+        except SystemExit as ended:  # sys.exit(text) prints the text and exits with 1
+            status = ended.code if isinstance(ended.code, int) else 0 if ended.code is None else 1
+            if isinstance(ended.code, str):
+                print(ended.code, file=sys.stderr)
+        finally:  # the worker's alarm, thread share and float32 settings as they were
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
             torch.set_num_threads(threads)
-    return status, out.getvalue(), err.getvalue()
+            torch.set_float32_matmul_precision(precision)
+            torch.backends.cudnn.allow_tf32 = cudnn_tf32
+    said = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in warned)
+    return status, out.getvalue(), err.getvalue() + said
 
 
 @pytest.mark.parametrize("command, named", [

@@ -623,9 +623,7 @@ def test_two_nodes_on_one_machine_meet_through_a_c10d_rendezvous_and_train_what_
     assert sorted(path.name for path in tmp_path.iterdir()) == ["nodes", "one"]
 
 
-# (SIGTERM is passed on as SIGUSR1 is; it has tests of its own: to the launcher as training ends, to the ranks as
-# their launcher is killed)
-@pytest.mark.parametrize("sent", [signal.SIGUSR1, signal.SIGHUP], ids=lambda sent: sent.name)
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP], ids=lambda sent: sent.name)
 def test_a_stop_signal_to_the_launcher_stops_every_rank_at_one_iteration_and_rank_0_saves_once(tmp_path, sent):
     # SIGUSR1 (the RELIABILITY job script's) killed the launcher and left the ranks training on their own; a
     # SIGHUP, which the ranks do not catch, exited 75 ("the latest checkpoint is saved") with nothing saved

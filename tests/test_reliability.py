@@ -84,7 +84,8 @@ def _without_times(rows: list[dict]) -> list[dict]:
 
 
 # Preemption ---------------------------------------------------------------------------------------------------
-# SIGTERM and SIGUSR1 take one handler, SIGINT Python's own: one of each kind here, SIGUSR1 in the figures' test
+# One handler takes the three stop signals (SIGINT adds a second Ctrl-C's branch): SIGTERM and SIGINT here, SIGUSR1
+# and SIGINT in the figures' test below
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=lambda sent: sent.name)
 def test_a_stop_signal_saves_the_latest_checkpoint_and_the_run_resumes_exactly(tmp_path, sent):
     run = tmp_path / "run"
@@ -183,7 +184,7 @@ sys.exit(main(["train", "--iterations", "4", "--eval-every", "2", "--out", sys.a
 """
 
 
-@pytest.mark.parametrize("sent", ["SIGUSR1", "SIGINT"])  # (SIGTERM's handler is SIGUSR1's)
+@pytest.mark.parametrize("sent", ["SIGUSR1", "SIGINT"])  # (SIGTERM: the saving test above)
 def test_a_stop_signal_once_training_has_ended_lets_the_run_draw_its_figures_and_finish(tmp_path, sent):
     # a scheduler's SIGTERM then ended the process at once (status 143): curves.png and progress.gif were never
     # drawn, and the finished run could not be resumed to draw them
