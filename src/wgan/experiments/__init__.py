@@ -1,7 +1,7 @@
 """The WGAN papers' small experiments, one module each: ``run(quick, seed) -> ExperimentResult``.
 
 Each experiment measures what a paper states, checks each statement as a :class:`Claim` with the measured value,
-and draws one figure. ``quick=True`` is the size the tests use (well under a minute on two CPU cores);
+and draws one figure. ``quick=True`` is the size the tests use (a minute or so on two CPU cores);
 ``quick=False`` is the size for the documentation. :meth:`ExperimentResult.write` leaves ``figure.png``,
 ``results.json`` and a ``README.md`` page in a folder, and the same page as ``<name>.md`` beside the folder, each
 written atomically. The page quotes the paper's claim, shows the figure and the table of checked claims, and

@@ -18,7 +18,7 @@ critic:
 The claim is measured as the Spearman rank correlation between estimate and quality over a run's evaluation
 points: a meaningful loss ranks the evaluation points as the quality does (close to 1).
 
-Sizes: the quick size trains WGAN-GP and the GAN with small networks briefly (under a minute) and checks only
+Sizes: the quick size trains WGAN-GP and the GAN with small networks briefly (about a minute) and checks only
 that the WGAN-GP estimate falls with the quality score (the GAN's rank correlation at that size is as often high
 as low: it needs the full size to be compared); the full
 size trains the toy set with 3 x 128 networks for 3000 iterations (the mode-collapse experiment's networks), and

@@ -2,9 +2,9 @@
 
 A generator collapses when it puts its mass on a few of the data's modes and misses the rest. The WGAN paper
 reports that in no experiment did it see evidence of mode collapse for WGAN; the WGAN-GP toy code (gan_toy.py)
-trains generators on the 5 x 5 grid of Gaussians used here. The four algorithms are trained on ``25gaussians``
-with the project's public training API (:func:`wgan.train`), each with its project defaults on point data
-(:data:`wgan.config.ALGORITHM_DEFAULTS` and :data:`~wgan.config.POINT_DATA_OVERRIDES`):
+trains generators on the 5 x 5 grid of Gaussians used here. The four algorithms (three at the quick size) are
+trained on ``25gaussians`` with the project's public training API (:func:`wgan.train`), each with its project
+defaults on point data (:data:`wgan.config.ALGORITHM_DEFAULTS` and :data:`~wgan.config.POINT_DATA_OVERRIDES`):
 
 - ``gan`` (minimax) and ``gan-ns`` (non-saturating -log D): Adam 2e-4, betas (0.5, 0.999), one critic step;
 - ``wgan``: RMSProp 5e-5, weight clipping at c = 0.01, n_critic = 5 and the reference code's warm-up;
@@ -24,9 +24,10 @@ shared with other jobs, one seed took 136 s for WGAN-GP, 111 s for WGAN (n_criti
 2000 iterations, about a minute) is too short for any algorithm to cover most modes (WGAN-GP covered 4 to 7 in
 seeds 0-4, the minimax GAN 0 or 1; at 1000 iterations 0 to 3 against 0 or 1, too few for one seed to tell them
 apart: WGAN-GP covered more in two seeds of five), so it checks only the directional claims, WGAN-GP ahead of the
-minimax GAN, and trains the three algorithms they name (WGAN, whose clipped critic takes n_critic = 5 steps and the
-warm-up, was 40% of the quick size's time, for no claim of it); the claims of a high coverage, at least
-:data:`HIGH_COVERAGE` of the 25 modes on average (at most one mode in five missed), need the full size.
+minimax GAN, and trains those two with GAN-NS beside them (one critic step an iteration: cheap); WGAN, whose
+clipped critic takes n_critic = 5 steps and the warm-up, the most critic steps of the four, is left to the full
+size, as its claim is. The claims of a high coverage, at least :data:`HIGH_COVERAGE` of the 25 modes on average
+(at most one mode in five missed), need the full size.
 
 References: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, abstract and Sec. 4.3;
 I. Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, and its gan_toy.py in
