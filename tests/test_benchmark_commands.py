@@ -22,6 +22,8 @@ sys.path.insert(0, str(BENCHMARKS))
 from command import settings  # noqa: E402  (the benchmarks' modules, found beside the scripts)
 from toy_quality import table  # noqa: E402
 
+from wgan.process_settings import leaves_the_process_as_it_was  # noqa: E402
+
 
 SCRIPT_SECONDS = 120  # a refusal takes seconds: a script still going after this is measuring
 
@@ -41,9 +43,7 @@ def _run_script(command: list[str], cwd: Path) -> tuple[int, str, str]:
         done = subprocess.run([sys.executable, script, *command[1:]], cwd=cwd, capture_output=True, text=True,
                               timeout=SCRIPT_SECONDS)
         return done.returncode, done.stdout, done.stderr
-    out, err = io.StringIO(), io.StringIO()
-    threads, precision, cudnn_tf32 = (torch.get_num_threads(), torch.get_float32_matmul_precision(),
-                                      torch.backends.cudnn.allow_tf32)
+    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
 
     def overran(number, frame):
         raise _Overran(f"{command[0]} ran past {SCRIPT_SECONDS} s: it measures instead of refusing")
@@ -55,19 +55,17 @@ def _run_script(command: list[str], cwd: Path) -> tuple[int, str, str]:
         warnings.simplefilter("always")
         patch.chdir(cwd)
         patch.setattr(sys, "argv", [script, *command[1:]])
-        try:
-            runpy.run_path(script, run_name="__main__")
+        try:  # (leaves_the_process_as_it_was: the TF32 switches a CUDA trainer sets, as the API's calls do)
+            leaves_the_process_as_it_was(runpy.run_path)(script, run_name="__main__")
             status = 0
         except SystemExit as ended:  # sys.exit(text) prints the text and exits with 1
             status = ended.code if isinstance(ended.code, int) else 0 if ended.code is None else 1
             if isinstance(ended.code, str):
                 print(ended.code, file=sys.stderr)
-        finally:  # the worker's alarm, thread share and float32 settings as they were
+        finally:  # the worker's alarm and thread share as they were
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
             torch.set_num_threads(threads)
-            torch.set_float32_matmul_precision(precision)
-            torch.backends.cudnn.allow_tf32 = cudnn_tf32
     said = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in warned)
     return status, out.getvalue(), err.getvalue() + said
 
