@@ -142,8 +142,9 @@ def _summary(numbers: dict, measure: str, style: str, seed_style: str) -> str:
 
 
 def _claims(numbers: dict, size: Size) -> list[Claim]:
-    modes = {algorithm: numbers[f"modes_covered_mean_{_key(algorithm)}"] for algorithm in _trained(numbers)}
-    quality = {algorithm: numbers[f"high_quality_mean_{_key(algorithm)}"] for algorithm in _trained(numbers)}
+    trained = _trained(numbers)
+    modes = {algorithm: numbers[f"modes_covered_mean_{_key(algorithm)}"] for algorithm in trained}
+    quality = {algorithm: numbers[f"high_quality_mean_{_key(algorithm)}"] for algorithm in trained}
     total = numbers["modes_total"]
     claims = [
         Claim(f"WGAN-GP covers more of the {total} modes on average than the minimax GAN ({_runs(numbers)}; mean ± sd, "
