@@ -27,7 +27,6 @@ critic steps.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import signal
 import sys
@@ -46,6 +45,7 @@ from .distributed import World, normalised_batch
 from .ema import GeneratorAverage
 from .errors import SamplesNotFinite, Stopped, WganError
 from .objectives import Objective, critic_gradient_norm, has_batch_norm, interpolate
+from .optimizers import Adam, OneGroupOptimizer, RMSprop
 from .progress import Progress
 from .randomness import RandomStream
 from .runs import RunFolder, drop_rows_after
@@ -101,10 +101,11 @@ def out_of_time(config: Config, train_seconds: float) -> bool:
     return config.max_minutes > 0 and train_seconds >= 60 * config.max_minutes
 
 
-def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
-    """RMSProp (WGAN: momentum-free, since momentum destabilises the critic, Sec. 3) or Adam with betas.
+def make_optimizer(parameters, config: Config) -> OneGroupOptimizer:
+    """RMSProp (WGAN: momentum-free, since momentum destabilises the critic, Sec. 3) or Adam with betas
+    (:mod:`wgan.optimizers`: torch's computations, without importing torch._dynamo).
 
-    Adam runs its fused kernel; torch's RMSProp has none and takes the multi-tensor (foreach) path, which on the
+    Adam runs torch's fused kernel; RMSProp has none and takes the multi-tensor (foreach) path, which on the
     CPU is a loop of per-tensor operations: with ``config.compile`` its step is compiled (one pass over each
     tensor instead of five), its learning rate a tensor that :meth:`Trainer._set_learning_rate` sets in place, so
     that a decaying rate is read by the compiled step rather than compiled into it again at every value. DCGAN 32
@@ -112,22 +113,11 @@ def make_optimizer(parameters, config: Config) -> torch.optim.Optimizer:
     1.036x in bf16 (in-process A/B, 12-24 rounds of 2-4 iterations, 2-core Intel Xeon with AMX, 2026-12-04/05).
     """
     if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
-    if not config.compile:
-        return torch.optim.RMSprop(parameters, lr=config.lr, foreach=True)
-    parameters = list(parameters)  # the rate on their device: compiled on a GPU, the step is capturable, reads it there
-    optimizer = torch.optim.RMSprop(parameters, lr=torch.tensor(config.lr, device=parameters[0].device), foreach=True)
-    # the step itself, without the wrapper torch puts around it for its profiler and step hooks (none here), whose
-    # profiler context torch.compile ignores with a warning in the user's output
-    optimizer.step = torch.compile(functools.partial(type(optimizer).step.__wrapped__, optimizer))
-    optimizer.register_load_state_dict_post_hook(_tensor_learning_rates)
+        return Adam(parameters, lr=config.lr, betas=(config.beta1, config.beta2))
+    optimizer = RMSprop(parameters, lr=config.lr, tensor_lr=config.compile)
+    if config.compile:
+        optimizer.step = torch.compile(optimizer.step)
     return optimizer
-
-
-def _tensor_learning_rates(optimizer: torch.optim.Optimizer) -> None:
-    """Make each group's learning rate a tensor again after a checkpoint with plain numbers was loaded."""
-    for group in optimizer.param_groups:
-        group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32, device=group["params"][0].device).clone()
 
 
 def gradient_norm(module: nn.Module) -> Tensor:
@@ -278,13 +268,13 @@ class Trainer:
         return scaler.scale(torch.ones((), device=self.device)) if scaler.is_enabled() else None
 
     @staticmethod
-    def _update(loss: Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+    def _update(loss: Tensor, optimizer: OneGroupOptimizer, scaler: torch.amp.GradScaler) -> None:
         """Backward pass and step, through the gradient scaler (which passes everything through when off).
 
         The gradients are unscaled before the step so that they are the true ones whatever the optimiser's
         kernel (a fused Adam would otherwise leave them scaled); a step with inf or NaN in them is skipped.
         """
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         scaler.scale(loss).backward()
         if scaler.is_enabled():
             scaler.unscale_(optimizer)

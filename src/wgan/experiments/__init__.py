@@ -36,6 +36,7 @@ from ..config import Config, make_config
 from ..errors import WganError, output_refused
 from ..models import build_models
 from ..objectives import Objective, build_objective
+from ..optimizers import OneGroupOptimizer
 from ..plots import figure_png, new_figure, subplots
 from ..randomness import RandomStream, global_cpu_seed
 from ..runs import atomic_write_bytes
@@ -305,7 +306,7 @@ def build_critic(config: Config, sample_shape: tuple[int, ...], seed: int) -> nn
 
 
 def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Batch, steps: int, batch_size: int,
-                 rng: torch.Generator, optimizer: torch.optim.Optimizer | None = None) -> float:
+                 rng: torch.Generator, optimizer: OneGroupOptimizer | None = None) -> float:
     """``steps`` updates of ``critic`` on fresh batches of fixed ``real`` and ``fake`` distributions.
 
     With enough steps this approaches the optimal critic of ``objective`` (the WGAN critic of the KR duality, or
@@ -315,7 +316,7 @@ def train_critic(objective: Objective, critic: nn.Module, real: Batch, fake: Bat
     stream, stats = RandomStream(rng), {}
     for _ in range(steps):
         loss, stats = objective.critic_loss(critic, real(batch_size), fake(batch_size), stream)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         objective.constrain(critic)
