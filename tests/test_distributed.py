@@ -709,9 +709,11 @@ def test_a_later_signal_to_the_launcher_is_passed_to_its_ranks_or_raised_where_t
 def test_a_later_signal_goes_to_rank_0_alone_while_it_runs():
     # every rank stopped at once on its own: one waited in a collective operation, another for rank 0's word, until
     # torchrun's agent killed them 30 s later, rank 0 before it could say anything
-    ranks = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, "RANK": rank})
-             for rank in ("1", "0")]
+    ranks = [subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(60)"],
+                              env={**os.environ, "RANK": rank}, stdout=subprocess.PIPE) for rank in ("1", "0")]
     try:
+        for rank in ranks:  # running: Popen returns as the exec begins, and /proc's environ of a process in the
+            rank.stdout.readline()  # middle of its exec read empty under load (both ranks were found, not rank 0)
         pids = [rank.pid for rank in ranks]
         assert launcher_module.deciding_rank(pids) == [pids[1]]
         assert launcher_module.deciding_rank(pids[:1]) == pids[:1]  # rank 0 ended: the others
