@@ -28,7 +28,9 @@ class OneGroupOptimizer:
     """One group of parameters (``param_groups[0]``, its hyperparameters beside them), the state of each
     parameter (``state``), and torch.optim's ``zero_grad``, ``state_dict`` and ``load_state_dict``; subclasses
     give ``step``. ``tensor_lr`` keeps the learning rate a tensor (set in place by the caller), also through
-    :meth:`load_state_dict`: a compiled step reads it instead of being compiled again at each value."""
+    :meth:`load_state_dict`: a compiled step reads it instead of being compiled again at each value; the rate
+    and the step counts are then on the parameters' device, as in torch's capturable steps (which torch.compile
+    makes of torch.optim's steps on a GPU)."""
 
     MOMENTS: tuple[str, ...] = ()  # the running averages of a parameter's state, by torch's names
     STEP_ON_PARAMETER_DEVICE = False  # torch's placement of a state's step count: with the parameter, or on the host
@@ -41,6 +43,7 @@ class OneGroupOptimizer:
         if not parameters:
             raise ValueError("an optimiser needs parameters to optimise")
         self.tensor_lr = tensor_lr
+        self.steps_with_parameters = self.STEP_ON_PARAMETER_DEVICE or tensor_lr
         self.param_groups = [{"lr": self._rate(lr, parameters[0].device), **hyperparameters, "params": parameters}]
         # every state made now, not at its parameter's first step as torch's are: a compiled step that met the
         # states missing once would be compiled again when it meets them made
@@ -48,7 +51,7 @@ class OneGroupOptimizer:
 
     def _fresh(self, parameter: Tensor) -> dict[str, Tensor]:
         """A parameter's state before its first step: the step count and each of :attr:`MOMENTS` at zero."""
-        device = parameter.device if self.STEP_ON_PARAMETER_DEVICE else None
+        device = parameter.device if self.steps_with_parameters else None
         return {"step": torch.zeros((), dtype=torch.float32, device=device)} | {
             moment: torch.zeros_like(parameter, memory_format=torch.preserve_format) for moment in self.MOMENTS}
 
@@ -94,7 +97,7 @@ class OneGroupOptimizer:
 
     def _placed(self, parameter: Tensor, key: str, value: Tensor) -> Tensor:
         if key == "step":
-            return value.to(dtype=torch.float32, device=parameter.device) if self.STEP_ON_PARAMETER_DEVICE else value
+            return value.to(dtype=torch.float32, device=parameter.device) if self.steps_with_parameters else value
         return value.to(dtype=parameter.dtype, device=parameter.device)
 
     def _with_gradients(self) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[list[Tensor]]]:
@@ -136,8 +139,11 @@ class Adam(OneGroupOptimizer):
 
 
 class RMSprop(OneGroupOptimizer):
-    """torch.optim.RMSprop(parameters, lr, alpha, eps, foreach=True): five multi-tensor operations a step (on the
-    CPU each a loop over the tensors; compiled, one pass). With ``tensor_lr``, its learning rate is a tensor."""
+    """torch.optim.RMSprop(parameters, lr, alpha, eps, foreach=True): six multi-tensor operations a step (on the
+    CPU each a loop over the tensors; compiled, one pass). With ``tensor_lr``, its learning rate is a tensor and
+    the update takes the form of torch's capturable step, which reads it on the device: dividing the denominators
+    by -lr rather than passing -lr as a number, which a compiled step would read back to the host, breaking its
+    graph before the update."""
 
     MOMENTS = ("square_avg",)
     TORCH_SETTINGS = {"momentum": 0, "centered": False, "weight_decay": 0, "capturable": False, "foreach": True,
@@ -158,4 +164,8 @@ class RMSprop(OneGroupOptimizer):
             torch._foreach_addcmul_(squared_averages, gradients, gradients, value=1 - group["alpha"])
             denominators = torch._foreach_sqrt(squared_averages)
             torch._foreach_add_(denominators, group["eps"])
-            torch._foreach_addcdiv_(parameters, gradients, denominators, value=-group["lr"])
+            if self.tensor_lr:
+                torch._foreach_div_(denominators, -group["lr"])
+                torch._foreach_addcdiv_(parameters, gradients, denominators)
+            else:
+                torch._foreach_addcdiv_(parameters, gradients, denominators, value=-group["lr"])
