@@ -73,7 +73,7 @@ def test_a_run_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(tmp_path, p
     assert resumed.iteration == 6 and not next(resumed.generator.parameters()).is_cuda
 
 
-@pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan"])  # WGAN: RMSProp's compiled step, its rate a CPU tensor
+@pytest.mark.parametrize("algorithm", ["wgan-gp", "wgan"])  # WGAN: RMSProp's compiled step, rate and counts on the GPU
 def test_compiled_training_on_the_gpu_computes_what_the_plain_modules_compute(algorithm):
     settings = dict(SMALL, iterations=3, tf32=False, algorithm=algorithm, lr_decay="linear", warmup=False,
                     **DATA["images"])

@@ -87,7 +87,8 @@ def test_a_compiled_rmsprop_step_with_a_tensor_rate_is_one_graph_and_computes_to
         ours.step()
         theirs_step()
     assert all(torch.equal(a, b) for a, b in zip(ours_parameters, theirs_parameters))
-    ours.load_state_dict(theirs.state_dict() | {"param_groups": [theirs.state_dict()["param_groups"][0] | {"lr": 1e-5}]})
+    numbers = theirs.state_dict() | {"param_groups": [theirs.state_dict()["param_groups"][0] | {"lr": 1e-5}]}
+    ours.load_state_dict(numbers)  # a checkpoint of an uncompiled run: the rate a number
     assert isinstance(ours.param_groups[0]["lr"], torch.Tensor)
     assert ours.param_groups[0]["lr"].item() == pytest.approx(1e-5)
 
@@ -115,7 +116,8 @@ def test_a_training_run_does_not_import_torch_dynamo(tmp_path):
     script = ("import sys\nfrom wgan.cli import main\n"
               "for algorithm in ('wgan-gp', 'wgan'):\n"
               "    assert main(['train', '--algorithm', algorithm, '--iterations', '2', '--eval-every', '2', "
-              "'--width', '8', '--out', sys.argv[1], '--quiet']) == 0\n"
+              "'--width', '8', '--depth', '2', '--batch-size', '16', '--eval-samples', '200', '--out', sys.argv[1], "
+              "'--quiet']) == 0\n"
               "print('imported torch._dynamo:', 'torch._dynamo' in sys.modules)")
     finished = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
                               timeout=300)
