@@ -66,6 +66,13 @@ class OneGroupOptimizer:
     def parameters(self) -> list[Tensor]:
         return self.param_groups[0]["params"]
 
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the next steps; a tensor rate is filled in place, where a compiled step reads it."""
+        if self.tensor_lr:
+            self.param_groups[0]["lr"].fill_(lr)
+        else:
+            self.param_groups[0]["lr"] = float(lr)
+
     def zero_grad(self) -> None:
         """Drop the gradients (torch's ``zero_grad(set_to_none=True)``)."""
         for parameter in self.parameters:
