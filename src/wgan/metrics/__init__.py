@@ -53,7 +53,8 @@ def metric(name: str) -> Callable[[Metric], Metric]:
 
 @metric("w1")
 def exact_w1(real: np.ndarray, fake: np.ndarray, sampler: Sampler) -> dict[str, float]:
-    """Exact W1 between the generated and the real samples (POT's network simplex, euclidean cost)."""
+    """Exact W1 between the generated and the real samples, euclidean cost (:func:`wgan.distances.w1`: POT's
+    network simplex, or for up to ``ASSIGNMENT_MAX`` samples a side the assignment solver)."""
     return {"w1": w1(real.reshape(len(real), -1), fake.reshape(len(fake), -1))}
 
 
