@@ -113,24 +113,26 @@ def main() -> None:
     writable(args.screenshot)
     torch.set_num_threads(args.threads)
     rows = []
-    with play_server(args.threads) as (address, _), sync_playwright() as playwright:
+    # the browser before the server: a --chromium that does not start is said at once, not after the server's start
+    with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(executable_path=str(args.chromium), args=CHROMIUM_FLAGS)
         except PlaywrightError as error:
             raise WganError(f"--chromium '{args.chromium}' did not start ({str(error).splitlines()[0]}): give "
                             "Chromium's path, e.g. /usr/bin/chromium") from None
-        page = browser.new_page()
-        page.goto(address + "?algorithms=wgan-gp")
-        page.wait_for_selector("#panel-p1 .value-w1:has-text('exact W1')")
-        for round_number in range(args.rounds):
-            alone = without_page(args.seconds)
-            rate, fps = with_page(page, args.seconds)
-            rows.append({"alone": alone, "page": rate, "fps": fps})
-            print(f"round {round_number + 1}: without the page {alone:.2f} it/s, with it {rate:.2f} it/s "
-                  f"({1 - rate / alone:+.1%} slower), {fps:.1f} frames/s", flush=True)
-        page.close()
-        if args.screenshot:
-            screenshot(browser, address, args.screenshot, args.screenshot_iterations)
+        with play_server(args.threads) as (address, _):
+            page = browser.new_page()
+            page.goto(address + "?algorithms=wgan-gp")
+            page.wait_for_selector("#panel-p1 .value-w1:has-text('exact W1')")
+            for round_number in range(args.rounds):
+                alone = without_page(args.seconds)
+                rate, fps = with_page(page, args.seconds)
+                rows.append({"alone": alone, "page": rate, "fps": fps})
+                print(f"round {round_number + 1}: without the page {alone:.2f} it/s, with it {rate:.2f} it/s "
+                      f"({1 - rate / alone:+.1%} slower), {fps:.1f} frames/s", flush=True)
+            page.close()
+            if args.screenshot:
+                screenshot(browser, address, args.screenshot, args.screenshot_iterations)
         browser.close()
     if rows:
         report(rows, args)
