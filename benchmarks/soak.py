@@ -2,8 +2,9 @@
 
     python benchmarks/soak.py                       # 20,000 iterations, an evaluation every 100
     python benchmarks/soak.py --iterations 2000     # a shorter look
+    python benchmarks/soak.py --set algorithm=wgan data=25gaussians   # another configuration
 
-Trains the toy configuration (WGAN-GP on 8gaussians, the defaults) into a run folder, and at every evaluation
+Trains the toy configuration (WGAN-GP on 8gaussians, the defaults, or what --set gives) into a run folder, and at every evaluation
 records the resident set size (VmRSS in /proc/self/status) and the number of open file descriptors
 (/proc/self/fd). Prints the figures after warm-up (the first 10% of evaluations): the first and last values, the
 largest rise, and the least-squares slope of memory per 1000 iterations; ``--json`` appends them. Nothing is
@@ -27,7 +28,7 @@ from wgan.signals import Passed
 
 from wgan.errors import WganError
 
-from command import Parser, append_line, positive_int, run, writable
+from command import Parser, append_line, positive_int, run, settings, writable
 
 MIN_EVALUATIONS = 4  # after the warm-up's tenth (at least one), three points for a slope
 
@@ -49,7 +50,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=positive_int, default=20000)
     parser.add_argument("--eval-every", type=positive_int, default=100)
     parser.add_argument("--json", type=Path, help="append the figures to this JSON-lines file")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="other settings of the run, e.g. --set algorithm=wgan width=64 eval_samples=500")
     args = parser.parse_args()
+    extra = settings(args.set, own={"iterations": "give --iterations", "eval_every": "give --eval-every",
+                                    "out": "the soak trains in a temporary folder", "name": "the soak names its run"})
     evaluations = -(-args.iterations // args.eval_every)  # every --eval-every iterations and at the end
     if evaluations < MIN_EVALUATIONS:
         raise WganError(f"--iterations {args.iterations} with --eval-every {args.eval_every} gives {evaluations} "
@@ -59,7 +64,8 @@ def main() -> None:
 
     samples: list[tuple[int, float, int]] = []
     with tempfile.TemporaryDirectory() as out:
-        config = wgan.make_config(iterations=args.iterations, eval_every=args.eval_every, out=out, name="soak")
+        config = wgan.make_config(iterations=args.iterations, eval_every=args.eval_every, out=out, name="soak",
+                                  **extra)
         trainer = _assemble(config, lambda: RunFolder.create(config))
         evaluate = trainer.evaluator
 
@@ -75,7 +81,7 @@ def main() -> None:
     warm = samples[max(1, len(samples) // 10):]
     iterations, memory, files = (np.array(column) for column in zip(*warm))
     slope = float(np.polyfit(iterations, memory, 1)[0]) * 1000
-    result = {"iterations": args.iterations, "eval_every": args.eval_every, "minutes": minutes,
+    result = {"iterations": args.iterations, "eval_every": args.eval_every, "settings": extra, "minutes": minutes,
               "evaluations": len(samples), "warm_from_iteration": int(iterations[0]),
               "rss_mb_first": float(memory[0]), "rss_mb_last": float(memory[-1]), "rss_mb_max": float(memory.max()),
               "rss_mb_rise": float(memory.max() - memory[0]), "rss_mb_per_1000_iterations": slope,

@@ -89,6 +89,7 @@ def _run_script(command: list[str], cwd: Path) -> tuple[int, str, str]:
     # found unwritable only after the measurement
     (["soak.py", "--iterations", "10", "--eval-every", "100"], "gives 1 evaluation(s); the memory's slope needs"),
     (["soak.py", "--json", "/nonexistent/x.jsonl"], "cannot write '/nonexistent/x.jsonl'"),
+    (["soak.py", "--set", "eval_every=5"], "--set eval_every: this script sets eval_every itself; give --eval-every"),
     (["ema_quality.py", "--read-at", "4"], "give --preset (with --data-dir) or --data"),  # trained run "None"
     (["play_soak.py", "--minutes", "0.5"], "--minutes 0.5 holds under 4 cycles of 12.5 s"),
     (["play_soak.py", "--minutes", "1", "--seconds", "1", "--json", "/nonexistent/x.jsonl"], "cannot write"),
@@ -208,11 +209,12 @@ def test_a_toy_quality_run_writes_its_result_and_ends_without_a_leaked_semaphore
 def test_the_soak_runs_and_writes_its_figures(tmp_path):
     # every run was a TypeError traceback once the API's _finish took the signals let pass
     done = subprocess.run([sys.executable, str(BENCHMARKS / "soak.py"), "--iterations", "20", "--eval-every", "5",
-                           "--json", "soak.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                           "--json", "soak.jsonl", "--set", "width=64", "eval_samples=500"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     row = json.loads((tmp_path / "soak.jsonl").read_text())
     assert row["iterations"] == 20 and row["evaluations"] >= 4 and row["open_files_last"] > 0
+    assert row["settings"] == {"width": 64, "eval_samples": 500}
 
 
 SLEEPS_UNDER_RUN = """
