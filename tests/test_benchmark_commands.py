@@ -200,7 +200,8 @@ def test_a_toy_quality_run_writes_its_result_and_ends_without_a_leaked_semaphore
     # the pool's terminate() at the end of its with block left the workers' semaphores to the resource tracker
     result = subprocess.run([sys.executable, str(BENCHMARKS / "toy_quality.py"), "--runs", "wgan-gp:fp32", "--data",
                              "8gaussians", "--iterations", "4", "--eval-every", "2", "--workers", "1", "--out",
-                             str(tmp_path / "runs"), "--results", str(tmp_path / "results.jsonl")],
+                             str(tmp_path / "runs"), "--results", str(tmp_path / "results.jsonl"), "--set",
+                             "width=64", "eval_samples=500"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "leaked" not in result.stderr, result.stderr
     assert json.loads((tmp_path / "results.jsonl").read_text())["iterations"] == 4
