@@ -383,7 +383,7 @@ def test_ranks_whose_launcher_is_killed_stop_and_save_instead_of_training_on_alo
 
 def test_a_problem_of_rank_0_alone_and_a_parsing_error_are_said_once_without_a_rank_prefix(tmp_path):
     # "wgan: error: on rank 0: run folder ... already exists"; plain torchrun printed argparse's error twice
-    assert main(["train", "--iterations", "2", "--out", str(tmp_path), "--name", "taken", "--quiet"]) == 0
+    assert main(["train", "--iterations", "2", "--out", str(tmp_path), "--name", "taken", *SMALL_FLAGS]) == 0
     done = _wgan("train", "--nproc", "2", "--out", str(tmp_path), "--name", "taken", *SMALL_FLAGS)
     assert done.returncode == 2 and done.stderr.strip().startswith(
         f"wgan: error: run folder '{tmp_path / 'taken'}' already exists")
