@@ -4,11 +4,11 @@
     python benchmarks/soak.py --iterations 2000     # a shorter look
     python benchmarks/soak.py --set algorithm=wgan data=25gaussians   # another configuration
 
-Trains the toy configuration (WGAN-GP on 8gaussians, the defaults, or what --set gives) into a run folder, and at every evaluation
-records the resident set size (VmRSS in /proc/self/status) and the number of open file descriptors
-(/proc/self/fd). Prints the figures after warm-up (the first 10% of evaluations): the first and last values, the
-largest rise, and the least-squares slope of memory per 1000 iterations; ``--json`` appends them. Nothing is
-asserted: the bound it is judged against is in docs/RELIABILITY.md.
+Trains the toy configuration (WGAN-GP on 8gaussians, the defaults, or what --set gives) into a run folder, and
+at every evaluation records the resident set size (VmRSS in /proc/self/status) and the number of open file
+descriptors (/proc/self/fd). Prints the figures after warm-up (the first 10% of evaluations): the first and last
+values, the largest rise, and the least-squares slope of memory per 1000 iterations; ``--json`` appends them, with
+the settings given by --set. Nothing is asserted: the bound it is judged against is in docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
