@@ -53,7 +53,7 @@ def test_images_without_labels_get_pixel_w1_fitted_to_its_band_and_scored_ones_a
     monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append(figure) or b"")
     unlabelled = [{"iteration": 50 * k, "eval/estimate": 1.0, "eval/w1": 38.0 - 0.1 * k} for k in range(1, 6)]
     plots.training_curves(unlabelled, "W estimate", "a folder of images", images=True)
-    (w1,) = [axes for axes in figures[0].axes if "exact W1 (POT) in pixel space" == axes.get_title()]
+    (w1,) = [axes for axes in figures[0].axes if "exact W1 in pixel space" == axes.get_title()]
     low, high = w1.get_ylim()
     assert 37.0 < low < 37.5 and 37.9 < high < 38.5  # the band the curve moves in, not from 0
     scored = [{"iteration": 50 * k, "eval/w1": 5.0, "eval/fd": 100.0 / k, "eval/classes_covered": min(10, 3 * k),

@@ -390,7 +390,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, 
         if not images:  # points reach W1 near 0; pixel W1 moves within a band far from it: fit the axis to it
             right.set_ylim(bottom=0)
     right.set(xlabel="generator iteration", ylabel="exact W1 (generated vs data)",
-              title="exact W1 (POT)" + (" in pixel space" if images else ""))
+              title="exact W1" + (" in pixel space" if images else ""))
     steps, values = _series(history, "eval/modes_covered")
     if len(steps):
         modes = right.twinx()

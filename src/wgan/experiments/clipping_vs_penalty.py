@@ -10,9 +10,9 @@ the data blurred by unit Gaussian noise, so the only thing that changes during t
     the GP critic follows the data. Here the clipped critics come out as smooth pyramids centred on the data
     (the fakes are the data spread out, so "lower where it is wider" is what a simple function can see). We
     score each critic by its optimality (E f(real) - E f(fake)) / (L W1) on fresh samples, with L the largest
-    input-gradient norm we find (over the grid, the real and the fake points) and W1 the exact distance (POT):
-    by the Kantorovich-Rubinstein duality it is at most ~1, and 1 only for an optimal critic. (A linear critic
-    scores 0: the fakes have the data's mean.)
+    input-gradient norm we find (over the grid, the real and the fake points) and W1 the exact distance
+    (:func:`wgan.distances.w1`): by the Kantorovich-Rubinstein duality it is at most ~1, and 1 only for an optimal
+    critic. (A linear critic scores 0: the fakes have the data's mean.)
 
     With lambda = 10 the penalised critic first settles on a cone of slope 1 that rises *away* from the data
     (estimate < 0: the penalty is met, the sign is wrong) and leaves it only after some 500 to 2000 Adam
