@@ -5,15 +5,16 @@ A frame is what the page draws: the same :data:`FRAME_SAMPLES` real points and t
 makes from the same noise every frame (so that each point moves smoothly as training goes), the critic's value
 f(x) on a :data:`LANDSCAPE_SIZE`-square grid over a view fixed when the panel starts, and three numbers: the
 critic's estimate mean f(real) - mean f(fake) on those points (WGAN Eq. 3; the JS estimate for the GANs), the
-exact W1 between them (optimal transport, POT) and, on the mixtures, the modes covered (the registry of
-:mod:`wgan.metrics`, as every evaluation computes them). Exact W1 between two samples of n points lies above the
-distance between the distributions by a sampling term (0.19 at n = 200 on 8gaussians, two samples of the data
-itself): the page says how many points it used.
+exact W1 between them (optimal transport, :func:`wgan.distances.w1`) and, on the mixtures, the modes covered (the
+registry of :mod:`wgan.metrics`, as every evaluation computes them). Exact W1 between two samples of n points lies
+above the distance between the distributions by a sampling term (0.19 at n = 200 on 8gaussians, two samples of the
+data itself): the page says how many points it used.
 
 A frame costs one forward pass of the generator (200 rows) and one of the critic (real, generated and grid
 points together: the toy critics have no batch norm, so each row's value is its own), and an exact W1 of
-200 points a side: 12-17 ms for the toy defaults on 2 cores, against 110-135 ms for a training iteration
-(benchmarks/play_page.py measures what the page costs training).
+200 points a side: for the toy defaults on 2 cores of an AMD EPYC with AVX2, 23-28 ms against about 175 ms for
+a training iteration (5.7 it/s without the page in benchmarks/play_page.py, which measures what the page costs
+training; 2026-12-07).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..metrics import METRICS, evaluation_mode
 from ..plots import square_view
 from .settings import shown
 
-FRAME_SAMPLES = 200  # real and generated points per frame: exact W1 between them takes 2-4 ms
+FRAME_SAMPLES = 200  # real and generated points per frame: their exact W1 takes 3-11 ms (distances.ASSIGNMENT_MAX)
 LANDSCAPE_SIZE = 24  # the critic's value on a 24 x 24 grid (the page smooths it)
 VIEW_SAMPLES = 4000  # real points that fix the view
 DECIMALS = 4  # coordinates and values sent to the page are rounded to this many decimals
