@@ -176,3 +176,43 @@ def test_the_sample_figures_count_the_points_their_view_leaves_out(monkeypatch):
         assert titles[1].startswith("generated (1,000 points, ") and titles[1].endswith(" outside the view)")
         assert int(titles[1].split(", ")[1].split()[0]) >= 10
     assert plots.outside(fake, np.array([-5, -5]), np.array([5, 5])) == 10
+
+
+def test_a_figure_at_its_own_size_has_the_pixels_savefig_gives_it():
+    """Drawn once and encoded by Pillow, a figure at its own size is the image matplotlib's savefig writes."""
+    figure, axes = plots.subplots(figsize=(4, 3))
+    axes.scatter(POINTS[:, 0], POINTS[:, 1], c=plots.FAKE_COLOUR, s=5)
+    axes.set(title="points", xlabel="x")
+    saved = io.BytesIO()
+    figure.savefig(saved, format="png", dpi=plots.FIGURE_DPI)
+    ours = np.asarray(Image.open(io.BytesIO(plots.figure_png(figure, tight=False))))
+    assert ours.shape == (3 * plots.FIGURE_DPI, 4 * plots.FIGURE_DPI, 4)
+    assert np.array_equal(ours, np.asarray(Image.open(saved)))
+
+
+def _drawn_within_the_figure(figure) -> bool:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure).draw()  # lays the figure out as figure_png does
+    drawn, edges = figure.get_tightbbox(), figure.bbox_inches
+    return drawn.x0 >= edges.x0 and drawn.y0 >= edges.y0 and drawn.x1 <= edges.x1 and drawn.y1 <= edges.y1
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: plots.training_curves([{"iteration": 10 * k, "train/estimate": 1.0 / k, "eval/estimate": 1.2 / k,
+                                    "eval/w1": 0.8 / k, "eval/modes_covered": k, "eval/modes_total": 25}
+                                   for k in range(1, 6)], "W estimate", "wgan-gp on 25gaussians", images=False),
+    lambda: plots.training_curves([{"iteration": 10 * k, "eval/estimate": 1.2 / k, "eval/w1": 40.0 - k,
+                                    "eval/fd": 100.0 / k, "eval/classes_covered": k, "eval/classes_total": 10}
+                                   for k in range(1, 6)], "W estimate", "wgan on mnist", images=True),
+    lambda: plots.point_scatter(np.c_[POINTS, POINTS[:, :1]], POINTS[:, [1, 0, 0]], "wgan-gp on points.npy"),
+    lambda: plots.histogram_pair(POINTS[:, :1], POINTS[:, 1:], "wgan-gp on line.csv"),
+], ids=["curves", "image-curves", "scatter", "histograms"])
+def test_figures_saved_uncropped_draw_everything_within_their_edges(monkeypatch, draw):
+    """The curves and the scatters are saved at their own size (constrained layout), not cropped to what they
+    draw: every label, legend and title lies within the figure."""
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure, tight=True: figures.append((figure, tight)) or b"")
+    draw()
+    ((figure, tight),) = figures
+    assert not tight and _drawn_within_the_figure(figure)

@@ -50,10 +50,21 @@ FIGURE_DPI = 110
 
 
 def figure_png(figure: Figure, tight: bool = True, dpi: float = FIGURE_DPI) -> bytes:
-    """The figure as PNG bytes, cropped to what it draws when ``tight``; otherwise at its own size, so that the
-    frames of an animation (one per evaluation) all have one size."""
+    """The figure as PNG bytes, cropped to what it draws when ``tight`` (a figure whose labels may reach past its
+    edges: matplotlib's ``bbox_inches="tight"``); otherwise at its own size, so that the frames of an animation
+    (one per evaluation) all have one size. A figure at its own size is drawn once, by Agg, and its pixels
+    encoded by Pillow: ``savefig`` draws a figure with a layout engine twice (a first draw that renders nothing,
+    to lay it out), and placing text is most of a figure's time."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    if tight:
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return buffer.getvalue()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png")
     return buffer.getvalue()
 
 
@@ -199,7 +210,7 @@ def point_scatter(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes:
                  title=_counted(name, points, low, high))
         axes.grid(alpha=0.3)
     figure.suptitle(title)
-    return figure_png(figure)
+    return figure_png(figure, tight=False)
 
 
 def _generated_label(outside: int, total: int) -> str:
@@ -269,7 +280,7 @@ def histogram_pair(real: np.ndarray, fake: np.ndarray, title: str = "") -> bytes
         axes.grid(alpha=0.3)
     panels[1].set_xlabel("x")
     figure.suptitle(title)
-    return figure_png(figure)
+    return figure_png(figure, tight=False)
 
 
 def unit_pixels(images: np.ndarray) -> np.ndarray:
@@ -410,7 +421,7 @@ def training_curves(history: Sequence[dict], estimate_name: str, title: str, *, 
     for axes in panels:
         axes.grid(alpha=0.3)
     figure.suptitle(title)
-    return figure_png(figure)
+    return figure_png(figure, tight=False)
 
 
 def _average_line(axes: Axes, history: Sequence[dict], key: str, colour: str) -> None:
