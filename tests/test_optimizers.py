@@ -6,6 +6,9 @@ import sys
 import pytest
 import torch
 
+from wgan.config import make_config
+from wgan.data import build_sampler
+from wgan.metrics.image_scorer import image_scorer
 from wgan.optimizers import Adam, RMSprop
 
 
@@ -112,12 +115,18 @@ def test_a_state_for_other_parameters_is_refused():
 
 
 def test_a_training_run_does_not_import_torch_dynamo(tmp_path):
-    # torch.optim's optimisers imported it as they were built: 2.5 s of CPU time in every process that trained
+    # torch.optim's optimisers imported it as they were built: 2.5 s of CPU time in every process that trained;
+    # then the DCGAN's initialisation on the meta device (the memory check sizes the models there) imported it.
+    # The image scores' classifier is trained (torch.optim's Adam) and cached first: once per machine.
+    config = make_config(data="digits", width=8, batch_size=16, eval_samples=100)
+    image_scorer(config, build_sampler(config.data, "cpu", image_size=config.image_size))
     script = ("import sys\nfrom wgan.cli import main\n"
               "for algorithm in ('wgan-gp', 'wgan'):\n"
               "    assert main(['train', '--algorithm', algorithm, '--iterations', '2', '--eval-every', '2', "
               "'--width', '8', '--depth', '2', '--batch-size', '16', '--eval-samples', '200', '--out', sys.argv[1], "
               "'--quiet']) == 0\n"
+              "assert main(['train', '--data', 'digits', '--model', 'dcgan', '--iterations', '2', '--eval-every', '2', "
+              "'--width', '8', '--batch-size', '16', '--eval-samples', '100', '--out', sys.argv[1], '--quiet']) == 0\n"
               "print('imported torch._dynamo:', 'torch._dynamo' in sys.modules)")
     finished = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
                               timeout=300)
