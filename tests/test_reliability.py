@@ -114,8 +114,8 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_file_torn(tmp_path):
     # iterations of about a second, so that the first Ctrl-C's stop at the end of one cannot come before the
     # second, sent 0.3 s later: two signals 30 ms apart could both come during one product and reach Python's
     # handler as one (the run then stopped at the iteration's end, exit 75, in full runs of the suite)
-    process = _start("train", "--iterations", "100000", "--eval-every", "1", "--batch-size", "4096", "--out",
-                     str(tmp_path), "--name", "run", "--quiet")
+    process = _start("train", "--iterations", "100000", "--eval-every", "1", "--batch-size", "4096", "--eval-samples",
+                     "500", "--out", str(tmp_path), "--name", "run", "--quiet")
     _wait_for(run / "checkpoints" / "latest.pt", process, seconds=300)
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)  # signals that come while a long product runs reach Python's handler as one: let it run first
