@@ -51,8 +51,9 @@ from wgan.runs import RunFolder
 SCRIPT = Path(__file__).parent / "scripts" / "train_on_every_rank.py"
 ROUNDING = 1e-5  # of the distance the weights moved: smooth networks
 ADAPTIVE_STEP_ON_ZERO_GRADIENT = 5e-2  # ReLU MLPs under a Wasserstein loss (see the module docstring)
-SMALL = dict(width=64, batch_size=64, eval_samples=500)
-SMALL_FLAGS = ["--width", "64", "--batch-size", "64", "--eval-samples", "500", "--quiet"]
+# no figures (most of a small run's time, in rank 0) but where a test looks at them
+SMALL = dict(width=64, batch_size=64, eval_samples=500, figures=False)
+SMALL_FLAGS = ["--width", "64", "--batch-size", "64", "--eval-samples", "500", "--quiet", "--no-figures"]
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # 2 ranks x 1 thread on CI's 2 cores
 
 # (settings, tolerance): wgan and wgan-gp as the toy defaults (ReLU MLP, one-pass loss, warm-up, linear
@@ -299,7 +300,8 @@ def test_a_stop_signal_to_the_launcher_once_training_has_ended_lets_both_ranks_f
         "def signalled_while_drawn(*args):\n    os.kill(os.getppid(), signal.SIGTERM)\n    time.sleep(2)\n"
         "    drawn(*args)\n"
         "api._draw_curves = signalled_while_drawn\n"
-        f"run = wgan.train(iterations=4, eval_every=2, out={str(tmp_path)!r}, name='run', progress=False, **{SMALL})\n"
+        f"run = wgan.train(iterations=4, eval_every=2, out={str(tmp_path)!r}, name='run', progress=False, "
+        f"**{SMALL | {'figures': True}})\n"
         "os.write(1, f'trained {run.iteration}\\n'.encode())\n")  # one write
     done = _torchrun(str(script), timeout=120)
     assert done.stdout.count("trained 4") == 2, done.stderr[-2000:]

@@ -11,7 +11,7 @@ from wgan.cli import main
 from wgan.ema import GeneratorAverage, average_decay
 from wgan.runs import RunFolder
 
-TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5, seed=2)
+TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5, seed=2, figures=False)  # drawn: below
 
 
 def test_the_ramp_forgets_the_initial_weights_fast_and_then_holds_the_decay():
@@ -64,7 +64,7 @@ def test_a_batch_norm_generators_average_resumes_bit_for_bit_with_the_generators
 
 
 def test_a_run_with_an_average_evaluates_both_checkpoints_it_and_resumes_it_exactly(tmp_path):
-    common = dict(TINY, out=str(tmp_path), eval_every=2, ema_decay=0.9, lr_decay="none")
+    common = dict(TINY, out=str(tmp_path), eval_every=2, ema_decay=0.9, lr_decay="none", figures=True)
     straight = wgan.train(name="straight", iterations=4, progress=False, **common)
     row = straight.history[-1]
     assert {"eval/w1", "eval/ema_w1", "eval/ema_modes_covered", "eval/ema_estimate"} <= row.keys()

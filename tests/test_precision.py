@@ -19,7 +19,7 @@ from wgan.config import make_config
 from wgan.models.dcgan import DCGANCritic
 from wgan.objectives import input_gradient
 
-TINY = dict(width=16, depth=2, batch_size=16, eval_samples=200, log_every=1, eval_every=1000)
+TINY = dict(width=16, depth=2, batch_size=16, eval_samples=200, log_every=1, eval_every=1000, figures=False)
 
 
 class QuietCritic(nn.Module):

@@ -38,8 +38,10 @@ from wgan.resume_rules import require_trained_settings
 from wgan.runs import RunFolder, atomic_write
 from wgan.trainer import BEST_SCORES, Trainer, learning_rate
 
-TINY = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--quiet"]
-TINY_SETTINGS = dict(width=16, depth=2, batch_size=32, eval_samples=200)
+# A tiny run draws no figures (drawing is most of its time): the tests of the figures draw them (*TINY_DRAWN)
+TINY_DRAWN = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--quiet"]
+TINY = [*TINY_DRAWN, "--no-figures"]
+TINY_SETTINGS = dict(width=16, depth=2, batch_size=32, eval_samples=200, figures=False)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -442,9 +444,9 @@ def test_a_whole_metrics_line_that_is_not_json_is_named_even_when_it_is_the_last
 
 
 # Checkpoint integrity -----------------------------------------------------------------------------------------
-def _two_checkpoints(tmp_path: Path) -> Path:
+def _two_checkpoints(tmp_path: Path, tiny: list[str] = TINY) -> Path:
     assert main(["train", "--iterations", "4", "--eval-every", "2", "--lr-decay", "none", "--out", str(tmp_path),
-                 "--name", "run", *TINY]) == 0
+                 "--name", "run", *tiny]) == 0
     return tmp_path / "run" / "checkpoints"
 
 
@@ -793,7 +795,7 @@ def test_a_full_disk_when_writing_a_figure_or_a_log_line_is_one_line_and_the_run
 
     monkeypatch.setattr(RunFolder, writing, disk_full_at_the_fourth_write)
     code = main(["train", "--iterations", "30", "--eval-every", "5", "--log-every", "5", "--lr-decay", "none",
-                 "--out", str(tmp_path), "--name", "run", *TINY])
+                 "--out", str(tmp_path), "--name", "run", *TINY_DRAWN])
     monkeypatch.undo()
     assert code == 2
     error = capsys.readouterr().err.strip()
@@ -870,7 +872,7 @@ def test_a_finished_run_whose_last_figures_cannot_be_drawn_is_a_warning_not_an_e
 
     monkeypatch.setattr(RunFolder, "write_figure", failing_for_the_gif)
     assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
-                 *TINY]) == 0
+                 *TINY_DRAWN]) == 0
     warning = capsys.readouterr().err.strip()
     assert warning.startswith("wgan: warning: curves.png and progress.gif were not all drawn (")
     assert warning.endswith("): the run is complete, its checkpoints and metrics are saved")
@@ -1067,7 +1069,7 @@ def test_how_often_a_run_logs_does_not_change_a_batch_norm_critics_running_stati
 def test_a_resume_from_an_earlier_checkpoint_drops_the_figures_of_the_iterations_it_drops(tmp_path, capsys):
     # samples/iter_000004.png stayed (and in progress.gif) after the resume fell back on iteration 2 and evaluated
     # at 3 and 6 instead
-    folder = _two_checkpoints(tmp_path)
+    folder = _two_checkpoints(tmp_path, TINY_DRAWN)
     (folder / "latest.pt").write_bytes(b"damaged")
     assert main(["train", "--resume", str(tmp_path / "run"), "--iterations", "6", "--eval-every", "3",
                  "--quiet"]) == 0
@@ -1088,7 +1090,7 @@ def test_a_run_whose_checkpoints_folder_is_gone_is_told_to_put_them_back_and_str
                                                                                                     capsys):
     # it said the run "stopped before its first checkpoint was written" and to delete the folder; a stray
     # samples/iter_².png made int() fail in every command that lists the figures
-    folder = _two_checkpoints(tmp_path).parent
+    folder = _two_checkpoints(tmp_path, TINY_DRAWN).parent
     (folder / "samples" / "iter_².png").write_bytes((folder / "samples" / "iter_000002.png").read_bytes())
     assert [figure.name for figure in RunFolder.open(folder).evaluation_figures()] == ["iter_000002.png",
                                                                                        "iter_000004.png"]
@@ -1118,10 +1120,10 @@ def test_a_second_ctrl_c_while_a_finished_runs_figures_are_drawn_does_not_advise
                                                                                           monkeypatch, command):
     # it said to continue with `wgan train --resume RUN`, which then refused: the run had reached its iterations
     if command == "resume":
-        _two_checkpoints(tmp_path)
+        _two_checkpoints(tmp_path, TINY_DRAWN)
         arguments = ["--resume", str(tmp_path / "run"), "--iterations", "6", "--quiet"]
     else:
-        arguments = ["--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", *TINY]
+        arguments = ["--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", "run", *TINY_DRAWN]
 
     def interrupted(trainer, run):  # as the let-pass handler raises at a second Ctrl-C
         raise KeyboardInterrupt

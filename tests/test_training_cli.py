@@ -26,13 +26,16 @@ from wgan.play.watch import RunFollower
 from wgan.runs import RunFolder
 from wgan.trainer import Trainer
 
-TINY = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
-TINY_FLAGS = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--log-every", "5"]
+# A tiny run draws no figures (drawing is most of its time): the tests of the figures draw them (TINY_DRAWN)
+TINY_DRAWN = dict(width=16, depth=2, batch_size=32, eval_samples=200, log_every=5)
+TINY = dict(TINY_DRAWN, figures=False)
+TINY_DRAWN_FLAGS = ["--width", "16", "--depth", "2", "--batch-size", "32", "--eval-samples", "200", "--log-every", "5"]
+TINY_FLAGS = [*TINY_DRAWN_FLAGS, "--no-figures"]
 
 
 def test_cli_train_writes_a_complete_run_folder(tmp_path, capsys):
     code = main(["train", "--iterations", "20", "--eval-every", "10", "--out", str(tmp_path), "--name", "run",
-                 "--quiet", *TINY_FLAGS])
+                 "--quiet", *TINY_DRAWN_FLAGS])
     assert code == 0
     run = tmp_path / "run"
     for name in ("config.toml", "metrics.jsonl", "curves.png", "samples/iter_000010.png",
@@ -49,6 +52,25 @@ def test_cli_train_writes_a_complete_run_folder(tmp_path, capsys):
         assert np.isfinite(train_rows[-1][key]), key
     assert 0 <= eval_rows[-1]["eval/modes_covered"] <= eval_rows[-1]["eval/modes_total"] == 8
     assert "done:" in capsys.readouterr().out
+
+
+def test_a_run_without_figures_writes_the_rest_of_its_folder_and_trains_as_a_run_with_them(tmp_path, capsys):
+    for name, flags in (("drawn", TINY_DRAWN_FLAGS), ("plain", TINY_FLAGS)):
+        assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", name,
+                     *flags]) == 0
+    drawn, plain = tmp_path / "drawn", tmp_path / "plain"
+    assert capsys.readouterr().out.count("figures: ") == 1  # the line naming the figures: the drawn run's alone
+    files = {folder: sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                            if path.is_file() and "tensorboard" not in path.parts) for folder in (drawn, plain)}
+    assert {"curves.png", "progress.gif", "samples/iter_000002.png"} <= set(files[drawn])
+    assert files[plain] == [name for name in files[drawn] if not name.endswith((".png", ".gif"))]
+    assert "figures = false" in (plain / "config.toml").read_text()
+    drawn_rows, plain_rows = (RunFolder.open(folder).history for folder in (drawn, plain))
+    assert [{key: value for key, value in row.items() if not key.startswith("time/")} for row in plain_rows] == \
+        [{key: value for key, value in row.items() if not key.startswith("time/")} for row in drawn_rows]
+    (drawn_state, _), (plain_state, _) = (RunFolder.open(folder).load_resumable() for folder in (drawn, plain))
+    for network in ("generator", "critic"):
+        assert all(torch.equal(drawn_state[network][key], plain_state[network][key]) for key in drawn_state[network])
 
 
 @pytest.mark.parametrize("lr_decay", ["none", "linear"])

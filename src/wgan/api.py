@@ -156,14 +156,14 @@ GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first n
 def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, critic: nn.Module,
                objective: Objective, sampler: Sampler, scorer: Scorer | None, normalised_batch: int):
     """Metrics at each evaluation point, of the generator and (keys prefixed ``ema_``) of its moving average when
-    there is one; with a run folder, a figure of each: samples over the critic's landscape for points, a grid of
+    there is one; with a run folder (and ``config.figures``), a figure of each: samples over the critic's landscape for points, a grid of
     generated images from the same noise every time for images (the average's under ``samples/ema/``). A
     batch-norm critic is read over batches of ``normalised_batch``, the rows it normalised over in training."""
 
     def scores(module: nn.Module, iteration: int, folder: str, prefix: str) -> dict[str, float]:
         result = evaluate(module, critic, objective, sampler, config.latent_dim, config.eval_samples,
                           config.seed + EVAL_SEED_OFFSET, normalised_batch, scorer)
-        if run is not None:
+        if run is not None and config.figures:
             which = " (moving average)" if prefix else ""
             title = f"{config.algorithm} on {Path(config.data).name}{which}, iteration {iteration}\n" \
                     f"{_summary(result.scalars, objective)}"
@@ -330,8 +330,8 @@ def _training_stopped_writing(error: OSError, trainer: Trainer) -> WganError:
 
 def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
     """curves.png from the run's history, and progress.gif from its per-evaluation figures: the sample grids of
-    images, the samples over the critic's landscape of points."""
-    if not run.history:
+    images, the samples over the critic's landscape of points (none with ``figures`` off)."""
+    if not run.history or not trainer.config.figures:
         return
     run.write_figure(CURVES, plots.training_curves(
         run.history, trainer.objective.estimate_name,

@@ -320,7 +320,8 @@ def _train(args: argparse.Namespace) -> None:
     budget = (f" (stopped by --max-minutes {run.config.max_minutes:g} at iteration {run.iteration} of "
               f"{run.config.iterations})" if run.iteration < run.config.iterations else "")
     print(f"done: {run.path}{budget} | " + ", ".join(f"{key[5:]} {value:.4g}" for key, value in last.items()))
-    print(f"figures: {run.path / CURVES} and {run.path / 'samples'}/")
+    if run.config.figures:
+        print(f"figures: {run.path / CURVES} and {run.path / 'samples'}/")
 
 
 def _naming_the_file(file: str | None, flags: dict[str, Any], check: Callable[[], Any]) -> Any:

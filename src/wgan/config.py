@@ -291,6 +291,10 @@ class Config:
     eval_samples: int | None = _from_data("generated samples per evaluation (exact W1 and modes use the first "
                                           "2000: O(n^3))")
     log_every: int = _setting(50, "log training scalars every this many iterations")
+    figures: bool = _setting(True, "draw each evaluation's figure in samples/ and, as the run ends, curves.png and "
+                             "progress.gif; --no-figures for runs read by their numbers alone (a sweep): drawing is "
+                             "most of a small run's time, and metrics.jsonl, TensorBoard and the checkpoints are "
+                             "written as before")
     name: str = _setting("", "run folder name under --out; when none is given, algorithm-data (numbered if "
                               "taken)")
     out: str = _setting("runs", "folder that holds run folders")
