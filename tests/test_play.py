@@ -531,13 +531,20 @@ def _socket_when_served(port: str):
 
 
 # Watching a run folder ---------------------------------------------------------------------------------------
-@pytest.fixture
-def run_folder(tmp_path):
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
     import wgan
 
+    out = tmp_path_factory.mktemp("trained")
     wgan.train(data="8gaussians", iterations=4, width=16, batch_size=32, log_every=2, eval_every=2,
-               eval_samples=200, out=str(tmp_path), name="run", progress=False)
-    return tmp_path / "run"
+               eval_samples=200, out=str(out), name="run", progress=False)
+    return out / "run"
+
+
+@pytest.fixture
+def run_folder(trained_run, tmp_path):
+    """A copy of a run folder trained once for the module: each test may change its own."""
+    return shutil.copytree(trained_run, tmp_path / "run")
 
 
 def test_the_follower_reads_whole_appended_rows_and_starts_over_when_the_log_shrinks(run_folder):
