@@ -156,9 +156,10 @@ GRID_SAMPLES = 64  # images in each evaluation's sample grid: always the first n
 def _evaluator(run: RunFolder | None, config: Config, generator: nn.Module, critic: nn.Module,
                objective: Objective, sampler: Sampler, scorer: Scorer | None, normalised_batch: int):
     """Metrics at each evaluation point, of the generator and (keys prefixed ``ema_``) of its moving average when
-    there is one; with a run folder (and ``config.figures``), a figure of each: samples over the critic's landscape for points, a grid of
-    generated images from the same noise every time for images (the average's under ``samples/ema/``). A
-    batch-norm critic is read over batches of ``normalised_batch``, the rows it normalised over in training."""
+    there is one; with a run folder and ``config.figures``, a figure of each: samples over the critic's landscape
+    for points, a grid of generated images from the same noise every time for images (the average's under
+    ``samples/ema/``). A batch-norm critic is read over batches of ``normalised_batch``, the rows it normalised
+    over in training."""
 
     def scores(module: nn.Module, iteration: int, folder: str, prefix: str) -> dict[str, float]:
         result = evaluate(module, critic, objective, sampler, config.latent_dim, config.eval_samples,
