@@ -830,6 +830,11 @@ def test_a_port_taken_or_answered_by_another_program_is_one_line_for_processes_s
         with pytest.raises(WganError, match=f"rank 1: what answers at 127.0.0.1:{by_hand} is not rank 0 \\(no reply "
                                             "in 1 s\\)"):
             distributed._met(2, 1)
+        # torch's client, left waiting in its thread until the other program closes, then gives up with a C++
+        # stack trace on stderr: while this test's output is captured, not later in the middle of the test run's
+        other.close()
+        for client in [thread for thread in threading.enumerate() if thread.name == "wgan-store-client"]:
+            client.join()
 
 
 def test_rank_0_tells_the_launcher_its_run_folder_by_its_absolute_path(tmp_path, monkeypatch):
