@@ -875,7 +875,8 @@ def test_a_finished_run_whose_last_figures_cannot_be_drawn_is_a_warning_not_an_e
                  *TINY_DRAWN]) == 0
     warning = capsys.readouterr().err.strip()
     assert warning.startswith("wgan: warning: curves.png and progress.gif were not all drawn (")
-    assert warning.endswith("): the run is complete, its checkpoints and metrics are saved")
+    assert warning.endswith(f"): the run is complete, its checkpoints and metrics are saved (draw them later with "
+                            f"`wgan plot {tmp_path / 'run'}`)")
     assert ("File too large" if problem == "full disk" else "a figure in samples/ is not an image") in warning
     assert _latest(tmp_path / "run")["iteration"] == 4 and (tmp_path / "run" / "curves.png").is_file()
 
@@ -1133,7 +1134,8 @@ def test_a_second_ctrl_c_while_a_finished_runs_figures_are_drawn_does_not_advise
     assert main(["train", *arguments]) == 130
     assert capsys.readouterr().err.strip() == (
         f"wgan: interrupted at once as the run's last figures were drawn; the run had finished, and its checkpoints "
-        f"and metrics in {tmp_path / 'run'} are saved (curves.png and progress.gif may be missing)")
+        f"and metrics in {tmp_path / 'run'} are saved (curves.png and progress.gif may be missing: draw them with "
+        f"`wgan plot {tmp_path / 'run'}`)")
     assert _latest(tmp_path / "run")["iteration"] == (6 if command == "resume" else 4)
 
 

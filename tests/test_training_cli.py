@@ -73,6 +73,51 @@ def test_a_run_without_figures_writes_the_rest_of_its_folder_and_trains_as_a_run
         assert all(torch.equal(drawn_state[network][key], plain_state[network][key]) for key in drawn_state[network])
 
 
+def test_plot_draws_a_runs_figures_again_as_the_run_drew_them(tmp_path, capsys):
+    # a run trained with --no-figures, or stopped at once as it drew them, had no way to get its curves
+    for name, flags in (("drawn", TINY_DRAWN_FLAGS), ("plain", TINY_FLAGS)):
+        assert main(["train", "--iterations", "4", "--eval-every", "2", "--out", str(tmp_path), "--name", name,
+                     "--quiet", *flags]) == 0
+    drawn, plain = tmp_path / "drawn", tmp_path / "plain"
+    figures = {name: (drawn / name).read_bytes() for name in ("curves.png", "progress.gif")}
+    for name in figures:
+        (drawn / name).unlink()
+    capsys.readouterr()
+    assert main(["plot", str(drawn)]) == 0
+    assert capsys.readouterr().out == f"wrote {drawn / 'curves.png'} and {drawn / 'progress.gif'}\n"
+    assert {name: (drawn / name).read_bytes() for name in figures} == figures
+    assert wgan.plot_run(plain) == [plain / "curves.png"]  # it has no evaluation figures to animate
+    assert (plain / "curves.png").read_bytes() == figures["curves.png"]  # the same rows, times aside
+    assert not (plain / "progress.gif").exists()
+
+
+def test_plot_refuses_in_one_line_a_run_in_use_one_that_logged_nothing_and_a_damaged_figure(tmp_path, capsys):
+    assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
+                 "--quiet", *TINY_DRAWN_FLAGS]) == 0
+    run, empty = tmp_path / "run", tmp_path / "empty"
+    drawn = {name: (run / name).read_bytes() for name in ("curves.png", "progress.gif")}
+    empty.mkdir()
+    shutil.copy(run / "config.toml", empty)
+    training = RunFolder.open(run)
+    training.lock()
+    capsys.readouterr()
+    try:
+        assert main(["plot", str(run)]) == 2
+    finally:
+        training.close()
+    assert main(["plot", str(empty)]) == 2
+    (run / "samples" / "iter_000002.png").write_bytes(b"not a png")
+    assert main(["plot", str(run)]) == 2
+    in_use, nothing_logged, damaged = capsys.readouterr().err.splitlines()
+    assert in_use.startswith(f"wgan: error: run folder '{run}' is in use by process ")
+    assert nothing_logged == (f"wgan: error: run '{empty}' has logged nothing yet (metrics.jsonl holds no rows): "
+                              "there are no curves to draw before its first logged iteration")
+    assert damaged == (f"wgan: error: run '{run}': curves.png is drawn, progress.gif is not: a figure in samples/ is "
+                       "not an image (move it out of samples/, and plot again)")
+    assert (run / "progress.gif").read_bytes() == drawn["progress.gif"]
+    assert [path.name for path in empty.iterdir()] == ["config.toml"]  # refused before anything is written
+
+
 @pytest.mark.parametrize("lr_decay", ["none", "linear"])
 def test_resumed_run_equals_an_uninterrupted_run(tmp_path, monkeypatch, lr_decay):
     common = dict(TINY, out=str(tmp_path), eval_every=10, seed=3, lr_decay=lr_decay, iterations=30)

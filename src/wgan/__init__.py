@@ -11,7 +11,7 @@ The names below, and the modules users call (``wgan.distances.w1``, ``wgan.plots
 from importlib import import_module
 
 PUBLIC = {"Config": "config", "Interrupted": "errors", "Run": "api", "Stopped": "errors", "WganError": "errors",
-          "evaluate_run": "api", "load_run": "api", "make_config": "config", "resume": "api",
+          "evaluate_run": "api", "load_run": "api", "make_config": "config", "plot_run": "api", "resume": "api",
           "train": "api"}  # name -> the module that defines it
 MODULES = ("distances", "metrics", "plots", "data", "models", "objectives", "experiments")  # wgan.distances.w1...
 __all__ = sorted(PUBLIC)

@@ -43,13 +43,14 @@ from .exits import tell_launcher_the_run
 from .metrics import Scorer, critic_values, evaluate, evaluation_mode
 from .metrics.image_scorer import ImageScorer, image_scorer
 from .models import build_models, check_fits, count_parameters
-from .objectives import Objective, build_objective
+from .objectives import OBJECTIVES, Objective, build_objective
 from .outputs import output_form, write_samples
 from .process_settings import leaves_the_process_as_it_was
 from .randomness import global_cpu_seed
 from .resume_rules import (DECAY_CHOICES, RESUMABLE, best_kept_in_history, extended, iterations_edited_by_hand,
                            require_kept, require_trained_settings, require_unfinished)
-from .runs import CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, PROGRESS, RunFolder, refuse_the_runs_own
+from .runs import (CURVES, DATA_RECORD, FIGURE_PREFIX, METRIC_CARD, METRICS_FILE, PROGRESS, RunFolder,
+                   refuse_the_runs_own)
 from .signals import STOP_SIGNALS, Passed, as_ctrl_c, let_pass, signals_handled
 from .trainer import Trainer
 
@@ -311,7 +312,8 @@ def _close(trainer: Trainer, run: RunFolder, quietly: bool) -> None:
             why = str(error) if isinstance(error, _DamagedFigure) else \
                 f"'{error.filename or run.path}': {reason(error)}"
             print(f"wgan: warning: curves.png and progress.gif were not all drawn ({why}): the run is complete, its "
-                  "checkpoints and metrics are saved", file=sys.stderr)
+                  f"checkpoints and metrics are saved (draw them later with `wgan plot {shlex.quote(str(run.path))}`)",
+                  file=sys.stderr)
     finally:
         run.close()
 
@@ -330,20 +332,51 @@ def _training_stopped_writing(error: OSError, trainer: Trainer) -> WganError:
 
 
 def _draw_curves(trainer: Trainer, run: RunFolder) -> None:
-    """curves.png from the run's history, and progress.gif from its per-evaluation figures: the sample grids of
-    images, the samples over the critic's landscape of points (none with ``figures`` off)."""
-    if not run.history or not trainer.config.figures:
-        return
-    run.write_figure(CURVES, plots.training_curves(
-        run.history, trainer.objective.estimate_name,
-        f"{trainer.config.algorithm} on {Path(trainer.config.data).name}", images=len(trainer.sampler.shape) == 3))
+    """The figures over the run's course as it ends (:func:`_draw_run_figures`), unless ``figures`` is off."""
+    if run.history and trainer.config.figures:
+        _draw_run_figures(run, trainer.config)
+
+
+def _draw_run_figures(run: RunFolder, config: Config) -> list[Path]:
+    """curves.png from the run's history, and progress.gif from its per-evaluation figures (the sample grids of
+    images, the samples over the critic's landscape of points) where it has any; returns the paths written."""
+    curves = plots.training_curves(run.history, OBJECTIVES[config.algorithm].estimate_name,
+                                   f"{config.algorithm} on {Path(config.data).name}",
+                                   images=config.image_size is not None)
+    written = [run.write_figure(CURVES, curves)]
     frames = run.evaluation_figures()
     if frames:
         try:
             animation = plots.progress_gif([frame.read_bytes() for frame in frames])
         except WganError:  # a frame that is not an image
             raise _DamagedFigure("a figure in samples/ is not an image") from None
-        run.write_figure(PROGRESS, animation)
+        written.append(run.write_figure(PROGRESS, animation))
+    return written
+
+
+def plot_run(path: str | Path) -> list[Path]:
+    """Draw a run's figures over its whole course from what it logged, as the run draws them when it ends:
+    curves.png from metrics.jsonl and, where it has evaluation figures in samples/, progress.gif from them;
+    each replaces the one there (its checkpoints, logs and samples/ are only read). For a run trained with
+    ``figures`` off (curves.png alone: it drew no evaluation figures), one stopped as its last figures were being
+    drawn, or one whose figures were deleted. Returns the paths written. A run that a training holds is refused:
+    it draws them as it ends."""
+    run = RunFolder.open(path)
+    config = run.recorded_config()
+    if not run.history:
+        raise WganError(f"run '{run.path}' has logged nothing yet ({METRICS_FILE} holds no rows): there are no "
+                        "curves to draw before its first logged iteration")
+    run.lock()
+    try:
+        return _draw_run_figures(run, config)
+    except _DamagedFigure as error:
+        raise WganError(f"run '{run.path}': curves.png is drawn, progress.gif is not: {error} (move it out of "
+                        "samples/, and plot again)") from None
+    except OSError as error:
+        raise WganError(f"cannot write '{error.filename or run.path}' ({reason(error)}): {remedy(error)}, and "
+                        "plot again") from None
+    finally:
+        run.close()
 
 
 class _DamagedFigure(Exception):

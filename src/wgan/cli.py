@@ -160,6 +160,15 @@ def build_parser() -> Parser:
                           help="draw the samples from this seed's stream; default: the run's evaluation stream (its "
                           "seed + 1), which gives the scores training logged for the checkpoint (on the kind of "
                           "device it trained on: a GPU draws other numbers than the CPU)")
+    plot = commands.add_parser("plot", help="draw a run's curves.png and progress.gif again from what it logged",
+                               description="Draw a run's figures over its whole course from what it logged, as "
+                               "the run draws them when it ends: curves.png (the critic's estimate, the exact W1 "
+                               "and the image scores against iterations) from metrics.jsonl, and progress.gif "
+                               "from the evaluation figures in samples/ where there are any. Each replaces the "
+                               "one in RUN_DIR; the checkpoints, logs and samples/ are only read. For a run "
+                               "trained with --no-figures (curves.png alone), one stopped as its last figures "
+                               "were being drawn, or one whose figures were deleted.")
+    plot.add_argument("run", metavar="RUN_DIR", help="the run folder (made by wgan train)")
     experiment = commands.add_parser("experiment", help="reproduce a claim of the WGAN papers: figure + numbers",
                                      description="Run one of the papers' experiments (or all) and write figure.png, "
                                      "results.json and README.md per experiment, and the same page as OUT/NAME.md "
@@ -356,6 +365,11 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"wrote {written} from {args.run} ({args.checkpoint}, iteration {run.iteration}, {drawn_by}) to {args.out}")
 
 
+def _plot(args: argparse.Namespace) -> None:
+    written = api.plot_run(args.run)
+    print(f"wrote {' and '.join(str(path) for path in written)}")
+
+
 def _write(path: Path, write) -> None:
     """Write ``path`` atomically; a file system that refuses is one line, not a traceback."""
     try:
@@ -402,7 +416,8 @@ def _interrupted(args: argparse.Namespace, run_path: str | None, finished: bool 
     at the end of its iteration instead, see :class:`Stopped`); a ``finished`` run, its last figures undrawn."""
     if args.command == "train" and finished:
         return (f"wgan: interrupted at once as the run's last figures were drawn; the run had finished, and its "
-                f"checkpoints and metrics in {run_path} are saved (curves.png and progress.gif may be missing)")
+                f"checkpoints and metrics in {run_path} are saved (curves.png and progress.gif may be missing: draw "
+                f"them with `wgan plot {shlex.quote(run_path)}`)")
     if args.command == "train" and run_path is None:
         return "wgan: interrupted at once, before the run's first checkpoint: no run folder is left"
     if args.command == "train":
@@ -463,8 +478,8 @@ def _outcome(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         if args.command == "train" and args.nproc != 1:
             return _launch(args, argv)
-        {"train": _train, "sample": _sample, "eval": _eval, "experiment": run_experiments, "play": _play,
-         "watch": _watch}[args.command](args)
+        {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "experiment": run_experiments,
+         "play": _play, "watch": _watch}[args.command](args)
     except WganError as error:  # one line, whatever a value quoted in the message holds
         distributed.report("wgan: error: " + " ".join(str(error).splitlines()))
         return EXIT_USER_ERROR
