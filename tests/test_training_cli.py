@@ -23,6 +23,7 @@ import wgan.cli
 from wgan.cli import main
 from wgan.errors import WganError
 from wgan.play.watch import RunFollower
+from wgan.resume_rules import require_kept
 from wgan.runs import RunFolder
 from wgan.trainer import Trainer
 
@@ -116,6 +117,16 @@ def test_plot_refuses_in_one_line_a_run_in_use_one_that_logged_nothing_and_a_dam
                        "not an image (move it out of samples/, and plot again)")
     assert (run / "progress.gif").read_bytes() == drawn["progress.gif"]
     assert [path.name for path in empty.iterdir()] == ["config.toml"]  # refused before anything is written
+
+
+def test_a_resume_asked_to_draw_the_figures_of_a_run_without_them_names_wgan_plot():
+    with pytest.raises(WganError, match=r"these differ: figures true \(the run's: false\): leave them out, or train "
+                                        r"a new run to change them; `wgan plot RUN_DIR` draws the curves.png of a "
+                                        r"run trained without figures from its logs$"):
+        require_kept(wgan.make_config(figures=False), {"figures": True})
+    with pytest.raises(WganError, match=r"these differ: figures false \(the run's: true\): leave them out, or "
+                                        r"train a new run to change them$"):
+        require_kept(wgan.make_config(), {"figures": False})
 
 
 @pytest.mark.parametrize("lr_decay", ["none", "linear"])

@@ -117,11 +117,14 @@ def require_kept(saved: Config, given: dict[str, Any]) -> None:
             return ", ".join(f"{each} {_as_written(getattr(saved, each))}" for each in PER_NETWORK[name])
         return _as_written(getattr(saved, name))
 
-    differ = [f"{name} {_as_written(given[name])} (the run's: {the_runs(name)})" for name in given if not kept(name)]
+    differ = [name for name in given if not kept(name)]
     if differ:
+        said = ", ".join(f"{name} {_as_written(given[name])} (the run's: {the_runs(name)})" for name in differ)
+        plot = ("; `wgan plot RUN_DIR` draws the curves.png of a run trained without figures from its logs"
+                if "figures" in differ and given["figures"] else "")
         raise WganError("a resume keeps the settings the run was trained with and changes only its iterations, "
-                        f"time budget, evaluation interval and device; these differ: {', '.join(differ)}: leave "
-                        "them out, or train a new run to change them")
+                        f"time budget, evaluation interval and device; these differ: {said}: leave them out, or "
+                        f"train a new run to change them{plot}")
 
 
 def _as_written(value: Any) -> str:
