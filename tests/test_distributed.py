@@ -534,6 +534,19 @@ def test_the_launcher_removes_a_new_folder_that_rank_0_left_without_a_checkpoint
                               "start it again")
 
 
+@pytest.mark.parametrize("other_run", [False, True])
+def test_the_launcher_removes_the_out_folders_rank_0_made_for_a_new_folder_it_removes(tmp_path, other_run):
+    # they were left empty, the run folder inside them removed
+    folder = tmp_path / "out" / "new" / "run"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text("")
+    if other_run:  # started in the folders made for this one
+        (tmp_path / "out" / "new" / "other").mkdir()
+    status, line = _launch_failing(tmp_path, f"{NEW_FOLDER}\n{folder}\n{tmp_path / 'out'}")
+    assert status == 1 and line.endswith(f"its folder {folder} is removed: start it again")
+    assert not folder.exists() and (tmp_path / "out" / "new").exists() == other_run
+
+
 def test_the_launcher_removes_the_new_folder_whatever_the_status_a_rank_ended_with(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
@@ -843,6 +856,9 @@ def test_rank_0_tells_the_launcher_its_run_folder_by_its_absolute_path(tmp_path,
     monkeypatch.setenv(RUN_FOLDER_FILE, str(tmp_path / "told"))
     tell_launcher_the_run("runs/new one", new=True)
     assert (tmp_path / "told").read_text() == f"{NEW_FOLDER}\n{tmp_path / 'runs' / 'new one'}"
+    tell_launcher_the_run("made/runs/new one", new=True, made_out="made")  # the folders made for its out
+    assert (tmp_path / "told").read_text() == \
+        f"{NEW_FOLDER}\n{tmp_path / 'made' / 'runs' / 'new one'}\n{tmp_path / 'made'}"
     assert not (tmp_path / "told.part").exists()
 
 

@@ -455,7 +455,7 @@ def test_running_out_of_memory_is_one_line_naming_what_to_lower_and_a_failed_run
     error = capsys.readouterr().err.strip()
     assert error.startswith("wgan: error: out of memory (") and "GB asked for" in error and "--batch-size" in error
     assert len(error.splitlines()) == 1
-    assert not list(runs.glob("*"))  # the run failed before its first checkpoint: nothing to resume, no folder
+    assert not runs.exists()  # it failed before its first checkpoint: no folder, nor the out folder made for it
     assert main(["train", "--iterations", "2", "--eval-every", "2", "--out", str(tmp_path), "--name", "run",
                  "--quiet", *TINY_FLAGS]) == 0
     for command, hint in ((["sample", "--n", "100000000000", "--out", str(tmp_path / "s.npy")], "lower --n"),
@@ -464,6 +464,28 @@ def test_running_out_of_memory_is_one_line_naming_what_to_lower_and_a_failed_run
         error = capsys.readouterr().err.strip()
         assert "out of memory" in error and error.endswith(hint) and len(error.splitlines()) == 1
     assert not (tmp_path / "s.npy").exists()
+
+
+@pytest.mark.parametrize("there, other_run, left", [
+    (None, False, None),  # every folder of --out made for the run: none left
+    ("out", False, "out"),  # --out was there: it stays
+    (None, True, "out/new/runs/other"),  # another run started in the folders made for this one: they stay
+])
+def test_a_run_that_fails_before_its_first_checkpoint_removes_the_out_folders_it_made(tmp_path, capsys, monkeypatch,
+                                                                                       there, other_run, left):
+    # they were left empty, the run folder inside them removed
+    monkeypatch.setattr(wgan.api, "check_fits_in_memory", lambda *args: None)  # the allocation fails past the checks
+    if there:
+        (tmp_path / there).mkdir()
+    runs = tmp_path / "out" / "new" / "runs"
+    if other_run:
+        told = wgan.api.tell_launcher_the_run
+        monkeypatch.setattr(wgan.api, "tell_launcher_the_run",
+                            lambda *args, **kwargs: ((runs / "other").mkdir(), told(*args, **kwargs)))
+    assert main(["train", "--batch-size", "200000000000", "--iterations", "2", "--out", str(runs), "--quiet"]) == 2
+    assert "out of memory" in capsys.readouterr().err
+    assert [str(path.relative_to(tmp_path)) for path in sorted(tmp_path.rglob("*"))] == \
+        ([] if left is None else [str(Path(*Path(left).parts[:depth])) for depth in range(1, len(Path(left).parts) + 1)])
 
 
 def test_many_samples_are_generated_a_part_at_a_time_and_equal_those_made_at_once(tmp_path, monkeypatch):

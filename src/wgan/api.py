@@ -519,7 +519,7 @@ def _lies_within(path: str | os.PathLike, place: Path) -> bool:
 def _new_run_folder(config: Config) -> RunFolder:
     """A new run's folder, with the fingerprint of the data it starts on (what a resume compares)."""
     run = RunFolder.create(config)
-    tell_launcher_the_run(run.path, new=True)
+    tell_launcher_the_run(run.path, new=True, made_out=run.made_out)
     run.write_json(DATA_RECORD, {"data": config.data, "fingerprint": fingerprint(config.data, config.data_dir)})
     return run
 

@@ -41,7 +41,9 @@ def tell_launcher(variable: str, text: str) -> None:
             pass
 
 
-def tell_launcher_the_run(folder: str | os.PathLike, new: bool) -> None:
+def tell_launcher_the_run(folder: str | os.PathLike, new: bool, made_out: str | os.PathLike | None = None) -> None:
     """Tell the launcher the run folder's path, and whether this launch made it (``new``), so that its line after
-    a failure names the folder to resume, or a new folder left without a checkpoint is removed."""
-    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{os.path.abspath(folder)}")
+    a failure names the folder to resume, or a new folder left without a checkpoint is removed, with the folders
+    it made for its ``out`` from ``made_out`` (the outermost) where they are left empty."""
+    made = f"\n{os.path.abspath(made_out)}" if made_out is not None else ""
+    tell_launcher(RUN_FOLDER_FILE, f"{NEW_FOLDER if new else RESUMED_FOLDER}\n{os.path.abspath(folder)}{made}")

@@ -165,26 +165,31 @@ def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folde
     return 0, ""
 
 
-def _told_run(run_folder: str) -> tuple[str, str] | None:
+def _told_run(run_folder: str) -> tuple[str, str, Path | None] | None:
     """What rank 0 wrote into the file ``run_folder`` (:func:`wgan.exits.tell_launcher_the_run`): whether this
-    launch made its run folder or resumed it (:data:`NEW_FOLDER`, :data:`RESUMED_FOLDER`) and the folder's
-    absolute path; None where it wrote nothing (no folder opened yet) or not in that form."""
+    launch made its run folder or resumed it (:data:`NEW_FOLDER`, :data:`RESUMED_FOLDER`), the folder's
+    absolute path, and the outermost folder it made for its ``out`` (None if none); None where it wrote nothing
+    (no folder opened yet) or not in that form."""
     try:
         with open(run_folder) as file:
             made, _, folder = file.read().partition("\n")
     except FileNotFoundError:
         return None
-    return (made, folder) if made in (NEW_FOLDER, RESUMED_FOLDER) and os.path.isabs(folder) else None
+    folder, _, made_out = folder.partition("\n")
+    if made not in (NEW_FOLDER, RESUMED_FOLDER) or not os.path.isabs(folder):
+        return None
+    return made, folder, Path(made_out) if os.path.isabs(made_out) else None
 
 
 def _discard_new_folder_left_unresumable(run_folder: str) -> None:
     """Remove the run folder this launch made if it holds no checkpoint, as rank 0 does when it fails, for a
     rank 0 that ended before it could: torchrun's agent kills a rank that has not ended 30 s after its SIGTERM,
     gloo can abort a rank as it fails, and the ranks do not catch SIGHUP. Only a run folder (its config file
-    there) that rank 0 said it made is removed, never one it resumed."""
+    there) that rank 0 said it made is removed, never one it resumed, with the folders it made for its out where
+    they are left empty."""
     told = _told_run(run_folder)
     if told is not None and told[0] == NEW_FOLDER and (Path(told[1]) / runs.CONFIG_FILE).is_file():
-        runs.discard_if_unresumable(Path(told[1]))
+        runs.discard_if_unresumable(Path(told[1]), told[2])
 
 
 def _resume_advice(run_folder: str, nproc: int) -> str:
@@ -193,7 +198,7 @@ def _resume_advice(run_folder: str, nproc: int) -> str:
     told = _told_run(run_folder)
     if told is None:
         return "the run had opened no folder yet: start it again"
-    made, folder = told
+    made, folder, _ = told
     if os.path.isdir(folder):
         return f"continue from its last checkpoint with `wgan train --resume {shlex.quote(folder)} --nproc {nproc}`"
     if made == NEW_FOLDER:  # nothing in it could be resumed

@@ -131,6 +131,7 @@ class RunFolder:
         self._tensorboard = None
         self._lock: int | None = None  # the open lock file, while this process writes the folder
         self._damaged_latest = False  # the latest checkpoint is one a resume fell back from
+        self.made_out: Path | None = None  # the outermost folder that create() made for ``out``, if it made one
 
     @classmethod
     def create(cls, config: Config) -> RunFolder:
@@ -138,12 +139,14 @@ class RunFolder:
 
         A name given by the user must be free (a run is never overwritten); the default name
         ``<algorithm>-<data>`` (the data's file or folder name, that of ``data_dir`` for data ``folder`` and
-        ``array``) gets a number when taken.
+        ``array``) gets a number when taken. The folders made for ``out`` (``made_out``, the outermost) go with
+        the run folder where it is discarded, if nothing else was put in them.
         """
         out = Path(config.out)
         stem = config.name or f"{config.algorithm}-{_data_name(config)}"
         path, number = out / stem, 1
         try:
+            made_out = _outermost_missing(out)
             if out.is_file():
                 raise WganError(f"out '{out}' is a file: choose a folder for the run folders (--out)")
             if out.is_symlink() and not out.exists():
@@ -166,12 +169,14 @@ class RunFolder:
             raise WganError(f"cannot make the run folder '{path}' ({why}): choose an --out you can write to, and "
                             "a --name that a folder can have") from None
         folder = cls(path)
+        folder.made_out = made_out
         try:
             folder.lock()
             folder.write_config(config)
         except BaseException as error:  # a full disk, a signal: the new folder holds nothing worth keeping
             folder.close()
             shutil.rmtree(path, ignore_errors=True)
+            remove_empty_folders(path.parent, made_out)
             if isinstance(error, OSError):
                 raise WganError(f"cannot write the new run folder '{path}' ({reason(error)}): {remedy(error)}, "
                                 "and try again") from None
@@ -365,7 +370,7 @@ class RunFolder:
         first one: nothing in it can be resumed)."""
         if not self.resumable():
             self.close()
-            discard_if_unresumable(self.path)
+            discard_if_unresumable(self.path, self.made_out)
 
     # Files ---------------------------------------------------------------------------------------------------
     def write_figure(self, relative: str, png: bytes) -> Path:
@@ -531,11 +536,38 @@ def resumable(folder: Path) -> bool:
     return checkpoint_path(folder, "latest").is_file() or checkpoint_path(folder, "previous").is_file()
 
 
-def discard_if_unresumable(folder: Path) -> None:
+def discard_if_unresumable(folder: Path, made_out: Path | None = None) -> None:
     """Remove the run folder ``folder`` when it holds no checkpoint (a new run that failed before its first one:
-    nothing in it can be resumed), by whoever knows it ended: its own process, or the launcher of its ranks."""
+    nothing in it can be resumed), by whoever knows it ended: its own process, or the launcher of its ranks; and
+    the folders up to ``made_out`` that the run made for its ``out``, where they are left empty."""
     if not resumable(folder):
         shutil.rmtree(folder, ignore_errors=True)
+        remove_empty_folders(folder.parent, made_out)
+
+
+def _outermost_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that is not there (what ``mkdir(parents=True)`` makes first),
+    or None where ``folder`` is."""
+    missing = None
+    for place in (folder, *folder.parents):
+        if place.exists() or place.is_symlink():
+            break
+        missing = place
+    return missing
+
+
+def remove_empty_folders(folder: Path, outermost: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``outermost`` (one of them) while each is empty: a folder that
+    anything else was put in (another run's folder) stays, and so do those around it."""
+    if outermost is None or (outermost != folder and outermost not in folder.parents):
+        return
+    for place in (folder, *folder.parents):
+        try:
+            place.rmdir()
+        except OSError:  # not empty, or not ours to remove
+            return
+        if place == outermost:
+            return
 
 
 def drop_rows_after(history: list[dict[str, Any]], iteration: int) -> None:
