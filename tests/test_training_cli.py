@@ -746,6 +746,23 @@ def test_runs_started_at_once_in_one_out_folder_each_take_the_next_free_number(t
     assert run.path == tmp_path / "wgan-gp-8gaussians-2"
 
 
+def test_an_out_folder_removed_by_a_failing_run_as_this_one_starts_is_made_again(tmp_path, monkeypatch):
+    # a run that fails before its first checkpoint removes the out folders it made, left empty: one made for
+    # both, between this run's making it and making its own folder in it
+    out, make, removed = tmp_path / "new", Path.mkdir, []
+
+    def removed_by_the_other_run(self, *args, **kwargs):
+        made = make(self, *args, **kwargs)
+        if self == out and not removed:
+            removed.append(self.rmdir())
+        return made
+
+    monkeypatch.setattr(Path, "mkdir", removed_by_the_other_run)
+    run = RunFolder.create(wgan.make_config(out=str(out), name="run"))
+    run.close()
+    assert removed and (out / "run" / "config.toml").is_file()
+
+
 @pytest.mark.parametrize("settings, said", [
     (dict(name="a\x00b"), "run name 'a\\x00b' holds a line break, a tab or another control character"),
     (dict(name="n" * 300), "(File name too long): choose an --out you can write to, and a --name that a folder"),

@@ -157,6 +157,8 @@ class RunFolder:
                 try:
                     path.mkdir()
                     break
+                except FileNotFoundError:  # a run that failed meanwhile removed the out folder it made, left empty
+                    out.mkdir(parents=True)
                 except FileExistsError:
                     if config.name:
                         raise _name_taken(path) from None
