@@ -178,7 +178,7 @@ class RunFolder:
         except BaseException as error:  # a full disk, a signal: the new folder holds nothing worth keeping
             folder.close()
             shutil.rmtree(path, ignore_errors=True)
-            remove_empty_folders(path.parent, made_out)
+            _remove_empty_folders(path.parent, made_out)
             if isinstance(error, OSError):
                 raise WganError(f"cannot write the new run folder '{path}' ({reason(error)}): {remedy(error)}, "
                                 "and try again") from None
@@ -544,7 +544,7 @@ def discard_if_unresumable(folder: Path, made_out: Path | None = None) -> None:
     the folders up to ``made_out`` that the run made for its ``out``, where they are left empty."""
     if not resumable(folder):
         shutil.rmtree(folder, ignore_errors=True)
-        remove_empty_folders(folder.parent, made_out)
+        _remove_empty_folders(folder.parent, made_out)
 
 
 def _outermost_missing(folder: Path) -> Path | None:
@@ -558,7 +558,7 @@ def _outermost_missing(folder: Path) -> Path | None:
     return missing
 
 
-def remove_empty_folders(folder: Path, outermost: Path | None) -> None:
+def _remove_empty_folders(folder: Path, outermost: Path | None) -> None:
     """Remove ``folder`` and its parents up to ``outermost`` (one of them) while each is empty: a folder that
     anything else was put in (another run's folder) stays, and so do those around it."""
     if outermost is None or (outermost != folder and outermost not in folder.parents):
