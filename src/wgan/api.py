@@ -359,8 +359,8 @@ def plot_run(path: str | Path) -> list[Path]:
     curves.png from metrics.jsonl and, where it has evaluation figures in samples/, progress.gif from them;
     each replaces the one there (its checkpoints, logs and samples/ are only read). For a run trained with
     ``figures`` off (curves.png alone: it drew no evaluation figures), one stopped as its last figures were being
-    drawn, or one whose figures were deleted. Returns the paths written. A run that a training holds is refused:
-    it draws them as it ends."""
+    drawn, or one whose figures were deleted. Returns the paths written. A run that a training holds is refused
+    (its lock): plot it once that training has ended."""
     run = RunFolder.open(path)
     config = run.recorded_config()
     if not run.history:
