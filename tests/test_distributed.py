@@ -44,7 +44,8 @@ from wgan.distributed import World, sync_batch_norm
 from wgan.errors import WganError
 from wgan.exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
                         RESUMED_FOLDER, RUN_FOLDER_FILE, tell_launcher_the_run)
-from wgan.launcher import _launched, child_processes, first_failure, launch
+from wgan.launcher import _launched, first_failure, launch
+from wgan.processes import child_processes
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -462,6 +463,54 @@ def test_a_rank_whose_launcher_has_gone_prints_at_once_without_c10d_retries(monk
     distributed.report("wgan: error: found on rank 1 alone")
     assert time.monotonic() - start < 5  # the store's client had retried for about 50 s
     assert capfd.readouterr().err == "wgan: error: found on rank 1 alone\n"  # and printed c10d's stack traces
+
+
+# A killed launcher, seen by its rank: its first thread has ended (Linux's SIGTERM to the rank goes out then), while
+# another thread of it keeps its store's socket open, listening but never answering. (The rank's output goes to
+# files: the launcher's own copies of the test's pipes stay open with that thread.)
+DYING_LAUNCHER = """
+import ctypes, os, socket, subprocess, sys, threading, time
+store = socket.socket()
+store.bind(("127.0.0.1", 0))
+store.listen(8)
+rank = sys.argv[1]
+environment = {**os.environ, "TORCHELASTIC_USE_AGENT_STORE": "True", "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(store.getsockname()[1]), "WORLD_SIZE": "2", "RANK": rank}
+with open(f"stderr{rank}", "w") as stderr, open(f"took{rank}", "w") as took:
+    subprocess.Popen([sys.executable, "-c", sys.argv[2]], env=environment, stdout=took, stderr=stderr)
+threading.Thread(target=time.sleep, args=(600,)).start()
+ctypes.CDLL(None).pthread_exit(None)
+"""
+RANK_STOPPED_AS_ITS_LAUNCHER_ENDS = """
+import os, time
+from pathlib import Path
+from wgan import distributed
+launcher = Path(f"/proc/{os.getppid()}/stat")
+while launcher.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # until the launcher's first thread has ended
+    time.sleep(0.01)
+start = time.monotonic()
+distributed.report("wgan: stopped by SIGTERM at iteration 3", of_the_run_folder=True)
+print(time.monotonic() - start)
+"""
+
+
+@pytest.mark.parametrize("rank, said", [("0", "wgan: stopped by SIGTERM at iteration 3\n"), ("1", "")])
+def test_a_rank_whose_launcher_is_ending_leaves_its_store_alone_and_exits_at_once(tmp_path, rank, said):
+    # with the socket still open, rank 0 (after its line) and rank 1 connected to the store and waited on it:
+    # torch's client retried for about a minute, printing c10d's stack traces, and the ranks outlived their
+    # killed launcher by more than 20 s
+    launcher = subprocess.Popen([sys.executable, "-c", DYING_LAUNCHER, rank, RANK_STOPPED_AS_ITS_LAUNCHER_ENDS],
+                                cwd=tmp_path, start_new_session=True)
+    try:
+        took, deadline = tmp_path / f"took{rank}", time.monotonic() + 30
+        while not (took.is_file() and took.read_text().strip()):
+            assert time.monotonic() < deadline, (tmp_path / f"stderr{rank}").read_text()[-2000:]
+            time.sleep(0.1)
+    finally:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+    assert float(took.read_text()) < 5
+    assert (tmp_path / f"stderr{rank}").read_text() == said
 
 
 @pytest.mark.parametrize("world_size, torn_down", [("2", ""), ("1", "torn down\n")])

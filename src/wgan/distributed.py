@@ -51,6 +51,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .errors import WganError
 from .exits import OUTCOME_FILE, tell_launcher
+from .processes import parent_ending
 from .randomness import Shard
 from .signals import STOP_SIGNALS, as_ctrl_c, signals_handled
 
@@ -345,13 +346,15 @@ def _launcher_store() -> dist.Store | None:
     this process is alone, or the agent has gone).
 
     The store's address is tried first with a plain connection, refused at once where the agent has gone (its
-    launcher killed): torch's store client would try again for a minute, printing c10d's stack traces.
+    launcher killed), and none is tried while the agent is ending (:func:`~wgan.processes.parent_ending`: a rank
+    stopped by the agent's death may get there before its socket closes): torch's store client would connect,
+    wait, and try again for a minute, printing c10d's stack traces.
     """
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or world_size_from_environment() == 1:
         return None
     try:
         address = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
-        if not _answers(address):
+        if parent_ending() or not _answers(address):
             return None
         return dist.TCPStore(*address, is_master=False, timeout=timedelta(seconds=REPORT_WAIT_SECONDS))
     except (KeyError, ValueError, RuntimeError, dist.DistError):

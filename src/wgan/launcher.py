@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import runs
 from .exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
                     RESUMED_FOLDER, RUN_FOLDER_FILE)
+from .processes import child_processes
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -116,23 +117,6 @@ def deciding_rank(ranks: list[int]) -> list[int]:
         except OSError:  # ended meanwhile
             continue
     return ranks
-
-
-def child_processes(parent: int) -> list[int]:
-    """The ids of the processes whose parent is ``parent``, from Linux's /proc (the ranks of a launch); none
-    where there is no /proc."""
-    found: list[int] = []
-    if not os.path.isdir("/proc"):
-        return found
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # ended meanwhile
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
 
 
 def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folder: str, nproc: int
