@@ -19,11 +19,12 @@ The claim is measured as the Spearman rank correlation between estimate and qual
 points: a meaningful loss ranks the evaluation points as the quality does (close to 1).
 
 Sizes: the quick size trains WGAN-GP and the GAN with small networks briefly (about a minute) and checks only
-that the WGAN-GP estimate falls with the quality score (the GAN's rank correlation at that size is as often high
-as low: it needs the full size to be compared); the full
-size trains the toy set with 3 x 128 networks for 3000 iterations (the mode-collapse experiment's networks), and
-the image runs of :mod:`~wgan.experiments.image_runs` (10 minutes of training per MNIST preset unless
-``ImageData.minutes`` says otherwise).
+that the WGAN-GP estimate falls with the exact W1 on the toy set (Spearman 0.60 to 0.94 over seeds 0-3). Its
+digits runs are drawn but not checked: in their 200 iterations the FD does not move (83.5 to 85.7 over seeds
+0-3), and their Spearman, -0.09 to 0.89, ranks noise. The GAN's rank correlation at that size is as often high
+as low: it needs the full size to be compared. The full size trains the toy set with 3 x 128 networks for 3000
+iterations (the mode-collapse experiment's networks), and the image runs of :mod:`~wgan.experiments.image_runs`
+(10 minutes of training per MNIST preset unless ``ImageData.minutes`` says otherwise).
 
 References: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, Sec. 4.2, Figs. 3-4;
 C. Spearman, "The proof and measurement of association between two things", 1904.
@@ -46,6 +47,7 @@ SETTINGS = {  # data -> (the quality score logged at each evaluation, its label)
     "images": ("fd", "Frechet distance"),
 }
 MEANINGFUL = 0.8  # Spearman at the full size for the Wasserstein critics
+QUICK_CHECKED = ("25gaussians",)  # the settings whose quick runs are long enough for the quality to move
 CLIPPED_SCALE = {  # why a clipped critic's estimate may not rank quality, added to a failing claim's why
     "wgan": " A clipped critic estimates K W for a Lipschitz constant K that the clipping does not fix: K changes "
             "as training pushes weights to the bounds (the lipschitz experiment measures it drifting), so the "
@@ -127,10 +129,10 @@ def _claims(numbers: dict, quick: bool) -> list[Claim]:
         algorithms = list(rho[setting])
         measured = ", ".join(f"{ALGORITHMS[algorithm]} {rho[setting][algorithm]:.2f}" for algorithm in algorithms)
         if quick:
-            claims.append(Claim(f"{QUICK_CHECK}{setting}: the WGAN-GP critic's estimate falls as the {label} falls "
-                                "(Spearman > 0)",
-                                measured, rho[setting]["wgan-gp"] > 0,
-                                _out_of_order(histories[setting]["wgan-gp"], label)))
+            if setting in QUICK_CHECKED:
+                claims.append(Claim(f"{QUICK_CHECK}{setting}: the WGAN-GP critic's estimate falls as the {label} "
+                                    "falls (Spearman > 0)", measured, rho[setting]["wgan-gp"] > 0,
+                                    _out_of_order(histories[setting]["wgan-gp"], label)))
             continue
         for algorithm in ("wgan", "wgan-gp"):
             claims.append(Claim(f"{setting}: the {ALGORITHMS[algorithm]} critic's estimate ranks the evaluation "
