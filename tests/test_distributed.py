@@ -853,12 +853,53 @@ def test_only_a_launched_rank_whose_launcher_has_gone_stops_itself(monkeypatch, 
         prctl=lambda *request: asked.append(request)))
     monkeypatch.setattr(distributed.os, "getppid", lambda: 1)
     monkeypatch.setattr(distributed.os, "kill", lambda pid, number: sent.append(number))
+    monkeypatch.setattr(distributed.signal, "signal", lambda number, handler: None)  # this process's own kept
     if launched:
         monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
     else:
         monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
     distributed._end_with_the_launcher()
     assert (sent, len(asked)) == (([signal.SIGTERM], 1) if launched else ([], 0))
+
+
+# A launcher whose threads end one after another once its rank is ready: Linux signals the rank as each thread
+# that is its parent at the time ends (a killed launcher's did 2 or 3 times, 5-95 ms apart).
+LAUNCHER_ENDING_THREAD_BY_THREAD = """
+import ctypes, os, subprocess, sys, threading, time
+rank = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True,
+                        env={**os.environ, "TORCHELASTIC_RUN_ID": "none"})
+assert rank.stdout.readline() == "ready\\n"
+threading.Thread(target=lambda: (time.sleep(1), os._exit(0))).start()  # ends the launcher a second later
+ctypes.CDLL(None).pthread_exit(None)  # its first thread ends now (ctypes has let go of the GIL)
+"""
+RANK_COUNTING_ITS_STOP_SIGNALS = """
+import os, signal, sys, time
+from wgan import distributed
+received = []
+signal.signal(signal.SIGTERM, lambda number, frame: received.append(number))
+distributed._end_with_the_launcher()
+print("ready", flush=True)
+deadline = time.monotonic() + 30
+while not received and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(3)  # for the launcher's other thread to end too
+with open(sys.argv[1], "w") as out:
+    out.write(str(len(received)))
+"""
+
+
+def test_a_launcher_that_ends_thread_by_thread_stops_its_rank_with_one_sigterm(tmp_path):
+    # each of the launcher's threads sent SIGTERM as it ended: a second one that came after rank 0 had taken its
+    # stop met SIGTERM's default action, which ended rank 0 before it said where its checkpoint was (CI: nothing
+    # said)
+    counted = tmp_path / "received"
+    rank = RANK_COUNTING_ITS_STOP_SIGNALS.replace("sys.argv[1]", repr(str(counted)))
+    subprocess.run([sys.executable, "-c", LAUNCHER_ENDING_THREAD_BY_THREAD, rank], timeout=60, check=True)
+    deadline = time.monotonic() + 40
+    while not (counted.is_file() and counted.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert counted.read_text() == "1"
 
 
 @pytest.fixture

@@ -531,15 +531,33 @@ def _answers(address: tuple[str, int]) -> bool:
 
 
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal this process gets when its parent ends
+LAUNCHER_ENDED = getattr(signal, "SIGRTMIN", None)  # (Linux) a real-time signal, which nothing else sends a rank
 
 
 def _end_with_the_launcher() -> None:
-    """Have Linux send this rank SIGTERM when its parent ends (torchrun's agent, or `wgan train --nproc`): a
-    launcher killed outright (SIGKILL, the out-of-memory killer) left its ranks training on their own, holding
-    the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving. Processes
-    started by hand have no launcher: their parent (a shell, or init once it has gone) is left alone."""
+    """Have Linux stop this rank with one SIGTERM when its parent ends (torchrun's agent, or `wgan train
+    --nproc`): a launcher killed outright (SIGKILL, the out-of-memory killer) left its ranks training on their
+    own, holding the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving.
+
+    Linux signals the rank as each thread of its parent ends, that is again as each further thread of a killed
+    launcher ends (2 or 3 times, 5-95 ms apart, measured): a SIGTERM after the stop had been taken met its default
+    action, and rank 0 ended before it said where its checkpoint is. So the parent's end comes as a signal of its
+    own, passed on as one SIGTERM (:func:`_launcher_ended`), where this is the main thread (the only one that
+    may set a handler; elsewhere, SIGTERM each time). Processes started by hand have no launcher: their parent (a
+    shell, or init once it has gone) is left alone."""
     if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
         return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    once = threading.current_thread() is threading.main_thread()
+    if once:
+        signal.signal(LAUNCHER_ENDED, _launcher_ended)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, LAUNCHER_ENDED if once else signal.SIGTERM)
     if os.getppid() == 1:  # the parent ended before the request: nothing will send it
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _launcher_ended(number: int, frame: Any) -> None:
+    """The launcher's first thread has ended: SIGTERM to this rank, once; the ends of its other threads are
+    ignored."""
+    signal.signal(LAUNCHER_ENDED, signal.SIG_IGN)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 0)
+    os.kill(os.getpid(), signal.SIGTERM)
