@@ -863,7 +863,7 @@ def test_only_a_launched_rank_whose_launcher_has_gone_stops_itself(monkeypatch, 
 
 
 # A launcher whose threads end one after another once its rank is ready: Linux signals the rank as each thread
-# that is its parent at the time ends (a killed launcher's did 2 or 3 times, 5-95 ms apart).
+# that is its parent at the time ends (a killed launcher's did 2 or 3 times within 95 ms).
 LAUNCHER_ENDING_THREAD_BY_THREAD = """
 import ctypes, os, subprocess, sys, threading, time
 rank = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True,

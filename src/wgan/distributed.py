@@ -540,7 +540,7 @@ def _end_with_the_launcher() -> None:
     own, holding the run folder's lock. SIGTERM stops a training rank at the end of its iteration, after saving.
 
     Linux signals the rank as each thread of its parent ends, that is again as each further thread of a killed
-    launcher ends (2 or 3 times, 5-95 ms apart, measured): a SIGTERM after the stop had been taken met its default
+    launcher ends (2 or 3 times within 95 ms, measured): a SIGTERM after the stop had been taken met its default
     action, and rank 0 ended before it said where its checkpoint is. So the parent's end comes as a signal of its
     own, passed on as one SIGTERM (:func:`_launcher_ended`), where this is the main thread (the only one that
     may set a handler; elsewhere, SIGTERM each time). Processes started by hand have no launcher: their parent (a

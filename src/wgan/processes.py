@@ -32,6 +32,7 @@ def parent_ending() -> bool:
     """Whether this process's parent has begun to end: its first thread exiting or gone (a zombie) while other
     threads of it may still run. Killed, torchrun's agent, which starts its ranks from its first thread, has
     Linux send them their parent-death signal as that thread ends, while its other threads may hold its store's
-    socket open a while longer, listening but never answering again (35-65 ms on an idle 2-core machine)."""
+    socket open a while longer, listening but never answering again (37-48 ms in two kills of three on an idle
+    2-core machine)."""
     fields = _status(os.getppid())
     return fields is not None and (fields[0] in ("Z", "X") or bool(int(fields[6]) & PF_EXITING))
