@@ -45,7 +45,7 @@ from wgan.errors import WganError
 from wgan.exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
                         RESUMED_FOLDER, RUN_FOLDER_FILE, tell_launcher_the_run)
 from wgan.launcher import _launched, first_failure, launch
-from wgan.processes import child_processes
+from wgan.processes import child_processes, started_rank
 from wgan.randomness import RandomStream, Shard
 from wgan.runs import RunFolder
 
@@ -522,11 +522,6 @@ def test_a_finished_rank_exits_with_its_status_and_output_but_without_the_interp
     assert (done.returncode, done.stdout) == (3, "saved" + torn_down)  # a rank runs no atexit handler: no teardown
 
 
-def _rank_of(pid: int) -> int | None:
-    variables = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
-    return next((int(v[5:]) for v in variables if v.startswith(b"RANK=")), None)
-
-
 def _failure(rank: int, exitcode: int, timestamp: int) -> ProcessFailure:
     """torchrun's record of a rank that ended with ``exitcode`` (minus a signal), at ``timestamp``."""
     failure = ProcessFailure(local_rank=rank, pid=1000 + rank, exitcode=exitcode, error_file="<none>")
@@ -636,7 +631,7 @@ def test_a_killed_rank_stops_the_others_with_one_line_instead_of_a_hang(tmp_path
         while not written.is_file():  # both ranks are training
             assert time.monotonic() < deadline and launcher.poll() is None
             time.sleep(0.2)
-        ranks = {_rank_of(pid): pid for pid in child_processes(launcher.pid)}
+        ranks = {started_rank(pid): pid for pid in child_processes(launcher.pid)}
         os.kill(ranks[1], signal.SIGKILL)
         _, stderr = launcher.communicate(timeout=60)  # no hang: the launcher returns within a minute
     finally:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import runs
 from .exits import (EXIT_INTERRUPTED, EXIT_LOST_PEER, EXIT_STOPPED, EXIT_USER_ERROR, NEW_FOLDER, OUTCOME_FILE,
                     RESUMED_FOLDER, RUN_FOLDER_FILE)
-from .processes import child_processes
+from .processes import child_processes, started_rank
 
 if TYPE_CHECKING:  # torchrun's modules are imported where a launch needs them
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
@@ -110,13 +110,7 @@ def deciding_rank(ranks: list[int]) -> list[int]:
     is not among them (ended). Rank 0 alone is sent a second Ctrl-C: ranks stopped at once each on their own
     waited for each other, one in a collective operation and another for rank 0's word, until torchrun's agent
     killed them 30 s later, rank 0 before it could say anything."""
-    for pid in ranks:
-        try:
-            if b"RANK=0" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return [pid]
-        except OSError:  # ended meanwhile
-            continue
-    return ranks
+    return next(([pid] for pid in ranks if started_rank(pid) == 0), ranks)
 
 
 def _launched(run: Callable[[Any], Any], arguments: Any, outcome: str, run_folder: str, nproc: int

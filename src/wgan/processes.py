@@ -1,4 +1,5 @@
-"""Other processes as Linux's /proc shows them: a launcher's ranks, and whether a rank's launcher is ending.
+"""Other processes as Linux's /proc shows them: a launcher's ranks and which is rank 0, and whether a rank's
+launcher is ending.
 
 Each answer is "none" or "no" where there is no /proc (not Linux): the callers then do without.
 """
@@ -26,6 +27,17 @@ def child_processes(parent: int) -> list[int]:
         return []
     return [int(entry.name) for entry in Path("/proc").iterdir()
             if entry.name.isdigit() and (fields := _status(entry.name)) is not None and int(fields[1]) == parent]
+
+
+def started_rank(pid: int) -> int | None:
+    """The RANK that the process ``pid`` was started with (the environment it was started with, not what it set
+    since), None where it has none or has gone."""
+    try:
+        variables = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    rank = next((variable[5:] for variable in variables if variable.startswith(b"RANK=")), b"")
+    return int(rank) if rank.isdigit() else None
 
 
 def parent_ending() -> bool:
