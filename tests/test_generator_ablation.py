@@ -2,10 +2,13 @@
 how the image experiments read MNIST preset runs back instead of training them again."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 
 import wgan
+from wgan import plots
 from wgan.config import make_config, to_toml
 from wgan.errors import WganError
 from wgan.experiments import EXPERIMENTS, generator_ablation, image_runs
@@ -47,6 +50,31 @@ def test_the_page_quotes_the_paper_and_shows_the_figure(no_batchnorm, tmp_path):
     page = (tmp_path / "no-batchnorm.md").read_text()
     assert "the standard GAN fails to learn, while WGAN still produces samples" in page
     assert (tmp_path / "no-batchnorm" / "figure.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_digits_run_trains_in_memory_and_draws_its_last_evaluations_grid_alone(monkeypatch):
+    # each digits run trained into a temporary folder: a figure at every evaluation, curves.png and progress.gif as
+    # it ended, and its checkpoints, of which the experiments read the last grid alone (now drawn from the run)
+    drawn = []
+
+    def recording(name, draw):
+        def recorded(*args, **kwargs):
+            drawn.append(name)
+            return draw(*args, **kwargs)
+        return recorded
+
+    for name in ("sample_grid", "training_curves", "progress_gif"):
+        monkeypatch.setattr(plots, name, recording(name, getattr(plots, name)))
+    size = image_runs.DigitsSize(iterations=4, width={"dcgan": 8}, evaluations=2, samples=200)
+    run = image_runs._digits_run("gan", "dcgan", None, size, seed=3)
+    assert drawn == []  # training drew nothing: it wrote no folder
+    assert [row["iteration"] for row in run.evaluations] == [2, 4]
+    with tempfile.TemporaryDirectory() as out:  # the grid that the same run written to a folder draws last
+        wgan.train(data="digits", algorithm="gan", model="dcgan", generator_width=8, critic_width=8, iterations=4,
+                   eval_every=2, eval_samples=200, seed=3, out=out, name="run", progress=False)
+        written = (Path(out) / "run" / "samples" / "iter_000004.png").read_bytes()
+    grids = [plots.untitled_sample_grid(png).astype(int) for png in (run.grid_png, written)]
+    assert grids[0].shape == grids[1].shape and abs(grids[0] - grids[1]).max() <= 4  # rounding: other batches
 
 
 def _fake_preset_run(folder, minutes_per_row, preset="mnist-wgan-nobn"):
