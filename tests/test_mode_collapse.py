@@ -125,3 +125,17 @@ def test_the_largest_seed_goes_on_with_seed_0_for_the_next_runs_and_the_scoring_
                         lambda algorithm, size, seed: scored.append(seed) or train_and_score(algorithm, size, seed))
     result = mode_collapse.run(quick=True, seed=2**32 - 1)
     assert result.numbers["seeds"] == [2**32 - 1, 0] and scored == [2**32 - 1, 0] * len(algorithms)
+
+
+def test_a_run_scored_by_the_experiment_evaluates_its_end_on_few_samples(monkeypatch):
+    # its evaluation, never read, measured the exact W1 of 2000 samples a run (2-4 s) and the critic's estimate
+    # on 20,000, before the experiment scored samples of its own
+    import wgan.metrics
+
+    measured = []
+    w1 = wgan.metrics.w1
+    monkeypatch.setattr(wgan.metrics, "w1", lambda real, fake: measured.append(len(fake)) or w1(real, fake))
+    size = mode_collapse.Size(algorithms=("gan",), seeds=1, iterations=2, width=8, depth=1, batch_size=16,
+                              checks_high_coverage=False)
+    coverage, samples = mode_collapse.train_and_score("gan", size, 0)
+    assert measured == [mode_collapse.UNREAD_EVAL_SAMPLES] and len(samples) == mode_collapse.EVAL_SAMPLES
