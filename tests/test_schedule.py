@@ -87,9 +87,14 @@ def test_custom_warmup_example_has_135_critic_steps():
 
 
 # ----------------------------------------------------------------------------------- a real training run
+# the runs' evaluations at their ends, whose values these tests do not read: 100 samples, not the toy default's
+# 20,000 (the exact W1 of 2000 took over a second a run); they draw from a stream of their own
+UNREAD_EVAL_SAMPLES = 100
+
+
 def _counting_trainer(**settings):
     config = make_config(data="8gaussians", width=8, depth=1, batch_size=8, eval_every=10_000, log_every=10_000,
-                         device="cpu", **settings)
+                         device="cpu", eval_samples=UNREAD_EVAL_SAMPLES, **settings)
     trainer = _assemble(config, lambda: None)
     per_iteration = Counter()
     generator_steps = []
@@ -144,7 +149,7 @@ def test_linear_lr_decay_falls_from_lr_to_zero_and_constant_otherwise():
 
 def test_training_applies_the_decayed_rate_to_both_optimisers():
     config = make_config(algorithm="wgan-gp", iterations=4, lr=1e-3, lr_decay="linear", width=8, depth=1,
-                         batch_size=8, n_critic=2)
+                         batch_size=8, n_critic=2, eval_samples=UNREAD_EVAL_SAMPLES)
     trainer = _assemble(config, lambda: None)
     rates = {"critic": [], "generator": []}
     critic_step, generator_step = trainer.critic_step, trainer.generator_step
@@ -190,7 +195,7 @@ def test_a_warm_up_phase_is_read_after_n_critic_steps_and_finished_after_the_bou
 
 def test_a_checkpoint_written_before_the_critic_caught_up_continues_as_the_plain_loop_would():
     config = make_config(algorithm="wgan-gp", data="8gaussians", width=8, depth=1, batch_size=8, iterations=6,
-                         lr_decay="linear", device="cpu")
+                         lr_decay="linear", device="cpu", eval_samples=UNREAD_EVAL_SAMPLES)
     straight = _assemble(config, lambda: None)
     straight.fit(progress=False)
     older = _assemble(config, lambda: None)  # what the plain loop saved after 3 iterations: critic steps behind
