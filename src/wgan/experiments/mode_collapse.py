@@ -98,8 +98,8 @@ def train_and_score(algorithm: str, size: Size, seed: int, **settings) -> tuple[
     score :data:`EVAL_SAMPLES` final samples."""
     with torch.random.fork_rng(devices=[]):  # training seeds the global generator to build the models
         # scored here alone: the run evaluates only once, at its end, and on few samples (by default the critic's
-        # estimate on 20,000 and the exact W1 of 2000, 2-4 s a run); its evaluation's stream is its own, so that
-        # the training is the same
+        # estimate on 20,000 and the exact W1 of 2000: 1.5-1.7 s a run, and POT's import for the first); its
+        # evaluation's stream is its own, so that the training is the same
         trained = train(data=DATA, algorithm=algorithm, iterations=size.iterations, width=size.width,
                         depth=size.depth, batch_size=size.batch_size, device="cpu", seed=seed, write=False,
                         progress=False, eval_every=size.iterations, eval_samples=UNREAD_EVAL_SAMPLES, **settings)
