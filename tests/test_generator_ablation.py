@@ -77,6 +77,13 @@ def test_a_digits_run_trains_in_memory_and_draws_its_last_evaluations_grid_alone
     assert grids[0].shape == grids[1].shape and abs(grids[0] - grids[1]).max() <= 4  # rounding: other batches
 
 
+def test_a_digits_run_of_the_largest_seed_draws_its_grid_from_the_evaluation_streams_seed_0():
+    # the grid's seed + 1 was refused after the training: seeds stay within torch's 32 bits
+    size = image_runs.DigitsSize(iterations=1, width={"dcgan": 8}, evaluations=1, samples=200)
+    run = image_runs._digits_run("gan", "dcgan", None, size, seed=2**32 - 1)
+    assert run.grid_png.startswith(b"\x89PNG") and [row["iteration"] for row in run.evaluations] == [1]
+
+
 def _fake_preset_run(folder, minutes_per_row, preset="mnist-wgan-nobn"):
     """A run folder as a 10-minute MNIST preset run leaves it: config, metrics and one grid per evaluation."""
     (folder / "samples").mkdir(parents=True)
