@@ -21,10 +21,11 @@ points: a meaningful loss ranks the evaluation points as the quality does (close
 Sizes: the quick size trains WGAN-GP and the GAN with small networks briefly (about a minute) and checks only
 that the WGAN-GP estimate falls with the exact W1 on the toy set (Spearman 0.60 to 0.94 over seeds 0-3). Its
 digits runs are drawn but not checked: in their 200 iterations the FD barely moves (81.1 to 85.7 over seeds
-0-3; seed 0: 83.6 -> 83.5), and their Spearman, -0.09 to 0.89, ranks noise. The GAN's rank correlation at that size is as often high
-as low: it needs the full size to be compared. The full size trains the toy set with 3 x 128 networks for 3000
-iterations (the mode-collapse experiment's networks), and the image runs of :mod:`~wgan.experiments.image_runs`
-(10 minutes of training per MNIST preset unless ``ImageData.minutes`` says otherwise).
+0-3; seed 0: 83.6 -> 83.5), and their Spearman, -0.09 to 0.89, ranks noise. The GAN's rank correlation at that
+size is as often high as low: it needs the full size to be compared. The full size trains the toy set with
+3 x 128 networks for 3000 iterations (the mode-collapse experiment's networks), and the image runs of
+:mod:`~wgan.experiments.image_runs` (10 minutes of training per MNIST preset unless ``ImageData.minutes`` says
+otherwise).
 
 References: M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein GAN", ICML 2017, Sec. 4.2, Figs. 3-4;
 C. Spearman, "The proof and measurement of association between two things", 1904.
