@@ -6,10 +6,12 @@ import copy
 import pytest
 import torch
 
+from wgan import cpu_precision
 from wgan.config import make_config
 from wgan.models.dcgan import DCGANCritic
 from wgan.models.fast_convs import torch_layers_
 from wgan.models.mlp import MLPCritic
+from wgan.models import penalised_loss
 from wgan.models.penalised_loss import _activation_backward_, _Dense
 from wgan.objectives import WGANGP, WGANLP
 from wgan.randomness import RandomStream
@@ -110,11 +112,20 @@ def test_the_compiled_one_pass_loss_computes_the_eager_loss_and_weight_gradient(
         torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-13)
 
 
+@pytest.fixture(params=["torch's", "oneDNN's"])
+def float32_products(request, monkeypatch):
+    """The dense layers' float32 products of the one-pass loss by torch's matmul (MKL), or by oneDNN as on a CPU
+    where oneDNN's are the faster (an AMD CPU with AVX-512), whatever this machine is."""
+    monkeypatch.setattr(penalised_loss, "onednn_multiplies_float32_faster", lambda: request.param == "oneDNN's")
+    return request.param
+
+
 @pytest.mark.parametrize("one_sided", [False, True])
 @pytest.mark.parametrize("kind", ["relu-mlp", "dcgan-16-grey", "dcgan-32-grey"])
-def test_wgan_gp_objective_gives_the_same_loss_and_gradient_in_one_pass_as_through_autograd(kind, one_sided):
+def test_wgan_gp_objective_gives_the_same_loss_and_gradient_in_one_pass_as_through_autograd(kind, one_sided,
+                                                                                            float32_products):
     """In float32 (the DCGAN critic's layers onto 4x4 maps, and for 32x32 images onto 8x8 maps, by Winograd's
-    algorithm) against autograd's double backprop."""
+    algorithm; the MLP's products by MKL or oneDNN) against autograd's double backprop."""
     build, shape = CRITICS[kind]
     critic = build(dtype=torch.float32)
     twin = copy.deepcopy(critic)
@@ -234,9 +245,9 @@ def test_the_slopes_are_written_over_the_gradient_they_scale(negative_slope, dty
 
 @pytest.mark.parametrize("negative_slope", [0.0, 0.2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_a_dense_layer_gives_its_activation_rounded_once(negative_slope, dtype):
-    """The bf16 path (the product with the bias and activation fused) and the float32 one (addmm, then the
-    activation) both give a(x W^T + b) to the dtype's rounding."""
+def test_a_dense_layer_gives_its_activation_rounded_once(negative_slope, dtype, float32_products):
+    """The bf16 path (the product with the bias and activation fused) and the float32 ones (addmm, then the
+    activation; or oneDNN's fused product) all give a(x W^T + b) to the dtype's rounding."""
     g = torch.Generator().manual_seed(0)
     linear = torch.nn.Linear(64, 32)
     layer = _Dense(linear, dtype)
@@ -246,3 +257,37 @@ def test_a_dense_layer_gives_its_activation_rounded_once(negative_slope, dtype):
     activated = layer.activated(x, negative_slope)
     assert activated.dtype == dtype
     assert torch.allclose(activated.double(), exact, rtol=2 * torch.finfo(dtype).eps, atol=1e-5)
+
+
+def test_a_dense_layers_float32_maps_by_onednn_are_torchs_to_rounding_and_made_by_onednn(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    layer = _Dense(torch.nn.Linear(64, 32), torch.float32)
+    layer.bias.normal_(generator=g)
+    x, y = torch.randn(48, 64, generator=g), torch.randn(48, 32, generator=g)
+    weight, bias = layer.weight.double(), layer.bias.double()
+    exact = {"__call__": x.double() @ weight.t() + bias, "linear": x.double() @ weight.t(),
+             "adjoint": y.double() @ weight}
+    made = []
+    product = torch.ops.mkldnn._linear_pointwise
+    monkeypatch.setattr(penalised_loss, "onednn_multiplies_float32_faster", lambda: True)
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", lambda *arguments: made.append(1) or product(*arguments))
+    for name, expected in exact.items():
+        result = getattr(layer, name)(y if name == "adjoint" else x)
+        assert result.dtype == torch.float32 and torch.allclose(result.double(), expected, rtol=1e-5, atol=1e-5)
+    assert len(made) == 3  # each by oneDNN
+
+
+@pytest.mark.parametrize("capability, vendor, takes_onednn", [
+    ("AVX512", "AuthenticAMD", True),  # measured: oneDNN's float32 products the faster
+    ("AVX512", "GenuineIntel", False),  # MKL is its own vendor's
+    ("AVX2", "AuthenticAMD", False),  # not measured
+])
+def test_onednn_takes_the_float32_products_on_an_amd_cpu_with_avx512(monkeypatch, tmp_path, capability, vendor,
+                                                                      takes_onednn):
+    cpu_info = tmp_path / "cpuinfo"
+    cpu_info.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\n")
+    monkeypatch.setattr(cpu_precision, "CPU_INFO", cpu_info)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert cpu_precision.onednn_multiplies_float32_faster.__wrapped__() is takes_onednn
+    monkeypatch.setattr(cpu_precision, "CPU_INFO", tmp_path / "missing")  # not Linux: torch's products
+    assert cpu_precision.onednn_multiplies_float32_faster.__wrapped__() is False

@@ -46,7 +46,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..cpu_precision import runs_natively
+from ..cpu_precision import onednn_multiplies_float32_faster, runs_natively
 from . import fast_convs, piecewise, winograd
 from .activations import activation as out_of_place_activation
 
@@ -78,31 +78,58 @@ def _activation(pre_activation: Tensor, negative_slope: float) -> Tensor:
     return pre_activation.relu_()
 
 
+def _onednn_float32(x: Tensor) -> bool:
+    """Whether a dense layer's float32 product with ``x`` goes to oneDNN: on a CPU whose oneDNN multiplies in
+    float32 faster than MKL (:func:`wgan.cpu_precision.onednn_multiplies_float32_faster`), eagerly (Inductor
+    chooses its own products)."""
+    return (x.dtype == torch.float32 and x.device.type == "cpu" and not torch.compiler.is_compiling()
+            and onednn_multiplies_float32_faster())
+
+
+def _onednn_product(x: Tensor, weight: Tensor, bias: Tensor | None = None, negative_slope: float | None = None
+                    ) -> Tensor:
+    """x weight^T (+ bias), and with ``negative_slope`` its (leaky) ReLU, in one oneDNN call: the activation and
+    the bias are applied to each tile of the product as it is computed."""
+    attribute, scalars = ("none", [None]) if negative_slope is None else \
+        ("leaky_relu", [negative_slope]) if negative_slope else ("relu", [None])
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, attribute, scalars, "")
+
+
 class _Dense:
-    """An ``nn.Linear`` layer x -> x W^T + b, its weights cast to ``dtype``; inputs are rows (n, features)."""
+    """An ``nn.Linear`` layer x -> x W^T + b, its weights cast to ``dtype``; inputs are rows (n, features).
+    Its float32 products go to oneDNN where that is faster (:func:`_onednn_float32`: the toy 1.06x in float32,
+    in-process A/B, 2-core AMD EPYC with AVX-512, 2026-12-07; its weight gradient stays MKL's, which was not slower
+    there), torch's elsewhere."""
 
     def __init__(self, linear: nn.Linear, dtype: torch.dtype):
         self.weight = linear.weight.detach().to(dtype)
         self.bias = linear.bias.detach().to(dtype)
 
     def __call__(self, x: Tensor) -> Tensor:
+        if _onednn_float32(x):
+            return _onednn_product(x, self.weight, self.bias)
         return torch.addmm(self.bias, x, self.weight.t())
 
     def activated(self, x: Tensor, negative_slope: float) -> Tensor:
-        """a(x W^T + b). In bf16 on the CPU one oneDNN product adds the bias and applies a to each tile as it
-        is computed, where addmm first fills the output with the bias and a then passes over it again (the
-        toy's 768x512 layers: 1.1 ms against 1.4, 2-core Intel Xeon with AMX; the same values)."""
-        if (torch.compiler.is_compiling()  # Inductor fuses the bias and activation itself
-                or x.device.type != "cpu" or x.dtype != torch.bfloat16 or not runs_natively("bf16")):
+        """a(x W^T + b). In bf16 on the CPU (and in float32 where oneDNN's products are the faster) one oneDNN
+        product adds the bias and applies a to each tile as it is computed, where addmm first fills the output
+        with the bias and a then passes over it again (the toy's 768x512 layers: 1.1 ms against 1.4, 2-core Intel
+        Xeon with AMX; the same values)."""
+        bf16_natively = (x.dtype == torch.bfloat16 and x.device.type == "cpu" and runs_natively("bf16")
+                         and not torch.compiler.is_compiling())  # Inductor fuses the bias and activation itself
+        if not (bf16_natively or _onednn_float32(x)):
             return _activation(self(x), negative_slope)
-        attribute, scalars = ("leaky_relu", [negative_slope]) if negative_slope else ("relu", [None])
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, attribute, scalars, "")
+        return _onednn_product(x, self.weight, self.bias, negative_slope)
 
     def linear(self, x: Tensor) -> Tensor:
         """x W^T: the map without its bias."""
+        if _onednn_float32(x):
+            return _onednn_product(x, self.weight)
         return x @ self.weight.t()
 
     def adjoint(self, y: Tensor) -> Tensor:
+        if _onednn_float32(y):
+            return _onednn_product(y, self.weight.t())
         return y @ self.weight
 
     def gradients(self, x: Tensor, dy: Tensor, loss_rows: int, dtype: torch.dtype) -> list[Tensor]:
