@@ -259,3 +259,16 @@ def test_throughput_refuses_a_precision_this_cpu_only_emulates_before_it_measure
     with pytest.raises(WganError, match="^this CPU has no bf16 instructions, so that its timings here measure that "
                                         "emulation: time --precision fp32$"):
         throughput.main()
+
+
+def test_the_cpus_matmul_peak_is_the_faster_of_torchs_product_and_onednns(monkeypatch):
+    # in float32 torch multiplies through MKL, which oneDNN outran on an AMD EPYC with AVX-512 (209 GFLOP/s
+    # against 151): the peak was MKL's, and a fraction of it could pass 100%
+    import throughput
+
+    monkeypatch.setattr(torch, "matmul", lambda a, b: time.sleep(0.01) or a @ b)  # 2 * 8**3 FLOPs in 10 ms
+    peak = throughput.matmul_peak(torch.float32, torch.device("cpu"), size=8, repeats=2)
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", lambda *arguments: pytest.fail("not timed"))
+    with pytest.raises(pytest.fail.Exception, match="not timed"):
+        throughput.matmul_peak(torch.float32, torch.device("cpu"), size=8, repeats=2)
+    assert peak > 2 * 8**3 / 0.01 * 10  # oneDNN's, not the slowed matmul's
