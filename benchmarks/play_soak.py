@@ -73,7 +73,8 @@ def cycle(address: str, seconds: float, round_number: int) -> int:
 def main() -> None:
     parser = Parser(__doc__)
     parser.add_argument("--minutes", type=positive_float, default=60.0, help="how long; default: 60")
-    parser.add_argument("--seconds", type=positive_float, default=6.0, help="training per cycle before the reset; default: 6")
+    parser.add_argument("--seconds", type=positive_float, default=6.0,
+                        help="training per cycle before the reset; default: 6")
     parser.add_argument("--threads", type=positive_int, default=1, help="the server's torch threads; default: 1")
     parser.add_argument("--json", type=Path, metavar="FILE", help="append the figures to this JSON-lines file")
     args = parser.parse_args()

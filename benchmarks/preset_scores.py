@@ -10,10 +10,11 @@ The presets table of docs/BENCHMARKS.md gives the FD, classes, confidence and pi
 coverage (Naeem et al. 2020), with the classes and the confidence.
 
 For each preset, the 30-minute row of the results file that measured it (:data:`THIRTY_MINUTES`, the cpu-2 runs;
-or ``--budgets``, one file for every preset) names its run and the iteration it reached. When that run's log holds an evaluation with every score at that iteration, that
-evaluation is read; otherwise the preset is trained afresh to that iteration count (seed 0, one evaluation at
-the end) in --out, so that the point does not depend on how busy the machine is; a run stopped on the way is
-continued from its latest checkpoint (bit-exact). One JSON line per preset goes to --results.
+or ``--budgets``, one file for every preset) names its run and the iteration it reached. When that run's log holds
+an evaluation with every score at that iteration, that evaluation is read; otherwise the preset is trained afresh
+to that iteration count (seed 0, one evaluation at the end) in --out, so that the point does not depend on how busy
+the machine is; a run stopped on the way is continued from its latest checkpoint (bit-exact). One JSON line per
+preset goes to --results.
 """
 
 from __future__ import annotations

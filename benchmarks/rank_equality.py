@@ -35,7 +35,8 @@ def _test_module():
 
 def main() -> None:
     parser = Parser(__doc__)
-    parser.add_argument("--iterations", type=positive_int, default=5, help="generator iterations K; default: 5 (the test's)")
+    parser.add_argument("--iterations", type=positive_int, default=5,
+                        help="generator iterations K; default: 5 (the test's)")
     args = parser.parse_args()
     test = _test_module()
     configurations = {name: (dict(settings, iterations=args.iterations), tolerance)

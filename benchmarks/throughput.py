@@ -23,10 +23,10 @@ Prints generator iterations/s (median of the timed windows after a warm-up; with
 median of the ratios of the rounds' adjacent windows), the FLOPs of one generator iteration
 (matmul and convolution FLOPs, forward and backward, counted over one real iteration), the matmul peak of this
 machine in the same dtype (a large square product, torch's matmul or on the CPU oneDNN's, whichever is faster,
-measured in the same process) and the fraction of that peak the training reaches. Under torchrun, each rank trains its share of every batch; the figures are rank 0's, and
-the share of an iteration that the gradient all-reduces take is measured by timing all-reduces of the same
-sizes alone. ``--json FILE`` appends the figures as one JSON line. Nothing here is asserted: speed is reported,
-not tested.
+measured in the same process) and the fraction of that peak the training reaches. Under torchrun, each rank trains
+its share of every batch; the figures are rank 0's, and the share of an iteration that the gradient all-reduces take
+is measured by timing all-reduces of the same sizes alone. ``--json FILE`` appends the figures as one JSON line.
+Nothing here is asserted: speed is reported, not tested.
 """
 
 from __future__ import annotations

@@ -299,7 +299,8 @@ def test_a_second_panel_of_one_name_and_a_fifth_panel_are_refused(page):
 def test_the_outbox_keeps_only_the_newest_frame_of_a_panel():
     async def scenario():
         outbox = Outbox(asyncio.get_running_loop())
-        for message in ({"type": "frame", "panel": "a", "iteration": 1}, {"type": "frame", "panel": "b", "iteration": 1},
+        for message in ({"type": "frame", "panel": "a", "iteration": 1},
+                        {"type": "frame", "panel": "b", "iteration": 1},
                         {"type": "frame", "panel": "a", "iteration": 2}, {"type": "panel", "panel": "b"}):
             outbox.put(message)
         await asyncio.sleep(0)

@@ -97,7 +97,7 @@ def _onednn_product(x: Tensor, weight: Tensor, bias: Tensor | None = None, negat
 
 class _Dense:
     """An ``nn.Linear`` layer x -> x W^T + b, its weights cast to ``dtype``; inputs are rows (n, features).
-    Its float32 products go to oneDNN where that is faster (:func:`_onednn_float32`: the toy 1.06x in float32,
+    Its float32 products go to oneDNN where that is faster (:func:`_onednn_float32`: the toy 1.04-1.06x in float32,
     in-process A/B, 2-core AMD EPYC with AVX-512, 2026-12-07; its weight gradient stays MKL's, which was not slower
     there), torch's elsewhere."""
 
