@@ -191,8 +191,15 @@ def _spied(monkeypatch) -> list[str]:
     return calls
 
 
+@pytest.fixture
+def mkl_faster(monkeypatch):
+    """This machine taken for a CPU whose MKL multiplies float32 faster than oneDNN (an Intel one), whatever it is."""
+    monkeypatch.setattr(winograd, "ONEDNN_ONTO_8X8", False)
+
+
 @pytest.mark.parametrize("side", (2, 4, 8, 16))
-def test_strided_layers_in_float32_use_winograd_onto_4x4_and_8x8_maps_and_from_4x4_maps(side, monkeypatch):
+def test_strided_layers_in_float32_use_winograd_onto_4x4_and_8x8_maps_and_from_4x4_maps(side, monkeypatch,
+                                                                                       mkl_faster):
     """Values, input and weight gradients as torch's up to float32 rounding (sums of 8 x 16 products of N(0, 1)
     values, taken another way), by Winograd's algorithm exactly where the small map is 4x4, and for the
     convolution's value and weight gradient where it is 8x8 (its input gradient is oneDNN's there)."""
@@ -206,6 +213,28 @@ def test_strided_layers_in_float32_use_winograd_onto_4x4_and_8x8_maps_and_from_4
     assert sorted(calls) == sorted(expected)
 
 
+@pytest.mark.parametrize("side", (4, 8))
+def test_where_onednn_multiplies_float32_faster_winograd_takes_only_the_4x4_maps(side, monkeypatch):
+    """On an AMD CPU with AVX-512 oneDNN's kernels make the convolution onto an 8x8 map (measured faster there);
+    onto and from a 4x4 map Winograd's still do, and every value and gradient is torch's up to rounding."""
+    monkeypatch.setattr(winograd, "ONEDNN_ONTO_8X8", True)
+    calls = _spied(monkeypatch)
+    for layer, ours, torchs, inputs in _strided_cases(side)[1]:
+        for mine, reference in zip(_values_and_gradients(layer, ours, inputs),
+                                   _values_and_gradients(layer, torchs, inputs)):
+            torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-5 * reference.abs().max().item())
+    assert sorted(calls) == sorted(["output", "input_gradient", "weight_gradient_of_tiles"] * 3 if side == 4 else [])
+
+
+@pytest.mark.parametrize("onednn_onto_8x8", (False, True))
+def test_torch_compile_takes_a_strided_layer_onto_an_8x8_map_in_one_graph(onednn_onto_8x8, monkeypatch):
+    """Which kernels make the layer is a constant to torch.compile: finding the CPU's kind broke its graph."""
+    monkeypatch.setattr(winograd, "ONEDNN_ONTO_8X8", onednn_onto_8x8)
+    conv = StridedConv2d(8, 16)
+    explanation = torch._dynamo.explain(lambda x: conv(x).sum())(torch.randn(2, 8, 16, 16))
+    assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
 def test_winograd_leaves_bf16_and_float64_strided_layers_to_other_kernels(monkeypatch):
     calls = _spied(monkeypatch)
     conv = StridedConv2d(8, 16)
@@ -217,7 +246,8 @@ def test_winograd_leaves_bf16_and_float64_strided_layers_to_other_kernels(monkey
 
 
 @pytest.mark.parametrize("side", (4, 8))
-def test_a_frozen_strided_layer_in_float32_gives_its_input_gradient_without_a_weight_gradient(side, monkeypatch):
+def test_a_frozen_strided_layer_in_float32_gives_its_input_gradient_without_a_weight_gradient(side, monkeypatch,
+                                                                                               mkl_faster):
     calls = _spied(monkeypatch)
     torch.manual_seed(0)
     conv = StridedConv2d(8, 16).requires_grad_(False)

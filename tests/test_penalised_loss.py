@@ -11,7 +11,7 @@ from wgan.config import make_config
 from wgan.models.dcgan import DCGANCritic
 from wgan.models.fast_convs import torch_layers_
 from wgan.models.mlp import MLPCritic
-from wgan.models import penalised_loss
+from wgan.models import penalised_loss, winograd
 from wgan.models.penalised_loss import _activation_backward_, _Dense
 from wgan.objectives import WGANGP, WGANLP
 from wgan.randomness import RandomStream
@@ -114,9 +114,11 @@ def test_the_compiled_one_pass_loss_computes_the_eager_loss_and_weight_gradient(
 
 @pytest.fixture(params=["torch's", "oneDNN's"])
 def float32_products(request, monkeypatch):
-    """The dense layers' float32 products of the one-pass loss by torch's matmul (MKL), or by oneDNN as on a CPU
-    where oneDNN's are the faster (an AMD CPU with AVX-512), whatever this machine is."""
+    """The dense layers' float32 products of the one-pass loss by torch's matmul (MKL) and the convolutions onto 8x8
+    maps by Winograd's, or both by oneDNN as on a CPU where oneDNN's are the faster (an AMD CPU with AVX-512),
+    whatever this machine is."""
     monkeypatch.setattr(penalised_loss, "onednn_multiplies_float32_faster", lambda: request.param == "oneDNN's")
+    monkeypatch.setattr(winograd, "ONEDNN_ONTO_8X8", request.param == "oneDNN's")
     return request.param
 
 
@@ -124,8 +126,8 @@ def float32_products(request, monkeypatch):
 @pytest.mark.parametrize("kind", ["relu-mlp", "dcgan-16-grey", "dcgan-32-grey"])
 def test_wgan_gp_objective_gives_the_same_loss_and_gradient_in_one_pass_as_through_autograd(kind, one_sided,
                                                                                             float32_products):
-    """In float32 (the DCGAN critic's layers onto 4x4 maps, and for 32x32 images onto 8x8 maps, by Winograd's
-    algorithm; the MLP's products by MKL or oneDNN) against autograd's double backprop."""
+    """In float32 (the DCGAN critic's layers onto 4x4 maps by Winograd's algorithm, for 32x32 images onto 8x8 maps
+    by Winograd's or oneDNN's; the MLP's products by MKL or oneDNN) against autograd's double backprop."""
     build, shape = CRITICS[kind]
     critic = build(dtype=torch.float32)
     twin = copy.deepcopy(critic)

@@ -21,7 +21,8 @@ padding cropped. With one image channel oneDNN runs the stride-1 forms about twi
 
 The hidden stride-2 layers are torch's convolutions, except on the CPU: in bf16 their weight gradients, and the
 layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`); in float32 the
-layers onto 4x4 and 8x8 maps and from 4x4 maps take Winograd's fewer products (:mod:`wgan.models.winograd`).
+layers onto and from 4x4 maps take Winograd's fewer products, and onto 8x8 maps too except where oneDNN's float32
+kernels are the faster (:mod:`wgan.models.winograd`).
 
 Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.26x in float32 (2026-12-05)
 than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
@@ -173,7 +174,8 @@ class SpaceToDepthConvTranspose2d(nn.ConvTranspose2d):
 
 class StridedConv2d(nn.Conv2d):
     """Conv2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the critic's hidden layers. On the CPU
-    in bf16 by :mod:`wgan.models.strided_products`, in float32 onto 4x4 and 8x8 maps by :mod:`wgan.models.winograd`."""
+    in bf16 by :mod:`wgan.models.strided_products`, in float32 onto 4x4 maps (and 8x8 ones where it pays) by
+    :mod:`wgan.models.winograd`."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
@@ -216,7 +218,7 @@ def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
 def convolve(conv: nn.Conv2d, x: Tensor, weight: Tensor) -> Tensor:
     """``conv``'s map (any bias-free convolution of this module or torch's) with ``weight`` in place of its own:
     for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`, which takes the float32 layers
-    onto 4x4 and 8x8 maps to :mod:`wgan.models.winograd` itself)."""
+    that :func:`wgan.models.winograd.pays` for to that module itself)."""
     if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
         return conv.with_weight(x, weight)
     if isinstance(conv, StridedConv2d) and strided_products.pays(x):
