@@ -118,7 +118,7 @@ def float32_products(request, monkeypatch):
     maps by Winograd's, or both by oneDNN as on a CPU where oneDNN's are the faster (an AMD CPU with AVX-512),
     whatever this machine is."""
     monkeypatch.setattr(penalised_loss, "onednn_multiplies_float32_faster", lambda: request.param == "oneDNN's")
-    monkeypatch.setattr(winograd, "ONEDNN_ONTO_8X8", request.param == "oneDNN's")
+    monkeypatch.setattr(winograd, "ONEDNN_FASTER", request.param == "oneDNN's")
     return request.param
 
 

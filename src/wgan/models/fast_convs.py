@@ -21,8 +21,8 @@ padding cropped. With one image channel oneDNN runs the stride-1 forms about twi
 
 The hidden stride-2 layers are torch's convolutions, except on the CPU: in bf16 their weight gradients, and the
 layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`); in float32 the
-layers onto and from 4x4 maps take Winograd's fewer products, and onto 8x8 maps too except where oneDNN's float32
-kernels are the faster (:mod:`wgan.models.winograd`).
+layers onto 4x4 and 8x8 maps and from 4x4 maps take Winograd's fewer products, where oneDNN's float32 kernels are
+the faster only the convolutions onto 4x4 maps (:mod:`wgan.models.winograd`).
 
 Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.26x in float32 (2026-12-05)
 than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
@@ -191,7 +191,7 @@ class StridedConv2d(nn.Conv2d):
 class StridedConvTranspose2d(nn.ConvTranspose2d):
     """ConvTranspose2d(in_channels, out_channels, 4, stride 2, padding 1, no bias): the generator's hidden
     layers. On the CPU in bf16 by :mod:`wgan.models.strided_products`, in float32 from 4x4 maps by
-    :mod:`wgan.models.winograd`."""
+    :mod:`wgan.models.winograd` where it pays."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(in_channels, out_channels, 4, stride=2, padding=1, bias=False)

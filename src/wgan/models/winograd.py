@@ -42,9 +42,10 @@ DCGAN 32 WGAN 1.039x, 1.047x and 1.064x under torch.compile, WGAN-GP 1.017x and 
 (in-process A/B, 10-24 rounds of 1-2 iterations, 2026-12-05). Not so where oneDNN's float32 kernels beat MKL's
 (:func:`wgan.cpu_precision.onednn_multiplies_float32_faster`: an AMD CPU with AVX-512), whose batched products these
 25 are: on a 2-core AMD EPYC (Zen 4) the layer onto 8x8 maps by oneDNN instead made DCGAN 32 WGAN-GP 1.075x and
-1.048x faster and DCGAN 32 WGAN 1.002x and 1.047x, while the layers onto and from 4x4 maps by Winograd's still paid
-a little (WGAN-GP 1.016x against no layer here; in-process A/B, 14 rounds of 2 iterations each, 2026-12-07): there
-only those run here.
+1.048x faster and DCGAN 32 WGAN 1.002x and 1.047x (14 rounds of 2 iterations), the transposed layers from 4x4 maps
+(the generator's) by oneDNN too WGAN-GP 1.023x and 1.028x and WGAN 1.007x (12-16 rounds), while the convolution onto
+4x4 maps (the critic's, with its transpose and weight gradient) by Winograd's still paid: by oneDNN, WGAN-GP 0.957x
+(in-process A/B, 2026-12-07). There only that layer runs here.
 """
 
 from __future__ import annotations
@@ -59,19 +60,22 @@ A_T = ((1, 1, 1, 8, 0), (0, 1, -1, -4, 0), (0, 1, 1, 2, 0), (0, 1, -1, -1, 1))
 G = ((-1, 0), (1 / 6, 1 / 6), (-1 / 2, 1 / 2), (1 / 3, -1 / 6), (0, 1 / 2))
 B_T = ((-1, -2, 1, 2, 0), (0, 1, 3, 2, 0), (0, -1, -1, 2, 0), (0, -1, 0, 1, 0), (0, -1, -2, 1, 2))
 SIDE = 4  # a tile's height and width
-# onto 8x8 maps oneDNN's kernels, where its float32 products beat MKL's (the module's docstring): read once, a
-# constant to torch.compile (which would break its graph to read the CPU's kind)
-ONEDNN_ONTO_8X8 = onednn_multiplies_float32_faster()
+# whether oneDNN's float32 kernels beat MKL's here, where only the convolution onto 4x4 maps is Winograd's (the
+# module's docstring): read once, a constant to torch.compile (which would break its graph to read the CPU's kind)
+ONEDNN_FASTER = onednn_multiplies_float32_faster()
 
 
 def pays(x: Tensor, transposed: bool = False) -> bool:
     """Whether layers compute ``x``, the input of the convolution (or with ``transposed`` of its transpose), here:
     float32 on the CPU (not under a lower autocast dtype), the small map (the convolution's output, the transpose's
-    input) 4x4, or 8x8 for the convolution where oneDNN's float32 kernels are not the faster (the module's
-    docstring)."""
+    input) 4x4, or 8x8 for the convolution; where oneDNN's float32 kernels are the faster only the convolution onto
+    a 4x4 map (the module's docstring)."""
     lower = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") != torch.float32
     small_map = tuple(x.shape[-2:]) if transposed else (x.shape[-2] // 2, x.shape[-1] // 2)
-    sides = (SIDE,) if transposed or ONEDNN_ONTO_8X8 else (SIDE, 2 * SIDE)
+    if ONEDNN_FASTER:
+        sides = () if transposed else (SIDE,)
+    else:
+        sides = (SIDE,) if transposed else (SIDE, 2 * SIDE)
     return (x.device.type == "cpu" and x.dtype == torch.float32 and not lower and small_map[0] == small_map[1]
             and small_map[0] in sides)
 
