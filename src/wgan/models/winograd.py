@@ -45,7 +45,7 @@ DCGAN 32 WGAN 1.039x, 1.047x and 1.064x under torch.compile, WGAN-GP 1.017x and 
 1.048x faster and DCGAN 32 WGAN 1.002x and 1.047x (14 rounds of 2 iterations), the transposed layers from 4x4 maps
 (the generator's) by oneDNN too WGAN-GP 1.023x and 1.028x and WGAN 1.007x (12-16 rounds), while the convolution onto
 4x4 maps (the critic's, with its transpose and weight gradient) by Winograd's still paid: by oneDNN, WGAN-GP 0.957x
-(in-process A/B, 2026-12-07). There only that layer runs here.
+(in-process A/B, 2026-12-07/08). There only that layer runs here.
 """
 
 from __future__ import annotations
