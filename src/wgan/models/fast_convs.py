@@ -21,8 +21,8 @@ padding cropped. With one image channel oneDNN runs the stride-1 forms about twi
 
 The hidden stride-2 layers are torch's convolutions, except on the CPU: in bf16 their weight gradients, and the
 layers onto or from 4x4 maps themselves, are matrix products (:mod:`wgan.models.strided_products`); in float32 the
-layers onto 4x4 and 8x8 maps and from 4x4 maps take Winograd's fewer products, where oneDNN's float32 kernels are
-the faster only the convolutions onto 4x4 maps (:mod:`wgan.models.winograd`).
+layers onto 4x4 and 8x8 maps and from 4x4 maps take Winograd's fewer products (where oneDNN's float32 kernels are
+the faster, only the convolutions onto 4x4 maps do: :mod:`wgan.models.winograd`).
 
 Together these make a DCGAN 32 WGAN iteration 1.20x faster in bf16 (2026-12-04) and 1.26x in float32 (2026-12-05)
 than with torch's layers (``benchmarks/throughput.py --against torch-layers``, 2-core Intel Xeon with AMX;
@@ -217,8 +217,8 @@ def conv_transpose(conv: nn.Conv2d, y: Tensor) -> Tensor:
 
 def convolve(conv: nn.Conv2d, x: Tensor, weight: Tensor) -> Tensor:
     """``conv``'s map (any bias-free convolution of this module or torch's) with ``weight`` in place of its own:
-    for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`, which takes the float32 layers
-    that :func:`wgan.models.winograd.pays` for to that module itself)."""
+    for code that finds the weight gradient itself (:mod:`wgan.models.penalised_loss`, which sends the float32
+    layers for which :func:`wgan.models.winograd.pays` holds to that module itself)."""
     if isinstance(conv, (SpaceToDepthConv2d, WholeInputConv2d)):
         return conv.with_weight(x, weight)
     if isinstance(conv, StridedConv2d) and strided_products.pays(x):

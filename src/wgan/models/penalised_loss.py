@@ -33,9 +33,9 @@ layer's product adds its bias and applies the activation in the same oneDNN call
 the gradients are returned in float32, as autograd would accumulate them. The bias gradients are summed over the bf16
 rows (accumulated in float32, the sum rounded to bf16, as autograd's gradient of a bias cast by autocast is) and
 only then converted: ``sum(dtype=float32)`` would first copy the rows to float32. In float32 the DCGAN critic's
-layers onto 4x4 maps, and onto 8x8 maps where :func:`wgan.models.winograd.pays`, run by Winograd's algorithm (onto
-8x8 maps the adjoint is oneDNN's), each transform made once: the forward pass's input tiles serve the weight
-gradient, the adjoint's output-gradient tiles too.
+layers onto 4x4 maps, and onto 8x8 maps where :func:`wgan.models.winograd.pays` says so, run by Winograd's
+algorithm (onto 8x8 maps the adjoint is oneDNN's), each transform made once: the forward pass's input tiles serve the
+weight gradient, the adjoint's output-gradient tiles too.
 """
 
 from __future__ import annotations

@@ -39,9 +39,9 @@ transpose 6.6 against 10.5, its weight gradient 8.5 against 11.7; a DCGAN 32 WGA
 tiles V for the weight gradient, which then costs 25 products and the transform of dy (the DCGAN 32 critic's 64->128
 layer, 128 rows: 3.5 ms against oneDNN's 7.7; the forward pass 5.9 against 5.9-7.3); against oneDNN's kernels there,
 DCGAN 32 WGAN 1.039x, 1.047x and 1.064x under torch.compile, WGAN-GP 1.017x and 1.031x, DCGAN 64 WGAN 1.031x
-(in-process A/B, 10-24 rounds of 1-2 iterations, 2026-12-05). Not so where oneDNN's float32 kernels beat MKL's
-(:func:`wgan.cpu_precision.onednn_multiplies_float32_faster`: an AMD CPU with AVX-512), whose batched products these
-25 are: on a 2-core AMD EPYC (Zen 4) the layer onto 8x8 maps by oneDNN instead made DCGAN 32 WGAN-GP 1.075x and
+(in-process A/B, 10-24 rounds of 1-2 iterations, 2026-12-05). Not so where oneDNN's float32 kernels beat MKL's,
+which makes the 25 batched products here (:func:`wgan.cpu_precision.onednn_multiplies_float32_faster`: an AMD CPU
+with AVX-512): on a 2-core AMD EPYC (Zen 4) the layer onto 8x8 maps by oneDNN instead made DCGAN 32 WGAN-GP 1.075x and
 1.048x faster and DCGAN 32 WGAN 1.002x and 1.047x (14 rounds of 2 iterations), the transposed layers from 4x4 maps
 (the generator's) by oneDNN too WGAN-GP 1.023x and 1.028x and WGAN 1.007x (12-16 rounds), while the convolution onto
 4x4 maps (the critic's, with its transpose and weight gradient) by Winograd's still paid: by oneDNN, WGAN-GP 0.957x
